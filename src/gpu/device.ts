@@ -1,0 +1,104 @@
+/**
+ * Getting a WebGPU device in every runtime: the browser and Deno expose `navigator.gpu`;
+ * Node gets it from the `webgpu` package (dawn.node), with software Vulkan drivers as a
+ * fallback on machines without a GPU (see ./node-gpu.ts).
+ */
+
+export interface DeviceInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** Which runtime produced the device. */
+  runtime: 'browser' | 'deno' | 'node';
+  features: string[];
+  limits: Record<string, number>;
+}
+
+export interface GpuContext {
+  adapter: GPUAdapter;
+  device: GPUDevice;
+  info: DeviceInfo;
+}
+
+export interface DeviceOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Ask for 'timestamp-query' when the adapter has it (benchmarks). */
+  timestamps?: boolean;
+}
+
+/** Limits the kernels benefit from; each is raised to the adapter's maximum. */
+const WANTED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
+
+function runtimeName(): DeviceInfo['runtime'] {
+  if ('Deno' in globalThis) return 'deno';
+  if (typeof (globalThis as { window?: unknown }).window !== 'undefined') return 'browser';
+  return 'node';
+}
+
+export class WebGPUUnavailableError extends Error {
+  override name = 'WebGPUUnavailableError';
+}
+
+async function requestAdapter(options: DeviceOptions): Promise<GPUAdapter> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) {
+    const adapter = await nav.gpu.requestAdapter({ powerPreference: options.powerPreference });
+    if (adapter) return adapter;
+    if (runtimeName() !== 'node') {
+      throw new WebGPUUnavailableError(
+        'WebGPU is present but no adapter was found (in Chromium start it with --enable-unsafe-webgpu, or enable WebGPU in the browser settings)',
+      );
+    }
+  }
+  if (runtimeName() !== 'node') {
+    throw new WebGPUUnavailableError(
+      'WebGPU is not available in this runtime (use a browser with WebGPU, e.g. Chrome 113+, or Deno 2)',
+    );
+  }
+  const { nodeAdapter } = await import('./node-gpu.ts');
+  return nodeAdapter(options.powerPreference);
+}
+
+export async function createGpuContext(options: DeviceOptions = {}): Promise<GpuContext> {
+  const adapter = await requestAdapter(options);
+  const requiredLimits: Record<string, number> = {};
+  for (const name of WANTED_LIMITS) {
+    const value = (adapter.limits as unknown as Record<string, number>)[name];
+    if (typeof value === 'number') requiredLimits[name] = value;
+  }
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (options.timestamps && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'nitro-d' });
+  const ai = adapter.info ?? ({} as GPUAdapterInfo);
+  const limits: Record<string, number> = {};
+  for (const key in device.limits) {
+    const v = (device.limits as unknown as Record<string, number>)[key];
+    if (typeof v === 'number') limits[key] = v;
+  }
+  const info: DeviceInfo = {
+    vendor: ai.vendor ?? '',
+    architecture: ai.architecture ?? '',
+    device: ai.device ?? '',
+    description: ai.description ?? '',
+    runtime: runtimeName(),
+    features: [...device.features].map(String).sort(),
+    limits,
+  };
+  return { adapter, device, info };
+}
+
+/** One line naming the adapter, e.g. "google / swiftshader / SwiftShader driver (node)". */
+export function adapterName(info: DeviceInfo): string {
+  const parts = [info.vendor, info.architecture, info.description || info.device].filter((s) => s);
+  return `${parts.join(' / ') || 'unknown adapter'} (${info.runtime})`;
+}

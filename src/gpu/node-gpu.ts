@@ -1,0 +1,62 @@
+/**
+ * WebGPU in Node through the `webgpu` package (dawn.node). On a machine without a GPU, Dawn
+ * needs a software Vulkan driver it accepts: Mesa 25 lavapipe (fetched by
+ * scripts/fetch-lavapipe.sh, the fastest) or SwiftShader from Debian's chromium. The Vulkan
+ * loader re-reads VK_ICD_FILENAMES on every `create()`, so each candidate is tried in turn.
+ * An explicit VK_ICD_FILENAMES always wins.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface DawnModule {
+  create(flags: string[]): GPU;
+  globals: Record<string, unknown>;
+}
+
+function projectRoot(): string {
+  // src/gpu/node-gpu.ts in the sources, dist/*.js in the build: walk up to package.json.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    dir = dirname(dir);
+  }
+  return process.cwd();
+}
+
+export function softwareIcds(): string[] {
+  return [
+    join(projectRoot(), '.cache/lavapipe/lvp_icd.json'),
+    '/usr/lib/chromium/vk_swiftshader_icd.json',
+  ].filter((p) => existsSync(p));
+}
+
+let dawn: DawnModule | undefined;
+const keepAlive: GPU[] = [];
+
+export async function nodeAdapter(powerPreference?: GPUPowerPreference): Promise<GPUAdapter> {
+  const name = 'webgpu';
+  dawn ??= (await import(/* @vite-ignore */ name)) as DawnModule;
+  Object.assign(globalThis, dawn.globals);
+  process.env.NODEVICE_SELECT ??= '1';
+  const flags = (process.env.NITRO_D_DAWN_FLAGS ?? '').split(',').filter((s) => s);
+  const tryCreate = async () => {
+    const gpu = dawn!.create(flags);
+    keepAlive.push(gpu); // dawn.node tears the instance down when it is collected
+    return gpu.requestAdapter({ powerPreference });
+  };
+  let adapter = await tryCreate();
+  if (adapter) return adapter;
+  if (process.env.VK_ICD_FILENAMES) {
+    throw new Error(`no WebGPU adapter with VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES}`);
+  }
+  for (const icd of softwareIcds()) {
+    process.env.VK_ICD_FILENAMES = icd;
+    adapter = await tryCreate();
+    if (adapter) return adapter;
+  }
+  delete process.env.VK_ICD_FILENAMES;
+  throw new Error(
+    'no WebGPU adapter: install a Vulkan driver (apt-get install libvulkan1 chromium for SwiftShader) or run scripts/fetch-lavapipe.sh',
+  );
+}

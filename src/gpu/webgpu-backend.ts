@@ -1,0 +1,241 @@
+/**
+ * The WebGPU backend: tensors live in GPU buffers, ops become recorded dispatches, and a
+ * program (a whole training step, say) is encoded as one compute pass per replay and
+ * submitted once. Nothing is read back unless `read` is called.
+ */
+import {
+  type Backend,
+  type DType,
+  deviceBytes,
+  type Ops,
+  type Program,
+  sizeOf,
+  type Tensor,
+} from '../backend.ts';
+import type { Dispatch, KernelContext } from '../kernels/context.ts';
+import { createGpuOps } from '../kernels/index.ts';
+import { BufferPool } from './buffers.ts';
+import { createGpuContext, type DeviceInfo, type DeviceOptions, adapterName, type GpuContext } from './device.ts';
+import { ErrorSink, GpuError } from './errors.ts';
+import { checkValues, packI8, unpackI8 } from './packing.ts';
+import { PipelineCache } from './pipelines.ts';
+
+export class GpuTensor implements Tensor {
+  readonly size: number;
+  disposed = false;
+  constructor(
+    readonly shape: readonly number[],
+    readonly dtype: DType,
+    readonly label: string,
+    readonly buffer: GPUBuffer,
+    readonly byteLength: number,
+  ) {
+    this.size = sizeOf(shape);
+  }
+}
+
+class GpuProgram implements Program {
+  constructor(
+    readonly label: string,
+    readonly dispatches: Dispatch[],
+  ) {}
+}
+
+export function bufferOf(t: Tensor): GPUBuffer {
+  if (!(t instanceof GpuTensor)) throw new Error(`tensor ${t.label} does not belong to the WebGPU backend`);
+  if (t.disposed) throw new Error(`tensor ${t.label} was disposed`);
+  return t.buffer;
+}
+
+export class WebGPUBackend implements Backend {
+  readonly kind = 'webgpu' as const;
+  readonly description: string;
+  readonly ops: Ops;
+  readonly device: GPUDevice;
+  readonly info: DeviceInfo;
+  readonly errors: ErrorSink;
+  readonly pipelines: PipelineCache;
+  private readonly pool: BufferPool;
+  /** Dispatches issued eagerly, submitted at the next run, write, read or sync. */
+  private pending: Dispatch[] = [];
+  /** Where dispatches go: `pending`, or the program being recorded. */
+  private target: Dispatch[];
+  private live = 0;
+  /** Submissions so far (for tests and benchmarks). */
+  submits = 0;
+
+  static async create(options: DeviceOptions = {}): Promise<WebGPUBackend> {
+    return new WebGPUBackend(await createGpuContext(options));
+  }
+
+  constructor(readonly context: GpuContext) {
+    this.device = context.device;
+    this.info = context.info;
+    this.description = adapterName(context.info);
+    this.errors = new ErrorSink(this.device);
+    this.pipelines = new PipelineCache(this.device, this.errors);
+    this.pool = new BufferPool(this.device);
+    this.target = this.pending;
+    const ctx: KernelContext = {
+      device: this.device,
+      limits: this.device.limits,
+      kernel: (family, source, entry, overrides) => this.pipelines.get(family, source, entry, overrides),
+      dispatch: (kernel, resources, workgroups) => {
+        const entries: GPUBindGroupEntry[] = [];
+        for (const [name, slot] of kernel.slots) {
+          const r = resources[name];
+          if (!r) throw new Error(`${kernel.name}: no buffer bound to '${name}'`);
+          entries.push({ binding: slot.binding, resource: { buffer: r instanceof GpuTensor ? bufferOf(r) : (r as GPUBuffer) } });
+        }
+        const bindGroup = this.errors.scoped(kernel.name, () =>
+          this.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.name }),
+        );
+        for (const w of workgroups) {
+          if (w > this.device.limits.maxComputeWorkgroupsPerDimension) {
+            throw new GpuError(`${kernel.name}: ${w} workgroups exceed the adapter's limit of ${this.device.limits.maxComputeWorkgroupsPerDimension} per dimension`);
+          }
+        }
+        if (workgroups[0] * workgroups[1] * workgroups[2] > 0) this.target.push({ kernel, bindGroup, workgroups });
+      },
+      uniform: (data, label) => {
+        const bytes = data as Int32Array<ArrayBuffer>;
+        const buffer = this.device.createBuffer({
+          size: Math.max(16, Math.ceil(bytes.byteLength / 16) * 16),
+          usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+          label,
+        });
+        this.device.queue.writeBuffer(buffer, 0, bytes);
+        return buffer;
+      },
+    };
+    this.ops = createGpuOps(ctx);
+  }
+
+  tensor(shape: readonly number[], dtype: DType, label: string): Tensor {
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d <= 0) throw new Error(`tensor ${label}: invalid shape [${shape.join(', ')}]`);
+    }
+    const bytes = deviceBytes(shape, dtype);
+    if (bytes > this.device.limits.maxStorageBufferBindingSize) {
+      throw new GpuError(
+        `tensor ${label} [${shape.join(', ')}] needs ${bytes} bytes, more than the adapter's maxStorageBufferBindingSize (${this.device.limits.maxStorageBufferBindingSize}); use a smaller batch or model`,
+      );
+    }
+    this.flush(); // a recycled buffer must not be cleared before earlier work that used it ran
+    const buffer = this.pool.acquire(bytes, label);
+    this.live += bytes;
+    return new GpuTensor(shape, dtype, label, buffer, bytes);
+  }
+
+  write(t: Tensor, values: ArrayLike<number>): void {
+    checkValues(t.label, t.shape, t.dtype, values);
+    this.flush();
+    const data: Uint32Array<ArrayBuffer> | Int32Array<ArrayBuffer> =
+      t.dtype === 'i8' ? packI8(values, t.shape) : Int32Array.from(values);
+    this.device.queue.writeBuffer(bufferOf(t), 0, data);
+  }
+
+  /** Writes raw words (already in device layout) at a word offset. */
+  writeWords(t: Tensor, words: Uint32Array<ArrayBuffer> | Int32Array<ArrayBuffer>, wordOffset = 0): void {
+    this.flush();
+    this.device.queue.writeBuffer(bufferOf(t), wordOffset * 4, words);
+  }
+
+  async readWords(t: Tensor): Promise<Uint32Array> {
+    this.flush();
+    const g = t as GpuTensor;
+    const staging = this.pool.acquireStaging(g.byteLength);
+    const encoder = this.device.createCommandEncoder({ label: `read ${t.label}` });
+    encoder.copyBufferToBuffer(bufferOf(t), 0, staging, 0, g.byteLength);
+    this.device.queue.submit([encoder.finish()]);
+    this.submits++;
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      await this.errors.check();
+      throw e;
+    }
+    const words = new Uint32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    this.pool.releaseStaging(staging);
+    await this.errors.check();
+    return words;
+  }
+
+  async read(t: Tensor): Promise<Int32Array> {
+    const words = await this.readWords(t);
+    return t.dtype === 'i8' ? unpackI8(words, t.shape) : new Int32Array(words.buffer);
+  }
+
+  dispose(t: Tensor): void {
+    const g = t as GpuTensor;
+    if (g.disposed) return;
+    this.flush();
+    g.disposed = true;
+    this.live -= g.byteLength;
+    this.pool.release(g.buffer);
+  }
+
+  record(label: string, build: (ops: Ops) => void): Program {
+    this.flush();
+    const dispatches: Dispatch[] = [];
+    this.target = dispatches;
+    try {
+      build(this.ops);
+    } finally {
+      this.target = this.pending;
+    }
+    return new GpuProgram(label, dispatches);
+  }
+
+  run(program: Program, times = 1): void {
+    this.flush();
+    this.submit((program as GpuProgram).dispatches, times, program.label);
+  }
+
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.errors.check();
+  }
+
+  bytesInUse(): number {
+    return this.live;
+  }
+
+  /** Number of dispatches in a recorded program. */
+  dispatchCount(program: Program): number {
+    return (program as GpuProgram).dispatches.length;
+  }
+
+  destroy(): void {
+    this.errors.destroyedOnPurpose = true;
+    this.pool.destroy();
+    this.device.destroy();
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0 || this.target !== this.pending) return;
+    const dispatches = this.pending;
+    this.pending = [];
+    this.target = this.pending;
+    this.submit(dispatches, 1, 'eager ops');
+  }
+
+  private submit(dispatches: readonly Dispatch[], times: number, label: string): void {
+    this.errors.throwIfFailed();
+    if (dispatches.length === 0 || times <= 0) return;
+    const encoder = this.device.createCommandEncoder({ label });
+    for (let t = 0; t < times; t++) {
+      const pass = encoder.beginComputePass({ label });
+      for (const d of dispatches) {
+        pass.setPipeline(d.kernel.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+      }
+      pass.end();
+    }
+    this.errors.scoped(label, () => this.device.queue.submit([encoder.finish()]));
+    this.submits++;
+  }
+}

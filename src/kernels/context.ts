@@ -1,0 +1,40 @@
+/**
+ * What a kernel wrapper needs from the WebGPU backend: pipelines from the cache, bind groups
+ * built by binding name, and a place to record its dispatches. A wrapper turns an op's
+ * tensors and shapes into (pipeline, bind group, workgroup count); it never submits.
+ */
+import type { Tensor } from '../backend.ts';
+import type { Kernel, Overrides } from '../gpu/pipelines.ts';
+
+export interface Dispatch {
+  kernel: Kernel;
+  bindGroup: GPUBindGroup;
+  workgroups: readonly [number, number, number];
+}
+
+export interface KernelContext {
+  readonly device: GPUDevice;
+  readonly limits: GPUSupportedLimits;
+  /** A cached pipeline for `entry` of the shader family `family` (its WGSL source). */
+  kernel(family: string, source: string, entry: string, overrides?: Overrides): Kernel;
+  /** Records one dispatch; `resources` maps WGSL binding names to tensors or raw buffers. */
+  dispatch(
+    kernel: Kernel,
+    resources: Record<string, Tensor | GPUBuffer>,
+    workgroups: readonly [number, number, number],
+  ): void;
+  /** A small read-only uniform buffer holding `data` (for per-dispatch constants). */
+  uniform(data: Int32Array | Uint32Array, label: string): GPUBuffer;
+}
+
+/**
+ * Workgroup counts for `n` independent items at `perGroup` items a workgroup, folded into 2D
+ * when x would exceed the per-dimension limit. Kernels recover the flat index as
+ * `gid.x + gid.y * num_workgroups.x * WG`.
+ */
+export function grid1d(n: number, perGroup: number, maxPerDim = 65535): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(n / perGroup));
+  if (groups <= maxPerDim) return [groups, 1, 1];
+  const y = Math.ceil(groups / maxPerDim);
+  return [Math.ceil(groups / y), y, 1];
+}
