@@ -1,0 +1,49 @@
+/** Shared test utilities: backends, seeded random tensors, whole-array comparison. */
+import { expect } from 'vitest';
+import type { Backend, DType, Tensor } from '../src/backend.ts';
+import { WebGPUBackend } from '../src/gpu/webgpu-backend.ts';
+import { Rng } from '../src/rng.ts';
+
+let gpu: Promise<WebGPUBackend> | undefined;
+
+/** One WebGPU backend per test file (worker), created on first use. */
+export function webgpu(): Promise<WebGPUBackend> {
+  gpu ??= WebGPUBackend.create();
+  return gpu;
+}
+
+export async function cpu(): Promise<Backend> {
+  const { CpuBackend } = await import('../src/cpu/cpu-backend.ts');
+  return new CpuBackend();
+}
+
+export function randomInts(rng: Rng, n: number, lo: number, hi: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.int(lo, hi);
+  return out;
+}
+
+/** Allocates and fills a tensor on a backend. */
+export function tensorOf(b: Backend, shape: number[], dtype: DType, values: ArrayLike<number>, label = 't'): Tensor {
+  const t = b.tensor(shape, dtype, label);
+  b.write(t, values);
+  return t;
+}
+
+/** Compares every element; on mismatch reports the first differing index and both values. */
+export function expectSameElements(actual: ArrayLike<number>, expected: ArrayLike<number>, what = 'tensor'): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  let bad = -1;
+  let count = 0;
+  for (let i = 0; i < expected.length; i++) {
+    if (actual[i] !== expected[i]) {
+      if (bad < 0) bad = i;
+      count++;
+    }
+  }
+  if (bad >= 0) {
+    expect.fail(`${what}: ${count} of ${expected.length} elements differ; first at ${bad}: got ${actual[bad]}, expected ${expected[bad]}`);
+  }
+}
+
+export { Rng };
