@@ -191,6 +191,12 @@ export interface Backend {
   readonly ops: Ops;
   /** A zero-filled tensor. */
   tensor(shape: readonly number[], dtype: DType, label: string): Tensor;
+  /**
+   * A tensor sharing `t`'s storage with another shape and the same dtype, e.g. [B, C, H, W]
+   * as [B, C*H*W], or a smaller shape at the start of a larger scratch tensor. Its device size
+   * (deviceBytes) must not exceed t's. Writes through either are seen by both.
+   */
+  view(t: Tensor, shape: readonly number[], label?: string): Tensor;
   /** Writes logical values (one number per element, C-order). */
   write(t: Tensor, values: ArrayLike<number>): void;
   /** Reads logical values back (one int32 per element, C-order). */

@@ -29,8 +29,14 @@ export class GpuTensor implements Tensor {
     readonly label: string,
     readonly buffer: GPUBuffer,
     readonly byteLength: number,
+    /** The tensor owning the buffer, for views. */
+    readonly base?: GpuTensor,
   ) {
     this.size = sizeOf(shape);
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed || Boolean(this.base?.disposed);
   }
 }
 
@@ -43,7 +49,7 @@ class GpuProgram implements Program {
 
 export function bufferOf(t: Tensor): GPUBuffer {
   if (!(t instanceof GpuTensor)) throw new Error(`tensor ${t.label} does not belong to the WebGPU backend`);
-  if (t.disposed) throw new Error(`tensor ${t.label} was disposed`);
+  if (t.isDisposed) throw new Error(`tensor ${t.label} was disposed`);
   return t.buffer;
 }
 
@@ -85,7 +91,9 @@ export class WebGPUBackend implements Backend {
         for (const [name, slot] of kernel.slots) {
           const r = resources[name];
           if (!r) throw new Error(`${kernel.name}: no buffer bound to '${name}'`);
-          entries.push({ binding: slot.binding, resource: { buffer: r instanceof GpuTensor ? bufferOf(r) : (r as GPUBuffer) } });
+          const resource: GPUBufferBinding =
+            r instanceof GpuTensor ? { buffer: bufferOf(r), size: Math.max(4, r.byteLength) } : { buffer: r as GPUBuffer };
+          entries.push({ binding: slot.binding, resource });
         }
         const bindGroup = this.errors.scoped(kernel.name, () =>
           this.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.name }),
@@ -125,6 +133,16 @@ export class WebGPUBackend implements Backend {
     const buffer = this.pool.acquire(bytes, label);
     this.live += bytes;
     return new GpuTensor(shape, dtype, label, buffer, bytes);
+  }
+
+  view(t: Tensor, shape: readonly number[], label?: string): Tensor {
+    const g = t as GpuTensor;
+    bufferOf(t);
+    const bytes = deviceBytes(shape, t.dtype);
+    if (bytes > g.byteLength) {
+      throw new Error(`view of ${t.label}: shape [${shape.join(', ')}] needs ${bytes} bytes, the tensor has ${g.byteLength}`);
+    }
+    return new GpuTensor(shape, t.dtype, label ?? t.label, g.buffer, bytes, g);
   }
 
   write(t: Tensor, values: ArrayLike<number>): void {
@@ -169,7 +187,7 @@ export class WebGPUBackend implements Backend {
 
   dispose(t: Tensor): void {
     const g = t as GpuTensor;
-    if (g.disposed) return;
+    if (g.disposed || g.base) return; // views own nothing
     this.flush();
     g.disposed = true;
     this.live -= g.byteLength;
