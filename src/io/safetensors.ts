@@ -1,0 +1,260 @@
+/**
+ * safetensors reader and writer (runtime-neutral: no Node imports).
+ *
+ * Layout: u64 little-endian header length N, N bytes of JSON header, then the data section.
+ * The header maps tensor names to {dtype, shape, data_offsets: [begin, end)} (offsets relative
+ * to the data section) and may hold "__metadata__": {string: string}.
+ * Tensor values are returned as Int32Array whatever the stored integer dtype.
+ */
+
+/** Integer dtypes this reader can widen to int32. */
+export type SafetensorsDType = 'I8' | 'U8' | 'I16' | 'U16' | 'I32';
+
+export interface SafetensorsTensor {
+  dtype: SafetensorsDType;
+  shape: number[];
+  data: Int32Array;
+}
+
+export interface SafetensorsFile {
+  tensors: Map<string, SafetensorsTensor>;
+  metadata: Record<string, string>;
+}
+
+export interface ParseOptions {
+  /** Names the file in error messages (default "<bytes>"). */
+  file?: string;
+  /** Word that starts every error message (default "safetensors"), e.g. "checkpoint". */
+  kind?: string;
+  /** Accepted dtypes (default I32 only, as checkpoints and batches require). */
+  dtypes?: readonly SafetensorsDType[];
+}
+
+/** A malformed or unexpected safetensors file. `tensor` is set when one tensor is at fault. */
+export class SafetensorsError extends Error {
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly tensor?: string,
+  ) {
+    super(message);
+    this.name = 'SafetensorsError';
+  }
+}
+
+const ITEM_BYTES: Record<SafetensorsDType, number> = { I8: 1, U8: 1, I16: 2, U16: 2, I32: 4 };
+const KNOWN = new Set(Object.keys(ITEM_BYTES));
+/** Headers larger than this are refused before decoding (guards against absurd lengths). */
+const MAX_HEADER = 100 * 1024 * 1024;
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** "[100, 784]": the shape notation of every error message. */
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}): SafetensorsFile {
+  const file = options.file ?? '<bytes>';
+  const prefix = `${options.kind ?? 'safetensors'} ${file}`;
+  const accepted = new Set<string>(options.dtypes ?? ['I32']);
+  const fail = (what: string, tensor?: string): never => {
+    throw new SafetensorsError(tensor === undefined ? `${prefix}: ${what}` : `${prefix}: tensor ${tensor}: ${what}`, file, tensor);
+  };
+
+  if (bytes.length < 8) fail(`truncated header: ${bytes.length} bytes, need at least 8`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const lo = view.getUint32(0, true);
+  const hi = view.getUint32(4, true);
+  const headerLength = hi * 0x100000000 + lo;
+  if (headerLength > MAX_HEADER) fail(`header length ${headerLength} is too large`);
+  if (8 + headerLength > bytes.length) {
+    fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes)`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
+  } catch {
+    return fail('header is not valid UTF-8');
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    return fail(`header is not valid JSON (${oneLine((e as Error).message)})`);
+  }
+  if (!isPlainObject(header)) return fail('header is not a JSON object');
+
+  const dataStart = 8 + headerLength;
+  const dataLength = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const entries: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = [];
+
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      if (!isPlainObject(entry)) fail('__metadata__ is not an object of strings');
+      for (const [key, value] of Object.entries(entry as Record<string, unknown>)) {
+        if (typeof value !== 'string') fail(`__metadata__.${key} is not a string`);
+        metadata[key] = value as string;
+      }
+      continue;
+    }
+    if (name === '') fail('a tensor has an empty name');
+    if (!isPlainObject(entry)) fail('entry is not an object', name);
+    const e = entry as Record<string, unknown>;
+    for (const field of ['dtype', 'shape', 'data_offsets']) {
+      if (!(field in e)) fail(`missing field ${field}`, name);
+    }
+    const dtype = e.dtype;
+    if (typeof dtype !== 'string') return fail('dtype is not a string', name);
+    if (!KNOWN.has(dtype) || !accepted.has(dtype)) {
+      fail(`dtype ${dtype} is not accepted (expected ${[...accepted].join(' or ')})`, name);
+    }
+    const shape = e.shape;
+    if (!Array.isArray(shape)) return fail('shape is not an array', name);
+    for (const d of shape) {
+      if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+        fail(`shape ${JSON.stringify(shape)} has a dimension that is not a non-negative integer`, name);
+      }
+    }
+    const offsets = e.data_offsets;
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)
+    ) {
+      return fail(`data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`, name);
+    }
+    const [begin, end] = offsets as [number, number];
+    if (end < begin) fail(`data_offsets [${begin}, ${end}] end before they begin`, name);
+    if (end > dataLength) {
+      fail(`data_offsets [${begin}, ${end}] run past the end of the data (${dataLength} bytes)`, name);
+    }
+    const elements = (shape as number[]).reduce((a, b) => a * b, 1);
+    const need = elements * ITEM_BYTES[dtype as SafetensorsDType];
+    if (end - begin !== need) {
+      fail(`data_offsets [${begin}, ${end}] hold ${end - begin} bytes, shape ${formatShape(shape as number[])} ${dtype} needs ${need}`, name);
+    }
+    entries.push({ name, dtype: dtype as SafetensorsDType, shape: shape as number[], begin, end });
+  }
+
+  // Overlap check on the sorted extents (empty tensors occupy nothing).
+  const extents = entries.filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < extents.length; i++) {
+    if (extents[i].begin < extents[i - 1].end) {
+      fail(`data_offsets [${extents[i].begin}, ${extents[i].end}] overlap tensor ${extents[i - 1].name}`, extents[i].name);
+    }
+  }
+
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const t of entries) {
+    tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data: decode(bytes, view, dataStart + t.begin, dataStart + t.end, t.dtype) });
+  }
+  return { tensors, metadata };
+}
+
+function decode(bytes: Uint8Array, view: DataView, begin: number, end: number, dtype: SafetensorsDType): Int32Array {
+  const n = (end - begin) / ITEM_BYTES[dtype];
+  if (dtype === 'I32' && LITTLE_ENDIAN) {
+    // Copy into a fresh, aligned buffer.
+    return new Int32Array(bytes.slice(begin, end).buffer);
+  }
+  const out = new Int32Array(n);
+  switch (dtype) {
+    case 'I8':
+      for (let i = 0; i < n; i++) out[i] = view.getInt8(begin + i);
+      break;
+    case 'U8':
+      for (let i = 0; i < n; i++) out[i] = view.getUint8(begin + i);
+      break;
+    case 'I16':
+      for (let i = 0; i < n; i++) out[i] = view.getInt16(begin + 2 * i, true);
+      break;
+    case 'U16':
+      for (let i = 0; i < n; i++) out[i] = view.getUint16(begin + 2 * i, true);
+      break;
+    case 'I32':
+      for (let i = 0; i < n; i++) out[i] = view.getInt32(begin + 4 * i, true);
+      break;
+  }
+  return out;
+}
+
+/** A tensor to write: always stored as I32. */
+export interface TensorToWrite {
+  shape: readonly number[];
+  data: ArrayLike<number>;
+}
+
+/**
+ * Serialises tensors as I32 safetensors. Deterministic: "__metadata__" first (keys sorted, omitted
+ * when empty), tensors sorted by name and laid out in that order, header padded with spaces so the
+ * data section starts at a multiple of 8 bytes.
+ */
+export function serializeSafetensors(
+  tensors: Map<string, TensorToWrite> | Record<string, TensorToWrite>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const map = tensors instanceof Map ? tensors : new Map(Object.entries(tensors));
+  const names = [...map.keys()].sort(compareNames);
+  const header: Record<string, unknown> = {};
+  const metaKeys = Object.keys(metadata).sort(compareNames);
+  if (metaKeys.length > 0) {
+    const meta: Record<string, string> = {};
+    for (const k of metaKeys) {
+      if (typeof metadata[k] !== 'string') throw new Error(`safetensors: __metadata__.${k} is not a string`);
+      meta[k] = metadata[k];
+    }
+    header.__metadata__ = meta;
+  }
+  let offset = 0;
+  for (const name of names) {
+    if (name === '__metadata__' || name === '') throw new Error(`safetensors: invalid tensor name "${name}"`);
+    const t = map.get(name)!;
+    for (const d of t.shape) {
+      if (!Number.isSafeInteger(d) || d < 0) throw new Error(`safetensors: tensor ${name}: invalid shape ${formatShape(t.shape)}`);
+    }
+    const elements = t.shape.reduce((a, b) => a * b, 1);
+    if (elements !== t.data.length) {
+      throw new Error(`safetensors: tensor ${name}: shape ${formatShape(t.shape)} needs ${elements} values, got ${t.data.length}`);
+    }
+    header[name] = { dtype: 'I32', shape: [...t.shape], data_offsets: [offset, offset + 4 * elements] };
+    offset += 4 * elements;
+  }
+  let json = JSON.stringify(header);
+  let jsonBytes = new TextEncoder().encode(json);
+  const padded = (jsonBytes.length + 7) & ~7;
+  if (padded !== jsonBytes.length) {
+    json += ' '.repeat(padded - jsonBytes.length);
+    jsonBytes = new TextEncoder().encode(json);
+  }
+  const out = new Uint8Array(8 + jsonBytes.length + offset);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, jsonBytes.length, true);
+  view.setUint32(4, 0, true);
+  out.set(jsonBytes, 8);
+  let pos = 8 + jsonBytes.length;
+  for (const name of names) {
+    const { data } = map.get(name)!;
+    for (let i = 0; i < data.length; i++, pos += 4) {
+      const v = data[i];
+      if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) {
+        throw new Error(`safetensors: tensor ${name}: value ${v} at ${i} is not an int32`);
+      }
+      view.setInt32(pos, v, true);
+    }
+  }
+  return out;
+}
+
+/** Code-unit order, independent of locale. */
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
