@@ -46,14 +46,39 @@ export interface EpochPlan {
   batch: number;
   /** [steps · batch] sample indices; step s uses indices[s·B .. (s+1)·B). */
   indices: Int32Array;
+  /** [steps, 5] augmentation parameters (see augmentPlan), when augmentation was asked for. */
+  augment?: Int32Array;
 }
 
-export function epochPlan(n: number, batch: number, seed: number, epoch: number): EpochPlan {
+export interface EpochPlanOptions {
+  samples: number;
+  batch: number;
+  seed: number;
+  epoch: number;
+  /** Draws per-step augmentation parameters too. */
+  augment?: AugmentOptions;
+  /** The normalised training images (needed with `augment`, for the pad value). */
+  images?: { images: Int8Array; shape: readonly number[] };
+}
+
+/** The shuffle of one epoch, and with `options.augment` its augmentation parameters. */
+export function epochPlan(options: EpochPlanOptions): EpochPlan;
+export function epochPlan(n: number, batch: number, seed: number, epoch: number): EpochPlan;
+export function epochPlan(first: number | EpochPlanOptions, batchArg?: number, seedArg?: number, epochArg?: number): EpochPlan {
+  const o: EpochPlanOptions =
+    typeof first === 'number' ? { samples: first, batch: batchArg!, seed: seedArg!, epoch: epochArg! } : first;
+  const { samples: n, batch, seed, epoch } = o;
   if (!Number.isInteger(n) || n < 0) throw new Error(`epochPlan: invalid sample count ${n}`);
   if (!Number.isInteger(batch) || batch <= 0) throw new Error(`epochPlan: invalid batch size ${batch}`);
+  if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(epoch)) throw new Error(`epochPlan: seed ${seed} and epoch ${epoch} must be integers`);
   const steps = (n / batch) | 0;
   const perm = new Rng(mixSeed(seed, epoch, STREAM_SHUFFLE)).permutation(n);
-  return { steps, batch, indices: perm.slice(0, steps * batch) };
+  const plan: EpochPlan = { steps, batch, indices: perm.slice(0, steps * batch) };
+  if (o.augment) {
+    if (!o.images) throw new Error('epochPlan: augmentation needs the training images (for the pad value)');
+    plan.augment = augmentPlan(o.images.images, o.images.shape, plan, seed, epoch, o.augment);
+  }
+  return plan;
 }
 
 /** The seeded order whose first samples give the normalisation statistics. */

@@ -21,7 +21,8 @@ export const NORM_SCALE = 51;
 
 /** Integer division truncating toward zero, exact for |a| < 2^53. */
 export function truncDiv(a: number, b: number): number {
-  return (a - (a % b)) / b;
+  // "+ 0" turns -0 (from 0 / negative) into 0.
+  return (a - (a % b)) / b + 0;
 }
 
 export interface StatsOptions {
