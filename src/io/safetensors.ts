@@ -235,6 +235,12 @@ export function serializeSafetensors(
   let pos = 8 + jsonBytes.length;
   for (const name of names) {
     const { data } = map.get(name)!;
+    if (data instanceof Int32Array && LITTLE_ENDIAN) {
+      // Already int32 in file byte order: one copy.
+      out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), pos);
+      pos += data.byteLength;
+      continue;
+    }
     for (let i = 0; i < data.length; i++, pos += 4) {
       const v = data[i];
       if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) {
