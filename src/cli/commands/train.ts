@@ -1,0 +1,245 @@
+/**
+ * `nitro-d train`: trains a preset (default: the paper's MLP2 on Fashion-MNIST) with the
+ * paper's protocol, shows progress, logs every epoch as a JSON line, keeps the last and the
+ * best checkpoint (written atomically), and resumes from a checkpoint bit for bit.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Backend } from '../../backend.ts';
+import { createBackend } from '../../backends.ts';
+import { statsOrder } from '../../data/batches.ts';
+import { type DataSplit, type Dataset, loadDataset } from '../../data/dataset.ts';
+import { computeNormStats, type NormStats, normalizeDataset } from '../../data/normalize.ts';
+import { adapterName } from '../../gpu/device.ts';
+import { WebGPUBackend } from '../../gpu/webgpu-backend.ts';
+import { parseCheckpoint } from '../../io/checkpoint.ts';
+import { readFileBytes, writeFileAtomic } from '../../io/files.ts';
+import { Model } from '../../model/model.ts';
+import { type DatasetName, getPreset, type Preset } from '../../model/presets.ts';
+import { planFromSpec } from '../../train/plan.ts';
+import { formatBp } from '../../train/schedule.ts';
+import { type EpochResult, Trainer, type TrainerOptions, type TrainerState } from '../../train/trainer.ts';
+import { BACKEND_FLAG, backendFlag, intFlag, parseFlags, UsageError } from '../args.ts';
+import { JsonLog } from '../log.ts';
+import { ProgressBar } from '../progress.ts';
+import { loadSpec } from './golden.ts';
+
+export const TRAIN_FLAGS = {
+  preset: { type: 'string' },
+  model: { type: 'string' },
+  dataset: { type: 'string' },
+  data: { type: 'string' },
+  epochs: { type: 'string' },
+  batch: { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'string' },
+  log: { type: 'string' },
+  'lr-inv': { type: 'string' },
+  'no-augment': { type: 'boolean' },
+  'steps-per-submit': { type: 'string' },
+  'snapshot-every': { type: 'string' },
+  'train-limit': { type: 'string' },
+  'test-limit': { type: 'string' },
+  quiet: { type: 'boolean' },
+  ...BACKEND_FLAG,
+} as const;
+
+export const TRAIN_HELP = `train a model (default: the paper's MLP2 on Fashion-MNIST)
+  --preset NAME          mlp1 | mlp2 | mlp3 | mlp3-mnist | mlp4 | vgg8b | vgg8b-mnist | vgg8b-cifar10 | vgg11b | cnn-small (default mlp2)
+  --model M.json         a custom model spec (uses the preset's protocol; --dataset picks the data)
+  --dataset NAME         fashion-mnist | mnist | cifar10 (default: the preset's)
+  --data DIR             data folder (default for Fashion-MNIST: /usr/share/datasets/fashion-mnist)
+  --epochs N --batch B --seed S --lr-inv N   override the preset's protocol
+  --no-augment           train without the preset's augmentation
+  --out DIR              where last.safetensors, best.safetensors and log.jsonl go (default runs/<preset>)
+  --resume CKPT          continue from a checkpoint written by train (same bytes as an unbroken run)
+  --log FILE             JSON-lines log (default OUT/log.jsonl)
+  --snapshot-every N     host snapshot every N steps for device-loss recovery (default 200)
+  --steps-per-submit N   training steps per GPU submission (default adaptive)
+  --train-limit N --test-limit N   use only the first N samples (quick runs)
+  --backend webgpu|cpu   (default webgpu)
+  --quiet                no progress bar`;
+
+export interface RunSetup {
+  preset: Preset;
+  split: DataSplit;
+  stats: NormStats;
+}
+
+function limit(ds: Dataset, n: number | undefined): Dataset {
+  if (n === undefined || n >= ds.labels.length) return ds;
+  const size = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  return { ...ds, images: ds.images.subarray(0, n * size), labels: ds.labels.subarray(0, n) };
+}
+
+/** Resolves preset, spec and protocol overrides from the flags. */
+export function resolvePreset(command: string, flags: Record<string, unknown>): Preset {
+  const base = getPreset((flags.preset as string | undefined) ?? 'mlp2');
+  const spec = typeof flags.model === 'string' ? loadSpec(flags.model) : base.spec;
+  const dataset = (flags.dataset as DatasetName | undefined) ?? base.dataset;
+  if (!['fashion-mnist', 'mnist', 'cifar10'].includes(dataset)) {
+    throw new UsageError(`${command}: --dataset must be fashion-mnist, mnist or cifar10, got '${dataset}'`);
+  }
+  const protocol = { ...base.protocol };
+  protocol.epochs = intFlag(command, flags, 'epochs', protocol.epochs);
+  protocol.batch = intFlag(command, flags, 'batch', protocol.batch);
+  protocol.seed = intFlag(command, flags, 'seed', protocol.seed, 0);
+  if (flags['no-augment']) {
+    protocol.augment = 'none';
+    protocol.augmentPad = 0;
+  }
+  const lrInv = intFlag(command, flags, 'lr-inv', spec.training.lrInv);
+  return { ...base, dataset, spec: { ...spec, training: { ...spec.training, lrInv } }, protocol };
+}
+
+/** Loads and normalises the data set with statistics from the training set (NITRO-D.md §2.1). */
+export async function prepareData(preset: Preset, flags: Record<string, unknown>, command: string): Promise<RunSetup> {
+  const raw = await loadDataset(preset.dataset, flags.data as string | undefined);
+  const trainRaw = limit(raw.train, flags['train-limit'] === undefined ? undefined : intFlag(command, flags, 'train-limit', 0));
+  const testRaw = limit(raw.test, flags['test-limit'] === undefined ? undefined : intFlag(command, flags, 'test-limit', 0));
+  const expected = planFromSpec(preset.spec).input;
+  if (trainRaw.shape.some((d, i) => d !== expected[i])) {
+    throw new Error(`${preset.dataset} samples are [${trainRaw.shape.join(', ')}], the model expects [${expected.join(', ')}]`);
+  }
+  const stats = computeNormStats(trainRaw.images, trainRaw.shape, {
+    order: statsOrder(trainRaw.labels.length, preset.protocol.seed),
+    statsSamples: preset.protocol.statsSamples,
+  });
+  return { preset, stats, split: { train: normalizeDataset(trainRaw, stats), test: normalizeDataset(testRaw, stats) } };
+}
+
+export function trainerOptions(preset: Preset): Pick<TrainerOptions, 'batch' | 'epochs' | 'seed' | 'augment' | 'plateau' | 'earlyStopping'> {
+  const p = preset.protocol;
+  return {
+    batch: p.batch,
+    epochs: p.epochs,
+    seed: p.seed,
+    augment: p.augment === 'none' ? undefined : { pad: p.augmentPad, flip: p.augment === 'crop-flip' },
+    plateau: { ...p.plateau, minDeltaBp: p.plateau.minDelta },
+    earlyStopping: { ...p.earlyStopping, minDeltaBp: p.earlyStopping.minDelta },
+  };
+}
+
+function summary(r: EpochResult): string {
+  const test = r.test ? ` test ${formatBp(r.test.output.accuracyBp)}` : '';
+  const heads = (r.test ?? r.train).heads.map((h) => formatBp(h.accuracyBp)).join(' ');
+  return `epoch ${r.epoch} train ${formatBp(r.train.output.accuracyBp)}${test} (heads ${heads}) lrInv ${r.lrInv} ${Math.round(r.imagesPerSecond)} img/s${r.best ? ' *best' : ''}${r.plateau ? ' lr/3' : ''}${r.stop ? ' early stop' : ''}`;
+}
+
+export function epochRecord(r: EpochResult): Record<string, unknown> {
+  const split = (s: EpochResult['train']) => ({
+    accuracy: s.output.accuracyBp / 100,
+    correct: s.output.correct,
+    total: s.output.total,
+    loss: Math.round(s.output.loss * 100) / 100,
+    heads: s.heads.map((h) => ({ accuracy: h.accuracyBp / 100, loss: Math.round(h.loss * 100) / 100 })),
+  });
+  return {
+    event: 'epoch',
+    epoch: r.epoch,
+    lrInv: r.lrInv,
+    train: split(r.train),
+    test: r.test ? split(r.test) : undefined,
+    seconds: Math.round(r.seconds * 1000) / 1000,
+    imagesPerSecond: Math.round(r.imagesPerSecond),
+    best: r.best,
+    plateau: r.plateau,
+    stop: r.stop,
+  };
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const flags = parseFlags('train', argv, TRAIN_FLAGS);
+  const preset = resolvePreset('train', flags);
+  const backendKind = backendFlag('train', flags);
+  const out = (flags.out as string | undefined) ?? join('runs', preset.name);
+  const logFile = (flags.log as string | undefined) ?? join(out, 'log.jsonl');
+  const snapshotEvery = intFlag('train', flags, 'snapshot-every', 200, 0);
+  const stepsPerSubmit = flags['steps-per-submit'] === undefined ? undefined : intFlag('train', flags, 'steps-per-submit', 1);
+
+  // Resume: the checkpoint carries the spec, the protocol and the trainer state.
+  let resumeWeights: Map<string, Int32Array> | undefined;
+  let resumeState: TrainerState | undefined;
+  if (typeof flags.resume === 'string') {
+    const bytes = await readFileBytes(flags.resume);
+    const ckpt = parseCheckpoint(bytes, planFromSpec(preset.spec).parameters, flags.resume);
+    if (!ckpt.metadata.trainer) throw new Error(`checkpoint ${flags.resume}: no trainer state in its metadata (not written by nitro-d train)`);
+    if (ckpt.metadata.model !== JSON.stringify(preset.spec)) {
+      throw new Error(`checkpoint ${flags.resume}: its model spec differs from the one requested`);
+    }
+    resumeWeights = ckpt.tensors;
+    resumeState = JSON.parse(ckpt.metadata.trainer) as TrainerState;
+  }
+
+  const quiet = Boolean(flags.quiet);
+  const say = (s: string) => {
+    if (!quiet) console.error(s);
+  };
+  say(`nitro-d train: ${preset.name} (${preset.description}) on ${preset.dataset}`);
+  const setup = await prepareData(preset, flags, 'train');
+  const { train, test } = setup.split;
+  say(`data: ${train.labels.length} train / ${test.labels.length} test samples, normalisation mean [${setup.stats.mean}] MAD [${setup.stats.mad}]`);
+
+  const backend = await createBackend(backendKind);
+  const device = backend instanceof WebGPUBackend ? adapterName(backend.info) : backend.description;
+  say(`backend: ${backendKind} on ${device}`);
+  mkdirSync(out, { recursive: true });
+  const log = new JsonLog(logFile, typeof flags.resume !== 'string');
+  const model = Model.create(backend, preset.spec, { seed: preset.protocol.seed, weights: resumeWeights });
+  const bar = quiet ? undefined : new ProgressBar();
+  const options: TrainerOptions = {
+    ...trainerOptions(preset),
+    stepsPerSubmit,
+    snapshotEvery,
+    onStep: (p) => bar?.update({ label: `epoch ${p.epoch}`, done: p.step * preset.protocol.batch, total: p.steps * preset.protocol.batch, rate: p.imagesPerSecond }),
+    onRecover: (info) => {
+      const line = `device lost (${info.message}); resumed from the snapshot at epoch ${info.epoch} step ${info.step} (${info.lostSteps} steps redone)`;
+      bar?.done();
+      say(line);
+      log.write({ event: 'device-lost', ...info });
+    },
+    recreateBackend: backendKind === 'webgpu' ? () => createBackend('webgpu') : undefined,
+    onEpoch: async (r, trainer) => {
+      bar?.done();
+      say(summary(r));
+      log.write(epochRecord(r));
+      const metadata = {
+        preset: preset.name,
+        dataset: preset.dataset,
+        protocol: JSON.stringify(preset.protocol),
+        normalization: JSON.stringify(setup.stats),
+        epoch: String(r.epoch),
+        trainer: JSON.stringify(trainer.state),
+      };
+      const bytes = await trainer.model.toCheckpoint(metadata);
+      await writeFileAtomic(join(out, 'last.safetensors'), bytes);
+      if (r.best) await writeFileAtomic(join(out, 'best.safetensors'), bytes);
+    },
+  };
+  log.write({
+    event: 'start',
+    preset: preset.name,
+    dataset: preset.dataset,
+    spec: preset.spec,
+    protocol: preset.protocol,
+    backend: backendKind,
+    device,
+    resumedAtEpoch: resumeState?.epoch ?? 0,
+    command: `nitro-d train ${argv.join(' ')}`.trim(),
+  });
+  const trainer = new Trainer(model, train, test, options, resumeState);
+  let current: Backend = backend;
+  try {
+    const results = await trainer.fit();
+    current = trainer.model.backend;
+    const s = trainer.state;
+    const bestBp = s.bestCorrect >= 0 ? Math.floor((s.bestCorrect * 10000) / test.labels.length) : 0;
+    say(`done: ${results.length} epochs this run; best test accuracy ${formatBp(bestBp)} at epoch ${s.bestEpoch}; checkpoints in ${out}`);
+    log.write({ event: 'end', epochs: s.epoch, bestEpoch: s.bestEpoch, bestTestAccuracy: bestBp / 100 });
+    return 0;
+  } finally {
+    trainer.dispose();
+    current.destroy();
+  }
+}
