@@ -12,7 +12,9 @@ import { epochPlan } from '../data/batches.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { DeviceLostError } from '../gpu/errors.ts';
 import { Model } from '../model/model.ts';
+import type { Preset } from '../model/presets.ts';
 import type { ModelSpec } from '../model/spec.ts';
+import type { NormStats } from '../data/normalize.ts';
 import { type BatchSource, METRIC_WORDS, type Network } from './network.ts';
 import {
   basisPoints,
@@ -93,6 +95,8 @@ export interface TrainerOptions {
   onRecover?: (info: { epoch: number; step: number; lostSteps: number; message: string }) => void;
   /** Stops after the current chunk of steps. */
   signal?: AbortSignal;
+  /** Awaited before every chunk of steps: a UI pauses training by returning a pending promise. */
+  beforeChunk?: () => void | Promise<void>;
   /** Makes the backend again after a device loss (default: give up). */
   recreateBackend?: () => Promise<Backend>;
 }
@@ -259,6 +263,7 @@ export class Trainer {
       const adaptive = this.options.stepsPerSubmit === undefined;
       const snapshotEvery = this.options.snapshotEvery ?? 0;
       while (step < steps) {
+        await this.options.beforeChunk?.();
         if (this.options.signal?.aborted) return undefined;
         let k = Math.min(chunk, steps - step);
         if (snapshotEvery > 0) k = Math.min(k, snapshotEvery - (step % snapshotEvery));
@@ -391,4 +396,19 @@ function addMetricWords(into: Int32Array, add: Int32Array): void {
     into[o + 1] = lo | 0;
     into[o + 2] = (into[o + 2] + add[o + 2] + (lo > 0xffffffff ? 1 : 0)) | 0;
   }
+}
+
+/**
+ * Checkpoint metadata of a training run: everything `--resume` needs (protocol, normalisation,
+ * trainer state). Deterministic, so the CLI and the demo page write the same bytes.
+ */
+export function trainingMetadata(preset: Preset, stats: NormStats, state: TrainerState): Record<string, string> {
+  return {
+    preset: preset.name,
+    dataset: preset.dataset,
+    protocol: JSON.stringify(preset.protocol),
+    normalization: JSON.stringify(stats),
+    epoch: String(state.epoch),
+    trainer: JSON.stringify(state),
+  };
 }

@@ -18,7 +18,7 @@ import { Model } from '../../model/model.ts';
 import { type DatasetName, getPreset, type Preset } from '../../model/presets.ts';
 import { planFromSpec } from '../../train/plan.ts';
 import { formatBp } from '../../train/schedule.ts';
-import { type EpochResult, Trainer, type TrainerOptions, type TrainerState } from '../../train/trainer.ts';
+import { type EpochResult, Trainer, type TrainerOptions, type TrainerState, trainingMetadata } from '../../train/trainer.ts';
 import { BACKEND_FLAG, backendFlag, intFlag, parseFlags, UsageError } from '../args.ts';
 import { JsonLog } from '../log.ts';
 import { ProgressBar } from '../progress.ts';
@@ -204,15 +204,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       bar?.done();
       say(summary(r));
       log.write(epochRecord(r));
-      const metadata = {
-        preset: preset.name,
-        dataset: preset.dataset,
-        protocol: JSON.stringify(preset.protocol),
-        normalization: JSON.stringify(setup.stats),
-        epoch: String(r.epoch),
-        trainer: JSON.stringify(trainer.state),
-      };
-      const bytes = await trainer.model.toCheckpoint(metadata);
+      const bytes = await trainer.model.toCheckpoint(trainingMetadata(preset, setup.stats, trainer.state));
       await writeFileAtomic(join(out, 'last.safetensors'), bytes);
       if (r.best) await writeFileAtomic(join(out, 'best.safetensors'), bytes);
     },
