@@ -32,12 +32,5 @@ export default defineConfig(({ mode }) => {
       rollupOptions: { input: { index: resolve(__dirname, 'demo/index.html'), bench: resolve(__dirname, 'demo/bench.html') } },
     },
     server: { host: '127.0.0.1', port: 5173, strictPort: false },
-    test: {
-      root: __dirname,
-      include: ['test/**/*.test.ts'],
-      testTimeout: 120_000,
-      hookTimeout: 120_000,
-      pool: 'forks',
-    },
   };
 });
