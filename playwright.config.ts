@@ -1,0 +1,41 @@
+import { defineConfig } from '@playwright/test';
+
+const port = Number(process.env.E2E_PORT ?? 4599);
+const vite = 'node_modules/.bin/vite';
+
+// End-to-end tests of the demo pages in headless Debian Chromium (its own SwiftShader WebGPU).
+// Browsers are never downloaded: the system's /usr/bin/chromium is used.
+export default defineConfig({
+  testDir: 'e2e',
+  outputDir: 'e2e/artifacts',
+  timeout: 180_000,
+  workers: 1,
+  forbidOnly: Boolean(process.env.CI),
+  reporter: [['list'], ['json', { outputFile: 'test-results/e2e.json' }]],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    browserName: 'chromium',
+    headless: true,
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--enable-unsafe-webgpu', // without it requestAdapter() returns null
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
+    },
+  },
+  // The demo build (dist/demo) served as it would be deployed; 127.0.0.1 is a secure context.
+  webServer: {
+    command: `${vite} build --mode demo --logLevel warn && ${vite} preview --mode demo --host 127.0.0.1 --port ${port} --strictPort`,
+    url: `http://127.0.0.1:${port}/index.html`,
+    reuseExistingServer: false,
+    timeout: 180_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  },
+});
