@@ -63,7 +63,23 @@ LOCK_SHA=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ "$CLEAN" -eq 0 ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$LOCK_SHA" ]; then
   echo "setup: node_modules matches package-lock.json"
 else
-  npm ci --ignore-scripts --no-audit --no-fund </dev/null
+  NPM_LOG=$(mktemp)
+  if npm ci --ignore-scripts --no-audit --no-fund </dev/null >"$NPM_LOG" 2>&1; then
+    grep -v 'npm warn' "$NPM_LOG" || true
+  else
+    # npm ci also resolves the optional binaries of other platforms (darwin, win32, musl...) and
+    # calls the lock "out of sync" when the registry (a mirror for this platform) lacks them.
+    # npm install with the same lock installs exactly the locked versions and leaves it unchanged.
+    if grep -qE 'EUSAGE|are in sync' "$NPM_LOG"; then
+      echo "setup: npm ci cannot resolve other platforms' optional packages here; installing the locked versions with npm install" >&2
+      npm install --ignore-scripts --no-audit --no-fund --no-save </dev/null
+    else
+      cat "$NPM_LOG" >&2
+      rm -f "$NPM_LOG"
+      exit 1
+    fi
+  fi
+  rm -f "$NPM_LOG"
   echo "$LOCK_SHA" >"$STAMP"
 fi
 
