@@ -1,0 +1,115 @@
+/**
+ * The CPU reference backend: every op in plain TypeScript on typed arrays with the exact
+ * integer semantics of the WGSL kernels. It is the oracle of the GPU tests and a backend users
+ * can pick where WebGPU is missing. Recorded programs are lists of closures.
+ */
+import { type Backend, type DType, deviceBytes, type Ops, type Program, sizeOf, type Tensor } from '../backend.ts';
+import { checkValues } from '../gpu/packing.ts';
+import { conv2d, conv2dWeightGrad } from './conv.ts';
+import { gather } from './data.ts';
+import { advance, dropout, fill, integerSgd, nitroReluBackward, nitroReluForward, normalize, scale } from './elementwise.ts';
+import { linear, linearInputGrad, linearWeightGrad } from './linear.ts';
+import { confusion, lossGradient } from './loss.ts';
+import { maxPool, maxPoolBackward } from './pool.ts';
+import { CpuTensor, dataOf } from './tensor.ts';
+
+class CpuProgram implements Program {
+  constructor(
+    readonly label: string,
+    readonly steps: (() => void)[],
+  ) {}
+}
+
+const IMPLEMENTATIONS: Ops = {
+  linear,
+  conv2d,
+  scale,
+  nitroRelu: nitroReluForward,
+  nitroReluBackward,
+  maxPool,
+  maxPoolBackward,
+  lossGradient,
+  linearInputGrad,
+  linearWeightGrad,
+  conv2dWeightGrad,
+  integerSgd,
+  confusion,
+  gather,
+  normalize,
+  dropout,
+  advance,
+  fill,
+};
+
+export class CpuBackend implements Backend {
+  readonly kind = 'cpu' as const;
+  readonly description = 'CPU (JavaScript reference backend)';
+  readonly ops: Ops;
+  private recording: (() => void)[] | undefined;
+  private live = 0;
+
+  constructor() {
+    const ops = {} as Record<keyof Ops, (p: never) => void>;
+    for (const [name, fn] of Object.entries(IMPLEMENTATIONS) as [keyof Ops, (p: never) => void][]) {
+      ops[name] = (p: never) => {
+        if (this.recording) this.recording.push(() => fn(p));
+        else fn(p);
+      };
+    }
+    this.ops = ops as unknown as Ops;
+  }
+
+  tensor(shape: readonly number[], dtype: DType, label: string): Tensor {
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d <= 0) throw new Error(`tensor ${label}: invalid shape [${shape.join(', ')}]`);
+    }
+    const n = sizeOf(shape);
+    this.live += deviceBytes(shape, dtype);
+    return new CpuTensor(shape, dtype, label, dtype === 'i8' ? new Int8Array(n) : new Int32Array(n), true);
+  }
+
+  view(t: Tensor, shape: readonly number[], label?: string): Tensor {
+    const data = dataOf(t);
+    const n = sizeOf(shape);
+    if (n > data.length) throw new Error(`view of ${t.label}: shape [${shape.join(', ')}] needs ${n} elements, the tensor has ${data.length}`);
+    return new CpuTensor(shape, t.dtype, label ?? t.label, data.subarray(0, n), false);
+  }
+
+  write(t: Tensor, values: ArrayLike<number>): void {
+    checkValues(t.label, t.shape, t.dtype, values);
+    dataOf(t).set(values);
+  }
+
+  async read(t: Tensor): Promise<Int32Array> {
+    return Int32Array.from(dataOf(t));
+  }
+
+  dispose(t: Tensor): void {
+    const c = t as CpuTensor;
+    if (c.owner) this.live -= deviceBytes(t.shape, t.dtype);
+  }
+
+  record(label: string, build: (ops: Ops) => void): Program {
+    const steps: (() => void)[] = [];
+    this.recording = steps;
+    try {
+      build(this.ops);
+    } finally {
+      this.recording = undefined;
+    }
+    return new CpuProgram(label, steps);
+  }
+
+  run(program: Program, times = 1): void {
+    const steps = (program as CpuProgram).steps;
+    for (let t = 0; t < times; t++) for (const step of steps) step();
+  }
+
+  async sync(): Promise<void> {}
+
+  bytesInUse(): number {
+    return this.live;
+  }
+
+  destroy(): void {}
+}

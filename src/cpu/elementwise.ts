@@ -1,0 +1,90 @@
+/** Element-wise NITRO ops on the CPU: scaling, NITRO-ReLU both ways, IntegerSGD, normalisation, dropout. */
+import type { Tensor } from '../backend.ts';
+import { checkSlope, dropoutFactor, dropoutKeeps, nitroRelu, nitroReluInvSlope, nitroScale } from '../arith.ts';
+import { dataOf, expectShape, i32, i8 } from './tensor.ts';
+
+export function scale(p: { x: Tensor; out: Tensor; scale: number }): void {
+  expectShape('scale', p.out, p.x.shape);
+  if (!Number.isInteger(p.scale) || p.scale <= 0) throw new Error(`scale: scaling factor must be a positive integer, got ${p.scale}`);
+  const x = i32(p.x, 'scale');
+  const out = i8(p.out, 'scale');
+  for (let i = 0; i < x.length; i++) out[i] = nitroScale(x[i], p.scale);
+}
+
+export function nitroReluForward(p: { x: Tensor; out: Tensor; slopeInv: number }): void {
+  checkSlope(p.slopeInv, 'nitroRelu');
+  expectShape('nitroRelu', p.out, p.x.shape);
+  const x = i8(p.x, 'nitroRelu');
+  const out = i8(p.out, 'nitroRelu');
+  for (let i = 0; i < x.length; i++) out[i] = nitroRelu(x[i], p.slopeInv);
+}
+
+export function nitroReluBackward(p: { delta: Tensor; x: Tensor; out: Tensor; slopeInv: number }): void {
+  const op = 'nitroReluBackward';
+  checkSlope(p.slopeInv, op);
+  expectShape(op, p.x, p.delta.shape);
+  expectShape(op, p.out, p.delta.shape);
+  const d = i32(p.delta, op);
+  const x = i8(p.x, op);
+  const out = i32(p.out, op);
+  for (let i = 0; i < d.length; i++) out[i] = (d[i] / nitroReluInvSlope(x[i], p.slopeInv)) | 0;
+}
+
+export function integerSgd(p: { w: Tensor; grad: Tensor; lrInv: Tensor; amp: number; decayInv: number }): void {
+  const op = 'integerSgd';
+  expectShape(op, p.grad, p.w.shape);
+  const w = i32(p.w, op);
+  const g = i32(p.grad, op);
+  const lrInv = i32(p.lrInv, op)[0];
+  if (lrInv <= 0 || p.amp <= 0 || p.decayInv < 0) throw new Error(`${op}: lrInv ${lrInv}, amp ${p.amp} and decayInv ${p.decayInv} must be positive`);
+  for (let i = 0; i < w.length; i++) {
+    // trunc(trunc(g / amp) / lrInv) == trunc(g / (amp * lrInv)) without overflowing the product.
+    let step = (((g[i] / p.amp) | 0) / lrInv) | 0;
+    if (p.decayInv > 0) step = (step + ((w[i] / p.decayInv) | 0)) | 0;
+    w[i] = (w[i] - step) | 0;
+  }
+}
+
+export function normalize(p: { x: Tensor; stats: Tensor; out: Tensor }): void {
+  const op = 'normalize';
+  const [N, C] = p.x.shape;
+  expectShape(op, p.out, p.x.shape);
+  expectShape(op, p.stats, [2, C]);
+  const x = i8(p.x, op);
+  const out = i8(p.out, op);
+  const stats = i32(p.stats, op);
+  const plane = p.x.size / (N * C);
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const mean = stats[c];
+      const mad = stats[C + c];
+      if (mad <= 0) throw new Error(`${op}: MAD of channel ${c} must be positive, got ${mad}`);
+      const o = (n * C + c) * plane;
+      for (let i = o; i < o + plane; i++) {
+        const v = (((x[i] - mean) * 51) / mad) | 0;
+        out[i] = v < -128 ? -128 : v > 127 ? 127 : v;
+      }
+    }
+  }
+}
+
+export function dropout(p: { x: Tensor; out: Tensor; ratePermille: number; seed: number; cursor: Tensor }): void {
+  const op = 'dropout';
+  expectShape(op, p.out, p.x.shape);
+  const R = dropoutFactor(p.ratePermille);
+  const x = i8(p.x, op);
+  const out = i8(p.out, op);
+  const step = i32(p.cursor, op)[0];
+  for (let i = 0; i < x.length; i++) {
+    out[i] = dropoutKeeps(p.seed, step, i, p.ratePermille) ? ((x[i] * R) / 1000) | 0 : 0;
+  }
+}
+
+export function fill(p: { out: Tensor; value: number }): void {
+  dataOf(p.out).fill(p.value);
+}
+
+export function advance(p: { cursor: Tensor }): void {
+  const c = i32(p.cursor, 'advance');
+  c[0] = (c[0] + 1) | 0;
+}

@@ -1,0 +1,61 @@
+/** Loss gradient (int8 wrap), accuracy and RSS metrics, confusion counts on the CPU. */
+import type { LossParams, Tensor } from '../backend.ts';
+import { wrapI8 } from '../arith.ts';
+import { expectShape, i32, i8 } from './tensor.ts';
+
+/** Index of the first maximum of row b (ties -> lowest index). */
+function argmaxRow(y: Int8Array, b: number, C: number): number {
+  let at = 0;
+  for (let k = 1; k < C; k++) if (y[b * C + k] > y[b * C + at]) at = k;
+  return at;
+}
+
+function label(labels: Int32Array, b: number, C: number, op: string): number {
+  const l = labels[b];
+  if (l < 0 || l >= C) throw new Error(`${op}: label ${l} of sample ${b} is not a class index in [0, ${C - 1}]`);
+  return l;
+}
+
+export function lossGradient(p: LossParams): void {
+  const op = 'lossGradient';
+  const [B, C] = p.yhat.shape;
+  expectShape(op, p.labels, [B]);
+  expectShape(op, p.out, [B, C]);
+  const y = i8(p.yhat, op);
+  const labels = i32(p.labels, op);
+  const g = i8(p.out, op);
+  let correct = 0;
+  let rss = 0;
+  for (let b = 0; b < B; b++) {
+    const l = label(labels, b, C, op);
+    for (let k = 0; k < C; k++) {
+      const d = y[b * C + k] - (k === l ? p.oneHot : 0);
+      g[b * C + k] = wrapI8(d);
+      rss += d * d;
+    }
+    if (argmaxRow(y, b, C) === l) correct++;
+  }
+  if (p.metrics) {
+    const m = i32(p.metrics.tensor, op);
+    const o = p.metrics.offset;
+    m[o] = (m[o] + correct) | 0;
+    // 64-bit sum in two words: rss < 2^31 per call, carry from the unsigned low word.
+    const lo = (m[o + 1] >>> 0) + rss;
+    m[o + 1] = lo | 0;
+    m[o + 2] = (m[o + 2] + Math.floor(lo / 0x100000000)) | 0;
+  }
+}
+
+export function confusion(p: { yhat: Tensor; labels: Tensor; out: Tensor }): void {
+  const op = 'confusion';
+  const [B, C] = p.yhat.shape;
+  expectShape(op, p.labels, [B]);
+  expectShape(op, p.out, [C, C]);
+  const y = i8(p.yhat, op);
+  const labels = i32(p.labels, op);
+  const out = i32(p.out, op);
+  for (let b = 0; b < B; b++) {
+    const l = label(labels, b, C, op);
+    out[l * C + argmaxRow(y, b, C)]++;
+  }
+}

@@ -1,0 +1,82 @@
+/** Max-pooling with kernel = stride on the CPU; the backward recomputes each window's argmax. */
+import type { MaxPoolBackwardParams, MaxPoolParams, PadMode, Tensor } from '../backend.ts';
+import { expectShape, i32, i8 } from './tensor.ts';
+
+export function poolShape(op: string, x: Tensor, kernel: readonly [number, number], padding: readonly [number, number]): number[] {
+  const [B, C, H, W] = x.shape;
+  const [kh, kw] = kernel;
+  const [ph, pw] = padding;
+  if (kh <= 0 || kw <= 0 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw) {
+    throw new Error(`${op}: kernel [${kh}, ${kw}] with padding [${ph}, ${pw}] is not allowed (padding at most half the kernel)`);
+  }
+  const Ho = Math.floor((H + 2 * ph - kh) / kh) + 1;
+  const Wo = Math.floor((W + 2 * pw - kw) / kw) + 1;
+  if (Ho <= 0 || Wo <= 0) throw new Error(`${op}: kernel [${kh}, ${kw}] does not fit the ${H}x${W} input ${x.label}`);
+  return [B, C, Ho, Wo];
+}
+
+/**
+ * The winning cell of window (oi, oj) in one plane: returns its flat index in the plane, or -1
+ * when a pad cell wins ('zero' mode; first maximum in row-major window order).
+ */
+function argmaxOf(x: Int8Array, base: number, H: number, W: number, oi: number, oj: number, kh: number, kw: number, ph: number, pw: number, mode: PadMode): number {
+  let best = -2147483648;
+  let at = -1;
+  for (let u = 0; u < kh; u++) {
+    const h = oi * kh + u - ph;
+    for (let v = 0; v < kw; v++) {
+      const w = oj * kw + v - pw;
+      const inside = h >= 0 && h < H && w >= 0 && w < W;
+      if (!inside && mode === 'ignore') continue;
+      const value = inside ? x[base + h * W + w] : 0;
+      if (value > best) {
+        best = value;
+        at = inside ? h * W + w : -1;
+      }
+    }
+  }
+  return at;
+}
+
+export function maxPool(p: MaxPoolParams): void {
+  const op = 'maxPool';
+  const [B, C, Ho, Wo] = poolShape(op, p.x, p.kernel, p.padding);
+  expectShape(op, p.out, [B, C, Ho, Wo]);
+  const [, , H, W] = p.x.shape;
+  const [kh, kw] = p.kernel;
+  const [ph, pw] = p.padding;
+  const x = i8(p.x, op);
+  const out = i8(p.out, op);
+  for (let plane = 0; plane < B * C; plane++) {
+    const base = plane * H * W;
+    for (let oi = 0; oi < Ho; oi++) {
+      for (let oj = 0; oj < Wo; oj++) {
+        const at = argmaxOf(x, base, H, W, oi, oj, kh, kw, ph, pw, p.padMode);
+        out[(plane * Ho + oi) * Wo + oj] = at < 0 ? 0 : x[base + at];
+      }
+    }
+  }
+}
+
+export function maxPoolBackward(p: MaxPoolBackwardParams): void {
+  const op = 'maxPoolBackward';
+  const [B, C, Ho, Wo] = poolShape(op, p.x, p.kernel, p.padding);
+  expectShape(op, p.delta, [B, C, Ho, Wo]);
+  expectShape(op, p.out, p.x.shape);
+  const [, , H, W] = p.x.shape;
+  const [kh, kw] = p.kernel;
+  const [ph, pw] = p.padding;
+  const x = i8(p.x, op);
+  const delta = i32(p.delta, op);
+  const out = i32(p.out, op);
+  out.fill(0);
+  for (let plane = 0; plane < B * C; plane++) {
+    const base = plane * H * W;
+    for (let oi = 0; oi < Ho; oi++) {
+      for (let oj = 0; oj < Wo; oj++) {
+        const at = argmaxOf(x, base, H, W, oi, oj, kh, kw, ph, pw, p.padMode);
+        if (at >= 0) out[base + at] = delta[(plane * Ho + oi) * Wo + oj];
+      }
+    }
+  }
+}
