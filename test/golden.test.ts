@@ -14,9 +14,9 @@ import { parseModelSpec } from '../src/model/spec.ts';
 import { planFromSpec } from '../src/train/plan.ts';
 import { cpu, expectSameElements, webgpu } from './helpers.ts';
 
-export const GOLDEN_DIR = new URL('../../shared/golden/', import.meta.url).pathname;
+const GOLDEN_DIR = new URL('../../shared/golden/', import.meta.url).pathname;
 
-export function goldenCases(): string[] {
+function goldenCases(): string[] {
   if (!existsSync(GOLDEN_DIR)) throw new Error(`golden cases not found at ${GOLDEN_DIR} (../shared/golden beside the project)`);
   return readdirSync(GOLDEN_DIR).filter((d) => existsSync(join(GOLDEN_DIR, d, 'model.json'))).sort();
 }

@@ -1,10 +1,10 @@
 /** Element-wise NITRO ops on the CPU: scaling, NITRO-ReLU both ways, IntegerSGD, normalisation, dropout. */
 import type { Tensor } from '../backend.ts';
 import { checkSlope, dropoutFactor, dropoutKeeps, nitroRelu, nitroReluInvSlope, nitroScale } from '../arith.ts';
-import { dataOf, expectShape, i32, i8 } from './tensor.ts';
+import { dataOf, expectShape, expectSize, i32, i8 } from './tensor.ts';
 
 export function scale(p: { x: Tensor; out: Tensor; scale: number }): void {
-  expectShape('scale', p.out, p.x.shape);
+  expectSize('scale', p.out, p.x.shape);
   if (!Number.isInteger(p.scale) || p.scale <= 0) throw new Error(`scale: scaling factor must be a positive integer, got ${p.scale}`);
   const x = i32(p.x, 'scale');
   const out = i8(p.out, 'scale');
@@ -13,7 +13,7 @@ export function scale(p: { x: Tensor; out: Tensor; scale: number }): void {
 
 export function nitroReluForward(p: { x: Tensor; out: Tensor; slopeInv: number }): void {
   checkSlope(p.slopeInv, 'nitroRelu');
-  expectShape('nitroRelu', p.out, p.x.shape);
+  expectSize('nitroRelu', p.out, p.x.shape);
   const x = i8(p.x, 'nitroRelu');
   const out = i8(p.out, 'nitroRelu');
   for (let i = 0; i < x.length; i++) out[i] = nitroRelu(x[i], p.slopeInv);
@@ -22,8 +22,8 @@ export function nitroReluForward(p: { x: Tensor; out: Tensor; slopeInv: number }
 export function nitroReluBackward(p: { delta: Tensor; x: Tensor; out: Tensor; slopeInv: number }): void {
   const op = 'nitroReluBackward';
   checkSlope(p.slopeInv, op);
-  expectShape(op, p.x, p.delta.shape);
-  expectShape(op, p.out, p.delta.shape);
+  expectSize(op, p.x, p.delta.shape);
+  expectSize(op, p.out, p.delta.shape);
   const d = i32(p.delta, op);
   const x = i8(p.x, op);
   const out = i32(p.out, op);

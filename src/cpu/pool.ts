@@ -1,6 +1,6 @@
 /** Max-pooling with kernel = stride on the CPU; the backward recomputes each window's argmax. */
 import type { MaxPoolBackwardParams, MaxPoolParams, PadMode, Tensor } from '../backend.ts';
-import { expectShape, i32, i8 } from './tensor.ts';
+import { expectShape, expectSize, i32, i8 } from './tensor.ts';
 
 export function poolShape(op: string, x: Tensor, kernel: readonly [number, number], padding: readonly [number, number]): number[] {
   const [B, C, H, W] = x.shape;
@@ -41,7 +41,7 @@ function argmaxOf(x: Int8Array, base: number, H: number, W: number, oi: number, 
 export function maxPool(p: MaxPoolParams): void {
   const op = 'maxPool';
   const [B, C, Ho, Wo] = poolShape(op, p.x, p.kernel, p.padding);
-  expectShape(op, p.out, [B, C, Ho, Wo]);
+  expectSize(op, p.out, [B, C, Ho, Wo]);
   const [, , H, W] = p.x.shape;
   const [kh, kw] = p.kernel;
   const [ph, pw] = p.padding;
@@ -61,8 +61,8 @@ export function maxPool(p: MaxPoolParams): void {
 export function maxPoolBackward(p: MaxPoolBackwardParams): void {
   const op = 'maxPoolBackward';
   const [B, C, Ho, Wo] = poolShape(op, p.x, p.kernel, p.padding);
-  expectShape(op, p.delta, [B, C, Ho, Wo]);
-  expectShape(op, p.out, p.x.shape);
+  expectSize(op, p.delta, [B, C, Ho, Wo]);
+  expectSize(op, p.out, p.x.shape);
   const [, , H, W] = p.x.shape;
   const [kh, kw] = p.kernel;
   const [ph, pw] = p.padding;

@@ -35,3 +35,15 @@ export function expectShape(op: string, t: Tensor, shape: readonly number[]): vo
     throw new Error(`${op}: tensor ${t.label} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
   }
 }
+
+/**
+ * Checks only the element count: element-wise ops and pooling outputs accept any view of the
+ * same elements (a flattened [B, C·H·W] for a [B, C, H, W] result), as the GPU kernels do.
+ */
+export function expectSize(op: string, t: Tensor, shape: readonly number[]): void {
+  const want = shape.reduce((a, b) => a * b, 1);
+  const have = t.shape.reduce((a, b) => a * b, 1);
+  if (have !== want) {
+    throw new Error(`${op}: tensor ${t.label} has shape [${t.shape.join(', ')}] (${have} elements), expected ${want} elements ([${shape.join(', ')}])`);
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * WebGPU vs CPU, element by element: max pooling (kernel = stride) forward and backward, for
+ * every pooling geometry the models use and both pad modes.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { PadMode } from '../src/backend.ts';
+import { Rng } from '../src/rng.ts';
+import { randomInts } from './helpers.ts';
+import { Twins } from './kernels-twin.ts';
+
+type Pair = readonly [number, number];
+
+/** Plain 2×2 pooling and the learning heads' pools (NITRO-D.md §1.4). */
+const GEOMETRIES: { kernel: Pair; padding: Pair }[] = [
+  { kernel: [2, 2], padding: [0, 0] },
+  { kernel: [4, 4], padding: [2, 2] },
+  { kernel: [4, 2], padding: [2, 1] },
+  { kernel: [8, 4], padding: [4, 0] },
+  { kernel: [2, 1], padding: [1, 0] },
+];
+
+/** [B, C, H, W] inputs: odd sizes with uncovered trailing rows/columns, batch 1, 1 and 3 channels. */
+const SHAPES: number[][] = [
+  [1, 1, 7, 7],
+  [2, 3, 9, 5],
+  [1, 3, 13, 11],
+  [5, 2, 3, 6],
+];
+
+const MODES: PadMode[] = ['zero', 'ignore'];
+
+const outSize = (n: number, k: number, p: number) => Math.floor((n + 2 * p - k) / k) + 1;
+const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** int8 inputs: full range, all negative (a zero pad cell wins), or few distinct values (ties). */
+function poolInputs(rng: Rng, n: number, kind: number): Int32Array {
+  if (kind === 0) return randomInts(rng, n, -128, 127);
+  if (kind === 1) return randomInts(rng, n, -128, -1);
+  return randomInts(rng, n, -2, 0);
+}
+
+let twins: Twins;
+beforeAll(async () => {
+  twins = await Twins.create();
+});
+afterEach(() => twins.disposeAll());
+
+describe('maxPool and maxPoolBackward', () => {
+  for (const { kernel, padding } of GEOMETRIES) {
+    it(`kernel ${kernel.join('x')} padding ${padding.join(',')}: match the CPU backend`, async () => {
+      const rng = new Rng(1000 + kernel[0] * 10 + kernel[1]);
+      let cases = 0;
+      for (const [s, shape] of SHAPES.entries()) {
+        const [b, c, h, w] = shape;
+        if (h + 2 * padding[0] < kernel[0] || w + 2 * padding[1] < kernel[1]) continue;
+        const outShape = [b, c, outSize(h, kernel[0], padding[0]), outSize(w, kernel[1], padding[1])];
+        for (const padMode of MODES) {
+          const what = `[${shape}] ${padMode}`;
+          const x = twins.tensor(shape, 'i8', poolInputs(rng, count(shape), (s + cases) % 3), 'x');
+          const out = twins.tensor(outShape, 'i8', undefined, 'out');
+          twins.run((ops, on) => ops.maxPool({ x: on(x), kernel, padding, padMode, out: on(out) }));
+          await twins.expectSame(out, `maxPool ${what}`);
+
+          const delta = twins.tensor(outShape, 'i32', randomInts(rng, count(outShape), -2147483648, 2147483647), 'delta');
+          // Garbage first: every input cell must be written, covered by a window or not.
+          const grad = twins.tensor(shape, 'i32', new Array(count(shape)).fill(-12345), 'grad');
+          twins.run((ops, on) => ops.maxPoolBackward({ x: on(x), kernel, padding, padMode, delta: on(delta), out: on(grad) }));
+          await twins.expectSame(grad, `maxPoolBackward ${what}`);
+          cases++;
+        }
+      }
+      expect(cases).toBe(2 * SHAPES.length);
+    });
+  }
+
+  it('the learning-head pools of the MNIST models, output and delta flattened', async () => {
+    const rng = new Rng(1100);
+    // (channels, size, kernel, padding) from NITRO-D.md §1.4, with fewer channels.
+    const heads: [number, number, Pair, Pair][] = [
+      [3, 28, [8, 4], [4, 0]],
+      [2, 14, [4, 4], [2, 2]],
+      [3, 7, [4, 2], [2, 1]],
+      [5, 3, [2, 1], [1, 0]],
+    ];
+    for (const [c, size, kernel, padding] of heads) {
+      for (const padMode of MODES) {
+        const shape = [3, c, size, size];
+        const flat = [3, c * outSize(size, kernel[0], padding[0]) * outSize(size, kernel[1], padding[1])];
+        const x = twins.tensor(shape, 'i8', poolInputs(rng, count(shape), 1 + (size % 2)), 'x');
+        const out = twins.tensor(flat, 'i8', undefined, 'out');
+        twins.run((ops, on) => ops.maxPool({ x: on(x), kernel, padding, padMode, out: on(out) }));
+        await twins.expectSame(out, `head pool ${size} ${kernel} ${padMode}`);
+        const delta = twins.tensor(flat, 'i32', randomInts(rng, count(flat), -1000, 1000), 'delta');
+        const grad = twins.tensor(shape, 'i32', undefined, 'grad');
+        twins.run((ops, on) => ops.maxPoolBackward({ x: on(x), kernel, padding, padMode, delta: on(delta), out: on(grad) }));
+        await twins.expectSame(grad, `head pool backward ${size} ${kernel} ${padMode}`);
+      }
+    }
+  });
+
+  it('reproduces the NITRO-D.md §9.7 tie-break and §9.8 padded head vectors', async () => {
+    const tie = twins.tensor([1, 1, 2, 2], 'i8', [5, 5, 5, 5]);
+    const tieOut = twins.tensor([1, 1, 1, 1], 'i8');
+    const tieDelta = twins.tensor([1, 1, 1, 1], 'i32', [9]);
+    const tieGrad = twins.tensor([1, 1, 2, 2], 'i32');
+    const k2: Pair = [2, 2];
+    const p0: Pair = [0, 0];
+    twins.run((ops, on) => {
+      ops.maxPool({ x: on(tie), kernel: k2, padding: p0, padMode: 'zero', out: on(tieOut) });
+      ops.maxPoolBackward({ x: on(tie), kernel: k2, padding: p0, padMode: 'zero', delta: on(tieDelta), out: on(tieGrad) });
+    });
+    expect([...(await twins.expectSame(tieOut, '§9.7 forward'))]).toEqual([5]);
+    expect([...(await twins.expectSame(tieGrad, '§9.7 backward'))]).toEqual([9, 0, 0, 0]);
+
+    const x = twins.tensor([1, 1, 7, 7], 'i8', Array.from({ length: 49 }, (_, i) => i - 60));
+    const out = twins.tensor([1, 1, 2, 2], 'i8');
+    const delta = twins.tensor([1, 1, 2, 2], 'i32', [1, 2, 3, 4]);
+    const grad = twins.tensor([1, 1, 7, 7], 'i32');
+    const k4: Pair = [4, 4];
+    const p2: Pair = [2, 2];
+    twins.run((ops, on) => {
+      ops.maxPool({ x: on(x), kernel: k4, padding: p2, padMode: 'zero', out: on(out) });
+      ops.maxPoolBackward({ x: on(x), kernel: k4, padding: p2, padMode: 'zero', delta: on(delta), out: on(grad) });
+    });
+    expect([...(await twins.expectSame(out, '§9.8 forward'))]).toEqual([0, 0, 0, -20]);
+    const expected = new Array(49).fill(0);
+    expected[5 * 7 + 5] = 4;
+    expect([...(await twins.expectSame(grad, '§9.8 backward'))]).toEqual(expected);
+  });
+});
