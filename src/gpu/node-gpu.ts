@@ -32,7 +32,15 @@ export function softwareIcds(): string[] {
 }
 
 let dawn: DawnModule | undefined;
-const keepAlive: GPU[] = [];
+// dawn.node tears an instance down when its GPU object is collected, taking every device with
+// it. The instances live on globalThis: a module-level array that is only pushed to would be
+// removed by the bundler's tree shaking.
+const KEEP_ALIVE = Symbol.for('nitro-d.dawn-instances');
+function keepAlive(gpu: GPU): void {
+  const g = globalThis as unknown as Record<symbol, GPU[]>;
+  g[KEEP_ALIVE] ??= [];
+  g[KEEP_ALIVE].push(gpu);
+}
 
 export async function nodeAdapter(powerPreference?: GPUPowerPreference): Promise<GPUAdapter> {
   const name = 'webgpu';
@@ -42,7 +50,7 @@ export async function nodeAdapter(powerPreference?: GPUPowerPreference): Promise
   const flags = (process.env.NITRO_D_DAWN_FLAGS ?? '').split(',').filter((s) => s);
   const tryCreate = async () => {
     const gpu = dawn!.create(flags);
-    keepAlive.push(gpu); // dawn.node tears the instance down when it is collected
+    keepAlive(gpu);
     return gpu.requestAdapter({ powerPreference });
   };
   let adapter = await tryCreate();
