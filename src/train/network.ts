@@ -88,7 +88,7 @@ export class Network {
   private readonly gOut: Tensor;
   private readonly blocks: BlockTensors[];
   /** Shared gradient scratch, sized for the largest block. */
-  private readonly scratch: { headDelta: Tensor; delta: Tensor; deltaS: Tensor; grad: Tensor };
+  private readonly scratch: { headDelta: Tensor; delta: Tensor; grad: Tensor };
   private readonly tensors: Tensor[] = [];
 
   constructor(
@@ -129,7 +129,8 @@ export class Network {
     this.logits = t([B, C], 'i8', 'output.yhat');
     this.gOut = t([B, C], 'i8', 'output.g');
     const maxOf = (f: (b: NetworkPlan['blocks'][number]) => number) => Math.max(1, ...plan.blocks.map(f));
-    const outSize = maxOf((b) => b.outShape.reduce((p, q) => p * q, 1));
+    // δ of a block output needs its own buffer only behind a head pool; otherwise it is headDelta.
+    const outSize = maxOf((b) => (b.head.pool ? b.outShape.reduce((p, q) => p * q, 1) : 1));
     const dlr = maxOf((b) => b.head.dlr);
     const weights = Math.max(
       plan.output.inFeatures * C,
@@ -138,7 +139,6 @@ export class Network {
     this.scratch = {
       headDelta: t([B * dlr], 'i32', 'scratch.headDelta'),
       delta: t([B * outSize], 'i32', 'scratch.delta'),
-      deltaS: t([B * outSize], 'i32', 'scratch.deltaS'),
       grad: t([weights], 'i32', 'scratch.grad'),
     };
   }
@@ -272,7 +272,9 @@ export class Network {
     } else {
       delta = this.view(headDelta, outShape);
     }
-    const deltaS = this.view(this.scratch.deltaS, outShape);
+    // In place: δ is not needed once divided by the slope, and a second int32 buffer of the
+    // largest block output would be the biggest allocation of a CNN.
+    const deltaS = delta;
     ops.nitroReluBackward({ delta, x: bt.s, out: deltaS, slopeInv: plan.slopeInv });
     const W = this.weight(`blocks.${blockIndex}.weight`);
     const dW = this.view(this.scratch.grad, [...b.weightShape]);
