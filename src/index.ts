@@ -11,7 +11,7 @@ export { planFromSpec } from './train/plan.ts';
 export { METRIC_WORDS } from './train/network.ts';
 export { Trainer, trainingMetadata, evaluateOn, uploadDataset, evalBatchFor } from './train/trainer.ts';
 export type { TrainerOptions, TrainerState, EpochResult, SplitMetrics, HeadMetrics, StepProgress } from './train/trainer.ts';
-export { datasetFromIdx, type Dataset, type DataSplit } from './data/dataset.ts';
+export { datasetFromIdx, datasetFromCifar, loadDataset, loadFashionMnist, loadMnist, loadCifar10, type Dataset, type DataSplit } from './data/dataset.ts';
 export { computeNormStats, normalizeDataset, type NormStats } from './data/normalize.ts';
 export { statsOrder } from './data/batches.ts';
 export { parseCheckpoint, serializeCheckpoint, type Checkpoint } from './io/checkpoint.ts';
