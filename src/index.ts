@@ -8,6 +8,7 @@ export { Model, type PredictResult } from './model/model.ts';
 export { getPreset, presetNames, type Preset, type DatasetName, type TrainingProtocol } from './model/presets.ts';
 export { parseModelSpec, type ModelSpec } from './model/spec.ts';
 export { planFromSpec } from './train/plan.ts';
+export { firstSamples, normalizeSplit, protocolOptions } from './train/protocol.ts';
 export { METRIC_WORDS } from './train/network.ts';
 export { Trainer, trainingMetadata, evaluateOn, uploadDataset, evalBatchFor } from './train/trainer.ts';
 export type { TrainerOptions, TrainerState, EpochResult, SplitMetrics, HeadMetrics, StepProgress } from './train/trainer.ts';

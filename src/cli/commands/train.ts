@@ -7,9 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../../backend.ts';
 import { createBackend } from '../../backends.ts';
-import { statsOrder } from '../../data/batches.ts';
-import { type DataSplit, type Dataset, loadDataset } from '../../data/dataset.ts';
-import { computeNormStats, type NormStats, normalizeDataset } from '../../data/normalize.ts';
+import { type DataSplit, loadDataset } from '../../data/dataset.ts';
+import type { NormStats } from '../../data/normalize.ts';
 import { adapterName } from '../../gpu/device.ts';
 import { WebGPUBackend } from '../../gpu/webgpu-backend.ts';
 import { parseCheckpoint } from '../../io/checkpoint.ts';
@@ -17,6 +16,7 @@ import { readFileBytes, writeFileAtomic } from '../../io/files.ts';
 import { Model } from '../../model/model.ts';
 import { type DatasetName, getPreset, type Preset } from '../../model/presets.ts';
 import { planFromSpec } from '../../train/plan.ts';
+import { firstSamples, normalizeSplit, protocolOptions } from '../../train/protocol.ts';
 import { formatBp } from '../../train/schedule.ts';
 import { type EpochResult, Trainer, type TrainerOptions, type TrainerState, trainingMetadata } from '../../train/trainer.ts';
 import { BACKEND_FLAG, backendFlag, intFlag, parseFlags, UsageError } from '../args.ts';
@@ -67,12 +67,6 @@ export interface RunSetup {
   stats: NormStats;
 }
 
-function limit(ds: Dataset, n: number | undefined): Dataset {
-  if (n === undefined || n >= ds.labels.length) return ds;
-  const size = ds.shape[0] * ds.shape[1] * ds.shape[2];
-  return { ...ds, images: ds.images.subarray(0, n * size), labels: ds.labels.subarray(0, n) };
-}
-
 /** Resolves preset, spec and protocol overrides from the flags. */
 export function resolvePreset(command: string, flags: Record<string, unknown>): Preset {
   const base = getPreset((flags.preset as string | undefined) ?? 'mlp2');
@@ -96,29 +90,14 @@ export function resolvePreset(command: string, flags: Record<string, unknown>): 
 /** Loads and normalises the data set with statistics from the training set (NITRO-D.md §2.1). */
 export async function prepareData(preset: Preset, flags: Record<string, unknown>, command: string): Promise<RunSetup> {
   const raw = await loadDataset(preset.dataset, flags.data as string | undefined);
-  const trainRaw = limit(raw.train, flags['train-limit'] === undefined ? undefined : intFlag(command, flags, 'train-limit', 0));
-  const testRaw = limit(raw.test, flags['test-limit'] === undefined ? undefined : intFlag(command, flags, 'test-limit', 0));
+  const trainRaw = firstSamples(raw.train, flags['train-limit'] === undefined ? undefined : intFlag(command, flags, 'train-limit', 0));
+  const testRaw = firstSamples(raw.test, flags['test-limit'] === undefined ? undefined : intFlag(command, flags, 'test-limit', 0));
   const expected = planFromSpec(preset.spec).input;
   if (trainRaw.shape.some((d, i) => d !== expected[i])) {
     throw new Error(`${preset.dataset} samples are [${trainRaw.shape.join(', ')}], the model expects [${expected.join(', ')}]`);
   }
-  const stats = computeNormStats(trainRaw.images, trainRaw.shape, {
-    order: statsOrder(trainRaw.labels.length, preset.protocol.seed),
-    statsSamples: preset.protocol.statsSamples,
-  });
-  return { preset, stats, split: { train: normalizeDataset(trainRaw, stats), test: normalizeDataset(testRaw, stats) } };
-}
-
-export function trainerOptions(preset: Preset): Pick<TrainerOptions, 'batch' | 'epochs' | 'seed' | 'augment' | 'plateau' | 'earlyStopping'> {
-  const p = preset.protocol;
-  return {
-    batch: p.batch,
-    epochs: p.epochs,
-    seed: p.seed,
-    augment: p.augment === 'none' ? undefined : { pad: p.augmentPad, flip: p.augment === 'crop-flip' },
-    plateau: { ...p.plateau, minDeltaBp: p.plateau.minDelta },
-    earlyStopping: { ...p.earlyStopping, minDeltaBp: p.earlyStopping.minDelta },
-  };
+  const { split, stats } = normalizeSplit({ train: trainRaw, test: testRaw }, preset.protocol);
+  return { preset, stats, split };
 }
 
 function summary(r: EpochResult): string {
@@ -189,7 +168,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const model = Model.create(backend, preset.spec, { seed: preset.protocol.seed, weights: resumeWeights });
   const bar = quiet ? undefined : new ProgressBar();
   const options: TrainerOptions = {
-    ...trainerOptions(preset),
+    ...protocolOptions(preset),
     stepsPerSubmit,
     snapshotEvery,
     onStep: (p) => bar?.update({ label: `epoch ${p.epoch}`, done: p.step * preset.protocol.batch, total: p.steps * preset.protocol.batch, rate: p.imagesPerSecond }),
