@@ -47,9 +47,14 @@ export function integerSgd(p: { w: Tensor; grad: Tensor; lrInv: Tensor; amp: num
 
 export function normalize(p: { x: Tensor; stats: Tensor; out: Tensor }): void {
   const op = 'normalize';
-  const [N, C] = p.x.shape;
+  // Channels come from the stats, so flattened [N, C*H*W] rows work as on the GPU.
+  const C = p.stats.shape[1];
+  const N = p.x.shape[0];
   expectShape(op, p.out, p.x.shape);
   expectShape(op, p.stats, [2, C]);
+  if (p.x.shape.length < 2 || (p.x.size / N) % C !== 0 || (p.x.shape.length === 4 && p.x.shape[1] !== C)) {
+    throw new Error(`${op}: tensor ${p.x.label} of shape [${p.x.shape.join(', ')}] must be [N, ${C}, ...] for ${C} channels of stats`);
+  }
   const x = i8(p.x, op);
   const out = i8(p.out, op);
   const stats = i32(p.stats, op);
