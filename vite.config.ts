@@ -1,5 +1,24 @@
 import { resolve } from 'node:path';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
+
+/**
+ * The pages bundle the library, which reaches Node-only modules (the dawn.node adapter, file
+ * access) through dynamic imports that run only under Node or Deno. Rollup cannot link their
+ * named `node:` imports against Vite's empty browser stand-in, so each builtin becomes a stub
+ * whose members throw if they are ever called.
+ */
+function nodeBuiltinsForBrowser(): Plugin {
+  const prefix = '\0node-builtin:';
+  return {
+    name: 'nitro-d:node-builtins-for-browser',
+    enforce: 'pre',
+    resolveId: (id) => (id.startsWith('node:') ? { id: prefix + id, syntheticNamedExports: true } : undefined),
+    load: (id) =>
+      id.startsWith(prefix)
+        ? `export default new Proxy({}, { get: (_, key) => () => { throw new Error(${JSON.stringify(id.slice(prefix.length))} + '.' + String(key) + ' is not available in a browser'); } });`
+        : undefined,
+  };
+}
 
 // `vite build --mode lib`: the library and CLI bundle for Node and Deno (shaders inlined).
 // `vite --mode demo` / `vite build --mode demo`: the demo and benchmark pages.
@@ -25,6 +44,7 @@ export default defineConfig(({ mode }) => {
   return {
     root: 'demo',
     base: './',
+    plugins: [nodeBuiltinsForBrowser()],
     build: {
       outDir: resolve(__dirname, 'dist/demo'),
       emptyOutDir: true,
