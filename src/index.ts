@@ -19,3 +19,4 @@ export { parseCheckpoint, serializeCheckpoint, type Checkpoint } from './io/chec
 export { parseSafetensors, serializeSafetensors, SafetensorsError } from './io/safetensors.ts';
 export { parseBatches, parseInputs } from './io/batches.ts';
 export { formatBp } from './train/schedule.ts';
+export * from './bench/index.ts';

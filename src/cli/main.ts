@@ -1,5 +1,6 @@
 /** The `nitro-d` command line: one subcommand per job, one-line errors, non-zero exit on failure. */
 import { UsageError } from './args.ts';
+import { BENCH_HELP, BENCH_KERNELS_HELP, benchCommand, benchKernelsCommand } from './commands/bench.ts';
 import { predictCommand, stepCommand } from './commands/golden.ts';
 import { evalCommand, infoCommand, initCommand } from './commands/model-tools.ts';
 import { TRAIN_HELP, trainCommand } from './commands/train.ts';
@@ -13,6 +14,8 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   info: { run: infoCommand, help: 'adapter, features and limits; with --preset P | --model M.json [--batch B]: the memory plan [--json]' },
   step: { run: stepCommand, help: 'run training steps on pre-made batches: --model M.json --weights W --batches B --out OUT [--backend webgpu|cpu]' },
   predict: { run: predictCommand, help: 'predict inputs: --model M.json --weights W --input X --out P [--backend webgpu|cpu]' },
+  bench: { run: benchCommand, help: BENCH_HELP },
+  'bench-kernels': { run: benchKernelsCommand, help: BENCH_KERNELS_HELP },
 };
 
 export function usage(): string {

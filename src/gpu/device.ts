@@ -23,7 +23,7 @@ export interface GpuContext {
 
 export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
-  /** Ask for 'timestamp-query' when the adapter has it (benchmarks). */
+  /** Ask for 'timestamp-query' when the adapter has it, unquantized under Node (benchmarks). */
   timestamps?: boolean;
 }
 
@@ -66,7 +66,8 @@ async function requestAdapter(options: DeviceOptions): Promise<GPUAdapter> {
     );
   }
   const { nodeAdapter } = await import('./node-gpu.ts');
-  return nodeAdapter(options.powerPreference);
+  // Dawn rounds timestamps down to multiples of 65 536 ns unless told not to.
+  return nodeAdapter(options.powerPreference, options.timestamps ? ['disable-dawn-features=timestamp_quantization'] : []);
 }
 
 export async function createGpuContext(options: DeviceOptions = {}): Promise<GpuContext> {

@@ -42,12 +42,13 @@ function keepAlive(gpu: GPU): void {
   g[KEEP_ALIVE].push(gpu);
 }
 
-export async function nodeAdapter(powerPreference?: GPUPowerPreference): Promise<GPUAdapter> {
+/** `extraFlags` are dawn.node flags added to NITRO_D_DAWN_FLAGS for this adapter. */
+export async function nodeAdapter(powerPreference?: GPUPowerPreference, extraFlags: string[] = []): Promise<GPUAdapter> {
   const name = 'webgpu';
   dawn ??= (await import(/* @vite-ignore */ name)) as DawnModule;
   Object.assign(globalThis, dawn.globals);
   process.env.NODEVICE_SELECT ??= '1';
-  const flags = (process.env.NITRO_D_DAWN_FLAGS ?? '').split(',').filter((s) => s);
+  const flags = [...(process.env.NITRO_D_DAWN_FLAGS ?? '').split(',').filter((s) => s), ...extraFlags];
   const tryCreate = async () => {
     const gpu = dawn!.create(flags);
     keepAlive(gpu);

@@ -226,6 +226,78 @@ export class WebGPUBackend implements Backend {
     return (program as GpuProgram).dispatches.length;
   }
 
+  /** Kernel name of each dispatch of a recorded program, in order (benchmarks). */
+  dispatchNames(program: Program): string[] {
+    return (program as GpuProgram).dispatches.map((d) => d.kernel.name);
+  }
+
+  /** The device was created with 'timestamp-query' (DeviceOptions.timestamps). */
+  get hasTimestamps(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
+  /**
+   * GPU time of each dispatch of a program in nanoseconds, the median over `reps` replays of the
+   * whole program (robust to a replay that was preempted): every dispatch runs in its own
+   * compute pass with begin/end timestamps, so it is timed in place (same data, caches warm
+   * from the dispatches before it). Needs a device with 'timestamp-query'.
+   */
+  async timeDispatches(program: Program, reps = 1): Promise<number[]> {
+    if (!this.hasTimestamps) throw new GpuError('timeDispatches: the device has no timestamp-query feature (create it with { timestamps: true })');
+    const dispatches = (program as GpuProgram).dispatches;
+    const samples = dispatches.map(() => [] as number[]);
+    if (dispatches.length === 0 || reps <= 0) return samples.map(() => 0);
+    this.flush();
+    // A query set holds at most 4096 queries: time at most 2048 dispatches per replay.
+    const perSet = Math.min(dispatches.length, 2048);
+    const bytes = perSet * 2 * 8;
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count: perSet * 2, label: 'timeDispatches' });
+    const resolve = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'timestamps' });
+    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'timestamps readback' });
+    try {
+      for (let r = 0; r < reps; r++) {
+        for (let first = 0; first < dispatches.length; first += perSet) {
+          const count = Math.min(perSet, dispatches.length - first);
+          const encoder = this.device.createCommandEncoder({ label: `${program.label} (timed)` });
+          for (let i = 0; i < dispatches.length; i++) {
+            const d = dispatches[i];
+            const q = i - first;
+            const timed = q >= 0 && q < count;
+            const pass = encoder.beginComputePass({
+              label: d.kernel.name,
+              ...(timed ? { timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * q, endOfPassWriteIndex: 2 * q + 1 } } : {}),
+            });
+            pass.setPipeline(d.kernel.pipeline);
+            pass.setBindGroup(0, d.bindGroup);
+            pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+            pass.end();
+          }
+          encoder.resolveQuerySet(querySet, 0, count * 2, resolve, 0);
+          encoder.copyBufferToBuffer(resolve, 0, staging, 0, count * 2 * 8);
+          this.errors.scoped(`${program.label} (timed)`, () => this.device.queue.submit([encoder.finish()]));
+          this.submits++;
+          await staging.mapAsync(GPUMapMode.READ);
+          const stamps = new BigUint64Array(staging.getMappedRange(0, count * 2 * 8).slice(0));
+          staging.unmap();
+          for (let q = 0; q < count; q++) {
+            const ns = stamps[2 * q + 1] > stamps[2 * q] ? Number(stamps[2 * q + 1] - stamps[2 * q]) : 0;
+            samples[first + q].push(ns);
+          }
+        }
+      }
+      await this.errors.check();
+    } finally {
+      querySet.destroy();
+      resolve.destroy();
+      staging.destroy();
+    }
+    return samples.map((list) => {
+      const sorted = list.sort((a, b) => a - b);
+      const mid = sorted.length >> 1;
+      return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    });
+  }
+
   destroy(): void {
     this.errors.destroyedOnPurpose = true;
     this.pool.destroy();

@@ -1,0 +1,77 @@
+/** Plain-text tables of benchmark results (for the CLI, Deno and the bench page). */
+import type { KernelBenchResult } from './kernels.ts';
+import type { TrainingBenchResult } from './training.ts';
+
+export function table(header: string[], rows: string[][], rightAligned: boolean[] = []): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (rightAligned[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(2)} MiB`;
+
+/** Three significant digits, without exponent notation for the magnitudes that occur here. */
+export function num(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '-';
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  if (a >= 100) return Math.round(x).toString();
+  if (a >= 10) return x.toFixed(1);
+  if (a >= 1) return x.toFixed(2);
+  return x.toPrecision(3);
+}
+
+export function formatTrainingBench(r: TrainingBenchResult): string {
+  const lines = [
+    `${r.preset} at batch ${r.batch}, ${r.backend} on ${r.adapter}`,
+    `  cold start   ${num(r.coldMs)} ms (setup ${num(r.cold.setupMs)}, record and compile ${num(r.cold.recordMs)}, first step ${num(r.cold.firstStepMs)})`,
+    `  warm         ${num(r.imagesPerSecond)} images/s, ${num(r.msPerStep)} ms/step, ${num(r.gopsPerSecond)} GOP/s (${r.steps} steps after ${r.warmup} warm-up; ${num(r.opsPerStep / 1e6)} MOP/step)`,
+    `  memory       ${mib(r.memory.bytesInUse)} in use (analytic minimum ${mib(r.memory.minimumBytes)}), plus ${mib(r.memory.dataBytes)} of random batches`,
+  ];
+  if (r.kernels.length) {
+    const how = r.kernelTiming === 'timestamps' ? `timestamp queries, ${r.kernelReps} replays` : 'each call replayed alone';
+    lines.push(`  kernels      ${how}; ${num(r.kernelMsPerStep)} ms/step in kernels`);
+    const total = r.kernelMsPerStep || 1;
+    const rows = r.kernels.map((k) => [
+      k.name,
+      String(k.dispatches),
+      num(k.ms),
+      `${Math.round((100 * k.ms) / total)}%`,
+      k.ops ? num(k.ops / 1e6) : '',
+      k.ops ? num(k.gops) : '',
+    ]);
+    for (const l of table(['kernel', 'dispatches', 'ms/step', 'share', 'MOP', 'GOP/s'], rows, [false, true, true, true, true, true])) {
+      lines.push(`    ${l}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** One table for one or more backends; with two, the speed-up of the first over the second. */
+export function formatKernelBench(results: KernelBenchResult[]): string {
+  if (results.length === 0) return '';
+  const base = results[0].rows;
+  const header = ['layer', 'op', 'shape', 'MOP'];
+  for (const r of results) header.push(`${r.backend} ms`, `${r.backend} GOP/s`);
+  if (results.length === 2) header.push('speed-up');
+  const rows = base.map((row, i) => {
+    const cells = [row.layer, row.op, row.shape, num(row.ops / 1e6)];
+    for (const r of results) {
+      const other = r.rows[i];
+      cells.push(other?.skipped ? 'skipped' : num(other?.ms), other?.skipped ? '' : num(other?.gops));
+    }
+    if (results.length === 2) {
+      const a = results[0].rows[i]?.ms;
+      const b = results[1].rows[i]?.ms;
+      cells.push(a && b ? `${num(b / a)}x` : '');
+    }
+    return cells;
+  });
+  const right = header.map((_, i) => i >= 3);
+  const lines = results.map((r) => `${r.backend}: ${r.adapter} (${r.timing === 'timestamps' ? 'timestamp queries' : 'wall clock'})`);
+  return [...lines, ...table(header, rows, right)].join('\n');
+}

@@ -1,0 +1,126 @@
+/**
+ * The benchmark harness on both backends: two steps of MLP1 at batch 8 give a complete result
+ * (positive rates, the step's cost from the geometry, memory, per-kernel times whose operation
+ * counts add up to the step's), and the kernel microbenchmarks time every layer they list.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Backend } from '../src/backend.ts';
+import { benchKernels, benchTraining, paperKernelShapes, type TrainingBenchResult } from '../src/bench/index.ts';
+import { WebGPUBackend } from '../src/gpu/webgpu-backend.ts';
+import { trainingStepOps } from '../src/model/geometry.ts';
+import { getPreset } from '../src/model/presets.ts';
+import { planFromSpec } from '../src/train/plan.ts';
+import { minimumBytes } from '../src/train/memory.ts';
+import { cpu } from './helpers.ts';
+
+let gpu: Promise<WebGPUBackend> | undefined;
+/** A device with timestamp queries when the adapter has them. */
+function webgpu(): Promise<WebGPUBackend> {
+  gpu ??= WebGPUBackend.create({ timestamps: true });
+  return gpu;
+}
+
+function expectComplete(r: TrainingBenchResult, backend: Backend): void {
+  const json = JSON.parse(JSON.stringify(r)) as Record<string, unknown>;
+  for (const field of ['imagesPerSecond', 'preset', 'batch', 'backend', 'adapter', 'coldMs', 'msPerStep', 'opsPerStep', 'gopsPerSecond', 'memory', 'kernels']) {
+    expect(json, field).toHaveProperty(field);
+  }
+  expect(r.preset).toBe('mlp1');
+  expect(r.batch).toBe(8);
+  expect(r.steps).toBe(2);
+  expect(r.backend).toBe(backend.kind);
+  expect(r.adapter).toBe(backend.description);
+  for (const v of [r.imagesPerSecond, r.msPerStep, r.gopsPerSecond, r.coldMs, r.kernelMsPerStep]) expect(v).toBeGreaterThan(0);
+  const plan = planFromSpec(getPreset('mlp1').spec);
+  expect(r.opsPerStep).toBe(trainingStepOps(plan.geometry, 8));
+  expect(Number.isInteger(r.opsPerStep)).toBe(true);
+  expect(r.memory.minimumBytes).toBe(minimumBytes(getPreset('mlp1').spec, 8));
+  expect(r.memory.bytesInUse).toBeGreaterThanOrEqual(r.memory.minimumBytes);
+  expect(r.memory.dataBytes).toBeGreaterThan(0);
+  // Every op call of the step is timed; the matrix ops' counts add up to the geometry's cost.
+  expect(r.kernels.length).toBeGreaterThan(0);
+  expect(r.kernels.reduce((a, k) => a + k.ops, 0)).toBe(r.opsPerStep);
+  expect(r.calls.reduce((a, c) => a + c.ops, 0)).toBe(r.opsPerStep);
+  for (const k of r.kernels) {
+    expect(k.ms, k.name).toBeGreaterThan(0);
+    if (k.ops > 0) expect(k.gops, k.name).toBeGreaterThan(0);
+  }
+  const names = r.kernels.map((k) => k.name).join(' ');
+  expect(names).toMatch(/linear/);
+}
+
+describe('benchTraining', () => {
+  it('webgpu: mlp1, 2 steps at batch 8', async () => {
+    const b = await webgpu();
+    const r = await benchTraining(b, { preset: 'mlp1', batch: 8, steps: 2, warmup: 1 });
+    expectComplete(r, b);
+    expect(r.kernelTiming).toBe(b.hasTimestamps ? 'timestamps' : 'solo');
+    if (b.hasTimestamps) expect(r.kernelReps).toBe(3);
+    expect(r.kernels.reduce((a, k) => a + k.dispatches, 0)).toBe(r.calls.length);
+  });
+
+  it('webgpu: per-kernel timing by solo replays gives the same kernels', async () => {
+    const b = await webgpu();
+    const r = await benchTraining(b, { preset: 'mlp1', batch: 8, steps: 2, warmup: 0, kernelTiming: 'solo' });
+    expectComplete(r, b);
+    expect(r.kernelTiming).toBe('solo');
+  });
+
+  it('cpu: mlp1, 2 steps at batch 8', async () => {
+    const b = await cpu();
+    const r = await benchTraining(b, { preset: 'mlp1', batch: 8, steps: 2, warmup: 1 });
+    expectComplete(r, b);
+    expect(r.kernelTiming).toBe('solo');
+    expect(r.kernels.map((k) => k.name)).toContain('linearWeightGrad');
+  });
+
+  it('leaves nothing allocated behind', async () => {
+    const b = await cpu();
+    const before = b.bytesInUse();
+    await benchTraining(b, { preset: 'cnn-small', batch: 4, steps: 1, warmup: 0, kernelTiming: 'none' });
+    expect(b.bytesInUse()).toBe(before);
+  });
+
+  it('rejects a bad step count with the field named', async () => {
+    const b = await cpu();
+    await expect(benchTraining(b, { preset: 'mlp1', steps: 0 })).rejects.toThrow(/steps/);
+  });
+});
+
+describe('benchKernels', () => {
+  it('lists the paper layer shapes once each', () => {
+    const shapes = paperKernelShapes(64);
+    const layers = shapes.map((s) => s.layer);
+    expect(layers).toContain('mlp1 fc1');
+    expect(layers.some((l) => l.includes('mlp1 fc2') && l.includes('mlp2 fc3'))).toBe(true);
+    const convs = shapes.filter((s) => s.kind === 'conv');
+    expect(convs.map((s) => (s.kind === 'conv' ? `${s.channels}>${s.filters}@${s.height}` : ''))).toEqual([
+      '1>128@28',
+      '128>256@28',
+      '256>256@14',
+      '256>512@14',
+      '512>512@7',
+      '512>512@3',
+    ]);
+  });
+
+  it.each(['webgpu', 'cpu'])('%s: times forward and weight gradient of small layers', async (kind) => {
+    const b = kind === 'webgpu' ? await webgpu() : await cpu();
+    const shapes = paperKernelShapes(8).filter((s) => s.layer.startsWith('mlp1'));
+    const r = await benchKernels(b, shapes, { targetMs: 5, maxReps: 5 });
+    expect(r.rows.length).toBe(2 * shapes.length);
+    for (const row of r.rows) {
+      expect(row.ms, row.layer).toBeGreaterThan(0);
+      expect(row.gops, row.layer).toBeGreaterThan(0);
+      expect(row.ops).toBe(2 * 8 * (row.layer.includes('fc1') ? 784 * 100 : row.layer.includes('fc2') ? 100 * 50 : 50 * 10));
+    }
+    expect(r.rows.map((row) => row.op)).toEqual(shapes.flatMap(() => ['linear', 'linearWeightGrad']));
+  });
+
+  it('skips ops over the operation budget', async () => {
+    const b = await cpu();
+    const shapes = paperKernelShapes(8).filter((s) => s.kind === 'conv').slice(0, 1);
+    const r = await benchKernels(b, shapes, { maxOps: 1 });
+    expect(r.rows.every((row) => row.skipped && row.ms === null)).toBe(true);
+  });
+});
