@@ -1,0 +1,97 @@
+/**
+ * CPU backend timings: the GEMM-shaped ops at the shapes of a preset's training step, and
+ * whole training steps on random batches.
+ *
+ *   npx vite-node scripts/bench-cpu.ts -- [preset] [batch] [steps]
+ *
+ * Times are CPU time of this process (process.cpuUsage), which other processes competing for
+ * the cores disturb far less than wall time. Op timings are medians over repeated calls; the
+ * step rate is images per CPU second over `steps` steps (default mlp2, batch 64, 50 steps).
+ */
+import type { Tensor } from '../src/backend.ts';
+import { CpuBackend } from '../src/cpu/cpu-backend.ts';
+import { getPreset } from '../src/model/presets.ts';
+import { Model } from '../src/model/model.ts';
+import { planFromSpec } from '../src/train/plan.ts';
+import { Rng } from '../src/rng.ts';
+
+const [presetName = 'mlp2', batchArg = '64', stepsArg = '50'] = process.argv.slice(2).filter((a) => a !== '--');
+const B = Number(batchArg);
+const steps = Number(stepsArg);
+const preset = getPreset(presetName);
+const plan = planFromSpec(preset.spec);
+const backend = new CpuBackend();
+const rng = new Rng(7);
+
+function filled(shape: number[], dtype: 'i8' | 'i32', lo: number, hi: number): Tensor {
+  const t = backend.tensor(shape, dtype, `bench[${shape.join(',')}]`);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Int32Array(n);
+  for (let i = 0; i < n; i++) v[i] = rng.int(lo, hi);
+  backend.write(t, v);
+  return t;
+}
+
+/** CPU milliseconds used by this process so far. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+function median(run: () => void, minMs = 300): number {
+  const times: number[] = [];
+  const start = cpuMs();
+  while (times.length < 5 || cpuMs() - start < minMs) {
+    const t0 = cpuMs();
+    run();
+    times.push(cpuMs() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1];
+}
+
+const ops = backend.ops;
+const rows: string[] = [];
+function report(what: string, macs: number, ms: number): void {
+  rows.push(`${what.padEnd(44)} ${ms.toFixed(3).padStart(8)} ms  ${(macs / ms / 1e6).toFixed(2).padStart(6)} GMAC/s`);
+}
+
+for (const b of plan.blocks) {
+  if (b.kind !== 'linear') continue;
+  const K = b.inFeatures;
+  const O = b.outFeatures;
+  const x = filled([B, K], 'i8', -127, 127);
+  const w = filled([O, K], 'i32', -20000, 20000);
+  const bias = filled([O], 'i32', -1000, 1000);
+  const s = backend.tensor([B, O], 'i8', 's');
+  const a = backend.tensor([B, O], 'i8', 'a');
+  report(`linear ${B}x${K} -> ${O}`, B * K * O, median(() => ops.linear({ x, w, bias, out: s, epilogue: { scale: 1000, relu: { out: a, slopeInv: 4 } } })));
+  const g = filled([B, O], 'i32', -100000, 100000);
+  const dW = backend.tensor([O, K], 'i32', 'dW');
+  report(`linearWeightGrad g i32 [${B},${O}] x [${B},${K}]`, B * K * O, median(() => ops.linearWeightGrad({ g, x, out: dW })));
+  const C = plan.classes;
+  const hx = filled([B, O], 'i8', -127, 127);
+  const hg = filled([B, C], 'i8', -127, 127);
+  const P = filled([C, O], 'i32', -20000, 20000);
+  const hd = backend.tensor([B, O], 'i32', 'hd');
+  report(`linearInputGrad g i8 [${B},${C}] w [${C},${O}]`, B * C * O, median(() => ops.linearInputGrad({ g: hg, w: P, out: hd })));
+  const dP = backend.tensor([C, O], 'i32', 'dP');
+  report(`linearWeightGrad g i8 [${B},${C}] x [${B},${O}]`, B * C * O, median(() => ops.linearWeightGrad({ g: hg, x: hx, out: dP })));
+}
+console.log(rows.join('\n'));
+
+const model = Model.create(backend, preset.spec, { seed: 1 });
+const sample = plan.input.reduce((a, b) => a * b, 1);
+const xs = new Int32Array(steps * B * sample);
+for (let i = 0; i < xs.length; i++) xs[i] = rng.int(-127, 127);
+const ys = new Int32Array(steps * B);
+for (let i = 0; i < ys.length; i++) ys[i] = rng.int(0, plan.classes - 1);
+await model.trainOnBatches(xs.subarray(0, 2 * B * sample), ys.subarray(0, 2 * B), 2, B);
+const t0 = cpuMs();
+const w0 = performance.now();
+await model.trainOnBatches(xs, ys, steps, B);
+const ms = cpuMs() - t0;
+const wall = performance.now() - w0;
+console.log(
+  `${preset.name} training step, batch ${B}: ${(ms / steps).toFixed(2)} CPU ms/step, ${Math.round((steps * B * 1000) / ms)} images per CPU second (wall: ${Math.round((steps * B * 1000) / wall)} images/s)`,
+);
