@@ -2,7 +2,7 @@
  * CPU backend timings: the GEMM-shaped ops at the shapes of a preset's training step, and
  * whole training steps on random batches.
  *
- *   npx vite-node scripts/bench-cpu.ts -- [preset] [batch] [steps]
+ *   npx vite-node scripts/bench-cpu.ts -- [preset] [batch] [steps] [--steps-only]
  *
  * Times are CPU time of this process (process.cpuUsage), which other processes competing for
  * the cores disturb far less than wall time. Op timings are medians over repeated calls; the
@@ -15,7 +15,9 @@ import { Model } from '../src/model/model.ts';
 import { planFromSpec } from '../src/train/plan.ts';
 import { Rng } from '../src/rng.ts';
 
-const [presetName = 'mlp2', batchArg = '64', stepsArg = '50'] = process.argv.slice(2).filter((a) => a !== '--');
+const args = process.argv.slice(2).filter((a) => a !== '--');
+const stepsOnly = args.includes('--steps-only');
+const [presetName = 'mlp2', batchArg = '64', stepsArg = '50'] = args.filter((a) => !a.startsWith('--'));
 const B = Number(batchArg);
 const steps = Number(stepsArg);
 const preset = getPreset(presetName);
@@ -57,7 +59,7 @@ function report(what: string, macs: number, ms: number): void {
 }
 
 for (const b of plan.blocks) {
-  if (b.kind !== 'linear') continue;
+  if (stepsOnly || b.kind !== 'linear') continue;
   const K = b.inFeatures;
   const O = b.outFeatures;
   const x = filled([B, K], 'i8', -127, 127);
@@ -78,7 +80,7 @@ for (const b of plan.blocks) {
   const dP = backend.tensor([C, O], 'i32', 'dP');
   report(`linearWeightGrad g i8 [${B},${C}] x [${B},${O}]`, B * C * O, median(() => ops.linearWeightGrad({ g: hg, x: hx, out: dP })));
 }
-console.log(rows.join('\n'));
+if (rows.length) console.log(rows.join('\n'));
 
 const model = Model.create(backend, preset.spec, { seed: 1 });
 const sample = plan.input.reduce((a, b) => a * b, 1);

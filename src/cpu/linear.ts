@@ -4,9 +4,22 @@
  * (features) is the one the kernel vectorises and the batch stays on the short side.
  */
 import type { Epilogue, LinearParams, Tensor } from '../backend.ts';
-import { nitroRelu, nitroScale } from '../arith.ts';
+import { checkSlope, nitroRelu } from '../arith.ts';
 import { multiply, packA, packB, workspace } from './gemm.ts';
 import { dataOf, expectShape, i32, i8 } from './tensor.ts';
+
+/** NITRO-ReLU of every int8 value, indexed by value + 128. */
+const reluTables = new Map<number, Int8Array>();
+export function reluTable(slopeInv: number): Int8Array {
+  let t = reluTables.get(slopeInv);
+  if (!t) {
+    checkSlope(slopeInv, 'nitroRelu');
+    t = new Int8Array(256);
+    for (let v = -128; v < 128; v++) t[v + 128] = nitroRelu(v, slopeInv);
+    reluTables.set(slopeInv, t);
+  }
+  return t;
+}
 
 /** Writes z (int32) to `out` directly, or through NITRO scaling (and NITRO-ReLU) as int8. */
 export function storeWithEpilogue(op: string, z: Int32Array, out: Tensor, epilogue: Epilogue | undefined): void {
@@ -17,12 +30,16 @@ export function storeWithEpilogue(op: string, z: Int32Array, out: Tensor, epilog
   const s = i8(out, op);
   const sf = epilogue.scale;
   const n = s.length;
-  for (let i = 0; i < n; i++) s[i] = nitroScale(z[i], sf);
+  // nitroScale inlined: clip(trunc(z / sf), -127, 127).
+  for (let i = 0; i < n; i++) {
+    const q = (z[i] / sf) | 0;
+    s[i] = q < -127 ? -127 : q > 127 ? 127 : q;
+  }
   if (epilogue.relu) {
     expectShape(op, epilogue.relu.out, out.shape);
     const a = i8(epilogue.relu.out, op);
-    const slope = epilogue.relu.slopeInv;
-    for (let i = 0; i < n; i++) a[i] = nitroRelu(s[i], slope);
+    const table = reluTable(epilogue.relu.slopeInv);
+    for (let i = 0; i < n; i++) a[i] = table[s[i] + 128];
   }
 }
 
