@@ -162,8 +162,6 @@ async function timeCalls(
   }
   const ms: number[] = [];
   for (const single of singles) {
-    backend.run(single); // warm
-    await backend.sync();
     const r = await wallTime(backend, (times) => backend.run(single, times), soloTargetMs, 200);
     ms.push(r.ms);
   }
