@@ -10,6 +10,7 @@
  */
 import type { Tensor } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu/cpu-backend.ts';
+import { affineTable, gemmKernel, reserve, roundUp } from '../src/cpu/gemm.ts';
 import { getPreset } from '../src/model/presets.ts';
 import { Model } from '../src/model/model.ts';
 import { planFromSpec } from '../src/train/plan.ts';
@@ -79,6 +80,19 @@ for (const b of plan.blocks) {
   report(`linearInputGrad g i8 [${B},${C}] w [${C},${O}]`, B * C * O, median(() => ops.linearInputGrad({ g: hg, w: P, out: hd })));
   const dP = backend.tensor([C, O], 'i32', 'dP');
   report(`linearWeightGrad g i8 [${B},${C}] x [${B},${O}]`, B * C * O, median(() => ops.linearWeightGrad({ g: hg, x: hx, out: dP })));
+}
+if (!stepsOnly) {
+  // The forward kernel alone (operands in place), at the shape of the largest forward layer.
+  const first = plan.blocks[0];
+  const K = first.kind === 'linear' ? first.inFeatures : 784;
+  const O = first.kind === 'linear' ? first.outFeatures : 200;
+  const K8 = roundUp(K, 8);
+  const { ws, at } = reserve([B * K8, 4 * B, 4 * O * K8, 4 * B * O]);
+  const [xAt, rowsAt, wAt, zAt] = at;
+  for (let i = 0; i < B * K8; i++) ws.i8[xAt + i] = rng.int(-127, 127);
+  for (let i = 0; i < O * K8; i++) ws.i32[(wAt >> 2) + i] = rng.int(-30000, 30000);
+  affineTable(ws, rowsAt, B, K8);
+  report(`${gemmKernel()} dot kernel alone ${B}x${K} · ${K}x${O}`, B * K * O, median(() => ws.k.dot8(rowsAt, xAt, wAt, 4 * K8, zAt, 4 * O, 4, B, O, 1, K8 / 8, 0, 0, 0)));
 }
 if (rows.length) console.log(rows.join('\n'));
 

@@ -19,15 +19,45 @@ export function nitroReluForward(p: { x: Tensor; out: Tensor; slopeInv: number }
   for (let i = 0; i < x.length; i++) out[i] = nitroRelu(x[i], p.slopeInv);
 }
 
+/** NITRO-ReLU's inverse slope at every int8 input, indexed by value + 128. */
+const invSlopeTables = new Map<number, Int32Array>();
+function invSlopeTable(slopeInv: number): Int32Array {
+  let t = invSlopeTables.get(slopeInv);
+  if (!t) {
+    t = new Int32Array(256);
+    for (let v = -128; v < 128; v++) t[v + 128] = nitroReluInvSlope(v, slopeInv);
+    invSlopeTables.set(slopeInv, t);
+  }
+  return t;
+}
+
+function divideBySlope(d: Int32Array, x: Int8Array, out: Int32Array, n: number, table: Int32Array): void {
+  for (let i = 0; i < n; i++) out[i] = (d[i] / table[x[i] + 128]) | 0;
+}
+
 export function nitroReluBackward(p: { delta: Tensor; x: Tensor; out: Tensor; slopeInv: number }): void {
   const op = 'nitroReluBackward';
   checkSlope(p.slopeInv, op);
   expectSize(op, p.x, p.delta.shape);
   expectSize(op, p.out, p.delta.shape);
   const d = i32(p.delta, op);
-  const x = i8(p.x, op);
-  const out = i32(p.out, op);
-  for (let i = 0; i < d.length; i++) out[i] = (d[i] / nitroReluInvSlope(x[i], p.slopeInv)) | 0;
+  divideBySlope(d, i8(p.x, op), i32(p.out, op), d.length, invSlopeTable(p.slopeInv));
+}
+
+/**
+ * w -= trunc(g / D) (+ trunc(w / decayInv)) with D = amp·lrInv. One division replaces
+ * trunc(trunc(g / amp) / lrInv): the two are equal for positive divisors, and the double
+ * quotient truncates exactly (|g| ≤ 2^31; a D too large to be exact makes both quotients 0).
+ */
+function sgdStep(w: Int32Array, g: Int32Array, n: number, D: number, decayInv: number): void {
+  if (decayInv > 0) {
+    for (let i = 0; i < n; i++) {
+      const wi = w[i];
+      w[i] = (wi - ((((g[i] / D) | 0) + ((wi / decayInv) | 0)) | 0)) | 0;
+    }
+  } else {
+    for (let i = 0; i < n; i++) w[i] = (w[i] - ((g[i] / D) | 0)) | 0;
+  }
 }
 
 export function integerSgd(p: { w: Tensor; grad: Tensor; lrInv: Tensor; amp: number; decayInv: number }): void {
@@ -37,12 +67,7 @@ export function integerSgd(p: { w: Tensor; grad: Tensor; lrInv: Tensor; amp: num
   const g = i32(p.grad, op);
   const lrInv = i32(p.lrInv, op)[0];
   if (lrInv <= 0 || p.amp <= 0 || p.decayInv < 0) throw new Error(`${op}: lrInv ${lrInv}, amp ${p.amp} and decayInv ${p.decayInv} must be positive`);
-  for (let i = 0; i < w.length; i++) {
-    // trunc(trunc(g / amp) / lrInv) == trunc(g / (amp * lrInv)) without overflowing the product.
-    let step = (((g[i] / p.amp) | 0) / lrInv) | 0;
-    if (p.decayInv > 0) step = (step + ((w[i] / p.decayInv) | 0)) | 0;
-    w[i] = (w[i] - step) | 0;
-  }
+  sgdStep(w, g, w.length, p.amp * lrInv, p.decayInv);
 }
 
 export function normalize(p: { x: Tensor; stats: Tensor; out: Tensor }): void {
@@ -67,7 +92,7 @@ export function normalize(p: { x: Tensor; stats: Tensor; out: Tensor }): void {
       const o = (n * C + c) * plane;
       for (let i = o; i < o + plane; i++) {
         const v = (((x[i] - mean) * 51) / mad) | 0;
-        out[i] = v < -128 ? -128 : v > 127 ? 127 : v;
+        out[i] = Math.max(-128, Math.min(127, v));
       }
     }
   }

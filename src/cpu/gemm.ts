@@ -1,14 +1,15 @@
 /**
- * The CPU backend's int32 matrix products: C[M, N] (+)= A[M, R] · B[R, N] on operands packed
- * into one workspace (the WebAssembly SIMD kernel's memory, or a plain buffer for the
- * JavaScript kernel where WebAssembly SIMD is missing). Every product and sum wraps modulo 2^32
- * like int32, so the order of summation does not change the result.
+ * Where the CPU backend's integer products run: one workspace (the WebAssembly module's memory,
+ * or a plain buffer where WebAssembly SIMD is missing) that an op fills with its operands, and
+ * the kernels of wasm.ts working on it. The JavaScript kernels here compute exactly what the
+ * SIMD ones compute (same layouts, same int32 wrapping), so every op has one code path and two
+ * engines.
  *
- * Layouts (word offsets into the workspace; see wasm.ts): A row-major [M, R] with M padded to a
- * multiple of 4 by zero rows; B in panels of 8 columns ([⌈N/8⌉][R][8], zero columns past N);
- * C row-major [M, N8] with N8 = N rounded up to a multiple of 8.
+ * Kernels may read a few elements past an operand (the tail of a row, padding rows) and produce
+ * results that the caller then ignores; every region gets slack bytes so those reads stay inside
+ * the workspace.
  */
-import { type SimdGemm, simdGemm } from './wasm.ts';
+import { type Axpy, type CopyRows, type Dot, type Kernels, simdKernels } from './wasm.ts';
 
 export type IntArray = Int8Array | Int32Array;
 
@@ -18,132 +19,124 @@ export function roundUp(n: number, k: number): number {
 
 let useSimd = true;
 
-/** Turns the WebAssembly SIMD kernel off (or back on where available); the tests run both kernels. */
+/** Turns the WebAssembly SIMD kernels off (or back on where available); the tests run both. */
 export function setSimdEnabled(enabled: boolean): void {
   useSimd = enabled;
 }
 
-/** Which kernel the next product uses. */
+/** Which kernels the next op uses. */
 export function gemmKernel(): 'wasm-simd' | 'js' {
-  return useSimd && simdGemm() ? 'wasm-simd' : 'js';
+  return useSimd && simdKernels() ? 'wasm-simd' : 'js';
 }
 
-/** Packed operands of one product: word offsets into `mem`, valid until the next `workspace` call. */
-export interface Packed {
-  mem: Int32Array;
-  a: number;
-  b: number;
-  c: number;
-  M: number;
-  N: number;
-  R: number;
-  /** M rounded up to 4, N rounded up to 8. */
-  M4: number;
-  N8: number;
+/** Bytes after every region: covers reads past a row of up to 8 int32 and a 16-byte vector. */
+const SLACK = 64;
+
+/** An op's view of the workspace: byte offsets of its regions and typed views of the memory. */
+export interface Workspace {
+  readonly i8: Int8Array;
+  readonly i32: Int32Array;
+  readonly k: Kernels;
 }
 
-let jsBuffer = new Int32Array(0);
-
-function memoryWords(kernel: SimdGemm | null, words: number): Int32Array {
-  if (kernel) {
-    const have = kernel.memory.buffer.byteLength >>> 2;
-    if (have < words) kernel.memory.grow(Math.ceil((words - have) / 16384));
-    return new Int32Array(kernel.memory.buffer);
-  }
-  if (jsBuffer.length < words) jsBuffer = new Int32Array(roundUp(words, 16384));
-  return jsBuffer;
-}
-
-/** Reserves the workspace for a product of the given size. */
-export function workspace(M: number, N: number, R: number): Packed {
-  const kernel = useSimd ? simdGemm() : null;
-  const M4 = roundUp(M, 4);
-  const N8 = roundUp(N, 8);
-  const a = 0;
-  const b = roundUp(M4 * R, 4);
-  const c = b + roundUp(N8 * R, 4);
-  const mem = memoryWords(kernel, c + M4 * N8);
-  return { mem, a, b, c, M, N, R, M4, N8 };
-}
+let jsBuffer = new ArrayBuffer(0);
+let jsViews: { i8: Int8Array; i32: Int32Array } | undefined;
 
 /**
- * A[m, r] = src[off + m·mStride + r·rStride] for m < M, zero rows up to M4 (int8 or int32
- * source, widened to int32).
+ * Lays out regions of the given byte sizes (each 16-byte aligned, followed by slack) and returns
+ * their offsets with views of a memory large enough for all of them. Views and offsets are
+ * valid until the next call.
  */
-export function packA(p: Packed, src: IntArray, off: number, mStride: number, rStride: number): void {
-  const { mem, a, M, M4, R } = p;
-  if (rStride === 1 && mStride === R) {
-    mem.set(src.subarray(off, off + M * R), a);
-  } else if (rStride === 1) {
-    for (let m = 0; m < M; m++) mem.set(src.subarray(off + m * mStride, off + m * mStride + R), a + m * R);
-  } else {
+export function reserve(sizes: readonly number[]): { ws: Workspace; at: number[] } {
+  const at: number[] = [];
+  let top = 0;
+  for (const s of sizes) {
+    at.push(top);
+    top = roundUp(top + s + SLACK, 16);
+  }
+  const simd = useSimd ? simdKernels() : null;
+  if (simd) {
+    const have = simd.memory.buffer.byteLength;
+    if (have < top) simd.memory.grow(Math.ceil((top - have) / 65536));
+    const buffer = simd.memory.buffer;
+    return { ws: { i8: new Int8Array(buffer), i32: new Int32Array(buffer), k: simd }, at };
+  }
+  if (jsBuffer.byteLength < top || !jsViews) {
+    jsBuffer = new ArrayBuffer(roundUp(Math.max(top, 1), 65536));
+    jsViews = { i8: new Int8Array(jsBuffer), i32: new Int32Array(jsBuffer) };
+  }
+  const { i8, i32 } = jsViews;
+  return { ws: { i8, i32, k: jsKernels(i8, i32) }, at };
+}
+
+/** Fills an int32 table at byte offset `at` with base + i·step (i < n). */
+export function affineTable(ws: Workspace, at: number, n: number, step: number, base = 0): void {
+  const t = ws.i32;
+  const o = at >> 2;
+  for (let i = 0; i < n; i++) t[o + i] = base + i * step;
+}
+
+let jsCache: { i8: Int8Array; kernels: Kernels } | undefined;
+
+/** The JavaScript kernels on a plain buffer (byte addresses, int32 ones 4-aligned). */
+function jsKernels(m8: Int8Array, m32: Int32Array): Kernels {
+  if (jsCache?.i8 === m8) return jsCache.kernels;
+  const axpy =
+    (bInt8: boolean): Axpy =>
+    (a, aM, aR, b, rowT, panelT, c, cM, M, P, R, accumulate) => {
+      for (let p = 0; p < P; p++) {
+        const pbase = b + m32[(panelT >> 2) + p];
+        for (let m = 0; m < M; m += 4) {
+          for (let j = 0; j < 8; j++) {
+            const c0 = (c + m * cM + 4 * (8 * p + j)) >> 2;
+            const cs = cM >> 2;
+            let s0 = accumulate ? m32[c0] : 0;
+            let s1 = accumulate ? m32[c0 + cs] : 0;
+            let s2 = accumulate ? m32[c0 + 2 * cs] : 0;
+            let s3 = accumulate ? m32[c0 + 3 * cs] : 0;
+            let pa = a + m * aM;
+            for (let r = 0; r < R; r++, pa += aR) {
+              const pb = pbase + m32[(rowT >> 2) + r];
+              const v = bInt8 ? m8[pb + j] : m32[(pb >> 2) + j];
+              s0 = (s0 + Math.imul(m32[pa >> 2], v)) | 0;
+              s1 = (s1 + Math.imul(m32[(pa + aM) >> 2], v)) | 0;
+              s2 = (s2 + Math.imul(m32[(pa + 2 * aM) >> 2], v)) | 0;
+              s3 = (s3 + Math.imul(m32[(pa + 3 * aM) >> 2], v)) | 0;
+            }
+            m32[c0] = s0;
+            m32[c0 + cs] = s1;
+            m32[c0 + 2 * cs] = s2;
+            m32[c0 + 3 * cs] = s3;
+          }
+        }
+      }
+    };
+  const dot8: Dot = (pT, pBase, q, qRow, c, cP, cQ, M, N, I, J, pI, qI, accumulate) => {
+    if (I === 0 || J === 0) return;
+    const E = 8 * J;
     for (let m = 0; m < M; m++) {
-      let q = a + m * R;
-      let s = off + m * mStride;
-      for (let r = 0; r < R; r++, s += rStride) mem[q++] = src[s];
-    }
-  }
-  mem.fill(0, a + M * R, a + M4 * R);
-}
-
-/** B[r, n] = src[off + r·rStride + n·nStride] for n < N, zero columns up to N8, in panels of 8. */
-export function packB(p: Packed, src: IntArray, off: number, rStride: number, nStride: number): void {
-  const { mem, b, N, N8, R } = p;
-  for (let n = 0; n < N8; n++) {
-    let q = b + (n >> 3) * 8 * R + (n & 7);
-    if (n >= N) {
-      for (let r = 0; r < R; r++, q += 8) mem[q] = 0;
-      continue;
-    }
-    let s = off + n * nStride;
-    for (let r = 0; r < R; r++, q += 8, s += rStride) mem[q] = src[s];
-  }
-}
-
-/** Runs the packed product: C = A·B, or C += A·B when `accumulate`. */
-export function multiply(p: Packed, accumulate = false): void {
-  const kernel = useSimd ? simdGemm() : null;
-  if (kernel) {
-    kernel.gemm(p.a * 4, p.b * 4, p.c * 4, p.M4, p.N8, p.R, accumulate ? 1 : 0);
-    return;
-  }
-  gemmJs(p.mem, p.a, p.b, p.c, p.M4, p.N8, p.R, accumulate);
-}
-
-/** The same product in plain JavaScript: Math.imul and |0 wrap like int32. */
-function gemmJs(mem: Int32Array, a: number, b: number, c: number, M: number, N: number, R: number, accumulate: boolean): void {
-  for (let n0 = 0; n0 < N; n0 += 8) {
-    const panel = b + n0 * R;
-    for (let m = 0; m < M; m += 4) {
-      const a0 = a + m * R;
-      const a1 = a0 + R;
-      const a2 = a1 + R;
-      const a3 = a2 + R;
-      const c0 = c + m * N + n0;
-      for (let j = 0; j < 8; j++) {
-        let s0 = 0;
-        let s1 = 0;
-        let s2 = 0;
-        let s3 = 0;
-        if (accumulate) {
-          s0 = mem[c0 + j];
-          s1 = mem[c0 + N + j];
-          s2 = mem[c0 + 2 * N + j];
-          s3 = mem[c0 + 3 * N + j];
+      const pr = pBase + m32[(pT >> 2) + m];
+      for (let n = 0; n < N; n++) {
+        let sum = 0;
+        for (let i = 0; i < I; i++) {
+          const x = pr + i * pI;
+          const y = (q + n * qRow + i * qI) >> 2;
+          for (let e = 0; e < E; e++) sum = (sum + Math.imul(m8[x + e], m32[y + e])) | 0;
         }
-        let q = panel + j;
-        for (let r = 0; r < R; r++, q += 8) {
-          const v = mem[q];
-          s0 = (s0 + Math.imul(mem[a0 + r], v)) | 0;
-          s1 = (s1 + Math.imul(mem[a1 + r], v)) | 0;
-          s2 = (s2 + Math.imul(mem[a2 + r], v)) | 0;
-          s3 = (s3 + Math.imul(mem[a3 + r], v)) | 0;
-        }
-        mem[c0 + j] = s0;
-        mem[c0 + N + j] = s1;
-        mem[c0 + 2 * N + j] = s2;
-        mem[c0 + 3 * N + j] = s3;
+        const at = (c + m * cP + n * cQ) >> 2;
+        m32[at] = accumulate ? (m32[at] + sum) | 0 : sum;
       }
     }
-  }
+  };
+  const copyRows: CopyRows = (src, dst, outer, oSrc, oDst, inner, iSrc, iDst, bytes) => {
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        const s = src + o * oSrc + i * iSrc;
+        m8.copyWithin(dst + o * oDst + i * iDst, s, s + bytes);
+      }
+    }
+  };
+  const kernels: Kernels = { axpy32: axpy(false), axpy8: axpy(true), dot8, copyRows };
+  jsCache = { i8: m8, kernels };
+  return kernels;
 }

@@ -1,6 +1,6 @@
 /** Max-pooling with kernel = stride on the CPU; the backward recomputes each window's argmax. */
 import type { MaxPoolBackwardParams, MaxPoolParams, PadMode, Tensor } from '../backend.ts';
-import { expectShape, expectSize, i32, i8 } from './tensor.ts';
+import { expectSize, i32, i8 } from './tensor.ts';
 
 export function poolShape(op: string, x: Tensor, kernel: readonly [number, number], padding: readonly [number, number]): number[] {
   const [B, C, H, W] = x.shape;

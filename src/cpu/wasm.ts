@@ -1,18 +1,23 @@
 /**
- * The CPU backend's WebAssembly SIMD kernel: an int32 GEMM assembled from bytes at load time
- * (no build step, no toolchain), so the backend stays one plain module in browsers, Node and Deno.
+ * The CPU backend's WebAssembly SIMD kernels, assembled from bytes at load time (no build step,
+ * no toolchain), so the backend stays one plain module in browsers, Node and Deno. Addresses,
+ * strides and table entries are byte offsets into the module's memory.
  *
- *   gemm(a, b, c, M, N, R, accumulate):  C[M, N] (+)= A[M, R] · B[R, N]
+ * i32x4.mul and i32x4.add wrap modulo 2^32: exactly the int32 arithmetic of the reference, in
+ * any order of summation.
  *
- * All operands are int32 in the module's memory, at byte offsets a, b, c:
- * - A is row-major [M, R] (row stride 4R bytes), M a multiple of 4;
- * - B is packed in panels of 8 columns: panel p holds columns 8p..8p+7 as R rows of 8 words,
- *   so element (r, n) sits at b + 32·R·⌊n/8⌋ + 32·r + 4·(n mod 8); N is a multiple of 8;
- * - C is row-major [M, N]; with accumulate ≠ 0 the product is added to what C holds.
+ * axpy32 / axpy8 (a, aM, aR, b, rowT, panelT, c, cM, M, P, R, accumulate) — C (+)= A·B, with
+ *   A[m, r]      int32 at a + m·aM + r·aR                       (M a multiple of 4)
+ *   B[r, 8p + j] int32 / int8 at b + rowT[r] + panelT[p] + j·size  (rowT, panelT: int32 tables)
+ *   C[m, 8p + j] int32 at c + m·cM + 4·(8p + j)                  (P panels of 8 columns)
+ *   Per step r of a 4×8 block: B's 8 values in two vectors, each A value broadcast, 8 mul-adds.
  *
- * i32x4.mul and i32x4.add wrap modulo 2^32, which is exactly the int32 arithmetic of the
- * reference, in any order of summation. The kernel computes a 4×8 block of C at a time: per r,
- * two vector loads of B, four scalar loads of A broadcast to all lanes, eight multiply-adds.
+ * copyRows (src, dst, outer, oSrc, oDst, inner, iSrc, iDst, bytes) — strided row copies.
+ *
+ * dot8 (pT, p, q, qRow, c, cP, cQ, M, N, I, J, pI, qI, accumulate) — C[m, n] (+)= Σ P·Q, with
+ *   P[m] int8 rows at p + pT[m], Q[n] int32 rows at q + n·qRow   (M a multiple of 4, N of 2)
+ *   Σ over i < I, e < 8J of P[m][i·pI + e] · Q[n][i·qI + 4e]; C[m, n] at c + m·cP + n·cQ.
+ *   Per 8 reduction elements of a 4×2 block: four int8 loads widened, four Q vectors, 16 mul-adds.
  */
 
 /** Unsigned LEB128. */
@@ -42,154 +47,273 @@ function sleb(n: number): number[] {
   }
 }
 
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((ch) => ch.charCodeAt(0))];
+const simd = (code: number, ...imm: number[]): number[] => [0xfd, ...uleb(code), ...imm];
 
-function vec(items: number[][]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-function name(s: string): number[] {
-  return [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
-}
-
+type Code = number[];
 const I32 = 0x7f;
 const V128 = 0x7b;
 
-/** The instructions the kernel uses (core opcodes and the 0xfd-prefixed SIMD ones). */
-const op = {
-  block: [0x02, 0x40],
-  loop: [0x03, 0x40],
-  if: [0x04, 0x40],
-  else: [0x05],
-  end: [0x0b],
-  br: (l: number) => [0x0c, ...uleb(l)],
-  brIf: (l: number) => [0x0d, ...uleb(l)],
-  get: (i: number) => [0x20, ...uleb(i)],
-  set: (i: number) => [0x21, ...uleb(i)],
-  tee: (i: number) => [0x22, ...uleb(i)],
-  i32Load: (offset = 0) => [0x28, 2, ...uleb(offset)],
-  i32Const: (v: number) => [0x41, ...sleb(v)],
-  i32Eqz: [0x45],
-  i32Ne: [0x47],
-  i32LtU: [0x49],
-  i32Add: [0x6a],
-  i32Sub: [0x6b],
-  i32Mul: [0x6c],
-  i32Shl: [0x74],
-  v128Load: (offset = 0) => [0xfd, ...uleb(0x00), 4, ...uleb(offset)],
-  v128Store: (offset = 0) => [0xfd, ...uleb(0x0b), 4, ...uleb(offset)],
-  i32x4Splat: [0xfd, ...uleb(0x11)],
-  i32x4Add: [0xfd, ...uleb(0xae)],
-  i32x4Mul: [0xfd, ...uleb(0xb5)],
-};
+/** Instructions; `get`, `set` and the arithmetic helpers build whole expressions. */
+const get = (l: number): Code => [0x20, ...uleb(l)];
+const set = (l: number, value: Code): Code => [...value, 0x21, ...uleb(l)];
+const tee = (l: number, value: Code): Code => [...value, 0x22, ...uleb(l)];
+const c32 = (v: number): Code => [0x41, ...sleb(v)];
+const add = (x: Code, y: Code): Code => [...x, ...y, 0x6a];
+const sub = (x: Code, y: Code): Code => [...x, ...y, 0x6b];
+const mul = (x: Code, y: Code): Code => [...x, ...y, 0x6c];
+const ltU = (x: Code, y: Code): Code => [...x, ...y, 0x49];
+const eqz = (x: Code): Code => [...x, 0x45];
+const or = (x: Code, y: Code): Code => [...x, ...y, 0x72];
+const load = (addr: Code, offset = 0): Code => [...addr, 0x28, 2, ...uleb(offset)];
+const store = (addr: Code, value: Code, offset = 0): Code => [...addr, ...value, 0x36, 2, ...uleb(offset)];
+const vload = (addr: Code, offset = 0): Code => [...addr, ...simd(0x00, 4, ...uleb(offset))];
+/** v128.load8x8_s: eight int8 widened to eight int16 lanes. */
+const vload8x8 = (addr: Code, offset = 0): Code => [...addr, ...simd(0x01, 3, ...uleb(offset))];
+const vstore = (addr: Code, value: Code, offset = 0): Code => [...addr, ...value, ...simd(0x0b, 4, ...uleb(offset))];
+const splat = (x: Code): Code => [...x, ...simd(0x11)];
+const lane = (v: Code, i: number): Code => [...v, ...simd(0x1b, i)];
+const lowI16 = (v: Code): Code => [...v, ...simd(0xa7)];
+const highI16 = (v: Code): Code => [...v, ...simd(0xa8)];
+const vadd = (x: Code, y: Code): Code => [...x, ...y, ...simd(0xae)];
+const vmul = (x: Code, y: Code): Code => [...x, ...y, ...simd(0xb5)];
+const vzero: Code = splat(c32(0));
+const block = (...body: Code[]): Code => [0x02, 0x40, ...body.flat(), 0x0b];
+const loop = (...body: Code[]): Code => [0x03, 0x40, ...body.flat(), 0x0b];
+const ifElse = (cond: Code, then: Code[], otherwise: Code[]): Code => [...cond, 0x04, 0x40, ...then.flat(), 0x05, ...otherwise.flat(), 0x0b];
+const brIf = (depth: number, cond: Code): Code => [...cond, 0x0d, ...uleb(depth)];
 
-/** Body of gemm(a, b, c, M, N, R, accumulate). */
-function gemmBody(): number[] {
-  // Parameters 0..6, then i32 locals 7..17, then v128 locals 18..28.
-  const [a, b, c, M, N, R, accumulate] = [0, 1, 2, 3, 4, 5, 6];
-  const [rowA, rowC, nByte, panel, m, pa0, pc, pa, pb, r, step] = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17];
-  const acc = [18, 19, 20, 21, 22, 23, 24, 25];
-  const [b0, b1, s] = [26, 27, 28];
-  const code: number[][] = [];
-  const emit = (...parts: (number[] | number)[]) => {
-    for (const p of parts) code.push(typeof p === 'number' ? [p] : p);
-  };
-  const zero = [...op.i32Const(0), ...op.i32x4Splat];
-
-  emit(op.get(R), op.i32Const(2), op.i32Shl, op.set(rowA));
-  emit(op.get(N), op.i32Const(2), op.i32Shl, op.set(rowC));
-  emit(op.get(R), op.i32Const(5), op.i32Shl, op.set(step));
-  emit(op.get(b), op.set(panel), op.i32Const(0), op.set(nByte));
-  emit(op.block); // exit when M or N is 0
-  emit(op.get(M), op.i32Eqz, op.brIf(0), op.get(N), op.i32Eqz, op.brIf(0));
-  emit(op.loop); // over panels of 8 columns
-  emit(op.i32Const(0), op.set(m), op.get(a), op.set(pa0), op.get(c), op.get(nByte), op.i32Add, op.set(pc));
-  emit(op.loop); // over blocks of 4 rows
-  // Accumulators: C's current values or zero.
-  emit(op.get(accumulate), op.if);
-  for (let i = 0; i < 4; i++) {
-    emit(op.get(pc));
-    if (i > 0) emit(op.get(rowC), op.i32Const(i), op.i32Mul, op.i32Add);
-    emit(op.tee(pa), op.v128Load(0), op.set(acc[2 * i]), op.get(pa), op.v128Load(16), op.set(acc[2 * i + 1]));
+/** A function body: `params` i32 parameters, then locals declared on demand. */
+class Body {
+  private readonly types: number[] = [];
+  constructor(readonly params: number) {}
+  local(type: number): number {
+    this.types.push(type);
+    return this.params + this.types.length - 1;
   }
-  emit(op.else);
-  for (const v of acc) emit(zero, op.set(v));
-  emit(op.end);
-  emit(op.get(pa0), op.set(pa), op.get(panel), op.set(pb), op.get(R), op.set(r));
-  emit(op.block, op.get(r), op.i32Eqz, op.brIf(0));
-  emit(op.loop); // over r
-  emit(op.get(pb), op.v128Load(0), op.set(b0), op.get(pb), op.v128Load(16), op.set(b1));
+  i32(): number {
+    return this.local(I32);
+  }
+  v128(): number {
+    return this.local(V128);
+  }
+  encode(code: Code[]): number[] {
+    const groups: number[][] = [];
+    for (const t of this.types) {
+      const last = groups[groups.length - 1];
+      if (last && last[1] === t) last[0]++;
+      else groups.push([1, t]);
+    }
+    const body = [...vec(groups.map(([n, t]) => [...uleb(n), t])), ...code.flat(), 0x0b];
+    return [...uleb(body.length), ...body];
+  }
+}
+
+function axpy(bInt8: boolean): { params: number; body: number[] } {
+  const f = new Body(12);
+  const [a, aM, aR, b, rowT, panelT, c, cM, M, P, R, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const [p, m, pbase, pc, rt, r, pb] = [f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32()];
+  const pa = [f.i32(), f.i32(), f.i32(), f.i32()];
+  const acc = [f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128()];
+  const [v0, v1, s] = [f.v128(), f.v128(), f.v128()];
+  const row = (i: number): Code => add(get(pc), mul(get(cM), c32(i)));
+
+  const loadB = bInt8
+    ? [set(v1, vload8x8(get(pb))), set(v0, lowI16(get(v1))), set(v1, highI16(get(v1)))]
+    : [set(v0, vload(get(pb))), set(v1, vload(get(pb), 16))];
+  const stepR: Code[] = [set(pb, add(get(pbase), load(get(rt)))), ...loadB];
   for (let i = 0; i < 4; i++) {
-    emit(op.get(pa));
-    if (i > 0) emit(op.get(rowA), op.i32Const(i), op.i32Mul, op.i32Add);
-    emit(op.i32Load(0), op.i32x4Splat, op.set(s));
-    for (let j = 0; j < 2; j++) {
-      const v = acc[2 * i + j];
-      emit(op.get(v), op.get(s), op.get(j === 0 ? b0 : b1), op.i32x4Mul, op.i32x4Add, op.set(v));
+    stepR.push(set(s, splat(load(get(pa[i])))));
+    stepR.push(set(acc[2 * i], vadd(get(acc[2 * i]), vmul(get(s), get(v0)))));
+    stepR.push(set(acc[2 * i + 1], vadd(get(acc[2 * i + 1]), vmul(get(s), get(v1)))));
+    stepR.push(set(pa[i], add(get(pa[i]), get(aR))));
+  }
+  stepR.push(set(rt, add(get(rt), c32(4))));
+
+  const init: Code[] = [];
+  const zero: Code[] = [];
+  const save: Code[] = [];
+  for (let i = 0; i < 4; i++) {
+    init.push(set(acc[2 * i], vload(row(i))), set(acc[2 * i + 1], vload(row(i), 16)));
+    zero.push(set(acc[2 * i], vzero), set(acc[2 * i + 1], vzero));
+    save.push(vstore(row(i), get(acc[2 * i])), vstore(row(i), get(acc[2 * i + 1]), 16));
+  }
+  const code: Code[] = [
+    set(p, c32(0)),
+    block(
+      brIf(0, or(eqz(get(M)), eqz(get(P)))),
+      loop(
+        set(pbase, add(get(b), load(add(get(panelT), mul(get(p), c32(4)))))),
+        set(m, c32(0)),
+        loop(
+          set(pc, add(add(get(c), mul(get(m), get(cM))), mul(get(p), c32(32)))),
+          ifElse(get(accumulate), init, zero),
+          set(pa[0], add(get(a), mul(get(m), get(aM)))),
+          set(pa[1], add(get(pa[0]), get(aM))),
+          set(pa[2], add(get(pa[1]), get(aM))),
+          set(pa[3], add(get(pa[2]), get(aM))),
+          set(rt, get(rowT)),
+          set(r, get(R)),
+          block(brIf(0, eqz(get(r))), loop(...stepR, brIf(0, tee(r, sub(get(r), c32(1)))))),
+          ...save,
+          brIf(0, ltU(tee(m, add(get(m), c32(4))), get(M))),
+        ),
+        brIf(0, ltU(tee(p, add(get(p), c32(1))), get(P))),
+      ),
+    ),
+  ];
+  return { params: 12, body: f.encode(code) };
+}
+
+function dot8(): { params: number; body: number[] } {
+  const f = new Body(14);
+  const [pT, pBase, q, qRow, c, cP, cQ, M, N, I, J, pI, qI, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const [m, n, i, j, offP, offQ, y0, y1, sum, at] = [f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32()];
+  const pr = [f.i32(), f.i32(), f.i32(), f.i32()];
+  const x = [f.i32(), f.i32(), f.i32(), f.i32()];
+  const acc = [f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128()];
+  const [q0lo, q0hi, q1lo, q1hi, t, lo, hi] = [f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128()];
+
+  const stepJ: Code[] = [
+    set(q0lo, vload(get(y0))),
+    set(q0hi, vload(get(y0), 16)),
+    set(q1lo, vload(get(y1))),
+    set(q1hi, vload(get(y1), 16)),
+  ];
+  for (let k = 0; k < 4; k++) {
+    stepJ.push(set(t, vload8x8(get(x[k]))), set(lo, lowI16(get(t))), set(hi, highI16(get(t))));
+    stepJ.push(set(acc[2 * k], vadd(get(acc[2 * k]), vadd(vmul(get(lo), get(q0lo)), vmul(get(hi), get(q0hi))))));
+    stepJ.push(set(acc[2 * k + 1], vadd(get(acc[2 * k + 1]), vadd(vmul(get(lo), get(q1lo)), vmul(get(hi), get(q1hi))))));
+    stepJ.push(set(x[k], add(get(x[k]), c32(8))));
+  }
+  stepJ.push(set(y0, add(get(y0), c32(32))), set(y1, add(get(y1), c32(32))));
+
+  const stepI: Code[] = [];
+  for (let k = 0; k < 4; k++) stepI.push(set(x[k], add(get(pr[k]), get(offP))));
+  stepI.push(set(y0, add(get(q), add(mul(get(n), get(qRow)), get(offQ)))), set(y1, add(get(y0), get(qRow))));
+  stepI.push(set(j, get(J)), loop(...stepJ, brIf(0, tee(j, sub(get(j), c32(1))))));
+  stepI.push(set(offP, add(get(offP), get(pI))), set(offQ, add(get(offQ), get(qI))));
+
+  const rows: Code[] = [];
+  for (let k = 0; k < 4; k++) rows.push(set(pr[k], add(get(pBase), load(add(get(pT), mul(add(get(m), c32(k)), c32(4)))))));
+  const save: Code[] = [];
+  for (let k = 0; k < 4; k++) {
+    for (let l = 0; l < 2; l++) {
+      const v = get(acc[2 * k + l]);
+      save.push(set(sum, add(add(lane(v, 0), lane(v, 1)), add(lane(v, 2), lane(v, 3)))));
+      save.push(set(at, add(get(c), add(mul(add(get(m), c32(k)), get(cP)), mul(add(get(n), c32(l)), get(cQ))))));
+      save.push(store(get(at), ifElse2(get(accumulate), add(get(sum), load(get(at))), get(sum))));
     }
   }
-  emit(op.get(pa), op.i32Const(4), op.i32Add, op.set(pa));
-  emit(op.get(pb), op.i32Const(32), op.i32Add, op.set(pb));
-  emit(op.get(r), op.i32Const(1), op.i32Sub, op.tee(r), op.brIf(0));
-  emit(op.end, op.end); // loop r, block r
-  for (let i = 0; i < 4; i++) {
-    emit(op.get(pc));
-    if (i > 0) emit(op.get(rowC), op.i32Const(i), op.i32Mul, op.i32Add);
-    emit(op.tee(pa), op.get(acc[2 * i]), op.v128Store(0), op.get(pa), op.get(acc[2 * i + 1]), op.v128Store(16));
-  }
-  emit(op.get(pc), op.get(rowC), op.i32Const(2), op.i32Shl, op.i32Add, op.set(pc));
-  emit(op.get(pa0), op.get(rowA), op.i32Const(2), op.i32Shl, op.i32Add, op.set(pa0));
-  emit(op.get(m), op.i32Const(4), op.i32Add, op.tee(m), op.get(M), op.i32LtU, op.brIf(0));
-  emit(op.end); // loop m
-  emit(op.get(panel), op.get(step), op.i32Add, op.set(panel));
-  emit(op.get(nByte), op.i32Const(32), op.i32Add, op.tee(nByte), op.get(rowC), op.i32LtU, op.brIf(0));
-  emit(op.end, op.end); // loop panels, block
-  emit(op.end); // function
-  const locals = vec([
-    [...uleb(11), I32],
-    [...uleb(11), V128],
-  ]);
-  const body = [...locals, ...code.flat()];
-  return [...uleb(body.length), ...body];
+  const code: Code[] = [
+    set(m, c32(0)),
+    block(
+      brIf(0, or(or(eqz(get(M)), eqz(get(N))), or(eqz(get(I)), eqz(get(J))))),
+      loop(
+        ...rows,
+        set(n, c32(0)),
+        loop(
+          ...acc.map((v) => set(v, vzero)),
+          set(offP, c32(0)),
+          set(offQ, c32(0)),
+          set(i, get(I)),
+          loop(...stepI, brIf(0, tee(i, sub(get(i), c32(1))))),
+          ...save,
+          brIf(0, ltU(tee(n, add(get(n), c32(2))), get(N))),
+        ),
+        brIf(0, ltU(tee(m, add(get(m), c32(4))), get(M))),
+      ),
+    ),
+  ];
+  return { params: 14, body: f.encode(code) };
 }
-
-/** The module's bytes: one memory (exported as "memory") and the function "gemm". */
-export function gemmModuleBytes(): Uint8Array<ArrayBuffer> {
-  const type = section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32]]), ...vec([])]]));
-  const funcs = section(3, vec([uleb(0)]));
-  const memory = section(5, vec([[0x00, ...uleb(1)]]));
-  const exports = section(7, vec([
-    [...name('memory'), 0x02, ...uleb(0)],
-    [...name('gemm'), 0x00, ...uleb(0)],
-  ]));
-  const codeSec = section(10, vec([gemmBody()]));
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...funcs, ...memory, ...exports, ...codeSec]);
-}
-
-export interface SimdGemm {
-  readonly memory: WebAssembly.Memory;
-  gemm(a: number, b: number, c: number, M: number, N: number, R: number, accumulate: number): void;
-}
-
-let cached: SimdGemm | null | undefined;
 
 /**
- * The compiled kernel, or null where WebAssembly or its SIMD extension is missing (or a
- * content security policy forbids compiling). Compiled once, synchronously: the module is a few
- * hundred bytes, below the size browsers allow to compile on their main thread.
+ * copyRows (src, dst, outer, oSrc, oDst, inner, iSrc, iDst, bytes): outer × inner rows of `bytes`
+ * bytes, row (o, i) from src + o·oSrc + i·iSrc to dst + o·oDst + i·iDst (memory.copy).
  */
-export function simdGemm(): SimdGemm | null {
+function copyRows(): { params: number; body: number[] } {
+  const f = new Body(9);
+  const [src, dst, outer, oSrc, oDst, inner, iSrc, iDst, bytes] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [o, i, s, d] = [f.i32(), f.i32(), f.i32(), f.i32()];
+  const code: Code[] = [
+    block(
+      brIf(0, or(eqz(get(outer)), eqz(get(inner)))),
+      set(o, get(outer)),
+      loop(
+        set(s, get(src)),
+        set(d, get(dst)),
+        set(i, get(inner)),
+        loop(
+          [...get(d), ...get(s), ...get(bytes), 0xfc, ...uleb(10), 0, 0],
+          set(s, add(get(s), get(iSrc))),
+          set(d, add(get(d), get(iDst))),
+          brIf(0, tee(i, sub(get(i), c32(1)))),
+        ),
+        set(src, add(get(src), get(oSrc))),
+        set(dst, add(get(dst), get(oDst))),
+        brIf(0, tee(o, sub(get(o), c32(1)))),
+      ),
+    ),
+  ];
+  return { params: 9, body: f.encode(code) };
+}
+
+/** `if (result i32) … else … end` */
+function ifElse2(cond: Code, then: Code, otherwise: Code): Code {
+  return [...cond, 0x04, I32, ...then, 0x05, ...otherwise, 0x0b];
+}
+
+/** The module's bytes: memory "memory" and the functions axpy32, axpy8, dot8 and copyRows. */
+export function kernelModuleBytes(): Uint8Array<ArrayBuffer> {
+  const fns = [
+    { name: 'axpy32', ...axpy(false) },
+    { name: 'axpy8', ...axpy(true) },
+    { name: 'dot8', ...dot8() },
+    { name: 'copyRows', ...copyRows() },
+  ];
+  const arities = [...new Set(fns.map((fn) => fn.params))];
+  const types = section(1, vec(arities.map((n) => [0x60, ...vec(Array.from({ length: n }, () => [I32])), ...vec([])])));
+  const funcs = section(3, vec(fns.map((fn) => uleb(arities.indexOf(fn.params)))));
+  const memory = section(5, vec([[0x00, ...uleb(1)]]));
+  const exports = section(7, vec([[...name('memory'), 0x02, 0], ...fns.map((fn, k) => [...name(fn.name), 0x00, ...uleb(k)])]));
+  const code = section(10, vec(fns.map((fn) => fn.body)));
+  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...types, ...funcs, ...memory, ...exports, ...code]);
+}
+
+export type Axpy = (a: number, aM: number, aR: number, b: number, rowT: number, panelT: number, c: number, cM: number, M: number, P: number, R: number, accumulate: number) => void;
+export type Dot = (pT: number, p: number, q: number, qRow: number, c: number, cP: number, cQ: number, M: number, N: number, I: number, J: number, pI: number, qI: number, accumulate: number) => void;
+
+export type CopyRows = (src: number, dst: number, outer: number, oSrc: number, oDst: number, inner: number, iSrc: number, iDst: number, bytes: number) => void;
+
+export interface Kernels {
+  readonly axpy32: Axpy;
+  readonly axpy8: Axpy;
+  readonly dot8: Dot;
+  readonly copyRows: CopyRows;
+}
+
+export interface SimdKernels extends Kernels {
+  readonly memory: WebAssembly.Memory;
+}
+
+let cached: SimdKernels | null | undefined;
+
+/**
+ * The compiled kernels, or null where WebAssembly or its SIMD extension is missing (or a
+ * content security policy forbids compiling). Compiled once, synchronously: the module is a few
+ * kilobytes, below the size browsers allow to compile on their main thread.
+ */
+export function simdKernels(): SimdKernels | null {
   if (cached !== undefined) return cached;
   cached = null;
   try {
     if (typeof WebAssembly !== 'object') return cached;
-    const bytes = gemmModuleBytes();
+    const bytes = kernelModuleBytes();
     if (!WebAssembly.validate(bytes)) return cached;
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-    const e = instance.exports as unknown as SimdGemm;
-    cached = { memory: e.memory, gemm: e.gemm };
+    cached = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as SimdKernels;
   } catch {
     cached = null;
   }
