@@ -1,6 +1,14 @@
 /**
  * WebGPU vs CPU, element by element: max pooling (kernel = stride) forward and backward, for
  * every pooling geometry the models use and both pad modes.
+ *
+ * Coverage: 20 input shapes (16 run under each of 9 geometries, 4 learning-head pools), both
+ * pad modes, both ops: batch 1 (8 shapes) up to 6; 1 channel (6 shapes) and 3 channels (9),
+ * also 2 and 4-5; kernels 1, 2, 3, 4, 5 and 8 (square and not), paddings up to half the kernel;
+ * odd, non-square maps whose trailing rows/columns no window covers, rows that are not whole
+ * words and thread counts that are not multiples of the 64-thread workgroup. Inputs: full
+ * range, all negative (a zero pad cell wins) and few distinct values (ties); deltas are
+ * full-range i32 (no accumulation here: each cell gets at most one window's delta).
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PadMode } from '../src/backend.ts';
@@ -10,21 +18,37 @@ import { Twins } from './kernels-twin.ts';
 
 type Pair = readonly [number, number];
 
-/** Plain 2×2 pooling and the learning heads' pools (NITRO-D.md §1.4). */
+/** Plain 2×2 pooling, the learning heads' pools (NITRO-D.md §1.4) and other kernels the op allows. */
 const GEOMETRIES: { kernel: Pair; padding: Pair }[] = [
   { kernel: [2, 2], padding: [0, 0] },
   { kernel: [4, 4], padding: [2, 2] },
   { kernel: [4, 2], padding: [2, 1] },
   { kernel: [8, 4], padding: [4, 0] },
   { kernel: [2, 1], padding: [1, 0] },
+  { kernel: [1, 1], padding: [0, 0] },
+  { kernel: [3, 3], padding: [1, 1] },
+  { kernel: [5, 5], padding: [2, 2] },
+  { kernel: [3, 2], padding: [0, 1] },
 ];
 
-/** [B, C, H, W] inputs: odd sizes with uncovered trailing rows/columns, batch 1, 1 and 3 channels. */
+/** [B, C, H, W] inputs (every one fits every geometry above). */
 const SHAPES: number[][] = [
   [1, 1, 7, 7],
   [2, 3, 9, 5],
   [1, 3, 13, 11],
   [5, 2, 3, 6],
+  [1, 1, 3, 4],
+  [1, 3, 4, 4],
+  [3, 1, 10, 10],
+  [2, 1, 17, 9],
+  [1, 3, 28, 28],
+  [4, 3, 5, 12],
+  [1, 2, 8, 8],
+  [3, 3, 6, 7],
+  [1, 1, 33, 31],
+  [2, 4, 11, 5],
+  [6, 1, 4, 9],
+  [1, 3, 16, 16],
 ];
 
 const MODES: PadMode[] = ['zero', 'ignore'];
@@ -52,24 +76,22 @@ describe('maxPool and maxPoolBackward', () => {
       let cases = 0;
       for (const [s, shape] of SHAPES.entries()) {
         const [b, c, h, w] = shape;
-        if (h + 2 * padding[0] < kernel[0] || w + 2 * padding[1] < kernel[1]) continue;
         const outShape = [b, c, outSize(h, kernel[0], padding[0]), outSize(w, kernel[1], padding[1])];
-        for (const padMode of MODES) {
+        for (const [m, padMode] of MODES.entries()) {
           const what = `[${shape}] ${padMode}`;
-          const x = twins.tensor(shape, 'i8', poolInputs(rng, count(shape), (s + cases) % 3), 'x');
+          const x = twins.tensor(shape, 'i8', poolInputs(rng, count(shape), (s + m) % 3), 'x');
           const out = twins.tensor(outShape, 'i8', undefined, 'out');
           twins.run((ops, on) => ops.maxPool({ x: on(x), kernel, padding, padMode, out: on(out) }));
-          await twins.expectSame(out, `maxPool ${what}`);
-
           const delta = twins.tensor(outShape, 'i32', randomInts(rng, count(outShape), -2147483648, 2147483647), 'delta');
           // Garbage first: every input cell must be written, covered by a window or not.
           const grad = twins.tensor(shape, 'i32', new Array(count(shape)).fill(-12345), 'grad');
           twins.run((ops, on) => ops.maxPoolBackward({ x: on(x), kernel, padding, padMode, delta: on(delta), out: on(grad) }));
+          await twins.expectSame(out, `maxPool ${what}`);
           await twins.expectSame(grad, `maxPoolBackward ${what}`);
           cases++;
         }
       }
-      expect(cases).toBe(2 * SHAPES.length);
+      expect(cases).toBe(MODES.length * SHAPES.length);
     });
   }
 
