@@ -1,7 +1,15 @@
 /**
- * WebGPU vs CPU, element by element: NITRO scaling, NITRO-ReLU forward and backward, IntegerSGD.
- * Shapes cover ranks 1-4, rows that are not whole words, sizes that are not multiples of the
- * workgroup, and a single element.
+ * WebGPU vs CPU, element by element: NITRO scaling, NITRO-ReLU forward and backward, IntegerSGD,
+ * fill and advance.
+ *
+ * Coverage (23 shapes, each run by every op): ranks 1, 2 and 4, from one element to 1000; batch 1
+ * (5 shapes); [B, C, H, W] maps with 1 channel (2) and 3 channels (2); rows that are not whole
+ * words and element counts that are not multiples of the 64-thread workgroup (65, 129, 1000).
+ * These ops do not accumulate; the i32 edge cases are inputs at ±2^31 (scale, the NITRO-ReLU
+ * backward's δ, IntegerSGD's w and gradient, where w − Δw wraps), scaling inputs at every
+ * threshold k·SF ± 1 and at the ±127·SF clip, every int8 input for every allowed slope, and
+ * the learning rate changed between (recorded) steps. Channels and kernel sizes are conv and
+ * pool notions: see kernels-conv.test.ts and kernels-pool.test.ts.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/rng.ts';
@@ -233,5 +241,34 @@ describe('integerSgd', () => {
     const lrInv = twins.tensor([1], 'i32', [512]);
     twins.run((ops, on) => ops.integerSgd({ w: on(w), grad: on(grad), lrInv: on(lrInv), amp: 640, decayInv: 12000 }));
     expect([...(await twins.expectSame(w, 'integerSgd §9.5'))]).toEqual([23998, -23998, 11997, -5]);
+  });
+});
+
+describe('fill and advance', () => {
+  it('fill matches the CPU backend on every shape, i32 at any value and i8 rows', async () => {
+    const rng = new Rng(501);
+    for (const shape of SHAPES) {
+      const n = count(shape);
+      const value = rng.int(INT32_MIN, INT32_MAX);
+      const t32 = twins.tensor(shape, 'i32', gradients(rng, n), 'fill i32');
+      twins.run((ops, on) => ops.fill({ out: on(t32), value }));
+      expect([...(await twins.expectSame(t32, `fill i32 [${shape}]`))]).toEqual(new Array(n).fill(value));
+      // Packed int8 rows padded to a word can only be cleared; whole-word rows take any int8 value.
+      const rowLength = shape.length > 1 ? n / shape[0] : n;
+      const v8 = rowLength % 4 === 0 ? rng.int(-128, 127) : 0;
+      const t8 = twins.tensor(shape, 'i8', randomInts(rng, n, -128, 127), 'fill i8');
+      twins.run((ops, on) => ops.fill({ out: on(t8), value: v8 }));
+      expect([...(await twins.expectSame(t8, `fill i8 [${shape}] with ${v8}`))]).toEqual(new Array(n).fill(v8));
+    }
+  });
+
+  it('advance counts steps, eagerly and recorded, and wraps at 2^31', async () => {
+    const cursor = twins.tensor([1], 'i32', [INT32_MAX - 2], 'cursor');
+    for (let i = 0; i < 2; i++) twins.run((ops, on) => ops.advance({ cursor: on(cursor) }));
+    expect([...(await twins.expectSame(cursor, 'advance eager'))]).toEqual([INT32_MAX]);
+    const programs = { gpu: twins.gpu.record('advance', (ops) => ops.advance({ cursor: cursor.gpu })), cpu: twins.cpu.record('advance', (ops) => ops.advance({ cursor: cursor.cpu })) };
+    twins.gpu.run(programs.gpu, 3);
+    twins.cpu.run(programs.cpu, 3);
+    expect([...(await twins.expectSame(cursor, 'advance recorded'))]).toEqual([INT32_MIN + 2]);
   });
 });

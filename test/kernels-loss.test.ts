@@ -1,6 +1,13 @@
 /**
- * WebGPU vs CPU, element by element: loss gradient with int8 wrap, accuracy and 64-bit RSS
- * metrics accumulated over several calls, confusion counts.
+ * WebGPU vs CPU, element by element: loss gradient with int8 wrap, accuracy (argmax, first
+ * index on ties) and 64-bit RSS metrics accumulated over several calls, confusion counts.
+ *
+ * Coverage: 23 [batch, classes] shapes for lossGradient, the 22 with at most 255 classes for
+ * confusion: batch 1 (3 shapes) up to 200; 1, 2, 3 and 4 classes up to 1000; rows that are not
+ * whole words and batches past and not a multiple of the 64-thread workgroup (65, 100, 129,
+ * 200). Predictions over the full int8 range, on the true class at ≤ −97 so ŷ − 32 wraps in
+ * int8, or only −1..1 (argmax ties); one-hot values other than 32; the RSS sum carried from the
+ * low into the high word. Channels and kernel sizes do not apply to these ops.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/rng.ts';
@@ -30,6 +37,8 @@ const SHAPES: [number, number][] = [
   [200, 10],
   [9, 1000],
   [2, 255],
+  [1, 3],
+  [33, 65],
 ];
 
 const rss = (m: Int32Array, offset: number) => BigInt(m[offset + 1] >>> 0) + (BigInt(m[offset + 2] >>> 0) << 32n);
