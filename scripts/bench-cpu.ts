@@ -60,7 +60,23 @@ function report(what: string, macs: number, ms: number): void {
 }
 
 for (const b of plan.blocks) {
-  if (stepsOnly || b.kind !== 'linear') continue;
+  if (stepsOnly) continue;
+  if (b.kind === 'conv') {
+    const [C, H, W] = b.inShape;
+    const [F, Ho, Wo] = b.outShape;
+    const k = b.kernel;
+    const x = filled([B, C, H, W], 'i8', -127, 127);
+    const w = filled([F, C, k, k], 'i32', -20000, 20000);
+    const s = backend.tensor([B, F, Ho, Wo], 'i8', 's');
+    const a = backend.tensor([B, F, Ho, Wo], 'i8', 'a');
+    const macs = B * F * Ho * Wo * C * k * k;
+    const shape = `${B}x${C}x${H}x${W} -> ${F} k${k}`;
+    report(`conv2d ${shape}`, macs, median(() => ops.conv2d({ x, w, padding: b.padding, out: s, epilogue: { scale: 1000, relu: { out: a, slopeInv: 4 } } })));
+    const delta = filled([B, F, Ho, Wo], 'i32', -100000, 100000);
+    const dW = backend.tensor([F, C, k, k], 'i32', 'dW');
+    report(`conv2dWeightGrad ${shape}`, macs, median(() => ops.conv2dWeightGrad({ delta, x, padding: b.padding, out: dW })));
+    continue;
+  }
   const K = b.inFeatures;
   const O = b.outFeatures;
   const x = filled([B, K], 'i8', -127, 127);

@@ -1,7 +1,8 @@
 /**
  * The CPU backend's fast element-wise paths against the scalar formulas of arith.ts written out
  * here: IntegerSGD (one division by amp·lrInv instead of two nested ones), NITRO-ReLU backward
- * (inverse slopes from a table) and the NITRO scaling + ReLU epilogue (ReLU from a table), with
+ * (inverse slopes from a table), NITRO scaling (branch-free clip) and ReLU (a table), as ops and
+ * as the epilogue of a layer, with
  * extreme int32 values, every allowed slope and every int8 input.
  */
 import { describe, expect, it } from 'vitest';
@@ -53,6 +54,25 @@ describe('CPU element-wise fast paths == scalar formulas', () => {
       expected[i] = (wv[i] - step) | 0;
     }
     expectSameElements(await backend.read(w), expected, 'w after IntegerSGD');
+  });
+
+  it.each([1, 2, 3, 255, 256 * 784, 65536, I32_MAX])('scale by %i and nitroRelu ops', async (sf) => {
+    const rng = new Rng(sf);
+    const n = 4096;
+    const zv = values(rng, n);
+    const near = Math.min(130 * sf, I32_MAX);
+    for (let i = EDGES.length; i < n; i += 5) zv[i] = rng.int(-near, near);
+    const z = tensorOf(backend, [n], 'i32', zv, 'z');
+    const s = backend.tensor([n], 'i8', 's');
+    backend.ops.scale({ x: z, out: s, scale: sf });
+    const sv = await backend.read(s);
+    expectSameElements(sv, zv.map((v) => nitroScale(v, sf)), 'scale');
+    const all = tensorOf(backend, [256], 'i8', Array.from({ length: 256 }, (_, i) => i - 128), 'every int8');
+    const a = backend.tensor([256], 'i8', 'a');
+    for (const slope of ALLOWED_SLOPES) {
+      backend.ops.nitroRelu({ x: all, out: a, slopeInv: slope });
+      expectSameElements(await backend.read(a), Array.from({ length: 256 }, (_, i) => nitroRelu(i - 128, slope)), `nitroRelu 1/${slope}`);
+    }
   });
 
   it.each(ALLOWED_SLOPES)('nitroReluBackward and the scaling + ReLU epilogue, slope 1/%i', async (slope) => {

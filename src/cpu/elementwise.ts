@@ -1,6 +1,7 @@
 /** Element-wise NITRO ops on the CPU: scaling, NITRO-ReLU both ways, IntegerSGD, normalisation, dropout. */
 import type { Tensor } from '../backend.ts';
-import { checkSlope, dropoutFactor, dropoutKeeps, nitroRelu, nitroReluInvSlope, nitroScale } from '../arith.ts';
+import { checkSlope, dropoutFactor, dropoutKeeps, nitroReluInvSlope } from '../arith.ts';
+import { reluInto, reluTable, scaleInto } from './linear.ts';
 import { dataOf, expectShape, expectSize, i32, i8 } from './tensor.ts';
 
 export function scale(p: { x: Tensor; out: Tensor; scale: number }): void {
@@ -8,7 +9,7 @@ export function scale(p: { x: Tensor; out: Tensor; scale: number }): void {
   if (!Number.isInteger(p.scale) || p.scale <= 0) throw new Error(`scale: scaling factor must be a positive integer, got ${p.scale}`);
   const x = i32(p.x, 'scale');
   const out = i8(p.out, 'scale');
-  for (let i = 0; i < x.length; i++) out[i] = nitroScale(x[i], p.scale);
+  scaleInto(x, out, x.length, p.scale);
 }
 
 export function nitroReluForward(p: { x: Tensor; out: Tensor; slopeInv: number }): void {
@@ -16,7 +17,7 @@ export function nitroReluForward(p: { x: Tensor; out: Tensor; slopeInv: number }
   expectSize('nitroRelu', p.out, p.x.shape);
   const x = i8(p.x, 'nitroRelu');
   const out = i8(p.out, 'nitroRelu');
-  for (let i = 0; i < x.length; i++) out[i] = nitroRelu(x[i], p.slopeInv);
+  reluInto(x, out, x.length, reluTable(p.slopeInv));
 }
 
 /** NITRO-ReLU's inverse slope at every int8 input, indexed by value + 128. */

@@ -20,12 +20,26 @@ export function reluTable(slopeInv: number): Int8Array {
   return t;
 }
 
-/** s = clip(trunc(z / sf), -127, 127): NITRO scaling, inlined. */
-function scaleInto(z: Int32Array, s: Int8Array, n: number, sf: number): void {
-  for (let i = 0; i < n; i++) s[i] = Math.max(-127, Math.min(127, (z[i] / sf) | 0));
+/**
+ * s = clip(trunc(z / sf), -127, 127): NITRO scaling. For sf ≥ 2 the quotient lies within ±2^30,
+ * so the clip is done without branches (mispredicted branches cost more than the division).
+ */
+export function scaleInto(z: Int32Array, s: Int8Array, n: number, sf: number): void {
+  if (sf < 2) {
+    for (let i = 0; i < n; i++) s[i] = Math.max(-127, Math.min(127, (z[i] / sf) | 0));
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    let q = (z[i] / sf) | 0;
+    const above = 127 - q;
+    q += above & (above >> 31);
+    const below = q + 127;
+    q -= below & (below >> 31);
+    s[i] = q;
+  }
 }
 
-function reluInto(s: Int8Array, a: Int8Array, n: number, table: Int8Array): void {
+export function reluInto(s: Int8Array, a: Int8Array, n: number, table: Int8Array): void {
   for (let i = 0; i < n; i++) a[i] = table[s[i] + 128];
 }
 

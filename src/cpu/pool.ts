@@ -38,6 +38,27 @@ function argmaxOf(x: Int8Array, base: number, H: number, W: number, oi: number, 
   return at;
 }
 
+/**
+ * Max of window (oi, oj) over its cells inside the image (int8 values); -129 when none. Cells
+ * of a window that reaches into the padding are skipped here; the callers add the pad cells'
+ * zero in 'zero' mode.
+ */
+function insideMax(x: Int8Array, base: number, H: number, W: number, h0: number, w0: number, kh: number, kw: number): number {
+  const hEnd = Math.min(H, h0 + kh);
+  const wEnd = Math.min(W, w0 + kw);
+  const ws = Math.max(0, w0);
+  let best = -129;
+  for (let h = Math.max(0, h0); h < hEnd; h++) {
+    const row = base + h * W;
+    for (let w = ws; w < wEnd; w++) {
+      // max without a branch (int8 values: the difference cannot overflow).
+      const d = x[row + w] - best;
+      best += d & ~(d >> 31);
+    }
+  }
+  return best;
+}
+
 export function maxPool(p: MaxPoolParams): void {
   const op = 'maxPool';
   const [B, C, Ho, Wo] = poolShape(op, p.x, p.kernel, p.padding);
@@ -47,15 +68,37 @@ export function maxPool(p: MaxPoolParams): void {
   const [ph, pw] = p.padding;
   const x = i8(p.x, op);
   const out = i8(p.out, op);
+  const zeroPads = p.padMode === 'zero';
   for (let plane = 0; plane < B * C; plane++) {
     const base = plane * H * W;
     for (let oi = 0; oi < Ho; oi++) {
+      const h0 = oi * kh - ph;
+      const rowPads = h0 < 0 || h0 + kh > H;
       for (let oj = 0; oj < Wo; oj++) {
-        const at = argmaxOf(x, base, H, W, oi, oj, kh, kw, ph, pw, p.padMode);
-        out[(plane * Ho + oi) * Wo + oj] = at < 0 ? 0 : x[base + at];
+        const w0 = oj * kw - pw;
+        let m = insideMax(x, base, H, W, h0, w0, kh, kw);
+        // A window with pad cells: in 'zero' mode they hold 0 and take part in the max.
+        if (zeroPads && m < 0 && (rowPads || w0 < 0 || w0 + kw > W)) m = 0;
+        out[(plane * Ho + oi) * Wo + oj] = m < -128 ? 0 : m;
       }
     }
   }
+}
+
+/** First cell holding the maximum of a window that lies wholly inside the image (row-major order). */
+function interiorArgmax(x: Int8Array, base: number, W: number, h0: number, w0: number, kh: number, kw: number): number {
+  let at = base + h0 * W + w0;
+  let best = x[at];
+  for (let u = 0; u < kh; u++) {
+    const row = base + (h0 + u) * W + w0;
+    for (let v = 0; v < kw; v++) {
+      // Strictly greater replaces (first maximum wins), without a branch: gt is -1 or 0.
+      const gt = (best - x[row + v]) >> 31;
+      best += (x[row + v] - best) & gt;
+      at += (row + v - at) & gt;
+    }
+  }
+  return at - base;
 }
 
 export function maxPoolBackward(p: MaxPoolBackwardParams): void {
@@ -73,8 +116,14 @@ export function maxPoolBackward(p: MaxPoolBackwardParams): void {
   for (let plane = 0; plane < B * C; plane++) {
     const base = plane * H * W;
     for (let oi = 0; oi < Ho; oi++) {
+      const h0 = oi * kh - ph;
+      const rowInside = h0 >= 0 && h0 + kh <= H;
       for (let oj = 0; oj < Wo; oj++) {
-        const at = argmaxOf(x, base, H, W, oi, oj, kh, kw, ph, pw, p.padMode);
+        const w0 = oj * kw - pw;
+        const at =
+          rowInside && w0 >= 0 && w0 + kw <= W
+            ? interiorArgmax(x, base, W, h0, w0, kh, kw)
+            : argmaxOf(x, base, H, W, oi, oj, kh, kw, ph, pw, p.padMode);
         if (at >= 0) out[base + at] = delta[(plane * Ho + oi) * Wo + oj];
       }
     }
