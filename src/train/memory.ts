@@ -7,10 +7,11 @@
  * and output a kept for the backward pass + the int32 weight gradient of the largest layer +
  * the int32 gradient of the largest block output + int8 predictions of every head.
  */
-import { type Backend, deviceBytes } from '../backend.ts';
+import { type Backend, type DType, deviceBytes, type Tensor } from '../backend.ts';
 import { Model } from '../model/model.ts';
-import type { ModelSpec } from '../model/spec.ts';
-import { planFromSpec } from './plan.ts';
+import { isConv, type ModelSpec } from '../model/spec.ts';
+import { allocateParameters, Network } from './network.ts';
+import { type NetworkPlan, planFromSpec } from './plan.ts';
 
 export interface MemoryReport {
   batch: number;
@@ -92,4 +93,120 @@ export function formatMemoryReport(r: MemoryReport): string {
     `  analytic minimum  ${mib(r.minimumBytes)}  (allocated = ${(r.ratioPercent / 100).toFixed(2)}x minimum)`,
     `  largest tensor    ${r.largestTensor.label} ${mib(r.largestTensor.bytes)}${r.bindingLimit ? ` (adapter limit per binding ${mib(r.bindingLimit)})` : ''}`,
   ].join('\n');
+}
+
+/** One device tensor the engine allocates for a model and a batch. */
+export interface PlannedTensor {
+  label: string;
+  shape: readonly number[];
+  dtype: DType;
+  bytes: number;
+}
+
+/**
+ * Every device tensor a model (its parameters) and one network at `batch` (activations and
+ * gradient scratch) allocate, in allocation order, computed without allocating anything: the
+ * real allocation code runs against a backend that only records what it is asked for.
+ */
+export function plannedTensors(spec: ModelSpec, batch: number): PlannedTensor[] {
+  const plan = planFromSpec(spec);
+  const tensors: PlannedTensor[] = [];
+  const sizing = {
+    kind: 'cpu',
+    description: 'memory plan',
+    tensor(shape: readonly number[], dtype: DType, label: string): Tensor {
+      tensors.push({ label, shape: [...shape], dtype, bytes: deviceBytes(shape, dtype) });
+      return { shape, dtype, label, size: shape.reduce((a, b) => a * b, 1) } as Tensor;
+    },
+    write(): void {},
+  };
+  const backend = new Proxy(sizing, {
+    get(target, prop) {
+      if (prop in target) return target[prop as keyof typeof target];
+      throw new Error(`memory plan: allocation code used backend.${String(prop)}, which the plan cannot follow`);
+    },
+  }) as unknown as Backend;
+  new Network(backend, plan, allocateParameters(backend, plan), batch);
+  return tensors;
+}
+
+/** The adapter limits a single tensor must respect (one GPU buffer, bound whole). */
+export interface BufferLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+}
+
+/** A model or batch too large for the adapter; the message says what to shrink. */
+export class MemoryFitError extends Error {
+  override name = 'MemoryFitError';
+}
+
+/** The spec field that sizes a tensor of the plan (what to shrink when it is too large). */
+function fieldOf(label: string, spec: ModelSpec, plan: NetworkPlan): string {
+  const m = /^blocks\.(\d+)\./.exec(label);
+  const blockField = (index: number): string => {
+    const b = plan.blocks[index];
+    if (b.kind === 'conv') {
+      let seen = -1;
+      const j = spec.features.findIndex((f) => isConv(f) && ++seen === index);
+      return `features[${j}] (conv ${b.outShape[0]} filters of ${b.kernel}x${b.kernel} on ${b.inShape.join('x')})`;
+    }
+    const j = index - plan.geometry.convBlocks;
+    return `hidden[${j}] (${b.outFeatures} wide, ${b.inFeatures} inputs)`;
+  };
+  if (m) {
+    const index = Number(m[1]);
+    const head = label.includes('.head.') && plan.blocks[index].kind === 'conv' ? ` or headDim (${spec.headDim})` : '';
+    return `${blockField(index)}${head}`;
+  }
+  const last = plan.blocks.length - 1;
+  if (label.startsWith('output.')) return `the last block, ${blockField(last)}`;
+  // Gradient scratch is shared by all blocks and sized for the largest one.
+  const size = (shape: readonly number[]) => shape.reduce((x, y) => x * y, 1);
+  const largest = (f: (b: NetworkPlan['blocks'][number]) => number): number =>
+    plan.blocks.reduce((best, b) => (f(b) > f(plan.blocks[best]) ? b.index : best), 0);
+  if (label === 'scratch.grad') {
+    const weight = (b: NetworkPlan['blocks'][number]) => Math.max(size(b.weightShape), b.head.dlr * plan.classes);
+    const i = largest(weight);
+    return plan.output.inFeatures * plan.classes > weight(plan.blocks[i]) ? `the last block, ${blockField(last)}` : blockField(i);
+  }
+  if (label === 'scratch.delta') return blockField(largest((b) => (b.head.pool ? size(b.outShape) : 0)));
+  if (label === 'scratch.headDelta') {
+    const i = largest((b) => b.head.dlr);
+    return `${blockField(i)}${plan.blocks[i].kind === 'conv' ? ` or headDim (${spec.headDim})` : ''}`;
+  }
+  return `the input [${plan.input.join(', ')}]`;
+}
+
+function mibText(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(2)} MiB`;
+}
+
+/**
+ * Refuses a model and batch whose tensors do not fit the adapter: every tensor is one buffer
+ * bound whole, so each must stay within maxStorageBufferBindingSize (and maxBufferSize).
+ * When only the batch makes a tensor too large, the message gives the largest batch that
+ * fits; otherwise it names the layer of the spec to shrink.
+ */
+export function checkFits(spec: ModelSpec, batch: number, limits: BufferLimits): void {
+  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const over = (b: number) => plannedTensors(spec, b).find((t) => t.bytes > limit);
+  const first = over(batch);
+  if (!first) return;
+  const plan = planFromSpec(spec);
+  const head = `tensor ${first.label} [${first.shape.join(', ')}] needs ${mibText(first.bytes)} at batch ${batch}, more than the adapter's ${mibText(limit)} per buffer (maxStorageBufferBindingSize)`;
+  const atOne = over(1);
+  if (atOne) {
+    throw new MemoryFitError(
+      `model does not fit the adapter even at batch 1: tensor ${atOne.label} [${atOne.shape.join(', ')}] needs ${mibText(atOne.bytes)}, more than the adapter's ${mibText(limit)} per buffer; shrink ${fieldOf(atOne.label, spec, plan)}`,
+    );
+  }
+  let lo = 1;
+  let hi = batch - 1;
+  while (lo < hi) {
+    const mid = lo + Math.ceil((hi - lo) / 2);
+    if (over(mid)) hi = mid - 1;
+    else lo = mid;
+  }
+  throw new MemoryFitError(`batch ${batch} does not fit the adapter: ${head}; use a batch of at most ${lo} (--batch ${lo}) or shrink ${fieldOf(first.label, spec, plan)}`);
 }

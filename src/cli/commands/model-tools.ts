@@ -9,8 +9,8 @@ import { Model } from '../../model/model.ts';
 import { serializeCheckpoint, checkpointMetadata } from '../../io/checkpoint.ts';
 import { planFromSpec } from '../../train/plan.ts';
 import { formatBp } from '../../train/schedule.ts';
-import { evaluateOn, uploadDataset } from '../../train/trainer.ts';
-import { memoryReport, formatMemoryReport } from '../../train/memory.ts';
+import { evalBatchFor, evaluateOn, uploadDataset } from '../../train/trainer.ts';
+import { checkFits, formatMemoryReport, memoryReport } from '../../train/memory.ts';
 import { BACKEND_FLAG, backendFlag, intFlag, parseFlags, requireString } from '../args.ts';
 import { prepareData, resolvePreset } from './train.ts';
 
@@ -50,6 +50,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const { split } = await prepareData(preset, flags, 'eval');
   const backend = await createBackend(backendFlag('eval', flags));
   try {
+    if (backend instanceof WebGPUBackend) checkFits(preset.spec, evalBatchFor(split.test.labels.length), backend.device.limits);
     const model = Model.create(backend, preset.spec, { weights: ckpt.tensors });
     const device = uploadDataset(backend, split.test);
     const m = await evaluateOn(model, device, split.test.labels.length);
@@ -69,9 +70,11 @@ export async function evalCommand(argv: string[]): Promise<number> {
 
 export async function infoCommand(argv: string[]): Promise<number> {
   const flags = parseFlags('info', argv, { ...MODEL_FLAGS, batch: { type: 'string' }, json: { type: 'boolean' }, ...BACKEND_FLAG });
+  const withModel = typeof flags.preset === 'string' || typeof flags.model === 'string';
+  const preset = withModel ? resolvePreset('info', flags) : undefined;
+  const batch = preset ? intFlag('info', flags, 'batch', preset.protocol.batch) : 0;
   const backend = await createBackend(backendFlag('info', flags));
   try {
-    const withModel = typeof flags.preset === 'string' || typeof flags.model === 'string';
     const report: Record<string, unknown> = {};
     if (backend instanceof WebGPUBackend) {
       report.adapter = adapterName(backend.info);
@@ -80,9 +83,8 @@ export async function infoCommand(argv: string[]): Promise<number> {
     } else {
       report.adapter = backend.description;
     }
-    if (withModel) {
-      const preset = resolvePreset('info', flags);
-      const batch = intFlag('info', flags, 'batch', preset.protocol.batch);
+    if (preset) {
+      if (backend instanceof WebGPUBackend) checkFits(preset.spec, batch, backend.device.limits);
       report.memory = memoryReport(backend, preset.spec, batch);
     }
     if (flags.json) {
