@@ -43,7 +43,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (e) {
-    const message = (e as Error).message?.split('\n')[0] ?? String(e);
+    const first = ((e as Error).message ?? String(e)).split('\n')[0];
+    // Usage errors already start with the command name; say it once.
+    const message = first.startsWith(`${name}: `) ? first.slice(name.length + 2) : first;
     console.error(`nitro-d ${name}: ${message}`);
     return e instanceof UsageError ? 2 : 1;
   }

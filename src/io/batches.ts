@@ -40,6 +40,10 @@ function checkSample(kind: string, file: string, t: SafetensorsTensor, rank: num
     const dims = rank === 5 ? '[S, B, C, H, W]' : '[N, C, H, W]';
     throw new SafetensorsError(`${kind} ${file}: tensor x has shape ${formatShape(t.shape)}, expected ${dims}`, file, 'x');
   }
+  const names = rank === 5 ? ['steps S', 'batch size B'] : ['input count N'];
+  for (const [i, what] of names.entries()) {
+    if (t.shape[i] === 0) throw new SafetensorsError(`${kind} ${file}: tensor x has shape ${formatShape(t.shape)}: ${what} must be at least 1`, file, 'x');
+  }
   const sample = t.shape.slice(rank - 3);
   if (want && (want.length !== 3 || sample.some((d, i) => d !== want[i]))) {
     throw new SafetensorsError(`${kind} ${file}: tensor x has samples ${formatShape(sample)}, the model expects ${formatShape(want)}`, file, 'x');

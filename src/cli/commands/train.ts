@@ -3,9 +3,9 @@
  * paper's protocol, shows progress, logs every epoch as a JSON line, keeps the last and the
  * best checkpoint (written atomically), and resumes from a checkpoint bit for bit.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Backend } from '../../backend.ts';
+import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { type Backend, deviceBytes } from '../../backend.ts';
 import { createBackend } from '../../backends.ts';
 import { type DataSplit, loadDataset } from '../../data/dataset.ts';
 import type { NormStats } from '../../data/normalize.ts';
@@ -18,7 +18,8 @@ import { type DatasetName, getPreset, type Preset } from '../../model/presets.ts
 import { planFromSpec } from '../../train/plan.ts';
 import { firstSamples, normalizeSplit, protocolOptions } from '../../train/protocol.ts';
 import { formatBp } from '../../train/schedule.ts';
-import { type EpochResult, Trainer, type TrainerOptions, type TrainerState, trainingMetadata } from '../../train/trainer.ts';
+import { checkFits } from '../../train/memory.ts';
+import { type EpochResult, evalBatchFor, Trainer, type TrainerOptions, type TrainerState, trainingMetadata } from '../../train/trainer.ts';
 import { BACKEND_FLAG, backendFlag, intFlag, parseFlags, UsageError } from '../args.ts';
 import { JsonLog } from '../log.ts';
 import { ProgressBar } from '../progress.ts';
@@ -94,7 +95,8 @@ export async function prepareData(preset: Preset, flags: Record<string, unknown>
   const testRaw = firstSamples(raw.test, flags['test-limit'] === undefined ? undefined : intFlag(command, flags, 'test-limit', 0));
   const expected = planFromSpec(preset.spec).input;
   if (trainRaw.shape.some((d, i) => d !== expected[i])) {
-    throw new Error(`${preset.dataset} samples are [${trainRaw.shape.join(', ')}], the model expects [${expected.join(', ')}]`);
+    const source = typeof flags.model === 'string' ? `the model ${flags.model}` : `preset ${preset.name}`;
+    throw new Error(`${preset.dataset} samples are [${trainRaw.shape.join(', ')}], ${source} expects input [${expected.join(', ')}] (pick the data with --dataset and --data)`);
   }
   const { split, stats } = normalizeSplit({ train: trainRaw, test: testRaw }, preset.protocol);
   return { preset, stats, split };
@@ -128,6 +130,80 @@ export function epochRecord(r: EpochResult): Record<string, unknown> {
   };
 }
 
+/** The first field (dotted path) where two JSON values differ, or undefined when equal. */
+function firstDifference(a: unknown, b: unknown, path: string): string | undefined {
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+    for (const k of keys) {
+      const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], /^\d+$/.test(k) ? `${path}[${k}]` : `${path}.${k}`);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  return a === b ? undefined : path;
+}
+
+function metadataJson(file: string, meta: Record<string, string>, key: string): unknown {
+  const text = meta[key];
+  if (text === undefined) throw new Error(`checkpoint ${file}: no "${key}" in its metadata (not written by nitro-d train)`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`checkpoint ${file}: metadata "${key}" is not valid JSON`);
+  }
+}
+
+/** Reads a --resume checkpoint and checks it continues this very run (spec and protocol). */
+async function loadResume(file: string, preset: Preset): Promise<{ weights: Map<string, Int32Array>; state: TrainerState; normalization: unknown }> {
+  const ckpt = parseCheckpoint(await readFileBytes(file), planFromSpec(preset.spec).parameters, file);
+  const state = metadataJson(file, ckpt.metadata, 'trainer') as TrainerState;
+  if (!Number.isInteger(state?.epoch) || state.epoch < 0 || !Number.isInteger(state.lrInv) || state.lrInv <= 0) {
+    throw new Error(`checkpoint ${file}: metadata "trainer" holds no valid trainer state`);
+  }
+  const specDiff = firstDifference(metadataJson(file, ckpt.metadata, 'model'), preset.spec, 'model');
+  if (specDiff) throw new Error(`checkpoint ${file}: its model spec differs from the one requested at ${specDiff}`);
+  // Everything but the epoch count must be the run's own, or the bytes cannot match an unbroken run.
+  const saved = metadataJson(file, ckpt.metadata, 'protocol') as Record<string, unknown>;
+  const protocolDiff = firstDifference({ ...saved, epochs: 0 }, { ...preset.protocol, epochs: 0 }, 'protocol');
+  if (protocolDiff) throw new Error(`checkpoint ${file}: it was trained with another ${protocolDiff} than requested (check --batch, --seed, --no-augment)`);
+  if (ckpt.metadata.dataset !== preset.dataset) {
+    throw new Error(`checkpoint ${file}: it was trained on ${ckpt.metadata.dataset}, not ${preset.dataset}`);
+  }
+  return { weights: ckpt.tensors, state, normalization: metadataJson(file, ckpt.metadata, 'normalization') };
+}
+
+/** Files and folders a fresh run made, removed again when it fails before its first checkpoint. */
+class RunOutputs {
+  private dirs: string[] = [];
+  private files: string[] = [];
+  checkpointWritten = false;
+
+  mkdir(dir: string): void {
+    const first = mkdirSync(dir, { recursive: true });
+    if (first === undefined) return;
+    // mkdir -p made `first` and everything below it, down to `dir`.
+    for (let d = resolve(dir); ; d = dirname(d)) {
+      this.dirs.push(d);
+      if (d === resolve(first) || d === dirname(d)) break;
+    }
+  }
+
+  file(f: string): void {
+    this.files.push(f);
+  }
+
+  /** Removes what this run created (deepest folders first; a folder that is not empty stays). */
+  discard(): void {
+    if (this.checkpointWritten) return;
+    for (const f of this.files) rmSync(f, { force: true });
+    for (const d of this.dirs) {
+      try {
+        rmdirSync(d);
+      } catch {}
+    }
+  }
+}
+
 export async function trainCommand(argv: string[]): Promise<number> {
   const flags = parseFlags('train', argv, TRAIN_FLAGS);
   const preset = resolvePreset('train', flags);
@@ -136,81 +212,102 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const logFile = (flags.log as string | undefined) ?? join(out, 'log.jsonl');
   const snapshotEvery = intFlag('train', flags, 'snapshot-every', 200, 0);
   const stepsPerSubmit = flags['steps-per-submit'] === undefined ? undefined : intFlag('train', flags, 'steps-per-submit', 1);
+  const batch = preset.protocol.batch;
 
-  // Resume: the checkpoint carries the spec, the protocol and the trainer state.
-  let resumeWeights: Map<string, Int32Array> | undefined;
-  let resumeState: TrainerState | undefined;
-  if (typeof flags.resume === 'string') {
-    const bytes = await readFileBytes(flags.resume);
-    const ckpt = parseCheckpoint(bytes, planFromSpec(preset.spec).parameters, flags.resume);
-    if (!ckpt.metadata.trainer) throw new Error(`checkpoint ${flags.resume}: no trainer state in its metadata (not written by nitro-d train)`);
-    if (ckpt.metadata.model !== JSON.stringify(preset.spec)) {
-      throw new Error(`checkpoint ${flags.resume}: its model spec differs from the one requested`);
-    }
-    resumeWeights = ckpt.tensors;
-    resumeState = JSON.parse(ckpt.metadata.trainer) as TrainerState;
-  }
-
-  const quiet = Boolean(flags.quiet);
-  const say = (s: string) => {
-    if (!quiet) console.error(s);
-  };
-  say(`nitro-d train: ${preset.name} (${preset.description}) on ${preset.dataset}`);
+  // Everything is checked before anything is printed, created or written.
+  const resume = typeof flags.resume === 'string' ? await loadResume(flags.resume, preset) : undefined;
   const setup = await prepareData(preset, flags, 'train');
   const { train, test } = setup.split;
-  say(`data: ${train.labels.length} train / ${test.labels.length} test samples, normalisation mean [${setup.stats.mean}] MAD [${setup.stats.mad}]`);
+  if (batch > train.labels.length) throw new UsageError(`train: --batch ${batch} is larger than the training set (${train.labels.length} samples)`);
+  if (resume) {
+    const d = firstDifference(resume.normalization, setup.stats, 'normalization');
+    if (d) throw new Error(`checkpoint ${flags.resume}: its ${d} differs from this data's (trained on other data or another --train-limit?)`);
+  }
 
   const backend = await createBackend(backendKind);
-  const device = backend instanceof WebGPUBackend ? adapterName(backend.info) : backend.description;
-  say(`backend: ${backendKind} on ${device}`);
-  mkdirSync(out, { recursive: true });
-  const log = new JsonLog(logFile, typeof flags.resume !== 'string');
-  const model = Model.create(backend, preset.spec, { seed: preset.protocol.seed, weights: resumeWeights });
-  const bar = quiet ? undefined : new ProgressBar();
-  const options: TrainerOptions = {
-    ...protocolOptions(preset),
-    stepsPerSubmit,
-    snapshotEvery,
-    onStep: (p) => bar?.update({ label: `epoch ${p.epoch}`, done: p.step * preset.protocol.batch, total: p.steps * preset.protocol.batch, rate: p.imagesPerSecond }),
-    onRecover: (info) => {
-      const line = `device lost (${info.message}); resumed from the snapshot at epoch ${info.epoch} step ${info.step} (${info.lostSteps} steps redone)`;
-      bar?.done();
-      say(line);
-      log.write({ event: 'device-lost', ...info });
-    },
-    recreateBackend: backendKind === 'webgpu' ? () => createBackend('webgpu') : undefined,
-    onEpoch: async (r, trainer) => {
-      bar?.done();
-      say(summary(r));
-      log.write(epochRecord(r));
-      const bytes = await trainer.model.toCheckpoint(trainingMetadata(preset, setup.stats, trainer.state));
-      await writeFileAtomic(join(out, 'last.safetensors'), bytes);
-      if (r.best) await writeFileAtomic(join(out, 'best.safetensors'), bytes);
-    },
-  };
-  log.write({
-    event: 'start',
-    preset: preset.name,
-    dataset: preset.dataset,
-    spec: preset.spec,
-    protocol: preset.protocol,
-    backend: backendKind,
-    device,
-    resumedAtEpoch: resumeState?.epoch ?? 0,
-    command: `nitro-d train ${argv.join(' ')}`.trim(),
-  });
-  const trainer = new Trainer(model, train, test, options, resumeState);
   let current: Backend = backend;
+  let trainer: Trainer | undefined;
+  const outputs = new RunOutputs();
+  let log: JsonLog | undefined;
   try {
+    if (backend instanceof WebGPUBackend) {
+      const limits = backend.device.limits;
+      checkFits(preset.spec, batch, limits);
+      checkFits(preset.spec, evalBatchFor(test.labels.length), limits);
+      const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+      for (const [name, ds, flag] of [['training', train, 'train-limit'], ['test', test, 'test-limit']] as const) {
+        const bytes = deviceBytes([ds.labels.length, ...ds.shape], 'i8');
+        if (bytes > limit) {
+          const most = Math.floor(limit / Math.ceil(bytes / ds.labels.length));
+          throw new UsageError(`train: the ${name} set (${ds.labels.length} samples, ${bytes} bytes) is larger than the adapter's ${limit}-byte buffer limit; use --${flag} ${most} or less`);
+        }
+      }
+    }
+    const quiet = Boolean(flags.quiet);
+    const say = (s: string) => {
+      if (!quiet) console.error(s);
+    };
+    say(`nitro-d train: ${preset.name} (${preset.description}) on ${preset.dataset}`);
+    say(`data: ${train.labels.length} train / ${test.labels.length} test samples, normalisation mean [${setup.stats.mean}] MAD [${setup.stats.mad}]`);
+    const device = backend instanceof WebGPUBackend ? adapterName(backend.info) : backend.description;
+    say(`backend: ${backendKind} on ${device}`);
+
+    const model = Model.create(backend, preset.spec, { seed: preset.protocol.seed, weights: resume?.weights });
+    outputs.mkdir(out);
+    outputs.mkdir(dirname(logFile));
+    if (!resume) outputs.file(logFile);
+    const runLog = new JsonLog(logFile, !resume);
+    log = runLog;
+    const bar = quiet ? undefined : new ProgressBar();
+    const options: TrainerOptions = {
+      ...protocolOptions(preset),
+      stepsPerSubmit,
+      snapshotEvery,
+      onStep: (p) => bar?.update({ label: `epoch ${p.epoch}`, done: p.step * batch, total: p.steps * batch, rate: p.imagesPerSecond }),
+      onRecover: (info) => {
+        const line = `device lost (${info.message}); re-created it and resumed from the snapshot at epoch ${info.epoch} step ${info.step} (${info.lostSteps} steps redone, at most --snapshot-every ${snapshotEvery})`;
+        bar?.done();
+        say(line);
+        runLog.write({ event: 'device-lost', ...info, snapshotEvery });
+      },
+      recreateBackend: backendKind === 'webgpu' ? () => createBackend('webgpu') : undefined,
+      onEpoch: async (r, t) => {
+        bar?.done();
+        say(summary(r));
+        runLog.write(epochRecord(r));
+        const bytes = await t.model.toCheckpoint(trainingMetadata(preset, setup.stats, t.state));
+        await writeFileAtomic(join(out, 'last.safetensors'), bytes);
+        if (r.best) await writeFileAtomic(join(out, 'best.safetensors'), bytes);
+        outputs.checkpointWritten = true;
+      },
+    };
+    runLog.write({
+      event: 'start',
+      preset: preset.name,
+      dataset: preset.dataset,
+      spec: preset.spec,
+      protocol: preset.protocol,
+      backend: backendKind,
+      device,
+      resumedAtEpoch: resume?.state.epoch ?? 0,
+      command: `nitro-d train ${argv.join(' ')}`.trim(),
+    });
+    trainer = new Trainer(model, train, test, options, resume?.state);
     const results = await trainer.fit();
     current = trainer.model.backend;
     const s = trainer.state;
     const bestBp = s.bestCorrect >= 0 ? Math.floor((s.bestCorrect * 10000) / test.labels.length) : 0;
     say(`done: ${results.length} epochs this run; best test accuracy ${formatBp(bestBp)} at epoch ${s.bestEpoch}; checkpoints in ${out}`);
-    log.write({ event: 'end', epochs: s.epoch, bestEpoch: s.bestEpoch, bestTestAccuracy: bestBp / 100 });
+    runLog.write({ event: 'end', epochs: s.epoch, bestEpoch: s.bestEpoch, bestTestAccuracy: bestBp / 100 });
     return 0;
+  } catch (e) {
+    if (trainer) current = trainer.model.backend;
+    // A run that wrote checkpoints keeps its log, with the reason it stopped.
+    if (outputs.checkpointWritten || resume) log?.write({ event: 'error', message: (e as Error).message?.split('\n')[0] });
+    outputs.discard();
+    throw e;
   } finally {
-    trainer.dispose();
+    trainer?.dispose();
     current.destroy();
   }
 }
