@@ -51,13 +51,13 @@ export function formatTrainingBench(r: TrainingBenchResult): string {
   return lines.join('\n');
 }
 
-/** One table for one or more backends; with two, the speed-up of the first over the second. */
+/** One table for one or more backends; with two, the speed-up of the first over the second (time of the second / time of the first). */
 export function formatKernelBench(results: KernelBenchResult[]): string {
   if (results.length === 0) return '';
   const base = results[0].rows;
   const header = ['layer', 'op', 'shape', 'MOP'];
   for (const r of results) header.push(`${r.backend} ms`, `${r.backend} GOP/s`);
-  if (results.length === 2) header.push('speed-up');
+  if (results.length === 2) header.push(`${results[0].backend} speed-up`);
   const rows = base.map((row, i) => {
     const cells = [row.layer, row.op, row.shape, num(row.ops / 1e6)];
     for (const r of results) {
