@@ -1,7 +1,11 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from '@playwright/test';
 
 const port = Number(process.env.E2E_PORT ?? 4599);
 const vite = 'node_modules/.bin/vite';
+// Its own build directory: `npm run build` (the library, which the e2e tests' CLI runs use)
+// empties dist/, and with it dist/demo, while the pages are being served.
+const pages = fileURLToPath(new URL('.cache/e2e-pages', import.meta.url));
 
 // End-to-end tests of the demo pages in headless Debian Chromium (its own SwiftShader WebGPU).
 // Browsers are never downloaded: the system's /usr/bin/chromium is used.
@@ -29,9 +33,9 @@ export default defineConfig({
       ],
     },
   },
-  // The demo build (dist/demo) served as it would be deployed; 127.0.0.1 is a secure context.
+  // The demo build served as it would be deployed; 127.0.0.1 is a secure context.
   webServer: {
-    command: `${vite} build --mode demo --logLevel warn && ${vite} preview --mode demo --host 127.0.0.1 --port ${port} --strictPort`,
+    command: `${vite} build --mode demo --logLevel warn --outDir ${pages} && ${vite} preview --mode demo --outDir ${pages} --host 127.0.0.1 --port ${port} --strictPort`,
     url: `http://127.0.0.1:${port}/index.html`,
     reuseExistingServer: false,
     timeout: 180_000,
