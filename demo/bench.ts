@@ -1,0 +1,519 @@
+/**
+ * The benchmark page: training throughput of presets (cold first step and warm images/s) with
+ * the library's benchTraining, each on a fresh WebGPU device so the cold time includes every
+ * shader compile; a float32 TensorFlow.js twin of each MLP; kernel microbenchmarks at the
+ * paper's layer shapes with benchKernels. Results as tables, bar charts and a JSON download.
+ */
+import pkg from '../package.json';
+import {
+  type Backend,
+  benchKernels,
+  benchTraining,
+  createBackend,
+  getPreset,
+  type KernelBenchResult,
+  type KernelBenchRow,
+  paperKernelShapes,
+  presetNames,
+  type TrainingBenchResult,
+  type WebGPUBackend,
+} from '../src/index.ts';
+import { type Bar, drawBars } from './bench/bar-chart.ts';
+import { type BenchConfig, configFromQuery, type KernelTimingChoice, DEFAULT_CONFIG, layerSelected, queryOf, stepsFor, TRAINING_PRESETS } from './bench/config.ts';
+import { benchTfjsMlp, type TfjsMlpResult } from './bench/tfjs-mlp.ts';
+import { type AdapterSummary, probeWebGpu, renderAdapter } from './ui/adapter.ts';
+import { bytes } from './ui/format.ts';
+
+export interface BenchReport {
+  page: 'nitro-d benchmarks';
+  version: string;
+  date: string;
+  url: string;
+  userAgent: string;
+  config: BenchConfig;
+  adapter?: AdapterSummary;
+  training: TrainingBenchResult[];
+  tfjs: TfjsMlpResult[];
+  kernels?: KernelBenchResult;
+  errors: { task: string; message: string }[];
+  seconds: number;
+}
+
+declare global {
+  interface Window {
+    nitroBench?: {
+      /** Resolves when the page has probed WebGPU and read its URL query. */
+      ready(): Promise<boolean>;
+      /** The last run's report (undefined before a run finished). */
+      report(): BenchReport | undefined;
+    };
+  }
+}
+
+function byId<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`page element #${id} is missing`);
+  return el as T;
+}
+
+const form = {
+  presets: byId<HTMLFieldSetElement>('presets'),
+  batch: byId<HTMLInputElement>('batch'),
+  steps: byId<HTMLInputElement>('steps'),
+  warmup: byId<HTMLInputElement>('warmup'),
+  tfjs: byId<HTMLInputElement>('tfjs'),
+  kernels: byId<HTMLInputElement>('kernels'),
+  kernelBatch: byId<HTMLInputElement>('kernel-batch'),
+  kernelMs: byId<HTMLInputElement>('kernel-ms'),
+  layers: byId<HTMLInputElement>('layers'),
+  timing: byId<HTMLSelectElement>('timing'),
+  run: byId<HTMLButtonElement>('run'),
+  download: byId<HTMLButtonElement>('download'),
+  permalink: byId<HTMLAnchorElement>('permalink'),
+};
+
+const view = {
+  status: byId<HTMLSpanElement>('status'),
+  progress: byId<HTMLProgressElement>('progress'),
+  trainingBody: byId<HTMLTableSectionElement>('training-body'),
+  trainingHint: byId<HTMLSpanElement>('training-hint'),
+  trainingChart: byId<HTMLCanvasElement>('training-chart'),
+  kernelsBody: byId<HTMLTableSectionElement>('kernels-body'),
+  kernelHint: byId<HTMLSpanElement>('kernel-hint'),
+  kernelsChart: byId<HTMLCanvasElement>('kernels-chart'),
+  adapter: byId<HTMLDivElement>('adapter'),
+  missing: byId<HTMLDivElement>('webgpu-missing'),
+  missingReason: byId<HTMLParagraphElement>('webgpu-reason'),
+  error: byId<HTMLDivElement>('error'),
+  errorText: byId<HTMLSpanElement>('error-text'),
+};
+
+/** Presets the page offers for training (any preset can be asked for through ?presets=). */
+const OFFERED = [...TRAINING_PRESETS];
+
+let report: BenchReport | undefined;
+let running = false;
+
+function showError(e: unknown): void {
+  console.error(e);
+  view.errorText.textContent = e instanceof Error ? e.message : String(e);
+  view.error.hidden = false;
+}
+
+/** "1,234", "56.7", "0.892": about four significant digits. */
+function num(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
+  return String(Number(v.toPrecision(3)));
+}
+
+function setPhase(phase: 'idle' | 'running' | 'done' | 'error', text: string): void {
+  document.body.dataset.phase = phase;
+  view.status.textContent = text;
+}
+
+// ---- the form -------------------------------------------------------------------------------
+
+function presetBoxes(): HTMLInputElement[] {
+  return [...form.presets.querySelectorAll<HTMLInputElement>('input[type="checkbox"]')];
+}
+
+function fillForm(c: BenchConfig): void {
+  const names = [...OFFERED, ...c.presets.filter((p) => !(OFFERED as string[]).includes(p))];
+  for (const l of form.presets.querySelectorAll('label')) l.remove();
+  for (const name of names) {
+    const label = document.createElement('label');
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.value = name;
+    box.checked = c.presets.includes(name);
+    label.title = getPreset(name).description;
+    label.append(box, name);
+    form.presets.append(label);
+  }
+  form.batch.value = String(c.batch);
+  form.steps.value = c.steps === undefined ? '' : String(c.steps);
+  form.warmup.value = c.warmup === undefined ? '' : String(c.warmup);
+  form.tfjs.checked = c.tfjs;
+  form.kernels.checked = c.kernels;
+  form.kernelBatch.value = String(c.kernelBatch);
+  form.kernelMs.value = String(c.kernelMs);
+  form.layers.value = c.layers.join(',');
+  form.timing.value = c.timing;
+}
+
+function int(input: HTMLInputElement, what: string, min: number, optional: true): number | undefined;
+function int(input: HTMLInputElement, what: string, min: number, optional?: false): number;
+function int(input: HTMLInputElement, what: string, min: number, optional = false): number | undefined {
+  const raw = input.value.trim();
+  if (raw === '' && optional) return undefined;
+  const v = Number(raw);
+  if (raw === '' || !Number.isInteger(v) || v < min) {
+    input.focus();
+    throw new Error(`${what} must be a whole number of at least ${min}`);
+  }
+  return v;
+}
+
+function readForm(): BenchConfig {
+  return {
+    presets: presetBoxes()
+      .filter((b) => b.checked)
+      .map((b) => b.value),
+    batch: int(form.batch, 'Batch size', 1),
+    steps: int(form.steps, 'Timed steps', 1, true),
+    warmup: int(form.warmup, 'Warm-up steps', 0, true),
+    tfjs: form.tfjs.checked,
+    kernels: form.kernels.checked,
+    kernelBatch: int(form.kernelBatch, 'Kernel batch size', 1),
+    kernelMs: int(form.kernelMs, 'Time per kernel', 1),
+    timing: form.timing.value as KernelTimingChoice,
+    layers: form.layers.value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+    run: false,
+  };
+}
+
+function updatePermalink(): void {
+  try {
+    form.permalink.href = `./bench.html${queryOf(readForm())}`;
+  } catch {
+    form.permalink.href = './bench.html';
+  }
+}
+
+function setBusy(busy: boolean): void {
+  running = busy;
+  for (const el of form.presets.querySelectorAll('input')) el.disabled = busy;
+  for (const el of [form.batch, form.steps, form.warmup, form.tfjs, form.kernels, form.kernelBatch, form.kernelMs, form.layers, form.timing, form.run]) el.disabled = busy || webgpuMissing;
+  form.download.disabled = busy || report === undefined;
+}
+
+// ---- result rows ----------------------------------------------------------------------------
+
+interface TrainingTask {
+  preset: string;
+  engine: 'nitro-d' | 'tfjs';
+  row: HTMLTableRowElement;
+}
+
+function cells(row: HTMLTableRowElement, values: (string | { text: string; className?: string; value?: number })[]): void {
+  row.replaceChildren();
+  for (const v of values) {
+    const td = row.insertCell();
+    if (typeof v === 'string') td.textContent = v;
+    else {
+      td.textContent = v.text;
+      if (v.className) td.className = v.className;
+      if (v.value !== undefined) td.dataset.value = String(v.value);
+    }
+  }
+}
+
+const n = (value: number | null | undefined, strong = false) => ({ text: num(value), className: strong ? 'num strong' : 'num', value: value ?? undefined });
+
+function pendingTrainingRow(t: TrainingTask, c: BenchConfig): void {
+  const { steps } = stepsFor(c, t.preset);
+  t.row.className = `pending ${t.engine === 'tfjs' ? 'tfjs' : 'nitro'}`;
+  t.row.dataset.preset = t.preset;
+  t.row.dataset.engine = t.engine;
+  cells(t.row, [t.preset, t.engine === 'tfjs' ? 'TF.js WebGPU float32' : 'nitro-d WebGPU int', n(c.batch), n(steps), { text: 'waiting', className: 'num none' }, '', '', '', '']);
+}
+
+function nitroRow(t: TrainingTask, r: TrainingBenchResult): void {
+  t.row.className = 'nitro';
+  cells(t.row, [
+    r.preset,
+    'nitro-d WebGPU int',
+    n(r.batch),
+    n(r.steps),
+    n(r.coldMs),
+    n(r.imagesPerSecond, true),
+    n(r.msPerStep),
+    n(r.gopsPerSecond),
+    { text: bytes(r.memory.bytesInUse), className: 'num', value: r.memory.bytesInUse },
+  ]);
+}
+
+function tfjsRow(t: TrainingTask, r: TfjsMlpResult): void {
+  t.row.className = 'tfjs';
+  cells(t.row, [r.preset, `TF.js ${r.tfjsVersion} WebGPU float32`, n(r.batch), n(r.steps), n(r.coldMs), n(r.imagesPerSecond, true), n(r.msPerStep), n(r.gflopsPerSecond), { text: '–', className: 'num none' }]);
+}
+
+function failedRow(row: HTMLTableRowElement, message: string): void {
+  row.classList.remove('pending');
+  row.classList.add('failed');
+  const td = row.cells[4];
+  td.colSpan = 5;
+  td.className = '';
+  td.textContent = `failed: ${message}`;
+  while (row.cells.length > 5) row.deleteCell(5);
+}
+
+const OP_NAMES: Record<string, string> = {
+  linear: 'forward',
+  conv2d: 'forward',
+  linearWeightGrad: 'weight gradient',
+  conv2dWeightGrad: 'weight gradient',
+};
+
+function kernelRow(r: KernelBenchRow): HTMLTableRowElement {
+  const row = document.createElement('tr');
+  row.dataset.layer = r.layer;
+  row.dataset.op = r.op;
+  cells(row, [
+    r.layer,
+    OP_NAMES[r.op] ?? r.op,
+    { text: r.kernel, className: 'kernel' },
+    { text: r.shape, className: 'shape' },
+    n(r.ops / 1e9),
+    n(r.ms),
+    r.skipped ? { text: `skipped: ${r.skipped}`, className: 'num none' } : n(r.gops, true),
+  ]);
+  return row;
+}
+
+function drawCharts(): void {
+  const r = report;
+  const training: Bar[] = [];
+  for (const t of r?.training ?? []) {
+    training.push({ label: `${t.preset} · nitro-d`, value: t.imagesPerSecond, color: '#4f46e5', text: `${num(t.imagesPerSecond)} img/s` });
+    const twin = r?.tfjs.find((x) => x.preset === t.preset);
+    if (twin) training.push({ label: `${t.preset} · TF.js`, value: twin.imagesPerSecond, color: '#f59e0b', text: `${num(twin.imagesPerSecond)} img/s` });
+  }
+  for (const x of r?.tfjs ?? []) {
+    if (!r?.training.some((t) => t.preset === x.preset)) training.push({ label: `${x.preset} · TF.js`, value: x.imagesPerSecond, color: '#f59e0b', text: `${num(x.imagesPerSecond)} img/s` });
+  }
+  drawBars(view.trainingChart, training, { unit: 'warm images/s', emptyText: 'images/s appear here' });
+  const kernels: Bar[] = (r?.kernels?.rows ?? [])
+    .filter((k) => k.gops !== null)
+    .map((k) => ({
+      label: `${k.layer.split(' = ')[0]} ${k.op.endsWith('WeightGrad') ? 'dW' : 'fwd'}`,
+      value: k.gops ?? 0,
+      color: k.op.endsWith('WeightGrad') ? '#0891b2' : '#4f46e5',
+      text: `${num(k.gops)} GOP/s`,
+    }));
+  drawBars(view.kernelsChart, kernels, { unit: 'GOP/s', emptyText: 'GOP/s per kernel appear here' });
+}
+
+// ---- running --------------------------------------------------------------------------------
+
+let adapter: AdapterSummary | undefined;
+let webgpuMissing = false;
+
+function summaryOf(backend: Backend): AdapterSummary | undefined {
+  if (backend.kind !== 'webgpu') return undefined;
+  const info = (backend as WebGPUBackend).info;
+  return { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, features: info.features, limits: info.limits, source: 'device' };
+}
+
+async function run(c: BenchConfig): Promise<BenchReport> {
+  const started = performance.now();
+  const r: BenchReport = {
+    page: 'nitro-d benchmarks',
+    version: pkg.version,
+    date: new Date().toISOString(),
+    url: location.href,
+    userAgent: navigator.userAgent,
+    config: c,
+    adapter,
+    training: [],
+    tfjs: [],
+    errors: [],
+    seconds: 0,
+  };
+  report = undefined;
+  const tasks: TrainingTask[] = [];
+  for (const preset of c.presets) {
+    tasks.push({ preset, engine: 'nitro-d', row: document.createElement('tr') });
+    if (c.tfjs && getPreset(preset).spec.features.length === 0) tasks.push({ preset, engine: 'tfjs', row: document.createElement('tr') });
+  }
+  view.trainingBody.replaceChildren(...tasks.map((t) => t.row));
+  for (const t of tasks) pendingTrainingRow(t, c);
+  view.kernelsBody.replaceChildren();
+  const shapes = c.kernels ? paperKernelShapes(c.kernelBatch).filter((s) => layerSelected(c, s.layer)) : [];
+  const total = tasks.length + 2 * shapes.length;
+  let done = 0;
+  const tick = () => {
+    done++;
+    view.progress.value = done / Math.max(1, total);
+  };
+  view.progress.value = 0;
+  view.trainingHint.textContent = `batch ${c.batch}; cold = model, recording with its shader compiles and the first step, on a fresh device`;
+  view.kernelHint.textContent = c.kernels ? `batch ${c.kernelBatch}, ${shapes.length} layers` : 'not run (turned off)';
+
+  for (const t of tasks) {
+    const { steps, warmup } = stepsFor(c, t.preset);
+    const label = `${t.preset} on ${t.engine === 'tfjs' ? 'TensorFlow.js' : 'nitro-d'}`;
+    setPhase('running', `Training ${label}: cold start…`);
+    try {
+      if (t.engine === 'nitro-d') {
+        // A device of its own, so the cold start compiles every shader the preset needs.
+        const backend = await createBackend('webgpu');
+        try {
+          r.adapter ??= summaryOf(backend);
+          const result = await benchTraining(backend, {
+            preset: t.preset,
+            batch: c.batch,
+            steps,
+            warmup,
+            kernelTiming: 'none',
+            onPhase: (p) => setPhase('running', `Training ${label}: ${p}…`),
+          });
+          r.training.push(result);
+          nitroRow(t, result);
+        } finally {
+          backend.destroy();
+        }
+      } else {
+        const result = await benchTfjsMlp(t.preset, getPreset(t.preset).spec, {
+          batch: c.batch,
+          steps,
+          warmup,
+          onPhase: (p) => setPhase('running', `TensorFlow.js ${p}…`),
+        });
+        r.tfjs.push(result);
+        tfjsRow(t, result);
+      }
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      console.error(e);
+      r.errors.push({ task: label, message });
+      failedRow(t.row, message);
+    }
+    tick();
+    report = r;
+    drawCharts();
+  }
+
+  if (shapes.length > 0) {
+    setPhase('running', 'Kernels: creating the device…');
+    const backend = await createBackend('webgpu', { timestamps: c.timing !== 'solo' });
+    try {
+      r.adapter ??= summaryOf(backend);
+      const rows: KernelBenchRow[] = [];
+      const timingUsed = c.timing === 'auto' ? ((backend as WebGPUBackend).hasTimestamps ? 'timestamps' : 'solo') : c.timing;
+      view.kernelHint.textContent = `batch ${c.kernelBatch}, ${shapes.length} layers, ${timingUsed === 'timestamps' ? 'GPU time from timestamp queries' : 'wall clock per call (submission and sync included)'}`;
+      const first = shapes[0].layer.split(' = ')[0];
+      setPhase('running', `Kernels: ${first} (1 of ${2 * shapes.length})…`);
+      r.kernels = await benchKernels(backend, shapes, {
+        targetMs: c.kernelMs,
+        timing: c.timing === 'auto' ? undefined : c.timing,
+        onRow: (row) => {
+          rows.push(row);
+          view.kernelsBody.append(kernelRow(row));
+          tick();
+          const next = shapes[rows.length >> 1];
+          if (next) setPhase('running', `Kernels: ${next.layer.split(' = ')[0]} (${rows.length + 1} of ${2 * shapes.length})…`);
+          report = { ...r, kernels: { backend: backend.kind, adapter: backend.description, runtime: 'browser', timing: timingUsed, rows } };
+          drawCharts();
+        },
+      });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      console.error(e);
+      r.errors.push({ task: 'kernels', message });
+    } finally {
+      backend.destroy();
+    }
+  }
+  r.seconds = Math.round((performance.now() - started) / 100) / 10;
+  report = r;
+  drawCharts();
+  if (r.adapter) renderAdapter(view.adapter, r.adapter, { active: false });
+  return r;
+}
+
+async function start(): Promise<void> {
+  if (running) return;
+  view.error.hidden = true;
+  let c: BenchConfig;
+  try {
+    c = readForm();
+    if (c.presets.length === 0 && !c.kernels && !c.tfjs) throw new Error('pick at least one preset or the kernels');
+  } catch (e) {
+    showError(e);
+    return;
+  }
+  setBusy(true);
+  try {
+    const r = await run(c);
+    const failed = r.errors.length;
+    const rows = r.training.length + r.tfjs.length + (r.kernels?.rows.length ?? 0);
+    if (failed > 0) {
+      setPhase('error', `Finished with ${failed} failure${failed === 1 ? '' : 's'} (${r.errors.map((x) => x.task).join(', ')}); ${rows} results in ${r.seconds} s.`);
+      showError(new Error(r.errors.map((x) => `${x.task}: ${x.message}`).join('; ')));
+    } else {
+      setPhase('done', `Done: ${rows} results in ${r.seconds} s. Download the JSON to keep them with the adapter's details.`);
+    }
+  } catch (e) {
+    setPhase('error', 'Stopped by an error.');
+    showError(e);
+  } finally {
+    setBusy(false);
+  }
+}
+
+function download(): void {
+  if (!report) return;
+  const blob = new Blob([`${JSON.stringify(report, null, 2)}\n`], { type: 'application/json' });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  const arch = report.adapter?.architecture || report.adapter?.vendor || 'webgpu';
+  a.download = `nitro-d-bench-${arch.replace(/[^a-z0-9-]+/gi, '-')}-${report.date.slice(0, 10)}.json`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+async function init(): Promise<boolean> {
+  let config: BenchConfig;
+  try {
+    config = configFromQuery(location.search, presetNames);
+  } catch (e) {
+    showError(e);
+    config = DEFAULT_CONFIG;
+  }
+  fillForm(config);
+  updatePermalink();
+  form.run.addEventListener('click', () => void start());
+  form.download.addEventListener('click', download);
+  byId<HTMLButtonElement>('error-close').addEventListener('click', () => {
+    view.error.hidden = true;
+  });
+  document.querySelector('.controls')?.addEventListener('input', updatePermalink);
+  document.querySelector('.controls')?.addEventListener('change', updatePermalink);
+  new ResizeObserver(() => drawCharts()).observe(view.trainingChart);
+  drawCharts();
+
+  const probe = await probeWebGpu();
+  if (!probe.available) {
+    webgpuMissing = true;
+    view.missingReason.textContent = `On this page, ${probe.reason}.`;
+    view.missing.hidden = false;
+    document.body.dataset.webgpu = 'missing';
+    setPhase('idle', 'The benchmarks need WebGPU (see above).');
+    view.adapter.replaceChildren(Object.assign(document.createElement('p'), { className: 'empty', textContent: 'No WebGPU adapter.' }));
+    setBusy(false);
+    return false;
+  }
+  document.body.dataset.webgpu = 'available';
+  adapter = probe.adapter;
+  renderAdapter(view.adapter, adapter, { active: false });
+  setBusy(false);
+  if (config.run) void start();
+  return true;
+}
+
+const ready = init().catch((e) => {
+  showError(e);
+  return false;
+});
+window.nitroBench = {
+  ready: () => ready.then(() => true),
+  report: () => report,
+};

@@ -1,0 +1,131 @@
+/**
+ * What the benchmark page measures, from its form or its URL query (the query fills the form,
+ * so a run is repeatable from a link and the e2e test can ask for a short one):
+ *
+ *   ?presets=mlp1,mlp2,cnn-small,vgg8b   training throughput of these presets
+ *   &batch=64                            their batch size
+ *   &steps=20&warmup=3                   timed and untimed steps per preset (default: 20 and 3,
+ *                                        VGG8B 3 and 1: on a software adapter a step takes seconds)
+ *   &tfjs=1                              the float32 TensorFlow.js twin of every MLP preset
+ *   &kernels=1&kernelBatch=64            kernel microbenchmarks at the paper's layer shapes
+ *   &layers=mlp,vgg8b conv1              only kernel layers whose name contains one of these
+ *   &kernelMs=50                         each kernel replayed for about this long
+ *   &timing=auto                         kernel timing: timestamps (GPU timestamp queries, when the
+ *                                        adapter has them), solo (wall clock around replays), auto
+ *   &run=1                               start at once
+ */
+
+export const TRAINING_PRESETS = ['mlp1', 'mlp2', 'cnn-small', 'vgg8b'] as const;
+
+/** Steps and warm-up for presets whose step is slow on a software adapter (when ?steps is not given). */
+const SLOW_DEFAULTS: Record<string, { steps: number; warmup: number }> = { vgg8b: { steps: 3, warmup: 1 } };
+
+export interface BenchConfig {
+  presets: string[];
+  batch: number;
+  /** Timed steps, or undefined for the per-preset default. */
+  steps?: number;
+  warmup?: number;
+  tfjs: boolean;
+  kernels: boolean;
+  kernelBatch: number;
+  /** Substrings of kernel layer names to run (all when empty). */
+  layers: string[];
+  kernelMs: number;
+  timing: KernelTimingChoice;
+  run: boolean;
+}
+
+export type KernelTimingChoice = 'auto' | 'timestamps' | 'solo';
+
+export const DEFAULT_CONFIG: BenchConfig = {
+  presets: [...TRAINING_PRESETS],
+  batch: 64,
+  tfjs: true,
+  kernels: true,
+  kernelBatch: 64,
+  layers: [],
+  kernelMs: 50,
+  timing: 'auto',
+  run: false,
+};
+
+function positive(query: URLSearchParams, name: string, fallback: number | undefined, min = 1): number | undefined {
+  const raw = query.get(name);
+  if (raw === null || raw.trim() === '') return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min) throw new Error(`URL query ${name}=${raw}: expected a whole number of at least ${min}`);
+  return v;
+}
+
+function flag(query: URLSearchParams, name: string, fallback: boolean): boolean {
+  const raw = query.get(name);
+  if (raw === null) return fallback;
+  return !['0', 'false', 'no', 'off'].includes(raw.toLowerCase());
+}
+
+function list(query: URLSearchParams, name: string): string[] | undefined {
+  const raw = query.get(name);
+  if (raw === null) return undefined;
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function timingOf(raw: string | null): KernelTimingChoice {
+  if (raw === null || raw === '') return DEFAULT_CONFIG.timing;
+  if (raw === 'auto' || raw === 'timestamps' || raw === 'solo') return raw;
+  throw new Error(`URL query timing=${raw}: expected auto, timestamps or solo`);
+}
+
+/** The configuration a URL query asks for; throws a one-line message naming a bad parameter. */
+export function configFromQuery(search: string, known: readonly string[]): BenchConfig {
+  const q = new URLSearchParams(search);
+  const presets = list(q, 'presets') ?? DEFAULT_CONFIG.presets;
+  for (const p of presets) if (!known.includes(p)) throw new Error(`URL query presets: unknown preset '${p}' (known: ${known.join(', ')})`);
+  return {
+    presets,
+    batch: positive(q, 'batch', DEFAULT_CONFIG.batch)!,
+    steps: positive(q, 'steps', undefined),
+    warmup: positive(q, 'warmup', undefined, 0),
+    tfjs: flag(q, 'tfjs', DEFAULT_CONFIG.tfjs),
+    kernels: flag(q, 'kernels', DEFAULT_CONFIG.kernels),
+    kernelBatch: positive(q, 'kernelBatch', DEFAULT_CONFIG.kernelBatch)!,
+    layers: list(q, 'layers') ?? [],
+    kernelMs: positive(q, 'kernelMs', DEFAULT_CONFIG.kernelMs)!,
+    timing: timingOf(q.get('timing')),
+    run: flag(q, 'run', false),
+  };
+}
+
+/** The URL query of a configuration (only what differs from the defaults). */
+export function queryOf(c: BenchConfig): string {
+  const q = new URLSearchParams();
+  if (c.presets.join(',') !== DEFAULT_CONFIG.presets.join(',')) q.set('presets', c.presets.join(','));
+  if (c.batch !== DEFAULT_CONFIG.batch) q.set('batch', String(c.batch));
+  if (c.steps !== undefined) q.set('steps', String(c.steps));
+  if (c.warmup !== undefined) q.set('warmup', String(c.warmup));
+  if (c.tfjs !== DEFAULT_CONFIG.tfjs) q.set('tfjs', c.tfjs ? '1' : '0');
+  if (c.kernels !== DEFAULT_CONFIG.kernels) q.set('kernels', c.kernels ? '1' : '0');
+  if (c.kernelBatch !== DEFAULT_CONFIG.kernelBatch) q.set('kernelBatch', String(c.kernelBatch));
+  if (c.layers.length > 0) q.set('layers', c.layers.join(','));
+  if (c.kernelMs !== DEFAULT_CONFIG.kernelMs) q.set('kernelMs', String(c.kernelMs));
+  if (c.timing !== DEFAULT_CONFIG.timing) q.set('timing', c.timing);
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+/** Timed steps and warm-up of one preset under a configuration. */
+export function stepsFor(c: BenchConfig, preset: string): { steps: number; warmup: number } {
+  const slow = SLOW_DEFAULTS[preset];
+  return {
+    steps: c.steps ?? slow?.steps ?? 20,
+    warmup: c.warmup ?? slow?.warmup ?? 3,
+  };
+}
+
+/** Whether a kernel layer (e.g. "mlp2 fc1 = mlp1 fc1") is selected by `layers`. */
+export function layerSelected(c: BenchConfig, layer: string): boolean {
+  return c.layers.length === 0 || c.layers.some((s) => layer.includes(s));
+}
