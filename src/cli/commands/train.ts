@@ -274,11 +274,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
       onEpoch: async (r, t) => {
         bar?.done();
         say(summary(r));
-        runLog.write(epochRecord(r));
+        // best before last, last before the log line: a run killed in between resumes from the
+        // previous last checkpoint, redoes this epoch and writes the same bytes again.
         const bytes = await t.model.toCheckpoint(trainingMetadata(preset, setup.stats, t.state));
-        await writeFileAtomic(join(out, 'last.safetensors'), bytes);
         if (r.best) await writeFileAtomic(join(out, 'best.safetensors'), bytes);
+        await writeFileAtomic(join(out, 'last.safetensors'), bytes);
         outputs.checkpointWritten = true;
+        runLog.write(epochRecord(r));
       },
     };
     runLog.write({
