@@ -23,7 +23,8 @@ const B = Number(batchArg);
 const steps = Number(stepsArg);
 const preset = getPreset(presetName);
 const plan = planFromSpec(preset.spec);
-const backend = new CpuBackend();
+const timings: Record<string, number> = {};
+const backend = new CpuBackend({ timings });
 const rng = new Rng(7);
 
 function filled(shape: number[], dtype: 'i8' | 'i32', lo: number, hi: number): Tensor {
@@ -119,11 +120,16 @@ for (let i = 0; i < xs.length; i++) xs[i] = rng.int(-127, 127);
 const ys = new Int32Array(steps * B);
 for (let i = 0; i < ys.length; i++) ys[i] = rng.int(0, plan.classes - 1);
 await model.trainOnBatches(xs.subarray(0, 2 * B * sample), ys.subarray(0, 2 * B), 2, B);
+for (const k of Object.keys(timings)) delete timings[k];
 const t0 = cpuMs();
 const w0 = performance.now();
 await model.trainOnBatches(xs, ys, steps, B);
 const ms = cpuMs() - t0;
 const wall = performance.now() - w0;
+const opTotal = Object.values(timings).reduce((a, b) => a + b, 0);
+for (const [name, t] of Object.entries(timings).sort((a, b) => b[1] - a[1])) {
+  console.log(`  ${name.padEnd(20)} ${(t / steps).toFixed(3).padStart(7)} ms/step (wall)  ${((100 * t) / opTotal).toFixed(1).padStart(5)}%`);
+}
 console.log(
   `${preset.name} training step, batch ${B}: ${(ms / steps).toFixed(2)} CPU ms/step, ${Math.round((steps * B * 1000) / ms)} images per CPU second (wall: ${Math.round((steps * B * 1000) / wall)} images/s)`,
 );

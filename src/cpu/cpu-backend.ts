@@ -48,9 +48,21 @@ export class CpuBackend implements Backend {
   private recording: (() => void)[] | undefined;
   private live = 0;
 
-  constructor() {
+  /**
+   * With `timings`, every op run adds its wall time in milliseconds to timings[op name] (for
+   * profiling; off by default).
+   */
+  constructor(options: { timings?: Record<string, number> } = {}) {
     const ops = {} as Record<keyof Ops, (p: never) => void>;
-    for (const [name, fn] of Object.entries(IMPLEMENTATIONS) as [keyof Ops, (p: never) => void][]) {
+    const timings = options.timings;
+    for (const [name, impl] of Object.entries(IMPLEMENTATIONS) as [keyof Ops, (p: never) => void][]) {
+      const fn = timings
+        ? (p: never) => {
+            const t0 = performance.now();
+            impl(p);
+            timings[name] = (timings[name] ?? 0) + performance.now() - t0;
+          }
+        : impl;
       ops[name] = (p: never) => {
         if (this.recording) this.recording.push(() => fn(p));
         else fn(p);

@@ -9,7 +9,7 @@
  * results that the caller then ignores; every region gets slack bytes so those reads stay inside
  * the workspace.
  */
-import { type Axpy, type CopyRows, type Dot, type Kernels, simdKernels } from './wasm.ts';
+import { type Axpy, type Axpy16, type CopyRows, type Dot, type Dot16, type Kernels, type PairRows, type Split16, simdKernels, type Transpose } from './wasm.ts';
 
 export type IntArray = Int8Array | Int32Array;
 
@@ -35,12 +35,14 @@ const SLACK = 64;
 /** An op's view of the workspace: byte offsets of its regions and typed views of the memory. */
 export interface Workspace {
   readonly i8: Int8Array;
+  readonly i16: Int16Array;
   readonly i32: Int32Array;
   readonly k: Kernels;
 }
 
 let jsBuffer = new ArrayBuffer(0);
-let jsViews: { i8: Int8Array; i32: Int32Array } | undefined;
+let jsViews: Workspace | undefined;
+let simdViews: Workspace | undefined;
 
 /**
  * Lays out regions of the given byte sizes (each 16-byte aligned, followed by slack) and returns
@@ -59,14 +61,18 @@ export function reserve(sizes: readonly number[]): { ws: Workspace; at: number[]
     const have = simd.memory.buffer.byteLength;
     if (have < top) simd.memory.grow(Math.ceil((top - have) / 65536));
     const buffer = simd.memory.buffer;
-    return { ws: { i8: new Int8Array(buffer), i32: new Int32Array(buffer), k: simd }, at };
+    // Views are made again only when growing the memory replaced its buffer.
+    if (simdViews?.i8.buffer !== buffer) simdViews = { i8: new Int8Array(buffer), i16: new Int16Array(buffer), i32: new Int32Array(buffer), k: simd };
+    return { ws: simdViews, at };
   }
   if (jsBuffer.byteLength < top || !jsViews) {
     jsBuffer = new ArrayBuffer(roundUp(Math.max(top, 1), 65536));
-    jsViews = { i8: new Int8Array(jsBuffer), i32: new Int32Array(jsBuffer) };
+    const i8 = new Int8Array(jsBuffer);
+    const i16 = new Int16Array(jsBuffer);
+    const i32 = new Int32Array(jsBuffer);
+    jsViews = { i8, i16, i32, k: jsKernels(i8, i16, i32) };
   }
-  const { i8, i32 } = jsViews;
-  return { ws: { i8, i32, k: jsKernels(i8, i32) }, at };
+  return { ws: jsViews, at };
 }
 
 /** Fills an int32 table at byte offset `at` with base + i·step (i < n). */
@@ -76,11 +82,8 @@ export function affineTable(ws: Workspace, at: number, n: number, step: number, 
   for (let i = 0; i < n; i++) t[o + i] = base + i * step;
 }
 
-let jsCache: { i8: Int8Array; kernels: Kernels } | undefined;
-
-/** The JavaScript kernels on a plain buffer (byte addresses, int32 ones 4-aligned). */
-function jsKernels(m8: Int8Array, m32: Int32Array): Kernels {
-  if (jsCache?.i8 === m8) return jsCache.kernels;
+/** The JavaScript kernels on a plain buffer (byte addresses; int16 ones 2-aligned, int32 ones 4-aligned). */
+function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
   const axpy =
     (bInt8: boolean): Axpy =>
     (a, aM, aR, b, rowT, panelT, c, cM, M, P, R, accumulate) => {
@@ -136,7 +139,67 @@ function jsKernels(m8: Int8Array, m32: Int32Array): Kernels {
       }
     }
   };
-  const kernels: Kernels = { axpy32: axpy(false), axpy8: axpy(true), dot8, copyRows };
-  jsCache = { i8: m8, kernels };
-  return kernels;
+  const dot16: Dot16 = (pT, pBase, qLo, qHi, qRow, c, cP, cQ, M, N, I, J, pI, qI, accumulate) => {
+    if (I === 0 || J === 0) return;
+    const E = 8 * J;
+    for (let m = 0; m < M; m++) {
+      const pr = pBase + m32[(pT >> 2) + m];
+      for (let n = 0; n < N; n++) {
+        let sum = 0;
+        for (let i = 0; i < I; i++) {
+          const x = pr + i * pI;
+          const y = (n * qRow + i * qI) >> 1;
+          const yl = (qLo >> 1) + y;
+          const yh = (qHi >> 1) + y;
+          for (let e = 0; e < E; e++) sum = (sum + Math.imul(m8[x + e], m16[yl + e] + (m16[yh + e] << 16))) | 0;
+        }
+        const at = (c + m * cP + n * cQ) >> 2;
+        m32[at] = accumulate ? (m32[at] + sum) | 0 : sum;
+      }
+    }
+  };
+  const split16: Split16 = (src, srcRow, lo, hi, dstRow, rows, chunks) => {
+    for (let r = 0; r < rows; r++) {
+      const s = (src + r * srcRow) >> 2;
+      const dl = (lo + r * dstRow) >> 1;
+      const dh = (hi + r * dstRow) >> 1;
+      for (let e = 0; e < 8 * chunks; e++) {
+        const v = m32[s + e];
+        m16[dl + e] = v;
+        m16[dh + e] = (v + 0x8000) >> 16;
+      }
+    }
+  };
+  const transpose =
+    (mem: Int8Array | Int32Array, shift: number): Transpose =>
+    (src, srcRow, dst, dstRow, R, C) => {
+      for (let r = 0; r < R; r++) {
+        for (let k = 0; k < C; k++) mem[(dst + k * dstRow + (r << shift)) >> shift] = mem[(src + r * srcRow + (k << shift)) >> shift];
+      }
+    };
+  const axpy16: Axpy16 = (xp, xpRow, gLo, gHi, gRow, c, cRow, O, tiles, pairs) => {
+    for (let o = 0; o < O; o++) {
+      for (let k = 0; k < 8 * tiles; k++) {
+        let sum = 0;
+        for (let j = 0; j < pairs; j++) {
+          const x = (xp + j * xpRow + 4 * k) >> 1;
+          const g = (o * gRow + 4 * j) >> 1;
+          const g0 = m16[(gLo >> 1) + g] + (m16[(gHi >> 1) + g] << 16);
+          const g1 = m16[(gLo >> 1) + g + 1] + (m16[(gHi >> 1) + g + 1] << 16);
+          sum = (sum + Math.imul(m16[x], g0) + Math.imul(m16[x + 1], g1)) | 0;
+        }
+        m32[(c + o * cRow + 4 * k) >> 2] = sum;
+      }
+    }
+  };
+  const pairRows: PairRows = (src, srcRow, dst, dstRow, pairs, chunks) => {
+    for (let j = 0; j < pairs; j++) {
+      for (let k = 0; k < 16 * chunks; k++) {
+        const d = (dst + j * dstRow + 4 * k) >> 1;
+        m16[d] = m8[src + 2 * j * srcRow + k];
+        m16[d + 1] = m8[src + (2 * j + 1) * srcRow + k];
+      }
+    }
+  };
+  return { axpy32: axpy(false), axpy8: axpy(true), axpy16, pairRows, dot8, dot16, split16, transpose8: transpose(m8, 0), transpose32: transpose(m32, 2), copyRows };
 }

@@ -79,8 +79,23 @@ export function addBias(z: Int32Array, bias: Int32Array, F: number, plane: numbe
 }
 
 /**
- * out[B, O] = x[B, K] · w[O, K]ᵀ + bias: dot products of int8 rows of x (zero-padded to a
- * multiple of 8) with int32 rows of w, four rows of x by two of w at a time.
+ * Splits int32 rows [rows, N] at byte offset `src` (row stride `srcRow`) into int16 halves
+ * [rows, N8] at lo and hi, N8 = N rounded up to 8; columns N..N8 of the halves are zero. Uses
+ * `pad` (4·rows·N8 bytes) for a zero-padded copy when N is not a multiple of 8.
+ */
+function splitRows(ws: Workspace, src: number, srcRow: number, rows: number, N: number, pad: number, lo: number, hi: number): void {
+  const N8 = roundUp(N, 8);
+  if (N8 !== N || srcRow !== 4 * N8) {
+    ws.i32.fill(0, pad >> 2, (pad >> 2) + rows * N8);
+    ws.k.copyRows(src, pad, rows, srcRow, 4 * N8, 1, 0, 0, 4 * N);
+    src = pad;
+  }
+  ws.k.split16(src, 4 * N8, lo, hi, 2 * N8, rows, N8 / 8);
+}
+
+/**
+ * out[B, O] = x[B, K] · w[O, K]ᵀ + bias: dot products of int8 rows of x with rows of w split
+ * into int16 halves (zero past K), two rows of x by two of w at a time.
  */
 export function linear(p: LinearParams): void {
   const op = 'linear';
@@ -92,20 +107,18 @@ export function linear(p: LinearParams): void {
   const x = i8(p.x, op);
   const w = i32(p.w, op);
   const K8 = roundUp(K, 8);
-  const B4 = roundUp(B, 4);
+  const B2 = roundUp(B, 2);
   const O2 = roundUp(O, 2);
-  // Regions: x raw, x padded rows, row table, w (plus one row: an odd O reads row O), z.
-  const { ws, at } = reserve([B * K, B4 * K8, 4 * B4, 4 * O * K + 4 * K8, 4 * B4 * O2]);
-  const [xRaw, xPad, rows, wAt, zAt] = at;
-  ws.i8.set(x.subarray(0, B * K), xRaw);
-  ws.i8.fill(0, xPad, xPad + B4 * K8);
-  ws.k.copyRows(xRaw, xPad, B, K, K8, 1, 0, 0, K);
-  affineTable(ws, rows, B4, K8);
+  const { ws, at } = reserve([B * K, 4 * B2, 4 * O * K, K8 === K ? 0 : 4 * O * K8, 2 * O2 * K8, 2 * O2 * K8, 4 * B2 * O2]);
+  const [xAt, rows, wAt, padAt, lo, hi, zAt] = at;
+  ws.i8.set(x.subarray(0, B * K), xAt);
+  affineTable(ws, rows, B, K);
+  if (B2 > B) ws.i32[(rows >> 2) + B] = 0; // an odd B reads row 0 once more; that result is dropped
   ws.i32.set(w.subarray(0, O * K), wAt >> 2);
-  ws.k.dot8(rows, xPad, wAt, 4 * K, zAt, 4 * O2, 4, B4, O2, 1, K8 / 8, 0, 0, 0);
+  splitRows(ws, wAt, 4 * K, O, K, padAt, lo, hi);
+  ws.k.dot16(rows, xAt, lo, hi, 2 * K8, zAt, 4 * O2, 4, B2, O2, 1, K8 / 8, 0, 0, 0);
   const z = scratchZ(B * O);
-  if (O === O2) z.set(ws.i32.subarray(zAt >> 2, (zAt >> 2) + B * O));
-  else for (let b = 0; b < B; b++) z.set(ws.i32.subarray((zAt >> 2) + b * O2, (zAt >> 2) + b * O2 + O), b * O);
+  unpackRows(ws, zAt, B, O, 4 * O2, z);
   if (p.bias) addBias(z, i32(p.bias, op), O, 1);
   storeWithEpilogue(op, z, p.out, p.epilogue);
 }
@@ -142,7 +155,10 @@ export function linearInputGrad(p: { g: Tensor; w: Tensor; out: Tensor }): void 
   unpackRows(ws, cAt, B, K, 4 * K8, i32(p.out, op));
 }
 
-/** out[O, K] = gᵀ · x with g [B, O] (i8 or i32) and x [B, K] (i8): Σ_b g[b, o]·x[b, :]. */
+/**
+ * out[O, K] = gᵀ · x with g [B, O] (i8 or i32) and x [B, K] (i8): Σ over pairs of batch rows of
+ * (g[b, o], g[b+1, o]) · (x[b, k], x[b+1, k]), with g split into int16 halves (axpy16).
+ */
 export function linearWeightGrad(p: { g: Tensor; x: Tensor; out: Tensor }): void {
   const op = 'linearWeightGrad';
   const [B, O] = p.g.shape;
@@ -151,14 +167,21 @@ export function linearWeightGrad(p: { g: Tensor; x: Tensor; out: Tensor }): void
   expectShape(op, p.out, [O, K]);
   const g = dataOf(p.g);
   const x = i8(p.x, op);
-  const O4 = roundUp(O, 4);
+  const O2 = roundUp(O, 2);
+  const B2 = roundUp(B, 2);
+  const B8 = roundUp(B, 8);
   const K8 = roundUp(K, 8);
-  const { ws, at } = reserve([4 * B * O, B * K, 4 * B, 4 * (K8 / 8), 4 * O4 * K8]);
-  const [gAt, xAt, rowT, panelT, cAt] = at;
-  ws.i32.set(g.subarray(0, B * O), gAt >> 2);
+  const K16 = roundUp(K, 16);
+  const { ws, at } = reserve([B2 * K, (B2 / 2) * 4 * K16, 4 * B * O, 4 * O2 * B8, 2 * O2 * B8, 2 * O2 * B8, 4 * O2 * K8]);
+  const [xAt, xp, gAt, gT, lo, hi, cAt] = at;
   ws.i8.set(x.subarray(0, B * K), xAt);
-  affineTable(ws, rowT, B, K);
-  affineTable(ws, panelT, K8 / 8, 8);
-  ws.k.axpy8(gAt, 4, 4 * O, xAt, rowT, panelT, cAt, 4 * K8, O4, K8 / 8, B, 0);
+  // An odd batch pairs its last row with a zero row.
+  if (B2 > B) ws.i8.fill(0, xAt + B * K, xAt + B2 * K);
+  ws.k.pairRows(xAt, K, xp, 4 * K16, B2 / 2, K16 / 16);
+  ws.i32.set(g.subarray(0, B * O), gAt >> 2);
+  ws.i32.fill(0, gT >> 2, (gT >> 2) + O2 * B8);
+  ws.k.transpose32(gAt, 4 * O, gT, 4 * B8, B, O);
+  ws.k.split16(gT, 4 * B8, lo, hi, 2 * B8, O2, B8 / 8);
+  ws.k.axpy16(xp, 4 * K16, lo, hi, 2 * B8, cAt, 4 * K8, O2, K8 / 8, B2 / 2);
   unpackRows(ws, cAt, O, K, 4 * K8, i32(p.out, op));
 }

@@ -78,6 +78,22 @@ const lane = (v: Code, i: number): Code => [...v, ...simd(0x1b, i)];
 const lowI16 = (v: Code): Code => [...v, ...simd(0xa7)];
 const highI16 = (v: Code): Code => [...v, ...simd(0xa8)];
 const vadd = (x: Code, y: Code): Code => [...x, ...y, ...simd(0xae)];
+const vshl = (x: Code, k: Code): Code => [...x, ...k, ...simd(0xab)];
+const vshrS = (x: Code, k: Code): Code => [...x, ...k, ...simd(0xac)];
+/** i32x4.dot_i16x8_s: lane i = x[2i]·y[2i] + x[2i+1]·y[2i+1] (int16 lanes, int32 products). */
+const vdot = (x: Code, y: Code): Code => [...x, ...y, ...simd(0xba)];
+/** The low 16 bits of the eight int32 lanes of x and y, as eight int16 lanes. */
+const low16 = (x: Code, y: Code): Code => [...x, ...y, ...simd(0x0d, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29)];
+const extendLow8 = (v: Code): Code => [...v, ...simd(0x87)];
+const extendHigh8 = (v: Code): Code => [...v, ...simd(0x88)];
+/** Interleaves int16 lanes 0-3 (part 0) or 4-7 (part 1) of x and y: x0 y0 x1 y1 x2 y2 x3 y3. */
+const zip16 = (x: Code, y: Code, part: 0 | 1): Code => {
+  const lanes: number[] = [];
+  for (let i = 4 * part; i < 4 * part + 4; i++) lanes.push(2 * i, 2 * i + 1, 16 + 2 * i, 16 + 2 * i + 1);
+  return [...x, ...y, ...simd(0x0d, ...lanes)];
+};
+const load8 = (addr: Code): Code => [...addr, 0x2c, 0, 0];
+const store8 = (addr: Code, value: Code): Code => [...addr, ...value, 0x3a, 0, 0];
 const vmul = (x: Code, y: Code): Code => [...x, ...y, ...simd(0xb5)];
 const vzero: Code = splat(c32(0));
 const block = (...body: Code[]): Code => [0x02, 0x40, ...body.flat(), 0x0b];
@@ -261,6 +277,239 @@ function copyRows(): { params: number; body: number[] } {
   return { params: 9, body: f.encode(code) };
 }
 
+/**
+ * dot16: as dot8, with Q split into int16 halves (Q = hi·2^16 + lo, lo signed): two rows of P by
+ * two of Q, i32x4.dot_i16x8_s on the int8 P widened to int16 and each half, the halves summed
+ * separately and joined as lo + (hi << 16) at the end.
+ */
+function dot16(): { params: number; body: number[] } {
+  const f = new Body(15);
+  const [pT, pBase, qLo, qHi, qRow, c, cP, cQ, M, N, I, J, pI, qI, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const [m, n, i, j, offP, offQ, sum, at, x0, x1, yl0, yh0, yl1, yh1, pr0, pr1] = Array.from({ length: 16 }, () => f.i32());
+  // acc[2k + l]: low halves of (P row k, Q row l); hiAcc the high halves.
+  const lo = [f.v128(), f.v128(), f.v128(), f.v128()];
+  const hi = [f.v128(), f.v128(), f.v128(), f.v128()];
+  const [p0, p1, l0, h0, l1, h1, v] = Array.from({ length: 7 }, () => f.v128());
+
+  const stepJ: Code[] = [
+    set(p0, vload8x8(get(x0))),
+    set(p1, vload8x8(get(x1))),
+    set(l0, vload(get(yl0))),
+    set(h0, vload(get(yh0))),
+    set(l1, vload(get(yl1))),
+    set(h1, vload(get(yh1))),
+  ];
+  const pv = [p0, p1];
+  const qv = [
+    [l0, h0],
+    [l1, h1],
+  ];
+  for (let k = 0; k < 2; k++) {
+    for (let l = 0; l < 2; l++) {
+      stepJ.push(set(lo[2 * k + l], vadd(get(lo[2 * k + l]), vdot(get(pv[k]), get(qv[l][0])))));
+      stepJ.push(set(hi[2 * k + l], vadd(get(hi[2 * k + l]), vdot(get(pv[k]), get(qv[l][1])))));
+    }
+  }
+  for (const ptr of [x0, x1]) stepJ.push(set(ptr, add(get(ptr), c32(8))));
+  for (const ptr of [yl0, yh0, yl1, yh1]) stepJ.push(set(ptr, add(get(ptr), c32(16))));
+
+  const stepI: Code[] = [
+    set(x0, add(get(pr0), get(offP))),
+    set(x1, add(get(pr1), get(offP))),
+    set(yl0, add(add(get(qLo), mul(get(n), get(qRow))), get(offQ))),
+    set(yh0, add(add(get(qHi), mul(get(n), get(qRow))), get(offQ))),
+    set(yl1, add(get(yl0), get(qRow))),
+    set(yh1, add(get(yh0), get(qRow))),
+    set(j, get(J)),
+    loop(...stepJ, brIf(0, tee(j, sub(get(j), c32(1))))),
+    set(offP, add(get(offP), get(pI))),
+    set(offQ, add(get(offQ), get(qI))),
+  ];
+  const save: Code[] = [];
+  for (let k = 0; k < 2; k++) {
+    for (let l = 0; l < 2; l++) {
+      save.push(set(v, vadd(get(lo[2 * k + l]), vshl(get(hi[2 * k + l]), c32(16)))));
+      save.push(set(sum, add(add(lane(get(v), 0), lane(get(v), 1)), add(lane(get(v), 2), lane(get(v), 3)))));
+      save.push(set(at, add(get(c), add(mul(add(get(m), c32(k)), get(cP)), mul(add(get(n), c32(l)), get(cQ))))));
+      save.push(store(get(at), ifElse2(get(accumulate), add(get(sum), load(get(at))), get(sum))));
+    }
+  }
+  const code: Code[] = [
+    set(m, c32(0)),
+    block(
+      brIf(0, or(or(eqz(get(M)), eqz(get(N))), or(eqz(get(I)), eqz(get(J))))),
+      loop(
+        set(pr0, add(get(pBase), load(add(get(pT), mul(get(m), c32(4)))))),
+        set(pr1, add(get(pBase), load(add(get(pT), mul(get(m), c32(4))), 4))),
+        set(n, c32(0)),
+        loop(
+          ...[...lo, ...hi].map((a) => set(a, vzero)),
+          set(offP, c32(0)),
+          set(offQ, c32(0)),
+          set(i, get(I)),
+          loop(...stepI, brIf(0, tee(i, sub(get(i), c32(1))))),
+          ...save,
+          brIf(0, ltU(tee(n, add(get(n), c32(2))), get(N))),
+        ),
+        brIf(0, ltU(tee(m, add(get(m), c32(2))), get(M))),
+      ),
+    ),
+  ];
+  return { params: 15, body: f.encode(code) };
+}
+
+/**
+ * split16 (src, srcRow, lo, hi, dstRow, rows, chunks): int32 rows of 8·chunks values into their
+ * int16 halves, lo = the low 16 bits (signed) and hi = (v + 2^15) >> 16 (mod 2^16), so that
+ * v = hi·2^16 + lo modulo 2^32.
+ */
+function split16(): { params: number; body: number[] } {
+  const f = new Body(7);
+  const [src, srcRow, lo, hi, dstRow, rows, chunks] = [0, 1, 2, 3, 4, 5, 6];
+  const [r, k, s, dl, dh] = [f.i32(), f.i32(), f.i32(), f.i32(), f.i32()];
+  const [v0, v1] = [f.v128(), f.v128()];
+  const high = (x: number): Code => vshrS(vadd(get(x), splat(c32(0x8000))), c32(16));
+  const code: Code[] = [
+    block(
+      brIf(0, or(eqz(get(rows)), eqz(get(chunks)))),
+      set(r, c32(0)),
+      loop(
+        set(s, add(get(src), mul(get(r), get(srcRow)))),
+        set(dl, add(get(lo), mul(get(r), get(dstRow)))),
+        set(dh, add(get(hi), mul(get(r), get(dstRow)))),
+        set(k, get(chunks)),
+        loop(
+          set(v0, vload(get(s))),
+          set(v1, vload(get(s), 16)),
+          vstore(get(dl), low16(get(v0), get(v1))),
+          vstore(get(dh), low16(high(v0), high(v1))),
+          set(s, add(get(s), c32(32))),
+          set(dl, add(get(dl), c32(16))),
+          set(dh, add(get(dh), c32(16))),
+          brIf(0, tee(k, sub(get(k), c32(1)))),
+        ),
+        brIf(0, ltU(tee(r, add(get(r), c32(1))), get(rows))),
+      ),
+    ),
+  ];
+  return { params: 7, body: f.encode(code) };
+}
+
+/** transpose8 / transpose32 (src, srcRow, dst, dstRow, R, C): dst[c][r] = src[r][c] for int8 / int32 elements. */
+function transpose(size: 1 | 4): { params: number; body: number[] } {
+  const f = new Body(6);
+  const [src, srcRow, dst, dstRow, R, C] = [0, 1, 2, 3, 4, 5];
+  const [r, k, s, d] = [f.i32(), f.i32(), f.i32(), f.i32()];
+  const move = size === 1 ? store8(get(d), load8(get(s))) : store(get(d), load(get(s)));
+  const code: Code[] = [
+    block(
+      brIf(0, or(eqz(get(R)), eqz(get(C)))),
+      set(r, c32(0)),
+      loop(
+        set(s, add(get(src), mul(get(r), get(srcRow)))),
+        set(d, add(get(dst), mul(get(r), c32(size)))),
+        set(k, get(C)),
+        loop(move, set(s, add(get(s), c32(size))), set(d, add(get(d), get(dstRow))), brIf(0, tee(k, sub(get(k), c32(1))))),
+        brIf(0, ltU(tee(r, add(get(r), c32(1))), get(R))),
+      ),
+    ),
+  ];
+  return { params: 6, body: f.encode(code) };
+}
+
+/**
+ * axpy16 (xp, xpRow, gLo, gHi, gRow, c, cRow, O, tiles, pairs) — C[o, k] = Σ_b g[b, o]·x[b, k]
+ * over pairs of batch rows: xp holds x as int16 pairs (x[2j, k], x[2j+1, k]) at
+ * xp + j·xpRow + 4k; gLo/gHi hold the int16 halves of gᵀ at gLo + o·gRow + 2b, so one int32 load
+ * is the pair (g[2j, o], g[2j+1, o]). i32x4.dot_i16x8_s multiplies a pair by a pair. A block is
+ * two rows o by 8 columns k; C[o, 8t + j] at c + o·cRow + 32t + 4j (O a multiple of 2).
+ */
+function axpy16(): { params: number; body: number[] } {
+  const f = new Body(10);
+  const [xp, xpRow, gLo, gHi, gRow, c, cRow, O, tiles, pairs] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [t, o, j, px, pg, pc] = Array.from({ length: 6 }, () => f.i32());
+  const lo = [f.v128(), f.v128(), f.v128(), f.v128()];
+  const hi = [f.v128(), f.v128(), f.v128(), f.v128()];
+  const [x0, x1, s] = [f.v128(), f.v128(), f.v128()];
+  const step: Code[] = [set(x0, vload(get(px))), set(x1, vload(get(px), 16))];
+  for (let r = 0; r < 2; r++) {
+    const gAt = (base: number): Code => (r === 0 ? add(get(base), get(pg)) : add(add(get(base), get(pg)), get(gRow)));
+    step.push(set(s, splat(load(gAt(gLo)))));
+    step.push(set(lo[2 * r], vadd(get(lo[2 * r]), vdot(get(x0), get(s)))));
+    step.push(set(lo[2 * r + 1], vadd(get(lo[2 * r + 1]), vdot(get(x1), get(s)))));
+    step.push(set(s, splat(load(gAt(gHi)))));
+    step.push(set(hi[2 * r], vadd(get(hi[2 * r]), vdot(get(x0), get(s)))));
+    step.push(set(hi[2 * r + 1], vadd(get(hi[2 * r + 1]), vdot(get(x1), get(s)))));
+  }
+  step.push(set(px, add(get(px), get(xpRow))), set(pg, add(get(pg), c32(4))));
+  const save: Code[] = [];
+  for (let r = 0; r < 2; r++) {
+    const row = r === 0 ? get(pc) : add(get(pc), get(cRow));
+    save.push(vstore(row, vadd(get(lo[2 * r]), vshl(get(hi[2 * r]), c32(16)))));
+    save.push(vstore(row, vadd(get(lo[2 * r + 1]), vshl(get(hi[2 * r + 1]), c32(16))), 16));
+  }
+  const code: Code[] = [
+    block(
+      brIf(0, or(or(eqz(get(O)), eqz(get(tiles))), eqz(get(pairs)))),
+      set(t, c32(0)),
+      loop(
+        set(o, c32(0)),
+        loop(
+          ...[...lo, ...hi].map((a) => set(a, vzero)),
+          set(px, add(get(xp), mul(get(t), c32(32)))),
+          set(pg, mul(get(o), get(gRow))),
+          set(j, get(pairs)),
+          loop(...step, brIf(0, tee(j, sub(get(j), c32(1))))),
+          set(pc, add(add(get(c), mul(get(o), get(cRow))), mul(get(t), c32(32)))),
+          ...save,
+          brIf(0, ltU(tee(o, add(get(o), c32(2))), get(O))),
+        ),
+        brIf(0, ltU(tee(t, add(get(t), c32(1))), get(tiles))),
+      ),
+    ),
+  ];
+  return { params: 10, body: f.encode(code) };
+}
+
+/**
+ * pairRows (src, srcRow, dst, dstRow, pairs, chunks): int8 rows 2j and 2j+1 (16·chunks values
+ * each) interleaved into int16 pairs (x[2j, k], x[2j+1, k]) at dst + j·dstRow + 4k.
+ */
+function pairRows(): { params: number; body: number[] } {
+  const f = new Body(6);
+  const [src, srcRow, dst, dstRow, pairs, chunks] = [0, 1, 2, 3, 4, 5];
+  const [j, k, s, d] = Array.from({ length: 4 }, () => f.i32());
+  const [a, b, a2, b2] = [f.v128(), f.v128(), f.v128(), f.v128()];
+  const code: Code[] = [
+    block(
+      brIf(0, or(eqz(get(pairs)), eqz(get(chunks)))),
+      set(j, c32(0)),
+      loop(
+        set(s, add(get(src), mul(mul(get(j), c32(2)), get(srcRow)))),
+        set(d, add(get(dst), mul(get(j), get(dstRow)))),
+        set(k, get(chunks)),
+        loop(
+          set(a, vload(get(s))),
+          set(b, vload(add(get(s), get(srcRow)))),
+          set(a2, extendLow8(get(a))),
+          set(b2, extendLow8(get(b))),
+          vstore(get(d), zip16(get(a2), get(b2), 0)),
+          vstore(get(d), zip16(get(a2), get(b2), 1), 16),
+          set(a2, extendHigh8(get(a))),
+          set(b2, extendHigh8(get(b))),
+          vstore(get(d), zip16(get(a2), get(b2), 0), 32),
+          vstore(get(d), zip16(get(a2), get(b2), 1), 48),
+          set(s, add(get(s), c32(16))),
+          set(d, add(get(d), c32(64))),
+          brIf(0, tee(k, sub(get(k), c32(1)))),
+        ),
+        brIf(0, ltU(tee(j, add(get(j), c32(1))), get(pairs))),
+      ),
+    ),
+  ];
+  return { params: 6, body: f.encode(code) };
+}
+
 /** `if (result i32) … else … end` */
 function ifElse2(cond: Code, then: Code, otherwise: Code): Code {
   return [...cond, 0x04, I32, ...then, 0x05, ...otherwise, 0x0b];
@@ -273,6 +522,12 @@ export function kernelModuleBytes(): Uint8Array<ArrayBuffer> {
     { name: 'axpy8', ...axpy(true) },
     { name: 'dot8', ...dot8() },
     { name: 'copyRows', ...copyRows() },
+    { name: 'dot16', ...dot16() },
+    { name: 'split16', ...split16() },
+    { name: 'transpose8', ...transpose(1) },
+    { name: 'transpose32', ...transpose(4) },
+    { name: 'axpy16', ...axpy16() },
+    { name: 'pairRows', ...pairRows() },
   ];
   const arities = [...new Set(fns.map((fn) => fn.params))];
   const types = section(1, vec(arities.map((n) => [0x60, ...vec(Array.from({ length: n }, () => [I32])), ...vec([])])));
@@ -288,10 +543,23 @@ export type Dot = (pT: number, p: number, q: number, qRow: number, c: number, cP
 
 export type CopyRows = (src: number, dst: number, outer: number, oSrc: number, oDst: number, inner: number, iSrc: number, iDst: number, bytes: number) => void;
 
+export type Dot16 = (pT: number, p: number, qLo: number, qHi: number, qRow: number, c: number, cP: number, cQ: number, M: number, N: number, I: number, J: number, pI: number, qI: number, accumulate: number) => void;
+export type Split16 = (src: number, srcRow: number, lo: number, hi: number, dstRow: number, rows: number, chunks: number) => void;
+export type Transpose = (src: number, srcRow: number, dst: number, dstRow: number, R: number, C: number) => void;
+
+export type Axpy16 = (xp: number, xpRow: number, gLo: number, gHi: number, gRow: number, c: number, cRow: number, O: number, tiles: number, pairs: number) => void;
+export type PairRows = (src: number, srcRow: number, dst: number, dstRow: number, pairs: number, chunks: number) => void;
+
 export interface Kernels {
+  readonly axpy16: Axpy16;
+  readonly pairRows: PairRows;
   readonly axpy32: Axpy;
   readonly axpy8: Axpy;
   readonly dot8: Dot;
+  readonly dot16: Dot16;
+  readonly split16: Split16;
+  readonly transpose8: Transpose;
+  readonly transpose32: Transpose;
   readonly copyRows: CopyRows;
 }
 
