@@ -4,7 +4,8 @@
  * fallback when WebGPU is missing. Runs are kept tiny because a software GPU is slow.
  */
 import { expect, type Page, test } from '@playwright/test';
-import { cliCheckpoint, DemoPage, expectSameTensors, type RunSettings } from './pages/demo-page.ts';
+import { join } from 'node:path';
+import { cliCheckpoint, DemoPage, expectSameTensors, ROOT, type RunSettings, SAMPLE_DIR } from './pages/demo-page.ts';
 
 /**
  * Matches `nitro-d train --preset mlp1 --dataset fashion-mnist --epochs 1 --batch 32 --lr-inv 64
@@ -17,6 +18,8 @@ const RUN: RunSettings = { preset: 'mlp1', epochs: 1, batch: 32, lrInv: 64, trai
 test.describe.serial('training on WebGPU', () => {
   let page: Page;
   let demo: DemoPage;
+  /** The test accuracy the first run showed. */
+  let trainedAccuracy = '';
 
   test.beforeAll(async ({ browser }) => {
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -40,6 +43,7 @@ test.describe.serial('training on WebGPU', () => {
     await demo.train(150_000);
 
     const accuracy = await demo.shownTestAccuracy();
+    trainedAccuracy = (await page.locator('#test-accuracy').textContent()) ?? '';
     expect(accuracy, 'test accuracy (10 classes: chance is 10 %)').toBeGreaterThan(10);
     await expect(page.locator('#tile-epoch')).toHaveText('1 / 1');
     await expect(page.locator('#epochs-body tr')).toHaveCount(1);
@@ -87,6 +91,66 @@ test.describe.serial('training on WebGPU', () => {
     expect(name).toBe('mlp1-fashion-mnist-epoch2.safetensors');
     expectSameTensors(bytes, await cli, 'page (paused, resumed) vs CLI checkpoint after 2 epochs');
     expect(bytes.equals(await cli)).toBe(true);
+  });
+
+  test('a checkpoint loaded back evaluates to its accuracy and continues to the bytes of an unbroken run', async () => {
+    const one = await cliCheckpoint(RUN);
+    await page.click('#reset');
+    await expect(page.locator('body')).toHaveAttribute('data-phase', 'idle');
+    await page.setInputFiles('#load-checkpoint', { name: 'last.safetensors', mimeType: 'application/octet-stream', buffer: one });
+    await expect(page.locator('#loaded-note')).toContainText('mlp1, 1 epoch trained');
+    // The checkpoint's protocol fills the form (and locks what defines the model).
+    await expect(page.locator('#batch')).toHaveValue('32');
+    await expect(page.locator('#lr-inv')).toHaveValue('64');
+    await expect(page.locator('#preset')).toBeDisabled();
+    await expect(page.locator('#start')).toHaveText('Continue training');
+
+    await page.click('#evaluate');
+    await expect(page.locator('#status')).toContainText('Evaluated on 512 test images', { timeout: 60_000 });
+    await expect(page.locator('#test-accuracy')).toHaveText(trainedAccuracy);
+
+    await page.fill('#epochs', '2');
+    await demo.train(150_000);
+    await expect(page.locator('#epochs-body tr')).toHaveCount(1);
+    const { bytes, name } = await demo.downloadCheckpoint();
+    expect(name).toBe('mlp1-fashion-mnist-epoch2.safetensors');
+    const unbroken = await cliCheckpoint({ ...RUN, epochs: 2 });
+    expectSameTensors(bytes, unbroken, 'page (loaded epoch 1, continued) vs CLI checkpoint after 2 epochs');
+    expect(bytes.equals(unbroken)).toBe(true);
+  });
+
+  test('IDX files dropped on the page and chosen with the picker train to the CLI bytes for those files', async () => {
+    await page.click('#reset');
+    await expect(page.locator('body')).toHaveAttribute('data-phase', 'idle');
+    await page.check('input[name="data"][value="files"]');
+    // Two files by drag and drop (a drop event carrying File objects), two with the file picker.
+    await page.evaluate(async (names) => {
+      const transfer = new DataTransfer();
+      for (const name of names) {
+        const response = await fetch(`data/fashion-mnist-sample/${name}`);
+        transfer.items.add(new File([await response.blob()], name));
+      }
+      const zone = document.getElementById('drop-zone')!;
+      zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      zone.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }, ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz']);
+    await expect(page.locator('#file-status li.ok')).toHaveCount(2);
+    await page.setInputFiles(
+      '#idx-files',
+      ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map((f) => join(ROOT, SAMPLE_DIR, f)),
+    );
+    await expect(page.locator('#file-status li.ok')).toHaveCount(4);
+    await expect(page.locator('input[name="data"][value="files"]')).toBeChecked();
+    await expect(page.locator('#files-dataset')).toHaveValue('fashion-mnist');
+
+    await demo.configure({ ...RUN, data: 'files' });
+    await expect(page.locator('#cli-command')).toContainText('--data DIR');
+    await demo.train(150_000);
+    expect(await demo.shownTestAccuracy()).toBeGreaterThan(10);
+    const { bytes } = await demo.downloadCheckpoint();
+    const cli = await cliCheckpoint(RUN);
+    expectSameTensors(bytes, cli, 'page (user IDX files) vs CLI checkpoint');
+    expect(bytes.equals(cli)).toBe(true);
   });
 });
 

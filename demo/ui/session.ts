@@ -379,15 +379,19 @@ export class Session {
     const backend = run.model.backend;
     const test = run.data.split.test;
     const device = uploadDataset(backend, test);
+    let metrics: SplitMetrics;
+    let predictions: Prediction[];
     try {
-      const metrics = await evaluateOn(run.model, device, test.labels.length);
-      this.listener.evaluated?.(metrics, await this.predictions());
-      return metrics;
+      metrics = await evaluateOn(run.model, device, test.labels.length);
+      predictions = await this.predictions();
     } finally {
       backend.dispose(device.data);
       backend.dispose(device.labels);
       this.setPhase(previous === 'preparing' ? 'ready' : previous);
     }
+    // After the phase change, so the page's status line keeps the result.
+    this.listener.evaluated?.(metrics, predictions);
+    return metrics;
   }
 
   /** The checkpoint to download: the last completed epoch's, or the current weights before any epoch. */

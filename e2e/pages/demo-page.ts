@@ -21,6 +21,8 @@ export interface RunSettings {
   batch?: number;
   lrInv?: number;
   backend?: 'webgpu' | 'cpu';
+  /** The bundled sample (default) or the IDX files given to the page. */
+  data?: 'sample' | 'files';
 }
 
 export class DemoPage {
@@ -32,11 +34,11 @@ export class DemoPage {
     await this.page.evaluate(() => window.nitroDemo!.ready());
   }
 
-  /** Fills the form: preset, bundled sample, epochs, sample limits, backend. */
+  /** Fills the form: preset, data, epochs, sample limits, backend. */
   async configure(s: RunSettings): Promise<void> {
     const p = this.page;
     await p.selectOption('#preset', s.preset);
-    await p.check('input[name="data"][value="sample"]');
+    await p.check(`input[name="data"][value="${s.data ?? 'sample'}"]`);
     await p.fill('#epochs', String(s.epochs));
     if (s.seed !== undefined) await p.fill('#seed', String(s.seed));
     if (s.batch !== undefined) await p.fill('#batch', String(s.batch));
