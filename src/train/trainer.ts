@@ -165,7 +165,11 @@ export class Trainer {
       const result = await this.withRecovery(() => this.runEpoch(this.state.epoch + 1));
       if (!result) break;
       results.push(result);
-      await this.options.onEpoch?.(result, this);
+      // A device lost while the caller reads the weights (a checkpoint) recovers too: the
+      // end-of-epoch snapshot holds them, and the callback runs again on the new device.
+      await this.withRecovery(async () => {
+        await this.options.onEpoch?.(result, this);
+      });
       if (result.stop) break;
     }
     return results;
@@ -200,23 +204,30 @@ export class Trainer {
   private async recover(error: Error): Promise<void> {
     const snap = this.snapshot!;
     const spec: ModelSpec = this.model.spec;
+    const lost = this.backend;
     this.backend = await this.options.recreateBackend!();
+    try {
+      lost.destroy();
+    } catch {}
     this.model = Model.create(this.backend, spec, { weights: snap.weights });
     this.trainData = undefined;
     this.testData = undefined;
     this.pendingResume = snap;
-    this.options.onRecover?.({ epoch: snap.epoch, step: snap.step, lostSteps: this.lastStep - snap.step, message: error.message });
+    this.options.onRecover?.({ epoch: snap.epoch, step: snap.step, lostSteps: this.lastEpoch === snap.epoch ? this.lastStep - snap.step : 0, message: error.message });
   }
 
   private pendingResume?: Snapshot;
+  /** The last completed step (and its epoch), for the count of steps a recovery redoes. */
   private lastStep = 0;
+  private lastEpoch = 0;
 
   private async takeSnapshot(net: Network, epoch: number, step: number): Promise<void> {
     this.snapshot = {
       epoch,
       step,
       weights: await this.model.getWeights(),
-      metrics: await this.backend.read(net.metrics),
+      // An epoch starts with zero metrics (the end-of-epoch snapshot is the next one's start).
+      metrics: step === 0 ? new Int32Array(net.metrics.size) : await this.backend.read(net.metrics),
     };
   }
 
@@ -253,6 +264,8 @@ export class Trainer {
         backend.write(net.metrics, new Int32Array(net.metrics.size));
       }
       backend.write(net.cursor, [step]);
+      this.lastStep = step;
+      this.lastEpoch = epoch;
       if (!this.snapshot || this.snapshot.epoch !== epoch || this.snapshot.step !== step) {
         await this.takeSnapshot(net, epoch, step);
       }
@@ -297,6 +310,9 @@ export class Trainer {
     imagesPerSecond: number,
     net: Network,
   ): Promise<EpochResult> {
+    // The epoch's weights are final: snapshot them before the state moves on, so a device lost
+    // while taking it replays the end of this epoch rather than starting the next one.
+    await this.takeSnapshot(net, epoch + 1, 0);
     const s = this.state;
     const lrInv = s.lrInv;
     let best = false;
@@ -318,7 +334,6 @@ export class Trainer {
     }
     if (ec && observe(s.early, ec, epoch, watched.correct, watched.total)) stop = true;
     s.epoch = epoch;
-    await this.takeSnapshot(net, epoch + 1, 0);
     return { epoch, lrInv, train, test, seconds, imagesPerSecond, best, plateau, stop };
   }
 

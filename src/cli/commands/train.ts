@@ -40,6 +40,7 @@ export const TRAIN_FLAGS = {
   'no-augment': { type: 'boolean' },
   'steps-per-submit': { type: 'string' },
   'snapshot-every': { type: 'string' },
+  'simulate-device-loss': { type: 'string' },
   'train-limit': { type: 'string' },
   'test-limit': { type: 'string' },
   quiet: { type: 'boolean' },
@@ -57,6 +58,7 @@ export const TRAIN_HELP = `train a model (default: the paper's MLP2 on Fashion-M
   --resume CKPT          continue from a checkpoint written by train (same bytes as an unbroken run)
   --log FILE             JSON-lines log (default OUT/log.jsonl)
   --snapshot-every N     host snapshot every N steps for device-loss recovery (default 200)
+  --simulate-device-loss E:S   destroy the GPU device once, before step S+1 of epoch E (tests the recovery)
   --steps-per-submit N   training steps per GPU submission (default adaptive)
   --train-limit N --test-limit N   use only the first N samples (quick runs)
   --backend webgpu|cpu   (default webgpu)
@@ -213,6 +215,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const snapshotEvery = intFlag('train', flags, 'snapshot-every', 200, 0);
   const stepsPerSubmit = flags['steps-per-submit'] === undefined ? undefined : intFlag('train', flags, 'steps-per-submit', 1);
   const batch = preset.protocol.batch;
+  let loseAt: { epoch: number; step: number } | undefined;
+  if (typeof flags['simulate-device-loss'] === 'string') {
+    const m = /^(\d+):(\d+)$/.exec(flags['simulate-device-loss']);
+    if (!m || Number(m[1]) < 1) throw new UsageError(`train: --simulate-device-loss must be EPOCH:STEP (epoch from 1), got '${flags['simulate-device-loss']}'`);
+    if (backendKind !== 'webgpu') throw new UsageError('train: --simulate-device-loss needs --backend webgpu');
+    loseAt = { epoch: Number(m[1]), step: Number(m[2]) };
+  }
 
   // Everything is checked before anything is printed, created or written.
   const resume = typeof flags.resume === 'string' ? await loadResume(flags.resume, preset) : undefined;
@@ -259,19 +268,34 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const runLog = new JsonLog(logFile, !resume);
     log = runLog;
     const bar = quiet ? undefined : new ProgressBar();
+    // Where training is (for --simulate-device-loss): epoch E starts at step 0.
+    let position = { epoch: (resume?.state.epoch ?? 0) + 1, step: 0 };
     const options: TrainerOptions = {
       ...protocolOptions(preset),
       stepsPerSubmit,
       snapshotEvery,
-      onStep: (p) => bar?.update({ label: `epoch ${p.epoch}`, done: p.step * batch, total: p.steps * batch, rate: p.imagesPerSecond }),
+      onStep: (p) => {
+        position = { epoch: p.epoch, step: p.step };
+        bar?.update({ label: `epoch ${p.epoch}`, done: p.step * batch, total: p.steps * batch, rate: p.imagesPerSecond });
+      },
+      beforeChunk: loseAt
+        ? () => {
+            if (loseAt && trainer && position.epoch === loseAt.epoch && position.step === loseAt.step) {
+              loseAt = undefined;
+              (trainer.model.backend as WebGPUBackend).device.destroy();
+            }
+          }
+        : undefined,
       onRecover: (info) => {
-        const line = `device lost (${info.message}); re-created it and resumed from the snapshot at epoch ${info.epoch} step ${info.step} (${info.lostSteps} steps redone, at most --snapshot-every ${snapshotEvery})`;
+        const most = snapshotEvery > 0 ? `at most ${snapshotEvery} with --snapshot-every ${snapshotEvery}` : 'at most an epoch with --snapshot-every 0';
+        const line = `${info.message}; re-created the device, resumed from the host snapshot at epoch ${info.epoch} step ${info.step} and redid ${info.lostSteps} steps (${most})`;
         bar?.done();
         say(line);
         runLog.write({ event: 'device-lost', ...info, snapshotEvery });
       },
       recreateBackend: backendKind === 'webgpu' ? () => createBackend('webgpu') : undefined,
       onEpoch: async (r, t) => {
+        position = { epoch: r.epoch + 1, step: 0 };
         bar?.done();
         say(summary(r));
         // best before last, last before the log line: a run killed in between resumes from the
