@@ -205,6 +205,8 @@ function updateCli(): void {
 
 function onPhase(phase: Phase, detail?: string): void {
   document.body.dataset.phase = phase;
+  // Set once training really stands still (the steps already submitted are done).
+  document.body.dataset.held = String(phase === 'paused' && detail === 'held');
   const run = session.run;
   const done = completedEpochs();
   switch (phase) {
@@ -218,9 +220,11 @@ function onPhase(phase: Phase, detail?: string): void {
       view.status.textContent = history.progress ? runningText(history.progress) : 'Training…';
       break;
     case 'paused':
-      view.status.textContent = history.progress
-        ? `Paused in epoch ${history.progress.epoch}, after step ${history.progress.step} of ${history.progress.steps}. Resume continues with exactly the same updates.`
-        : 'Paused.';
+      if (detail !== 'held') view.status.textContent = 'Pausing after the steps in flight…';
+      else if (history.progress) {
+        const p = history.progress;
+        view.status.textContent = `Paused in epoch ${p.epoch}, after step ${p.step} of ${p.steps}. Resume continues with exactly the same updates.`;
+      } else view.status.textContent = 'Paused before the first step.';
       break;
     case 'stopping':
       view.status.textContent = 'Stopping after the current steps…';

@@ -66,7 +66,7 @@ test.describe.serial('training on WebGPU', () => {
     expect(bytes.equals(cli), 'page and CLI checkpoints differ outside the tensors (metadata)').toBe(true);
   });
 
-  test('a paused run holds still, and resumed it writes the same checkpoint as an unbroken CLI run', async () => {
+  test('a run started paused, and paused again mid-run, holds still and resumed writes the same checkpoint as an unbroken CLI run', async () => {
     const two = { ...RUN, epochs: 2 };
     const cli = cliCheckpoint(two);
     cli.catch(() => {});
@@ -78,11 +78,23 @@ test.describe.serial('training on WebGPU', () => {
       document.getElementById('start')!.click();
       window.nitroDemo!.pause();
     });
-    await expect(page.locator('body')).toHaveAttribute('data-phase', 'paused', { timeout: 60_000 });
+    await expect(page.locator('body')).toHaveAttribute('data-held', 'true', { timeout: 60_000 });
+    await expect(page.locator('body')).toHaveAttribute('data-phase', 'paused');
     await expect(page.locator('#pause')).toHaveText('Resume');
-    await expect(page.locator('#status')).toContainText('Paused');
+    await expect(page.locator('#status')).toHaveText('Paused before the first step.');
     await page.waitForTimeout(1000);
     expect(await page.locator('#progress').evaluate((p: HTMLProgressElement) => p.value), 'no progress while paused').toBe(0);
+    await page.click('#pause');
+    // Pause again mid-run (between two chunks of steps): the progress bar stands still.
+    const progress = () => page.locator('#progress').evaluate((p: HTMLProgressElement) => p.value);
+    await expect.poll(progress, { timeout: 60_000 }).toBeGreaterThan(0);
+    await page.click('#pause');
+    await expect(page.locator('body')).toHaveAttribute('data-held', 'true', { timeout: 60_000 });
+    await expect(page.locator('#status')).toContainText('Paused in epoch');
+    const held = await progress();
+    expect(held, 'paused before the run ended').toBeLessThan(1);
+    await page.waitForTimeout(1500);
+    expect(await progress(), 'no progress while paused').toBe(held);
     await page.click('#pause');
     await expect(page.locator('body')).toHaveAttribute('data-phase', 'ready', { timeout: 150_000 });
     await demo.expectNoError();

@@ -265,8 +265,9 @@ export class Session {
   }
 
   /**
-   * Holds training before its next chunk of steps. Asked for before training starts, the run
-   * starts paused (before its first step).
+   * Holds training before its next chunk of steps (the phase turns 'paused' at once, and again
+   * with detail 'held' once the steps in flight are done). Asked for before training starts,
+   * the run starts paused (before its first step).
    */
   pause(): void {
     if (this.gate || this.phase === 'stopping') return;
@@ -312,7 +313,12 @@ export class Session {
   private async beforeChunk(trainer: Trainer): Promise<void> {
     await nextTask();
     await this.emitLive(trainer);
-    if (this.gate) await this.gate.promise;
+    const gate = this.gate;
+    if (gate) {
+      // Training holds here: no step runs until resume (phase 'paused' with detail 'held').
+      this.setPhase('paused', 'held');
+      await gate.promise;
+    }
   }
 
   /**
