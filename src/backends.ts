@@ -7,7 +7,7 @@ import { WebGPUBackend } from './gpu/webgpu-backend.ts';
 export type BackendKind = 'webgpu' | 'cpu';
 
 export async function createBackend(kind: BackendKind = 'webgpu', options: DeviceOptions = {}): Promise<Backend> {
-  if (kind === 'cpu') return new CpuBackend();
+  if (kind === 'cpu') return CpuBackend.create();
   if (kind === 'webgpu') return WebGPUBackend.create(options);
   throw new Error(`unknown backend '${kind as string}' (expected webgpu or cpu)`);
 }
