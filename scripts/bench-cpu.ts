@@ -104,12 +104,13 @@ if (!stepsOnly) {
   const K = first.kind === 'linear' ? first.inFeatures : 784;
   const O = first.kind === 'linear' ? first.outFeatures : 200;
   const K8 = roundUp(K, 8);
-  const { ws, at } = reserve([B * K8, 4 * B, 4 * O * K8, 4 * B * O]);
-  const [xAt, rowsAt, wAt, zAt] = at;
+  const { ws, at } = reserve([B * K8, 4 * B, 2 * O * K8, 2 * O * K8, 4 * B * O]);
+  const [xAt, rowsAt, lo, hi, zAt] = at;
   for (let i = 0; i < B * K8; i++) ws.i8[xAt + i] = rng.int(-127, 127);
-  for (let i = 0; i < O * K8; i++) ws.i32[(wAt >> 2) + i] = rng.int(-30000, 30000);
+  for (let i = 0; i < 2 * O * K8; i++) ws.i16[(lo >> 1) + i] = rng.int(-30000, 30000);
   affineTable(ws, rowsAt, B, K8);
-  report(`${gemmKernel()} dot kernel alone ${B}x${K} · ${K}x${O}`, B * K * O, median(() => ws.k.dot8(rowsAt, xAt, wAt, 4 * K8, zAt, 4 * O, 4, B, O, 1, K8 / 8, 0, 0, 0)));
+  const dot = () => ws.k.dot16(rowsAt, xAt, lo, hi, 2 * K8, zAt, 4 * O, 4, B, O, 1, K8 / 8, 0, 0, 0);
+  report(`${gemmKernel()} dot16 kernel alone ${B}x${K} · ${K}x${O}`, B * K * O, median(dot));
 }
 if (rows.length) console.log(rows.join('\n'));
 

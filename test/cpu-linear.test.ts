@@ -10,6 +10,7 @@ import { nitroRelu, nitroScale } from '../src/arith.ts';
 import type { Backend, Tensor } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu/cpu-backend.ts';
 import { gemmKernel, setSimdEnabled } from '../src/cpu/gemm.ts';
+import { kernelModuleBytes, simdKernelsReady } from '../src/cpu/wasm.ts';
 import { Rng } from '../src/rng.ts';
 import { expectSameElements, randomInts, tensorOf } from './helpers.ts';
 
@@ -71,6 +72,15 @@ function naiveWeightGrad(g: Int32Array, x: Int32Array, B: number, O: number, K: 
 async function read(backend: Backend, t: Tensor): Promise<Int32Array> {
   return backend.read(t);
 }
+
+describe('CPU WebAssembly kernels', () => {
+  it('compile on Node, from a module small enough for a browser main thread (< 4 KB)', async () => {
+    expect(kernelModuleBytes().length).toBeLessThan(4096);
+    expect(WebAssembly.validate(kernelModuleBytes())).toBe(true);
+    expect(await simdKernelsReady()).toBe(true);
+    expect((await CpuBackend.create()).description).toBe('CPU (WebAssembly SIMD kernels)');
+  });
+});
 
 describe.each(['wasm-simd', 'js'] as const)('CPU linear layers (%s kernel) == naive scalar', (kernel) => {
   const backend = new CpuBackend();

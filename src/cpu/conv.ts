@@ -89,9 +89,9 @@ export function conv2d(p: Conv2dParams): void {
 }
 
 /**
- * out[F, C, k, k] = Σ_b,i,j delta[b,f,i,j] · xpad[b,c,i+u,j+v]: the dot kernel with input windows
- * (c, u, v) as int8 rows and delta rows (zero-padded to whole vectors) as int32 rows, summed
- * over the samples.
+ * out[F, C, k, k] = Σ_b,i,j delta[b,f,i,j] · xpad[b,c,i+u,j+v]: the dot16 kernel with input
+ * windows (c, u, v) as int8 rows and delta rows (zero-padded to whole vectors, split into int16
+ * halves) as the other operand, summed over the samples.
  */
 export function conv2dWeightGrad(p: { delta: Tensor; x: Tensor; padding: number; out: Tensor }): void {
   const op = 'conv2dWeightGrad';
@@ -102,23 +102,17 @@ export function conv2dWeightGrad(p: { delta: Tensor; x: Tensor; padding: number;
   const x = i8(p.x, op);
   const pad = p.padding;
   const CKK = C * k * k;
-  const CKK4 = roundUp(CKK, 4);
+  const CKK2 = roundUp(CKK, 2);
   const F2 = roundUp(F, 2);
   const Wo8 = roundUp(Wo, 8);
   const sampleX = C * (H + 2 * pad) * (W + 2 * pad);
   const sampleD = F * Ho * Wo8;
   const padded = Wo8 !== Wo;
-  const { ws, at } = reserve([
-    B * C * H * W,
-    pad > 0 ? B * sampleX : 0,
-    4 * CKK4,
-    4 * B * F * Ho * Wo,
-    // An odd F reads one delta row past the last sample.
-    padded ? 4 * (B * sampleD + Ho * Wo8) : 4 * Ho * Wo8,
-    4 * F2 * CKK4,
-  ]);
-  const [rawAt, padAt, pT, dRaw, dPad, cAt] = at;
-  const { Wp, xAt } = paddedInput(x, g, pad, ws, rawAt, padAt, pT, CKK4);
+  // An odd F reads one delta row past the last sample: the halves get a row of slack.
+  const halves = 2 * (B * sampleD + Ho * Wo8);
+  const { ws, at } = reserve([B * C * H * W, pad > 0 ? B * sampleX : 0, 4 * CKK2, 4 * B * F * Ho * Wo, padded ? 4 * B * sampleD : 0, halves, halves, 4 * F2 * CKK2]);
+  const [rawAt, padAt, pT, dRaw, dPad, lo, hi, cAt] = at;
+  const { Wp, xAt } = paddedInput(x, g, pad, ws, rawAt, padAt, pT, CKK2);
   ws.i32.set(d.subarray(0, B * F * Ho * Wo), dRaw >> 2);
   let dAt = dRaw;
   if (padded) {
@@ -126,8 +120,10 @@ export function conv2dWeightGrad(p: { delta: Tensor; x: Tensor; padding: number;
     ws.k.copyRows(dRaw, dPad, B * F * Ho, 4 * Wo, 4 * Wo8, 1, 0, 0, 4 * Wo);
     dAt = dPad;
   }
+  ws.k.split16(dAt, 4 * Wo8, lo, hi, 2 * Wo8, B * F * Ho, Wo8 / 8);
   for (let b = 0; b < B; b++) {
-    ws.k.dot8(pT, xAt + b * sampleX, dAt + 4 * b * sampleD, 4 * Ho * Wo8, cAt, 4, 4 * CKK4, CKK4, F2, Ho, Wo8 / 8, Wp, 4 * Wo8, b > 0 ? 1 : 0);
+    const q = 2 * b * sampleD;
+    ws.k.dot16(pT, xAt + b * sampleX, lo + q, hi + q, 2 * Ho * Wo8, cAt, 4, 4 * CKK2, CKK2, F2, Ho, Wo8 / 8, Wp, 2 * Wo8, b > 0 ? 1 : 0);
   }
-  unpackRows(ws, cAt, F, CKK, 4 * CKK4, i32(p.out, op));
+  unpackRows(ws, cAt, F, CKK, 4 * CKK2, i32(p.out, op));
 }

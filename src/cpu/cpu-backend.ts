@@ -1,17 +1,21 @@
 /**
- * The CPU reference backend: every op in plain TypeScript on typed arrays with the exact
- * integer semantics of the WGSL kernels. It is the oracle of the GPU tests and a backend users
- * can pick where WebGPU is missing. Recorded programs are lists of closures.
+ * The CPU reference backend: every op on typed arrays with the exact integer semantics of the
+ * WGSL kernels. It is the oracle of the GPU tests and a backend users can pick where WebGPU is
+ * missing. The integer products (linear and conv layers and their gradients) run on WebAssembly
+ * SIMD kernels where the runtime has them (wasm.ts), with JavaScript twins elsewhere (gemm.ts).
+ * Recorded programs are lists of closures.
  */
 import { type Backend, type DType, deviceBytes, type Ops, type Program, sizeOf, type Tensor } from '../backend.ts';
 import { checkValues } from '../gpu/packing.ts';
 import { conv2d, conv2dWeightGrad } from './conv.ts';
 import { gather } from './data.ts';
 import { advance, dropout, fill, integerSgd, nitroReluBackward, nitroReluForward, normalize, scale } from './elementwise.ts';
+import { gemmKernel } from './gemm.ts';
 import { linear, linearInputGrad, linearWeightGrad } from './linear.ts';
 import { confusion, lossGradient } from './loss.ts';
 import { maxPool, maxPoolBackward } from './pool.ts';
 import { CpuTensor, dataOf } from './tensor.ts';
+import { simdKernelsReady } from './wasm.ts';
 
 class CpuProgram implements Program {
   constructor(
@@ -43,7 +47,10 @@ const IMPLEMENTATIONS: Ops = {
 
 export class CpuBackend implements Backend {
   readonly kind = 'cpu' as const;
-  readonly description = 'CPU (JavaScript reference backend)';
+  /** Which kernels run the integer products: WebAssembly SIMD where available, else plain JavaScript. */
+  get description(): string {
+    return `CPU (${gemmKernel() === 'wasm-simd' ? 'WebAssembly SIMD' : 'JavaScript'} kernels)`;
+  }
   readonly ops: Ops;
   private recording: (() => void)[] | undefined;
   private live = 0;
@@ -69,6 +76,12 @@ export class CpuBackend implements Backend {
       };
     }
     this.ops = ops as unknown as Ops;
+  }
+
+  /** A backend whose SIMD kernels are compiled (where the runtime could only compile them asynchronously). */
+  static async create(options: { timings?: Record<string, number> } = {}): Promise<CpuBackend> {
+    await simdKernelsReady();
+    return new CpuBackend(options);
   }
 
   tensor(shape: readonly number[], dtype: DType, label: string): Tensor {

@@ -9,7 +9,7 @@
  * results that the caller then ignores; every region gets slack bytes so those reads stay inside
  * the workspace.
  */
-import { type Axpy, type Axpy16, type CopyRows, type Dot, type Dot16, type Kernels, type PairRows, type Split16, simdKernels, type Transpose } from './wasm.ts';
+import { type Axpy, type Axpy16, type CopyRows, type Dot16, type Kernels, type PairRows, type Split16, simdKernels, type Transpose } from './wasm.ts';
 
 export type IntArray = Int8Array | Int32Array;
 
@@ -114,23 +114,6 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
         }
       }
     };
-  const dot8: Dot = (pT, pBase, q, qRow, c, cP, cQ, M, N, I, J, pI, qI, accumulate) => {
-    if (I === 0 || J === 0) return;
-    const E = 8 * J;
-    for (let m = 0; m < M; m++) {
-      const pr = pBase + m32[(pT >> 2) + m];
-      for (let n = 0; n < N; n++) {
-        let sum = 0;
-        for (let i = 0; i < I; i++) {
-          const x = pr + i * pI;
-          const y = (q + n * qRow + i * qI) >> 2;
-          for (let e = 0; e < E; e++) sum = (sum + Math.imul(m8[x + e], m32[y + e])) | 0;
-        }
-        const at = (c + m * cP + n * cQ) >> 2;
-        m32[at] = accumulate ? (m32[at] + sum) | 0 : sum;
-      }
-    }
-  };
   const copyRows: CopyRows = (src, dst, outer, oSrc, oDst, inner, iSrc, iDst, bytes) => {
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {
@@ -170,13 +153,11 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
       }
     }
   };
-  const transpose =
-    (mem: Int8Array | Int32Array, shift: number): Transpose =>
-    (src, srcRow, dst, dstRow, R, C) => {
-      for (let r = 0; r < R; r++) {
-        for (let k = 0; k < C; k++) mem[(dst + k * dstRow + (r << shift)) >> shift] = mem[(src + r * srcRow + (k << shift)) >> shift];
-      }
-    };
+  const transpose32: Transpose = (src, srcRow, dst, dstRow, R, C) => {
+    for (let r = 0; r < R; r++) {
+      for (let k = 0; k < C; k++) m32[(dst + k * dstRow + 4 * r) >> 2] = m32[(src + r * srcRow + 4 * k) >> 2];
+    }
+  };
   const axpy16: Axpy16 = (xp, xpRow, gLo, gHi, gRow, c, cRow, O, tiles, pairs) => {
     for (let o = 0; o < O; o++) {
       for (let k = 0; k < 8 * tiles; k++) {
@@ -201,5 +182,5 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
       }
     }
   };
-  return { axpy32: axpy(false), axpy8: axpy(true), axpy16, pairRows, dot8, dot16, split16, transpose8: transpose(m8, 0), transpose32: transpose(m32, 2), copyRows };
+  return { axpy32: axpy(false), axpy8: axpy(true), axpy16, pairRows, dot16, split16, transpose32, copyRows };
 }

@@ -1,23 +1,22 @@
 /**
  * The CPU backend's WebAssembly SIMD kernels, assembled from bytes at load time (no build step,
  * no toolchain), so the backend stays one plain module in browsers, Node and Deno. Addresses,
- * strides and table entries are byte offsets into the module's memory.
+ * strides and table entries are byte offsets into the module's memory; gemm.ts has a JavaScript
+ * twin of every kernel for runtimes without WebAssembly SIMD.
  *
- * i32x4.mul and i32x4.add wrap modulo 2^32: exactly the int32 arithmetic of the reference, in
- * any order of summation.
+ * Every product and sum wraps modulo 2^32 (i32x4.mul, i32x4.add, i32x4.dot_i16x8_s), which is
+ * the int32 arithmetic of the reference in any order of summation. Where a kernel works on int16
+ * halves of an int32 operand v = hi·2^16 + lo (lo the signed low 16 bits, hi = (v + 2^15) >> 16
+ * taken modulo 2^16), Σ x·v = Σ x·lo + 2^16·Σ x·hi modulo 2^32 holds exactly.
  *
- * axpy32 / axpy8 (a, aM, aR, b, rowT, panelT, c, cM, M, P, R, accumulate) — C (+)= A·B, with
- *   A[m, r]      int32 at a + m·aM + r·aR                       (M a multiple of 4)
- *   B[r, 8p + j] int32 / int8 at b + rowT[r] + panelT[p] + j·size  (rowT, panelT: int32 tables)
- *   C[m, 8p + j] int32 at c + m·cM + 4·(8p + j)                  (P panels of 8 columns)
- *   Per step r of a 4×8 block: B's 8 values in two vectors, each A value broadcast, 8 mul-adds.
- *
- * copyRows (src, dst, outer, oSrc, oDst, inner, iSrc, iDst, bytes) — strided row copies.
- *
- * dot8 (pT, p, q, qRow, c, cP, cQ, M, N, I, J, pI, qI, accumulate) — C[m, n] (+)= Σ P·Q, with
- *   P[m] int8 rows at p + pT[m], Q[n] int32 rows at q + n·qRow   (M a multiple of 4, N of 2)
- *   Σ over i < I, e < 8J of P[m][i·pI + e] · Q[n][i·qI + 4e]; C[m, n] at c + m·cP + n·cQ.
- *   Per 8 reduction elements of a 4×2 block: four int8 loads widened, four Q vectors, 16 mul-adds.
+ * axpy32 / axpy8 (a, aM, aR, b, rowT, panelT, c, cM, M, P, R, accumulate) — C (+)= A·B:
+ *   A[m, r] int32 at a + m·aM + r·aR (M a multiple of 4); B[r, 8p + j] int32 / int8 at
+ *   b + rowT[r] + panelT[p] + j·size (rowT, panelT: int32 tables); C[m, 8p + j] int32 at
+ *   c + m·cM + 4·(8p + j), P panels of 8 columns. A 4×8 block per step r: B's 8 values in two
+ *   vectors, each A value broadcast, 8 multiply-adds.
+ * axpy16 — the weight gradient Σ_b g[b, o]·x[b, k] over pairs of batch rows (see below).
+ * dot16 — C[m, n] (+)= Σ P[m]·Q[n] of int8 rows P with int32 rows Q given as int16 halves.
+ * split16, pairRows, transpose32, copyRows — operand layouts.
  */
 
 /** Unsigned LEB128. */
@@ -92,8 +91,6 @@ const zip16 = (x: Code, y: Code, part: 0 | 1): Code => {
   for (let i = 4 * part; i < 4 * part + 4; i++) lanes.push(2 * i, 2 * i + 1, 16 + 2 * i, 16 + 2 * i + 1);
   return [...x, ...y, ...simd(0x0d, ...lanes)];
 };
-const load8 = (addr: Code): Code => [...addr, 0x2c, 0, 0];
-const store8 = (addr: Code, value: Code): Code => [...addr, ...value, 0x3a, 0, 0];
 const vmul = (x: Code, y: Code): Code => [...x, ...y, ...simd(0xb5)];
 const vzero: Code = splat(c32(0));
 const block = (...body: Code[]): Code => [0x02, 0x40, ...body.flat(), 0x0b];
@@ -183,69 +180,6 @@ function axpy(bInt8: boolean): { params: number; body: number[] } {
   return { params: 12, body: f.encode(code) };
 }
 
-function dot8(): { params: number; body: number[] } {
-  const f = new Body(14);
-  const [pT, pBase, q, qRow, c, cP, cQ, M, N, I, J, pI, qI, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
-  const [m, n, i, j, offP, offQ, y0, y1, sum, at] = [f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32()];
-  const pr = [f.i32(), f.i32(), f.i32(), f.i32()];
-  const x = [f.i32(), f.i32(), f.i32(), f.i32()];
-  const acc = [f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128()];
-  const [q0lo, q0hi, q1lo, q1hi, t, lo, hi] = [f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128()];
-
-  const stepJ: Code[] = [
-    set(q0lo, vload(get(y0))),
-    set(q0hi, vload(get(y0), 16)),
-    set(q1lo, vload(get(y1))),
-    set(q1hi, vload(get(y1), 16)),
-  ];
-  for (let k = 0; k < 4; k++) {
-    stepJ.push(set(t, vload8x8(get(x[k]))), set(lo, lowI16(get(t))), set(hi, highI16(get(t))));
-    stepJ.push(set(acc[2 * k], vadd(get(acc[2 * k]), vadd(vmul(get(lo), get(q0lo)), vmul(get(hi), get(q0hi))))));
-    stepJ.push(set(acc[2 * k + 1], vadd(get(acc[2 * k + 1]), vadd(vmul(get(lo), get(q1lo)), vmul(get(hi), get(q1hi))))));
-    stepJ.push(set(x[k], add(get(x[k]), c32(8))));
-  }
-  stepJ.push(set(y0, add(get(y0), c32(32))), set(y1, add(get(y1), c32(32))));
-
-  const stepI: Code[] = [];
-  for (let k = 0; k < 4; k++) stepI.push(set(x[k], add(get(pr[k]), get(offP))));
-  stepI.push(set(y0, add(get(q), add(mul(get(n), get(qRow)), get(offQ)))), set(y1, add(get(y0), get(qRow))));
-  stepI.push(set(j, get(J)), loop(...stepJ, brIf(0, tee(j, sub(get(j), c32(1))))));
-  stepI.push(set(offP, add(get(offP), get(pI))), set(offQ, add(get(offQ), get(qI))));
-
-  const rows: Code[] = [];
-  for (let k = 0; k < 4; k++) rows.push(set(pr[k], add(get(pBase), load(add(get(pT), mul(add(get(m), c32(k)), c32(4)))))));
-  const save: Code[] = [];
-  for (let k = 0; k < 4; k++) {
-    for (let l = 0; l < 2; l++) {
-      const v = get(acc[2 * k + l]);
-      save.push(set(sum, add(add(lane(v, 0), lane(v, 1)), add(lane(v, 2), lane(v, 3)))));
-      save.push(set(at, add(get(c), add(mul(add(get(m), c32(k)), get(cP)), mul(add(get(n), c32(l)), get(cQ))))));
-      save.push(store(get(at), ifElse2(get(accumulate), add(get(sum), load(get(at))), get(sum))));
-    }
-  }
-  const code: Code[] = [
-    set(m, c32(0)),
-    block(
-      brIf(0, or(or(eqz(get(M)), eqz(get(N))), or(eqz(get(I)), eqz(get(J))))),
-      loop(
-        ...rows,
-        set(n, c32(0)),
-        loop(
-          ...acc.map((v) => set(v, vzero)),
-          set(offP, c32(0)),
-          set(offQ, c32(0)),
-          set(i, get(I)),
-          loop(...stepI, brIf(0, tee(i, sub(get(i), c32(1))))),
-          ...save,
-          brIf(0, ltU(tee(n, add(get(n), c32(2))), get(N))),
-        ),
-        brIf(0, ltU(tee(m, add(get(m), c32(4))), get(M))),
-      ),
-    ),
-  ];
-  return { params: 14, body: f.encode(code) };
-}
-
 /**
  * copyRows (src, dst, outer, oSrc, oDst, inner, iSrc, iDst, bytes): outer × inner rows of `bytes`
  * bytes, row (o, i) from src + o·oSrc + i·iSrc to dst + o·oDst + i·iDst (memory.copy).
@@ -278,9 +212,11 @@ function copyRows(): { params: number; body: number[] } {
 }
 
 /**
- * dot16: as dot8, with Q split into int16 halves (Q = hi·2^16 + lo, lo signed): two rows of P by
- * two of Q, i32x4.dot_i16x8_s on the int8 P widened to int16 and each half, the halves summed
- * separately and joined as lo + (hi << 16) at the end.
+ * dot16 (pT, p, qLo, qHi, qRow, c, cP, cQ, M, N, I, J, pI, qI, accumulate) — C[m, n] (+)=
+ * Σ_{i<I, e<8J} P[m][i·pI + e] · Q[n][i·qI + e], with P[m] int8 rows at p + pT[m] and Q[n] as
+ * int16 halves at qLo / qHi + n·qRow (+ 2e); C[m, n] at c + m·cP + n·cQ (M, N multiples of 2).
+ * Two rows of P by two of Q: i32x4.dot_i16x8_s of P (widened to int16) with each half, the halves
+ * summed apart and joined as lo + (hi << 16) at the end.
  */
 function dot16(): { params: number; body: number[] } {
   const f = new Body(15);
@@ -395,12 +331,13 @@ function split16(): { params: number; body: number[] } {
   return { params: 7, body: f.encode(code) };
 }
 
-/** transpose8 / transpose32 (src, srcRow, dst, dstRow, R, C): dst[c][r] = src[r][c] for int8 / int32 elements. */
-function transpose(size: 1 | 4): { params: number; body: number[] } {
+/** transpose32 (src, srcRow, dst, dstRow, R, C): int32 dst[c][r] = src[r][c]. */
+function transpose32(): { params: number; body: number[] } {
   const f = new Body(6);
   const [src, srcRow, dst, dstRow, R, C] = [0, 1, 2, 3, 4, 5];
   const [r, k, s, d] = [f.i32(), f.i32(), f.i32(), f.i32()];
-  const move = size === 1 ? store8(get(d), load8(get(s))) : store(get(d), load(get(s)));
+  const size = 4;
+  const move = store(get(d), load(get(s)));
   const code: Code[] = [
     block(
       brIf(0, or(eqz(get(R)), eqz(get(C)))),
@@ -515,17 +452,15 @@ function ifElse2(cond: Code, then: Code, otherwise: Code): Code {
   return [...cond, 0x04, I32, ...then, 0x05, ...otherwise, 0x0b];
 }
 
-/** The module's bytes: memory "memory" and the functions axpy32, axpy8, dot8 and copyRows. */
+/** The module's bytes: its memory (exported as "memory") and the kernels. */
 export function kernelModuleBytes(): Uint8Array<ArrayBuffer> {
   const fns = [
     { name: 'axpy32', ...axpy(false) },
     { name: 'axpy8', ...axpy(true) },
-    { name: 'dot8', ...dot8() },
     { name: 'copyRows', ...copyRows() },
     { name: 'dot16', ...dot16() },
     { name: 'split16', ...split16() },
-    { name: 'transpose8', ...transpose(1) },
-    { name: 'transpose32', ...transpose(4) },
+    { name: 'transpose32', ...transpose32() },
     { name: 'axpy16', ...axpy16() },
     { name: 'pairRows', ...pairRows() },
   ];
@@ -539,7 +474,6 @@ export function kernelModuleBytes(): Uint8Array<ArrayBuffer> {
 }
 
 export type Axpy = (a: number, aM: number, aR: number, b: number, rowT: number, panelT: number, c: number, cM: number, M: number, P: number, R: number, accumulate: number) => void;
-export type Dot = (pT: number, p: number, q: number, qRow: number, c: number, cP: number, cQ: number, M: number, N: number, I: number, J: number, pI: number, qI: number, accumulate: number) => void;
 
 export type CopyRows = (src: number, dst: number, outer: number, oSrc: number, oDst: number, inner: number, iSrc: number, iDst: number, bytes: number) => void;
 
@@ -555,10 +489,8 @@ export interface Kernels {
   readonly pairRows: PairRows;
   readonly axpy32: Axpy;
   readonly axpy8: Axpy;
-  readonly dot8: Dot;
   readonly dot16: Dot16;
   readonly split16: Split16;
-  readonly transpose8: Transpose;
   readonly transpose32: Transpose;
   readonly copyRows: CopyRows;
 }
@@ -568,22 +500,50 @@ export interface SimdKernels extends Kernels {
 }
 
 let cached: SimdKernels | null | undefined;
+let pending: Promise<void> | undefined;
+
+function instantiate(module: WebAssembly.Module): SimdKernels {
+  return new WebAssembly.Instance(module, {}).exports as unknown as SimdKernels;
+}
 
 /**
  * The compiled kernels, or null where WebAssembly or its SIMD extension is missing (or a
- * content security policy forbids compiling). Compiled once, synchronously: the module is a few
- * kilobytes, below the size browsers allow to compile on their main thread.
+ * content security policy forbids compiling). Compiled on first use, synchronously: the module
+ * is about 3.3 KB, below the 4 KB browsers allow to compile on their main thread. Should a
+ * runtime refuse anyway, the module compiles in the background (see simdKernelsReady) and the
+ * JavaScript kernels serve until it is done.
  */
 export function simdKernels(): SimdKernels | null {
   if (cached !== undefined) return cached;
   cached = null;
+  if (typeof WebAssembly !== 'object') return cached;
+  let bytes: Uint8Array<ArrayBuffer>;
   try {
-    if (typeof WebAssembly !== 'object') return cached;
-    const bytes = kernelModuleBytes();
+    bytes = kernelModuleBytes();
     if (!WebAssembly.validate(bytes)) return cached;
-    cached = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as SimdKernels;
   } catch {
-    cached = null;
+    return cached;
+  }
+  try {
+    cached = instantiate(new WebAssembly.Module(bytes));
+  } catch {
+    pending = WebAssembly.compile(bytes).then(
+      (module) => {
+        try {
+          cached = instantiate(module);
+        } catch {
+          cached = null;
+        }
+      },
+      () => {},
+    );
   }
   return cached;
+}
+
+/** Resolves once the kernels are compiled (or known to be unavailable): true when they are usable. */
+export async function simdKernelsReady(): Promise<boolean> {
+  simdKernels();
+  await pending;
+  return cached !== null && cached !== undefined;
 }
