@@ -1,7 +1,17 @@
 // Stride-1 zero-padded integer convolution (cross-correlation, NITRO-D.md §2.2) with the NITRO
-// scaling and NITRO-ReLU epilogue fused into the store, and its weight gradient (§4.4.5).
+// scaling and NITRO-ReLU epilogue, and its weight gradient (§4.4.5), as implicit GEMMs.
 // x [B, C, H, W] is packed int8 (each sample a row padded to a whole word); weights, the raw
-// output and the gradients are i32; all arithmetic wraps.
+// output and the gradients are i32; all arithmetic wraps (so any summation order is exact).
+//
+// Both GEMMs read the input through `xp`, a copy made by `pack_input`: zero-padded, channels
+// innermost and four channels to a word, xp[b, hp, wp, cw] (HP = H + 2 PAD, WP = W + 2 PAD,
+// CW = ceil(C / 4) words). One word then feeds four multiply-adds (or one dot4I8Packed), and
+// padding needs no tests in the inner loops.
+//
+// Work split: the invocations of a workgroup differ along one GEMM dimension and agree along
+// the other, so one operand's addresses are the same for every invocation of the workgroup.
+// Software adapters (lavapipe, SwiftShader) run invocations as SIMD lanes and turn such
+// uniform loads into one scalar load, while per-invocation addresses cost one load per lane.
 
 @group(0) @binding(0) var<storage, read> x: array<u32>;
 @group(0) @binding(1) var<storage, read> w: array<i32>;
@@ -10,154 +20,367 @@
 @group(0) @binding(4) var<storage, read_write> z: array<i32>;
 @group(0) @binding(5) var<storage, read_write> s: array<u32>;
 @group(0) @binding(6) var<storage, read_write> a: array<u32>;
+@group(0) @binding(7) var<storage, read_write> xp_out: array<u32>;
+@group(0) @binding(8) var<storage, read> xp: array<u32>;
+@group(0) @binding(9) var<storage, read_write> wl_out: array<u32>;
+@group(0) @binding(10) var<storage, read> wl: array<u32>;
+@group(0) @binding(11) var<storage, read> zin: array<i32>;
+
+// Shapes and epilogue constants come in a uniform buffer, so one pipeline serves every layer
+// and the loops over taps and channels stay loops (software drivers compile fully unrolled
+// bodies very slowly); only the register tile (override constants) is unrolled.
+struct Dims {
+  B: u32,
+  C: u32,
+  H: u32,
+  W: u32,
+  F: u32,
+  KS: u32,
+  PAD: u32,
+  HO: u32,
+  WO: u32,
+  // Words per packed sample of x and of the output.
+  XW: u32,
+  OUTW: u32,
+  // Padded, channel-packed input geometry.
+  HP: u32,
+  WP: u32,
+  CW: u32,
+  // Packed weights: the F limb counts, then limb planes of LPLANE = F * KS * KS * CW words.
+  LBASE: u32,
+  LPLANE: u32,
+  SF: i32,
+  SLOPE_INV: i32,
+  CORR: i32,
+}
+
+@group(0) @binding(12) var<uniform> dm: Dims;
 
 override WG: u32 = 64;
-override B: u32 = 1;
-override C: u32 = 1;
-override H: u32 = 1;
-override W: u32 = 1;
-override F: u32 = 1;
-override KS: u32 = 3;
-override PAD: u32 = 1;
-override HO: u32 = 1;
-override WO: u32 = 1;
-// Words per packed sample of x and of the outputs.
-override XW: u32 = 1;
-override OUTW: u32 = 1;
 override HAS_BIAS: bool = false;
-override SF: i32 = 1;
-override SLOPE_INV: i32 = 4;
-override CORR: i32 = 36;
+// Register tile of one invocation: TF filters by TP consecutive output pixels (forward), or TF
+// filters by the four channels of one word at one tap (weight gradient).
+override TF: u32 = 4;
+override TP: u32 = 4;
+// Forward: write the packed int8 epilogue directly (needs TP == 4 and HO*WO % 4 == 0), else z.
+override FUSED: bool = false;
 
-fn flat_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return gid.x + gid.y * nwg.x * WG;
+const MAXF: u32 = 8u;
+const MAXP: u32 = 4u;
+const MAXACC: u32 = 32u;
+
+fn scaled(v: i32) -> i32 {
+  return clamp(v / dm.SF, -127, 127);
 }
 
-// x[b, c, h, ww] with h, ww in padded coordinates (zero outside the image).
-fn x_at(b: u32, c: u32, hp: u32, wp: u32) -> i32 {
-  if (hp < PAD || wp < PAD || hp >= H + PAD || wp >= W + PAD) {
-    return 0;
-  }
-  let idx = (c * H + hp - PAD) * W + wp - PAD;
-  return extractBits(bitcast<i32>(x[b * XW + (idx >> 2u)]), (idx & 3u) * 8u, 8u);
+fn relu(v: i32) -> i32 {
+  return clamp(v, 0, 127) + clamp(v, -127, 0) / dm.SLOPE_INV - dm.CORR;
 }
 
-// z at flat output position p = (f * HO + i) * WO + j of sample b.
-fn output_at(b: u32, p: u32) -> i32 {
-  let f = p / (HO * WO);
-  let r = p % (HO * WO);
-  let i = r / WO;
-  let j = r % WO;
-  var acc = 0;
-  if (HAS_BIAS) {
-    acc = bias[f];
+fn x_byte(b: u32, c: u32, h: u32, ww: u32) -> u32 {
+  let idx = (c * dm.H + h) * dm.W + ww;
+  return extractBits(x[b * dm.XW + (idx >> 2u)], (idx & 3u) * 8u, 8u);
+}
+
+// One thread per word of xp: four channels of one padded pixel.
+@compute @workgroup_size(WG)
+fn pack_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = gid.x + gid.y * nwg.x * WG;
+  if (t >= dm.B * dm.HP * dm.WP * dm.CW) {
+    return;
   }
-  for (var c = 0u; c < C; c++) {
-    let wbase = (f * C + c) * KS * KS;
-    for (var u = 0u; u < KS; u++) {
-      for (var v = 0u; v < KS; v++) {
-        acc += w[wbase + u * KS + v] * x_at(b, c, i + u, j + v);
+  let cw = t % dm.CW;
+  let pix = t / dm.CW;
+  let wp = pix % dm.WP;
+  let hp = (pix / dm.WP) % dm.HP;
+  let b = pix / (dm.WP * dm.HP);
+  var word = 0u;
+  if (hp >= dm.PAD && hp < dm.H + dm.PAD && wp >= dm.PAD && wp < dm.W + dm.PAD) {
+    for (var l = 0u; l < 4u; l++) {
+      let c = cw * 4u + l;
+      if (c < dm.C) {
+        word |= x_byte(b, c, hp - dm.PAD, wp - dm.PAD) << (l * 8u);
+      }
+    }
+  }
+  xp_out[t] = word;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward. Workgroup (pixel block, filter tile, sample); invocation: TP consecutive pixels of
+// the flattened HO x WO plane. Filters are uniform across the workgroup.
+
+struct FwdTile {
+  b: u32,
+  f0: u32,
+  p0: u32,
+}
+
+fn fwd_tile(lid: u32, wid: vec3<u32>) -> FwdTile {
+  return FwdTile(wid.z, wid.y * TF, (wid.x * WG + lid) * TP);
+}
+
+// xp index of the top-left tap of each pixel of the tile (pixels past the plane repeat the last).
+fn pixel_bases(t: FwdTile) -> array<u32, MAXP> {
+  var base: array<u32, MAXP>;
+  for (var p = 0u; p < TP; p++) {
+    let q = min(t.p0 + p, dm.HO * dm.WO - 1u);
+    base[p] = ((t.b * dm.HP + q / dm.WO) * dm.WP + q % dm.WO) * dm.CW;
+  }
+  return base;
+}
+
+fn forward_i32(t: FwdTile) -> array<i32, MAXACC> {
+  var acc: array<i32, MAXACC>;
+  let base = pixel_bases(t);
+  let kk = dm.KS * dm.KS;
+  for (var u = 0u; u < dm.KS; u++) {
+    for (var v = 0u; v < dm.KS; v++) {
+      let off = (u * dm.WP + v) * dm.CW;
+      for (var cw = 0u; cw < dm.CW; cw++) {
+        var xv: array<vec4<i32>, MAXP>;
+        for (var p = 0u; p < TP; p++) {
+          xv[p] = unpack4xI8(xp[base[p] + off + cw]);
+        }
+        let c0 = cw * 4u;
+        for (var f = 0u; f < TF; f++) {
+          // Channels past C meet zero lanes of xp; clamping keeps the weight reads in bounds.
+          let wb = min(t.f0 + f, dm.F - 1u) * dm.C * kk + u * dm.KS + v;
+          let wv = vec4<i32>(
+            w[wb + min(c0, dm.C - 1u) * kk],
+            w[wb + min(c0 + 1u, dm.C - 1u) * kk],
+            w[wb + min(c0 + 2u, dm.C - 1u) * kk],
+            w[wb + min(c0 + 3u, dm.C - 1u) * kk],
+          );
+          for (var p = 0u; p < TP; p++) {
+            acc[f * TP + p] += dot(xv[p], wv);
+          }
+        }
       }
     }
   }
   return acc;
 }
 
-fn scaled(v: i32) -> i32 {
-  return clamp(v / SF, -127, 127);
+// Same sums with the weights split into signed int8 limbs (pack_weights): w = Σ_l limb_l 2^(8l)
+// (mod 2^32), so Σ x·w = Σ_l (Σ x·limb_l) << 8l exactly, and each Σ x·limb_l is a run of
+// dot4I8Packed. The tile runs as many limbs as its filters need (counts made on the GPU from
+// the current weights), so the result stays exact for any weight.
+fn forward_dot4(t: FwdTile) -> array<i32, MAXACC> {
+  var acc: array<i32, MAXACC>;
+  let base = pixel_bases(t);
+  var limbs = 1u;
+  for (var f = 0u; f < TF; f++) {
+    limbs = max(limbs, wl[min(t.f0 + f, dm.F - 1u)]);
+  }
+  for (var l = 0u; l < limbs; l++) {
+    let shift = 8u * l;
+    let plane = dm.LBASE + l * dm.LPLANE;
+    for (var u = 0u; u < dm.KS; u++) {
+      for (var v = 0u; v < dm.KS; v++) {
+        let off = (u * dm.WP + v) * dm.CW;
+        for (var cw = 0u; cw < dm.CW; cw++) {
+          var xv: array<u32, MAXP>;
+          for (var p = 0u; p < TP; p++) {
+            xv[p] = xp[base[p] + off + cw];
+          }
+          for (var f = 0u; f < TF; f++) {
+            let lw = wl[plane + ((min(t.f0 + f, dm.F - 1u) * dm.KS + u) * dm.KS + v) * dm.CW + cw];
+            for (var p = 0u; p < TP; p++) {
+              acc[f * TP + p] += dot4I8Packed(xv[p], lw) << shift;
+            }
+          }
+        }
+      }
+    }
+  }
+  return acc;
 }
 
-fn relu(v: i32) -> i32 {
-  return clamp(v, 0, 127) + clamp(v, -127, 0) / SLOPE_INV - CORR;
+fn store_forward(t: FwdTile, acc_in: array<i32, MAXACC>) {
+  var acc = acc_in;
+  let hw = dm.HO * dm.WO;
+  for (var f = 0u; f < TF; f++) {
+    let fi = t.f0 + f;
+    if (fi < dm.F) {
+      let bv = select(0, bias[fi], HAS_BIAS);
+      let row = (t.b * dm.F + fi) * hw;
+      if (FUSED) {
+        let sv = vec4<i32>(scaled(acc[f * 4u] + bv), scaled(acc[f * 4u + 1u] + bv), scaled(acc[f * 4u + 2u] + bv), scaled(acc[f * 4u + 3u] + bv));
+        let word = (row + t.p0) / 4u;
+        s[word] = pack4xI8(sv);
+        a[word] = pack4xI8(vec4<i32>(relu(sv.x), relu(sv.y), relu(sv.z), relu(sv.w)));
+      } else {
+        for (var p = 0u; p < TP; p++) {
+          if (t.p0 + p < hw) {
+            z[row + t.p0 + p] = acc[f * TP + p] + bv;
+          }
+        }
+      }
+    }
+  }
 }
 
-// One thread per output word: four consecutive positions of one sample.
-fn word_outputs(t: u32) -> vec4<i32> {
-  let b = t / OUTW;
-  let p0 = (t % OUTW) * 4u;
+fn fwd_live(t: FwdTile) -> bool {
+  return t.p0 < dm.HO * dm.WO;
+}
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let t = fwd_tile(lid, wid);
+  if (!fwd_live(t)) {
+    return;
+  }
+  store_forward(t, forward_i32(t));
+}
+
+@compute @workgroup_size(WG)
+fn forward_limbs(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let t = fwd_tile(lid, wid);
+  if (!fwd_live(t)) {
+    return;
+  }
+  store_forward(t, forward_dot4(t));
+}
+
+// The epilogue alone, from the raw sums in zin: one thread per packed output word, for maps
+// whose HO*WO is not a multiple of four (a word then spans two filters) or other tiles.
+
+fn sample_word(t: u32) -> vec4<i32> {
+  let b = t / dm.OUTW;
+  let p0 = (t % dm.OUTW) * 4u;
+  let per = dm.F * dm.HO * dm.WO;
   var v = vec4<i32>(0);
   for (var l = 0u; l < 4u; l++) {
-    if (p0 + l < F * HO * WO) {
-      v[l] = output_at(b, p0 + l);
+    if (p0 + l < per) {
+      v[l] = scaled(zin[b * per + p0 + l]);
     }
   }
   return v;
 }
 
-fn live_lanes(t: u32) -> vec4<bool> {
-  let p0 = (t % OUTW) * 4u;
-  let n = F * HO * WO;
-  return vec4<bool>(p0 < n, p0 + 1u < n, p0 + 2u < n, p0 + 3u < n);
+@compute @workgroup_size(WG)
+fn epilogue_scaled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = gid.x + gid.y * nwg.x * WG;
+  if (t >= dm.B * dm.OUTW) {
+    return;
+  }
+  s[t] = pack4xI8(sample_word(t));
 }
 
 @compute @workgroup_size(WG)
-fn forward_raw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = flat_id(gid, nwg);
-  if (t >= B * OUTW) {
+fn epilogue_relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = gid.x + gid.y * nwg.x * WG;
+  if (t >= dm.B * dm.OUTW) {
     return;
   }
-  let v = word_outputs(t);
-  let b = t / OUTW;
-  let p0 = (t % OUTW) * 4u;
-  for (var l = 0u; l < 4u; l++) {
-    if (p0 + l < F * HO * WO) {
-      z[b * F * HO * WO + p0 + l] = v[l];
-    }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn forward_scaled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = flat_id(gid, nwg);
-  if (t >= B * OUTW) {
-    return;
-  }
-  let v = word_outputs(t);
-  let sv = vec4<i32>(scaled(v.x), scaled(v.y), scaled(v.z), scaled(v.w));
-  s[t] = pack4xI8(select(vec4<i32>(0), sv, live_lanes(t)));
-}
-
-@compute @workgroup_size(WG)
-fn forward_relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = flat_id(gid, nwg);
-  if (t >= B * OUTW) {
-    return;
-  }
-  let v = word_outputs(t);
-  let sv = vec4<i32>(scaled(v.x), scaled(v.y), scaled(v.z), scaled(v.w));
-  let live = live_lanes(t);
-  s[t] = pack4xI8(select(vec4<i32>(0), sv, live));
+  let sv = sample_word(t);
+  let b = t / dm.OUTW;
+  let p0 = (t % dm.OUTW) * 4u;
+  let per = dm.F * dm.HO * dm.WO;
+  let live = vec4<bool>(p0 < per, p0 + 1u < per, p0 + 2u < per, p0 + 3u < per);
+  s[t] = pack4xI8(sv);
   a[t] = pack4xI8(select(vec4<i32>(0), vec4<i32>(relu(sv.x), relu(sv.y), relu(sv.z), relu(sv.w)), live));
 }
 
-// dW[f, c, u, v] = Σ_b Σ_i Σ_j delta[b, f, i, j] · xpad[b, c, i + u, j + v]; one thread per weight.
+// ---------------------------------------------------------------------------------------------
+// Weights as signed int8 limbs: wl[f] = limbs filter f needs (1..4), then limb plane l at
+// LBASE + l * LPLANE holding word ((f * KS + u) * KS + v) * CW + cw = four channels' limb l.
+// One thread per filter.
+
+fn limbs_of(v: i32) -> vec4<i32> {
+  var r = v;
+  var out = vec4<i32>(0);
+  for (var l = 0u; l < 4u; l++) {
+    let d = extractBits(r, 0u, 8u);
+    out[l] = d;
+    r = (r - d) >> 8u;
+  }
+  return out;
+}
+
+// Limbs needed for v: the fewest n with v == Σ_{l<n} limb_l 2^(8l).
+fn limb_count(v: i32) -> u32 {
+  var r = v;
+  var n = 0u;
+  for (var l = 0u; l < 4u; l++) {
+    if (r != 0) {
+      n = l + 1u;
+    }
+    r = (r - extractBits(r, 0u, 8u)) >> 8u;
+  }
+  return n;
+}
+
 @compute @workgroup_size(WG)
-fn weight_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = flat_id(gid, nwg);
-  if (t >= F * C * KS * KS) {
+fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let f = gid.x + gid.y * nwg.x * WG;
+  if (f >= dm.F) {
     return;
   }
-  let v = t % KS;
-  let u = (t / KS) % KS;
-  let c = (t / (KS * KS)) % C;
-  let f = t / (KS * KS * C);
-  // Output rows/cols whose tap lands inside the image.
-  // (signed: with wide padding H + PAD - u can be negative)
-  let i0 = u32(max(0, i32(PAD) - i32(u)));
-  let i1 = u32(clamp(i32(H + PAD) - i32(u), 0, i32(HO)));
-  let j0 = u32(max(0, i32(PAD) - i32(v)));
-  let j1 = u32(clamp(i32(W + PAD) - i32(v), 0, i32(WO)));
-  var acc = 0;
-  for (var b = 0u; b < B; b++) {
-    let dbase = (b * F + f) * HO * WO;
-    for (var i = i0; i < i1; i++) {
-      let row = (c * H + i + u - PAD) * W + v - PAD;
-      for (var j = j0; j < j1; j++) {
-        let idx = row + j;
-        let xv = extractBits(bitcast<i32>(x[b * XW + (idx >> 2u)]), (idx & 3u) * 8u, 8u);
-        acc += delta[dbase + i * WO + j] * xv;
+  let kk = dm.KS * dm.KS;
+  var need = 1u;
+  for (var uv = 0u; uv < kk; uv++) {
+    for (var cw = 0u; cw < dm.CW; cw++) {
+      var words = vec4<u32>(0u);
+      for (var l = 0u; l < 4u; l++) {
+        let c = cw * 4u + l;
+        if (c < dm.C) {
+          let v = w[(f * dm.C + c) * kk + uv];
+          need = max(need, limb_count(v));
+          let d = bitcast<vec4<u32>>(limbs_of(v)) & vec4<u32>(0xffu);
+          words |= d << vec4<u32>(l * 8u);
+        }
+      }
+      let idx = (f * kk + uv) * dm.CW + cw;
+      for (var l = 0u; l < 4u; l++) {
+        wl_out[dm.LBASE + l * dm.LPLANE + idx] = words[l];
       }
     }
   }
-  z[t] = acc;
+  wl_out[f] = need;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weight gradient dW[f, c, u, v] = Σ_b Σ_i Σ_j delta[b, f, i, j] · xpad[b, c, i + u, j + v].
+// Workgroup (column block, filter tile); invocation: one xp word (four channels) at one tap,
+// TF filters. delta is uniform across the workgroup.
+
+@compute @workgroup_size(WG)
+fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let col = wid.x * WG + lid;
+  let kk = dm.KS * dm.KS;
+  if (col >= kk * dm.CW) {
+    return;
+  }
+  let cw = col % dm.CW;
+  let uv = col / dm.CW;
+  let u = uv / dm.KS;
+  let v = uv % dm.KS;
+  let f0 = wid.y * TF;
+  var acc: array<vec4<i32>, MAXF>;
+  let hw = dm.HO * dm.WO;
+  for (var b = 0u; b < dm.B; b++) {
+    for (var i = 0u; i < dm.HO; i++) {
+      let xrow = ((b * dm.HP + i + u) * dm.WP + v) * dm.CW + cw;
+      for (var j = 0u; j < dm.WO; j++) {
+        let xv = unpack4xI8(xp[xrow + j * dm.CW]);
+        let d0 = b * dm.F * hw + i * dm.WO + j;
+        for (var f = 0u; f < TF; f++) {
+          acc[f] += delta[d0 + min(f0 + f, dm.F - 1u) * hw] * xv;
+        }
+      }
+    }
+  }
+  for (var f = 0u; f < TF; f++) {
+    let fi = f0 + f;
+    if (fi < dm.F) {
+      for (var l = 0u; l < 4u; l++) {
+        let c = cw * 4u + l;
+        if (c < dm.C) {
+          z[(fi * dm.C + c) * kk + uv] = acc[f][l];
+        }
+      }
+    }
+  }
 }

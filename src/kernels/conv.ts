@@ -1,9 +1,16 @@
-/** WebGPU wrappers of the stride-1 integer convolution: forward with the fused NITRO epilogue, weight gradient. */
+/**
+ * WebGPU wrappers of the stride-1 integer convolution as implicit GEMMs: the input is repacked
+ * (zero-padded, channels innermost, four to a word) by one small pass, then the forward kernel
+ * (with the fused NITRO epilogue) or the weight-gradient kernel runs on it. The forward has an
+ * i32 path and a dot4I8Packed path on the weights split into int8 limbs (counted on the GPU).
+ */
 import source from '../../shaders/conv.wgsl?raw';
 import type { Conv2dParams, Tensor } from '../backend.ts';
 import { type KernelContext, grid1d } from './context.ts';
+import { chooseVariant } from './gemm-tiles.ts';
 import { expectDtype, expectShape } from './layout.ts';
 import { epilogueOverrides } from './linear.ts';
+import { constants, scratch } from './scratch.ts';
 
 const WG = 64;
 
@@ -18,7 +25,50 @@ function geometry(op: string, x: Tensor, w: Tensor, padding: number) {
   const WO = W + 2 * padding - KS + 1;
   if (HO <= 0 || WO <= 0) throw new Error(`${op}: kernel ${KS} is larger than the padded input ${H}x${W}`);
   expectDtype(op, x, 'i8');
-  return { B, C, H, W, F, KS, PAD: padding, HO, WO, XW: Math.ceil((C * H * W) / 4), OUTW: Math.ceil((F * HO * WO) / 4) };
+  const HP = H + 2 * padding;
+  const WP = W + 2 * padding;
+  const CW = Math.ceil(C / 4);
+  return {
+    B, C, H, W, F, KS, PAD: padding, HO, WO, HP, WP, CW,
+    XW: Math.ceil((C * H * W) / 4),
+    OUTW: Math.ceil((F * HO * WO) / 4),
+  };
+}
+
+type Geometry = ReturnType<typeof geometry>;
+
+interface Extra {
+  LBASE?: number;
+  LPLANE?: number;
+  SF?: number;
+  SLOPE_INV?: number;
+  CORR?: number;
+}
+
+/** The Dims uniform of conv.wgsl (field order as declared there). */
+function dims(ctx: KernelContext, g: Geometry, e: Extra = {}): GPUBuffer {
+  const v = [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD, g.HO, g.WO, g.XW, g.OUTW, g.HP, g.WP, g.CW];
+  v.push(e.LBASE ?? 0, e.LPLANE ?? 0, e.SF ?? 1, e.SLOPE_INV ?? 4, e.CORR ?? 0);
+  return constants(ctx.device, v, 'conv dims');
+}
+
+/** Repacks x into the channel-packed padded scratch; returns it. */
+function packInput(ctx: KernelContext, x: Tensor, g: Geometry): GPUBuffer {
+  const words = g.B * g.HP * g.WP * g.CW;
+  const xp = scratch(ctx.device, 'conv.xp', words * 4);
+  const k = ctx.kernel('conv', source, 'pack_input', { WG });
+  ctx.dispatch(k, { x, xp_out: xp, dm: dims(ctx, g) }, grid1d(words, WG));
+  return xp;
+}
+
+/** Splits the weights into int8 limb planes plus per-filter limb counts; returns the scratch. */
+function packWeights(ctx: KernelContext, w: Tensor, g: Geometry): { wl: GPUBuffer; LBASE: number; LPLANE: number } {
+  const LBASE = Math.ceil(g.F / 4) * 4;
+  const LPLANE = g.F * g.KS * g.KS * g.CW;
+  const wl = scratch(ctx.device, 'conv.wl', (LBASE + 4 * LPLANE) * 4);
+  const k = ctx.kernel('conv', source, 'pack_weights', { WG });
+  ctx.dispatch(k, { w, wl_out: wl, dm: dims(ctx, g, { LBASE, LPLANE }) }, grid1d(g.F, WG));
+  return { wl, LBASE, LPLANE };
 }
 
 export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
@@ -29,13 +79,51 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   const e = p.epilogue;
   expectDtype(op, p.out, e ? 'i8' : 'i32');
   if (e?.relu) expectShape(op, e.relu.out, p.out.shape);
-  const entry = !e ? 'forward_raw' : e.relu ? 'forward_relu' : 'forward_scaled';
-  const k = ctx.kernel('conv', source, entry, { WG, ...g, HAS_BIAS: p.bias ? 1 : 0, ...epilogueOverrides(op, e?.scale, e?.relu?.slopeInv) });
-  const resources: Record<string, Tensor> = { x: p.x, w: p.w, bias: p.bias ?? p.w };
+  const v = chooseVariant(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
+  const TF = v.TF;
+  const TP = v.TP;
+  const hw = g.HO * g.WO;
+  // Pixel quads whose four outputs fill one packed word of one filter: the epilogue fuses.
+  const fused = Boolean(e) && TP === 4 && hw % 4 === 0;
+  const epi = epilogueOverrides(op, e?.scale, e?.relu?.slopeInv);
+  const xp = packInput(ctx, p.x, g);
+  const overrides: Record<string, number> = { WG, TF, TP, FUSED: fused ? 1 : 0, HAS_BIAS: p.bias ? 1 : 0 };
+  const resources: Record<string, Tensor | GPUBuffer> = { xp, bias: p.bias ?? p.w };
+  let entry = 'forward';
+  let extra: Extra = { ...epi };
+  if (v.DOT4) {
+    const packed = packWeights(ctx, p.w, g);
+    resources.wl = packed.wl;
+    extra = { ...extra, LBASE: packed.LBASE, LPLANE: packed.LPLANE };
+    entry = 'forward_limbs';
+  } else {
+    resources.w = p.w;
+  }
+  resources.dm = dims(ctx, g, extra);
+  // Raw sums go to `out` (no epilogue), the fused store, or a scratch read by the epilogue pass.
+  // The kernel names z, s and a whichever store it makes: the others get small placeholders.
+  const spare = (role: string) => scratch(ctx.device, `conv.spare.${role}`, 16);
+  let zScratch: GPUBuffer | undefined;
+  resources.z = spare('z');
+  resources.s = spare('s');
+  resources.a = spare('a');
   if (!e) resources.z = p.out;
-  else resources.s = p.out;
-  if (e?.relu) resources.a = e.relu.out;
-  ctx.dispatch(k, resources, grid1d(g.B * g.OUTW, WG));
+  else if (fused) {
+    resources.s = p.out;
+    resources.a = e.relu ? e.relu.out : scratch(ctx.device, 'conv.a', p.out.size);
+  } else {
+    zScratch = scratch(ctx.device, 'conv.z', g.B * g.F * hw * 4);
+    resources.z = zScratch;
+  }
+  const k = ctx.kernel('conv', source, entry, overrides);
+  ctx.dispatch(k, resources, [Math.ceil(hw / (TP * WG)), Math.ceil(g.F / TF), g.B]);
+  if (e && zScratch) {
+    const entryE = e.relu ? 'epilogue_relu' : 'epilogue_scaled';
+    const ke = ctx.kernel('conv', source, entryE, { WG });
+    const res: Record<string, Tensor | GPUBuffer> = { zin: zScratch, s: p.out, dm: dims(ctx, g, epi) };
+    if (e.relu) res.a = e.relu.out;
+    ctx.dispatch(ke, res, grid1d(g.B * g.OUTW, WG));
+  }
 }
 
 export function conv2dWeightGrad(ctx: KernelContext, p: { delta: Tensor; x: Tensor; padding: number; out: Tensor }): void {
@@ -44,6 +132,9 @@ export function conv2dWeightGrad(ctx: KernelContext, p: { delta: Tensor; x: Tens
   expectShape(op, p.delta, [g.B, g.F, g.HO, g.WO]);
   expectDtype(op, p.delta, 'i32');
   expectDtype(op, p.out, 'i32');
-  const k = ctx.kernel('conv', source, 'weight_grad', { WG, ...g });
-  ctx.dispatch(k, { delta: p.delta, x: p.x, z: p.out }, grid1d(g.F * g.C * g.KS * g.KS, WG));
+  const v = chooseVariant(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
+  const TF = v.TF;
+  const xp = packInput(ctx, p.x, g);
+  const k = ctx.kernel('conv', source, 'weight_grad', { WG, TF });
+  ctx.dispatch(k, { delta: p.delta, xp, z: p.out, dm: dims(ctx, g) }, [Math.ceil((g.KS * g.KS * g.CW) / WG), Math.ceil(g.F / TF), 1]);
 }

@@ -1,0 +1,111 @@
+/**
+ * Kernel variants of the GEMM-shaped ops (linear forward and gradients, conv forward and weight
+ * gradient) and the policy that picks one per op and shape.
+ *
+ * The Ops contract has no tuning parameter, so the kernel wrappers ask this module. A variant is
+ * a set of override constants (register tile sizes, the dot4I8Packed limb path). The choice is,
+ * in order: a variant forced by a test or a benchmark (`withForcedVariant`), a choice the tuner
+ * measured on this adapter (`setTunedVariants`), else the default for the shape. Every variant
+ * computes the same bits; only the speed differs.
+ */
+
+export type GemmOp = 'linear' | 'linearInputGrad' | 'linearWeightGrad' | 'conv2d' | 'conv2dWeightGrad';
+
+export const GEMM_OPS: readonly GemmOp[] = ['linear', 'linearInputGrad', 'linearWeightGrad', 'conv2d', 'conv2dWeightGrad'];
+
+export interface VariantChoice {
+  /** Stable name, e.g. "tf4-tp4-dot4" (what the tuner caches). */
+  label: string;
+  /** Override constants and path switches the wrapper applies. */
+  params: Readonly<Record<string, number>>;
+}
+
+function variant(params: Record<string, number>): VariantChoice {
+  const label = Object.entries(params)
+    .map(([k, v]) => (k === 'DOT4' ? (v ? 'dot4' : 'i32') : `${k.toLowerCase()}${v}`))
+    .join('-');
+  return { label, params };
+}
+
+/** Every variant of each op (the tuner measures these; tests force each one). */
+const VARIANTS: Record<GemmOp, VariantChoice[]> = {
+  linear: [],
+  linearInputGrad: [],
+  linearWeightGrad: [],
+  conv2d: [
+    variant({ TF: 4, TP: 4, DOT4: 0 }),
+    variant({ TF: 8, TP: 4, DOT4: 0 }),
+    variant({ TF: 8, TP: 2, DOT4: 0 }),
+    variant({ TF: 4, TP: 4, DOT4: 1 }),
+    variant({ TF: 8, TP: 4, DOT4: 1 }),
+  ],
+  conv2dWeightGrad: [variant({ TF: 4 }), variant({ TF: 8 })],
+};
+
+/** Default when nothing is forced or tuned (measured on lavapipe, see results/kernels.md). */
+const DEFAULTS: Record<GemmOp, string> = {
+  linear: '',
+  linearInputGrad: '',
+  linearWeightGrad: '',
+  conv2d: 'tf8-tp4-dot4',
+  conv2dWeightGrad: 'tf8',
+};
+
+export function variantsOf(op: GemmOp): readonly VariantChoice[] {
+  return VARIANTS[op];
+}
+
+/** Variants worth forcing in tests and benchmarks (all of them). */
+export function forcedVariants(op: GemmOp): VariantChoice[] {
+  return [...VARIANTS[op]];
+}
+
+export function findVariant(op: GemmOp, label: string): VariantChoice | undefined {
+  return VARIANTS[op].find((v) => v.label === label);
+}
+
+const forced = new Map<GemmOp, VariantChoice>();
+/** Tuned choices: op -> shape key -> label. */
+let tuned = new Map<string, string>();
+
+/**
+ * Runs `f` with `choice` forced for `op` (undefined: no forcing). Ops issued inside `f` use it;
+ * a recorded program keeps the pipelines it was recorded with.
+ */
+export function withForcedVariant<T>(op: GemmOp, choice: VariantChoice | undefined, f: () => T): T {
+  if (!choice) return f();
+  const before = forced.get(op);
+  forced.set(op, choice);
+  try {
+    return f();
+  } finally {
+    if (before) forced.set(op, before);
+    else forced.delete(op);
+  }
+}
+
+/** Key of an op's shape for tuned choices: the op and its dimensions. */
+export function shapeKey(op: GemmOp, dims: readonly number[]): string {
+  return `${op}:${dims.join('x')}`;
+}
+
+/** Installs tuned choices (shape key -> variant label); unknown labels are ignored. */
+export function setTunedVariants(choices: Readonly<Record<string, string>>): void {
+  tuned = new Map(Object.entries(choices));
+}
+
+export function tunedVariants(): Record<string, string> {
+  return Object.fromEntries(tuned);
+}
+
+/** The variant an op of this shape runs with now. */
+export function chooseVariant(op: GemmOp, dims: readonly number[]): VariantChoice {
+  const f = forced.get(op);
+  if (f) return f;
+  const t = tuned.get(shapeKey(op, dims));
+  const hit = t ? findVariant(op, t) : undefined;
+  if (hit) return hit;
+  const d = findVariant(op, DEFAULTS[op]);
+  if (!d) throw new Error(`gemm-tiles: no default variant for ${op}`);
+  return d;
+}

@@ -1,0 +1,101 @@
+/**
+ * Every kernel variant of the GEMM-shaped ops, forced one at a time, against the CPU backend
+ * element by element: odd shapes (tile tails in every dimension, channels not a multiple of
+ * four, maps whose size is not a multiple of four) and weights that need 1, 2, 3 or 4 int8
+ * limbs, including the extremes of i32 so that every sum wraps.
+ */
+import { afterEach, beforeAll, describe, it } from 'vitest';
+import { forcedVariants, type GemmOp, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
+import { Rng } from '../src/rng.ts';
+import { randomInts } from './helpers.ts';
+import { Twins } from './kernels-twin.ts';
+
+const I32_MIN = -2147483648;
+const I32_MAX = 2147483647;
+
+/** Weights of a given limb need: |w| < 2^(8n - 1), with the extremes of that range present. */
+function limbWeights(rng: Rng, n: number, limbs: number): Int32Array {
+  const hi = limbs >= 4 ? I32_MAX : 2 ** (8 * limbs - 1) - 1;
+  const lo = limbs >= 4 ? I32_MIN : -(2 ** (8 * limbs - 1));
+  const out = randomInts(rng, n, lo, hi);
+  if (n > 1) {
+    out[0] = lo;
+    out[n - 1] = hi;
+  }
+  return out;
+}
+
+function labels(op: GemmOp): [string][] {
+  return forcedVariants(op).map((v) => [v.label]);
+}
+
+/** [B, C, H, W, F, k, padding] */
+const CONV_SHAPES: [number, number, number, number, number, number, number][] = [
+  [1, 1, 1, 1, 1, 1, 0],
+  [2, 3, 5, 7, 9, 3, 1],
+  [3, 6, 7, 7, 5, 3, 1],
+  [1, 5, 4, 4, 12, 3, 0],
+  [2, 9, 6, 5, 3, 5, 2],
+  [1, 4, 3, 3, 17, 3, 1],
+];
+
+describe('conv variants: WebGPU == CPU', () => {
+  let t: Twins;
+  beforeAll(async () => {
+    t = await Twins.create();
+  });
+  afterEach(() => t.disposeAll());
+
+  it.each(labels('conv2d'))('forward %s: every epilogue, 1-4 limbs, odd shapes', async (label) => {
+    const choice = forcedVariants('conv2d').find((v) => v.label === label)!;
+    for (const [i, [B, C, H, W, F, k, pad]] of CONV_SHAPES.entries()) {
+      const rng = new Rng(5000 + i);
+      const limbs = 1 + (i % 4);
+      const Ho = H + 2 * pad - k + 1;
+      const Wo = W + 2 * pad - k + 1;
+      const x = t.tensor([B, C, H, W], 'i8', randomInts(rng, B * C * H * W, -128, 127), 'x');
+      const wv = limbWeights(rng, F * C * k * k, limbs);
+      // One filter with small weights next to large ones: the tile takes the largest count.
+      for (let j = 0; j < C * k * k && F > 1; j++) wv[j] = rng.int(-3, 3);
+      const w = t.tensor([F, C, k, k], 'i32', wv, 'w');
+      const bias = t.tensor([F], 'i32', randomInts(rng, F, -50000, 50000), 'bias');
+      const out = [B, F, Ho, Wo];
+      const z = t.tensor(out, 'i32', undefined, 'z');
+      const s = t.tensor(out, 'i8', undefined, 's');
+      const s2 = t.tensor(out, 'i8', undefined, 's2');
+      const a = t.tensor(out, 'i8', undefined, 'a');
+      const sf = limbs >= 3 ? 1 + rng.below(1 << 20) : 64 * C * k * k;
+      withForcedVariant('conv2d', choice, () =>
+        t.run((ops, on) => {
+          ops.conv2d({ x: on(x), w: on(w), bias: on(bias), padding: pad, out: on(z) });
+          ops.conv2d({ x: on(x), w: on(w), padding: pad, out: on(s), epilogue: { scale: sf } });
+          ops.conv2d({ x: on(x), w: on(w), bias: on(bias), padding: pad, out: on(s2), epilogue: { scale: sf, relu: { out: on(a), slopeInv: 7 } } });
+        }),
+      );
+      const what = `${label} shape #${i}`;
+      await t.expectSame(z, `${what} z`);
+      await t.expectSame(s, `${what} scaled`);
+      await t.expectSame(s2, `${what} scaled + bias`);
+      await t.expectSame(a, `${what} NITRO-ReLU`);
+      t.disposeAll();
+    }
+  });
+
+  it.each(labels('conv2dWeightGrad'))('weight gradient %s: odd shapes, wrapping delta', async (label) => {
+    const choice = forcedVariants('conv2dWeightGrad').find((v) => v.label === label)!;
+    for (const [i, [B, C, H, W, F, k, pad]] of CONV_SHAPES.entries()) {
+      const rng = new Rng(6000 + i);
+      const Ho = H + 2 * pad - k + 1;
+      const Wo = W + 2 * pad - k + 1;
+      const x = t.tensor([B, C, H, W], 'i8', randomInts(rng, B * C * H * W, -128, 127), 'x');
+      const n = B * F * Ho * Wo;
+      const delta = t.tensor([B, F, Ho, Wo], 'i32', i % 2 ? randomInts(rng, n, I32_MIN, I32_MAX) : randomInts(rng, n, -3000, 3000), 'delta');
+      const dw = t.tensor([F, C, k, k], 'i32', undefined, 'dw');
+      withForcedVariant('conv2dWeightGrad', choice, () =>
+        t.run((ops, on) => ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) })),
+      );
+      await t.expectSame(dw, `${label} shape #${i} weight grad`);
+      t.disposeAll();
+    }
+  });
+});
