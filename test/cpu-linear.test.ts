@@ -74,7 +74,7 @@ async function read(backend: Backend, t: Tensor): Promise<Int32Array> {
 }
 
 describe('CPU WebAssembly kernels', () => {
-  it('compile on Node, from a module small enough for a browser main thread (< 4 KB)', async () => {
+  it('compile here (Node, Chromium), from a module small enough for a browser main thread (< 4 KB)', async () => {
     expect(kernelModuleBytes().length).toBeLessThan(4096);
     expect(WebAssembly.validate(kernelModuleBytes())).toBe(true);
     expect(await simdKernelsReady()).toBe(true);
