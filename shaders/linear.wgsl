@@ -1,8 +1,13 @@
 // Integer linear layers (NITRO-D.md §2.2, §4): z = x·wᵀ (+ bias) with the NITRO scaling and
 // NITRO-ReLU epilogue fused into the store, the input gradient g·w and the weight gradient gᵀ·x.
 // int8-valued tensors are packed four to a u32 (each row padded to a whole word); all
-// arithmetic is i32 and wraps. Each thread owns a 4×4 register block: four rows of one
-// operand against four of the other, so every loaded value feeds four multiply-adds.
+// arithmetic is i32 and wraps, so any summation order gives the same bits.
+//
+// Register-blocked GEMMs whose invocations differ along one dimension and agree along the
+// other: the operand indexed by the shared dimension is read at one address by the whole
+// workgroup, which software adapters (lavapipe, SwiftShader: invocations are SIMD lanes) turn
+// into a single scalar load instead of one load per lane. Shapes come in a uniform buffer so
+// one pipeline serves every layer; only the register tile (override constants) is unrolled.
 
 @group(0) @binding(0) var<storage, read> x: array<u32>;
 @group(0) @binding(1) var<storage, read> w: array<i32>;
@@ -11,199 +16,333 @@
 @group(0) @binding(4) var<storage, read_write> z: array<i32>;
 @group(0) @binding(5) var<storage, read_write> s: array<u32>;
 @group(0) @binding(6) var<storage, read_write> a: array<u32>;
+@group(0) @binding(7) var<storage, read_write> wl_out: array<u32>;
+@group(0) @binding(8) var<storage, read> wl: array<u32>;
+
+struct Dims {
+  // x [B, K], w [O, K], g [B, O]; words per packed row of x (KW) and of outputs/g (OW).
+  B: u32,
+  K: u32,
+  O: u32,
+  KW: u32,
+  OW: u32,
+  // Packed weights: O limb counts, then limb planes of LPLANE = O * KW words.
+  LBASE: u32,
+  LPLANE: u32,
+  SF: i32,
+  SLOPE_INV: i32,
+  CORR: i32,
+}
+
+@group(0) @binding(9) var<uniform> dm: Dims;
 
 override WG: u32 = 64;
-// x [B, K], w [O, K], g [B, O]; words per packed row of x (KW) and of outputs/g (OW).
-override B: u32 = 1;
-override K: u32 = 1;
-override O: u32 = 1;
-override KW: u32 = 1;
-override OW: u32 = 1;
 override HAS_BIAS: bool = false;
 // g is packed int8 (true) or int32 (false).
 override G_PACKED: bool = true;
-override SF: i32 = 1;
-override SLOPE_INV: i32 = 4;
-override CORR: i32 = 36;
+// Register tile: TM rows (forward, input grad: samples) by TN columns (outputs, inputs; a
+// multiple of 4 for the forward so the int8 epilogue writes whole words).
+override TM: u32 = 1;
+override TN: u32 = 8;
 
-fn flat_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return gid.x + gid.y * nwg.x * WG;
+const MAXM: u32 = 4u;
+const MAXACC: u32 = 32u;
+
+fn scaled(v: i32) -> i32 {
+  return clamp(v / dm.SF, -127, 127);
 }
 
-// Element (row, col) of a packed int8 matrix with `words` words per row.
-fn x_at(row: u32, col: u32) -> i32 {
-  return extractBits(bitcast<i32>(x[row * KW + (col >> 2u)]), (col & 3u) * 8u, 8u);
+fn relu(v: i32) -> i32 {
+  return clamp(v, 0, 127) + clamp(v, -127, 0) / dm.SLOPE_INV - dm.CORR;
 }
 
 fn g_at(b: u32, o: u32) -> i32 {
   if (G_PACKED) {
-    return extractBits(bitcast<i32>(g[b * OW + (o >> 2u)]), (o & 3u) * 8u, 8u);
+    return extractBits(bitcast<i32>(g[b * dm.OW + (o >> 2u)]), (o & 3u) * 8u, 8u);
   }
-  return bitcast<i32>(g[b * O + o]);
+  return bitcast<i32>(g[b * dm.O + o]);
 }
 
-fn w_at(o: u32, k: u32) -> i32 {
-  return select(0, w[o * K + k], k < K);
+// ---------------------------------------------------------------------------------------------
+// Forward. Workgroup (row block, output tile of TN); invocation: TM rows. Weights are uniform.
+
+struct FwdTile {
+  b0: u32,
+  o0: u32,
 }
 
-fn scaled(v: i32) -> i32 {
-  return clamp(v / SF, -127, 127);
+fn fwd_tile(lid: u32, wid: vec3<u32>) -> FwdTile {
+  return FwdTile((wid.x * WG + lid) * TM, wid.y * TN);
 }
 
-fn relu(v: i32) -> i32 {
-  return clamp(v, 0, 127) + clamp(v, -127, 0) / SLOPE_INV - CORR;
-}
-
-// z for rows b0..b0+3 and outputs o0..o0+3: acc[i][j] = z[b0+i, o0+j].
-fn forward_block(b0: u32, o0: u32) -> array<vec4<i32>, 4> {
-  var acc: array<vec4<i32>, 4>;
-  var rows: array<u32, 4>;
-  var outs: array<u32, 4>;
-  for (var i = 0u; i < 4u; i++) {
-    rows[i] = min(b0 + i, B - 1u);
-    outs[i] = min(o0 + i, O - 1u);
+fn row_bases(t: FwdTile) -> array<u32, MAXM> {
+  var r: array<u32, MAXM>;
+  for (var m = 0u; m < TM; m++) {
+    r[m] = min(t.b0 + m, dm.B - 1u) * dm.KW;
   }
-  for (var kw = 0u; kw < KW; kw++) {
+  return r;
+}
+
+fn forward_i32(t: FwdTile) -> array<i32, MAXACC> {
+  var acc: array<i32, MAXACC>;
+  let rows = row_bases(t);
+  for (var kw = 0u; kw < dm.KW; kw++) {
+    var xv: array<vec4<i32>, MAXM>;
+    for (var m = 0u; m < TM; m++) {
+      xv[m] = unpack4xI8(x[rows[m] + kw]);
+    }
+    // Lanes of x past K are zero (row padding); the clamped reads stay inside w.
     let k = kw * 4u;
-    var wv: array<vec4<i32>, 4>;
-    for (var j = 0u; j < 4u; j++) {
-      wv[j] = vec4<i32>(w_at(outs[j], k), w_at(outs[j], k + 1u), w_at(outs[j], k + 2u), w_at(outs[j], k + 3u));
-    }
-    for (var i = 0u; i < 4u; i++) {
-      // Row padding of x is zero, so lanes past K add nothing.
-      let xv = unpack4xI8(x[rows[i] * KW + kw]);
-      acc[i] += vec4<i32>(dot(xv, wv[0]), dot(xv, wv[1]), dot(xv, wv[2]), dot(xv, wv[3]));
-    }
-  }
-  if (HAS_BIAS) {
-    let bv = vec4<i32>(bias[outs[0]], bias[outs[1]], bias[outs[2]], bias[outs[3]]);
-    for (var i = 0u; i < 4u; i++) {
-      acc[i] += bv;
+    let kl = dm.K - 1u;
+    for (var n = 0u; n < TN; n++) {
+      let wb = min(t.o0 + n, dm.O - 1u) * dm.K;
+      let wv = vec4<i32>(w[wb + k], w[wb + min(k + 1u, kl)], w[wb + min(k + 2u, kl)], w[wb + min(k + 3u, kl)]);
+      for (var m = 0u; m < TM; m++) {
+        acc[m * TN + n] += dot(xv[m], wv);
+      }
     }
   }
   return acc;
 }
 
-// Threads: ceil(O/4) output groups × ceil(B/4) row groups.
-fn block_origin(t: u32) -> vec2<u32> {
-  let og = (O + 3u) / 4u;
-  return vec2<u32>((t / og) * 4u, (t % og) * 4u);
-}
-
-fn in_range(t: u32) -> bool {
-  return t < ((O + 3u) / 4u) * ((B + 3u) / 4u);
-}
-
-@compute @workgroup_size(WG)
-fn forward_raw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = flat_id(gid, nwg);
-  if (!in_range(t)) {
-    return;
+// Weights as signed int8 limbs (pack_weights): w = Σ_l limb_l 2^(8l) (mod 2^32), so
+// Σ x·w = Σ_l (Σ x·limb_l) << 8l exactly; each inner sum is a run of dot4I8Packed on x's
+// packed words. The tile runs as many limbs as its rows need (counted on the GPU).
+fn forward_dot4(t: FwdTile) -> array<i32, MAXACC> {
+  var acc: array<i32, MAXACC>;
+  let rows = row_bases(t);
+  var limbs = 1u;
+  for (var n = 0u; n < TN; n++) {
+    limbs = max(limbs, wl[min(t.o0 + n, dm.O - 1u)]);
   }
-  let origin = block_origin(t);
-  let acc = forward_block(origin.x, origin.y);
-  for (var i = 0u; i < 4u; i++) {
-    let b = origin.x + i;
-    for (var j = 0u; j < 4u; j++) {
-      let o = origin.y + j;
-      if (b < B && o < O) {
-        z[b * O + o] = acc[i][j];
+  for (var l = 0u; l < limbs; l++) {
+    let shift = 8u * l;
+    let plane = dm.LBASE + l * dm.LPLANE;
+    for (var kw = 0u; kw < dm.KW; kw++) {
+      var xv: array<u32, MAXM>;
+      for (var m = 0u; m < TM; m++) {
+        xv[m] = x[rows[m] + kw];
+      }
+      for (var n = 0u; n < TN; n++) {
+        let lw = wl[plane + min(t.o0 + n, dm.O - 1u) * dm.KW + kw];
+        for (var m = 0u; m < TM; m++) {
+          acc[m * TN + n] += dot4I8Packed(xv[m], lw) << shift;
+        }
+      }
+    }
+  }
+  return acc;
+}
+
+fn add_bias(t: FwdTile, acc_in: array<i32, MAXACC>) -> array<i32, MAXACC> {
+  var acc = acc_in;
+  if (HAS_BIAS) {
+    for (var n = 0u; n < TN; n++) {
+      let bv = bias[min(t.o0 + n, dm.O - 1u)];
+      for (var m = 0u; m < TM; m++) {
+        acc[m * TN + n] += bv;
+      }
+    }
+  }
+  return acc;
+}
+
+// mode 0: raw z; 1: scaled; 2: scaled + NITRO-ReLU.
+fn store_forward(t: FwdTile, acc_in: array<i32, MAXACC>, mode: u32) {
+  let acc = add_bias(t, acc_in);
+  for (var m = 0u; m < TM; m++) {
+    let b = t.b0 + m;
+    if (b < dm.B) {
+      if (mode == 0u) {
+        for (var n = 0u; n < TN; n++) {
+          let o = t.o0 + n;
+          if (o < dm.O) {
+            z[b * dm.O + o] = acc[m * TN + n];
+          }
+        }
+      } else {
+        for (var q = 0u; q < TN / 4u; q++) {
+          let o = t.o0 + q * 4u;
+          if (o < dm.O) {
+            let i = m * TN + q * 4u;
+            let live = vec4<bool>(true, o + 1u < dm.O, o + 2u < dm.O, o + 3u < dm.O);
+            let sv = select(vec4<i32>(0), vec4<i32>(scaled(acc[i]), scaled(acc[i + 1u]), scaled(acc[i + 2u]), scaled(acc[i + 3u])), live);
+            let word = b * dm.OW + o / 4u;
+            s[word] = pack4xI8(sv);
+            if (mode == 2u) {
+              a[word] = pack4xI8(select(vec4<i32>(0), vec4<i32>(relu(sv.x), relu(sv.y), relu(sv.z), relu(sv.w)), live));
+            }
+          }
+        }
       }
     }
   }
 }
 
-// Packs four outputs into one word; lanes past O stay zero (row padding).
-fn pack_lanes(v: vec4<i32>, o0: u32) -> u32 {
-  let live = vec4<bool>(o0 < O, o0 + 1u < O, o0 + 2u < O, o0 + 3u < O);
-  return pack4xI8(select(vec4<i32>(0), v, live));
+fn fwd_live(t: FwdTile) -> bool {
+  return t.b0 < dm.B;
 }
 
 @compute @workgroup_size(WG)
-fn forward_scaled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = flat_id(gid, nwg);
-  if (!in_range(t)) {
-    return;
-  }
-  let origin = block_origin(t);
-  let acc = forward_block(origin.x, origin.y);
-  for (var i = 0u; i < 4u; i++) {
-    let b = origin.x + i;
-    if (b < B) {
-      let v = vec4<i32>(scaled(acc[i].x), scaled(acc[i].y), scaled(acc[i].z), scaled(acc[i].w));
-      s[b * OW + origin.y / 4u] = pack_lanes(v, origin.y);
-    }
+fn forward_raw(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let t = fwd_tile(lid, wid);
+  if (fwd_live(t)) {
+    store_forward(t, forward_i32(t), 0u);
   }
 }
 
 @compute @workgroup_size(WG)
-fn forward_relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = flat_id(gid, nwg);
-  if (!in_range(t)) {
-    return;
-  }
-  let origin = block_origin(t);
-  let acc = forward_block(origin.x, origin.y);
-  for (var i = 0u; i < 4u; i++) {
-    let b = origin.x + i;
-    if (b < B) {
-      let v = vec4<i32>(scaled(acc[i].x), scaled(acc[i].y), scaled(acc[i].z), scaled(acc[i].w));
-      s[b * OW + origin.y / 4u] = pack_lanes(v, origin.y);
-      a[b * OW + origin.y / 4u] = pack_lanes(vec4<i32>(relu(v.x), relu(v.y), relu(v.z), relu(v.w)), origin.y);
-    }
+fn forward_scaled(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let t = fwd_tile(lid, wid);
+  if (fwd_live(t)) {
+    store_forward(t, forward_i32(t), 1u);
   }
 }
 
-// out[b, k] = Σ_o g[b, o] · w[o, k]. Threads: ceil(K/4) column groups × ceil(B/4) row groups.
 @compute @workgroup_size(WG)
-fn input_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = flat_id(gid, nwg);
-  let kg = (K + 3u) / 4u;
-  if (t >= kg * ((B + 3u) / 4u)) {
+fn forward_relu(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let t = fwd_tile(lid, wid);
+  if (fwd_live(t)) {
+    store_forward(t, forward_i32(t), 2u);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn forward_raw_limbs(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let t = fwd_tile(lid, wid);
+  if (fwd_live(t)) {
+    store_forward(t, forward_dot4(t), 0u);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn forward_scaled_limbs(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let t = fwd_tile(lid, wid);
+  if (fwd_live(t)) {
+    store_forward(t, forward_dot4(t), 1u);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn forward_relu_limbs(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let t = fwd_tile(lid, wid);
+  if (fwd_live(t)) {
+    store_forward(t, forward_dot4(t), 2u);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weight limbs: wl[o] = limbs row o needs (1..4), then limb plane l at LBASE + l * LPLANE with
+// word o * KW + kw = limb l of w[o, 4kw .. 4kw+3] (zero past K). One thread per row.
+
+fn limbs_of(v: i32) -> vec4<i32> {
+  var r = v;
+  var out = vec4<i32>(0);
+  for (var l = 0u; l < 4u; l++) {
+    let d = extractBits(r, 0u, 8u);
+    out[l] = d;
+    r = (r - d) >> 8u;
+  }
+  return out;
+}
+
+// The fewest n with v == Σ_{l<n} limb_l 2^(8l).
+fn limb_count(v: i32) -> u32 {
+  var r = v;
+  var n = 0u;
+  for (var l = 0u; l < 4u; l++) {
+    if (r != 0) {
+      n = l + 1u;
+    }
+    r = (r - extractBits(r, 0u, 8u)) >> 8u;
+  }
+  return n;
+}
+
+@compute @workgroup_size(WG)
+fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = gid.x + gid.y * nwg.x * WG;
+  if (o >= dm.O) {
     return;
   }
-  let b0 = (t / kg) * 4u;
-  let k0 = (t % kg) * 4u;
-  var acc: array<vec4<i32>, 4>;
-  for (var o = 0u; o < O; o++) {
-    let wv = vec4<i32>(w_at(o, k0), w_at(o, k0 + 1u), w_at(o, k0 + 2u), w_at(o, k0 + 3u));
-    for (var i = 0u; i < 4u; i++) {
-      acc[i] += g_at(min(b0 + i, B - 1u), o) * wv;
-    }
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let b = b0 + i;
+  var need = 1u;
+  for (var kw = 0u; kw < dm.KW; kw++) {
+    var words = vec4<u32>(0u);
     for (var j = 0u; j < 4u; j++) {
-      let k = k0 + j;
-      if (b < B && k < K) {
-        z[b * K + k] = acc[i][j];
+      let k = kw * 4u + j;
+      if (k < dm.K) {
+        let v = w[o * dm.K + k];
+        need = max(need, limb_count(v));
+        words |= (bitcast<vec4<u32>>(limbs_of(v)) & vec4<u32>(0xffu)) << vec4<u32>(j * 8u);
+      }
+    }
+    for (var l = 0u; l < 4u; l++) {
+      wl_out[dm.LBASE + l * dm.LPLANE + o * dm.KW + kw] = words[l];
+    }
+  }
+  wl_out[o] = need;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input gradient out[b, k] = Σ_o g[b, o] · w[o, k]. Workgroup (row block, column tile of TN);
+// invocation: TM rows. w is uniform.
+
+@compute @workgroup_size(WG)
+fn input_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let b0 = (wid.x * WG + lid) * TM;
+  let k0 = wid.y * TN;
+  if (b0 >= dm.B) {
+    return;
+  }
+  var acc: array<i32, MAXACC>;
+  for (var o = 0u; o < dm.O; o++) {
+    var gv: array<i32, MAXM>;
+    for (var m = 0u; m < TM; m++) {
+      gv[m] = g_at(min(b0 + m, dm.B - 1u), o);
+    }
+    let wb = o * dm.K;
+    for (var n = 0u; n < TN; n++) {
+      let wv = w[wb + min(k0 + n, dm.K - 1u)];
+      for (var m = 0u; m < TM; m++) {
+        acc[m * TN + n] += gv[m] * wv;
+      }
+    }
+  }
+  for (var m = 0u; m < TM; m++) {
+    let b = b0 + m;
+    for (var n = 0u; n < TN; n++) {
+      let k = k0 + n;
+      if (b < dm.B && k < dm.K) {
+        z[b * dm.K + k] = acc[m * TN + n];
       }
     }
   }
 }
 
-// out[o, k] = Σ_b g[b, o] · x[b, k]. Threads: KW column words × ceil(O/4) row groups.
+// ---------------------------------------------------------------------------------------------
+// Weight gradient out[o, k] = Σ_b g[b, o] · x[b, k]. Workgroup (column-word block, output tile
+// of TN); invocation: one word of x (four columns). g is uniform.
+
 @compute @workgroup_size(WG)
-fn weight_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = flat_id(gid, nwg);
-  if (t >= KW * ((O + 3u) / 4u)) {
+fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let kw = wid.x * WG + lid;
+  let o0 = wid.y * TN;
+  if (kw >= dm.KW) {
     return;
   }
-  let o0 = (t / KW) * 4u;
-  let kw = t % KW;
-  var acc: array<vec4<i32>, 4>;
-  for (var b = 0u; b < B; b++) {
-    let xv = unpack4xI8(x[b * KW + kw]);
-    for (var j = 0u; j < 4u; j++) {
-      acc[j] += g_at(b, min(o0 + j, O - 1u)) * xv;
+  var acc: array<vec4<i32>, 8>;
+  for (var b = 0u; b < dm.B; b++) {
+    let xv = unpack4xI8(x[b * dm.KW + kw]);
+    for (var n = 0u; n < TN; n++) {
+      acc[n] += g_at(b, min(o0 + n, dm.O - 1u)) * xv;
     }
   }
-  for (var j = 0u; j < 4u; j++) {
-    let o = o0 + j;
+  for (var n = 0u; n < TN; n++) {
+    let o = o0 + n;
     for (var l = 0u; l < 4u; l++) {
       let k = kw * 4u + l;
-      if (o < O && k < K) {
-        z[o * K + k] = acc[j][l];
+      if (o < dm.O && k < dm.K) {
+        z[o * dm.K + k] = acc[n][l];
       }
     }
   }

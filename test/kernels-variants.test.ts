@@ -99,3 +99,82 @@ describe('conv variants: WebGPU == CPU', () => {
     }
   });
 });
+
+/** [B, K, O] */
+const LINEAR_SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [3, 7, 5],
+  [9, 13, 17],
+  [2, 33, 9],
+  [70, 21, 11],
+  [5, 130, 3],
+];
+
+describe('linear variants: WebGPU == CPU', () => {
+  let t: Twins;
+  beforeAll(async () => {
+    t = await Twins.create();
+  });
+  afterEach(() => t.disposeAll());
+
+  it.each(labels('linear'))('forward %s: every epilogue, 1-4 limbs, odd shapes', async (label) => {
+    const choice = forcedVariants('linear').find((v) => v.label === label)!;
+    for (const [i, [B, K, O]] of LINEAR_SHAPES.entries()) {
+      const rng = new Rng(7000 + i);
+      const limbs = 1 + (i % 4);
+      const x = t.tensor([B, K], 'i8', randomInts(rng, B * K, -128, 127), 'x');
+      const wv = limbWeights(rng, O * K, limbs);
+      // A row of small weights next to large ones: a tile takes the largest count of its rows.
+      for (let j = 0; j < K && O > 1; j++) wv[j] = rng.int(-2, 2);
+      const w = t.tensor([O, K], 'i32', wv, 'w');
+      const bias = t.tensor([O], 'i32', randomInts(rng, O, -100000, 100000), 'bias');
+      const z = t.tensor([B, O], 'i32', undefined, 'z');
+      const s = t.tensor([B, O], 'i8', undefined, 's');
+      const s2 = t.tensor([B, O], 'i8', undefined, 's2');
+      const a = t.tensor([B, O], 'i8', undefined, 'a');
+      const sf = limbs >= 3 ? 1 + rng.below(1 << 20) : 64 * K;
+      withForcedVariant('linear', choice, () =>
+        t.run((ops, on) => {
+          ops.linear({ x: on(x), w: on(w), bias: on(bias), out: on(z) });
+          ops.linear({ x: on(x), w: on(w), out: on(s), epilogue: { scale: sf } });
+          ops.linear({ x: on(x), w: on(w), bias: on(bias), out: on(s2), epilogue: { scale: sf, relu: { out: on(a), slopeInv: 5 } } });
+        }),
+      );
+      const what = `${label} shape #${i}`;
+      await t.expectSame(z, `${what} z`);
+      await t.expectSame(s, `${what} scaled`);
+      await t.expectSame(s2, `${what} scaled + bias`);
+      await t.expectSame(a, `${what} NITRO-ReLU`);
+      t.disposeAll();
+    }
+  });
+
+  for (const op of ['linearInputGrad', 'linearWeightGrad'] as const) {
+    it.each(labels(op))(`${op} %s: int8 and wrapping int32 g, odd shapes`, async (label) => {
+      const choice = forcedVariants(op).find((v) => v.label === label)!;
+      for (const [i, [B, K, O]] of LINEAR_SHAPES.entries()) {
+        const rng = new Rng(8000 + i);
+        const x = t.tensor([B, K], 'i8', randomInts(rng, B * K, -128, 127), 'x');
+        const w = t.tensor([O, K], 'i32', limbWeights(rng, O * K, 1 + (i % 4)), 'w');
+        const g8 = t.tensor([B, O], 'i8', randomInts(rng, B * O, -128, 127), 'g8');
+        const g32 = t.tensor([B, O], 'i32', randomInts(rng, B * O, I32_MIN, I32_MAX), 'g32');
+        const out8 = t.tensor(op === 'linearInputGrad' ? [B, K] : [O, K], 'i32', undefined, 'out8');
+        const out32 = t.tensor(op === 'linearInputGrad' ? [B, K] : [O, K], 'i32', undefined, 'out32');
+        withForcedVariant(op, choice, () =>
+          t.run((ops, on) => {
+            if (op === 'linearInputGrad') {
+              ops.linearInputGrad({ g: on(g8), w: on(w), out: on(out8) });
+              ops.linearInputGrad({ g: on(g32), w: on(w), out: on(out32) });
+            } else {
+              ops.linearWeightGrad({ g: on(g8), x: on(x), out: on(out8) });
+              ops.linearWeightGrad({ g: on(g32), x: on(x), out: on(out32) });
+            }
+          }),
+        );
+        await t.expectSame(out8, `${label} shape #${i} int8 g`);
+        await t.expectSame(out32, `${label} shape #${i} int32 g`);
+        t.disposeAll();
+      }
+    });
+  }
+});

@@ -29,9 +29,15 @@ function variant(params: Record<string, number>): VariantChoice {
 
 /** Every variant of each op (the tuner measures these; tests force each one). */
 const VARIANTS: Record<GemmOp, VariantChoice[]> = {
-  linear: [],
-  linearInputGrad: [],
-  linearWeightGrad: [],
+  linear: [
+    variant({ TM: 1, TN: 8, DOT4: 0 }),
+    variant({ TM: 2, TN: 8, DOT4: 0 }),
+    variant({ TM: 1, TN: 8, DOT4: 1 }),
+    variant({ TM: 2, TN: 8, DOT4: 1 }),
+    variant({ TM: 4, TN: 4, DOT4: 1 }),
+  ],
+  linearInputGrad: [variant({ TM: 1, TN: 8 }), variant({ TM: 2, TN: 8 }), variant({ TM: 4, TN: 4 })],
+  linearWeightGrad: [variant({ TN: 4 }), variant({ TN: 8 })],
   conv2d: [
     variant({ TF: 4, TP: 4, DOT4: 0 }),
     variant({ TF: 8, TP: 4, DOT4: 0 }),
@@ -44,9 +50,9 @@ const VARIANTS: Record<GemmOp, VariantChoice[]> = {
 
 /** Default when nothing is forced or tuned (measured on lavapipe, see results/kernels.md). */
 const DEFAULTS: Record<GemmOp, string> = {
-  linear: '',
-  linearInputGrad: '',
-  linearWeightGrad: '',
+  linear: 'tm4-tn4-dot4',
+  linearInputGrad: 'tm2-tn8',
+  linearWeightGrad: 'tn8',
   conv2d: 'tf8-tp4-dot4',
   conv2dWeightGrad: 'tf8',
 };

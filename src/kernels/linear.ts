@@ -1,13 +1,18 @@
-/** WebGPU wrappers of the integer linear layer: forward with the fused NITRO epilogue, input and weight gradients. */
+/**
+ * WebGPU wrappers of the integer linear layer: forward with the fused NITRO epilogue (i32 path,
+ * or dot4I8Packed on the weights split into int8 limbs counted on the GPU), input and weight
+ * gradients. The register tile comes from the variant policy (gemm-tiles.ts).
+ */
 import source from '../../shaders/linear.wgsl?raw';
 import type { LinearParams, Tensor } from '../backend.ts';
 import { RELU_CORRECTION, checkSlope } from '../arith.ts';
 import { type KernelContext, grid1d } from './context.ts';
+import { chooseVariant } from './gemm-tiles.ts';
 import { expectDtype, expectShape } from './layout.ts';
+import { constants, scratch } from './scratch.ts';
 
 const WG = 64;
 const words = (n: number) => Math.ceil(n / 4);
-const groups = (n: number) => Math.ceil(n / 4);
 
 export function epilogueOverrides(op: string, scale: number | undefined, slopeInv: number | undefined): Record<string, number> {
   const o: Record<string, number> = {};
@@ -22,6 +27,15 @@ export function epilogueOverrides(op: string, scale: number | undefined, slopeIn
   }
   return o;
 }
+
+/** The Dims uniform of linear.wgsl (field order as declared there). */
+function dims(ctx: KernelContext, B: number, K: number, O: number, e: Record<string, number> = {}): GPUBuffer {
+  const v = [B, K, O, words(K), words(O), e.LBASE ?? 0, e.LPLANE ?? 0, e.SF ?? 1, e.SLOPE_INV ?? 4, e.CORR ?? 0];
+  return constants(ctx.device, v, 'linear dims');
+}
+
+/** Placeholder for a binding the entry point names but this call does not use. */
+const spare = (ctx: KernelContext, role: string) => scratch(ctx.device, `linear.spare.${role}`, 16);
 
 export function linear(ctx: KernelContext, p: LinearParams): void {
   const op = 'linear';
@@ -39,15 +53,33 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
     expectShape(op, e.relu.out, [B, O]);
     expectDtype(op, e.relu.out, 'i8');
   }
-  const entry = !e ? 'forward_raw' : e.relu ? 'forward_relu' : 'forward_scaled';
-  const overrides = { WG, B, K, O, KW: words(K), OW: words(O), HAS_BIAS: p.bias ? 1 : 0, ...epilogueOverrides(op, e?.scale, e?.relu?.slopeInv) };
-  const k = ctx.kernel('linear', source, entry, overrides);
+  const v = chooseVariant(op, [B, K, O]).params;
+  const epi = epilogueOverrides(op, e?.scale, e?.relu?.slopeInv);
+  let entry = !e ? 'forward_raw' : e.relu ? 'forward_relu' : 'forward_scaled';
   // Without a bias the weights stand in for the (unread) bias binding.
-  const resources: Record<string, Tensor> = { x: p.x, w: p.w, bias: p.bias ?? p.w };
+  const resources: Record<string, Tensor | GPUBuffer> = { x: p.x, bias: p.bias ?? p.w };
+  resources.z = spare(ctx, 'z');
+  resources.s = spare(ctx, 's');
+  resources.a = spare(ctx, 'a');
   if (!e) resources.z = p.out;
   else resources.s = p.out;
   if (e?.relu) resources.a = e.relu.out;
-  ctx.dispatch(k, resources, grid1d(groups(O) * groups(B), WG));
+  let extra: Record<string, number> = epi;
+  if (v.DOT4) {
+    const LBASE = Math.ceil(O / 4) * 4;
+    const LPLANE = O * words(K);
+    const wl = scratch(ctx.device, 'linear.wl', (LBASE + 4 * LPLANE) * 4);
+    const kp = ctx.kernel('linear', source, 'pack_weights', { WG });
+    extra = { ...epi, LBASE, LPLANE };
+    ctx.dispatch(kp, { w: p.w, wl_out: wl, dm: dims(ctx, B, K, O, extra) }, grid1d(O, WG));
+    resources.wl = wl;
+    entry += '_limbs';
+  } else {
+    resources.w = p.w;
+  }
+  resources.dm = dims(ctx, B, K, O, extra);
+  const k = ctx.kernel('linear', source, entry, { WG, TM: v.TM, TN: v.TN, HAS_BIAS: p.bias ? 1 : 0 });
+  ctx.dispatch(k, resources, [Math.ceil(B / (v.TM * WG)), Math.ceil(O / v.TN), 1]);
 }
 
 export function linearInputGrad(ctx: KernelContext, p: { g: Tensor; w: Tensor; out: Tensor }): void {
@@ -57,9 +89,9 @@ export function linearInputGrad(ctx: KernelContext, p: { g: Tensor; w: Tensor; o
   expectShape(op, p.w, [O, K]);
   expectShape(op, p.out, [B, K]);
   expectDtype(op, p.out, 'i32');
-  const overrides = { WG, B, K, O, KW: words(K), OW: words(O), G_PACKED: p.g.dtype === 'i8' ? 1 : 0 };
-  const k = ctx.kernel('linear', source, 'input_grad', overrides);
-  ctx.dispatch(k, { g: p.g, w: p.w, z: p.out }, grid1d(groups(K) * groups(B), WG));
+  const v = chooseVariant(op, [B, K, O]).params;
+  const k = ctx.kernel('linear', source, 'input_grad', { WG, TM: v.TM, TN: v.TN, G_PACKED: p.g.dtype === 'i8' ? 1 : 0 });
+  ctx.dispatch(k, { g: p.g, w: p.w, z: p.out, dm: dims(ctx, B, K, O) }, [Math.ceil(B / (v.TM * WG)), Math.ceil(K / v.TN), 1]);
 }
 
 export function linearWeightGrad(ctx: KernelContext, p: { g: Tensor; x: Tensor; out: Tensor }): void {
@@ -70,7 +102,7 @@ export function linearWeightGrad(ctx: KernelContext, p: { g: Tensor; x: Tensor; 
   expectShape(op, p.x, [B, K]);
   expectShape(op, p.out, [O, K]);
   expectDtype(op, p.out, 'i32');
-  const overrides = { WG, B, K, O, KW: words(K), OW: words(O), G_PACKED: p.g.dtype === 'i8' ? 1 : 0 };
-  const k = ctx.kernel('linear', source, 'weight_grad', overrides);
-  ctx.dispatch(k, { g: p.g, x: p.x, z: p.out }, grid1d(words(K) * groups(O), WG));
+  const v = chooseVariant(op, [B, K, O]).params;
+  const k = ctx.kernel('linear', source, 'weight_grad', { WG, TN: v.TN, G_PACKED: p.g.dtype === 'i8' ? 1 : 0 });
+  ctx.dispatch(k, { g: p.g, x: p.x, z: p.out, dm: dims(ctx, B, K, O) }, [Math.ceil(words(K) / WG), Math.ceil(O / v.TN), 1]);
 }
