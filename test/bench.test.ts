@@ -5,7 +5,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
-import { benchKernels, benchTraining, paperKernelShapes, type TrainingBenchResult } from '../src/bench/index.ts';
+import {
+  benchKernels,
+  benchTraining,
+  fastestVariantRows,
+  formatKernelBench,
+  type KernelShape,
+  kernelBenchRowCount,
+  kernelOpsOf,
+  paperKernelShapes,
+  type TrainingBenchResult,
+} from '../src/bench/index.ts';
+import { chooseVariant, forcedVariants } from '../src/kernels/gemm-tiles.ts';
 import { WebGPUBackend } from '../src/gpu/webgpu-backend.ts';
 import { trainingStepOps } from '../src/model/geometry.ts';
 import { getPreset } from '../src/model/presets.ts';
@@ -104,17 +115,96 @@ describe('benchKernels', () => {
     ]);
   });
 
-  it.each(['webgpu', 'cpu'])('%s: times forward and weight gradient of small layers', async (kind) => {
+  it.each(['webgpu', 'cpu'])('%s: times forward, input and weight gradient of small layers, the default variant only', async (kind) => {
     const b = kind === 'webgpu' ? await webgpu() : await cpu();
     const shapes = paperKernelShapes(8).filter((s) => s.layer.startsWith('mlp1'));
     const r = await benchKernels(b, shapes, { targetMs: 5, maxReps: 5 });
-    expect(r.rows.length).toBe(2 * shapes.length);
+    expect(r.rows.length).toBe(3 * shapes.length);
+    expect(kernelBenchRowCount(shapes, { webgpu: kind === 'webgpu' })).toBe(r.rows.length);
     for (const row of r.rows) {
       expect(row.ms, row.layer).toBeGreaterThan(0);
       expect(row.gops, row.layer).toBeGreaterThan(0);
       expect(row.ops).toBe(2 * 8 * (row.layer.includes('fc1') ? 784 * 100 : row.layer.includes('fc2') ? 100 * 50 : 50 * 10));
+      expect(row.isDefault).toBe(true);
+      if (kind === 'cpu') expect(row.variant).toBeNull();
+      else {
+        const s = shapes.find((x) => x.layer === row.layer)!;
+        const dims = s.kind === 'linear' ? [s.batch, s.inFeatures, s.outFeatures] : [];
+        expect(row.variant).toBe(chooseVariant(row.op, dims).label);
+      }
     }
-    expect(r.rows.map((row) => row.op)).toEqual(shapes.flatMap(() => ['linear', 'linearWeightGrad']));
+    expect(r.rows.map((row) => row.op)).toEqual(shapes.flatMap(() => ['linear', 'linearInputGrad', 'linearWeightGrad']));
+    expect(fastestVariantRows(r.rows).size).toBe(0);
+  });
+
+  it('webgpu: with variants, times every variant of every GEMM op once, one of them the default', async () => {
+    const b = await webgpu();
+    const shapes: KernelShape[] = [
+      { kind: 'linear', layer: 'tiny fc', batch: 4, inFeatures: 40, outFeatures: 12 },
+      { kind: 'conv', layer: 'tiny conv', batch: 2, channels: 4, height: 6, width: 6, filters: 8, kernel: 3, padding: 1 },
+    ];
+    const r = await benchKernels(b, shapes, { targetMs: 2, maxReps: 3, variants: true });
+    expect(kernelBenchRowCount(shapes, { webgpu: true, variants: true })).toBe(r.rows.length);
+    const ops = shapes.flatMap((s) => kernelOpsOf(s).map((op) => ({ layer: s.layer, op })));
+    expect(new Set(ops.map((o) => o.op))).toEqual(new Set(['linear', 'linearInputGrad', 'linearWeightGrad', 'conv2d', 'conv2dWeightGrad']));
+    for (const { layer, op } of ops) {
+      const rows = r.rows.filter((row) => row.layer === layer && row.op === op);
+      expect(rows.map((row) => row.variant)).toEqual(forcedVariants(op).map((v) => v.label));
+      for (const row of rows) {
+        expect(row.ms, `${layer} ${op} ${row.variant}`).toBeGreaterThan(0);
+        expect(row.gops, `${layer} ${op} ${row.variant}`).toBeGreaterThan(0);
+        expect(row.reps).toBeGreaterThan(0);
+      }
+      expect(rows.filter((row) => row.isDefault)).toHaveLength(1);
+      const fastest = rows.filter((row) => fastestVariantRows(r.rows).has(row));
+      expect(fastest).toHaveLength(1);
+      expect(fastest[0].ms).toBe(Math.min(...rows.map((row) => row.ms!)));
+    }
+    const text = formatKernelBench([r]);
+    expect(text.split('\n')[2]).toMatch(/^layer +op +variant +shape/);
+    for (const row of r.rows) expect(text).toContain(row.variant!);
+    const lines = text.split('\n').filter((l) => l.startsWith('tiny '));
+    expect(lines).toHaveLength(r.rows.length);
+    expect(lines.filter((l) => l.includes('(default)'))).toHaveLength(ops.length);
+    expect(lines.filter((l) => /^tiny \S+ +\S+ +\*/.test(l))).toHaveLength(ops.length);
+  });
+
+  it('runs each op once untimed first, so a pipeline built on its first run is not timed', async () => {
+    // A backend whose first run of each program costs 300 ms more (as a runtime that compiles
+    // a pipeline on its first dispatch): the times must not show it.
+    const inner = await cpu();
+    const seen = new Set<unknown>();
+    let pending = 0;
+    const b = new Proxy(inner, {
+      get(target, key) {
+        if (key === 'run') {
+          return (p: Parameters<Backend['run']>[0], times = 1) => {
+            if (!seen.has(p)) {
+              seen.add(p);
+              pending += 300;
+            }
+            target.run(p, times);
+          };
+        }
+        if (key === 'sync') {
+          return async () => {
+            const wait = pending;
+            pending = 0;
+            if (wait) await new Promise((resolve) => setTimeout(resolve, wait));
+            await target.sync();
+          };
+        }
+        const v = Reflect.get(target, key);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const shapes = paperKernelShapes(2).filter((s) => s.layer.startsWith('mlp1 out'));
+    const r = await benchKernels(b, shapes, { targetMs: 20, maxReps: 3 });
+    expect(seen.size).toBe(3);
+    for (const row of r.rows) {
+      expect(row.ms, row.op).toBeGreaterThan(0);
+      expect(row.ms, row.op).toBeLessThan(100);
+    }
   });
 
   it('skips ops over the operation budget', async () => {

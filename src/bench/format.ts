@@ -1,5 +1,5 @@
 /** Plain-text tables of benchmark results (for the CLI, Deno and the bench page). */
-import type { KernelBenchResult } from './kernels.ts';
+import { fastestVariantRows, type KernelBenchResult, type KernelBenchRow } from './kernels.ts';
 import type { TrainingBenchResult } from './training.ts';
 
 export function table(header: string[], rows: string[][], rightAligned: boolean[] = []): string[] {
@@ -51,27 +51,41 @@ export function formatTrainingBench(r: TrainingBenchResult): string {
   return lines.join('\n');
 }
 
-/** One table for one or more backends; with two, the speed-up of the first over the second (time of the second / time of the first). */
+/**
+ * One table for one or more backends; with two, the speed-up of the first over the second (time
+ * of the second / time of the first). A row per layer, op and kernel variant; a backend without
+ * variants (the CPU) is matched by layer and op. `*` marks the fastest variant of a layer's op.
+ */
 export function formatKernelBench(results: KernelBenchResult[]): string {
   if (results.length === 0) return '';
-  const base = results[0].rows;
-  const header = ['layer', 'op', 'shape', 'MOP'];
+  // The rows of the result with the most of them (the one that timed every variant) lead.
+  const base = results.reduce((a, b) => (b.rows.length > a.rows.length ? b : a)).rows;
+  const withVariants = base.some((r) => r.variant !== null);
+  const fastest = new Set<KernelBenchRow>();
+  for (const r of results) for (const row of fastestVariantRows(r.rows)) fastest.add(row);
+  const match = (r: KernelBenchResult, row: KernelBenchRow): KernelBenchRow | undefined => {
+    const same = r.rows.filter((o) => o.layer === row.layer && o.op === row.op);
+    return same.find((o) => o === row || o.variant === row.variant) ?? (same.length === 1 && (same[0].variant === null || row.variant === null) ? same[0] : undefined);
+  };
+  const header = ['layer', 'op', ...(withVariants ? ['variant'] : []), 'shape', 'MOP'];
+  const fixed = header.length;
   for (const r of results) header.push(`${r.backend} ms`, `${r.backend} GOP/s`);
   if (results.length === 2) header.push(`${results[0].backend} speed-up`);
-  const rows = base.map((row, i) => {
-    const cells = [row.layer, row.op, row.shape, num(row.ops / 1e6)];
-    for (const r of results) {
-      const other = r.rows[i];
-      cells.push(other?.skipped ? 'skipped' : num(other?.ms), other?.skipped ? '' : num(other?.gops));
-    }
+  const rows = base.map((row) => {
+    const cells = [row.layer, row.op];
+    if (withVariants) cells.push(row.variant === null ? '-' : `${fastest.has(row) ? '*' : ' '}${row.variant}${row.isDefault ? ' (default)' : ''}`);
+    cells.push(row.shape, num(row.ops / 1e6));
+    const matched = results.map((r) => match(r, row));
+    for (const other of matched) cells.push(other?.skipped ? 'skipped' : num(other?.ms), other?.skipped ? '' : num(other?.gops));
     if (results.length === 2) {
-      const a = results[0].rows[i]?.ms;
-      const b = results[1].rows[i]?.ms;
+      const a = matched[0]?.ms;
+      const b = matched[1]?.ms;
       cells.push(a && b ? `${num(b / a)}x` : '');
     }
     return cells;
   });
-  const right = header.map((_, i) => i >= 3);
+  const right = header.map((_, i) => i >= fixed - 1);
   const lines = results.map((r) => `${r.backend}: ${r.adapter} (${r.timing === 'timestamps' ? 'timestamp queries' : 'wall clock'})`);
+  if (fastest.size > 0) lines.push('* fastest variant of the layer\'s op; (default) the variant the engine picks');
   return [...lines, ...table(header, rows, right)].join('\n');
 }

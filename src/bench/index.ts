@@ -1,6 +1,6 @@
 /** Benchmarks: training throughput of a preset and kernel microbenchmarks, runtime-neutral. */
 export { benchTraining, type TrainingBenchOptions, type TrainingBenchResult, type KernelStat, type CallStat } from './training.ts';
-export { benchKernels, paperKernelShapes, type KernelShape, type KernelBenchResult, type KernelBenchRow, type KernelBenchOptions } from './kernels.ts';
+export { benchKernels, fastestVariantRows, kernelBenchRowCount, kernelOpsOf, paperKernelShapes, type KernelOp, type KernelShape, type KernelBenchResult, type KernelBenchRow, type KernelBenchOptions } from './kernels.ts';
 export { formatTrainingBench, formatKernelBench } from './format.ts';
 export { opCost, type OpCost } from './cost.ts';
 export type { KernelTiming, Runtime } from './util.ts';

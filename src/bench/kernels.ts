@@ -1,10 +1,13 @@
 /**
  * Kernel microbenchmarks: the linear and conv layers of the paper's networks (forward with the
- * fused NITRO epilogue as in training, and weight gradient) on random data at a batch size,
- * each op recorded alone and replayed, so backends and kernel versions compare layer by layer.
+ * fused NITRO epilogue as in training, input gradient of the linear layers, and weight gradient)
+ * on random data at a batch size, each op recorded alone and replayed, so backends and kernel
+ * versions compare layer by layer. With `variants`, each op is recorded and timed once per kernel
+ * variant of the WebGPU engine (a recorded program keeps the pipelines it was recorded with).
  */
-import type { Backend, Program, Tensor } from '../backend.ts';
+import type { Backend, Ops, Program, Tensor } from '../backend.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
+import { chooseVariant, forcedVariants, type VariantChoice, withForcedVariant } from '../kernels/gemm-tiles.ts';
 import { getPreset } from '../model/presets.ts';
 import { Rng } from '../rng.ts';
 import { type KernelTiming, gops, now, resolveTiming, runtimeName, type Runtime, sig, wallTime } from './util.ts';
@@ -13,13 +16,17 @@ export type KernelShape =
   | { kind: 'linear'; layer: string; batch: number; inFeatures: number; outFeatures: number; output?: boolean }
   | { kind: 'conv'; layer: string; batch: number; channels: number; height: number; width: number; filters: number; kernel: number; padding: number };
 
-export type KernelOp = 'linear' | 'linearWeightGrad' | 'conv2d' | 'conv2dWeightGrad';
+export type KernelOp = 'linear' | 'linearInputGrad' | 'linearWeightGrad' | 'conv2d' | 'conv2dWeightGrad';
 
 export interface KernelBenchRow {
   layer: string;
   op: KernelOp;
   /** WGSL kernel name on WebGPU, the op name on the CPU. */
   kernel: string;
+  /** Kernel variant label on WebGPU (e.g. "tm4-tn4-dot4"), null on a backend without variants. */
+  variant: string | null;
+  /** Whether this is the variant the engine picks for this shape when nothing is forced. */
+  isDefault: boolean;
   shape: string;
   /** Integer operations (2 per multiply-accumulate) of one call. */
   ops: number;
@@ -46,6 +53,8 @@ export interface KernelBenchOptions {
   maxReps?: number;
   /** Ops of more integer operations than this are skipped (a slow backend's time budget). */
   maxOps?: number;
+  /** Time every kernel variant of each op on WebGPU, not only the default (default false). */
+  variants?: boolean;
   onRow?: (row: KernelBenchRow) => void;
 }
 
@@ -109,10 +118,51 @@ interface Case {
   op: KernelOp;
   shape: string;
   macs: number;
-  program: Program;
+  /** The dimensions the kernel wrapper picks a variant by. */
+  dims: number[];
+  issue: (ops: Ops) => void;
 }
 
-/** Allocates random operands for a layer and records its forward and weight-gradient ops. */
+/** The ops timed for a layer, in row order. */
+export function kernelOpsOf(s: KernelShape): KernelOp[] {
+  return s.kind === 'linear' ? ['linear', 'linearInputGrad', 'linearWeightGrad'] : ['conv2d', 'conv2dWeightGrad'];
+}
+
+/** The variants timed for an op: every one with `variants` on WebGPU, else the default alone (undefined). */
+function variantsToTime(op: KernelOp, gpu: boolean, variants: boolean): (VariantChoice | undefined)[] {
+  return gpu && variants ? forcedVariants(op) : [undefined];
+}
+
+/** How many rows benchKernels produces for these shapes (for progress bars). */
+export function kernelBenchRowCount(shapes: KernelShape[], options: { webgpu: boolean; variants?: boolean }): number {
+  let n = 0;
+  for (const s of shapes) for (const op of kernelOpsOf(s)) n += variantsToTime(op, options.webgpu, options.variants ?? false).length;
+  return n;
+}
+
+/**
+ * The fastest row of each layer and op among rows of several variants (layers and ops timed with
+ * one variant only have none).
+ */
+export function fastestVariantRows(rows: readonly KernelBenchRow[]): Set<KernelBenchRow> {
+  const groups = new Map<string, KernelBenchRow[]>();
+  for (const r of rows) {
+    const key = `${r.layer}\u0000${r.op}`;
+    const g = groups.get(key);
+    if (g) g.push(r);
+    else groups.set(key, [r]);
+  }
+  const out = new Set<KernelBenchRow>();
+  for (const g of groups.values()) {
+    if (g.length < 2) continue;
+    let best: KernelBenchRow | undefined;
+    for (const r of g) if (r.ms !== null && r.ms > 0 && (!best || r.ms < (best.ms ?? Infinity))) best = r;
+    if (best) out.add(best);
+  }
+  return out;
+}
+
+/** Allocates random operands for a layer; its forward and gradient ops, to record. */
 function layerCases(backend: Backend, s: KernelShape, rng: Rng, tensors: Tensor[]): Case[] {
   const t = (shape: number[], dtype: 'i8' | 'i32', label: string, lo?: number, hi?: number) => {
     const tensor = backend.tensor(shape, dtype, label);
@@ -128,20 +178,31 @@ function layerCases(backend: Backend, s: KernelShape, rng: Rng, tensors: Tensor[
     const out = t([B, O], 'i8', 'bench.s');
     const relu = s.output ? undefined : { out: t([B, O], 'i8', 'bench.a'), slopeInv: 4 };
     const g = t([B, O], 'i32', 'bench.delta', -4096, 4096);
+    const dx = t([B, K], 'i32', 'bench.dx');
     const dw = t([O, K], 'i32', 'bench.dw');
     const macs = B * O * K;
+    const dims = [B, K, O];
     return [
       {
         op: 'linear',
         shape: `${B}x${K} -> ${O}`,
         macs,
-        program: backend.record('linear', (ops) => ops.linear({ x, w, out, epilogue: { scale: 256 * K, relu } })),
+        dims,
+        issue: (ops) => ops.linear({ x, w, out, epilogue: { scale: 256 * K, relu } }),
+      },
+      {
+        op: 'linearInputGrad',
+        shape: `${B}x${O} * ${O}x${K}`,
+        macs,
+        dims,
+        issue: (ops) => ops.linearInputGrad({ g, w, out: dx }),
       },
       {
         op: 'linearWeightGrad',
         shape: `${O}x${K} over ${B}`,
         macs,
-        program: backend.record('linearWeightGrad', (ops) => ops.linearWeightGrad({ g, x, out: dw })),
+        dims,
+        issue: (ops) => ops.linearWeightGrad({ g, x, out: dw }),
       },
     ];
   }
@@ -155,23 +216,50 @@ function layerCases(backend: Backend, s: KernelShape, rng: Rng, tensors: Tensor[
   const delta = t([B, F, HO, WO], 'i32', 'bench.delta', -4096, 4096);
   const dw = t([F, C, k, k], 'i32', 'bench.dw');
   const macs = B * F * HO * WO * C * k * k;
-  const dims = `${B}x${C}x${H}x${W} * ${F}x${C}x${k}x${k}`;
+  const shape = `${B}x${C}x${H}x${W} * ${F}x${C}x${k}x${k}`;
+  const dims = [B, C, H, W, F, k, padding];
   return [
     {
       op: 'conv2d',
-      shape: dims,
+      shape,
       macs,
-      program: backend.record('conv2d', (ops) =>
-        ops.conv2d({ x, w, padding, out, epilogue: { scale: 256 * C * k * k, relu: { out: a, slopeInv: 4 } } }),
-      ),
+      dims,
+      issue: (ops) => ops.conv2d({ x, w, padding, out, epilogue: { scale: 256 * C * k * k, relu: { out: a, slopeInv: 4 } } }),
     },
     {
       op: 'conv2dWeightGrad',
-      shape: dims,
+      shape,
       macs,
-      program: backend.record('conv2dWeightGrad', (ops) => ops.conv2dWeightGrad({ delta, x, padding, out: dw })),
+      dims,
+      issue: (ops) => ops.conv2dWeightGrad({ delta, x, padding, out: dw }),
     },
   ];
+}
+
+/**
+ * Milliseconds per call of a recorded op. It runs once untimed first: a runtime may compile a
+ * pipeline, or page in its buffers, on the first dispatch rather than when it is recorded.
+ */
+async function timeProgram(
+  backend: Backend,
+  gpu: WebGPUBackend | undefined,
+  program: Program,
+  timing: 'timestamps' | 'solo',
+  targetMs: number,
+  maxReps: number,
+): Promise<{ ms: number; reps: number }> {
+  backend.run(program, 1);
+  await backend.sync();
+  if (timing === 'timestamps' && gpu) {
+    // One timed replay, then enough for `targetMs`, unless that one took ten times as long.
+    const t = now();
+    const one = (await gpu.timeDispatches(program, 1)).reduce((a, b) => a + b, 0) / 1e6;
+    const wall = now() - t;
+    if (wall >= 10 * targetMs) return { ms: one, reps: 1 };
+    const reps = Math.max(1, Math.min(maxReps, Math.ceil(targetMs / Math.max(wall, 1e-3))));
+    return { ms: (await gpu.timeDispatches(program, reps)).reduce((a, b) => a + b, 0) / 1e6, reps };
+  }
+  return wallTime(backend, (times) => backend.run(program, times), targetMs, maxReps);
 }
 
 export async function benchKernels(
@@ -190,31 +278,35 @@ export async function benchKernels(
     try {
       for (const c of layerCases(backend, s, rng, tensors)) {
         const ops = 2 * c.macs;
-        const kernel = gpu ? [...new Set(gpu.dispatchNames(c.program))].join('+') : c.op;
-        const row: KernelBenchRow = { layer: s.layer, op: c.op, kernel, shape: c.shape, ops, ms: null, gops: null, reps: 0 };
-        if (options.maxOps !== undefined && ops > options.maxOps) {
-          row.skipped = `over ${options.maxOps} operations`;
-        } else {
-          let ms: number;
-          let reps: number;
-          if (timing === 'timestamps' && gpu) {
-            // The first timed replay is the warm-up; enough replays for `targetMs` follow,
-            // unless that one alone took ten times as long.
-            const t = now();
-            const warm = (await gpu.timeDispatches(c.program, 1)).reduce((a, b) => a + b, 0) / 1e6;
-            const wall = now() - t;
-            reps = wall >= 10 * targetMs ? 0 : Math.max(1, Math.min(maxReps, Math.ceil(targetMs / Math.max(wall, 1e-3))));
-            ms = reps === 0 ? warm : (await gpu.timeDispatches(c.program, reps)).reduce((a, b) => a + b, 0) / 1e6;
-            reps = Math.max(reps, 1);
+        // The variant the engine runs for this shape when nothing is forced (tuned or default).
+        const defaultLabel = gpu ? chooseVariant(c.op, c.dims).label : null;
+        for (const choice of variantsToTime(c.op, gpu !== undefined, options.variants ?? false)) {
+          const variant = choice?.label ?? defaultLabel;
+          const row: KernelBenchRow = {
+            layer: s.layer,
+            op: c.op,
+            kernel: c.op,
+            variant,
+            isDefault: variant === defaultLabel,
+            shape: c.shape,
+            ops,
+            ms: null,
+            gops: null,
+            reps: 0,
+          };
+          const program = withForcedVariant(c.op, choice, () => backend.record(c.op, c.issue));
+          if (gpu) row.kernel = [...new Set(gpu.dispatchNames(program))].join('+');
+          if (options.maxOps !== undefined && ops > options.maxOps) {
+            row.skipped = `over ${options.maxOps} operations`;
           } else {
-            ({ ms, reps } = await wallTime(backend, (times) => backend.run(c.program, times), targetMs, maxReps));
+            const { ms, reps } = await timeProgram(backend, gpu, program, timing, targetMs, maxReps);
+            row.ms = sig(ms);
+            row.gops = sig(gops(ops, ms));
+            row.reps = reps;
           }
-          row.ms = sig(ms);
-          row.gops = sig(gops(ops, ms));
-          row.reps = reps;
+          rows.push(row);
+          options.onRow?.(row);
         }
-        rows.push(row);
-        options.onRow?.(row);
       }
     } finally {
       for (const t of tensors) backend.dispose(t);

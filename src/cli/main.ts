@@ -1,6 +1,7 @@
 /** The `nitro-d` command line: one subcommand per job, one-line errors, non-zero exit on failure. */
 import { UsageError } from './args.ts';
-import { BENCH_HELP, BENCH_KERNELS_HELP, benchCommand, benchKernelsCommand } from './commands/bench.ts';
+import { BENCH_HELP, benchCommand } from './commands/bench.ts';
+import { BENCH_KERNELS_HELP, benchKernelsCommand } from './commands/bench-kernels.ts';
 import { predictCommand, stepCommand } from './commands/golden.ts';
 import { evalCommand, infoCommand, initCommand } from './commands/model-tools.ts';
 import { TRAIN_HELP, trainCommand } from './commands/train.ts';

@@ -1,0 +1,74 @@
+/**
+ * `nitro-d bench-kernels`: the paper's linear and conv layers one op at a time, WebGPU against
+ * the CPU backend; with --variants, every kernel variant of the WebGPU engine.
+ */
+import { createBackend, type BackendKind } from '../../backends.ts';
+import { formatKernelBench } from '../../bench/format.ts';
+import { benchKernels, type KernelBenchResult, paperKernelShapes } from '../../bench/kernels.ts';
+import type { KernelTiming } from '../../bench/util.ts';
+import { BACKEND_FLAG, backendFlag, intFlag, parseFlags, UsageError } from '../args.ts';
+
+export const BENCH_KERNELS_HELP = `GOP/s of linear and conv forward and gradients at the paper's layer shapes
+  --backend webgpu|cpu|both   (default both)
+  --batch B              batch size (default 64)
+  --filter S             only layers whose name contains S (e.g. mlp, conv3)
+  --variants             time every WebGPU kernel variant of each op (tile sizes, dot4 path), not
+                         only the one the engine picks; * marks the fastest per layer and op
+  --cpu-max-mop N        skip CPU ops above N million operations (default 2000; 0: no limit)
+  --target-ms N          replay each op for about N ms (default 50)
+  --timing T             auto | timestamps | solo (default auto)
+  --json                 print one JSON object`;
+
+type Timing = Exclude<KernelTiming, 'none'>;
+
+function timingFlag(value: unknown): Timing {
+  const v = (value as string | undefined) ?? 'auto';
+  const valid = ['auto', 'timestamps', 'solo'];
+  if (!valid.includes(v)) throw new UsageError(`bench-kernels: timing must be one of ${valid.join(', ')}, got '${v}'`);
+  return v as Timing;
+}
+
+export async function benchKernelsCommand(argv: string[]): Promise<number> {
+  const flags = parseFlags('bench-kernels', argv, {
+    batch: { type: 'string' },
+    filter: { type: 'string' },
+    variants: { type: 'boolean' },
+    'cpu-max-mop': { type: 'string' },
+    'target-ms': { type: 'string' },
+    timing: { type: 'string' },
+    json: { type: 'boolean' },
+    ...BACKEND_FLAG,
+  });
+  const which = (flags.backend as string | undefined) ?? 'both';
+  if (!['webgpu', 'cpu', 'both'].includes(which)) throw new UsageError(`bench-kernels: --backend must be webgpu, cpu or both, got '${which}'`);
+  const kinds: BackendKind[] = which === 'both' ? ['webgpu', 'cpu'] : [backendFlag('bench-kernels', flags)];
+  const batch = intFlag('bench-kernels', flags, 'batch', 64);
+  const cpuMaxMop = intFlag('bench-kernels', flags, 'cpu-max-mop', 2000, 0);
+  const targetMs = intFlag('bench-kernels', flags, 'target-ms', 50);
+  const timing = timingFlag(flags.timing);
+  const variants = Boolean(flags.variants);
+  const filter = (flags.filter as string | undefined) ?? '';
+  const shapes = paperKernelShapes(batch).filter((s) => s.layer.includes(filter));
+  if (shapes.length === 0) throw new UsageError(`bench-kernels: no layer matches --filter '${filter}'`);
+  const results: KernelBenchResult[] = [];
+  for (const kind of kinds) {
+    const kindTiming = kind === 'cpu' ? 'solo' : timing;
+    const backend = await createBackend(kind, kind === 'webgpu' ? { timestamps: kindTiming === 'auto' || kindTiming === 'timestamps' } : {});
+    try {
+      results.push(
+        await benchKernels(backend, shapes, {
+          timing: kindTiming,
+          targetMs,
+          variants,
+          maxOps: kind === 'cpu' && cpuMaxMop > 0 ? cpuMaxMop * 1e6 : undefined,
+          onRow: (r) =>
+            console.error(`bench-kernels: ${kind} ${r.layer} ${r.op}${r.variant ? ` ${r.variant}` : ''}: ${r.skipped ?? `${r.ms} ms, ${r.gops} GOP/s`}`),
+        }),
+      );
+    } finally {
+      backend.destroy();
+    }
+  }
+  console.log(flags.json ? JSON.stringify({ batch, variants, results }) : formatKernelBench(results));
+  return 0;
+}
