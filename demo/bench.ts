@@ -10,7 +10,9 @@ import {
   benchKernels,
   benchTraining,
   createBackend,
+  fastestVariantRows,
   getPreset,
+  kernelBenchRowCount,
   type KernelBenchResult,
   type KernelBenchRow,
   paperKernelShapes,
@@ -63,6 +65,7 @@ const form = {
   warmup: byId<HTMLInputElement>('warmup'),
   tfjs: byId<HTMLInputElement>('tfjs'),
   kernels: byId<HTMLInputElement>('kernels'),
+  variants: byId<HTMLInputElement>('variants'),
   kernelBatch: byId<HTMLInputElement>('kernel-batch'),
   kernelMs: byId<HTMLInputElement>('kernel-ms'),
   layers: byId<HTMLInputElement>('layers'),
@@ -136,6 +139,7 @@ function fillForm(c: BenchConfig): void {
   form.warmup.value = c.warmup === undefined ? '' : String(c.warmup);
   form.tfjs.checked = c.tfjs;
   form.kernels.checked = c.kernels;
+  form.variants.checked = c.variants;
   form.kernelBatch.value = String(c.kernelBatch);
   form.kernelMs.value = String(c.kernelMs);
   form.layers.value = c.layers.join(',');
@@ -165,6 +169,7 @@ function readForm(): BenchConfig {
     warmup: int(form.warmup, 'Warm-up steps', 0, true),
     tfjs: form.tfjs.checked,
     kernels: form.kernels.checked,
+    variants: form.variants.checked,
     kernelBatch: int(form.kernelBatch, 'Kernel batch size', 1),
     kernelMs: int(form.kernelMs, 'Time per kernel', 1),
     timing: form.timing.value as KernelTimingChoice,
@@ -187,7 +192,7 @@ function updatePermalink(): void {
 function setBusy(busy: boolean): void {
   running = busy;
   for (const el of form.presets.querySelectorAll('input')) el.disabled = busy;
-  for (const el of [form.batch, form.steps, form.warmup, form.tfjs, form.kernels, form.kernelBatch, form.kernelMs, form.layers, form.timing, form.run]) el.disabled = busy || webgpuMissing;
+  for (const el of [form.batch, form.steps, form.warmup, form.tfjs, form.kernels, form.variants, form.kernelBatch, form.kernelMs, form.layers, form.timing, form.run]) el.disabled = busy || webgpuMissing;
   form.download.disabled = busy || report === undefined;
 }
 
@@ -255,24 +260,46 @@ function failedRow(row: HTMLTableRowElement, message: string): void {
 const OP_NAMES: Record<string, string> = {
   linear: 'forward',
   conv2d: 'forward',
+  linearInputGrad: 'input gradient',
   linearWeightGrad: 'weight gradient',
   conv2dWeightGrad: 'weight gradient',
 };
+
+/** Short op names for chart labels. */
+const OP_SHORT: Record<string, string> = { linear: 'fwd', conv2d: 'fwd', linearInputGrad: 'dX', linearWeightGrad: 'dW', conv2dWeightGrad: 'dW' };
+const OP_COLORS: Record<string, string> = { linearInputGrad: '#7c3aed', linearWeightGrad: '#0891b2', conv2dWeightGrad: '#0891b2' };
 
 function kernelRow(r: KernelBenchRow): HTMLTableRowElement {
   const row = document.createElement('tr');
   row.dataset.layer = r.layer;
   row.dataset.op = r.op;
+  row.dataset.variant = r.variant ?? '';
+  if (r.isDefault) row.dataset.default = '1';
   cells(row, [
     r.layer,
     OP_NAMES[r.op] ?? r.op,
+    { text: r.variant ?? '–', className: 'variant' },
     { text: r.kernel, className: 'kernel' },
     { text: r.shape, className: 'shape' },
     n(r.ops / 1e9),
     n(r.ms),
     r.skipped ? { text: `skipped: ${r.skipped}`, className: 'num none' } : n(r.gops, true),
   ]);
+  if (r.isDefault && r.variant) {
+    const mark = document.createElement('span');
+    mark.className = 'default';
+    mark.textContent = 'default';
+    row.cells[2].append(mark);
+  }
   return row;
+}
+
+/** Highlights the fastest variant of each layer's op among the rows so far. */
+function markFastest(rows: readonly KernelBenchRow[], trs: readonly HTMLTableRowElement[]): void {
+  const fastest = fastestVariantRows(rows);
+  rows.forEach((r, i) => {
+    trs[i].classList.toggle('fastest', fastest.has(r));
+  });
 }
 
 function drawCharts(): void {
@@ -287,13 +314,15 @@ function drawCharts(): void {
     if (!r?.training.some((t) => t.preset === x.preset)) training.push({ label: `${x.preset} · TF.js`, value: x.imagesPerSecond, color: '#f59e0b', text: `${num(x.imagesPerSecond)} img/s` });
   }
   drawBars(view.trainingChart, training, { unit: 'warm images/s', emptyText: 'images/s appear here' });
-  const kernels: Bar[] = (r?.kernels?.rows ?? [])
+  const kernelRows = r?.kernels?.rows ?? [];
+  const fastest = fastestVariantRows(kernelRows);
+  const kernels: Bar[] = kernelRows
     .filter((k) => k.gops !== null)
     .map((k) => ({
-      label: `${k.layer.split(' = ')[0]} ${k.op.endsWith('WeightGrad') ? 'dW' : 'fwd'}`,
+      label: `${k.layer.split(' = ')[0]} ${OP_SHORT[k.op] ?? k.op}${k.variant ? ` ${k.variant}` : ''}`,
       value: k.gops ?? 0,
-      color: k.op.endsWith('WeightGrad') ? '#0891b2' : '#4f46e5',
-      text: `${num(k.gops)} GOP/s`,
+      color: OP_COLORS[k.op] ?? '#4f46e5',
+      text: `${num(k.gops)} GOP/s${fastest.has(k) ? ' ★' : ''}`,
     }));
   drawBars(view.kernelsChart, kernels, { unit: 'GOP/s', emptyText: 'GOP/s per kernel appear here' });
 }
@@ -334,7 +363,8 @@ async function run(c: BenchConfig): Promise<BenchReport> {
   for (const t of tasks) pendingTrainingRow(t, c);
   view.kernelsBody.replaceChildren();
   const shapes = c.kernels ? paperKernelShapes(c.kernelBatch).filter((s) => layerSelected(c, s.layer)) : [];
-  const total = tasks.length + 2 * shapes.length;
+  const kernelRowCount = kernelBenchRowCount(shapes, { webgpu: true, variants: c.variants });
+  const total = tasks.length + kernelRowCount;
   let done = 0;
   const tick = () => {
     done++;
@@ -342,7 +372,8 @@ async function run(c: BenchConfig): Promise<BenchReport> {
   };
   view.progress.value = 0;
   view.trainingHint.textContent = `batch ${c.batch}; cold = model, recording with its shader compiles and the first step, on a fresh device`;
-  view.kernelHint.textContent = c.kernels ? `batch ${c.kernelBatch}, ${shapes.length} layers` : 'not run (turned off)';
+  const kernelWhat = `batch ${c.kernelBatch}, ${shapes.length} layers${c.variants ? ', every kernel variant' : ''}`;
+  view.kernelHint.textContent = c.kernels ? kernelWhat : 'not run (turned off)';
 
   for (const t of tasks) {
     const { steps, warmup } = stepsFor(c, t.preset);
@@ -394,19 +425,24 @@ async function run(c: BenchConfig): Promise<BenchReport> {
     try {
       r.adapter ??= summaryOf(backend);
       const rows: KernelBenchRow[] = [];
+      const trs: HTMLTableRowElement[] = [];
       const timingUsed = c.timing === 'auto' ? ((backend as WebGPUBackend).hasTimestamps ? 'timestamps' : 'solo') : c.timing;
-      view.kernelHint.textContent = `batch ${c.kernelBatch}, ${shapes.length} layers, ${timingUsed === 'timestamps' ? 'GPU time from timestamp queries' : 'wall clock per call (submission and sync included)'}`;
+      view.kernelHint.textContent = `${kernelWhat}, ${timingUsed === 'timestamps' ? 'GPU time from timestamp queries' : 'wall clock per call (submission and sync included)'}`;
       const first = shapes[0].layer.split(' = ')[0];
-      setPhase('running', `Kernels: ${first} (1 of ${2 * shapes.length})…`);
+      setPhase('running', `Kernels: ${first} (1 of ${kernelRowCount})…`);
       r.kernels = await benchKernels(backend, shapes, {
         targetMs: c.kernelMs,
         timing: c.timing === 'auto' ? undefined : c.timing,
+        variants: c.variants,
         onRow: (row) => {
           rows.push(row);
-          view.kernelsBody.append(kernelRow(row));
+          const tr = kernelRow(row);
+          trs.push(tr);
+          view.kernelsBody.append(tr);
+          markFastest(rows, trs);
           tick();
-          const next = shapes[rows.length >> 1];
-          if (next) setPhase('running', `Kernels: ${next.layer.split(' = ')[0]} (${rows.length + 1} of ${2 * shapes.length})…`);
+          const last = `${row.layer.split(' = ')[0]} ${OP_SHORT[row.op] ?? row.op}${row.variant ? ` ${row.variant}` : ''}`;
+          if (rows.length < kernelRowCount) setPhase('running', `Kernels: ${rows.length} of ${kernelRowCount} timed (last: ${last})…`);
           report = { ...r, kernels: { backend: backend.kind, adapter: backend.description, runtime: 'browser', timing: timingUsed, rows } };
           drawCharts();
         },

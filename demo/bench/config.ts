@@ -8,6 +8,9 @@
  *                                        VGG8B 3 and 1: on a software adapter a step takes seconds)
  *   &tfjs=1                              the float32 TensorFlow.js twin of every MLP preset
  *   &kernels=1&kernelBatch=64            kernel microbenchmarks at the paper's layer shapes
+ *   &variants=1                          every kernel variant of each op, not only the engine's pick
+ *                                        (default: on when the page is opened to be used, off with
+ *                                        &run=1, where a link asks for a run of its own)
  *   &layers=mlp,vgg8b conv1              only kernel layers whose name contains one of these
  *   &kernelMs=50                         each kernel replayed for about this long
  *   &timing=auto                         kernel timing: timestamps (GPU timestamp queries, when the
@@ -29,6 +32,8 @@ export interface BenchConfig {
   tfjs: boolean;
   kernels: boolean;
   kernelBatch: number;
+  /** Time every kernel variant of each op (tile sizes, dot4 path), not only the default. */
+  variants: boolean;
   /** Substrings of kernel layer names to run (all when empty). */
   layers: string[];
   kernelMs: number;
@@ -44,6 +49,7 @@ export const DEFAULT_CONFIG: BenchConfig = {
   tfjs: true,
   kernels: true,
   kernelBatch: 64,
+  variants: true,
   layers: [],
   kernelMs: 50,
   timing: 'auto',
@@ -84,6 +90,7 @@ export function configFromQuery(search: string, known: readonly string[]): Bench
   const q = new URLSearchParams(search);
   const presets = list(q, 'presets') ?? DEFAULT_CONFIG.presets;
   for (const p of presets) if (!known.includes(p)) throw new Error(`URL query presets: unknown preset '${p}' (known: ${known.join(', ')})`);
+  const run = flag(q, 'run', false);
   return {
     presets,
     batch: positive(q, 'batch', DEFAULT_CONFIG.batch)!,
@@ -92,10 +99,11 @@ export function configFromQuery(search: string, known: readonly string[]): Bench
     tfjs: flag(q, 'tfjs', DEFAULT_CONFIG.tfjs),
     kernels: flag(q, 'kernels', DEFAULT_CONFIG.kernels),
     kernelBatch: positive(q, 'kernelBatch', DEFAULT_CONFIG.kernelBatch)!,
+    variants: flag(q, 'variants', DEFAULT_CONFIG.variants && !run),
     layers: list(q, 'layers') ?? [],
     kernelMs: positive(q, 'kernelMs', DEFAULT_CONFIG.kernelMs)!,
     timing: timingOf(q.get('timing')),
-    run: flag(q, 'run', false),
+    run,
   };
 }
 
@@ -109,6 +117,7 @@ export function queryOf(c: BenchConfig): string {
   if (c.tfjs !== DEFAULT_CONFIG.tfjs) q.set('tfjs', c.tfjs ? '1' : '0');
   if (c.kernels !== DEFAULT_CONFIG.kernels) q.set('kernels', c.kernels ? '1' : '0');
   if (c.kernelBatch !== DEFAULT_CONFIG.kernelBatch) q.set('kernelBatch', String(c.kernelBatch));
+  if (c.variants !== DEFAULT_CONFIG.variants || c.run) q.set('variants', c.variants ? '1' : '0');
   if (c.layers.length > 0) q.set('layers', c.layers.join(','));
   if (c.kernelMs !== DEFAULT_CONFIG.kernelMs) q.set('kernelMs', String(c.kernelMs));
   if (c.timing !== DEFAULT_CONFIG.timing) q.set('timing', c.timing);
