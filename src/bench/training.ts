@@ -16,7 +16,9 @@ import { minimumBytes } from '../train/memory.ts';
 import type { BatchSource } from '../train/network.ts';
 import type { NetworkPlan } from '../train/plan.ts';
 import { type OpName, opCost } from './cost.ts';
+import { tunedVariants } from '../kernels/gemm-tiles.ts';
 import { type OpCall, TracingBackend } from './trace.ts';
+import { variantsInUse } from './tune.ts';
 import { type KernelTiming, gops, median, now, resolveTiming, runtimeName, type Runtime, sig, wallTime } from './util.ts';
 
 export interface TrainingBenchOptions {
@@ -93,6 +95,8 @@ export interface TrainingBenchResult {
   kernelMsPerStep: number;
   kernels: KernelStat[];
   calls: CallStat[];
+  /** Kernel variant each GEMM op shape of the step ran with (WebGPU; tuned: from setTunedVariants). */
+  variants: { key: string; variant: string; tuned: boolean }[];
 }
 
 function positiveInt(name: string, v: number, min = 1): number {
@@ -194,6 +198,7 @@ export async function benchTraining(backend: Backend, options: TrainingBenchOpti
     const t1 = now();
     const program = net.recordTrainStep(source);
     const t2 = now();
+    const variants = backend.kind === 'webgpu' ? variantsInUse(model.plan, batch, tunedVariants()) : [];
     backend.write(net.cursor, [0]);
     backend.run(program);
     await backend.sync();
@@ -262,6 +267,7 @@ export async function benchTraining(backend: Backend, options: TrainingBenchOpti
       kernelMsPerStep: sig(kernelMs),
       kernels,
       calls: callStats,
+      variants,
     };
   } finally {
     if (source) model.disposeSource(source);

@@ -5,6 +5,7 @@ import { BENCH_KERNELS_HELP, benchKernelsCommand } from './commands/bench-kernel
 import { predictCommand, stepCommand } from './commands/golden.ts';
 import { evalCommand, infoCommand, initCommand } from './commands/model-tools.ts';
 import { TRAIN_HELP, trainCommand } from './commands/train.ts';
+import { TUNE_HELP, tuneCommand } from './commands/tune.ts';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   predict: { run: predictCommand, help: 'predict inputs: --model M.json --weights W --input X --out P [--backend webgpu|cpu]' },
   bench: { run: benchCommand, help: BENCH_HELP },
   'bench-kernels': { run: benchKernelsCommand, help: BENCH_KERNELS_HELP },
+  tune: { run: tuneCommand, help: TUNE_HELP },
 };
 
 export function usage(): string {

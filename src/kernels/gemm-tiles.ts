@@ -57,6 +57,13 @@ const DEFAULTS: Record<GemmOp, string> = {
   conv2dWeightGrad: 'tf8',
 };
 
+/** The variant an op runs with when nothing is forced or tuned. */
+export function defaultVariant(op: GemmOp): VariantChoice {
+  const d = findVariant(op, DEFAULTS[op]);
+  if (!d) throw new Error(`gemm-tiles: no default variant for ${op}`);
+  return d;
+}
+
 export function variantsOf(op: GemmOp): readonly VariantChoice[] {
   return VARIANTS[op];
 }
@@ -111,7 +118,5 @@ export function chooseVariant(op: GemmOp, dims: readonly number[]): VariantChoic
   const t = tuned.get(shapeKey(op, dims));
   const hit = t ? findVariant(op, t) : undefined;
   if (hit) return hit;
-  const d = findVariant(op, DEFAULTS[op]);
-  if (!d) throw new Error(`gemm-tiles: no default variant for ${op}`);
-  return d;
+  return defaultVariant(op);
 }

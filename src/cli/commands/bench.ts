@@ -10,6 +10,8 @@ import { formatKernelBench, formatTrainingBench } from '../../bench/format.ts';
 import { benchTraining } from '../../bench/training.ts';
 import type { KernelTiming } from '../../bench/util.ts';
 import { presetNames } from '../../model/presets.ts';
+import { formatVariantsInUse } from '../../bench/tune.ts';
+import { loadTunedForCommand } from '../tune-store.ts';
 import { BACKEND_FLAG, backendFlag, intFlag, parseFlags, UsageError } from '../args.ts';
 
 export const BENCH_HELP = `training throughput of a preset: images/s, GOP/s, memory, time per kernel
@@ -23,6 +25,7 @@ export const BENCH_HELP = `training throughput of a preset: images/s, GOP/s, mem
   --kernel-reps N        whole-step replays timed with timestamps, median taken (default 3,
                          fewer when they pass 10 s)
   --seed S               seed of the weights and random batches (default 1)
+  --no-tuned             ignore the kernel variants \`nitro-d tune\` cached for this adapter
   --json                 print one JSON object`;
 
 export const BENCH_KERNELS_HELP = `GOP/s of linear and conv forward and weight gradient at the paper's layer shapes
@@ -55,6 +58,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     'kernel-reps': { type: 'string' },
     seed: { type: 'string' },
     json: { type: 'boolean' },
+    'no-tuned': { type: 'boolean' },
     ...BACKEND_FLAG,
   });
   const preset = (flags.preset as string | undefined) ?? 'mlp1';
@@ -67,6 +71,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const kernelTiming = timingFlag('bench', flags['kernel-timing'], true);
   const backend = await backendFor(backendFlag('bench', flags), kernelTiming);
   try {
+    const tuned = loadTunedForCommand(backend, Boolean(flags['no-tuned']));
+    if (tuned) console.error(`bench: ${tuned}`);
     const result = await benchTraining(backend, {
       preset,
       batch,
@@ -77,7 +83,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
       kernelReps,
       onPhase: (p) => console.error(`bench: ${p}`),
     });
-    console.log(flags.json ? JSON.stringify(result) : formatTrainingBench(result));
+    const variants = formatVariantsInUse(result.variants);
+    console.log(flags.json ? JSON.stringify(result) : formatTrainingBench(result) + (variants ? `\n${variants}` : ''));
     return 0;
   } finally {
     backend.destroy();

@@ -23,6 +23,7 @@ import { type EpochResult, evalBatchFor, Trainer, type TrainerOptions, type Trai
 import { BACKEND_FLAG, backendFlag, intFlag, parseFlags, UsageError } from '../args.ts';
 import { JsonLog } from '../log.ts';
 import { ProgressBar } from '../progress.ts';
+import { loadTunedForCommand } from '../tune-store.ts';
 import { loadSpec } from './golden.ts';
 
 export const TRAIN_FLAGS = {
@@ -44,6 +45,7 @@ export const TRAIN_FLAGS = {
   'train-limit': { type: 'string' },
   'test-limit': { type: 'string' },
   quiet: { type: 'boolean' },
+  'no-tuned': { type: 'boolean' },
   ...BACKEND_FLAG,
 } as const;
 
@@ -62,6 +64,7 @@ export const TRAIN_HELP = `train a model (default: the paper's MLP2 on Fashion-M
   --steps-per-submit N   training steps per GPU submission (default adaptive)
   --train-limit N --test-limit N   use only the first N samples (quick runs)
   --backend webgpu|cpu   (default webgpu)
+  --no-tuned             ignore the kernel variants \`nitro-d tune\` cached for this adapter
   --quiet                no progress bar`;
 
 export interface RunSetup {
@@ -260,6 +263,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     say(`data: ${train.labels.length} train / ${test.labels.length} test samples, normalisation mean [${setup.stats.mean}] MAD [${setup.stats.mad}]`);
     const device = backend instanceof WebGPUBackend ? adapterName(backend.info) : backend.description;
     say(`backend: ${backendKind} on ${device}`);
+    const tuned = loadTunedForCommand(backend, Boolean(flags['no-tuned']));
+    if (tuned) say(tuned);
 
     const model = Model.create(backend, preset.spec, { seed: preset.protocol.seed, weights: resume?.weights });
     outputs.mkdir(out);

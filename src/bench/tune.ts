@@ -1,0 +1,335 @@
+/**
+ * The variant tuner: for every distinct shape of a GEMM-shaped op (linear forward, input and
+ * weight gradient, conv forward and weight gradient) in a model's training step, each kernel
+ * variant (src/kernels/gemm-tiles.ts) is recorded alone on random operands and timed, and the
+ * fastest one is chosen for that shape. Every variant computes the same bits, so a choice only
+ * changes speed. Runtime-neutral: the shapes come from tracing the network's step on a backend
+ * that only keeps shapes, the timing from timestamp queries when the adapter has them (else the
+ * wall clock around replays of the op alone).
+ */
+import type { Backend, DType, Ops, Program, Tensor } from '../backend.ts';
+import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
+import { chooseVariant, defaultVariant, type GemmOp, GEMM_OPS, shapeKey, variantsOf, withForcedVariant } from '../kernels/gemm-tiles.ts';
+import { Rng } from '../rng.ts';
+import { allocateParameters, Network } from '../train/network.ts';
+import type { NetworkPlan } from '../train/plan.ts';
+import { table } from './format.ts';
+import { type KernelTiming, median, now, resolveTiming, sig, wallTime } from './util.ts';
+
+/** One GEMM op call of a training step (parameters hold shape-only tensors). */
+export interface GemmCall {
+  op: GemmOp;
+  params: Record<string, unknown>;
+}
+
+const isTensor = (v: unknown): v is Tensor =>
+  typeof v === 'object' && v !== null && 'shape' in v && 'dtype' in v && 'size' in v && 'label' in v;
+
+function tensorOf(params: Record<string, unknown>, name: string): Tensor {
+  const t = params[name];
+  if (!isTensor(t)) throw new Error(`tune: op parameter '${name}' is not a tensor`);
+  return t;
+}
+
+/** The dimensions chooseVariant sees for a call (as src/kernels/linear.ts and conv.ts pass them). */
+export function gemmDims(op: GemmOp, params: Record<string, unknown>): number[] {
+  switch (op) {
+    case 'linear': {
+      const [B, K] = tensorOf(params, 'x').shape;
+      return [B, K, tensorOf(params, 'w').shape[0]];
+    }
+    case 'linearInputGrad': {
+      const [B, O] = tensorOf(params, 'g').shape;
+      return [B, tensorOf(params, 'w').shape[1], O];
+    }
+    case 'linearWeightGrad': {
+      const [B, O] = tensorOf(params, 'g').shape;
+      return [B, tensorOf(params, 'x').shape[1], O];
+    }
+    case 'conv2d':
+    case 'conv2dWeightGrad': {
+      const [B, C, H, W] = tensorOf(params, 'x').shape;
+      const w = tensorOf(params, op === 'conv2d' ? 'w' : 'out').shape;
+      return [B, C, H, W, w[0], w[2], params.padding as number];
+    }
+  }
+}
+
+/** Multiply-accumulates of a call. */
+export function gemmMacs(op: GemmOp, dims: readonly number[]): number {
+  if (op === 'conv2d' || op === 'conv2dWeightGrad') {
+    const [B, C, H, W, F, KS, PAD] = dims;
+    return B * F * (H + 2 * PAD - KS + 1) * (W + 2 * PAD - KS + 1) * C * KS * KS;
+  }
+  return dims[0] * dims[1] * dims[2];
+}
+
+function describeShape(op: GemmOp, dims: readonly number[]): string {
+  if (op === 'conv2d' || op === 'conv2dWeightGrad') {
+    const [B, C, H, W, F, KS, PAD] = dims;
+    return `${B}x${C}x${H}x${W} * ${F}x${C}x${KS}x${KS} pad ${PAD}`;
+  }
+  const [B, K, O] = dims;
+  return `${B}x${K} . ${O}x${K}`;
+}
+
+/** A backend that keeps only shapes: recording collects the op calls instead of running them. */
+class ShapeBackend implements Backend {
+  readonly kind = 'cpu' as const;
+  readonly description = 'shapes only';
+  readonly calls: { op: string; params: unknown }[] = [];
+  readonly ops: Ops;
+
+  constructor() {
+    this.ops = new Proxy({} as Ops, {
+      get: (_, op) => (params: unknown) => {
+        this.calls.push({ op: String(op), params });
+      },
+    });
+  }
+
+  tensor(shape: readonly number[], dtype: DType, label: string): Tensor {
+    return { shape: [...shape], dtype, label, size: shape.reduce((a, b) => a * b, 1) };
+  }
+
+  view(t: Tensor, shape: readonly number[], label?: string): Tensor {
+    return this.tensor(shape, t.dtype, label ?? t.label);
+  }
+
+  write(): void {}
+
+  read(t: Tensor): Promise<Int32Array> {
+    return Promise.resolve(new Int32Array(t.size));
+  }
+
+  dispose(): void {}
+
+  record(label: string, build: (ops: Ops) => void): Program {
+    build(this.ops);
+    return { label } as Program;
+  }
+
+  run(): void {}
+
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  bytesInUse(): number {
+    return 0;
+  }
+
+  destroy(): void {}
+}
+
+/** Every GEMM op call of one training step of `plan` at `batch` (forward, heads, gradients). */
+export function trainingGemmCalls(plan: NetworkPlan, batch: number): GemmCall[] {
+  const shapes = new ShapeBackend();
+  const net = new Network(shapes, plan, allocateParameters(shapes, plan), batch);
+  net.recordTrainOnBatch();
+  return shapes.calls
+    .filter((c) => (GEMM_OPS as readonly string[]).includes(c.op))
+    .map((c) => ({ op: c.op as GemmOp, params: c.params as Record<string, unknown> }));
+}
+
+/** One distinct op shape of the step and the calls that share its choice. */
+export interface GemmShape {
+  key: string;
+  op: GemmOp;
+  dims: number[];
+  shape: string;
+  macs: number;
+  /** Calls of the step with this key. */
+  calls: number;
+  /** One call per distinct operand signature (dtypes, epilogue) among them. */
+  representatives: GemmCall[];
+}
+
+function signature(params: Record<string, unknown>): string {
+  const parts: string[] = [];
+  const walk = (v: unknown, path: string) => {
+    if (isTensor(v)) parts.push(`${path}:${v.dtype}`);
+    else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`);
+    else if (v !== undefined) parts.push(`${path}=${String(v)}`);
+  };
+  walk(params, '');
+  return parts.join(',');
+}
+
+/** The distinct GEMM op shapes of a training step, largest first. */
+export function trainingGemmShapes(plan: NetworkPlan, batch: number): GemmShape[] {
+  const byKey = new Map<string, GemmShape & { sigs: Set<string> }>();
+  for (const call of trainingGemmCalls(plan, batch)) {
+    const dims = gemmDims(call.op, call.params);
+    const key = shapeKey(call.op, dims);
+    let s = byKey.get(key);
+    if (!s) {
+      s = { key, op: call.op, dims, shape: describeShape(call.op, dims), macs: gemmMacs(call.op, dims), calls: 0, representatives: [], sigs: new Set() };
+      byKey.set(key, s);
+    }
+    s.calls++;
+    const sig = signature(call.params);
+    if (!s.sigs.has(sig)) {
+      s.sigs.add(sig);
+      s.representatives.push(call);
+    }
+  }
+  return [...byKey.values()]
+    .map(({ sigs: _, ...s }) => s)
+    .sort((a, b) => b.macs - a.macs || a.key.localeCompare(b.key));
+}
+
+export interface TuneOptions {
+  timing?: Exclude<KernelTiming, 'none'>;
+  /** Timed samples per variant, the median taken (default 5). */
+  reps?: number;
+  /** Wall-clock timing replays an op for about this many milliseconds per sample window (default 10). */
+  targetMs?: number;
+  /** Shapes below this many multiply-accumulates time only the default variant (default 2^20). */
+  minMacs?: number;
+  /** After this many milliseconds the remaining shapes keep their default untimed (default 120 000). */
+  budgetMs?: number;
+  /** Seed of the random operands. */
+  seed?: number;
+  onShape?: (row: TuneRow) => void;
+}
+
+export interface TuneRow {
+  key: string;
+  op: GemmOp;
+  shape: string;
+  macs: number;
+  calls: number;
+  /** Milliseconds per call of each variant (summed over the distinct operand signatures), null when not timed. */
+  ms: Record<string, number | null>;
+  /** The variant chosen (the default unless another was strictly faster). */
+  winner: string;
+  defaultVariant: string;
+  /** Why only the default was timed, or nothing was. */
+  skipped?: 'tiny' | 'time budget';
+}
+
+export interface TuneResult {
+  adapter: string;
+  timing: 'timestamps' | 'solo';
+  batch: number;
+  /** Shape key -> chosen variant label (for setTunedVariants and the cache). */
+  choices: Record<string, string>;
+  rows: TuneRow[];
+  elapsedMs: number;
+}
+
+/** Fresh tensors of the same shapes and dtypes as a traced call's, filled with random values. */
+function randomOperands(backend: Backend, call: GemmCall, rng: Rng, tensors: Tensor[]): Record<string, unknown> {
+  const clone = (v: unknown, name: string): unknown => {
+    if (isTensor(v)) {
+      const t = backend.tensor(v.shape, v.dtype, `tune.${name}`);
+      tensors.push(t);
+      // Weights as initialised (one int8 limb), gradients and biases wider, int8 data full range.
+      const [lo, hi] = v.dtype === 'i8' ? [-127, 127] : name === 'w' ? [-64, 64] : [-4096, 4096];
+      const values = new Int32Array(t.size);
+      for (let i = 0; i < values.length; i++) values[i] = rng.int(lo, hi);
+      backend.write(t, values);
+      return t;
+    }
+    if (typeof v === 'object' && v !== null) {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, clone(x, k)]));
+    }
+    return v;
+  };
+  return clone(call.params, 'params') as Record<string, unknown>;
+}
+
+async function timeProgram(backend: Backend, program: Program, timing: 'timestamps' | 'solo', reps: number, targetMs: number): Promise<number> {
+  const gpu = backend instanceof WebGPUBackend ? backend : undefined;
+  if (timing === 'timestamps' && gpu) {
+    await gpu.timeDispatches(program, 1);
+    const samples: number[] = [];
+    for (let r = 0; r < reps; r++) samples.push((await gpu.timeDispatches(program, 1)).reduce((a, b) => a + b, 0) / 1e6);
+    return median(samples);
+  }
+  const samples: number[] = [];
+  for (let r = 0; r < Math.max(1, Math.ceil(reps / 3)); r++) {
+    samples.push((await wallTime(backend, (times) => backend.run(program, times), targetMs, 1000)).ms);
+  }
+  return median(samples);
+}
+
+/**
+ * Times every variant of every GEMM op shape of `plan`'s training step at `batch` and returns
+ * the fastest per shape. Installs nothing (see setTunedVariants and ./tune-cache.ts).
+ */
+export async function tuneVariants(backend: Backend, plan: NetworkPlan, batch: number, options: TuneOptions = {}): Promise<TuneResult> {
+  if (!(backend instanceof WebGPUBackend)) throw new Error(`tune: kernel variants exist on the WebGPU backend only, not on ${backend.kind}`);
+  const timing = resolveTiming(backend, options.timing ?? 'auto') as 'timestamps' | 'solo';
+  const reps = options.reps ?? 5;
+  if (!Number.isInteger(reps) || reps < 1) throw new Error(`tune: reps must be a positive integer, got ${reps}`);
+  const targetMs = options.targetMs ?? 10;
+  const minMacs = options.minMacs ?? 1 << 20;
+  const budgetMs = options.budgetMs ?? 120_000;
+  const rng = new Rng(options.seed ?? 11);
+  const started = now();
+  const rows: TuneRow[] = [];
+  const choices: Record<string, string> = {};
+  for (const s of trainingGemmShapes(plan, batch)) {
+    const def = defaultVariant(s.op).label;
+    const row: TuneRow = { key: s.key, op: s.op, shape: s.shape, macs: s.macs, calls: s.calls, ms: {}, winner: def, defaultVariant: def };
+    for (const v of variantsOf(s.op)) row.ms[v.label] = null;
+    let timed = variantsOf(s.op);
+    if (now() - started >= budgetMs) {
+      timed = [];
+      row.skipped = 'time budget';
+    } else if (s.macs < minMacs) {
+      timed = timed.filter((v) => v.label === def);
+      row.skipped = 'tiny';
+    }
+    if (timed.length) {
+      const tensors: Tensor[] = [];
+      try {
+        const operands = s.representatives.map((call) => randomOperands(backend, call, rng, tensors));
+        for (const v of timed) {
+          let total = 0;
+          for (const params of operands) {
+            const program = withForcedVariant(s.op, v, () =>
+              backend.record(`tune ${s.op} ${v.label}`, (ops) => (ops[s.op] as (p: unknown) => void)(params)),
+            );
+            total += await timeProgram(backend, program, timing, reps, targetMs);
+          }
+          row.ms[v.label] = sig(total);
+        }
+      } finally {
+        await backend.sync();
+        for (const t of tensors) backend.dispose(t);
+      }
+      let best = row.ms[def] ?? Number.POSITIVE_INFINITY;
+      for (const v of timed) {
+        const ms = row.ms[v.label];
+        if (ms !== null && ms < best) {
+          best = ms;
+          row.winner = v.label;
+        }
+      }
+    }
+    choices[s.key] = row.winner;
+    rows.push(row);
+    options.onShape?.(row);
+  }
+  return { adapter: backend.description, timing, batch, choices, rows, elapsedMs: sig(now() - started) };
+}
+
+/** The variant each GEMM op shape of the step runs with now, and whether it was tuned. */
+export function variantsInUse(plan: NetworkPlan, batch: number, tuned: Readonly<Record<string, string>>): { key: string; variant: string; tuned: boolean }[] {
+  return trainingGemmShapes(plan, batch).map((s) => {
+    const variant = chooseVariant(s.op, s.dims).label;
+    return { key: s.key, variant, tuned: tuned[s.key] === variant };
+  });
+}
+
+/** Lines naming the variant of each GEMM op shape (for the training benchmark's table). */
+export function formatVariantsInUse(variants: readonly { key: string; variant: string; tuned: boolean }[]): string {
+  if (!variants.length) return '';
+  const tuned = variants.filter((v) => v.tuned).length;
+  const lines = [`  variants     ${tuned ? `${tuned} of ${variants.length} op shapes tuned (*)` : 'defaults (nothing tuned for this adapter)'}`];
+  for (const l of table(['op shape', 'variant'], variants.map((v) => [v.key, v.variant + (v.tuned ? ' *' : '')]))) lines.push(`    ${l}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,50 @@
+/**
+ * The tuned-variant cache as a file (Node and Deno): tuned-variants.json in $NITRO_D_CACHE_DIR,
+ * else $XDG_CACHE_HOME/nitro-d, else ~/.cache/nitro-d. Written atomically.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Backend } from '../backend.ts';
+import { installTuned, type TuneStore } from '../bench/tune-cache.ts';
+import { writeFileAtomicSync } from '../io/files.ts';
+
+export function cacheDir(): string {
+  const env = globalThis.process?.env ?? {};
+  if (env.NITRO_D_CACHE_DIR) return env.NITRO_D_CACHE_DIR;
+  if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, 'nitro-d');
+  return join(homedir(), '.cache', 'nitro-d');
+}
+
+export function fileTuneStore(file = join(cacheDir(), 'tuned-variants.json')): TuneStore {
+  return {
+    where: file,
+    load: () => {
+      if (!existsSync(file)) return undefined;
+      try {
+        return readFileSync(file, 'utf8');
+      } catch (e) {
+        throw new Error(`tuned variants ${file}: cannot read (${(e as Error).message.split('\n')[0]})`);
+      }
+    },
+    save: (text) => {
+      mkdirSync(join(file, '..'), { recursive: true });
+      writeFileAtomicSync(file, new TextEncoder().encode(text));
+    },
+  };
+}
+
+/**
+ * For `train` and `bench`: installs the cached choices of this adapter unless `--no-tuned`;
+ * returns a line saying what happened (undefined when there is nothing to say).
+ */
+export function loadTunedForCommand(backend: Backend, noTuned: boolean): string | undefined {
+  if (noTuned || backend.kind !== 'webgpu') return undefined;
+  const store = fileTuneStore();
+  try {
+    const n = installTuned(store, backend);
+    return n ? `tuned kernel variants: ${n} op shapes from ${store.where}` : undefined;
+  } catch (e) {
+    return `tuned kernel variants: ignored, ${(e as Error).message.split('\n')[0]}`;
+  }
+}
