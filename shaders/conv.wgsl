@@ -346,39 +346,85 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 // Workgroup (column block, filter tile); invocation: one xp word (four channels) at one tap,
 // TF filters. delta is uniform across the workgroup.
 
-@compute @workgroup_size(WG)
-fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let col = wid.x * WG + lid;
-  let kk = dm.KS * dm.KS;
-  if (col >= kk * dm.CW) {
-    return;
-  }
-  let cw = col % dm.CW;
-  let uv = col / dm.CW;
-  let u = uv / dm.KS;
-  let v = uv % dm.KS;
-  let f0 = wid.y * TF;
+@group(0) @binding(13) var<storage, read_write> w_upd: array<i32>;
+@group(0) @binding(14) var<storage, read> lr_inv: array<i32>;
+
+override AMP: i32 = 1;
+override DECAY_INV: i32 = 0;
+
+struct WgradTile {
+  cw: u32,
+  uv: u32,
+  f0: u32,
+}
+
+fn weight_grad_sums(t: WgradTile) -> array<vec4<i32>, MAXF> {
+  let u = t.uv / dm.KS;
+  let v = t.uv % dm.KS;
   var acc: array<vec4<i32>, MAXF>;
   let hw = dm.HO * dm.WO;
   for (var b = 0u; b < dm.B; b++) {
     for (var i = 0u; i < dm.HO; i++) {
-      let xrow = ((b * dm.HP + i + u) * dm.WP + v) * dm.CW + cw;
+      let xrow = ((b * dm.HP + i + u) * dm.WP + v) * dm.CW + t.cw;
       for (var j = 0u; j < dm.WO; j++) {
         let xv = unpack4xI8(xp[xrow + j * dm.CW]);
         let d0 = b * dm.F * hw + i * dm.WO + j;
         for (var f = 0u; f < TF; f++) {
-          acc[f] += delta[d0 + min(f0 + f, dm.F - 1u) * hw] * xv;
+          acc[f] += delta[d0 + min(t.f0 + f, dm.F - 1u) * hw] * xv;
         }
       }
     }
   }
+  return acc;
+}
+
+fn wgrad_tile(lid: u32, wid: vec3<u32>) -> WgradTile {
+  let col = wid.x * WG + lid;
+  return WgradTile(col % dm.CW, col / dm.CW, wid.y * TF);
+}
+
+@compute @workgroup_size(WG)
+fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let kk = dm.KS * dm.KS;
+  if (wid.x * WG + lid >= kk * dm.CW) {
+    return;
+  }
+  let t = wgrad_tile(lid, wid);
+  let acc = weight_grad_sums(t);
   for (var f = 0u; f < TF; f++) {
-    let fi = f0 + f;
+    let fi = t.f0 + f;
     if (fi < dm.F) {
       for (var l = 0u; l < 4u; l++) {
-        let c = cw * 4u + l;
+        let c = t.cw * 4u + l;
         if (c < dm.C) {
-          z[(fi * dm.C + c) * kk + uv] = acc[f][l];
+          z[(fi * dm.C + c) * kk + t.uv] = acc[f][l];
+        }
+      }
+    }
+  }
+}
+
+// The same sums applied as IntegerSGD (sgd.wgsl) to w_upd in place instead of stored.
+@compute @workgroup_size(WG)
+fn weight_grad_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let kk = dm.KS * dm.KS;
+  if (wid.x * WG + lid >= kk * dm.CW) {
+    return;
+  }
+  let t = wgrad_tile(lid, wid);
+  let acc = weight_grad_sums(t);
+  let lr = lr_inv[0];
+  for (var f = 0u; f < TF; f++) {
+    let fi = t.f0 + f;
+    if (fi < dm.F) {
+      for (var l = 0u; l < 4u; l++) {
+        let c = t.cw * 4u + l;
+        if (c < dm.C) {
+          let i = (fi * dm.C + c) * kk + t.uv;
+          let old = w_upd[i];
+          // max() keeps the pipeline valid when DECAY_INV = 0 (a constant division by zero is an error).
+          let decay = select(0, old / max(DECAY_INV, 1), DECAY_INV > 0);
+          w_upd[i] = old - (acc[f][l] / AMP / lr + decay);
         }
       }
     }

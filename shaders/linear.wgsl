@@ -321,7 +321,25 @@ fn input_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
 
 // ---------------------------------------------------------------------------------------------
 // Weight gradient out[o, k] = Σ_b g[b, o] · x[b, k]. Workgroup (column-word block, output tile
-// of TN); invocation: one word of x (four columns). g is uniform.
+// of TN); invocation: one word of x (four columns). g is uniform. Each invocation owns whole
+// sums, so weight_grad_sgd applies IntegerSGD (sgd.wgsl) to w_upd from them instead of storing.
+
+@group(0) @binding(10) var<storage, read_write> w_upd: array<i32>;
+@group(0) @binding(11) var<storage, read> lr_inv: array<i32>;
+
+override AMP: i32 = 1;
+override DECAY_INV: i32 = 0;
+
+fn weight_grad_sums(kw: u32, o0: u32) -> array<vec4<i32>, 8> {
+  var acc: array<vec4<i32>, 8>;
+  for (var b = 0u; b < dm.B; b++) {
+    let xv = unpack4xI8(x[b * dm.KW + kw]);
+    for (var n = 0u; n < TN; n++) {
+      acc[n] += g_at(b, min(o0 + n, dm.O - 1u)) * xv;
+    }
+  }
+  return acc;
+}
 
 @compute @workgroup_size(WG)
 fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -330,19 +348,37 @@ fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
   if (kw >= dm.KW) {
     return;
   }
-  var acc: array<vec4<i32>, 8>;
-  for (var b = 0u; b < dm.B; b++) {
-    let xv = unpack4xI8(x[b * dm.KW + kw]);
-    for (var n = 0u; n < TN; n++) {
-      acc[n] += g_at(b, min(o0 + n, dm.O - 1u)) * xv;
-    }
-  }
+  let acc = weight_grad_sums(kw, o0);
   for (var n = 0u; n < TN; n++) {
     let o = o0 + n;
     for (var l = 0u; l < 4u; l++) {
       let k = kw * 4u + l;
       if (o < dm.O && k < dm.K) {
         z[o * dm.K + k] = acc[n][l];
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn weight_grad_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let kw = wid.x * WG + lid;
+  let o0 = wid.y * TN;
+  if (kw >= dm.KW) {
+    return;
+  }
+  let acc = weight_grad_sums(kw, o0);
+  let lr = lr_inv[0];
+  for (var n = 0u; n < TN; n++) {
+    let o = o0 + n;
+    for (var l = 0u; l < 4u; l++) {
+      let k = kw * 4u + l;
+      if (o < dm.O && k < dm.K) {
+        let i = o * dm.K + k;
+        let old = w_upd[i];
+        // max() keeps the pipeline valid when DECAY_INV = 0 (a constant division by zero is an error).
+        let decay = select(0, old / max(DECAY_INV, 1), DECAY_INV > 0);
+        w_upd[i] = old - (acc[n][l] / AMP / lr + decay);
       }
     }
   }

@@ -9,7 +9,7 @@ import { type Backend, type DType, deviceBytes, type Ops, type Program, sizeOf, 
 import { checkValues } from '../gpu/packing.ts';
 import { conv2d, conv2dWeightGrad } from './conv.ts';
 import { gather } from './data.ts';
-import { advance, dropout, fill, integerSgd, nitroReluBackward, nitroReluForward, normalize, scale } from './elementwise.ts';
+import { advance, dropout, fill, fusedSgd, integerSgd, nitroReluBackward, nitroReluForward, normalize, scale } from './elementwise.ts';
 import { gemmKernel } from './gemm.ts';
 import { linear, linearInputGrad, linearWeightGrad } from './linear.ts';
 import { confusion, lossGradient } from './loss.ts';
@@ -34,8 +34,14 @@ const IMPLEMENTATIONS: Ops = {
   maxPoolBackward,
   lossGradient,
   linearInputGrad,
-  linearWeightGrad,
-  conv2dWeightGrad,
+  linearWeightGrad: (p) => {
+    linearWeightGrad(p);
+    if (p.sgd) fusedSgd('linearWeightGrad', p.sgd, p.out);
+  },
+  conv2dWeightGrad: (p) => {
+    conv2dWeightGrad(p);
+    if (p.sgd) fusedSgd('conv2dWeightGrad', p.sgd, p.out);
+  },
   integerSgd,
   confusion,
   gather,

@@ -1,8 +1,8 @@
 /** Element-wise NITRO ops on the CPU: scaling, NITRO-ReLU both ways, IntegerSGD, normalisation, dropout. */
-import type { Tensor } from '../backend.ts';
+import type { SgdUpdate, Tensor } from '../backend.ts';
 import { checkSlope, dropoutFactor, dropoutKeeps, nitroReluInvSlope } from '../arith.ts';
 import { reluInto, reluTable, scaleInto } from './linear.ts';
-import { dataOf, expectShape, expectSize, i32, i8 } from './tensor.ts';
+import { CpuTensor, dataOf, expectShape, expectSize, i32, i8 } from './tensor.ts';
 
 export function scale(p: { x: Tensor; out: Tensor; scale: number }): void {
   expectSize('scale', p.out, p.x.shape);
@@ -69,6 +69,14 @@ export function integerSgd(p: { w: Tensor; grad: Tensor; lrInv: Tensor; amp: num
   const lrInv = i32(p.lrInv, op)[0];
   if (lrInv <= 0 || p.amp <= 0 || p.decayInv < 0) throw new Error(`${op}: lrInv ${lrInv}, amp ${p.amp} and decayInv ${p.decayInv} must be positive`);
   sgdStep(w, g, w.length, p.amp * lrInv, p.decayInv);
+}
+
+/** The update a weight-gradient op fuses (Ops SgdUpdate): integerSgd of sgd.w with the gradient in `grad`. */
+export function fusedSgd(op: string, sgd: SgdUpdate, grad: Tensor): void {
+  if (sgd.w.size !== grad.size) {
+    throw new Error(`${op}: weights ${sgd.w.label} [${sgd.w.shape.join(', ')}] do not match the gradient ${grad.label} [${grad.shape.join(', ')}]`);
+  }
+  integerSgd({ ...sgd, grad: new CpuTensor(sgd.w.shape, 'i32', grad.label, i32(grad, op), false) });
 }
 
 export function normalize(p: { x: Tensor; stats: Tensor; out: Tensor }): void {

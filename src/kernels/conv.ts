@@ -5,12 +5,13 @@
  * i32 path and a dot4I8Packed path on the weights split into int8 limbs (counted on the GPU).
  */
 import source from '../../shaders/conv.wgsl?raw';
-import type { Conv2dParams, Tensor } from '../backend.ts';
+import type { Conv2dParams, SgdUpdate, Tensor } from '../backend.ts';
 import { type KernelContext, grid1d } from './context.ts';
 import { chooseVariant } from './gemm-tiles.ts';
 import { expectDtype, expectShape } from './layout.ts';
 import { epilogueOverrides } from './linear.ts';
 import { constants, scratch } from './scratch.ts';
+import { fusedSgdOverrides } from './sgd.ts';
 
 const WG = 64;
 
@@ -126,7 +127,10 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   }
 }
 
-export function conv2dWeightGrad(ctx: KernelContext, p: { delta: Tensor; x: Tensor; padding: number; out: Tensor }): void {
+export function conv2dWeightGrad(
+  ctx: KernelContext,
+  p: { delta: Tensor; x: Tensor; padding: number; out: Tensor; sgd?: SgdUpdate },
+): void {
   const op = 'conv2dWeightGrad';
   const g = geometry(op, p.x, p.out, p.padding);
   expectShape(op, p.delta, [g.B, g.F, g.HO, g.WO]);
@@ -134,7 +138,15 @@ export function conv2dWeightGrad(ctx: KernelContext, p: { delta: Tensor; x: Tens
   expectDtype(op, p.out, 'i32');
   const v = chooseVariant(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
   const TF = v.TF;
+  const sgd = p.sgd ? fusedSgdOverrides(op, p.sgd, p.out.size, [p.delta, p.x]) : undefined;
   const xp = packInput(ctx, p.x, g);
+  const grid: [number, number, number] = [Math.ceil((g.KS * g.KS * g.CW) / WG), Math.ceil(g.F / TF), 1];
+  if (p.sgd && sgd) {
+    // The sums update the weights in place; out is not written.
+    const k = ctx.kernel('conv', source, 'weight_grad_sgd', { WG, TF, ...sgd });
+    ctx.dispatch(k, { delta: p.delta, xp, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm: dims(ctx, g) }, grid);
+    return;
+  }
   const k = ctx.kernel('conv', source, 'weight_grad', { WG, TF });
-  ctx.dispatch(k, { delta: p.delta, xp, z: p.out, dm: dims(ctx, g) }, [Math.ceil((g.KS * g.KS * g.CW) / WG), Math.ceil(g.F / TF), 1]);
+  ctx.dispatch(k, { delta: p.delta, xp, z: p.out, dm: dims(ctx, g) }, grid);
 }

@@ -4,12 +4,13 @@
  * gradients. The register tile comes from the variant policy (gemm-tiles.ts).
  */
 import source from '../../shaders/linear.wgsl?raw';
-import type { LinearParams, Tensor } from '../backend.ts';
+import type { LinearParams, SgdUpdate, Tensor } from '../backend.ts';
 import { RELU_CORRECTION, checkSlope } from '../arith.ts';
 import { type KernelContext, grid1d } from './context.ts';
 import { chooseVariant } from './gemm-tiles.ts';
 import { expectDtype, expectShape } from './layout.ts';
 import { constants, scratch } from './scratch.ts';
+import { fusedSgdOverrides } from './sgd.ts';
 
 const WG = 64;
 const words = (n: number) => Math.ceil(n / 4);
@@ -94,7 +95,7 @@ export function linearInputGrad(ctx: KernelContext, p: { g: Tensor; w: Tensor; o
   ctx.dispatch(k, { g: p.g, w: p.w, z: p.out, dm: dims(ctx, B, K, O) }, [Math.ceil(B / (v.TM * WG)), Math.ceil(K / v.TN), 1]);
 }
 
-export function linearWeightGrad(ctx: KernelContext, p: { g: Tensor; x: Tensor; out: Tensor }): void {
+export function linearWeightGrad(ctx: KernelContext, p: { g: Tensor; x: Tensor; out: Tensor; sgd?: SgdUpdate }): void {
   const op = 'linearWeightGrad';
   const [B, O] = p.g.shape;
   const K = p.x.shape[1];
@@ -103,6 +104,15 @@ export function linearWeightGrad(ctx: KernelContext, p: { g: Tensor; x: Tensor; 
   expectShape(op, p.out, [O, K]);
   expectDtype(op, p.out, 'i32');
   const v = chooseVariant(op, [B, K, O]).params;
-  const k = ctx.kernel('linear', source, 'weight_grad', { WG, TN: v.TN, G_PACKED: p.g.dtype === 'i8' ? 1 : 0 });
-  ctx.dispatch(k, { g: p.g, x: p.x, z: p.out, dm: dims(ctx, B, K, O) }, [Math.ceil(words(K) / WG), Math.ceil(O / v.TN), 1]);
+  const G_PACKED = p.g.dtype === 'i8' ? 1 : 0;
+  const grid: [number, number, number] = [Math.ceil(words(K) / WG), Math.ceil(O / v.TN), 1];
+  if (p.sgd) {
+    // The sums update the weights in place; out is not written.
+    const sgd = fusedSgdOverrides(op, p.sgd, O * K, [p.g, p.x]);
+    const k = ctx.kernel('linear', source, 'weight_grad_sgd', { WG, TN: v.TN, G_PACKED, ...sgd });
+    ctx.dispatch(k, { g: p.g, x: p.x, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm: dims(ctx, B, K, O) }, grid);
+    return;
+  }
+  const k = ctx.kernel('linear', source, 'weight_grad', { WG, TN: v.TN, G_PACKED });
+  ctx.dispatch(k, { g: p.g, x: p.x, z: p.out, dm: dims(ctx, B, K, O) }, grid);
 }

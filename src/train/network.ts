@@ -2,7 +2,8 @@
  * A NITRO-D network on a backend: its parameters, the activations for one batch size, and
  * the recorded programs that train on a batch or predict one. The training step is recorded
  * once and replayed every step: gather the batch, forward every block, then every head's loss,
- * backward and IntegerSGD update, with no host round trip inside it.
+ * backward and IntegerSGD update (fused into the weight-gradient ops), with no host round trip
+ * inside it.
  *
  * Each block learns from its own head only (nothing crosses block boundaries backwards), so
  * the scratch tensors for gradients are shared by all blocks and sized for the largest.
@@ -253,8 +254,7 @@ export class Network {
     const headDelta = this.view(this.scratch.headDelta, [B, b.head.dlr]);
     ops.linearInputGrad({ g: bt.g, w: P, out: headDelta });
     const dP = this.view(this.scratch.grad, [C, b.head.dlr]);
-    ops.linearWeightGrad({ g: bt.g, x: flat, out: dP });
-    ops.integerSgd({ w: P, grad: dP, lrInv: this.lrInv, amp: 1, decayInv: plan.headDecayInv });
+    ops.linearWeightGrad({ g: bt.g, x: flat, out: dP, sgd: { w: P, lrInv: this.lrInv, amp: 1, decayInv: plan.headDecayInv } });
     if (plan.bias) this.biasUpdate(ops, `blocks.${blockIndex}.head.bias`, bt.g, 1, plan.headDecayInv);
 
     const outShape = [B, ...b.outShape];
@@ -278,12 +278,12 @@ export class Network {
     ops.nitroReluBackward({ delta, x: bt.s, out: deltaS, slopeInv: plan.slopeInv });
     const W = this.weight(`blocks.${blockIndex}.weight`);
     const dW = this.view(this.scratch.grad, [...b.weightShape]);
+    const sgd = { w: W, lrInv: this.lrInv, amp: plan.lrAmp, decayInv: plan.forwardDecayInv };
     if (b.kind === 'conv') {
-      ops.conv2dWeightGrad({ delta: deltaS, x: input, padding: b.padding, out: dW });
+      ops.conv2dWeightGrad({ delta: deltaS, x: input, padding: b.padding, out: dW, sgd });
     } else {
-      ops.linearWeightGrad({ g: this.view(deltaS, [B, b.outFeatures]), x: this.view(input, [B, b.inFeatures]), out: dW });
+      ops.linearWeightGrad({ g: this.view(deltaS, [B, b.outFeatures]), x: this.view(input, [B, b.inFeatures]), out: dW, sgd });
     }
-    ops.integerSgd({ w: W, grad: dW, lrInv: this.lrInv, amp: plan.lrAmp, decayInv: plan.forwardDecayInv });
     if (plan.bias) {
       this.biasUpdate(ops, `blocks.${blockIndex}.bias`, this.view(deltaS, [B, b.outFeatures]), plan.lrAmp, plan.forwardDecayInv);
     }
@@ -294,8 +294,7 @@ export class Network {
     const bias = this.weight(name);
     const ones = this.ones(g.shape[0]);
     const dB = this.view(this.scratch.grad, [bias.size, 1]);
-    ops.linearWeightGrad({ g, x: ones, out: dB });
-    ops.integerSgd({ w: bias, grad: this.view(dB, [bias.size]), lrInv: this.lrInv, amp, decayInv });
+    ops.linearWeightGrad({ g, x: ones, out: dB, sgd: { w: bias, lrInv: this.lrInv, amp, decayInv } });
   }
 
   private onesTensor: Tensor | undefined;
@@ -337,8 +336,8 @@ export class Network {
       metrics: { tensor: this.metrics, offset: plan.blocks.length * METRIC_WORDS },
     });
     const dOut = this.view(this.scratch.grad, [plan.classes, plan.output.inFeatures]);
-    ops.linearWeightGrad({ g: this.gOut, x: outIn, out: dOut });
-    ops.integerSgd({ w: this.weight('output.weight'), grad: dOut, lrInv: this.lrInv, amp: 1, decayInv: plan.headDecayInv });
+    const outSgd = { w: this.weight('output.weight'), lrInv: this.lrInv, amp: 1, decayInv: plan.headDecayInv };
+    ops.linearWeightGrad({ g: this.gOut, x: outIn, out: dOut, sgd: outSgd });
     if (plan.bias) this.biasUpdate(ops, 'output.bias', this.gOut, 1, plan.headDecayInv);
     for (const b of plan.blocks) {
       for (let u = 0; u < b.updatesPerStep; u++) this.blockUpdate(ops, b.index, inputs[b.index], u === 0);
