@@ -73,7 +73,7 @@ cleanup() {
   if [ "$KEEP" = 1 ]; then echo "bench-matrix: worktree kept at $WT" >&2; else git -C "$HERE" worktree remove --force "$WT" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
-git -C "$HERE" worktree add --detach "$WT" "$COMMIT" >/dev/null 2>&1
+git -C "$HERE" worktree add --quiet --detach "$WT" "$COMMIT" || { echo "bench-matrix: git worktree add $WT failed" >&2; exit 1; }
 ln -s "$HERE/node_modules" "$WT/node_modules"
 mkdir -p "$WT/.cache"
 ln -s "$HERE/.cache/lavapipe" "$WT/.cache/lavapipe"
@@ -92,6 +92,7 @@ run_row() {
   local name=$1 runtime=$2
   shift 2
   local file=$OUT/$name.json log=$OUT/logs/$name.log raw
+  rm -f "$file"
   echo "bench-matrix: $name: $*" >&2
   local start=$SECONDS
   local limit=()
