@@ -95,6 +95,8 @@ export interface TrainingBenchResult {
   kernelMsPerStep: number;
   kernels: KernelStat[];
   calls: CallStat[];
+  /** GPU dispatches (or CPU ops) of one recorded training step; an op call may take several. */
+  dispatchesPerStep: number;
   /** Kernel variant each GEMM op shape of the step ran with (WebGPU; tuned: from setTunedVariants). */
   variants: { key: string; variant: string; tuned: boolean }[];
 }
@@ -267,6 +269,7 @@ export async function benchTraining(backend: Backend, options: TrainingBenchOpti
       kernelMsPerStep: sig(kernelMs),
       kernels,
       calls: callStats,
+      dispatchesPerStep: backend instanceof WebGPUBackend ? backend.dispatchCount(program) : calls.length,
       variants,
     };
   } finally {
