@@ -181,14 +181,16 @@ export function trainingGemmShapes(plan: NetworkPlan, batch: number): GemmShape[
 
 export interface TuneOptions {
   timing?: Exclude<KernelTiming, 'none'>;
-  /** Timed samples per variant, the median taken (default 5). */
+  /** Timed samples per variant, the median taken (default 15; wall-clock timing takes half as many). */
   reps?: number;
-  /** Wall-clock timing replays an op for about this many milliseconds per sample window (default 10). */
+  /** Wall-clock timing replays an op for about this many milliseconds per sample (default 10). */
   targetMs?: number;
   /** Shapes below this many multiply-accumulates time only the default variant (default 2^20). */
   minMacs?: number;
   /** After this many milliseconds the remaining shapes keep their default untimed (default 120 000). */
   budgetMs?: number;
+  /** A variant replaces the default only when this fraction faster (default 0.05). */
+  margin?: number;
   /** Seed of the random operands. */
   seed?: number;
   onShape?: (row: TuneRow) => void;
@@ -202,7 +204,7 @@ export interface TuneRow {
   calls: number;
   /** Milliseconds per call of each variant (summed over the distinct operand signatures), null when not timed. */
   ms: Record<string, number | null>;
-  /** The variant chosen (the default unless another was strictly faster). */
+  /** The variant chosen: the fastest, if faster than the default by the margin, else the default. */
   winner: string;
   defaultVariant: string;
   /** Why only the default was timed, or nothing was. */
@@ -240,19 +242,32 @@ function randomOperands(backend: Backend, call: GemmCall, rng: Rng, tensors: Ten
   return clone(call.params, 'params') as Record<string, unknown>;
 }
 
-async function timeProgram(backend: Backend, program: Program, timing: 'timestamps' | 'solo', reps: number, targetMs: number): Promise<number> {
-  const gpu = backend instanceof WebGPUBackend ? backend : undefined;
-  if (timing === 'timestamps' && gpu) {
-    await gpu.timeDispatches(program, 1);
-    const samples: number[] = [];
-    for (let r = 0; r < reps; r++) samples.push((await gpu.timeDispatches(program, 1)).reduce((a, b) => a + b, 0) / 1e6);
-    return median(samples);
+/** One sample of a program's milliseconds per run. */
+async function sample(backend: Backend, program: Program, timing: 'timestamps' | 'solo', targetMs: number): Promise<number> {
+  if (timing === 'timestamps' && backend instanceof WebGPUBackend) {
+    return (await backend.timeDispatches(program, 1)).reduce((a, b) => a + b, 0) / 1e6;
   }
-  const samples: number[] = [];
-  for (let r = 0; r < Math.max(1, Math.ceil(reps / 3)); r++) {
-    samples.push((await wallTime(backend, (times) => backend.run(program, times), targetMs, 1000)).ms);
+  return (await wallTime(backend, (times) => backend.run(program, times), targetMs, 1000, 1)).ms;
+}
+
+/**
+ * Milliseconds of each variant (programs[v][i]: variant v on operand set i, summed over i):
+ * every program runs once untimed, then the variants take turns sample by sample, so a change
+ * of load on a shared machine falls on all of them; the median of each variant's samples.
+ */
+async function timeVariants(backend: Backend, programs: Program[][], timing: 'timestamps' | 'solo', reps: number, targetMs: number): Promise<number[]> {
+  for (const list of programs) for (const p of list) backend.run(p);
+  await backend.sync();
+  const samples = programs.map(() => [] as number[]);
+  const rounds = timing === 'timestamps' ? reps : Math.max(1, Math.ceil(reps / 2));
+  for (let r = 0; r < rounds; r++) {
+    for (const [v, list] of programs.entries()) {
+      let total = 0;
+      for (const p of list) total += await sample(backend, p, timing, targetMs);
+      samples[v].push(total);
+    }
   }
-  return median(samples);
+  return samples.map(median);
 }
 
 /**
@@ -262,11 +277,12 @@ async function timeProgram(backend: Backend, program: Program, timing: 'timestam
 export async function tuneVariants(backend: Backend, plan: NetworkPlan, batch: number, options: TuneOptions = {}): Promise<TuneResult> {
   if (!(backend instanceof WebGPUBackend)) throw new Error(`tune: kernel variants exist on the WebGPU backend only, not on ${backend.kind}`);
   const timing = resolveTiming(backend, options.timing ?? 'auto') as 'timestamps' | 'solo';
-  const reps = options.reps ?? 5;
+  const reps = options.reps ?? 15;
   if (!Number.isInteger(reps) || reps < 1) throw new Error(`tune: reps must be a positive integer, got ${reps}`);
   const targetMs = options.targetMs ?? 10;
   const minMacs = options.minMacs ?? 1 << 20;
   const budgetMs = options.budgetMs ?? 120_000;
+  const margin = options.margin ?? 0.05;
   const rng = new Rng(options.seed ?? 11);
   const started = now();
   const rows: TuneRow[] = [];
@@ -287,24 +303,25 @@ export async function tuneVariants(backend: Backend, plan: NetworkPlan, batch: n
       const tensors: Tensor[] = [];
       try {
         const operands = s.representatives.map((call) => randomOperands(backend, call, rng, tensors));
-        for (const v of timed) {
-          let total = 0;
-          for (const params of operands) {
-            const program = withForcedVariant(s.op, v, () =>
-              backend.record(`tune ${s.op} ${v.label}`, (ops) => (ops[s.op] as (p: unknown) => void)(params)),
-            );
-            total += await timeProgram(backend, program, timing, reps, targetMs);
-          }
-          row.ms[v.label] = sig(total);
-        }
+        const programs = timed.map((v) =>
+          operands.map((params) =>
+            withForcedVariant(s.op, v, () => backend.record(`tune ${s.op} ${v.label}`, (ops) => (ops[s.op] as (p: unknown) => void)(params))),
+          ),
+        );
+        const ms = await timeVariants(backend, programs, timing, reps, targetMs);
+        timed.forEach((v, i) => {
+          row.ms[v.label] = sig(ms[i]);
+        });
       } finally {
         await backend.sync();
         for (const t of tensors) backend.dispose(t);
       }
-      let best = row.ms[def] ?? Number.POSITIVE_INFINITY;
+      // Another variant replaces the default only when faster by the margin (noise is not a reason).
+      const defMs = row.ms[def] ?? Number.POSITIVE_INFINITY;
+      let best = defMs;
       for (const v of timed) {
         const ms = row.ms[v.label];
-        if (ms !== null && ms < best) {
+        if (ms !== null && ms < best && ms * (1 + margin) < defMs) {
           best = ms;
           row.winner = v.label;
         }

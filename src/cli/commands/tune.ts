@@ -18,8 +18,9 @@ export const TUNE_HELP = `time each kernel variant of a model's GEMM ops on this
   --preset P | --model M.json   the model (default mlp2)
   --batch B              batch size (default: the preset's)
   --timing T             auto | timestamps | solo (default auto)
-  --reps N               timed samples per variant, median taken (default 5)
+  --reps N               timed samples per variant, taken in turns, median kept (default 15)
   --budget-s N           stop timing after N seconds; the rest keep their defaults (default 120)
+  --margin-pct N         a variant replaces the default only when N% faster (default 5)
   --all                  time every variant of small ops too (by default they keep their default)
   --json                 print one JSON object
   The cache is tuned-variants.json in $NITRO_D_CACHE_DIR, else $XDG_CACHE_HOME/nitro-d, else
@@ -52,6 +53,7 @@ export async function tuneCommand(argv: string[]): Promise<number> {
     timing: { type: 'string' },
     reps: { type: 'string' },
     'budget-s': { type: 'string' },
+    'margin-pct': { type: 'string' },
     all: { type: 'boolean' },
     json: { type: 'boolean' },
   });
@@ -59,8 +61,9 @@ export async function tuneCommand(argv: string[]): Promise<number> {
   const batch = preset.protocol.batch;
   const timing = ((flags.timing as string | undefined) ?? 'auto') as Exclude<KernelTiming, 'none'>;
   if (!['auto', 'timestamps', 'solo'].includes(timing)) throw new UsageError(`tune: --timing must be auto, timestamps or solo, got '${timing}'`);
-  const reps = intFlag('tune', flags, 'reps', 5);
-  const budgetS = intFlag('tune', flags, 'budget-s', 120);
+  const reps = intFlag('tune', flags, 'reps', 15);
+  const budgetS = intFlag('tune', flags, 'budget-s', 120, 0);
+  const marginPct = intFlag('tune', flags, 'margin-pct', 5, 0, 1000);
   const backend = await createBackend('webgpu', { timestamps: timing !== 'solo' });
   try {
     const adapter = adapterKey(backend);
@@ -69,6 +72,7 @@ export async function tuneCommand(argv: string[]): Promise<number> {
       timing,
       reps,
       budgetMs: budgetS * 1000,
+      margin: marginPct / 100,
       minMacs: flags.all ? 0 : undefined,
       onShape: (row) => console.error(`tune: ${row.key} -> ${row.winner}${row.skipped ? ` (${row.skipped})` : ''}`),
     });
