@@ -227,8 +227,9 @@ function randomOperands(backend: Backend, call: GemmCall, rng: Rng, tensors: Ten
     if (isTensor(v)) {
       const t = backend.tensor(v.shape, v.dtype, `tune.${name}`);
       tensors.push(t);
-      // Weights as initialised (one int8 limb), gradients and biases wider, int8 data full range.
-      const [lo, hi] = v.dtype === 'i8' ? [-127, 127] : name === 'w' ? [-64, 64] : [-4096, 4096];
+      // Weights as initialised (one int8 limb), gradients and biases wider, int8 data full range,
+      // a positive inverse learning rate for a fused IntegerSGD update.
+      const [lo, hi] = v.dtype === 'i8' ? [-127, 127] : name === 'w' ? [-64, 64] : name === 'lrInv' ? [1, 4096] : [-4096, 4096];
       const values = new Int32Array(t.size);
       for (let i = 0; i < values.length; i++) values[i] = rng.int(lo, hi);
       backend.write(t, values);
