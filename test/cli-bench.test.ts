@@ -1,0 +1,38 @@
+/**
+ * `nitro-d bench --json` prints one JSON object with the fields scripts rely on, on both
+ * backends, and bad flags stop with one line naming the flag.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { nitro, requireBuild, stderrLines } from './cli-helpers.ts';
+
+describe('nitro-d bench', () => {
+  beforeAll(() => requireBuild());
+
+  for (const backend of ['webgpu', 'cpu'] as const) {
+    it(`--json on ${backend}: one object with the throughput, the preset, batch, backend and adapter`, async () => {
+      const r = await nitro(['bench', '--preset', 'mlp1', '--batch', '8', '--steps', '2', '--warmup', '1', '--kernel-timing', 'none', '--no-tuned', '--backend', backend, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const lines = r.stdout.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      const out = JSON.parse(lines[0]);
+      expect(out.preset).toBe('mlp1');
+      expect(out.batch).toBe(8);
+      expect(out.backend).toBe(backend);
+      expect(typeof out.adapter).toBe('string');
+      expect(out.adapter.length).toBeGreaterThan(0);
+      expect(out.imagesPerSecond).toBeGreaterThan(0);
+      expect(out.steps).toBe(2);
+      // 2 x multiply-adds of MLP1 (784-100-50-10 plus heads) at batch 8 is fixed by the geometry.
+      expect(out.opsPerStep).toBeGreaterThan(2 * 8 * (784 * 100 + 100 * 50 + 50 * 10));
+      expect(out.memory.bytesInUse).toBeGreaterThanOrEqual(out.memory.minimumBytes);
+    });
+  }
+
+  it('rejects an unknown --kernel-timing with one line naming the flag', async () => {
+    const r = await nitro(['bench', '--preset', 'mlp1', '--kernel-timing', 'fast']);
+    expect(r.code).not.toBe(0);
+    const lines = stderrLines(r.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/--kernel-timing must be one of auto, timestamps, solo, none, got 'fast'/);
+  });
+});
