@@ -4,6 +4,8 @@
  *
  *   node_modules/.bin/vite-node scripts/bench-chromium.ts -- --root DIR --preset mlp1 --batch 64
  *     [--steps N] [--warmup N] [--backend webgpu|cpu] [--kernel-timing none|solo|timestamps|auto]
+ *   ... --kernels LAYER [--batch B]   every kernel variant of the paper's layers whose name contains
+ *                                     LAYER (as `nitro-d bench-kernels --variants`; table on stderr)
  *
  * DIR is a tree where `npm run build` has run (default: this one); its dist/index.js is served
  * from 127.0.0.1 with a small page of its own that imports it, so any revision whose library
@@ -20,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
 
 const USAGE =
-  'usage: bench-chromium.ts --root DIR --preset P [--batch B] [--steps N] [--warmup N] [--backend webgpu|cpu] [--kernel-timing T]';
+  'usage: bench-chromium.ts --root DIR --preset P [--batch B] [--steps N] [--warmup N] [--backend webgpu|cpu] [--kernel-timing T] [--kernels LAYER]';
 
 // The launch flags of playwright.config.ts.
 const CHROMIUM_ARGS = [
@@ -57,6 +59,16 @@ window.runBench = async (o) => {
     backend.destroy();
   }
 };
+window.runKernels = async (o) => {
+  const backend = await lib.createBackend('webgpu', { timestamps: o.timing !== 'solo' });
+  try {
+    const shapes = lib.paperKernelShapes(o.batch).filter((s) => s.layer.includes(o.filter));
+    const result = await lib.benchKernels(backend, shapes, { timing: o.timing, variants: true, onRow: (r) => console.log('bench: ' + r.layer + ' ' + r.op + ' ' + (r.variant ?? '')) });
+    return { batch: o.batch, results: [result], table: lib.formatKernelBench([result]) };
+  } finally {
+    backend.destroy();
+  }
+};
 window.harnessReady = true;
 </script>`;
 
@@ -68,7 +80,7 @@ function parse(args: string[]): Record<string, string> {
     if (!a.startsWith('--') || i + 1 >= args.length) throw new Error(`bad argument '${a}'\n${USAGE}`);
     out[a.slice(2)] = args[++i];
   }
-  const known = ['root', 'preset', 'batch', 'steps', 'warmup', 'backend', 'kernel-timing'];
+  const known = ['root', 'preset', 'batch', 'steps', 'warmup', 'backend', 'kernel-timing', 'kernels'];
   for (const k of Object.keys(out)) if (!known.includes(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   return out;
 }
@@ -126,6 +138,15 @@ async function main(): Promise<void> {
     page.on('pageerror', (e) => console.error(`chromium: page error: ${e.message}`));
     await page.goto(`http://127.0.0.1:${port}/harness.html`);
     await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true, undefined, { timeout: 60_000 });
+    if (flags.kernels !== undefined) {
+      // Every kernel variant at the paper's layers whose name contains --kernels (bench-kernels --variants).
+      const k = { batch: options.batch ?? 64, filter: flags.kernels, timing: options.kernelTiming === 'none' ? 'auto' : options.kernelTiming };
+      const out = (await page.evaluate((o) => (window as unknown as { runKernels(o: unknown): Promise<{ table: string }> }).runKernels(o), k)) as Record<string, unknown>;
+      console.error(out.table);
+      delete out.table;
+      console.log(JSON.stringify({ ...out, browserVersion: browser.version() }));
+      return;
+    }
     const result = (await page.evaluate(
       (o) => (window as unknown as { runBench(o: unknown): Promise<unknown> }).runBench(o),
       options,

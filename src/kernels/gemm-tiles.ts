@@ -51,7 +51,7 @@ const VARIANTS: Record<GemmOp, VariantChoice[]> = {
 /** Default when nothing is forced or tuned (measured on lavapipe, see results/kernels.md). */
 const DEFAULTS: Record<GemmOp, string> = {
   linear: 'tm4-tn4-dot4',
-  linearInputGrad: 'tm2-tn8',
+  linearInputGrad: 'tm4-tn4',
   linearWeightGrad: 'tn8',
   conv2d: 'tf8-tp4-dot4',
   conv2dWeightGrad: 'tf8',
