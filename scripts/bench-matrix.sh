@@ -25,6 +25,10 @@ set -euo pipefail
 usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)
+# Every row runs the default kernel variants: an empty tuned-variant cache, whatever `nitro-d tune`
+# cached on this machine (Deno and Chromium rows never read one, older revisions have none).
+export NITRO_D_CACHE_DIR
+NITRO_D_CACHE_DIR=$(mktemp -d)
 [ $# -ge 2 ] || usage
 REV=$1
 OUT=$2

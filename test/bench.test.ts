@@ -47,6 +47,13 @@ function expectComplete(r: TrainingBenchResult, backend: Backend): void {
   expect(Number.isInteger(r.opsPerStep)).toBe(true);
   expect(r.memory.minimumBytes).toBe(minimumBytes(getPreset('mlp1').spec, 8));
   expect(r.memory.bytesInUse).toBeGreaterThanOrEqual(r.memory.minimumBytes);
+  // The dot4 forward splits the weights into limbs in kernel scratch (WebGPU only). Scratch is
+  // per device, so a step recorded after another one may add nothing.
+  if (backend instanceof WebGPUBackend) {
+    expect(r.memory.scratchBytes).toBeGreaterThanOrEqual(0);
+    expect(backend.scratchBytes()).toBeGreaterThanOrEqual(r.memory.scratchBytes);
+    expect(backend.scratchBytes()).toBeGreaterThan(0);
+  } else expect(r.memory.scratchBytes).toBe(0);
   expect(r.memory.dataBytes).toBeGreaterThan(0);
   // Every op call of the step is timed; the matrix ops' counts add up to the geometry's cost.
   expect(r.kernels.length).toBeGreaterThan(0);

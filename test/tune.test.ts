@@ -83,7 +83,7 @@ describe('tuneVariants', () => {
     for (const s of shapes) expect(chooseVariant(s.op, s.dims).label).toBe(defaultVariant(s.op).label);
   });
 
-  it('small ops time only the default; past the time budget nothing is timed', async () => {
+  it('small ops time only the default; past the time budget nothing is timed; neither enters the cache', async () => {
     const gpu = await webgpu();
     const plan = planFromSpec(MLP);
     const tiny = await tuneVariants(gpu, plan, 2, { timing: 'solo', reps: 1, targetMs: 1, minMacs: Number.MAX_SAFE_INTEGER });
@@ -93,12 +93,15 @@ describe('tuneVariants', () => {
       const timed = Object.entries(row.ms).filter(([, ms]) => ms !== null).map(([l]) => l);
       expect(timed).toEqual([row.defaultVariant]);
     }
+    // Nothing was compared, so nothing may replace an earlier run's measured choice.
+    expect(tiny.choices).toEqual({});
     const none = await tuneVariants(gpu, plan, 2, { timing: 'solo', budgetMs: 0 });
     for (const row of none.rows) {
       expect(row.skipped).toBe('time budget');
       expect(Object.values(row.ms).every((ms) => ms === null)).toBe(true);
-      expect(none.choices[row.key]).toBe(defaultVariant(row.op).label);
+      expect(row.winner).toBe(defaultVariant(row.op).label);
     }
+    expect(none.choices).toEqual({});
   });
 
   it('the shape keys are the ones the kernels look up', async () => {

@@ -85,6 +85,8 @@ export interface TrainingBenchResult {
     bytesInUse: number;
     /** Bytes of the benchmark's random batches (a data set in real training). */
     dataBytes: number;
+    /** Kernel scratch the recorded step added on the device (WebGPU; 0 on the CPU), outside bytesInUse. */
+    scratchBytes: number;
     /** The analytic minimum of NITRO-D training at this batch (src/train/memory.ts). */
     minimumBytes: number;
   };
@@ -189,6 +191,8 @@ export async function benchTraining(backend: Backend, options: TrainingBenchOpti
   const traced = new TracingBackend(backend);
   phase('cold start');
   const before = backend.bytesInUse();
+  const scratchOf = () => (backend instanceof WebGPUBackend ? backend.scratchBytes() : 0);
+  const scratchBefore = scratchOf();
   const t0 = now();
   const model = Model.create(traced, preset.spec, { seed });
   let source: BatchSource | undefined;
@@ -199,6 +203,7 @@ export async function benchTraining(backend: Backend, options: TrainingBenchOpti
     const dataBytes = backend.bytesInUse() - before - modelBytes;
     const t1 = now();
     const program = net.recordTrainStep(source);
+    const stepScratch = scratchOf() - scratchBefore;
     const t2 = now();
     const variants = backend.kind === 'webgpu' ? variantsInUse(model.plan, batch, tunedVariants()) : [];
     backend.write(net.cursor, [0]);
@@ -263,7 +268,7 @@ export async function benchTraining(backend: Backend, options: TrainingBenchOpti
       msPerStep: sig(msPerStep),
       opsPerStep,
       gopsPerSecond: sig(gops(opsPerStep, msPerStep)),
-      memory: { bytesInUse: modelBytes, dataBytes, minimumBytes: minimumBytes(preset.spec, batch) },
+      memory: { bytesInUse: modelBytes, dataBytes, scratchBytes: stepScratch, minimumBytes: minimumBytes(preset.spec, batch) },
       kernelTiming: timing,
       kernelReps: timedReps,
       kernelMsPerStep: sig(kernelMs),

@@ -328,7 +328,8 @@ export async function tuneVariants(backend: Backend, plan: NetworkPlan, batch: n
         }
       }
     }
-    choices[s.key] = row.winner;
+    // Only a measured comparison enters the cache: a shape skipped here keeps an earlier run's choice.
+    if (timed.length > 1) choices[s.key] = row.winner;
     rows.push(row);
     options.onShape?.(row);
   }

@@ -14,6 +14,7 @@ import {
 } from '../backend.ts';
 import type { Dispatch, KernelContext } from '../kernels/context.ts';
 import { createGpuOps } from '../kernels/index.ts';
+import { scratchBytes } from '../kernels/scratch.ts';
 import { BufferPool } from './buffers.ts';
 import { createGpuContext, type DeviceInfo, type DeviceOptions, adapterName, type GpuContext } from './device.ts';
 import { ErrorSink, GpuError } from './errors.ts';
@@ -219,6 +220,11 @@ export class WebGPUBackend implements Backend {
 
   bytesInUse(): number {
     return this.live;
+  }
+
+  /** Bytes of the kernels' device-side scratch (repacked inputs, weight limbs, raw sums), outside bytesInUse. */
+  scratchBytes(): number {
+    return scratchBytes(this.device);
   }
 
   /** Number of dispatches in a recorded program. */

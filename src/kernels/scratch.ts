@@ -5,6 +5,12 @@
  * the old one stays alive as long as recorded programs' bind groups use it.
  */
 const byDevice = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
+const created = new WeakMap<GPUDevice, number>();
+
+/** Bytes of every scratch buffer created on the device (grown-out ones included: recorded programs may still bind them). */
+export function scratchBytes(device: GPUDevice): number {
+  return created.get(device) ?? 0;
+}
 
 export function scratch(device: GPUDevice, role: string, bytes: number): GPUBuffer {
   let roles = byDevice.get(device);
@@ -22,6 +28,7 @@ export function scratch(device: GPUDevice, role: string, bytes: number): GPUBuff
   }
   const buffer = device.createBuffer({ size: Math.max(need, size), usage: GPUBufferUsage.STORAGE, label: `scratch ${role}` });
   roles.set(role, buffer);
+  created.set(device, scratchBytes(device) + buffer.size);
   return buffer;
 }
 
