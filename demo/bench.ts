@@ -468,7 +468,7 @@ async function start(): Promise<void> {
   let c: BenchConfig;
   try {
     c = readForm();
-    if (c.presets.length === 0 && !c.kernels && !c.tfjs) throw new Error('pick at least one preset or the kernels');
+    if (c.presets.length === 0 && !c.kernels) throw new Error('pick at least one preset or the kernels');
   } catch (e) {
     showError(e);
     return;

@@ -136,7 +136,7 @@ function series(points: (slot: number) => [number, number][], markers: boolean):
 }
 
 function drawCharts(): void {
-  const span = session.run?.settings.epochs ?? Number(controls.epochs.value) ?? 1;
+  const span = session.run?.settings.epochs ?? (Number(controls.epochs.value) || 1);
   for (const c of Object.values(charts)) c.options.xSpan = Math.max(1, span);
   charts.loss.setSeries(series((s) => history.live.map((p) => [p.x, p.loss[s]]), false));
   charts.train.setSeries(series((s) => history.live.map((p) => [p.x, p.accuracy[s]]), false));
@@ -350,7 +350,9 @@ async function showDevice(): Promise<void> {
     const info = (backend as WebGPUBackend).info;
     adapter = { ...info, source: 'device' };
   }
-  renderAdapter(view.adapter, adapter, { active: kind === 'cpu' });
+  // The CPU backend is cheap to create and names its kernels (WebAssembly SIMD or JavaScript).
+  const cpu = kind === 'cpu' || !adapter ? await session.backend('cpu').catch(() => undefined) : undefined;
+  renderAdapter(view.adapter, adapter, { active: kind === 'cpu', description: cpu?.description });
 }
 
 /** Makes the model for the current settings (or the loaded checkpoint) if there is none. */
@@ -552,4 +554,4 @@ function blocksOf(preset: string): number {
 }
 
 const ready = init().catch((e) => showError(e));
-installTestHook({ session, controls, ready, start, reset, rawData });
+installTestHook({ session, controls, ready, start, reset });

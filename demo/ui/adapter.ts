@@ -76,12 +76,13 @@ function row(dl: HTMLElement, term: string, value: string): void {
   dl.append(dt, dd);
 }
 
-export function renderAdapter(container: HTMLElement, adapter: AdapterSummary | undefined, cpu: { active: boolean }): void {
+/** `cpu.description`: the CPU backend's own description, e.g. "CPU (WebAssembly SIMD kernels)". */
+export function renderAdapter(container: HTMLElement, adapter: AdapterSummary | undefined, cpu: { active: boolean; description?: string }): void {
   container.replaceChildren();
   const dl = document.createElement('dl');
   dl.className = 'adapter';
   if (cpu.active || !adapter) {
-    row(dl, 'backend', 'CPU reference (JavaScript, same integer results as WebGPU)');
+    row(dl, 'backend', `${cpu.description ?? 'CPU'}; same integer results as WebGPU`);
   }
   if (adapter) {
     row(dl, 'vendor', adapter.vendor);

@@ -21,13 +21,14 @@ import {
   parseSafetensors,
   planFromSpec,
   type Preset,
+  protocolOptions,
   type SplitMetrics,
   Trainer,
   type TrainerState,
   trainingMetadata,
   uploadDataset,
 } from '../../src/index.ts';
-import { type PreparedData, prepareRunData, protocolOptions, type RunSettings, resolveRunPreset } from './setup.ts';
+import { type PreparedData, prepareRunData, type RunSettings, resolveRunPreset } from './setup.ts';
 
 export type Phase = 'idle' | 'preparing' | 'running' | 'paused' | 'stopping' | 'ready' | 'error';
 
@@ -107,10 +108,6 @@ function statsFromJson(json: string | undefined): NormStats | undefined {
   const o = JSON.parse(json) as { mean: Record<string, number>; mad: Record<string, number> };
   // Typed arrays serialise as {"0": v, ...}.
   return { mean: Int32Array.from(Object.values(o.mean)), mad: Int32Array.from(Object.values(o.mad)) };
-}
-
-function sameStats(a: NormStats, b: NormStats): boolean {
-  return a.mean.length === b.mean.length && a.mean.every((v, i) => v === b.mean[i] && a.mad[i] === b.mad[i]);
 }
 
 export class Session {
@@ -435,10 +432,5 @@ export class Session {
     if (preset && !loaded.protocol) loaded.preset = undefined;
     this.loaded = loaded;
     return loaded;
-  }
-
-  /** True when the prepared data's statistics differ from the loaded checkpoint's (shown as a note). */
-  static statsDiffer(a: NormStats | undefined, b: NormStats): boolean {
-    return a !== undefined && !sameStats(a, b);
   }
 }

@@ -1,21 +1,20 @@
 /**
  * Run settings and data preparation, the same steps `nitro-d train` takes (src/cli/commands/train.ts:
- * resolvePreset, prepareData, trainerOptions), so that for equal settings the page writes the same
- * checkpoint bytes as the CLI. The CLI module itself reads files through node:fs, hence this copy;
- * e2e/demo.spec.ts compares the two byte for byte.
+ * resolvePreset and prepareData), so that for equal settings the page writes the same checkpoint
+ * bytes as the CLI. Both build on the library's firstSamples, normalizeSplit and protocolOptions
+ * (src/train/protocol.ts); the CLI module itself reads files through node:fs, hence the page's own
+ * resolveRunPreset and prepareRunData. e2e/demo.spec.ts compares the two checkpoints byte for byte.
  */
 import {
-  computeNormStats,
   type DataSplit,
   type Dataset,
   type DatasetName,
+  firstSamples,
   getPreset,
   type NormStats,
-  normalizeDataset,
+  normalizeSplit,
   planFromSpec,
   type Preset,
-  statsOrder,
-  type TrainerOptions,
 } from '../../src/index.ts';
 
 /** What the page's form holds; each field corresponds to a `nitro-d train` flag. */
@@ -68,12 +67,6 @@ export function resolveRunPreset(s: RunSettings): Preset {
   return { ...base, dataset: s.dataset, spec: { ...spec, training: { ...spec.training, lrInv: s.lrInv } }, protocol };
 }
 
-function limit(ds: Dataset, n: number | undefined): Dataset {
-  if (n === undefined || n >= ds.labels.length) return ds;
-  const size = ds.shape[0] * ds.shape[1] * ds.shape[2];
-  return { ...ds, images: ds.images.subarray(0, n * size), labels: ds.labels.subarray(0, n) };
-}
-
 export interface PreparedData {
   /** Normalised train and test sets. */
   split: DataSplit;
@@ -84,30 +77,14 @@ export interface PreparedData {
 
 /** prepareData: limits, statistics from the training set in the seeded order, normalisation of both splits. */
 export function prepareRunData(preset: Preset, raw: DataSplit, s: Pick<RunSettings, 'trainLimit' | 'testLimit'>): PreparedData {
-  const trainRaw = limit(raw.train, s.trainLimit);
-  const testRaw = limit(raw.test, s.testLimit);
+  const trainRaw = firstSamples(raw.train, s.trainLimit);
+  const testRaw = firstSamples(raw.test, s.testLimit);
   const expected = planFromSpec(preset.spec).input;
   if (trainRaw.shape.some((d, i) => d !== expected[i])) {
     throw new Error(`${preset.dataset} samples are [${trainRaw.shape.join(', ')}], the model expects [${expected.join(', ')}]`);
   }
-  const stats = computeNormStats(trainRaw.images, trainRaw.shape, {
-    order: statsOrder(trainRaw.labels.length, preset.protocol.seed),
-    statsSamples: preset.protocol.statsSamples,
-  });
-  return { stats, rawTest: testRaw, split: { train: normalizeDataset(trainRaw, stats), test: normalizeDataset(testRaw, stats) } };
-}
-
-/** trainerOptions: the protocol part of the Trainer's options. */
-export function protocolOptions(preset: Preset): Pick<TrainerOptions, 'batch' | 'epochs' | 'seed' | 'augment' | 'plateau' | 'earlyStopping'> {
-  const p = preset.protocol;
-  return {
-    batch: p.batch,
-    epochs: p.epochs,
-    seed: p.seed,
-    augment: p.augment === 'none' ? undefined : { pad: p.augmentPad, flip: p.augment === 'crop-flip' },
-    plateau: { ...p.plateau, minDeltaBp: p.plateau.minDelta },
-    earlyStopping: { ...p.earlyStopping, minDeltaBp: p.earlyStopping.minDelta },
-  };
+  const { split, stats } = normalizeSplit({ train: trainRaw, test: testRaw }, preset.protocol);
+  return { stats, rawTest: testRaw, split };
 }
 
 /** The equivalent command line, shown on the page so a run can be repeated outside the browser. */

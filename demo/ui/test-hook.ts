@@ -3,7 +3,7 @@
  * console). `train` drives the same form and buttons a user does; `golden` runs fixed training
  * steps on given weights and batches through the library.
  */
-import { type BackendKind, type DataSplit, Model, parseBatches, parseInputs } from '../../src/index.ts';
+import { type BackendKind, Model, parseBatches, parseInputs } from '../../src/index.ts';
 import type { Controls } from './controls.ts';
 import { fromBase64, toBase64 } from './format.ts';
 import type { Session } from './session.ts';
@@ -70,7 +70,6 @@ export function installTestHook(deps: {
   ready: Promise<unknown>;
   start(): Promise<void>;
   reset(): Promise<void>;
-  rawData(): Promise<DataSplit>;
 }): void {
   const { session, controls } = deps;
   window.nitroDemo = {
