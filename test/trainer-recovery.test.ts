@@ -216,22 +216,34 @@ describe('nitro-d train --simulate-device-loss (the CLI wiring: recovery, consol
   it('recovers, says so on stderr and in log.jsonl, and writes the bytes of an unbroken run', async () => {
     requireBuild();
     const dir = mkdtempSync(join(tmpdir(), 'nitro-lost-'));
-    const flags = ['--preset', 'mlp1', '--data', join(ROOT, 'demo/public/data/fashion-mnist-sample'), '--train-limit', '256', '--test-limit', '128', '--batch', '32', '--epochs', '2', '--snapshot-every', '4', '--steps-per-submit', '1'];
+    const flags = ['--preset', 'mlp1', '--data', join(ROOT, 'demo/public/data/fashion-mnist-sample'), '--train-limit', '256', '--test-limit', '128', '--batch', '32', '--epochs', '2', '--snapshot-every', '4'];
     const plain = await nitro(['train', ...flags, '--out', join(dir, 'plain'), '--quiet']);
     expect(plain.code, plain.stderr).toBe(0);
-    const lost = await nitro(['train', ...flags, '--out', join(dir, 'lost'), '--simulate-device-loss', '2:7']);
+    const lost = await nitro(['train', ...flags, '--out', join(dir, 'lost'), '--simulate-device-loss', '2:5']);
     expect(lost.code, lost.stderr).toBe(0);
     expect(stderrLines(lost.stderr)).toContain(
-      'GPU device lost (destroyed): device was destroyed; re-created the device, resumed from the host snapshot at epoch 2 step 4 and redid 3 steps (at most 4 with --snapshot-every 4)',
+      'GPU device lost (destroyed): device was destroyed; re-created the device, resumed from the host snapshot at epoch 2 step 4 and redid 1 steps (at most 4 with --snapshot-every 4)',
     );
     const log = readFileSync(join(dir, 'lost', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const events = log.filter((e) => e.event === 'device-lost');
-    expect(events).toEqual([expect.objectContaining({ epoch: 2, step: 4, lostSteps: 3, snapshotEvery: 4 })]);
+    expect(events).toEqual([expect.objectContaining({ epoch: 2, step: 4, lostSteps: 1, snapshotEvery: 4 })]);
     expect(log.map((e) => e.event)).toEqual(['start', 'epoch', 'device-lost', 'epoch', 'end']);
     for (const f of ['last.safetensors', 'best.safetensors']) {
       expect(Buffer.compare(readFileSync(join(dir, 'plain', f)), readFileSync(join(dir, 'lost', f))), f).toBe(0);
     }
   }, 600_000);
+
+  it('refuses a step outside the run, or one that does not end a submission, in one line', async () => {
+    const data = ['--preset', 'mlp1', '--data', join(ROOT, 'demo/public/data/fashion-mnist-sample'), '--train-limit', '256', '--batch', '32', '--epochs', '1'];
+    const outside = await nitro(['train', ...data, '--simulate-device-loss', '1:8', '--out', join(tmpdir(), 'never')]);
+    expect(outside.code, outside.stderr).toBe(2);
+    expect(stderrLines(outside.stderr).filter((l) => l.startsWith('nitro-d train:') && l.includes('--simulate'))).toEqual([
+      'nitro-d train: --simulate-device-loss 1:8 is outside the run (1 epochs of 8 steps)',
+    ]);
+    const chunk = await nitro(['train', ...data, '--steps-per-submit', '4', '--simulate-device-loss', '1:6', '--out', join(tmpdir(), 'never')]);
+    expect(chunk.code, chunk.stderr).toBe(2);
+    expect(stderrLines(chunk.stderr)).toEqual(['nitro-d train: --simulate-device-loss step 6 is not a multiple of --steps-per-submit 4']);
+  });
 
   it('is refused on the CPU backend', async () => {
     const r = await nitro(['train', '--preset', 'mlp1', '--simulate-device-loss', '1:3', '--backend', 'cpu', '--out', join(tmpdir(), 'never')]);

@@ -224,6 +224,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
     if (!m || Number(m[1]) < 1) throw new UsageError(`train: --simulate-device-loss must be EPOCH:STEP (epoch from 1), got '${flags['simulate-device-loss']}'`);
     if (backendKind !== 'webgpu') throw new UsageError('train: --simulate-device-loss needs --backend webgpu');
     loseAt = { epoch: Number(m[1]), step: Number(m[2]) };
+    // The loss happens between submissions, so step S must end one.
+    if (stepsPerSubmit !== undefined && loseAt.step % stepsPerSubmit !== 0) {
+      throw new UsageError(`train: --simulate-device-loss step ${loseAt.step} is not a multiple of --steps-per-submit ${stepsPerSubmit}`);
+    }
   }
 
   // Everything is checked before anything is printed, created or written.
@@ -261,6 +265,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
     };
     say(`nitro-d train: ${preset.name} (${preset.description}) on ${preset.dataset}`);
     say(`data: ${train.labels.length} train / ${test.labels.length} test samples, normalisation mean [${setup.stats.mean}] MAD [${setup.stats.mad}]`);
+    if (loseAt && (loseAt.epoch > preset.protocol.epochs || loseAt.step >= Math.floor(train.labels.length / batch))) {
+      throw new UsageError(
+        `train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} is outside the run (${preset.protocol.epochs} epochs of ${Math.floor(train.labels.length / batch)} steps)`,
+      );
+    }
     const device = backend instanceof WebGPUBackend ? adapterName(backend.info) : backend.description;
     say(`backend: ${backendKind} on ${device}`);
     const tuned = loadTunedForCommand(backend, Boolean(flags['no-tuned']));
@@ -277,7 +286,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     let position = { epoch: (resume?.state.epoch ?? 0) + 1, step: 0 };
     const options: TrainerOptions = {
       ...protocolOptions(preset),
-      stepsPerSubmit,
+      // With a simulated loss every step ends a submission, so the loss lands exactly at step S.
+      stepsPerSubmit: loseAt ? (stepsPerSubmit ?? 1) : stepsPerSubmit,
       snapshotEvery,
       onStep: (p) => {
         position = { epoch: p.epoch, step: p.step };
@@ -330,6 +340,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const bestBp = s.bestCorrect >= 0 ? Math.floor((s.bestCorrect * 10000) / test.labels.length) : 0;
     say(`done: ${results.length} epochs this run; best test accuracy ${formatBp(bestBp)} at epoch ${s.bestEpoch}; checkpoints in ${out}`);
     runLog.write({ event: 'end', epochs: s.epoch, bestEpoch: s.bestEpoch, bestTestAccuracy: bestBp / 100 });
+    if (loseAt) {
+      // The checkpoints are good; the recovery the flag asked for was not exercised.
+      console.error(`nitro-d train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} was never reached (the run stopped early)`);
+      return 1;
+    }
     return 0;
   } catch (e) {
     if (trainer) current = trainer.model.backend;
