@@ -4,8 +4,8 @@
  * four, maps whose size is not a multiple of four) and weights that need 1, 2, 3 or 4 int8
  * limbs, including the extremes of i32 so that every sum wraps.
  */
-import { afterEach, beforeAll, describe, it } from 'vitest';
-import { forcedVariants, type GemmOp, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { checkTiles, forcedVariants, GEMM_OPS, type GemmOp, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
 import { Rng } from '../src/rng.ts';
 import { randomInts } from './helpers.ts';
 import { Twins } from './kernels-twin.ts';
@@ -177,4 +177,19 @@ describe('linear variants: WebGPU == CPU', () => {
       }
     });
   }
+});
+
+describe('variant tiles fit the shaders\' register arrays', () => {
+  it('accepts every variant the engine has and refuses tiles past the arrays', () => {
+    for (const op of GEMM_OPS) for (const v of forcedVariants(op)) expect(() => checkTiles(op, v)).not.toThrow();
+    const bad: [GemmOp, Record<string, number>][] = [
+      ['linear', { TM: 1, TN: 6 }], // the forward's int8 store writes whole words of 4 outputs
+      ['linear', { TM: 8, TN: 4 }],
+      ['linearInputGrad', { TM: 4, TN: 16 }],
+      ['conv2d', { TF: 16, TP: 2 }],
+      ['conv2d', { TF: 8, TP: 8 }],
+      ['conv2dWeightGrad', { TF: 12 }],
+    ];
+    for (const [op, params] of bad) expect(() => checkTiles(op, { label: 'bad', params }), `${op} ${JSON.stringify(params)}`).toThrow(/exceeds the shader's register tile/);
+  });
 });

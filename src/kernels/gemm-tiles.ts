@@ -48,6 +48,21 @@ const VARIANTS: Record<GemmOp, VariantChoice[]> = {
   conv2dWeightGrad: [variant({ TF: 4 }), variant({ TF: 8 })],
 };
 
+/**
+ * The register arrays of shaders/linear.wgsl (MAXM, MAXACC) and conv.wgsl (MAXF, MAXP, MAXACC)
+ * have fixed sizes and WGSL clamps out-of-range indexes, so a tile past them would compute wrong
+ * sums silently: every variant is checked against them when this module loads.
+ */
+export function checkTiles(op: GemmOp, v: VariantChoice): void {
+  const { TM = 1, TN = 4, TF = 1, TP = 1 } = v.params;
+  const ok =
+    op === 'conv2d' || op === 'conv2dWeightGrad'
+      ? TF <= 8 && TP <= 4 && TF * TP <= 32
+      : TM <= 4 && TM * TN <= 32 && (op !== 'linear' || TN % 4 === 0);
+  if (!ok) throw new Error(`gemm-tiles: variant ${v.label} of ${op} exceeds the shader's register tile`);
+}
+for (const op of GEMM_OPS) for (const v of VARIANTS[op]) checkTiles(op, v);
+
 /** Default when nothing is forced or tuned (measured on lavapipe, see results/kernels.md). */
 const DEFAULTS: Record<GemmOp, string> = {
   linear: 'tm4-tn4-dot4',
