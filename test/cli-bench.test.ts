@@ -35,4 +35,12 @@ describe('nitro-d bench', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/--kernel-timing must be one of auto, timestamps, solo, none, got 'fast'/);
   });
+
+  for (const command of ['bench-kernels', 'tune']) {
+    it(`${command} rejects an unknown --timing with one line naming the flag`, async () => {
+      const r = await nitro([command, '--timing', 'fast']);
+      expect(r.code).toBe(2);
+      expect(stderrLines(r.stderr)).toEqual([`nitro-d ${command}: --timing must be one of auto, timestamps, solo, got 'fast'`]);
+    });
+  }
 });

@@ -42,6 +42,13 @@ export function intFlag(
   return n;
 }
 
+/** A flag taking one of a fixed set of words (absent: `fallback`). */
+export function choiceFlag<T extends string>(command: string, values: Record<string, unknown>, name: string, choices: readonly T[], fallback: T): T {
+  const v = (values[name] as string | undefined) ?? fallback;
+  if (!(choices as readonly string[]).includes(v)) throw new UsageError(`${command}: --${name} must be one of ${choices.join(', ')}, got '${v}'`);
+  return v as T;
+}
+
 export function backendFlag(command: string, values: Record<string, unknown>): BackendKind {
   const v = (values.backend as string | undefined) ?? 'webgpu';
   if (v !== 'webgpu' && v !== 'cpu') throw new UsageError(`${command}: --backend must be webgpu or cpu, got '${v}'`);

@@ -6,7 +6,7 @@ import { createBackend, type BackendKind } from '../../backends.ts';
 import { formatKernelBench } from '../../bench/format.ts';
 import { benchKernels, type KernelBenchResult, paperKernelShapes } from '../../bench/kernels.ts';
 import type { KernelTiming } from '../../bench/util.ts';
-import { BACKEND_FLAG, backendFlag, intFlag, parseFlags, UsageError } from '../args.ts';
+import { BACKEND_FLAG, backendFlag, choiceFlag, intFlag, parseFlags, UsageError } from '../args.ts';
 
 export const BENCH_KERNELS_HELP = `GOP/s of linear and conv forward and gradients at the paper's layer shapes
   --backend webgpu|cpu|both   (default both)
@@ -20,13 +20,6 @@ export const BENCH_KERNELS_HELP = `GOP/s of linear and conv forward and gradient
   --json                 print one JSON object`;
 
 type Timing = Exclude<KernelTiming, 'none'>;
-
-function timingFlag(value: unknown): Timing {
-  const v = (value as string | undefined) ?? 'auto';
-  const valid = ['auto', 'timestamps', 'solo'];
-  if (!valid.includes(v)) throw new UsageError(`bench-kernels: timing must be one of ${valid.join(', ')}, got '${v}'`);
-  return v as Timing;
-}
 
 export async function benchKernelsCommand(argv: string[]): Promise<number> {
   const flags = parseFlags('bench-kernels', argv, {
@@ -45,7 +38,7 @@ export async function benchKernelsCommand(argv: string[]): Promise<number> {
   const batch = intFlag('bench-kernels', flags, 'batch', 64);
   const cpuMaxMop = intFlag('bench-kernels', flags, 'cpu-max-mop', 2000, 0);
   const targetMs = intFlag('bench-kernels', flags, 'target-ms', 50);
-  const timing = timingFlag(flags.timing);
+  const timing = choiceFlag<Timing>('bench-kernels', flags, 'timing', ['auto', 'timestamps', 'solo'], 'auto');
   const variants = Boolean(flags.variants);
   const filter = (flags.filter as string | undefined) ?? '';
   const shapes = paperKernelShapes(batch).filter((s) => s.layer.includes(filter));

@@ -10,7 +10,7 @@ import type { KernelTiming } from '../../bench/util.ts';
 import { presetNames } from '../../model/presets.ts';
 import { formatVariantsInUse } from '../../bench/tune.ts';
 import { loadTunedForCommand } from '../tune-store.ts';
-import { BACKEND_FLAG, backendFlag, intFlag, parseFlags, UsageError } from '../args.ts';
+import { BACKEND_FLAG, backendFlag, choiceFlag, intFlag, parseFlags, UsageError } from '../args.ts';
 
 export const BENCH_HELP = `training throughput of a preset: images/s, GOP/s, memory, time per kernel
   --preset P             ${presetNames.join(' | ')} (default mlp1)
@@ -25,13 +25,6 @@ export const BENCH_HELP = `training throughput of a preset: images/s, GOP/s, mem
   --seed S               seed of the weights and random batches (default 1)
   --no-tuned             ignore the kernel variants \`nitro-d tune\` cached for this adapter
   --json                 print one JSON object`;
-
-function timingFlag(value: unknown): KernelTiming {
-  const v = (value as string | undefined) ?? 'auto';
-  const valid = ['auto', 'timestamps', 'solo', 'none'];
-  if (!valid.includes(v)) throw new UsageError(`bench: --kernel-timing must be one of ${valid.join(', ')}, got '${v}'`);
-  return v as KernelTiming;
-}
 
 function backendFor(kind: BackendKind, timing: KernelTiming): Promise<Backend> {
   return createBackend(kind, kind === 'webgpu' ? { timestamps: timing === 'auto' || timing === 'timestamps' } : {});
@@ -57,7 +50,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const warmup = intFlag('bench', flags, 'warmup', 2, 0);
   const kernelReps = intFlag('bench', flags, 'kernel-reps', 3);
   const seed = intFlag('bench', flags, 'seed', 1, 0);
-  const kernelTiming = timingFlag(flags['kernel-timing']);
+  const kernelTiming = choiceFlag<KernelTiming>('bench', flags, 'kernel-timing', ['auto', 'timestamps', 'solo', 'none'], 'auto');
   const backend = await backendFor(backendFlag('bench', flags), kernelTiming);
   try {
     const tuned = loadTunedForCommand(backend, Boolean(flags['no-tuned']));

@@ -10,7 +10,7 @@ import { type TuneResult, tuneVariants } from '../../bench/tune.ts';
 import type { KernelTiming } from '../../bench/util.ts';
 import { GEMM_OPS, variantsOf } from '../../kernels/gemm-tiles.ts';
 import { planFromSpec } from '../../train/plan.ts';
-import { intFlag, parseFlags, UsageError } from '../args.ts';
+import { choiceFlag, intFlag, parseFlags } from '../args.ts';
 import { fileTuneStore } from '../tune-store.ts';
 import { resolvePreset } from './train.ts';
 
@@ -59,8 +59,7 @@ export async function tuneCommand(argv: string[]): Promise<number> {
   });
   const preset = resolvePreset('tune', flags);
   const batch = preset.protocol.batch;
-  const timing = ((flags.timing as string | undefined) ?? 'auto') as Exclude<KernelTiming, 'none'>;
-  if (!['auto', 'timestamps', 'solo'].includes(timing)) throw new UsageError(`tune: --timing must be auto, timestamps or solo, got '${timing}'`);
+  const timing = choiceFlag<Exclude<KernelTiming, 'none'>>('tune', flags, 'timing', ['auto', 'timestamps', 'solo'], 'auto');
   const reps = intFlag('tune', flags, 'reps', 15);
   const budgetS = intFlag('tune', flags, 'budget-s', 120, 0);
   const marginPct = intFlag('tune', flags, 'margin-pct', 5, 0, 1000);
