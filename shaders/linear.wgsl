@@ -235,30 +235,6 @@ fn forward_relu_limbs(@builtin(local_invocation_index) lid: u32, @builtin(workgr
 // Weight limbs: wl[o] = limbs row o needs (1..4), then limb plane l at LBASE + l * LPLANE with
 // word o * KW + kw = limb l of w[o, 4kw .. 4kw+3] (zero past K). One thread per row.
 
-fn limbs_of(v: i32) -> vec4<i32> {
-  var r = v;
-  var out = vec4<i32>(0);
-  for (var l = 0u; l < 4u; l++) {
-    let d = extractBits(r, 0u, 8u);
-    out[l] = d;
-    r = (r - d) >> 8u;
-  }
-  return out;
-}
-
-// The fewest n with v == Σ_{l<n} limb_l 2^(8l).
-fn limb_count(v: i32) -> u32 {
-  var r = v;
-  var n = 0u;
-  for (var l = 0u; l < 4u; l++) {
-    if (r != 0) {
-      n = l + 1u;
-    }
-    r = (r - extractBits(r, 0u, 8u)) >> 8u;
-  }
-  return n;
-}
-
 @compute @workgroup_size(WG)
 fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let o = gid.x + gid.y * nwg.x * WG;
@@ -375,10 +351,7 @@ fn weight_grad_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup
       let k = kw * 4u + l;
       if (o < dm.O && k < dm.K) {
         let i = o * dm.K + k;
-        let old = w_upd[i];
-        // max() keeps the pipeline valid when DECAY_INV = 0 (a constant division by zero is an error).
-        let decay = select(0, old / max(DECAY_INV, 1), DECAY_INV > 0);
-        w_upd[i] = old - (acc[n][l] / AMP / lr + decay);
+        w_upd[i] = sgd_step(w_upd[i], acc[n][l], AMP, DECAY_INV, lr);
       }
     }
   }

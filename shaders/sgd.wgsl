@@ -1,5 +1,5 @@
-// IntegerSGD in place (NITRO-D.md §5): w -= trunc(trunc(grad / AMP) / lr_inv) + trunc(w / DECAY_INV),
-// the decay term only when DECAY_INV > 0. i32 arithmetic wraps like the reference's int32 arrays.
+// IntegerSGD in place (NITRO-D.md §5), one weight per invocation; the update itself is sgd_step
+// of int-common.wgsl, shared with the weight-gradient kernels that fuse it.
 
 @group(0) @binding(0) var<storage, read_write> w: array<i32>;
 @group(0) @binding(1) var<storage, read> grad: array<i32>;
@@ -16,8 +16,5 @@ fn integer_sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   if (i >= COUNT) {
     return;
   }
-  let old = w[i];
-  // max() keeps the pipeline valid when DECAY_INV = 0 (a constant division by zero is an error).
-  let decay = select(0, old / max(DECAY_INV, 1), DECAY_INV > 0);
-  w[i] = old - (grad[i] / AMP / lr_inv[0] + decay);
+  w[i] = sgd_step(w[i], grad[i], AMP, DECAY_INV, lr_inv[0]);
 }

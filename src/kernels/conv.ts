@@ -4,7 +4,8 @@
  * (with the fused NITRO epilogue) or the weight-gradient kernel runs on it. The forward has an
  * i32 path and a dot4I8Packed path on the weights split into int8 limbs (counted on the GPU).
  */
-import source from '../../shaders/conv.wgsl?raw';
+import common from '../../shaders/int-common.wgsl?raw';
+import family from '../../shaders/conv.wgsl?raw';
 import type { Conv2dParams, SgdUpdate, Tensor } from '../backend.ts';
 import { type KernelContext, grid1d } from './context.ts';
 import { chooseVariant } from './gemm-tiles.ts';
@@ -12,6 +13,9 @@ import { expectDtype, expectShape } from './layout.ts';
 import { epilogueOverrides } from './linear.ts';
 import { constants, scratch } from './scratch.ts';
 import { fusedSgdOverrides } from './sgd.ts';
+
+/** conv.wgsl with the shared integer helpers it calls (WGSL has no imports). */
+export const source = `${family}\n${common}`;
 
 const WG = 64;
 

@@ -3,7 +3,8 @@
  * or dot4I8Packed on the weights split into int8 limbs counted on the GPU), input and weight
  * gradients. The register tile comes from the variant policy (gemm-tiles.ts).
  */
-import source from '../../shaders/linear.wgsl?raw';
+import common from '../../shaders/int-common.wgsl?raw';
+import family from '../../shaders/linear.wgsl?raw';
 import type { LinearParams, SgdUpdate, Tensor } from '../backend.ts';
 import { RELU_CORRECTION, checkSlope } from '../arith.ts';
 import { type KernelContext, grid1d } from './context.ts';
@@ -11,6 +12,9 @@ import { chooseVariant } from './gemm-tiles.ts';
 import { expectDtype, expectShape } from './layout.ts';
 import { constants, scratch } from './scratch.ts';
 import { fusedSgdOverrides } from './sgd.ts';
+
+/** linear.wgsl with the shared integer helpers it calls (WGSL has no imports). */
+export const source = `${family}\n${common}`;
 
 const WG = 64;
 const words = (n: number) => Math.ceil(n / 4);

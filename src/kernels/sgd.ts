@@ -1,8 +1,12 @@
 /** IntegerSGD (NITRO-D.md §5), in place on the weights. */
-import source from '../../shaders/sgd.wgsl?raw';
+import common from '../../shaders/int-common.wgsl?raw';
+import family from '../../shaders/sgd.wgsl?raw';
 import type { SgdUpdate, Tensor } from '../backend.ts';
 import { type KernelContext, grid1d } from './context.ts';
 import { expectDistinct, expectDtype, expectSize, fail } from './layout.ts';
+
+/** sgd.wgsl with the shared integer helpers it calls (WGSL has no imports). */
+const source = `${family}\n${common}`;
 
 const WG = 64;
 
