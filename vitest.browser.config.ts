@@ -1,5 +1,6 @@
 /// <reference types="@vitest/browser/providers/playwright" />
 import { defineConfig } from 'vitest/config';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './e2e/chromium.ts';
 
 /** The test files that run unchanged in a browser (no node:* imports): WebGPU kernels and the CPU backend. */
 const browserTests = ['test/smoke.test.ts', 'test/kernels-*.test.ts', 'test/vectors.test.ts', 'test/cpu-*.test.ts'];
@@ -23,16 +24,8 @@ export default defineConfig({
         {
           browser: 'chromium',
           launch: {
-            executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-            args: [
-              '--no-sandbox',
-              '--enable-unsafe-webgpu', // without it requestAdapter() returns null
-              '--disable-background-networking',
-              '--disable-component-update',
-              '--disable-sync',
-              '--no-first-run',
-              '--disable-quic',
-            ],
+            executablePath: CHROMIUM_PATH,
+            args: CHROMIUM_ARGS,
           },
         },
       ],

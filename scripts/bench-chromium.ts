@@ -10,9 +10,9 @@
  * DIR is a tree where `npm run build` has run (default: this one); its dist/index.js is served
  * from 127.0.0.1 with a small page of its own that imports it, so any revision whose library
  * exports createBackend and benchTraining can be measured, whatever its demo pages take from
- * their URL. Chromium is Debian's /usr/bin/chromium (CHROMIUM_PATH overrides) with the flags of
- * playwright.config.ts; its WebGPU adapter is its own, named in the result. Used by
- * scripts/bench-matrix.sh.
+ * their URL. Chromium is Debian's /usr/bin/chromium (CHROMIUM_PATH overrides), started as the
+ * test suites start it (e2e/chromium.ts); its WebGPU adapter is its own, named in the result.
+ * Used by scripts/bench-matrix.sh.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -20,20 +20,11 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/chromium.ts';
 
 const USAGE =
   'usage: bench-chromium.ts --root DIR --preset P [--batch B] [--steps N] [--warmup N] [--backend webgpu|cpu] [--kernel-timing T] [--kernels LAYER]';
 
-// The launch flags of playwright.config.ts.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--enable-unsafe-webgpu', // without it requestAdapter() returns null
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 const MIME: Record<string, string> = {
   '.js': 'text/javascript',
@@ -131,7 +122,7 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const port = (server.address() as AddressInfo).port;
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
   try {
     const page = await browser.newPage();
     page.on('console', (m) => console.error(`chromium: ${m.text()}`));
