@@ -2,6 +2,7 @@
  * Horizontal bars on a canvas: one labelled bar per result, coloured by engine, on a log scale
  * when the values span more than two decades (images/s of an MLP and of VGG8B differ 1000-fold).
  */
+import { fitCanvas } from '../ui/canvas.ts';
 
 export interface Bar {
   label: string;
@@ -32,21 +33,12 @@ function tickText(v: number): string {
 
 /** Draws the bars; the canvas takes the height the rows need. */
 export function drawBars(canvas: HTMLCanvasElement, bars: Bar[], options: { unit: string; emptyText?: string }): void {
-  const dpr = window.devicePixelRatio || 1;
   const height = TOP + Math.max(1, bars.length) * ROW + AXIS;
   canvas.style.height = `${height}px`;
   const width = canvas.clientWidth;
-  if (width === 0) return;
-  canvas.width = Math.round(width * dpr);
-  canvas.height = Math.round(height * dpr);
-  const ctx = canvas.getContext('2d');
-  if (!ctx) return;
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, width, height);
-  const style = getComputedStyle(canvas);
-  const ink = style.getPropertyValue('--chart-ink').trim() || '#475569';
-  const grid = style.getPropertyValue('--chart-grid').trim() || '#e2e8f0';
-  ctx.font = '12px system-ui, sans-serif';
+  const c = fitCanvas(canvas, width, height, '12px system-ui, sans-serif');
+  if (!c) return;
+  const { ctx, ink, grid } = c;
   const shown = bars.filter((b) => b.value > 0 && Number.isFinite(b.value));
   if (shown.length === 0) {
     ctx.fillStyle = ink;

@@ -3,6 +3,7 @@
  * device pixel ratio, redrawn on resize and at most once per frame. The page's needs (a handful of
  * series, a few thousand points) do not justify a chart library.
  */
+import { fitCanvas } from './canvas.ts';
 
 export interface Series {
   name: string;
@@ -68,23 +69,11 @@ export class LineChart {
 
   /** Draws now (tests and screenshots do not wait for a frame). */
   render(): void {
-    const canvas = this.canvas;
-    const dpr = window.devicePixelRatio || 1;
-    const width = canvas.clientWidth;
-    const height = canvas.clientHeight;
-    if (width === 0 || height === 0) return;
-    if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
-      canvas.width = Math.round(width * dpr);
-      canvas.height = Math.round(height * dpr);
-    }
-    const ctx = canvas.getContext('2d');
-    if (!ctx) return;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, width, height);
-    const style = getComputedStyle(canvas);
-    const ink = style.getPropertyValue('--chart-ink').trim() || '#475569';
-    const grid = style.getPropertyValue('--chart-grid').trim() || '#e2e8f0';
-    ctx.font = '11px system-ui, sans-serif';
+    const width = this.canvas.clientWidth;
+    const height = this.canvas.clientHeight;
+    const c = fitCanvas(this.canvas, width, height, '11px system-ui, sans-serif');
+    if (!c) return;
+    const { ctx, ink, grid } = c;
 
     const visible = this.series.filter((s) => !s.hidden && s.points.length > 0);
     const all = visible.flatMap((s) => s.points);
