@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
-import { forcedVariants, type GemmOp } from '../src/kernels/gemm-tiles.ts';
+import { type GemmOp, variantsOf } from '../src/kernels/gemm-tiles.ts';
 import { saveScreenshot } from './pages/demo-page.ts';
 
 const PRESETS = ['mlp1', 'mlp2', 'cnn-small'];
@@ -17,7 +17,7 @@ const QUERY = `?presets=${PRESETS.join(',')}&steps=2&warmup=1&kernelBatch=16&ker
 /** The ops timed per kernel layer, and how many rows they make with every variant. */
 const LINEAR_OPS: GemmOp[] = ['linear', 'linearInputGrad', 'linearWeightGrad'];
 const CONV_OPS: GemmOp[] = ['conv2d', 'conv2dWeightGrad'];
-const variantCount = (ops: GemmOp[]) => ops.reduce((n, op) => n + forcedVariants(op).length, 0);
+const variantCount = (ops: GemmOp[]) => ops.reduce((n, op) => n + variantsOf(op).length, 0);
 const KERNEL_ROWS = 3 * variantCount(LINEAR_OPS) + variantCount(CONV_OPS);
 
 interface Report {
@@ -83,7 +83,7 @@ test('the benchmark page completes a short run with non-zero numbers in every ro
   expect(groups.size).toBe(3 * LINEAR_OPS.length + CONV_OPS.length);
   for (const [key, rows] of groups) {
     const op = rows[0].data.op as GemmOp;
-    expect(rows.map((r) => r.data.variant), key).toEqual(forcedVariants(op).map((v) => v.label));
+    expect(rows.map((r) => r.data.variant), key).toEqual(variantsOf(op).map((v) => v.label));
     expect(rows.filter((r) => r.data.default === '1'), key).toHaveLength(1);
     const fastest = rows.filter((r) => r.className.split(' ').includes('fastest'));
     expect(fastest, key).toHaveLength(1);

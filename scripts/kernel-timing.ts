@@ -18,7 +18,7 @@ import type { Ops, Tensor } from '../src/backend.ts';
 import { bufferOf, type GpuTensor, WebGPUBackend } from '../src/gpu/webgpu-backend.ts';
 import { type Kernel, PipelineCache } from '../src/gpu/pipelines.ts';
 import { Rng } from '../src/rng.ts';
-import { forcedVariants, type VariantChoice, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
+import { type VariantChoice, variantsOf, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
 
 interface Args {
   only?: RegExp;
@@ -289,7 +289,7 @@ async function main(): Promise<void> {
       variants.push({ label: `baseline ${args.baseline}`, submit: (reps) => submitEncoded(b, e, reps), ms: [] });
     }
     const choices: (VariantChoice | undefined)[] = [undefined];
-    if (args.variants) choices.push(...forcedVariants(c.op));
+    if (args.variants) choices.push(...variantsOf(c.op));
     for (const choice of choices) {
       const program = withForcedVariant(c.op, choice, () => b.record(c.name, (ops) => made.issue(ops)));
       variants.push({ label: choice ? choice.label : 'current (default)', submit: (reps) => b.run(program, reps), ms: [] });

@@ -7,7 +7,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, Ops, Tensor } from '../src/backend.ts';
-import { forcedVariants, type GemmOp, type VariantChoice, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
+import { findVariant, type GemmOp, type VariantChoice, variantsOf, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
 import { Rng } from '../src/rng.ts';
 import { expectSameElements, randomInts } from './helpers.ts';
 import { type Twin, Twins } from './kernels-twin.ts';
@@ -25,7 +25,7 @@ const SGD: [number, number, number][] = [
 ];
 
 function labels(op: GemmOp): [string][] {
-  return forcedVariants(op).map((v) => [v.label]);
+  return variantsOf(op).map((v) => [v.label]);
 }
 
 /** [B, K, O]; the last is a bias gradient (x = ones [B, 1], w [O]). */
@@ -88,7 +88,7 @@ describe('weight gradient + IntegerSGD fused: WebGPU == CPU == unfused', () => {
   }
 
   it.each(labels('linearWeightGrad'))('linear %s: int8 and int32 g, bias shape, wrapping', async (label) => {
-    const choice = forcedVariants('linearWeightGrad').find((v) => v.label === label)!;
+    const choice = findVariant('linearWeightGrad', label)!;
     const v: [GemmOp, VariantChoice] = ['linearWeightGrad', choice];
     for (const [i, [B, K, O]] of LINEAR_SHAPES.entries()) {
       const rng = new Rng(7100 + i);
@@ -112,7 +112,7 @@ describe('weight gradient + IntegerSGD fused: WebGPU == CPU == unfused', () => {
   });
 
   it.each(labels('conv2dWeightGrad'))('conv %s: odd shapes, padding, wrapping', async (label) => {
-    const choice = forcedVariants('conv2dWeightGrad').find((v) => v.label === label)!;
+    const choice = findVariant('conv2dWeightGrad', label)!;
     const v: [GemmOp, VariantChoice] = ['conv2dWeightGrad', choice];
     for (const [i, [B, C, H, W, F, k, pad]] of CONV_SHAPES.entries()) {
       const rng = new Rng(7200 + i);

@@ -5,7 +5,7 @@
  * limbs, including the extremes of i32 so that every sum wraps.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { checkTiles, forcedVariants, GEMM_OPS, type GemmOp, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
+import { checkTiles, findVariant, GEMM_OPS, type GemmOp, variantsOf, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
 import { Rng } from '../src/rng.ts';
 import { randomInts } from './helpers.ts';
 import { Twins } from './kernels-twin.ts';
@@ -26,7 +26,7 @@ function limbWeights(rng: Rng, n: number, limbs: number): Int32Array {
 }
 
 function labels(op: GemmOp): [string][] {
-  return forcedVariants(op).map((v) => [v.label]);
+  return variantsOf(op).map((v) => [v.label]);
 }
 
 /** [B, C, H, W, F, k, padding] */
@@ -47,7 +47,7 @@ describe('conv variants: WebGPU == CPU', () => {
   afterEach(() => t.disposeAll());
 
   it.each(labels('conv2d'))('forward %s: every epilogue, 1-4 limbs, odd shapes', async (label) => {
-    const choice = forcedVariants('conv2d').find((v) => v.label === label)!;
+    const choice = findVariant('conv2d', label)!;
     for (const [i, [B, C, H, W, F, k, pad]] of CONV_SHAPES.entries()) {
       const rng = new Rng(5000 + i);
       const limbs = 1 + (i % 4);
@@ -82,7 +82,7 @@ describe('conv variants: WebGPU == CPU', () => {
   });
 
   it.each(labels('conv2dWeightGrad'))('weight gradient %s: odd shapes, wrapping delta', async (label) => {
-    const choice = forcedVariants('conv2dWeightGrad').find((v) => v.label === label)!;
+    const choice = findVariant('conv2dWeightGrad', label)!;
     for (const [i, [B, C, H, W, F, k, pad]] of CONV_SHAPES.entries()) {
       const rng = new Rng(6000 + i);
       const Ho = H + 2 * pad - k + 1;
@@ -118,7 +118,7 @@ describe('linear variants: WebGPU == CPU', () => {
   afterEach(() => t.disposeAll());
 
   it.each(labels('linear'))('forward %s: every epilogue, 1-4 limbs, odd shapes', async (label) => {
-    const choice = forcedVariants('linear').find((v) => v.label === label)!;
+    const choice = findVariant('linear', label)!;
     for (const [i, [B, K, O]] of LINEAR_SHAPES.entries()) {
       const rng = new Rng(7000 + i);
       const limbs = 1 + (i % 4);
@@ -151,7 +151,7 @@ describe('linear variants: WebGPU == CPU', () => {
 
   for (const op of ['linearInputGrad', 'linearWeightGrad'] as const) {
     it.each(labels(op))(`${op} %s: int8 and wrapping int32 g, odd shapes`, async (label) => {
-      const choice = forcedVariants(op).find((v) => v.label === label)!;
+      const choice = findVariant(op, label)!;
       for (const [i, [B, K, O]] of LINEAR_SHAPES.entries()) {
         const rng = new Rng(8000 + i);
         const x = t.tensor([B, K], 'i8', randomInts(rng, B * K, -128, 127), 'x');
@@ -181,7 +181,7 @@ describe('linear variants: WebGPU == CPU', () => {
 
 describe('variant tiles fit the shaders\' register arrays', () => {
   it('accepts every variant the engine has and refuses tiles past the arrays', () => {
-    for (const op of GEMM_OPS) for (const v of forcedVariants(op)) expect(() => checkTiles(op, v)).not.toThrow();
+    for (const op of GEMM_OPS) for (const v of variantsOf(op)) expect(() => checkTiles(op, v)).not.toThrow();
     const bad: [GemmOp, Record<string, number>][] = [
       ['linear', { TM: 1, TN: 6 }], // the forward's int8 store writes whole words of 4 outputs
       ['linear', { TM: 8, TN: 4 }],

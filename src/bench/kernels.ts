@@ -7,7 +7,7 @@
  */
 import type { Backend, Ops, Program, Tensor } from '../backend.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
-import { chooseVariant, forcedVariants, type VariantChoice, withForcedVariant } from '../kernels/gemm-tiles.ts';
+import { chooseVariant, variantsOf, type VariantChoice, withForcedVariant } from '../kernels/gemm-tiles.ts';
 import { getPreset } from '../model/presets.ts';
 import { Rng } from '../rng.ts';
 import { type KernelTiming, gops, now, resolveTiming, runtimeName, type Runtime, sig, wallTime } from './util.ts';
@@ -130,7 +130,7 @@ export function kernelOpsOf(s: KernelShape): KernelOp[] {
 
 /** The variants timed for an op: every one with `variants` on WebGPU, else the default alone (undefined). */
 function variantsToTime(op: KernelOp, gpu: boolean, variants: boolean): (VariantChoice | undefined)[] {
-  return gpu && variants ? forcedVariants(op) : [undefined];
+  return gpu && variants ? [...variantsOf(op)] : [undefined];
 }
 
 /** How many rows benchKernels produces for these shapes (for progress bars). */

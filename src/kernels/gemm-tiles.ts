@@ -5,7 +5,7 @@
  * The Ops contract has no tuning parameter, so the kernel wrappers ask this module. A variant is
  * a set of override constants (register tile sizes, the dot4I8Packed limb path). The choice is,
  * in order: a variant forced by a test or a benchmark (`withForcedVariant`), a choice the tuner
- * measured on this adapter (`setTunedVariants`), else the default for the shape. Every variant
+ * measured on this adapter for the shape (`setTunedVariants`), else the op's default. Every variant
  * computes the same bits; only the speed differs.
  */
 
@@ -79,13 +79,9 @@ export function defaultVariant(op: GemmOp): VariantChoice {
   return d;
 }
 
+/** Every variant of an op: what the tuner measures, tests force and benchmarks time. */
 export function variantsOf(op: GemmOp): readonly VariantChoice[] {
   return VARIANTS[op];
-}
-
-/** Variants worth forcing in tests and benchmarks (all of them). */
-export function forcedVariants(op: GemmOp): VariantChoice[] {
-  return [...VARIANTS[op]];
 }
 
 export function findVariant(op: GemmOp, label: string): VariantChoice | undefined {
