@@ -205,11 +205,12 @@ export async function benchTraining(backend: Backend, options: TrainingBenchOpti
     const program = net.recordTrainStep(source);
     const stepScratch = scratchOf() - scratchBefore;
     const t2 = now();
-    const variants = backend.kind === 'webgpu' ? variantsInUse(model.plan, batch, tunedVariants()) : [];
     backend.write(net.cursor, [0]);
     backend.run(program);
     await backend.sync();
     const t3 = now();
+    // Bookkeeping for the report (it traces the step on a shapes-only backend), outside the timings.
+    const variants = backend.kind === 'webgpu' ? variantsInUse(model.plan, batch, tunedVariants()) : [];
 
     phase(`${warmup} warm-up steps`);
     backend.write(net.cursor, [0]);
