@@ -77,9 +77,10 @@ export async function tuneCommand(argv: string[]): Promise<number> {
     });
     const store = fileTuneStore();
     const what = `${typeof flags.model === 'string' ? flags.model : preset.name} batch ${batch}`;
+    // The measurements are printed first: a cache that cannot be written does not lose them.
+    console.log(flags.json ? JSON.stringify({ ...result, cache: store.where }) : formatTune(result));
     saveTuned(store, adapter, result.choices, what);
     console.error(`tune: ${Object.keys(result.choices).length} choices written to ${store.where}`);
-    console.log(flags.json ? JSON.stringify({ ...result, cache: store.where }) : formatTune(result));
     return 0;
   } finally {
     backend.destroy();
