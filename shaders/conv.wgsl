@@ -65,6 +65,9 @@ override TP: u32 = 4;
 // Forward: write the packed int8 epilogue directly (needs TP == 4 and HO*WO % 4 == 0), else z.
 override FUSED: bool = false;
 
+// Limb planes pack_weights keeps (1..4): each plane is a quarter of the int32 weights' size.
+override PLANES: u32 = 2u;
+
 const MAXF: u32 = 8u;
 const MAXP: u32 = 4u;
 const MAXACC: u32 = 32u;
@@ -165,14 +168,19 @@ fn forward_i32(t: FwdTile) -> array<i32, MAXACC> {
 // Same sums with the weights split into signed int8 limbs (pack_weights): w = Σ_l limb_l 2^(8l)
 // (mod 2^32), so Σ x·w = Σ_l (Σ x·limb_l) << 8l exactly, and each Σ x·limb_l is a run of
 // dot4I8Packed. The tile runs as many limbs as its filters need (counts made on the GPU from
-// the current weights), so the result stays exact for any weight.
-fn forward_dot4(t: FwdTile) -> array<i32, MAXACC> {
-  var acc: array<i32, MAXACC>;
-  let base = pixel_bases(t);
+// the current weights), so the result stays exact for any weight; a tile that needs more limbs
+// than the PLANES kept runs the i32 path on w instead.
+fn tile_limbs(t: FwdTile) -> u32 {
   var limbs = 1u;
   for (var f = 0u; f < TF; f++) {
     limbs = max(limbs, wl[min(t.f0 + f, dm.F - 1u)]);
   }
+  return limbs;
+}
+
+fn forward_dot4(t: FwdTile, limbs: u32) -> array<i32, MAXACC> {
+  var acc: array<i32, MAXACC>;
+  let base = pixel_bases(t);
   for (var l = 0u; l < limbs; l++) {
     let shift = 8u * l;
     let plane = dm.LBASE + l * dm.LPLANE;
@@ -240,7 +248,12 @@ fn forward_limbs(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
   if (!fwd_live(t)) {
     return;
   }
-  store_forward(t, forward_dot4(t));
+  let limbs = tile_limbs(t);
+  if (limbs > PLANES) {
+    store_forward(t, forward_i32(t));
+  } else {
+    store_forward(t, forward_dot4(t, limbs));
+  }
 }
 
 // The epilogue alone, from the raw sums in zin: one thread per packed output word, for maps
@@ -284,8 +297,8 @@ fn epilogue_relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 }
 
 // ---------------------------------------------------------------------------------------------
-// Weights as signed int8 limbs: wl[f] = limbs filter f needs (1..4), then limb plane l at
-// LBASE + l * LPLANE holding word ((f * KS + u) * KS + v) * CW + cw = four channels' limb l.
+// Weights as signed int8 limbs: wl[f] = limbs filter f needs (1..4), then limb plane l < PLANES
+// at LBASE + l * LPLANE holding word ((f * KS + u) * KS + v) * CW + cw = four channels' limb l.
 // One thread per filter.
 
 @compute @workgroup_size(WG)
@@ -309,7 +322,7 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
         }
       }
       let idx = (f * kk + uv) * dm.CW + cw;
-      for (var l = 0u; l < 4u; l++) {
+      for (var l = 0u; l < PLANES; l++) {
         wl_out[dm.LBASE + l * dm.LPLANE + idx] = words[l];
       }
     }

@@ -45,6 +45,9 @@ override G_PACKED: bool = true;
 override TM: u32 = 1;
 override TN: u32 = 8;
 
+// Limb planes pack_weights keeps (1..4): each plane is a quarter of the int32 weights' size.
+override PLANES: u32 = 2u;
+
 const MAXM: u32 = 4u;
 const MAXACC: u32 = 32u;
 
@@ -107,14 +110,19 @@ fn forward_i32(t: FwdTile) -> array<i32, MAXACC> {
 
 // Weights as signed int8 limbs (pack_weights): w = Σ_l limb_l 2^(8l) (mod 2^32), so
 // Σ x·w = Σ_l (Σ x·limb_l) << 8l exactly; each inner sum is a run of dot4I8Packed on x's
-// packed words. The tile runs as many limbs as its rows need (counted on the GPU).
-fn forward_dot4(t: FwdTile) -> array<i32, MAXACC> {
-  var acc: array<i32, MAXACC>;
-  let rows = row_bases(t);
+// packed words. The tile runs as many limbs as its rows need (counted on the GPU); a tile
+// whose weights need more limbs than the PLANES kept runs the i32 path on w instead.
+fn tile_limbs(t: FwdTile) -> u32 {
   var limbs = 1u;
   for (var n = 0u; n < TN; n++) {
     limbs = max(limbs, wl[min(t.o0 + n, dm.O - 1u)]);
   }
+  return limbs;
+}
+
+fn forward_dot4(t: FwdTile, limbs: u32) -> array<i32, MAXACC> {
+  var acc: array<i32, MAXACC>;
+  let rows = row_bases(t);
   for (var l = 0u; l < limbs; l++) {
     let shift = 8u * l;
     let plane = dm.LBASE + l * dm.LPLANE;
@@ -132,6 +140,14 @@ fn forward_dot4(t: FwdTile) -> array<i32, MAXACC> {
     }
   }
   return acc;
+}
+
+fn forward_limbs(t: FwdTile) -> array<i32, MAXACC> {
+  let limbs = tile_limbs(t);
+  if (limbs > PLANES) {
+    return forward_i32(t);
+  }
+  return forward_dot4(t, limbs);
 }
 
 fn add_bias(t: FwdTile, acc_in: array<i32, MAXACC>) -> array<i32, MAXACC> {
@@ -211,7 +227,7 @@ fn forward_relu(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id
 fn forward_raw_limbs(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let t = fwd_tile(lid, wid);
   if (fwd_live(t)) {
-    store_forward(t, forward_dot4(t), 0u);
+    store_forward(t, forward_limbs(t), 0u);
   }
 }
 
@@ -219,7 +235,7 @@ fn forward_raw_limbs(@builtin(local_invocation_index) lid: u32, @builtin(workgro
 fn forward_scaled_limbs(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let t = fwd_tile(lid, wid);
   if (fwd_live(t)) {
-    store_forward(t, forward_dot4(t), 1u);
+    store_forward(t, forward_limbs(t), 1u);
   }
 }
 
@@ -227,13 +243,13 @@ fn forward_scaled_limbs(@builtin(local_invocation_index) lid: u32, @builtin(work
 fn forward_relu_limbs(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let t = fwd_tile(lid, wid);
   if (fwd_live(t)) {
-    store_forward(t, forward_dot4(t), 2u);
+    store_forward(t, forward_limbs(t), 2u);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Weight limbs: wl[o] = limbs row o needs (1..4), then limb plane l at LBASE + l * LPLANE with
-// word o * KW + kw = limb l of w[o, 4kw .. 4kw+3] (zero past K). One thread per row.
+// Weight limbs: wl[o] = limbs row o needs (1..4), then limb plane l < PLANES at LBASE + l * LPLANE
+// with word o * KW + kw = limb l of w[o, 4kw .. 4kw+3] (zero past K). One thread per row.
 
 @compute @workgroup_size(WG)
 fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -252,7 +268,7 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
         words |= (bitcast<vec4<u32>>(limbs_of(v)) & vec4<u32>(0xffu)) << vec4<u32>(j * 8u);
       }
     }
-    for (var l = 0u; l < 4u; l++) {
+    for (var l = 0u; l < PLANES; l++) {
       wl_out[dm.LBASE + l * dm.LPLANE + o * dm.KW + kw] = words[l];
     }
   }

@@ -14,7 +14,7 @@ import {
 } from '../backend.ts';
 import type { Dispatch, KernelContext } from '../kernels/context.ts';
 import { createGpuOps } from '../kernels/index.ts';
-import { scratchBytes } from '../kernels/scratch.ts';
+import { ScratchRole, scratchBytes } from '../kernels/scratch.ts';
 import { BufferPool } from './buffers.ts';
 import { createGpuContext, type DeviceInfo, type DeviceOptions, adapterName, type GpuContext } from './device.ts';
 import { ErrorSink, GpuError } from './errors.ts';
@@ -88,23 +88,35 @@ export class WebGPUBackend implements Backend {
       limits: this.device.limits,
       kernel: (family, source, entry, overrides) => this.pipelines.get(family, source, entry, overrides),
       dispatch: (kernel, resources, workgroups) => {
-        const entries: GPUBindGroupEntry[] = [];
+        // Tensors and buffers resolve now; scratch roles when the bind group is made.
+        const entries: (GPUBindGroupEntry | { binding: number; role: ScratchRole })[] = [];
         for (const [name, slot] of kernel.slots) {
           const r = resources[name];
           if (!r) throw new Error(`${kernel.name}: no buffer bound to '${name}'`);
-          const resource: GPUBufferBinding =
-            r instanceof GpuTensor ? { buffer: bufferOf(r), size: Math.max(4, r.byteLength) } : { buffer: r as GPUBuffer };
-          entries.push({ binding: slot.binding, resource });
+          if (r instanceof ScratchRole) entries.push({ binding: slot.binding, role: r });
+          else {
+            const resource: GPUBufferBinding =
+              r instanceof GpuTensor ? { buffer: bufferOf(r), size: Math.max(4, r.byteLength) } : { buffer: r as GPUBuffer };
+            entries.push({ binding: slot.binding, resource });
+          }
         }
-        const bindGroup = this.errors.scoped(kernel.name, () =>
-          this.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.name }),
-        );
         for (const w of workgroups) {
           if (w > this.device.limits.maxComputeWorkgroupsPerDimension) {
             throw new GpuError(`${kernel.name}: ${w} workgroups exceed the adapter's limit of ${this.device.limits.maxComputeWorkgroupsPerDimension} per dimension`);
           }
         }
-        if (workgroups[0] * workgroups[1] * workgroups[2] > 0) this.target.push({ kernel, bindGroup, workgroups });
+        let bindGroup: GPUBindGroup | undefined;
+        const bind = (): GPUBindGroup => {
+          bindGroup ??= this.errors.scoped(kernel.name, () =>
+            this.device.createBindGroup({
+              layout: kernel.layout,
+              entries: entries.map((e) => ('role' in e ? { binding: e.binding, resource: { buffer: e.role.bind() } } : e)),
+              label: kernel.name,
+            }),
+          );
+          return bindGroup;
+        };
+        if (workgroups[0] * workgroups[1] * workgroups[2] > 0) this.target.push({ kernel, bindGroup: bind, workgroups });
       },
       uniform: (data, label) => {
         const bytes = data as Int32Array<ArrayBuffer>;
@@ -274,7 +286,7 @@ export class WebGPUBackend implements Backend {
               ...(timed ? { timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * q, endOfPassWriteIndex: 2 * q + 1 } } : {}),
             });
             pass.setPipeline(d.kernel.pipeline);
-            pass.setBindGroup(0, d.bindGroup);
+            pass.setBindGroup(0, d.bindGroup());
             pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
             pass.end();
           }
@@ -326,7 +338,7 @@ export class WebGPUBackend implements Backend {
       const pass = encoder.beginComputePass({ label });
       for (const d of dispatches) {
         pass.setPipeline(d.kernel.pipeline);
-        pass.setBindGroup(0, d.bindGroup);
+        pass.setBindGroup(0, d.bindGroup());
         pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
       }
       pass.end();

@@ -5,22 +5,27 @@
  */
 import type { Tensor } from '../backend.ts';
 import type { Kernel, Overrides } from '../gpu/pipelines.ts';
+import type { ScratchRole } from './scratch.ts';
 
 export interface Dispatch {
   kernel: Kernel;
-  bindGroup: GPUBindGroup;
   workgroups: readonly [number, number, number];
+  /** The bind group, made at the first call (at the first submit: scratch roles resolve then). */
+  bindGroup(): GPUBindGroup;
 }
+
+/** What a binding can take: a tensor, a raw buffer, or a kernel scratch role. */
+export type Resource = Tensor | GPUBuffer | ScratchRole;
 
 export interface KernelContext {
   readonly device: GPUDevice;
   readonly limits: GPUSupportedLimits;
   /** A cached pipeline for `entry` of the shader family `family` (its WGSL source). */
   kernel(family: string, source: string, entry: string, overrides?: Overrides): Kernel;
-  /** Records one dispatch; `resources` maps WGSL binding names to tensors or raw buffers. */
+  /** Records one dispatch; `resources` maps WGSL binding names to what they bind. */
   dispatch(
     kernel: Kernel,
-    resources: Record<string, Tensor | GPUBuffer>,
+    resources: Record<string, Resource>,
     workgroups: readonly [number, number, number],
   ): void;
   /** A small read-only uniform buffer holding `data` (for per-dispatch constants). */

@@ -7,11 +7,11 @@
 import common from '../../shaders/int-common.wgsl?raw';
 import family from '../../shaders/conv.wgsl?raw';
 import type { Conv2dParams, SgdUpdate, Tensor } from '../backend.ts';
-import { type KernelContext, grid1d } from './context.ts';
+import { type KernelContext, type Resource, grid1d } from './context.ts';
 import { chooseVariant } from './gemm-tiles.ts';
 import { expectDtype, expectShape } from './layout.ts';
-import { epilogueOverrides } from './linear.ts';
-import { constants, scratch } from './scratch.ts';
+import { epilogueOverrides, LIMB_PLANES, limbScratch } from './linear.ts';
+import { constants, type ScratchRole, scratch } from './scratch.ts';
 import { fusedSgdOverrides } from './sgd.ts';
 
 /** conv.wgsl with the shared integer helpers it calls (WGSL has no imports). */
@@ -58,7 +58,7 @@ function dims(ctx: KernelContext, g: Geometry, e: Extra = {}): GPUBuffer {
 }
 
 /** Repacks x into the channel-packed padded scratch; returns it. */
-function packInput(ctx: KernelContext, x: Tensor, g: Geometry): GPUBuffer {
+function packInput(ctx: KernelContext, x: Tensor, g: Geometry): ScratchRole {
   const words = g.B * g.HP * g.WP * g.CW;
   const xp = scratch(ctx.device, 'conv.xp', words * 4);
   const k = ctx.kernel('conv', source, 'pack_input', { WG });
@@ -67,11 +67,9 @@ function packInput(ctx: KernelContext, x: Tensor, g: Geometry): GPUBuffer {
 }
 
 /** Splits the weights into int8 limb planes plus per-filter limb counts; returns the scratch. */
-function packWeights(ctx: KernelContext, w: Tensor, g: Geometry): { wl: GPUBuffer; LBASE: number; LPLANE: number } {
-  const LBASE = Math.ceil(g.F / 4) * 4;
-  const LPLANE = g.F * g.KS * g.KS * g.CW;
-  const wl = scratch(ctx.device, 'conv.wl', (LBASE + 4 * LPLANE) * 4);
-  const k = ctx.kernel('conv', source, 'pack_weights', { WG });
+function packWeights(ctx: KernelContext, w: Tensor, g: Geometry): { wl: ScratchRole; LBASE: number; LPLANE: number } {
+  const { wl, LBASE, LPLANE } = limbScratch(ctx, g.F, g.F * g.KS * g.KS * g.CW);
+  const k = ctx.kernel('conv', source, 'pack_weights', { WG, PLANES: LIMB_PLANES });
   ctx.dispatch(k, { w, wl_out: wl, dm: dims(ctx, g, { LBASE, LPLANE }) }, grid1d(g.F, WG));
   return { wl, LBASE, LPLANE };
 }
@@ -93,7 +91,7 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   const epi = epilogueOverrides(op, e?.scale, e?.relu?.slopeInv);
   const xp = packInput(ctx, p.x, g);
   const overrides: Record<string, number> = { WG, TF, TP, FUSED: fused ? 1 : 0, HAS_BIAS: p.bias ? 1 : 0 };
-  const resources: Record<string, Tensor | GPUBuffer> = { xp, bias: p.bias ?? p.w };
+  const resources: Record<string, Resource> = { xp, w: p.w, bias: p.bias ?? p.w };
   let entry = 'forward';
   let extra: Extra = { ...epi };
   if (v.DOT4) {
@@ -101,14 +99,13 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
     resources.wl = packed.wl;
     extra = { ...extra, LBASE: packed.LBASE, LPLANE: packed.LPLANE };
     entry = 'forward_limbs';
-  } else {
-    resources.w = p.w;
+    overrides.PLANES = LIMB_PLANES;
   }
   resources.dm = dims(ctx, g, extra);
   // Raw sums go to `out` (no epilogue), the fused store, or a scratch read by the epilogue pass.
   // The kernel names z, s and a whichever store it makes: the others get small placeholders.
   const spare = (role: string) => scratch(ctx.device, `conv.spare.${role}`, 16);
-  let zScratch: GPUBuffer | undefined;
+  let zScratch: ScratchRole | undefined;
   resources.z = spare('z');
   resources.s = spare('s');
   resources.a = spare('a');
@@ -125,7 +122,7 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   if (e && zScratch) {
     const entryE = e.relu ? 'epilogue_relu' : 'epilogue_scaled';
     const ke = ctx.kernel('conv', source, entryE, { WG });
-    const res: Record<string, Tensor | GPUBuffer> = { zin: zScratch, s: p.out, dm: dims(ctx, g, epi) };
+    const res: Record<string, Resource> = { zin: zScratch, s: p.out, dm: dims(ctx, g, epi) };
     if (e.relu) res.a = e.relu.out;
     ctx.dispatch(ke, res, grid1d(g.B * g.OUTW, WG));
   }

@@ -7,10 +7,10 @@ import common from '../../shaders/int-common.wgsl?raw';
 import family from '../../shaders/linear.wgsl?raw';
 import type { LinearParams, SgdUpdate, Tensor } from '../backend.ts';
 import { RELU_CORRECTION, checkSlope } from '../arith.ts';
-import { type KernelContext, grid1d } from './context.ts';
+import { type KernelContext, type Resource, grid1d } from './context.ts';
 import { chooseVariant } from './gemm-tiles.ts';
 import { expectDtype, expectShape } from './layout.ts';
-import { constants, scratch } from './scratch.ts';
+import { constants, type ScratchRole, scratch } from './scratch.ts';
 import { fusedSgdOverrides } from './sgd.ts';
 
 /** linear.wgsl with the shared integer helpers it calls (WGSL has no imports). */
@@ -31,6 +31,23 @@ export function epilogueOverrides(op: string, scale: number | undefined, slopeIn
     o.CORR = RELU_CORRECTION[slopeInv];
   }
   return o;
+}
+
+/**
+ * Int8 limb planes kept of the weights for the dot4I8Packed path (the shaders' PLANES). Two
+ * cover |w| < 32768, which trained NITRO-D weights stay within; a tile whose weights need more
+ * runs the i32 path. Each plane is a quarter of the int32 weights' bytes.
+ */
+export const LIMB_PLANES = 2;
+
+/**
+ * The weight-limb scratch shared by the linear and conv dot4 paths: `rows` limb counts (padded
+ * to a whole 16-byte row) then LIMB_PLANES planes of `planeWords` words.
+ */
+export function limbScratch(ctx: KernelContext, rows: number, planeWords: number): { wl: ScratchRole; LBASE: number; LPLANE: number } {
+  const LBASE = Math.ceil(rows / 4) * 4;
+  const wl = scratch(ctx.device, 'weight-limbs', (LBASE + LIMB_PLANES * planeWords) * 4);
+  return { wl, LBASE, LPLANE: planeWords };
 }
 
 /** The Dims uniform of linear.wgsl (field order as declared there). */
@@ -62,7 +79,7 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   const epi = epilogueOverrides(op, e?.scale, e?.relu?.slopeInv);
   let entry = !e ? 'forward_raw' : e.relu ? 'forward_relu' : 'forward_scaled';
   // Without a bias the weights stand in for the (unread) bias binding.
-  const resources: Record<string, Tensor | GPUBuffer> = { x: p.x, bias: p.bias ?? p.w };
+  const resources: Record<string, Resource> = { x: p.x, w: p.w, bias: p.bias ?? p.w };
   resources.z = spare(ctx, 'z');
   resources.s = spare(ctx, 's');
   resources.a = spare(ctx, 'a');
@@ -71,19 +88,15 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   if (e?.relu) resources.a = e.relu.out;
   let extra: Record<string, number> = epi;
   if (v.DOT4) {
-    const LBASE = Math.ceil(O / 4) * 4;
-    const LPLANE = O * words(K);
-    const wl = scratch(ctx.device, 'linear.wl', (LBASE + 4 * LPLANE) * 4);
-    const kp = ctx.kernel('linear', source, 'pack_weights', { WG });
+    const { wl, LBASE, LPLANE } = limbScratch(ctx, O, O * words(K));
+    const kp = ctx.kernel('linear', source, 'pack_weights', { WG, PLANES: LIMB_PLANES });
     extra = { ...epi, LBASE, LPLANE };
     ctx.dispatch(kp, { w: p.w, wl_out: wl, dm: dims(ctx, B, K, O, extra) }, grid1d(O, WG));
     resources.wl = wl;
     entry += '_limbs';
-  } else {
-    resources.w = p.w;
   }
   resources.dm = dims(ctx, B, K, O, extra);
-  const k = ctx.kernel('linear', source, entry, { WG, TM: v.TM, TN: v.TN, HAS_BIAS: p.bias ? 1 : 0 });
+  const k = ctx.kernel('linear', source, entry, { WG, TM: v.TM, TN: v.TN, HAS_BIAS: p.bias ? 1 : 0, ...(v.DOT4 ? { PLANES: LIMB_PLANES } : {}) });
   ctx.dispatch(k, resources, [Math.ceil(B / (v.TM * WG)), Math.ceil(O / v.TN), 1]);
 }
 

@@ -1,35 +1,81 @@
 /**
- * Device-side scratch buffers of the GEMM kernels (repacked inputs, weight limbs, raw sums),
- * one per role and device. Each op fills its scratch right before reading it, in the same
- * pass, so ops can share a role. A buffer that turns out too small is replaced by a larger one;
- * the old one stays alive as long as recorded programs' bind groups use it.
+ * Device-side scratch of the GEMM kernels (repacked inputs, weight limbs, raw sums), one buffer
+ * per role and device. Each op fills its scratch right before reading it, in the same pass, so
+ * ops share a role: the linear and conv weight limbs are one.
+ *
+ * A dispatch binds a role, not a buffer (`ScratchRole`), and its bind group is made when it is
+ * first submitted. Recording a whole training step first grows each role to exactly what its
+ * largest layer needs, so one buffer per role serves every layer and device memory is that
+ * need, not a trail of outgrown buffers. A buffer outgrown after a submitted program bound it
+ * stays alive for that program, and stays counted.
  */
-const byDevice = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
-const created = new WeakMap<GPUDevice, number>();
+export class ScratchRole {
+  constructor(
+    readonly device: GPUDevice,
+    readonly role: string,
+  ) {}
 
-/** Bytes of every scratch buffer created on the device (grown-out ones included: recorded programs may still bind them). */
-export function scratchBytes(device: GPUDevice): number {
-  return created.get(device) ?? 0;
+  /** The role's buffer now (binding it: an outgrown buffer a bind group holds stays counted). */
+  bind(): GPUBuffer {
+    const state = stateOf(this.device, this.role);
+    state.bound = true;
+    return state.buffer;
+  }
 }
 
-export function scratch(device: GPUDevice, role: string, bytes: number): GPUBuffer {
+interface RoleState {
+  handle: ScratchRole;
+  buffer: GPUBuffer;
+  /** A bind group holds the buffer. */
+  bound: boolean;
+}
+
+const byDevice = new WeakMap<GPUDevice, Map<string, RoleState>>();
+/** Bytes of outgrown buffers that bind groups still hold. */
+const retired = new WeakMap<GPUDevice, number>();
+
+function rolesOf(device: GPUDevice): Map<string, RoleState> {
   let roles = byDevice.get(device);
   if (!roles) {
     roles = new Map();
     byDevice.set(device, roles);
   }
+  return roles;
+}
+
+function stateOf(device: GPUDevice, role: string): RoleState {
+  const state = rolesOf(device).get(role);
+  if (!state) throw new Error(`scratch ${role}: no buffer on this device`);
+  return state;
+}
+
+/** Bytes of the device's scratch: every role's buffer, plus outgrown ones still bound. */
+export function scratchBytes(device: GPUDevice): number {
+  let bytes = retired.get(device) ?? 0;
+  for (const state of byDevice.get(device)?.values() ?? []) bytes += state.buffer.size;
+  return bytes;
+}
+
+/** Bytes of each role's current buffer (reports and tests). */
+export function scratchRoles(device: GPUDevice): Map<string, number> {
+  return new Map([...(byDevice.get(device) ?? new Map<string, RoleState>())].map(([role, state]) => [role, state.buffer.size]));
+}
+
+/** The scratch role `role`, grown to at least `bytes`. */
+export function scratch(device: GPUDevice, role: string, bytes: number): ScratchRole {
+  const roles = rolesOf(device);
   const need = Math.max(16, Math.ceil(bytes / 16) * 16);
   const have = roles.get(role);
-  if (have && have.size >= need) return have;
-  // Grow geometrically so a sequence of larger layers does not allocate every time.
-  const size = Math.max(need, have ? Math.min(have.size * 2, device.limits.maxStorageBufferBindingSize) : 0);
-  if (size > device.limits.maxStorageBufferBindingSize) {
+  if (have && have.buffer.size >= need) return have.handle;
+  if (need > device.limits.maxStorageBufferBindingSize) {
     throw new Error(`scratch ${role}: ${need} bytes exceed the adapter's maxStorageBufferBindingSize (${device.limits.maxStorageBufferBindingSize})`);
   }
-  const buffer = device.createBuffer({ size: Math.max(need, size), usage: GPUBufferUsage.STORAGE, label: `scratch ${role}` });
-  roles.set(role, buffer);
-  created.set(device, scratchBytes(device) + buffer.size);
-  return buffer;
+  const buffer = device.createBuffer({ size: need, usage: GPUBufferUsage.STORAGE, label: `scratch ${role}` });
+  if (have?.bound) retired.set(device, (retired.get(device) ?? 0) + have.buffer.size);
+  else have?.buffer.destroy();
+  const handle = have?.handle ?? new ScratchRole(device, role);
+  roles.set(role, { handle, buffer, bound: false });
+  return handle;
 }
 
 const uniforms = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
