@@ -46,12 +46,15 @@ struct Dims {
   HP: u32,
   WP: u32,
   CW: u32,
-  // Packed weights: the F limb counts, then limb planes of LPLANE = F * KS * KS * CW words.
+  // Packed weights of filters F0 .. F1 (a chunk; the forward runs one chunk per dispatch): their
+  // limb counts, then limb planes of LPLANE = (F1 - F0) * KS * KS * CW words.
   LBASE: u32,
   LPLANE: u32,
   SF: i32,
   SLOPE_INV: i32,
   CORR: i32,
+  F0: u32,
+  F1: u32,
 }
 
 @group(0) @binding(12) var<uniform> dm: Dims;
@@ -120,7 +123,12 @@ struct FwdTile {
 }
 
 fn fwd_tile(lid: u32, wid: vec3<u32>) -> FwdTile {
-  return FwdTile(wid.z, wid.y * TF, (wid.x * WG + lid) * TP);
+  return FwdTile(wid.z, dm.F0 + wid.y * TF, (wid.x * WG + lid) * TP);
+}
+
+// Filter f of the tile within the packed chunk (clamped to its last filter).
+fn chunk_filter(t: FwdTile, f: u32) -> u32 {
+  return min(t.f0 + f, dm.F1 - 1u) - dm.F0;
 }
 
 // xp index of the top-left tap of each pixel of the tile (pixels past the plane repeat the last).
@@ -173,7 +181,7 @@ fn forward_i32(t: FwdTile) -> array<i32, MAXACC> {
 fn tile_limbs(t: FwdTile) -> u32 {
   var limbs = 1u;
   for (var f = 0u; f < TF; f++) {
-    limbs = max(limbs, wl[min(t.f0 + f, dm.F - 1u)]);
+    limbs = max(limbs, wl[chunk_filter(t, f)]);
   }
   return limbs;
 }
@@ -193,7 +201,7 @@ fn forward_dot4(t: FwdTile, limbs: u32) -> array<i32, MAXACC> {
             xv[p] = xp[base[p] + off + cw];
           }
           for (var f = 0u; f < TF; f++) {
-            let lw = wl[plane + ((min(t.f0 + f, dm.F - 1u) * dm.KS + u) * dm.KS + v) * dm.CW + cw];
+            let lw = wl[plane + ((chunk_filter(t, f) * dm.KS + u) * dm.KS + v) * dm.CW + cw];
             for (var p = 0u; p < TP; p++) {
               acc[f * TP + p] += dot4I8Packed(xv[p], lw) << shift;
             }
@@ -297,14 +305,15 @@ fn epilogue_relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 }
 
 // ---------------------------------------------------------------------------------------------
-// Weights as signed int8 limbs: wl[f] = limbs filter f needs (1..4), then limb plane l < PLANES
-// at LBASE + l * LPLANE holding word ((f * KS + u) * KS + v) * CW + cw = four channels' limb l.
-// One thread per filter.
+// Weights of filters F0 .. F1 as signed int8 limbs: wl[r] = limbs filter F0 + r needs (1..4), then
+// limb plane l < PLANES at LBASE + l * LPLANE holding word ((r * KS + u) * KS + v) * CW + cw =
+// four channels' limb l. One thread per filter.
 
 @compute @workgroup_size(WG)
 fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let f = gid.x + gid.y * nwg.x * WG;
-  if (f >= dm.F) {
+  let r = gid.x + gid.y * nwg.x * WG;
+  let f = dm.F0 + r;
+  if (f >= dm.F1) {
     return;
   }
   let kk = dm.KS * dm.KS;
@@ -321,13 +330,13 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
           words |= d << vec4<u32>(l * 8u);
         }
       }
-      let idx = (f * kk + uv) * dm.CW + cw;
+      let idx = (r * kk + uv) * dm.CW + cw;
       for (var l = 0u; l < PLANES; l++) {
         wl_out[dm.LBASE + l * dm.LPLANE + idx] = words[l];
       }
     }
   }
-  wl_out[f] = need;
+  wl_out[r] = need;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,12 +26,15 @@ struct Dims {
   O: u32,
   KW: u32,
   OW: u32,
-  // Packed weights: O limb counts, then limb planes of LPLANE = O * KW words.
+  // Packed weights of rows O0 .. O1 (a chunk of w; the forward runs one chunk per dispatch):
+  // O1 - O0 limb counts, then limb planes of LPLANE = (O1 - O0) * KW words.
   LBASE: u32,
   LPLANE: u32,
   SF: i32,
   SLOPE_INV: i32,
   CORR: i32,
+  O0: u32,
+  O1: u32,
 }
 
 @group(0) @binding(9) var<uniform> dm: Dims;
@@ -75,7 +78,12 @@ struct FwdTile {
 }
 
 fn fwd_tile(lid: u32, wid: vec3<u32>) -> FwdTile {
-  return FwdTile((wid.x * WG + lid) * TM, wid.y * TN);
+  return FwdTile((wid.x * WG + lid) * TM, dm.O0 + wid.y * TN);
+}
+
+// Row n of the tile within the packed chunk (clamped to its last row).
+fn chunk_row(t: FwdTile, n: u32) -> u32 {
+  return min(t.o0 + n, dm.O1 - 1u) - dm.O0;
 }
 
 fn row_bases(t: FwdTile) -> array<u32, MAXM> {
@@ -115,7 +123,7 @@ fn forward_i32(t: FwdTile) -> array<i32, MAXACC> {
 fn tile_limbs(t: FwdTile) -> u32 {
   var limbs = 1u;
   for (var n = 0u; n < TN; n++) {
-    limbs = max(limbs, wl[min(t.o0 + n, dm.O - 1u)]);
+    limbs = max(limbs, wl[chunk_row(t, n)]);
   }
   return limbs;
 }
@@ -132,7 +140,7 @@ fn forward_dot4(t: FwdTile, limbs: u32) -> array<i32, MAXACC> {
         xv[m] = x[rows[m] + kw];
       }
       for (var n = 0u; n < TN; n++) {
-        let lw = wl[plane + min(t.o0 + n, dm.O - 1u) * dm.KW + kw];
+        let lw = wl[plane + chunk_row(t, n) * dm.KW + kw];
         for (var m = 0u; m < TM; m++) {
           acc[m * TN + n] += dot4I8Packed(xv[m], lw) << shift;
         }
@@ -248,13 +256,15 @@ fn forward_relu_limbs(@builtin(local_invocation_index) lid: u32, @builtin(workgr
 }
 
 // ---------------------------------------------------------------------------------------------
-// Weight limbs: wl[o] = limbs row o needs (1..4), then limb plane l < PLANES at LBASE + l * LPLANE
-// with word o * KW + kw = limb l of w[o, 4kw .. 4kw+3] (zero past K). One thread per row.
+// Weight limbs of rows O0 .. O1: wl[r] = limbs row O0 + r needs (1..4), then limb plane l < PLANES
+// at LBASE + l * LPLANE with word r * KW + kw = limb l of w[O0 + r, 4kw .. 4kw+3] (zero past K).
+// One thread per row.
 
 @compute @workgroup_size(WG)
 fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let o = gid.x + gid.y * nwg.x * WG;
-  if (o >= dm.O) {
+  let r = gid.x + gid.y * nwg.x * WG;
+  let o = dm.O0 + r;
+  if (o >= dm.O1) {
     return;
   }
   var need = 1u;
@@ -269,10 +279,10 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
       }
     }
     for (var l = 0u; l < PLANES; l++) {
-      wl_out[dm.LBASE + l * dm.LPLANE + o * dm.KW + kw] = words[l];
+      wl_out[dm.LBASE + l * dm.LPLANE + r * dm.KW + kw] = words[l];
     }
   }
-  wl_out[o] = need;
+  wl_out[r] = need;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -121,8 +121,9 @@ export interface LossParams {
 /**
  * IntegerSGD fused into a weight-gradient op: instead of leaving the gradient in `out`, the op
  * updates `w` in place exactly as integerSgd({ w, grad: out, lrInv, amp, decayInv }) would right
- * after it (`w` has out's size). `out` is then scratch: its contents afterwards are unspecified
- * (the GPU kernels update w from the sums in registers and never write it).
+ * after it (`w` has the gradient's shape). `out` may then be left out, and if given its contents
+ * afterwards are unspecified: the GPU kernels update w from the sums in registers and never
+ * store the gradient, so training holds no weight-gradient buffer at all.
  */
 export interface SgdUpdate {
   w: Tensor;
@@ -148,10 +149,10 @@ export interface Ops {
   lossGradient(p: LossParams): void;
   /** out[B, K] (i32) = g[B, O] · w[O, K]; g is i8 or i32. */
   linearInputGrad(p: { g: Tensor; w: Tensor; out: Tensor }): void;
-  /** out[O, K] (i32) = gᵀ · x; g [B, O] is i8 or i32, x [B, K] is i8. With `sgd`, see SgdUpdate. */
-  linearWeightGrad(p: { g: Tensor; x: Tensor; out: Tensor; sgd?: SgdUpdate }): void;
-  /** out[F, C, k, k] (i32) = Σ_b,i,j delta[b,f,i,j] · xpad[b,c,i+u,j+v]. With `sgd`, see SgdUpdate. */
-  conv2dWeightGrad(p: { delta: Tensor; x: Tensor; padding: number; out: Tensor; sgd?: SgdUpdate }): void;
+  /** out[O, K] (i32) = gᵀ · x; g [B, O] is i8 or i32, x [B, K] is i8. `out` or `sgd` (see SgdUpdate). */
+  linearWeightGrad(p: { g: Tensor; x: Tensor; out?: Tensor; sgd?: SgdUpdate }): void;
+  /** out[F, C, k, k] (i32) = Σ_b,i,j delta[b,f,i,j] · xpad[b,c,i+u,j+v]. `out` or `sgd` (see SgdUpdate). */
+  conv2dWeightGrad(p: { delta: Tensor; x: Tensor; padding: number; out?: Tensor; sgd?: SgdUpdate }): void;
   /**
    * IntegerSGD in place: w -= trunc(trunc(grad / amp) / lrInv) + (decayInv > 0 ? trunc(w / decayInv) : 0).
    * `lrInv` is an i32 [1] tensor so a recorded step picks up learning-rate changes.

@@ -6,9 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend, Tensor } from '../src/backend.ts';
 import { WebGPUBackend } from '../src/gpu/webgpu-backend.ts';
-import { LIMB_PLANES } from '../src/kernels/linear.ts';
+import { LIMB_PLANES, limbChunkRows } from '../src/kernels/linear.ts';
 import { scratchBytes, scratchRoles } from '../src/kernels/scratch.ts';
+import { Model } from '../src/model/model.ts';
+import { getPreset } from '../src/model/presets.ts';
+import { plannedScratch } from '../src/train/memory.ts';
 import { cpu, expectSameElements, randomInts, Rng, tensorOf } from './helpers.ts';
+import { Twins } from './kernels-twin.ts';
 
 interface Layer {
   B: number;
@@ -86,5 +90,87 @@ describe('kernel scratch', () => {
     } finally {
       gpu.destroy();
     }
+  });
+});
+
+describe('the memory plan', () => {
+  it.each([
+    ['mlp1', 16],
+    ['cnn-small', 6],
+  ])('plans the kernel scratch a recorded %s training step allocates (batch %i)', async (preset, batch) => {
+    const spec = getPreset(preset).spec;
+    const planned = plannedScratch(spec, batch);
+    const gpu = await WebGPUBackend.create();
+    try {
+      const model = Model.create(gpu, spec, { seed: 1 });
+      model.network(batch).recordTrainOnBatch();
+      expect(Object.fromEntries(scratchRoles(gpu.device))).toEqual(Object.fromEntries(planned));
+      expect(scratchBytes(gpu.device)).toBe(sum(planned));
+    } finally {
+      gpu.destroy();
+    }
+  });
+});
+
+/**
+ * Weights whose limb planes pass the budget are packed and run in chunks of rows (filters):
+ * rows of chunk 0 need 1-2 limbs (dot4 path), the last chunk mixes 2-limb rows with rows that
+ * need 3 or 4 (the i32 fallback), every epilogue, compared with the CPU element by element.
+ */
+describe('limb planes in chunks of rows', () => {
+  function weights(rng: Rng, rows: number, perRow: number): Int32Array {
+    const w = randomInts(rng, rows * perRow, -32768, 32767);
+    for (let r = rows - 3; r < rows; r++) {
+      for (let j = 0; j < perRow; j += 7) w[r * perRow + j] = r % 2 ? 2147483647 - j : -8388608 + j;
+    }
+    return w;
+  }
+
+  it('linear: two chunks, every epilogue', async () => {
+    const [B, K, O] = [3, 512, 72];
+    const rows = limbChunkRows(O, Math.ceil(K / 4));
+    expect(rows).toBeLessThan(O);
+    expect(rows % 8).toBe(0);
+    const t = await Twins.create();
+    const rng = new Rng(11);
+    const x = t.tensor([B, K], 'i8', randomInts(rng, B * K, -128, 127), 'x');
+    const w = t.tensor([O, K], 'i32', weights(rng, O, K), 'w');
+    const bias = t.tensor([O], 'i32', randomInts(rng, O, -1000, 1000), 'bias');
+    const z = t.tensor([B, O], 'i32', undefined, 'z');
+    const s = t.tensor([B, O], 'i8', undefined, 's');
+    const a = t.tensor([B, O], 'i8', undefined, 'a');
+    t.run((ops, on) => {
+      ops.linear({ x: on(x), w: on(w), bias: on(bias), out: on(z) });
+      ops.linear({ x: on(x), w: on(w), out: on(s), epilogue: { scale: 4096, relu: { out: on(a), slopeInv: 4 } } });
+    });
+    await t.expectSame(z, 'raw sums');
+    await t.expectSame(s, 'scaled');
+    await t.expectSame(a, 'NITRO-ReLU');
+    t.disposeAll();
+  });
+
+  it.each([
+    [4, 'fused epilogue'],
+    [5, 'separate epilogue pass'],
+  ])('conv: two chunks, %ix%i maps (%s)', async (HW) => {
+    const [B, C, F, k, pad] = [2, 64, 72, 3, 1];
+    const rows = limbChunkRows(F, k * k * (C / 4));
+    expect(rows).toBeLessThan(F);
+    const t = await Twins.create();
+    const rng = new Rng(12 + HW);
+    const x = t.tensor([B, C, HW, HW], 'i8', randomInts(rng, B * C * HW * HW, -128, 127), 'x');
+    const w = t.tensor([F, C, k, k], 'i32', weights(rng, F, C * k * k), 'w');
+    const out = [B, F, HW, HW];
+    const z = t.tensor(out, 'i32', undefined, 'z');
+    const s = t.tensor(out, 'i8', undefined, 's');
+    const a = t.tensor(out, 'i8', undefined, 'a');
+    t.run((ops, on) => {
+      ops.conv2d({ x: on(x), w: on(w), padding: pad, out: on(z) });
+      ops.conv2d({ x: on(x), w: on(w), padding: pad, out: on(s), epilogue: { scale: 65536, relu: { out: on(a), slopeInv: 4 } } });
+    });
+    await t.expectSame(z, 'raw sums');
+    await t.expectSame(s, 'scaled');
+    await t.expectSame(a, 'NITRO-ReLU');
+    t.disposeAll();
   });
 });

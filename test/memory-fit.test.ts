@@ -8,7 +8,7 @@ import { deviceBytes } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu/cpu-backend.ts';
 import { getPreset, presetNames } from '../src/model/presets.ts';
 import { parseModelSpec } from '../src/model/spec.ts';
-import { checkFits, formatMemoryReport, memoryReport, minimumBytes, plannedTensors } from '../src/train/memory.ts';
+import { checkFits, formatMemoryReport, memoryReport, minimumBytes, plannedScratch, plannedTensors } from '../src/train/memory.ts';
 import { allocateParameters, Network } from '../src/train/network.ts';
 import { planFromSpec } from '../src/train/plan.ts';
 import { nitro, requireBuild, stderrLines } from './cli-helpers.ts';
@@ -126,6 +126,16 @@ describe('nitro-d info with a model', () => {
     expect(memory.allocatedBytes).toBe(expected.allocatedBytes);
     expect(memory.minimumBytes).toBe(expected.minimumBytes);
     expect(memory.allocatedBytes).toBe(plannedTensors(spec, 32).reduce((a, t) => a + t.bytes, 0));
-    if (backend === 'webgpu') expect(memory.bindingLimit).toBe((await webgpu()).device.limits.maxStorageBufferBindingSize);
+    if (backend === 'webgpu') {
+      expect(memory.bindingLimit).toBe((await webgpu()).device.limits.maxStorageBufferBindingSize);
+      const scratch = [...plannedScratch(spec, 32).values()].reduce((a, b) => a + b, 0);
+      expect(scratch).toBeGreaterThan(0);
+      expect(memory.scratchBytes).toBe(scratch);
+      expect(memory.withScratchPercent).toBe(Math.floor(((memory.allocatedBytes + scratch) * 100) / memory.minimumBytes));
+      expect(text.stdout).toMatch(/kernel scratch {4}[\d.]+ MiB \(weight limbs, repacked inputs, raw sums; with it [\d.]+x minimum\)/);
+    } else {
+      expect(memory.scratchBytes).toBe(0);
+      expect(text.stdout).not.toContain('kernel scratch');
+    }
   });
 });

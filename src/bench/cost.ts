@@ -42,8 +42,9 @@ export function opCost(op: OpName, params: unknown): OpCost {
     }
     case 'conv2dWeightGrad': {
       const [B, F, HO, WO] = p.delta.shape;
-      const [, C, k] = p.out.shape;
-      return { macs: B * F * HO * WO * C * k * k, shape: `${dims(p.out)} over ${dims(p.x)}` };
+      const w = p.out ?? (params as { sgd: { w: Tensor } }).sgd.w;
+      const [, C, k] = w.shape;
+      return { macs: B * F * HO * WO * C * k * k, shape: `${dims(w)} over ${dims(p.x)}` };
     }
     default: {
       const shaped = p.out ?? p.w ?? p.x ?? p.cursor;

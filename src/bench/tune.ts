@@ -7,11 +7,12 @@
  * that only keeps shapes, the timing from timestamp queries when the adapter has them (else the
  * wall clock around replays of the op alone).
  */
-import type { Backend, DType, Ops, Program, Tensor } from '../backend.ts';
+import type { Backend, Program, Tensor } from '../backend.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
 import { chooseVariant, defaultVariant, type GemmOp, GEMM_OPS, shapeKey, variantsOf, withForcedVariant } from '../kernels/gemm-tiles.ts';
 import { Rng } from '../rng.ts';
 import { allocateParameters, Network } from '../train/network.ts';
+import { ShapeBackend } from '../train/shape-backend.ts';
 import type { NetworkPlan } from '../train/plan.ts';
 import { table } from './format.ts';
 import { type KernelTiming, median, now, resolveTiming, sig, wallTime } from './util.ts';
@@ -49,7 +50,8 @@ export function gemmDims(op: GemmOp, params: Record<string, unknown>): number[] 
     case 'conv2d':
     case 'conv2dWeightGrad': {
       const [B, C, H, W] = tensorOf(params, 'x').shape;
-      const w = tensorOf(params, op === 'conv2d' ? 'w' : 'out').shape;
+      // A weight gradient fused with IntegerSGD has no out: the weights it updates give the shape.
+      const w = op === 'conv2d' || params.out ? tensorOf(params, op === 'conv2d' ? 'w' : 'out').shape : tensorOf(params.sgd as Record<string, unknown>, 'w').shape;
       return [B, C, H, W, w[0], w[2], params.padding as number];
     }
   }
@@ -71,55 +73,6 @@ function describeShape(op: GemmOp, dims: readonly number[]): string {
   }
   const [B, K, O] = dims;
   return `${B}x${K} . ${O}x${K}`;
-}
-
-/** A backend that keeps only shapes: recording collects the op calls instead of running them. */
-class ShapeBackend implements Backend {
-  readonly kind = 'cpu' as const;
-  readonly description = 'shapes only';
-  readonly calls: { op: string; params: unknown }[] = [];
-  readonly ops: Ops;
-
-  constructor() {
-    this.ops = new Proxy({} as Ops, {
-      get: (_, op) => (params: unknown) => {
-        this.calls.push({ op: String(op), params });
-      },
-    });
-  }
-
-  tensor(shape: readonly number[], dtype: DType, label: string): Tensor {
-    return { shape: [...shape], dtype, label, size: shape.reduce((a, b) => a * b, 1) };
-  }
-
-  view(t: Tensor, shape: readonly number[], label?: string): Tensor {
-    return this.tensor(shape, t.dtype, label ?? t.label);
-  }
-
-  write(): void {}
-
-  read(t: Tensor): Promise<Int32Array> {
-    return Promise.resolve(new Int32Array(t.size));
-  }
-
-  dispose(): void {}
-
-  record(label: string, build: (ops: Ops) => void): Program {
-    build(this.ops);
-    return { label } as Program;
-  }
-
-  run(): void {}
-
-  sync(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  bytesInUse(): number {
-    return 0;
-  }
-
-  destroy(): void {}
 }
 
 /** Every GEMM op call of one training step of `plan` at `batch` (forward, heads, gradients). */

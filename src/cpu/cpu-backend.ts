@@ -5,7 +5,7 @@
  * SIMD kernels where the runtime has them (wasm.ts), with JavaScript twins elsewhere (gemm.ts).
  * Recorded programs are lists of closures.
  */
-import { type Backend, type DType, deviceBytes, type Ops, type Program, sizeOf, type Tensor } from '../backend.ts';
+import { type Backend, type DType, deviceBytes, type Ops, type Program, type SgdUpdate, sizeOf, type Tensor } from '../backend.ts';
 import { checkValues } from '../gpu/packing.ts';
 import { conv2d, conv2dWeightGrad } from './conv.ts';
 import { gather } from './data.ts';
@@ -24,6 +24,17 @@ class CpuProgram implements Program {
   ) {}
 }
 
+let gradients = new Int32Array(0);
+
+/** Where a weight-gradient op puts the gradient: `out`, or with a fused update and no `out` a reused array. */
+function gradientOut(op: string, out: Tensor | undefined, sgd: SgdUpdate | undefined, shape: readonly number[]): Tensor {
+  if (out) return out;
+  if (!sgd) throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
+  const size = sizeOf(shape);
+  if (gradients.length < size) gradients = new Int32Array(size);
+  return new CpuTensor(shape, 'i32', `${op} gradient`, gradients.subarray(0, size), false);
+}
+
 const IMPLEMENTATIONS: Ops = {
   linear,
   conv2d,
@@ -35,12 +46,14 @@ const IMPLEMENTATIONS: Ops = {
   lossGradient,
   linearInputGrad,
   linearWeightGrad: (p) => {
-    linearWeightGrad(p);
-    if (p.sgd) fusedSgd('linearWeightGrad', p.sgd, p.out);
+    const out = gradientOut('linearWeightGrad', p.out, p.sgd, [p.g.shape[1], p.x.shape[1]]);
+    linearWeightGrad({ ...p, out });
+    if (p.sgd) fusedSgd('linearWeightGrad', p.sgd, out);
   },
   conv2dWeightGrad: (p) => {
-    conv2dWeightGrad(p);
-    if (p.sgd) fusedSgd('conv2dWeightGrad', p.sgd, p.out);
+    const out = gradientOut('conv2dWeightGrad', p.out, p.sgd, p.sgd?.w.shape ?? []);
+    conv2dWeightGrad({ ...p, out });
+    if (p.sgd) fusedSgd('conv2dWeightGrad', p.sgd, out);
   },
   integerSgd,
   confusion,

@@ -10,7 +10,7 @@ import type { Conv2dParams, SgdUpdate, Tensor } from '../backend.ts';
 import { type KernelContext, type Resource, grid1d } from './context.ts';
 import { chooseVariant } from './gemm-tiles.ts';
 import { expectDtype, expectShape } from './layout.ts';
-import { epilogueOverrides, LIMB_PLANES, limbScratch } from './linear.ts';
+import { epilogueOverrides, LIMB_PLANES, limbChunkRows, limbScratch } from './linear.ts';
 import { constants, type ScratchRole, scratch } from './scratch.ts';
 import { fusedSgdOverrides } from './sgd.ts';
 
@@ -48,12 +48,14 @@ interface Extra {
   SF?: number;
   SLOPE_INV?: number;
   CORR?: number;
+  F0?: number;
+  F1?: number;
 }
 
 /** The Dims uniform of conv.wgsl (field order as declared there). */
 function dims(ctx: KernelContext, g: Geometry, e: Extra = {}): GPUBuffer {
   const v = [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD, g.HO, g.WO, g.XW, g.OUTW, g.HP, g.WP, g.CW];
-  v.push(e.LBASE ?? 0, e.LPLANE ?? 0, e.SF ?? 1, e.SLOPE_INV ?? 4, e.CORR ?? 0);
+  v.push(e.LBASE ?? 0, e.LPLANE ?? 0, e.SF ?? 1, e.SLOPE_INV ?? 4, e.CORR ?? 0, e.F0 ?? 0, e.F1 ?? g.F);
   return constants(ctx.device, v, 'conv dims');
 }
 
@@ -64,14 +66,6 @@ function packInput(ctx: KernelContext, x: Tensor, g: Geometry): ScratchRole {
   const k = ctx.kernel('conv', source, 'pack_input', { WG });
   ctx.dispatch(k, { x, xp_out: xp, dm: dims(ctx, g) }, grid1d(words, WG));
   return xp;
-}
-
-/** Splits the weights into int8 limb planes plus per-filter limb counts; returns the scratch. */
-function packWeights(ctx: KernelContext, w: Tensor, g: Geometry): { wl: ScratchRole; LBASE: number; LPLANE: number } {
-  const { wl, LBASE, LPLANE } = limbScratch(ctx, g.F, g.F * g.KS * g.KS * g.CW);
-  const k = ctx.kernel('conv', source, 'pack_weights', { WG, PLANES: LIMB_PLANES });
-  ctx.dispatch(k, { w, wl_out: wl, dm: dims(ctx, g, { LBASE, LPLANE }) }, grid1d(g.F, WG));
-  return { wl, LBASE, LPLANE };
 }
 
 export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
@@ -92,16 +86,6 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   const xp = packInput(ctx, p.x, g);
   const overrides: Record<string, number> = { WG, TF, TP, FUSED: fused ? 1 : 0, HAS_BIAS: p.bias ? 1 : 0 };
   const resources: Record<string, Resource> = { xp, w: p.w, bias: p.bias ?? p.w };
-  let entry = 'forward';
-  let extra: Extra = { ...epi };
-  if (v.DOT4) {
-    const packed = packWeights(ctx, p.w, g);
-    resources.wl = packed.wl;
-    extra = { ...extra, LBASE: packed.LBASE, LPLANE: packed.LPLANE };
-    entry = 'forward_limbs';
-    overrides.PLANES = LIMB_PLANES;
-  }
-  resources.dm = dims(ctx, g, extra);
   // Raw sums go to `out` (no epilogue), the fused store, or a scratch read by the epilogue pass.
   // The kernel names z, s and a whichever store it makes: the others get small placeholders.
   const spare = (role: string) => scratch(ctx.device, `conv.spare.${role}`, 16);
@@ -117,8 +101,24 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
     zScratch = scratch(ctx.device, 'conv.z', g.B * g.F * hw * 4);
     resources.z = zScratch;
   }
-  const k = ctx.kernel('conv', source, entry, overrides);
-  ctx.dispatch(k, resources, [Math.ceil(hw / (TP * WG)), Math.ceil(g.F / TF), g.B]);
+  const pixelBlocks = Math.ceil(hw / (TP * WG));
+  if (!v.DOT4) {
+    resources.dm = dims(ctx, g, epi);
+    ctx.dispatch(ctx.kernel('conv', source, 'forward', overrides), resources, [pixelBlocks, Math.ceil(g.F / TF), g.B]);
+  } else {
+    // Each chunk of filters: split its weights into int8 limbs, then run its outputs on them.
+    const tap = g.KS * g.KS * g.CW;
+    const rows = limbChunkRows(g.F, tap);
+    const { wl, LBASE, LPLANE } = limbScratch(ctx, rows, tap);
+    const kp = ctx.kernel('conv', source, 'pack_weights', { WG, PLANES: LIMB_PLANES });
+    const k = ctx.kernel('conv', source, 'forward_limbs', { ...overrides, PLANES: LIMB_PLANES });
+    for (let F0 = 0; F0 < g.F; F0 += rows) {
+      const F1 = Math.min(g.F, F0 + rows);
+      const dm = dims(ctx, g, { ...epi, LBASE, LPLANE, F0, F1 });
+      ctx.dispatch(kp, { w: p.w, wl_out: wl, dm }, grid1d(F1 - F0, WG));
+      ctx.dispatch(k, { ...resources, wl, dm }, [pixelBlocks, Math.ceil((F1 - F0) / TF), g.B]);
+    }
+  }
   if (e && zScratch) {
     const entryE = e.relu ? 'epilogue_relu' : 'epilogue_scaled';
     const ke = ctx.kernel('conv', source, entryE, { WG });
@@ -130,24 +130,26 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
 
 export function conv2dWeightGrad(
   ctx: KernelContext,
-  p: { delta: Tensor; x: Tensor; padding: number; out: Tensor; sgd?: SgdUpdate },
+  p: { delta: Tensor; x: Tensor; padding: number; out?: Tensor; sgd?: SgdUpdate },
 ): void {
   const op = 'conv2dWeightGrad';
-  const g = geometry(op, p.x, p.out, p.padding);
+  const shaped = p.out ?? p.sgd?.w;
+  if (!shaped) throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
+  const g = geometry(op, p.x, shaped, p.padding);
   expectShape(op, p.delta, [g.B, g.F, g.HO, g.WO]);
   expectDtype(op, p.delta, 'i32');
-  expectDtype(op, p.out, 'i32');
+  expectDtype(op, shaped, 'i32');
   const v = chooseVariant(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
   const TF = v.TF;
-  const sgd = p.sgd ? fusedSgdOverrides(op, p.sgd, p.out.size, [p.delta, p.x]) : undefined;
   const xp = packInput(ctx, p.x, g);
   const grid: [number, number, number] = [Math.ceil((g.KS * g.KS * g.CW) / WG), Math.ceil(g.F / TF), 1];
-  if (p.sgd && sgd) {
-    // The sums update the weights in place; out is not written.
+  if (p.sgd) {
+    // The sums update the weights in place; the gradient is never stored.
+    const sgd = fusedSgdOverrides(op, p.sgd, shaped.size, [p.delta, p.x]);
     const k = ctx.kernel('conv', source, 'weight_grad_sgd', { WG, TF, ...sgd });
     ctx.dispatch(k, { delta: p.delta, xp, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm: dims(ctx, g) }, grid);
     return;
   }
   const k = ctx.kernel('conv', source, 'weight_grad', { WG, TF });
-  ctx.dispatch(k, { delta: p.delta, xp, z: p.out, dm: dims(ctx, g) }, grid);
+  ctx.dispatch(k, { delta: p.delta, xp, z: shaped, dm: dims(ctx, g) }, grid);
 }

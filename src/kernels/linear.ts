@@ -40,19 +40,37 @@ export function epilogueOverrides(op: string, scale: number | undefined, slopeIn
  */
 export const LIMB_PLANES = 2;
 
+/** Limb planes of a layer may take an eighth of its int32 weights, or this much if more. */
+const LIMB_CHUNK_MIN_BYTES = 64 * 1024;
+
 /**
- * The weight-limb scratch shared by the linear and conv dot4 paths: `rows` limb counts (padded
- * to a whole 16-byte row) then LIMB_PLANES planes of `planeWords` words.
+ * Rows (output rows of w, or conv filters) per limb chunk. A layer whose limb planes would pass
+ * the budget above packs and runs its forward in up to four chunks of rows, one after the
+ * other through the same scratch, so the planes cost at most an eighth of the int32 weights
+ * rather than half. Chunks are whole multiples of 8 rows, so every register tile and packed
+ * int8 output word lies in one chunk.
  */
-export function limbScratch(ctx: KernelContext, rows: number, planeWords: number): { wl: ScratchRole; LBASE: number; LPLANE: number } {
+export function limbChunkRows(rows: number, rowWords: number): number {
+  const planeBytes = LIMB_PLANES * rows * rowWords * 4;
+  const budget = Math.max(LIMB_CHUNK_MIN_BYTES, rows * rowWords * 2);
+  const chunks = Math.ceil(planeBytes / budget);
+  return Math.min(rows, Math.ceil(Math.ceil(rows / chunks) / 8) * 8);
+}
+
+/**
+ * The weight-limb scratch shared by the linear and conv dot4 paths, for chunks of `rows` rows:
+ * their limb counts (padded to a whole 16-byte row) then LIMB_PLANES planes of rows x rowWords.
+ */
+export function limbScratch(ctx: KernelContext, rows: number, rowWords: number): { wl: ScratchRole; LBASE: number; LPLANE: number } {
   const LBASE = Math.ceil(rows / 4) * 4;
-  const wl = scratch(ctx.device, 'weight-limbs', (LBASE + LIMB_PLANES * planeWords) * 4);
-  return { wl, LBASE, LPLANE: planeWords };
+  const LPLANE = rows * rowWords;
+  const wl = scratch(ctx.device, 'weight-limbs', (LBASE + LIMB_PLANES * LPLANE) * 4);
+  return { wl, LBASE, LPLANE };
 }
 
 /** The Dims uniform of linear.wgsl (field order as declared there). */
 function dims(ctx: KernelContext, B: number, K: number, O: number, e: Record<string, number> = {}): GPUBuffer {
-  const v = [B, K, O, words(K), words(O), e.LBASE ?? 0, e.LPLANE ?? 0, e.SF ?? 1, e.SLOPE_INV ?? 4, e.CORR ?? 0];
+  const v = [B, K, O, words(K), words(O), e.LBASE ?? 0, e.LPLANE ?? 0, e.SF ?? 1, e.SLOPE_INV ?? 4, e.CORR ?? 0, e.O0 ?? 0, e.O1 ?? O];
   return constants(ctx.device, v, 'linear dims');
 }
 
@@ -77,7 +95,7 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   }
   const v = chooseVariant(op, [B, K, O]).params;
   const epi = epilogueOverrides(op, e?.scale, e?.relu?.slopeInv);
-  let entry = !e ? 'forward_raw' : e.relu ? 'forward_relu' : 'forward_scaled';
+  const entry = !e ? 'forward_raw' : e.relu ? 'forward_relu' : 'forward_scaled';
   // Without a bias the weights stand in for the (unread) bias binding.
   const resources: Record<string, Resource> = { x: p.x, w: p.w, bias: p.bias ?? p.w };
   resources.z = spare(ctx, 'z');
@@ -86,18 +104,24 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   if (!e) resources.z = p.out;
   else resources.s = p.out;
   if (e?.relu) resources.a = e.relu.out;
-  let extra: Record<string, number> = epi;
-  if (v.DOT4) {
-    const { wl, LBASE, LPLANE } = limbScratch(ctx, O, O * words(K));
-    const kp = ctx.kernel('linear', source, 'pack_weights', { WG, PLANES: LIMB_PLANES });
-    extra = { ...epi, LBASE, LPLANE };
-    ctx.dispatch(kp, { w: p.w, wl_out: wl, dm: dims(ctx, B, K, O, extra) }, grid1d(O, WG));
-    resources.wl = wl;
-    entry += '_limbs';
+  const overrides = { WG, TM: v.TM, TN: v.TN, HAS_BIAS: p.bias ? 1 : 0 };
+  const rowBlocks = Math.ceil(B / (v.TM * WG));
+  if (!v.DOT4) {
+    resources.dm = dims(ctx, B, K, O, epi);
+    ctx.dispatch(ctx.kernel('linear', source, entry, overrides), resources, [rowBlocks, Math.ceil(O / v.TN), 1]);
+    return;
   }
-  resources.dm = dims(ctx, B, K, O, extra);
-  const k = ctx.kernel('linear', source, entry, { WG, TM: v.TM, TN: v.TN, HAS_BIAS: p.bias ? 1 : 0, ...(v.DOT4 ? { PLANES: LIMB_PLANES } : {}) });
-  ctx.dispatch(k, resources, [Math.ceil(B / (v.TM * WG)), Math.ceil(O / v.TN), 1]);
+  // Each chunk of rows: split its weights into limbs, then run its outputs on them.
+  const rows = limbChunkRows(O, words(K));
+  const { wl, LBASE, LPLANE } = limbScratch(ctx, rows, words(K));
+  const kp = ctx.kernel('linear', source, 'pack_weights', { WG, PLANES: LIMB_PLANES });
+  const k = ctx.kernel('linear', source, `${entry}_limbs`, { ...overrides, PLANES: LIMB_PLANES });
+  for (let O0 = 0; O0 < O; O0 += rows) {
+    const O1 = Math.min(O, O0 + rows);
+    const dm = dims(ctx, B, K, O, { ...epi, LBASE, LPLANE, O0, O1 });
+    ctx.dispatch(kp, { w: p.w, wl_out: wl, dm }, grid1d(O1 - O0, WG));
+    ctx.dispatch(k, { ...resources, wl, dm }, [rowBlocks, Math.ceil((O1 - O0) / v.TN), 1]);
+  }
 }
 
 export function linearInputGrad(ctx: KernelContext, p: { g: Tensor; w: Tensor; out: Tensor }): void {
@@ -112,24 +136,27 @@ export function linearInputGrad(ctx: KernelContext, p: { g: Tensor; w: Tensor; o
   ctx.dispatch(k, { g: p.g, w: p.w, z: p.out, dm: dims(ctx, B, K, O) }, [Math.ceil(B / (v.TM * WG)), Math.ceil(K / v.TN), 1]);
 }
 
-export function linearWeightGrad(ctx: KernelContext, p: { g: Tensor; x: Tensor; out: Tensor; sgd?: SgdUpdate }): void {
+export function linearWeightGrad(ctx: KernelContext, p: { g: Tensor; x: Tensor; out?: Tensor; sgd?: SgdUpdate }): void {
   const op = 'linearWeightGrad';
   const [B, O] = p.g.shape;
   const K = p.x.shape[1];
   expectDtype(op, p.x, 'i8');
   expectShape(op, p.x, [B, K]);
-  expectShape(op, p.out, [O, K]);
-  expectDtype(op, p.out, 'i32');
+  if (p.out) {
+    expectShape(op, p.out, [O, K]);
+    expectDtype(op, p.out, 'i32');
+  }
   const v = chooseVariant(op, [B, K, O]).params;
   const G_PACKED = p.g.dtype === 'i8' ? 1 : 0;
   const grid: [number, number, number] = [Math.ceil(words(K) / WG), Math.ceil(O / v.TN), 1];
   if (p.sgd) {
-    // The sums update the weights in place; out is not written.
+    // The sums update the weights in place; the gradient is never stored.
     const sgd = fusedSgdOverrides(op, p.sgd, O * K, [p.g, p.x]);
     const k = ctx.kernel('linear', source, 'weight_grad_sgd', { WG, TN: v.TN, G_PACKED, ...sgd });
     ctx.dispatch(k, { g: p.g, x: p.x, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm: dims(ctx, B, K, O) }, grid);
     return;
   }
+  if (!p.out) throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
   const k = ctx.kernel('linear', source, 'weight_grad', { WG, TN: v.TN, G_PACKED });
   ctx.dispatch(k, { g: p.g, x: p.x, z: p.out, dm: dims(ctx, B, K, O) }, grid);
 }

@@ -9,6 +9,12 @@
  * need, not a trail of outgrown buffers. A buffer outgrown after a submitted program bound it
  * stays alive for that program, and stays counted.
  */
+// GPUBufferUsage flags (values fixed by the WebGPU spec), spelled out so the wrappers can also
+// run where no WebGPU runtime is loaded (planning.ts).
+const STORAGE = 0x80;
+const UNIFORM = 0x40;
+const COPY_DST = 0x08;
+
 export class ScratchRole {
   constructor(
     readonly device: GPUDevice,
@@ -70,7 +76,7 @@ export function scratch(device: GPUDevice, role: string, bytes: number): Scratch
   if (need > device.limits.maxStorageBufferBindingSize) {
     throw new Error(`scratch ${role}: ${need} bytes exceed the adapter's maxStorageBufferBindingSize (${device.limits.maxStorageBufferBindingSize})`);
   }
-  const buffer = device.createBuffer({ size: need, usage: GPUBufferUsage.STORAGE, label: `scratch ${role}` });
+  const buffer = device.createBuffer({ size: need, usage: STORAGE, label: `scratch ${role}` });
   if (have?.bound) retired.set(device, (retired.get(device) ?? 0) + have.buffer.size);
   else have?.buffer.destroy();
   const handle = have?.handle ?? new ScratchRole(device, role);
@@ -98,7 +104,7 @@ export function constants(device: GPUDevice, values: readonly number[], label: s
     values.forEach((v, i) => {
       words[i] = v | 0;
     });
-    buffer = device.createBuffer({ size: words.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label });
+    buffer = device.createBuffer({ size: words.byteLength, usage: UNIFORM | COPY_DST, label });
     device.queue.writeBuffer(buffer, 0, words);
     m.set(key, buffer);
   }

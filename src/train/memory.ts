@@ -4,14 +4,22 @@
  * refused with what to shrink).
  *
  * Analytic minimum = int32 weights + int8 batch input + per block the int8 NITRO-ReLU input s
- * and output a kept for the backward pass + the int32 weight gradient of the largest layer +
- * the int32 gradient of the largest block output + int8 predictions of every head.
+ * and output a kept for the backward pass + the int32 gradient of the largest block output +
+ * int8 predictions of every head. No weight gradient: IntegerSGD is fused into the gradient
+ * reduction, so a weight gradient is never stored.
+ *
+ * The kernels' device scratch (weight limbs, repacked inputs, raw sums) comes on top; the plan
+ * reports it separately (`plannedScratch`).
  */
-import { type Backend, type DType, deviceBytes, type Tensor } from '../backend.ts';
+import { type Backend, deviceBytes } from '../backend.ts';
+import { createGpuOps } from '../kernels/index.ts';
+import { planningContext } from '../kernels/planning.ts';
+import { scratchRoles } from '../kernels/scratch.ts';
 import { Model } from '../model/model.ts';
 import { isConv, type ModelSpec } from '../model/spec.ts';
 import { allocateParameters, Network } from './network.ts';
 import { type NetworkPlan, planFromSpec } from './plan.ts';
+import { type Allocation, ShapeBackend } from './shape-backend.ts';
 
 export interface MemoryReport {
   batch: number;
@@ -21,6 +29,10 @@ export interface MemoryReport {
   /** Bytes the engine allocates for the model and one batch. */
   allocatedBytes: number;
   minimumBytes: number;
+  /** The WebGPU kernels' device scratch on top (weight limbs, repacked inputs, raw sums); 0 on the CPU backend. */
+  scratchBytes: number;
+  /** (allocated + scratch) / minimum, in hundredths (integer). */
+  withScratchPercent: number;
   /** allocated / minimum, in hundredths (integer). */
   ratioPercent: number;
   /** Largest single tensor and the adapter's per-binding limit. */
@@ -29,6 +41,7 @@ export interface MemoryReport {
 }
 
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
 
 export function minimumBytes(spec: ModelSpec, batch: number): number {
   const plan = planFromSpec(spec);
@@ -36,14 +49,12 @@ export function minimumBytes(spec: ModelSpec, batch: number): number {
   let bytes = 0;
   for (const p of plan.parameters) bytes += 4 * prod(p.shape);
   bytes += deviceBytes([B, ...plan.input], 'i8');
-  let maxWeight = plan.output.inFeatures * plan.classes;
   let maxOut = 0;
   for (const b of plan.blocks) {
     bytes += 2 * deviceBytes([B, ...b.outShape], 'i8');
-    maxWeight = Math.max(maxWeight, prod(b.weightShape), b.head.dlr * plan.classes);
     maxOut = Math.max(maxOut, prod(b.outShape));
   }
-  bytes += 4 * maxWeight + 4 * B * maxOut;
+  bytes += 4 * B * maxOut;
   bytes += (plan.blocks.length + 1) * deviceBytes([B, plan.classes], 'i8');
   return bytes;
 }
@@ -63,6 +74,7 @@ export function memoryReport(backend: Backend, spec: ModelSpec, batch: number): 
       if (bytes > largest.bytes) largest = { label: t.label, bytes };
     }
     const minimum = minimumBytes(spec, batch);
+    const scratchBytes = backend.kind === 'webgpu' ? sum(plannedScratch(spec, batch).values()) : 0;
     const limits = (backend as { device?: GPUDevice }).device?.limits;
     return {
       batch,
@@ -72,6 +84,8 @@ export function memoryReport(backend: Backend, spec: ModelSpec, batch: number): 
       allocatedBytes,
       minimumBytes: minimum,
       ratioPercent: Math.floor((allocatedBytes * 100) / minimum),
+      scratchBytes,
+      withScratchPercent: Math.floor(((allocatedBytes + scratchBytes) * 100) / minimum),
       largestTensor: largest,
       bindingLimit: limits?.maxStorageBufferBindingSize,
     };
@@ -91,17 +105,15 @@ export function formatMemoryReport(r: MemoryReport): string {
     `  activations etc.  ${mib(r.activationBytes)} (int8 packed four to a word, int32 only for gradients)`,
     `  allocated         ${mib(r.allocatedBytes)}`,
     `  analytic minimum  ${mib(r.minimumBytes)}  (allocated = ${(r.ratioPercent / 100).toFixed(2)}x minimum)`,
+    ...(r.scratchBytes
+      ? [`  kernel scratch    ${mib(r.scratchBytes)} (weight limbs, repacked inputs, raw sums; with it ${(r.withScratchPercent / 100).toFixed(2)}x minimum)`]
+      : []),
     `  largest tensor    ${r.largestTensor.label} ${mib(r.largestTensor.bytes)}${r.bindingLimit ? ` (adapter limit per binding ${mib(r.bindingLimit)})` : ''}`,
   ].join('\n');
 }
 
 /** One device tensor the engine allocates for a model and a batch. */
-export interface PlannedTensor {
-  label: string;
-  shape: readonly number[];
-  dtype: DType;
-  bytes: number;
-}
+export type PlannedTensor = Allocation;
 
 /**
  * Every device tensor a model (its parameters) and one network at `batch` (activations and
@@ -110,24 +122,23 @@ export interface PlannedTensor {
  */
 export function plannedTensors(spec: ModelSpec, batch: number): PlannedTensor[] {
   const plan = planFromSpec(spec);
-  const tensors: PlannedTensor[] = [];
-  const sizing = {
-    kind: 'cpu',
-    description: 'memory plan',
-    tensor(shape: readonly number[], dtype: DType, label: string): Tensor {
-      tensors.push({ label, shape: [...shape], dtype, bytes: deviceBytes(shape, dtype) });
-      return { shape, dtype, label, size: shape.reduce((a, b) => a * b, 1) } as Tensor;
-    },
-    write(): void {},
-  };
-  const backend = new Proxy(sizing, {
-    get(target, prop) {
-      if (prop in target) return target[prop as keyof typeof target];
-      throw new Error(`memory plan: allocation code used backend.${String(prop)}, which the plan cannot follow`);
-    },
-  }) as unknown as Backend;
-  new Network(backend, plan, allocateParameters(backend, plan), batch);
-  return tensors;
+  const shapes = new ShapeBackend();
+  new Network(shapes, plan, allocateParameters(shapes, plan), batch);
+  return shapes.allocations;
+}
+
+/**
+ * The WebGPU kernels' device scratch for training `spec` at `batch` (bytes per scratch role:
+ * weight limbs, repacked conv inputs, raw sums), computed without a device: a training step is
+ * traced through the real kernel wrappers with the kernel variants chosen now (defaults or
+ * tuned), against a context that only sizes buffers.
+ */
+export function plannedScratch(spec: ModelSpec, batch: number): Map<string, number> {
+  const plan = planFromSpec(spec);
+  const ctx = planningContext();
+  const shapes = new ShapeBackend(createGpuOps(ctx));
+  new Network(shapes, plan, allocateParameters(shapes, plan), batch).recordTrainOnBatch();
+  return scratchRoles(ctx.device);
 }
 
 /** The adapter limits a single tensor must respect (one GPU buffer, bound whole). */
@@ -165,11 +176,6 @@ function fieldOf(label: string, spec: ModelSpec, plan: NetworkPlan): string {
   const size = (shape: readonly number[]) => shape.reduce((x, y) => x * y, 1);
   const largest = (f: (b: NetworkPlan['blocks'][number]) => number): number =>
     plan.blocks.reduce((best, b) => (f(b) > f(plan.blocks[best]) ? b.index : best), 0);
-  if (label === 'scratch.grad') {
-    const weight = (b: NetworkPlan['blocks'][number]) => Math.max(size(b.weightShape), b.head.dlr * plan.classes);
-    const i = largest(weight);
-    return plan.output.inFeatures * plan.classes > weight(plan.blocks[i]) ? `the last block, ${blockField(last)}` : blockField(i);
-  }
   if (label === 'scratch.delta') return blockField(largest((b) => (b.head.pool ? size(b.outShape) : 0)));
   if (label === 'scratch.headDelta') {
     const i = largest((b) => b.head.dlr);
@@ -190,15 +196,23 @@ function mibText(bytes: number): string {
  */
 export function checkFits(spec: ModelSpec, batch: number, limits: BufferLimits): void {
   const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  const over = (b: number) => plannedTensors(spec, b).find((t) => t.bytes > limit);
+  // Tensors first (they name the spec field to shrink), then the kernels' scratch buffers.
+  const over = (b: number): { what: string; bytes: number; label?: string } | undefined => {
+    const t = plannedTensors(spec, b).find((x) => x.bytes > limit);
+    if (t) return { what: `tensor ${t.label} [${t.shape.join(', ')}]`, bytes: t.bytes, label: t.label };
+    const scratch = [...plannedScratch(spec, b)].find(([, bytes]) => bytes > limit);
+    return scratch && { what: `kernel scratch ${scratch[0]}`, bytes: scratch[1] };
+  };
   const first = over(batch);
   if (!first) return;
   const plan = planFromSpec(spec);
-  const head = `tensor ${first.label} [${first.shape.join(', ')}] needs ${mibText(first.bytes)} at batch ${batch}, more than the adapter's ${mibText(limit)} per buffer (maxStorageBufferBindingSize)`;
+  // Kernel scratch is sized by the largest layer (weight limbs) or its output (inputs, sums).
+  const shrink = (label?: string) => (label ? fieldOf(label, spec, plan) : 'the largest layer');
+  const head = `${first.what} needs ${mibText(first.bytes)} at batch ${batch}, more than the adapter's ${mibText(limit)} per buffer (maxStorageBufferBindingSize)`;
   const atOne = over(1);
   if (atOne) {
     throw new MemoryFitError(
-      `model does not fit the adapter even at batch 1: tensor ${atOne.label} [${atOne.shape.join(', ')}] needs ${mibText(atOne.bytes)}, more than the adapter's ${mibText(limit)} per buffer; shrink ${fieldOf(atOne.label, spec, plan)}`,
+      `model does not fit the adapter even at batch 1: ${atOne.what} needs ${mibText(atOne.bytes)}, more than the adapter's ${mibText(limit)} per buffer; shrink ${shrink(atOne.label)}`,
     );
   }
   let lo = 1;
@@ -208,5 +222,5 @@ export function checkFits(spec: ModelSpec, batch: number, limits: BufferLimits):
     if (over(mid)) hi = mid - 1;
     else lo = mid;
   }
-  throw new MemoryFitError(`batch ${batch} does not fit the adapter: ${head}; use a batch of at most ${lo} (--batch ${lo}) or shrink ${fieldOf(first.label, spec, plan)}`);
+  throw new MemoryFitError(`batch ${batch} does not fit the adapter: ${head}; use a batch of at most ${lo} (--batch ${lo}) or shrink ${shrink(first.label)}`);
 }

@@ -88,8 +88,11 @@ export class Network {
   readonly logits: Tensor;
   private readonly gOut: Tensor;
   private readonly blocks: BlockTensors[];
-  /** Shared gradient scratch, sized for the largest block. */
-  private readonly scratch: { headDelta: Tensor; delta: Tensor; grad: Tensor };
+  /**
+   * Shared δ scratch, sized for the largest block. There is no weight-gradient buffer: every
+   * weight gradient is reduced straight into its IntegerSGD update.
+   */
+  private readonly scratch: { headDelta: Tensor; delta: Tensor };
   private readonly tensors: Tensor[] = [];
 
   constructor(
@@ -133,14 +136,9 @@ export class Network {
     // δ of a block output needs its own buffer only behind a head pool; otherwise it is headDelta.
     const outSize = maxOf((b) => (b.head.pool ? b.outShape.reduce((p, q) => p * q, 1) : 1));
     const dlr = maxOf((b) => b.head.dlr);
-    const weights = Math.max(
-      plan.output.inFeatures * C,
-      ...plan.blocks.map((b) => Math.max(b.weightShape.reduce((p, q) => p * q, 1), b.head.dlr * C)),
-    );
     this.scratch = {
       headDelta: t([B * dlr], 'i32', 'scratch.headDelta'),
       delta: t([B * outSize], 'i32', 'scratch.delta'),
-      grad: t([weights], 'i32', 'scratch.grad'),
     };
   }
 
@@ -240,7 +238,6 @@ export class Network {
     const plan = this.plan;
     const b = plan.blocks[blockIndex];
     const bt = this.blocks[blockIndex];
-    const C = plan.classes;
     const flat = this.headForward(ops, blockIndex);
     ops.lossGradient({
       yhat: bt.yhat,
@@ -253,8 +250,7 @@ export class Network {
     // δ through the head uses P before its update.
     const headDelta = this.view(this.scratch.headDelta, [B, b.head.dlr]);
     ops.linearInputGrad({ g: bt.g, w: P, out: headDelta });
-    const dP = this.view(this.scratch.grad, [C, b.head.dlr]);
-    ops.linearWeightGrad({ g: bt.g, x: flat, out: dP, sgd: { w: P, lrInv: this.lrInv, amp: 1, decayInv: plan.headDecayInv } });
+    ops.linearWeightGrad({ g: bt.g, x: flat, sgd: { w: P, lrInv: this.lrInv, amp: 1, decayInv: plan.headDecayInv } });
     if (plan.bias) this.biasUpdate(ops, `blocks.${blockIndex}.head.bias`, bt.g, 1, plan.headDecayInv);
 
     const outShape = [B, ...b.outShape];
@@ -277,12 +273,11 @@ export class Network {
     const deltaS = delta;
     ops.nitroReluBackward({ delta, x: bt.s, out: deltaS, slopeInv: plan.slopeInv });
     const W = this.weight(`blocks.${blockIndex}.weight`);
-    const dW = this.view(this.scratch.grad, [...b.weightShape]);
     const sgd = { w: W, lrInv: this.lrInv, amp: plan.lrAmp, decayInv: plan.forwardDecayInv };
     if (b.kind === 'conv') {
-      ops.conv2dWeightGrad({ delta: deltaS, x: input, padding: b.padding, out: dW, sgd });
+      ops.conv2dWeightGrad({ delta: deltaS, x: input, padding: b.padding, sgd });
     } else {
-      ops.linearWeightGrad({ g: this.view(deltaS, [B, b.outFeatures]), x: this.view(input, [B, b.inFeatures]), out: dW, sgd });
+      ops.linearWeightGrad({ g: this.view(deltaS, [B, b.outFeatures]), x: this.view(input, [B, b.inFeatures]), sgd });
     }
     if (plan.bias) {
       this.biasUpdate(ops, `blocks.${blockIndex}.bias`, this.view(deltaS, [B, b.outFeatures]), plan.lrAmp, plan.forwardDecayInv);
@@ -293,8 +288,7 @@ export class Network {
   private biasUpdate(ops: Ops, name: string, g: Tensor, amp: number, decayInv: number): void {
     const bias = this.weight(name);
     const ones = this.ones(g.shape[0]);
-    const dB = this.view(this.scratch.grad, [bias.size, 1]);
-    ops.linearWeightGrad({ g, x: ones, out: dB, sgd: { w: bias, lrInv: this.lrInv, amp, decayInv } });
+    ops.linearWeightGrad({ g, x: ones, sgd: { w: bias, lrInv: this.lrInv, amp, decayInv } });
   }
 
   private onesTensor: Tensor | undefined;
@@ -335,9 +329,8 @@ export class Network {
       out: this.gOut,
       metrics: { tensor: this.metrics, offset: plan.blocks.length * METRIC_WORDS },
     });
-    const dOut = this.view(this.scratch.grad, [plan.classes, plan.output.inFeatures]);
     const outSgd = { w: this.weight('output.weight'), lrInv: this.lrInv, amp: 1, decayInv: plan.headDecayInv };
-    ops.linearWeightGrad({ g: this.gOut, x: outIn, out: dOut, sgd: outSgd });
+    ops.linearWeightGrad({ g: this.gOut, x: outIn, sgd: outSgd });
     if (plan.bias) this.biasUpdate(ops, 'output.bias', this.gOut, 1, plan.headDecayInv);
     for (const b of plan.blocks) {
       for (let u = 0; u < b.updatesPerStep; u++) this.blockUpdate(ops, b.index, inputs[b.index], u === 0);

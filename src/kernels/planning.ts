@@ -1,0 +1,26 @@
+/**
+ * A kernel context that compiles and runs nothing: the WebGPU kernel wrappers run against it to
+ * size their device scratch for a model (the memory plan) without a device. Its device stand-in
+ * only remembers buffer sizes; the limits are unbounded so a plan reports sizes instead of
+ * refusing them (checkFits compares them with the adapter's).
+ */
+import type { KernelContext } from './context.ts';
+import type { Kernel } from '../gpu/pipelines.ts';
+
+const UNBOUNDED = Number.MAX_SAFE_INTEGER;
+
+export function planningContext(): KernelContext {
+  const limits = { maxStorageBufferBindingSize: UNBOUNDED, maxBufferSize: UNBOUNDED, maxComputeWorkgroupsPerDimension: UNBOUNDED };
+  const device = {
+    limits,
+    createBuffer: (d: GPUBufferDescriptor) => ({ size: d.size, label: d.label ?? '', destroy() {} }),
+    queue: { writeBuffer() {} },
+  } as unknown as GPUDevice;
+  return {
+    device,
+    limits: limits as unknown as GPUSupportedLimits,
+    kernel: (family, _source, entry) => ({ name: `${family}/${entry}` }) as Kernel,
+    dispatch() {},
+    uniform: (data, label) => device.createBuffer({ size: data.byteLength, usage: 0, label }),
+  };
+}
