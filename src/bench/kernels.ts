@@ -1,7 +1,7 @@
 /**
  * Kernel microbenchmarks: the linear and conv layers of the paper's networks (forward with the
- * fused NITRO epilogue as in training, input gradient of the linear layers, and weight gradient)
- * on random data at a batch size, each op recorded alone and replayed, so backends and kernel
+ * fused NITRO epilogue as in training, input gradient of the linear layers, and weight gradient
+ * with its IntegerSGD update fused as in training) on random data at a batch size, each op recorded alone and replayed, so backends and kernel
  * versions compare layer by layer. With `variants`, each op is recorded and timed once per kernel
  * variant of the WebGPU engine (a recorded program keeps the pipelines it was recorded with).
  */
@@ -108,6 +108,9 @@ export function paperKernelShapes(batch = 64): KernelShape[] {
   return shapes;
 }
 
+/** The forward layers' gradient amplification of the paper's runs (NITRO-D.md §5). */
+const LR_AMP = 640;
+
 function random(rng: Rng, n: number, lo: number, hi: number): Int32Array {
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) out[i] = rng.int(lo, hi);
@@ -171,6 +174,8 @@ function layerCases(backend: Backend, s: KernelShape, rng: Rng, tensors: Tensor[
     return tensor;
   };
   const B = s.batch;
+  // A large inverse learning rate: replays barely move the updated weights.
+  const lrInv = t([1], 'i32', 'bench.lrInv', 1 << 20, 1 << 20);
   if (s.kind === 'linear') {
     const { inFeatures: K, outFeatures: O } = s;
     const x = t([B, K], 'i8', 'bench.x', -127, 127);
@@ -179,7 +184,8 @@ function layerCases(backend: Backend, s: KernelShape, rng: Rng, tensors: Tensor[
     const relu = s.output ? undefined : { out: t([B, O], 'i8', 'bench.a'), slopeInv: 4 };
     const g = t([B, O], 'i32', 'bench.delta', -4096, 4096);
     const dx = t([B, K], 'i32', 'bench.dx');
-    const dw = t([O, K], 'i32', 'bench.dw');
+    // The update goes to its own weights, so the forward's limb count stays that of fresh weights.
+    const sgd = { w: t([O, K], 'i32', 'bench.updated', -64, 64), lrInv, amp: LR_AMP, decayInv: 0 };
     const macs = B * O * K;
     const dims = [B, K, O];
     return [
@@ -202,7 +208,7 @@ function layerCases(backend: Backend, s: KernelShape, rng: Rng, tensors: Tensor[
         shape: `${O}x${K} over ${B}`,
         macs,
         dims,
-        issue: (ops) => ops.linearWeightGrad({ g, x, out: dw }),
+        issue: (ops) => ops.linearWeightGrad({ g, x, sgd }),
       },
     ];
   }
@@ -214,7 +220,7 @@ function layerCases(backend: Backend, s: KernelShape, rng: Rng, tensors: Tensor[
   const out = t([B, F, HO, WO], 'i8', 'bench.s');
   const a = t([B, F, HO, WO], 'i8', 'bench.a');
   const delta = t([B, F, HO, WO], 'i32', 'bench.delta', -4096, 4096);
-  const dw = t([F, C, k, k], 'i32', 'bench.dw');
+  const sgd = { w: t([F, C, k, k], 'i32', 'bench.updated', -64, 64), lrInv, amp: LR_AMP, decayInv: 0 };
   const macs = B * F * HO * WO * C * k * k;
   const shape = `${B}x${C}x${H}x${W} * ${F}x${C}x${k}x${k}`;
   const dims = [B, C, H, W, F, k, padding];
@@ -231,7 +237,7 @@ function layerCases(backend: Backend, s: KernelShape, rng: Rng, tensors: Tensor[
       shape,
       macs,
       dims,
-      issue: (ops) => ops.conv2dWeightGrad({ delta, x, padding, out: dw }),
+      issue: (ops) => ops.conv2dWeightGrad({ delta, x, padding, sgd }),
     },
   ];
 }
