@@ -51,3 +51,14 @@ describe('nitro-d step / predict', () => {
     for (const [tensor, t] of expected) expectSameElements(got.get(tensor)!.data, t.data, tensor);
   });
 });
+
+describe('nitro-d eval --help', () => {
+  it('names every flag eval accepts', async () => {
+    requireBuild();
+    const r = await nitro(['eval', '--help']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const flag of ['--preset', '--model', '--weights', '--dataset', '--data', '--test-limit', '--train-limit', '--seed', '--backend', '--json']) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+});

@@ -3,7 +3,7 @@ import { UsageError } from './args.ts';
 import { BENCH_HELP, benchCommand } from './commands/bench.ts';
 import { BENCH_KERNELS_HELP, benchKernelsCommand } from './commands/bench-kernels.ts';
 import { predictCommand, stepCommand } from './commands/golden.ts';
-import { evalCommand, infoCommand, initCommand } from './commands/model-tools.ts';
+import { EVAL_HELP, evalCommand, infoCommand, initCommand } from './commands/model-tools.ts';
 import { TRAIN_HELP, trainCommand } from './commands/train.ts';
 import { TUNE_HELP, tuneCommand } from './commands/tune.ts';
 
@@ -11,7 +11,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   train: { run: trainCommand, help: TRAIN_HELP },
-  eval: { run: evalCommand, help: 'evaluate a checkpoint on the test set: --preset P | --model M.json, --weights W [--data DIR] [--json]' },
+  eval: { run: evalCommand, help: EVAL_HELP },
   init: { run: initCommand, help: 'write seeded integer Kaiming weights: --preset P | --model M.json, --out W [--seed S]' },
   info: { run: infoCommand, help: 'adapter, features and limits; with --preset P | --model M.json [--batch B]: the memory plan [--json]' },
   step: { run: stepCommand, help: 'run training steps on pre-made batches: --model M.json --weights W --batches B --out OUT [--backend webgpu|cpu]' },

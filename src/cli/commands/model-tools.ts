@@ -32,6 +32,18 @@ export async function initCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+export const EVAL_HELP = `evaluate a checkpoint on the test set: accuracy, per-head accuracy, confusion matrix
+  --preset P | --model M.json   the model (default mlp2)
+  --weights W            the checkpoint (safetensors), e.g. best.safetensors of a training run
+  --dataset NAME         fashion-mnist | mnist | cifar10 (default: the preset's)
+  --data DIR             data folder (default for Fashion-MNIST: /usr/share/datasets/fashion-mnist)
+  --test-limit N         evaluate only the first N test samples
+  --train-limit N        the training samples the run used: the inputs are normalised with their
+                         statistics, as in training (default: all)
+  --seed S               accepted as in train (evaluation is deterministic and does not use it)
+  --backend webgpu|cpu   (default webgpu)
+  --json                 print one JSON object`;
+
 export async function evalCommand(argv: string[]): Promise<number> {
   const flags = parseFlags('eval', argv, {
     ...MODEL_FLAGS,
