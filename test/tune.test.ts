@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adapterKey, cacheKey, engineVersion, installTuned, loadTuned, saveTuned, type TuneStore } from '../src/bench/tune-cache.ts';
+import { adapterKey, cacheKey, engineVersion, forgetTuned, installTuned, loadTuned, saveTuned, type TuneStore } from '../src/bench/tune-cache.ts';
 import { trainingGemmShapes, tuneVariants, variantsInUse } from '../src/bench/tune.ts';
 import { chooseVariant, defaultVariant, findVariant, GEMM_OPS, setTunedVariants, tunedVariants, variantsOf } from '../src/kernels/gemm-tiles.ts';
 import { Model } from '../src/model/model.ts';
@@ -153,6 +153,27 @@ describe('tuned-variant cache', () => {
     expect(loadTuned(store, 'vendor A | arch | dev | driver 1 | node')).toBeUndefined();
     store.text = '{"format":"something else"}';
     expect(() => loadTuned(store, 'x')).toThrow(/tuned variants memory/);
+  });
+
+  it('forgets every entry of one adapter and keeps the others', () => {
+    const store = memoryStore();
+    const a = 'vendor A | arch | dev | driver 1 | browser';
+    const b = 'vendor B | arch | dev | driver 1 | browser';
+    expect(forgetTuned(store, a)).toBe(0);
+    expect(store.text).toBeUndefined();
+    saveTuned(store, a, { 'linear:64x784x100': 'tm1-tn8-dot4' }, 'a');
+    saveTuned(store, b, { 'linear:64x784x100': 'tm2-tn8-i32' }, 'b');
+    // An entry of an older engine version of the same adapter goes too.
+    const doc = JSON.parse(store.text!);
+    doc.entries[cacheKey(a, 'deadbeef')] = { ...doc.entries[cacheKey(a)], engine: 'deadbeef' };
+    store.text = JSON.stringify(doc);
+    expect(forgetTuned(store, a)).toBe(2);
+    expect(loadTuned(store, a)).toBeUndefined();
+    expect(Object.keys(JSON.parse(store.text!).entries)).toEqual([cacheKey(b)]);
+    expect(loadTuned(store, b)?.choices).toEqual({ 'linear:64x784x100': 'tm2-tn8-i32' });
+    expect(forgetTuned(store, a)).toBe(0);
+    store.text = 'not json';
+    expect(() => forgetTuned(store, a)).toThrow(/tuned variants memory: not JSON/);
   });
 
   it('installs the choices of this adapter only', async () => {

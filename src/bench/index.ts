@@ -5,5 +5,5 @@ export { formatTrainingBench, formatKernelBench } from './format.ts';
 export { opCost, type OpCost } from './cost.ts';
 export type { KernelTiming, Runtime } from './util.ts';
 export { tuneVariants, trainingGemmShapes, variantsInUse, type TuneOptions, type TuneResult, type TuneRow, type GemmShape } from './tune.ts';
-export { adapterKey, engineVersion, installTuned, loadTuned, localStorageStore, saveTuned, type TuneEntry, type TuneStore } from './tune-cache.ts';
+export { adapterKey, engineVersion, forgetTuned, installTuned, loadTuned, localStorageStore, saveTuned, type TuneEntry, type TuneStore } from './tune-cache.ts';
 export { setTunedVariants, tunedVariants } from '../kernels/gemm-tiles.ts';

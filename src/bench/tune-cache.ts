@@ -115,6 +115,19 @@ export function saveTuned(store: TuneStore, adapter: string, choices: Record<str
 }
 
 /**
+ * Removes every entry of `adapter` (this engine version's and older ones) and writes the store;
+ * returns how many there were. Entries of other adapters stay.
+ */
+export function forgetTuned(store: TuneStore, adapter: string): number {
+  const doc = parse(store);
+  const keys = Object.keys(doc.entries).filter((k) => doc.entries[k]?.adapter === adapter || k === cacheKey(adapter));
+  if (!keys.length) return 0;
+  for (const k of keys) delete doc.entries[k];
+  store.save(`${JSON.stringify(doc, null, 2)}\n`);
+  return keys.length;
+}
+
+/**
  * Installs the cached choices for `backend`'s adapter (setTunedVariants); returns how many
  * shapes they cover (0 when there is no entry or the backend has no variants). Programs
  * recorded afterwards use them.
