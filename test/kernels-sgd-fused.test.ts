@@ -174,4 +174,29 @@ describe('weight gradient + IntegerSGD fused: WebGPU == CPU == unfused', () => {
       }),
     ).toThrow(/gw/);
   });
+
+  it('without out updates the same weights; with neither out nor sgd it says what is missing', async () => {
+    const rng = new Rng(31);
+    const x = t.tensor([3, 2, 4, 4], 'i8', randomInts(rng, 96, -128, 127), 'x');
+    const delta = t.tensor([3, 5, 4, 4], 'i32', randomInts(rng, 240, -5000, 5000), 'delta');
+    const wv = randomInts(rng, 90, -64, 64);
+    const w = t.tensor([5, 2, 3, 3], 'i32', wv, 'w');
+    const wRef = t.tensor([5, 2, 3, 3], 'i32', wv, 'wRef');
+    const out = t.tensor([5, 2, 3, 3], 'i32', undefined, 'dw');
+    const lrInv = t.tensor([1], 'i32', [3], 'lrInv');
+    t.run((ops, on) => {
+      ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: 1, sgd: { w: on(w), lrInv: on(lrInv), amp: 7, decayInv: 100 } });
+      ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: 1, out: on(out) });
+      ops.integerSgd({ w: on(wRef), grad: on(out), lrInv: on(lrInv), amp: 7, decayInv: 100 });
+    });
+    const got = await t.expectSame(w, 'fused without out');
+    expectSameElements(got, await t.gpu.read(wRef.gpu), 'fused without out vs unfused');
+    expect(got.some((v, i) => v !== wv[i])).toBe(true);
+    const g = t.tensor([3, 4], 'i32', undefined, 'g');
+    const xl = t.tensor([3, 6], 'i8', undefined, 'xl');
+    for (const b of ['gpu', 'cpu'] as const) {
+      expect(() => t[b].ops.linearWeightGrad({ g: g[b], x: xl[b] })).toThrow(/linearWeightGrad: needs out \(for the gradient\) or sgd/);
+      expect(() => t[b].ops.conv2dWeightGrad({ delta: delta[b], x: x[b], padding: 1 })).toThrow(/conv2dWeightGrad: needs out \(for the gradient\) or sgd/);
+    }
+  });
 });
