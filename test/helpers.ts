@@ -47,3 +47,18 @@ export function expectSameElements(actual: ArrayLike<number>, expected: ArrayLik
 }
 
 export { Rng };
+
+/**
+ * Zeroes part of a conv delta [B, F, plane] in place, per filter at densities 0, 5 %, 30 % or
+ * 100 % (rotating with `shift`), as the head's max-pool backward leaves it in training: the
+ * sparse weight-gradient kernel lists the non-zeros of mostly-zero filter tiles and runs the
+ * dense loop on the others, so mixed tiles exercise both.
+ */
+export function sparsifyDelta(rng: Rng, delta: Int32Array, F: number, plane: number, shift: number): Int32Array {
+  const keepPercent = [0, 5, 30, 100];
+  for (let i = 0; i < delta.length; i++) {
+    const f = Math.floor(i / plane) % F;
+    if (rng.int(0, 99) >= keepPercent[(f + shift) % 4]) delta[i] = 0;
+  }
+  return delta;
+}

@@ -3,6 +3,8 @@
  * (zero-padded, channels innermost, four to a word) by one small pass, then the forward kernel
  * (with the fused NITRO epilogue) or the weight-gradient kernel runs on it. The forward has an
  * i32 path and a dot4I8Packed path on the weights split into int8 limbs (counted on the GPU).
+ * The weight gradient has a dense path and a sparse one that sums over the non-zero pixels of
+ * delta only (listed on the GPU; mostly zero in training, see conv.wgsl).
  */
 import common from '../../shaders/int-common.wgsl?raw';
 import family from '../../shaders/conv.wgsl?raw';
@@ -48,12 +50,13 @@ interface Extra {
   SF?: number;
   SLOPE_INV?: number;
   CORR?: number;
+  EBASE?: number;
 }
 
 /** The Dims uniform of conv.wgsl (field order as declared there). */
 function dims(ctx: KernelContext, g: Geometry, e: Extra = {}): GPUBuffer {
   const v = [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD, g.HO, g.WO, g.XW, g.OUTW, g.HP, g.WP, g.CW];
-  v.push(e.LBASE ?? 0, e.LPLANE ?? 0, e.SF ?? 1, e.SLOPE_INV ?? 4, e.CORR ?? 0);
+  v.push(e.LBASE ?? 0, e.LPLANE ?? 0, e.SF ?? 1, e.SLOPE_INV ?? 4, e.CORR ?? 0, e.EBASE ?? 0);
   return constants(ctx.device, v, 'conv dims');
 }
 
@@ -74,6 +77,20 @@ function packWeights(ctx: KernelContext, w: Tensor, g: Geometry): { wl: GPUBuffe
   const k = ctx.kernel('conv', source, 'pack_weights', { WG });
   ctx.dispatch(k, { w, wl_out: wl, dm: dims(ctx, g, { LBASE, LPLANE }) }, grid1d(g.F, WG));
   return { wl, LBASE, LPLANE };
+}
+
+/**
+ * Lists the non-zero pixels of delta per filter (the sparse weight gradient's input): returns
+ * the counts and xp indexes (dl) and the values (dv), each list reserving B * HO * WO places.
+ */
+function packDelta(ctx: KernelContext, delta: Tensor, g: Geometry): { dl: GPUBuffer; dv: GPUBuffer; EBASE: number } {
+  const EBASE = Math.ceil(g.F / 4) * 4;
+  const places = g.F * g.B * g.HO * g.WO;
+  const dl = scratch(ctx.device, 'conv.dl', (EBASE + places) * 4);
+  const dv = scratch(ctx.device, 'conv.dv', places * 4);
+  const k = ctx.kernel('conv', source, 'pack_delta', { WG });
+  ctx.dispatch(k, { delta, dl_out: dl, dv_out: dv, dm: dims(ctx, g, { EBASE }) }, grid1d(g.F, WG));
+  return { dl, dv, EBASE };
 }
 
 export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
@@ -145,12 +162,23 @@ export function conv2dWeightGrad(
   const sgd = p.sgd ? fusedSgdOverrides(op, p.sgd, p.out.size, [p.delta, p.x]) : undefined;
   const xp = packInput(ctx, p.x, g);
   const grid: [number, number, number] = [Math.ceil((g.KS * g.KS * g.CW) / WG), Math.ceil(g.F / TF), 1];
+  const resources: Record<string, Tensor | GPUBuffer> = { delta: p.delta, xp };
+  let entry = 'weight_grad';
+  let extra: Extra = {};
+  if (v.SPARSE) {
+    const listed = packDelta(ctx, p.delta, g);
+    resources.dl = listed.dl;
+    resources.dv = listed.dv;
+    extra = { EBASE: listed.EBASE };
+    entry = 'weight_grad_sparse';
+  }
+  resources.dm = dims(ctx, g, extra);
   if (p.sgd && sgd) {
     // The sums update the weights in place; out is not written.
-    const k = ctx.kernel('conv', source, 'weight_grad_sgd', { WG, TF, ...sgd });
-    ctx.dispatch(k, { delta: p.delta, xp, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm: dims(ctx, g) }, grid);
+    const k = ctx.kernel('conv', source, `${entry}_sgd`, { WG, TF, ...sgd });
+    ctx.dispatch(k, { ...resources, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv }, grid);
     return;
   }
-  const k = ctx.kernel('conv', source, 'weight_grad', { WG, TF });
-  ctx.dispatch(k, { delta: p.delta, xp, z: p.out, dm: dims(ctx, g) }, grid);
+  const k = ctx.kernel('conv', source, entry, { WG, TF });
+  ctx.dispatch(k, { ...resources, z: p.out }, grid);
 }

@@ -22,7 +22,7 @@ export interface VariantChoice {
 
 function variant(params: Record<string, number>): VariantChoice {
   const label = Object.entries(params)
-    .map(([k, v]) => (k === 'DOT4' ? (v ? 'dot4' : 'i32') : `${k.toLowerCase()}${v}`))
+    .map(([k, v]) => (k === 'DOT4' ? (v ? 'dot4' : 'i32') : k === 'SPARSE' ? (v ? 'sparse' : 'dense') : `${k.toLowerCase()}${v}`))
     .join('-');
   return { label, params };
 }
@@ -45,7 +45,7 @@ const VARIANTS: Record<GemmOp, VariantChoice[]> = {
     variant({ TF: 4, TP: 4, DOT4: 1 }),
     variant({ TF: 8, TP: 4, DOT4: 1 }),
   ],
-  conv2dWeightGrad: [variant({ TF: 4 }), variant({ TF: 8 })],
+  conv2dWeightGrad: [variant({ TF: 4 }), variant({ TF: 8 }), variant({ TF: 4, SPARSE: 1 }), variant({ TF: 8, SPARSE: 1 })],
 };
 
 /**
