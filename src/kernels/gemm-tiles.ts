@@ -69,7 +69,7 @@ const DEFAULTS: Record<GemmOp, string> = {
   linearInputGrad: 'tm4-tn4',
   linearWeightGrad: 'tn8',
   conv2d: 'tf8-tp4-dot4',
-  conv2dWeightGrad: 'tf8',
+  conv2dWeightGrad: 'tf8-sparse',
 };
 
 /** The variant an op runs with when nothing is forced or tuned. */
