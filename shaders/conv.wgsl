@@ -55,6 +55,9 @@ struct Dims {
   CORR: i32,
   F0: u32,
   F1: u32,
+  // Sparse weight gradient: the F entry counts, then per filter a list of ECAP entries from EBASE.
+  EBASE: u32,
+  ECAP: u32,
 }
 
 @group(0) @binding(12) var<uniform> dm: Dims;
@@ -346,6 +349,8 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 
 @group(0) @binding(13) var<storage, read_write> w_upd: array<i32>;
 @group(0) @binding(14) var<storage, read> lr_inv: array<i32>;
+@group(0) @binding(15) var<storage, read_write> dl_out: array<u32>;
+@group(0) @binding(16) var<storage, read> dl: array<u32>;
 
 override AMP: i32 = 1;
 override DECAY_INV: i32 = 0;
@@ -378,49 +383,173 @@ fn weight_grad_sums(t: WgradTile) -> array<vec4<i32>, MAXF> {
 
 fn wgrad_tile(lid: u32, wid: vec3<u32>) -> WgradTile {
   let col = wid.x * WG + lid;
-  return WgradTile(col % dm.CW, col / dm.CW, wid.y * TF);
+  return WgradTile(col % dm.CW, col / dm.CW, dm.F0 + wid.y * TF);
+}
+
+fn wgrad_live(lid: u32, wid: vec3<u32>) -> bool {
+  return wid.x * WG + lid < dm.KS * dm.KS * dm.CW;
+}
+
+// Stores the sums of filter fi (four channels) into z.
+fn store_wgrad(t: WgradTile, fi: u32, acc: vec4<i32>) {
+  let kk = dm.KS * dm.KS;
+  for (var l = 0u; l < 4u; l++) {
+    let c = t.cw * 4u + l;
+    if (c < dm.C) {
+      z[(fi * dm.C + c) * kk + t.uv] = acc[l];
+    }
+  }
+}
+
+// Applies the sums of filter fi as IntegerSGD (sgd.wgsl) to w_upd in place instead.
+fn sgd_wgrad(t: WgradTile, fi: u32, acc: vec4<i32>) {
+  let kk = dm.KS * dm.KS;
+  let lr = lr_inv[0];
+  for (var l = 0u; l < 4u; l++) {
+    let c = t.cw * 4u + l;
+    if (c < dm.C) {
+      let i = (fi * dm.C + c) * kk + t.uv;
+      w_upd[i] = sgd_step(w_upd[i], acc[l], AMP, DECAY_INV, lr);
+    }
+  }
 }
 
 @compute @workgroup_size(WG)
 fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let kk = dm.KS * dm.KS;
-  if (wid.x * WG + lid >= kk * dm.CW) {
+  if (!wgrad_live(lid, wid)) {
     return;
   }
   let t = wgrad_tile(lid, wid);
   let acc = weight_grad_sums(t);
   for (var f = 0u; f < TF; f++) {
-    let fi = t.f0 + f;
-    if (fi < dm.F) {
-      for (var l = 0u; l < 4u; l++) {
-        let c = t.cw * 4u + l;
-        if (c < dm.C) {
-          z[(fi * dm.C + c) * kk + t.uv] = acc[f][l];
+    if (t.f0 + f < dm.F1) {
+      store_wgrad(t, t.f0 + f, acc[f]);
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn weight_grad_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  if (!wgrad_live(lid, wid)) {
+    return;
+  }
+  let t = wgrad_tile(lid, wid);
+  let acc = weight_grad_sums(t);
+  for (var f = 0u; f < TF; f++) {
+    if (t.f0 + f < dm.F1) {
+      sgd_wgrad(t, t.f0 + f, acc[f]);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sparse weight gradient. In NITRO-D the delta of a conv layer comes through its head's max
+// pooling backward, which keeps one pixel per pooling window (8x8 to 2x1 windows in VGG8B), and
+// the NITRO-ReLU backward truncates more to zero: 1-30 % of delta is non-zero. Zero products add
+// nothing, so summing over the non-zero pixels only gives the same bits with a fraction of the
+// work. `pack_delta` lists them; a tile whose filters are dense runs the dense loop instead.
+//
+// The lists cover the filters F0 .. F1 of one dispatch (the weight gradient runs in chunks of
+// filters so they stay small). dl: dl[r] = how many non-zero pixels filter F0 + r has in delta
+// (over the batch), then from EBASE that filter's list of up to ECAP entries (a quarter of its
+// B * HO * WO pixels): the xp index of each pixel's top-left tap (tap and word offsets are added
+// by the reader), in scan order; dv holds the matching delta values at the same places (minus
+// EBASE). A filter with more non-zero pixels than ECAP keeps its count and lists only the first
+// ECAP: its tile runs dense.
+@group(0) @binding(17) var<storage, read_write> dv_out: array<i32>;
+@group(0) @binding(18) var<storage, read> dv: array<i32>;
+
+// One thread per filter.
+@compute @workgroup_size(WG)
+fn pack_delta(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = gid.x + gid.y * nwg.x * WG;
+  let f = dm.F0 + r;
+  if (f >= dm.F1) {
+    return;
+  }
+  let hw = dm.HO * dm.WO;
+  let e0 = r * dm.ECAP;
+  var n = 0u;
+  for (var b = 0u; b < dm.B; b++) {
+    let plane = (b * dm.F + f) * hw;
+    for (var i = 0u; i < dm.HO; i++) {
+      for (var j = 0u; j < dm.WO; j++) {
+        let d = delta[plane + i * dm.WO + j];
+        if (d != 0) {
+          if (n < dm.ECAP) {
+            dl_out[dm.EBASE + e0 + n] = ((b * dm.HP + i) * dm.WP + j) * dm.CW;
+            dv_out[e0 + n] = d;
+          }
+          n++;
         }
+      }
+    }
+  }
+  dl_out[r] = n;
+}
+
+// A tile runs the listed pixels when every filter of it has all of them listed (at most a
+// quarter of its pixels non-zero; past that the dense loop is about as fast on lavapipe, where
+// a listed pixel costs up to twice a pixel of the dense loop per filter).
+fn tile_is_sparse(t: WgradTile) -> bool {
+  var most = 0u;
+  for (var f = 0u; f < TF; f++) {
+    most = max(most, dl[min(t.f0 + f, dm.F1 - 1u) - dm.F0]);
+  }
+  return most <= dm.ECAP;
+}
+
+// Σ over the listed (non-zero) pixels of filter fi for the invocation's word and tap.
+fn sparse_sums(t: WgradTile, fi: u32) -> vec4<i32> {
+  let tap = ((t.uv / dm.KS) * dm.WP + t.uv % dm.KS) * dm.CW + t.cw;
+  let e0 = (fi - dm.F0) * dm.ECAP;
+  let n = dl[fi - dm.F0];
+  var acc = vec4<i32>(0);
+  for (var k = 0u; k < n; k++) {
+    acc += dv[e0 + k] * unpack4xI8(xp[dl[dm.EBASE + e0 + k] + tap]);
+  }
+  return acc;
+}
+
+@compute @workgroup_size(WG)
+fn weight_grad_sparse(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  if (!wgrad_live(lid, wid)) {
+    return;
+  }
+  let t = wgrad_tile(lid, wid);
+  if (tile_is_sparse(t)) {
+    for (var f = 0u; f < TF; f++) {
+      if (t.f0 + f < dm.F1) {
+        store_wgrad(t, t.f0 + f, sparse_sums(t, t.f0 + f));
+      }
+    }
+  } else {
+    let acc = weight_grad_sums(t);
+    for (var f = 0u; f < TF; f++) {
+      if (t.f0 + f < dm.F1) {
+        store_wgrad(t, t.f0 + f, acc[f]);
       }
     }
   }
 }
 
-// The same sums applied as IntegerSGD (sgd.wgsl) to w_upd in place instead of stored.
 @compute @workgroup_size(WG)
-fn weight_grad_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let kk = dm.KS * dm.KS;
-  if (wid.x * WG + lid >= kk * dm.CW) {
+fn weight_grad_sparse_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  if (!wgrad_live(lid, wid)) {
     return;
   }
   let t = wgrad_tile(lid, wid);
-  let acc = weight_grad_sums(t);
-  let lr = lr_inv[0];
-  for (var f = 0u; f < TF; f++) {
-    let fi = t.f0 + f;
-    if (fi < dm.F) {
-      for (var l = 0u; l < 4u; l++) {
-        let c = t.cw * 4u + l;
-        if (c < dm.C) {
-          let i = (fi * dm.C + c) * kk + t.uv;
-          w_upd[i] = sgd_step(w_upd[i], acc[f][l], AMP, DECAY_INV, lr);
-        }
+  if (tile_is_sparse(t)) {
+    for (var f = 0u; f < TF; f++) {
+      if (t.f0 + f < dm.F1) {
+        sgd_wgrad(t, t.f0 + f, sparse_sums(t, t.f0 + f));
+      }
+    }
+  } else {
+    let acc = weight_grad_sums(t);
+    for (var f = 0u; f < TF; f++) {
+      if (t.f0 + f < dm.F1) {
+        sgd_wgrad(t, t.f0 + f, acc[f]);
       }
     }
   }

@@ -47,3 +47,19 @@ export function expectSameElements(actual: ArrayLike<number>, expected: ArrayLik
 }
 
 export { Rng };
+
+/**
+ * Zeroes part of a conv delta [B, F, plane] in place, as the head's max-pool backward leaves it
+ * in training, at densities 0, 5 %, 30 % or 100 % per run of three filters (rotating with
+ * `shift`): the sparse weight-gradient kernel lists the non-zeros of filter tiles with at most a
+ * quarter non-zero and runs the dense loop on the others, so tiles of 4 or 8 filters cover
+ * sparse, dense and mixed cases.
+ */
+export function sparsifyDelta(rng: Rng, delta: Int32Array, F: number, plane: number, shift: number): Int32Array {
+  const keepPercent = [0, 5, 30, 100];
+  for (let i = 0; i < delta.length; i++) {
+    const f = Math.floor(i / plane) % F;
+    if (rng.int(0, 99) >= keepPercent[(Math.floor(f / 3) + shift) % 4]) delta[i] = 0;
+  }
+  return delta;
+}

@@ -11,7 +11,8 @@ import { scratchBytes, scratchRoles } from '../src/kernels/scratch.ts';
 import { Model } from '../src/model/model.ts';
 import { getPreset } from '../src/model/presets.ts';
 import { plannedScratch } from '../src/train/memory.ts';
-import { cpu, expectSameElements, randomInts, Rng, tensorOf } from './helpers.ts';
+import { findVariant, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
+import { cpu, expectSameElements, randomInts, Rng, sparsifyDelta, tensorOf } from './helpers.ts';
 import { Twins } from './kernels-twin.ts';
 
 interface Layer {
@@ -171,6 +172,36 @@ describe('limb planes in chunks of rows', () => {
     await t.expectSame(z, 'raw sums');
     await t.expectSame(s, 'scaled');
     await t.expectSame(a, 'NITRO-ReLU');
+    t.disposeAll();
+  });
+});
+
+/**
+ * The sparse conv weight gradient lists delta's non-zero pixels for one chunk of filters at a
+ * time once the lists would pass their budget: two chunks here, with sparse, dense and mixed
+ * filter tiles, unfused and fused with IntegerSGD, compared with the CPU element by element.
+ */
+describe('sparse weight gradient in chunks of filters', () => {
+  it('conv 72 filters over 2x16x16 pixels: the same gradient and update as the CPU', async () => {
+    const [B, C, HW, F, k, pad] = [2, 8, 16, 72, 3, 1];
+    const t = await Twins.create();
+    const rng = new Rng(21);
+    const x = t.tensor([B, C, HW, HW], 'i8', randomInts(rng, B * C * HW * HW, -128, 127), 'x');
+    const delta = t.tensor([B, F, HW, HW], 'i32', sparsifyDelta(rng, randomInts(rng, B * F * HW * HW, -3000, 3000), F, HW * HW, 1), 'delta');
+    const dw = t.tensor([F, C, k, k], 'i32', undefined, 'dw');
+    const w = t.tensor([F, C, k, k], 'i32', randomInts(rng, F * C * k * k, -64, 64), 'w');
+    const lrInv = t.tensor([1], 'i32', [2], 'lrInv');
+    withForcedVariant('conv2dWeightGrad', findVariant('conv2dWeightGrad', 'tf8-sparse'), () => {
+      const gpu = t.gpu as WebGPUBackend;
+      const program = gpu.record('sparse chunks', (ops) => ops.conv2dWeightGrad({ delta: delta.gpu, x: x.gpu, padding: pad, out: dw.gpu }));
+      expect(gpu.dispatchNames(program).filter((n) => n === 'conv/pack_delta')).toHaveLength(2);
+      t.run((ops, on) => {
+        ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) });
+        ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, sgd: { w: on(w), lrInv: on(lrInv), amp: 3, decayInv: 50 } });
+      });
+    });
+    await t.expectSame(dw, 'gradient');
+    await t.expectSame(w, 'updated weights');
     t.disposeAll();
   });
 });

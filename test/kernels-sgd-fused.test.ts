@@ -9,7 +9,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, Ops, Tensor } from '../src/backend.ts';
 import { findVariant, type GemmOp, type VariantChoice, variantsOf, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
 import { Rng } from '../src/rng.ts';
-import { expectSameElements, randomInts } from './helpers.ts';
+import { expectSameElements, randomInts, sparsifyDelta } from './helpers.ts';
 import { type Twin, Twins } from './kernels-twin.ts';
 
 const I32_MIN = -2147483648;
@@ -111,7 +111,7 @@ describe('weight gradient + IntegerSGD fused: WebGPU == CPU == unfused', () => {
     }
   });
 
-  it.each(labels('conv2dWeightGrad'))('conv %s: odd shapes, padding, wrapping', async (label) => {
+  it.each(labels('conv2dWeightGrad'))('conv %s: odd shapes, padding, wrapping, sparse and dense filters', async (label) => {
     const choice = findVariant('conv2dWeightGrad', label)!;
     const v: [GemmOp, VariantChoice] = ['conv2dWeightGrad', choice];
     for (const [i, [B, C, H, W, F, k, pad]] of CONV_SHAPES.entries()) {
@@ -121,7 +121,8 @@ describe('weight gradient + IntegerSGD fused: WebGPU == CPU == unfused', () => {
       const Wo = W + 2 * pad - k + 1;
       const x = t.tensor([B, C, H, W], 'i8', randomInts(rng, B * C * H * W, -128, 127), 'x');
       const dv = wrap ? randomInts(rng, B * F * Ho * Wo, I32_MIN, I32_MAX) : randomInts(rng, B * F * Ho * Wo, -3000, 3000);
-      const delta = t.tensor([B, F, Ho, Wo], 'i32', dv, 'delta');
+      // Every third shape keeps delta dense; the others mix filters of every density.
+      const delta = t.tensor([B, F, Ho, Wo], 'i32', i % 3 === 1 ? dv : sparsifyDelta(rng, dv, F, Ho * Wo, i + 3), 'delta');
       const n = F * C * k * k;
       const wv = wrap ? randomInts(rng, n, I32_MIN, I32_MAX) : randomInts(rng, n, -4000, 4000);
       await check(v, `conv ${label} #${i}`, [F, C, k, k], [F, C, k, k], wv, SGD[i % SGD.length], (ops, on, out, s) =>

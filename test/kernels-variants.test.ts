@@ -7,7 +7,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkTiles, findVariant, GEMM_OPS, type GemmOp, variantsOf, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
 import { Rng } from '../src/rng.ts';
-import { randomInts } from './helpers.ts';
+import { randomInts, sparsifyDelta } from './helpers.ts';
 import { Twins } from './kernels-twin.ts';
 
 const I32_MIN = -2147483648;
@@ -81,7 +81,7 @@ describe('conv variants: WebGPU == CPU', () => {
     }
   });
 
-  it.each(labels('conv2dWeightGrad'))('weight gradient %s: odd shapes, wrapping delta', async (label) => {
+  it.each(labels('conv2dWeightGrad'))('weight gradient %s: odd shapes, wrapping delta, sparse and dense filters', async (label) => {
     const choice = findVariant('conv2dWeightGrad', label)!;
     for (const [i, [B, C, H, W, F, k, pad]] of CONV_SHAPES.entries()) {
       const rng = new Rng(6000 + i);
@@ -89,7 +89,9 @@ describe('conv variants: WebGPU == CPU', () => {
       const Wo = W + 2 * pad - k + 1;
       const x = t.tensor([B, C, H, W], 'i8', randomInts(rng, B * C * H * W, -128, 127), 'x');
       const n = B * F * Ho * Wo;
-      const delta = t.tensor([B, F, Ho, Wo], 'i32', i % 2 ? randomInts(rng, n, I32_MIN, I32_MAX) : randomInts(rng, n, -3000, 3000), 'delta');
+      const dv = i % 2 ? randomInts(rng, n, I32_MIN, I32_MAX) : randomInts(rng, n, -3000, 3000);
+      // Every third shape keeps delta dense; the others mix filters of every density.
+      const delta = t.tensor([B, F, Ho, Wo], 'i32', i % 3 === 1 ? dv : sparsifyDelta(rng, dv, F, Ho * Wo, i), 'delta');
       const dw = t.tensor([F, C, k, k], 'i32', undefined, 'dw');
       withForcedVariant('conv2dWeightGrad', choice, () =>
         t.run((ops, on) => ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) })),

@@ -174,8 +174,40 @@ export interface TuneResult {
   elapsedMs: number;
 }
 
-/** Fresh tensors of the same shapes and dtypes as a traced call's, filled with random values. */
-function randomOperands(backend: Backend, call: GemmCall, rng: Rng, tensors: Tensor[]): Record<string, unknown> {
+/**
+ * The head pooling behind a conv weight gradient's delta: in a training step that delta comes
+ * through the block's head max-pool backward (NITRO-D.md §4, step 4.3), one pixel per window.
+ */
+function headPoolOf(plan: NetworkPlan, delta: Tensor): { kernel: [number, number]; padding: [number, number] } | undefined {
+  const per = delta.shape.slice(1).join('x');
+  return plan.blocks.find((b) => b.kind === 'conv' && b.outShape.join('x') === per)?.head.pool;
+}
+
+/** Keeps one random pixel per pool window of each [H, W] plane of `values` (the rest zero). */
+function keepOnePerWindow(rng: Rng, values: Int32Array, shape: readonly number[], pool: { kernel: [number, number]; padding: [number, number] }): void {
+  const [H, W] = shape.slice(-2);
+  const [kh, kw] = pool.kernel;
+  const [ph, pw] = pool.padding;
+  const plane = H * W;
+  for (let p0 = 0; p0 < values.length; p0 += plane) {
+    const kept = values.slice(p0, p0 + plane);
+    values.fill(0, p0, p0 + plane);
+    for (let r0 = -ph; r0 + kh <= H + ph; r0 += kh) {
+      for (let c0 = -pw; c0 + kw <= W + pw; c0 += kw) {
+        const r = rng.int(Math.max(r0, 0), Math.min(r0 + kh, H) - 1);
+        const c = rng.int(Math.max(c0, 0), Math.min(c0 + kw, W) - 1);
+        values[p0 + r * W + c] = kept[r * W + c];
+      }
+    }
+  }
+}
+
+/**
+ * Fresh tensors of the same shapes and dtypes as a traced call's, filled with random values;
+ * a conv weight gradient's delta is as sparse as the training step makes it, since the sparse
+ * kernel's speed depends on that.
+ */
+function randomOperands(backend: Backend, plan: NetworkPlan, call: GemmCall, rng: Rng, tensors: Tensor[]): Record<string, unknown> {
   const clone = (v: unknown, name: string): unknown => {
     if (isTensor(v)) {
       const t = backend.tensor(v.shape, v.dtype, `tune.${name}`);
@@ -185,6 +217,8 @@ function randomOperands(backend: Backend, call: GemmCall, rng: Rng, tensors: Ten
       const [lo, hi] = v.dtype === 'i8' ? [-127, 127] : name === 'w' ? [-64, 64] : name === 'lrInv' ? [1, 4096] : [-4096, 4096];
       const values = new Int32Array(t.size);
       for (let i = 0; i < values.length; i++) values[i] = rng.int(lo, hi);
+      const pool = call.op === 'conv2dWeightGrad' && name === 'delta' ? headPoolOf(plan, v) : undefined;
+      if (pool) keepOnePerWindow(rng, values, v.shape, pool);
       backend.write(t, values);
       return t;
     }
@@ -256,7 +290,7 @@ export async function tuneVariants(backend: Backend, plan: NetworkPlan, batch: n
     if (timed.length) {
       const tensors: Tensor[] = [];
       try {
-        const operands = s.representatives.map((call) => randomOperands(backend, call, rng, tensors));
+        const operands = s.representatives.map((call) => randomOperands(backend, plan, call, rng, tensors));
         const programs = timed.map((v) =>
           operands.map((params) =>
             withForcedVariant(s.op, v, () => backend.record(`tune ${s.op} ${v.label}`, (ops) => (ops[s.op] as (p: unknown) => void)(params))),

@@ -3,6 +3,8 @@
  * (zero-padded, channels innermost, four to a word) by one small pass, then the forward kernel
  * (with the fused NITRO epilogue) or the weight-gradient kernel runs on it. The forward has an
  * i32 path and a dot4I8Packed path on the weights split into int8 limbs (counted on the GPU).
+ * The weight gradient has a dense path and a sparse one that sums over the non-zero pixels of
+ * delta only (listed on the GPU; mostly zero in training, see conv.wgsl).
  */
 import common from '../../shaders/int-common.wgsl?raw';
 import family from '../../shaders/conv.wgsl?raw';
@@ -50,12 +52,14 @@ interface Extra {
   CORR?: number;
   F0?: number;
   F1?: number;
+  EBASE?: number;
+  ECAP?: number;
 }
 
 /** The Dims uniform of conv.wgsl (field order as declared there). */
 function dims(ctx: KernelContext, g: Geometry, e: Extra = {}): GPUBuffer {
   const v = [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD, g.HO, g.WO, g.XW, g.OUTW, g.HP, g.WP, g.CW];
-  v.push(e.LBASE ?? 0, e.LPLANE ?? 0, e.SF ?? 1, e.SLOPE_INV ?? 4, e.CORR ?? 0, e.F0 ?? 0, e.F1 ?? g.F);
+  v.push(e.LBASE ?? 0, e.LPLANE ?? 0, e.SF ?? 1, e.SLOPE_INV ?? 4, e.CORR ?? 0, e.F0 ?? 0, e.F1 ?? g.F, e.EBASE ?? 0, e.ECAP ?? 0);
   return constants(ctx.device, v, 'conv dims');
 }
 
@@ -66,6 +70,44 @@ function packInput(ctx: KernelContext, x: Tensor, g: Geometry): ScratchRole {
   const k = ctx.kernel('conv', source, 'pack_input', { WG });
   ctx.dispatch(k, { x, xp_out: xp, dm: dims(ctx, g) }, grid1d(words, WG));
   return xp;
+}
+
+/**
+ * A filter's non-zero delta pixels are listed for the sparse weight gradient while they are at
+ * most this fraction of its B * HO * WO pixels (a quarter); a tile with a denser filter runs the
+ * dense loop, which is about as fast by then.
+ */
+const SPARSE_CAP_DIV = 4;
+
+/** The delta lists of one chunk of filters may take a sixteenth of delta's bytes, or this much if more. */
+const SPARSE_CHUNK_MIN_BYTES = 64 * 1024;
+
+/**
+ * The sparse weight gradient's filter chunks: entries per filter list (ECAP) and filters per
+ * chunk (a multiple of 8, so filter tiles never straddle chunks). Listing every filter at once
+ * would take half of delta's bytes; in chunks the lists take at most a sixteenth.
+ */
+function sparseChunks(g: Geometry): { ECAP: number; rows: number } {
+  const ECAP = Math.ceil((g.B * g.HO * g.WO) / SPARSE_CAP_DIV);
+  const listBytes = g.F * ECAP * 8;
+  const budget = Math.max(SPARSE_CHUNK_MIN_BYTES, (g.F * g.B * g.HO * g.WO * 4) / 16);
+  const chunks = Math.ceil(listBytes / budget);
+  return { ECAP, rows: Math.min(g.F, Math.ceil(Math.ceil(g.F / chunks) / 8) * 8) };
+}
+
+/**
+ * Lists the non-zero pixels of delta for filters F0 .. F1 (the sparse weight gradient's input):
+ * the counts, then per filter up to ECAP xp indexes (dl), and the matching delta values (dv).
+ */
+function packDelta(ctx: KernelContext, delta: Tensor, g: Geometry, chunk: { ECAP: number; rows: number; F0: number; F1: number }) {
+  const { ECAP, rows, F0, F1 } = chunk;
+  const EBASE = Math.ceil(rows / 4) * 4;
+  const dl = scratch(ctx.device, 'conv.dl', (EBASE + rows * ECAP) * 4);
+  const dv = scratch(ctx.device, 'conv.dv', rows * ECAP * 4);
+  const extra: Extra = { EBASE, ECAP, F0, F1 };
+  const k = ctx.kernel('conv', source, 'pack_delta', { WG });
+  ctx.dispatch(k, { delta, dl_out: dl, dv_out: dv, dm: dims(ctx, g, extra) }, grid1d(F1 - F0, WG));
+  return { dl, dv, extra };
 }
 
 export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
@@ -142,14 +184,26 @@ export function conv2dWeightGrad(
   const v = chooseVariant(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
   const TF = v.TF;
   const xp = packInput(ctx, p.x, g);
-  const grid: [number, number, number] = [Math.ceil((g.KS * g.KS * g.CW) / WG), Math.ceil(g.F / TF), 1];
-  if (p.sgd) {
-    // The sums update the weights in place; the gradient is never stored.
-    const sgd = fusedSgdOverrides(op, p.sgd, shaped.size, [p.delta, p.x]);
-    const k = ctx.kernel('conv', source, 'weight_grad_sgd', { WG, TF, ...sgd });
-    ctx.dispatch(k, { delta: p.delta, xp, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm: dims(ctx, g) }, grid);
+  const sgd = p.sgd && { overrides: fusedSgdOverrides(op, p.sgd, shaped.size, [p.delta, p.x]), w_upd: p.sgd.w, lr_inv: p.sgd.lrInv };
+  const base: Record<string, Resource> = { delta: p.delta, xp };
+  // The sums update the weights in place (the gradient is never stored), or go to out.
+  const run = (entry: string, resources: Record<string, Resource>, filters: number) => {
+    const grid: [number, number, number] = [Math.ceil((g.KS * g.KS * g.CW) / WG), Math.ceil(filters / TF), 1];
+    if (sgd) {
+      const k = ctx.kernel('conv', source, `${entry}_sgd`, { WG, TF, ...sgd.overrides });
+      ctx.dispatch(k, { ...resources, w_upd: sgd.w_upd, lr_inv: sgd.lr_inv }, grid);
+    } else {
+      ctx.dispatch(ctx.kernel('conv', source, entry, { WG, TF }), { ...resources, z: shaped }, grid);
+    }
+  };
+  if (!v.SPARSE) {
+    run('weight_grad', { ...base, dm: dims(ctx, g) }, g.F);
     return;
   }
-  const k = ctx.kernel('conv', source, 'weight_grad', { WG, TF });
-  ctx.dispatch(k, { delta: p.delta, xp, z: shaped, dm: dims(ctx, g) }, grid);
+  const { ECAP, rows } = sparseChunks(g);
+  for (let F0 = 0; F0 < g.F; F0 += rows) {
+    const F1 = Math.min(g.F, F0 + rows);
+    const { dl, dv, extra } = packDelta(ctx, p.delta, g, { ECAP, rows, F0, F1 });
+    run('weight_grad_sparse', { ...base, dl, dv, dm: dims(ctx, g, extra) }, F1 - F0);
+  }
 }

@@ -22,7 +22,7 @@ export interface VariantChoice {
 
 function variant(params: Record<string, number>): VariantChoice {
   const label = Object.entries(params)
-    .map(([k, v]) => (k === 'DOT4' ? (v ? 'dot4' : 'i32') : `${k.toLowerCase()}${v}`))
+    .map(([k, v]) => (k === 'DOT4' ? (v ? 'dot4' : 'i32') : k === 'SPARSE' ? (v ? 'sparse' : 'dense') : `${k.toLowerCase()}${v}`))
     .join('-');
   return { label, params };
 }
@@ -45,7 +45,7 @@ const VARIANTS: Record<GemmOp, VariantChoice[]> = {
     variant({ TF: 4, TP: 4, DOT4: 1 }),
     variant({ TF: 8, TP: 4, DOT4: 1 }),
   ],
-  conv2dWeightGrad: [variant({ TF: 4 }), variant({ TF: 8 })],
+  conv2dWeightGrad: [variant({ TF: 4 }), variant({ TF: 8 }), variant({ TF: 4, SPARSE: 1 }), variant({ TF: 8, SPARSE: 1 })],
 };
 
 /**
@@ -69,7 +69,7 @@ const DEFAULTS: Record<GemmOp, string> = {
   linearInputGrad: 'tm4-tn4',
   linearWeightGrad: 'tn8',
   conv2d: 'tf8-tp4-dot4',
-  conv2dWeightGrad: 'tf8',
+  conv2dWeightGrad: 'tf8-sparse',
 };
 
 /** The variant an op runs with when nothing is forced or tuned. */
