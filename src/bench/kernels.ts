@@ -1,7 +1,8 @@
 /**
  * Kernel microbenchmarks: the linear and conv layers of the paper's networks (forward with the
  * fused NITRO epilogue as in training, input gradient of the linear layers, and weight gradient
- * with its IntegerSGD update fused as in training) on random data at a batch size, each op recorded alone and replayed, so backends and kernel
+ * with its IntegerSGD update fused as in training) on random data at a batch size (a conv
+ * layer's delta as sparse as its head's max-pool backward leaves it in training), each op recorded alone and replayed, so backends and kernel
  * versions compare layer by layer. With `variants`, each op is recorded and timed once per kernel
  * variant of the WebGPU engine (a recorded program keeps the pipelines it was recorded with).
  */
@@ -9,12 +10,26 @@ import type { Backend, Ops, Program, Tensor } from '../backend.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
 import { chooseVariant, variantsOf, type VariantChoice, withForcedVariant } from '../kernels/gemm-tiles.ts';
 import { getPreset } from '../model/presets.ts';
+import { planFromSpec } from '../train/plan.ts';
+import { type HeadPool, keepOnePerWindow } from './tune.ts';
 import { Rng } from '../rng.ts';
 import { type KernelTiming, gops, now, resolveTiming, runtimeName, type Runtime, sig, wallTime } from './util.ts';
 
 export type KernelShape =
   | { kind: 'linear'; layer: string; batch: number; inFeatures: number; outFeatures: number; output?: boolean }
-  | { kind: 'conv'; layer: string; batch: number; channels: number; height: number; width: number; filters: number; kernel: number; padding: number };
+  | {
+      kind: 'conv';
+      layer: string;
+      batch: number;
+      channels: number;
+      height: number;
+      width: number;
+      filters: number;
+      kernel: number;
+      padding: number;
+      /** The block's head pooling: the weight gradient's delta then has one non-zero pixel per window, as in training. */
+      headPool?: HeadPool;
+    };
 
 export type KernelOp = 'linear' | 'linearInputGrad' | 'linearWeightGrad' | 'conv2d' | 'conv2dWeightGrad';
 
@@ -83,6 +98,7 @@ export function paperKernelShapes(batch = 64): KernelShape[] {
     add(`o${k},${g.classes}`, { kind: 'linear', layer: `${name} out`, batch, inFeatures: k, outFeatures: g.classes, output: true });
   }
   const vgg = getPreset('vgg8b').spec;
+  const convBlocks = planFromSpec(vgg).blocks.filter((b) => b.kind === 'conv');
   let [c, h, w] = vgg.input;
   let n = 0;
   for (const f of vgg.features) {
@@ -98,6 +114,7 @@ export function paperKernelShapes(batch = 64): KernelShape[] {
         filters: f.conv,
         kernel: f.kernel,
         padding: f.padding,
+        headPool: convBlocks[n - 1]?.head.pool,
       });
       [c, h, w] = [f.conv, h + 2 * f.padding - f.kernel + 1, w + 2 * f.padding - f.kernel + 1];
     } else {
@@ -219,7 +236,10 @@ function layerCases(backend: Backend, s: KernelShape, rng: Rng, tensors: Tensor[
   const w = t([F, C, k, k], 'i32', 'bench.w', -64, 64);
   const out = t([B, F, HO, WO], 'i8', 'bench.s');
   const a = t([B, F, HO, WO], 'i8', 'bench.a');
-  const delta = t([B, F, HO, WO], 'i32', 'bench.delta', -4096, 4096);
+  const delta = t([B, F, HO, WO], 'i32', 'bench.delta');
+  const values = random(rng, delta.size, -4096, 4096);
+  if (s.headPool) keepOnePerWindow(rng, values, delta.shape, s.headPool);
+  backend.write(delta, values);
   const sgd = { w: t([F, C, k, k], 'i32', 'bench.updated', -64, 64), lrInv, amp: LR_AMP, decayInv: 0 };
   const macs = B * F * HO * WO * C * k * k;
   const shape = `${B}x${C}x${H}x${W} * ${F}x${C}x${k}x${k}`;

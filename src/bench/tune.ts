@@ -174,17 +174,23 @@ export interface TuneResult {
   elapsedMs: number;
 }
 
+/** A learning head's max pooling (kernel and padding per axis). */
+export interface HeadPool {
+  kernel: [number, number];
+  padding: [number, number];
+}
+
 /**
  * The head pooling behind a conv weight gradient's delta: in a training step that delta comes
  * through the block's head max-pool backward (NITRO-D.md §4, step 4.3), one pixel per window.
  */
-function headPoolOf(plan: NetworkPlan, delta: Tensor): { kernel: [number, number]; padding: [number, number] } | undefined {
-  const per = delta.shape.slice(1).join('x');
+export function headPoolOf(plan: NetworkPlan, deltaShape: readonly number[]): HeadPool | undefined {
+  const per = deltaShape.slice(1).join('x');
   return plan.blocks.find((b) => b.kind === 'conv' && b.outShape.join('x') === per)?.head.pool;
 }
 
 /** Keeps one random pixel per pool window of each [H, W] plane of `values` (the rest zero). */
-function keepOnePerWindow(rng: Rng, values: Int32Array, shape: readonly number[], pool: { kernel: [number, number]; padding: [number, number] }): void {
+export function keepOnePerWindow(rng: Rng, values: Int32Array, shape: readonly number[], pool: HeadPool): void {
   const [H, W] = shape.slice(-2);
   const [kh, kw] = pool.kernel;
   const [ph, pw] = pool.padding;
@@ -217,7 +223,7 @@ function randomOperands(backend: Backend, plan: NetworkPlan, call: GemmCall, rng
       const [lo, hi] = v.dtype === 'i8' ? [-127, 127] : name === 'w' ? [-64, 64] : name === 'lrInv' ? [1, 4096] : [-4096, 4096];
       const values = new Int32Array(t.size);
       for (let i = 0; i < values.length; i++) values[i] = rng.int(lo, hi);
-      const pool = call.op === 'conv2dWeightGrad' && name === 'delta' ? headPoolOf(plan, v) : undefined;
+      const pool = call.op === 'conv2dWeightGrad' && name === 'delta' ? headPoolOf(plan, v.shape) : undefined;
       if (pool) keepOnePerWindow(rng, values, v.shape, pool);
       backend.write(t, values);
       return t;
