@@ -3,26 +3,42 @@
  * the library's benchTraining, each on a fresh WebGPU device so the cold time includes every
  * shader compile; a float32 TensorFlow.js twin of each MLP; kernel microbenchmarks at the
  * paper's layer shapes with benchKernels. Results as tables, bar charts and a JSON download.
+ * The tuner (tuneVariants) times each kernel variant of a model's op shapes and keeps the winners
+ * per adapter in localStorage; the page installs them when it loads, so training rows use them.
  */
 import pkg from '../package.json';
 import {
+  adapterKey,
   type Backend,
   benchKernels,
   benchTraining,
   createBackend,
   fastestVariantRows,
+  forgetTuned,
   getPreset,
+  installTuned,
   kernelBenchRowCount,
   type KernelBenchResult,
   type KernelBenchRow,
+  loadTuned,
+  localStorageStore,
   paperKernelShapes,
+  planFromSpec,
   presetNames,
+  saveTuned,
+  setTunedVariants,
   type TrainingBenchResult,
+  trainingGemmShapes,
+  type TuneResult,
+  type TuneStore,
+  tunedVariants,
+  tuneVariants,
   type WebGPUBackend,
 } from '../src/index.ts';
 import { type Bar, drawBars } from './bench/bar-chart.ts';
 import { type BenchConfig, configFromQuery, type KernelTimingChoice, DEFAULT_CONFIG, layerSelected, queryOf, stepsFor, TRAINING_PRESETS } from './bench/config.ts';
 import { benchTfjsMlp, type TfjsMlpResult } from './bench/tfjs-mlp.ts';
+import { TuneTable, VARIANT_COLUMNS, variantsCell } from './bench/tune-view.ts';
 import { type AdapterSummary, probeWebGpu, renderAdapter } from './ui/adapter.ts';
 import { bytes } from './ui/format.ts';
 
@@ -37,6 +53,10 @@ export interface BenchReport {
   training: TrainingBenchResult[];
   tfjs: TfjsMlpResult[];
   kernels?: KernelBenchResult;
+  /** The tuned variants installed for the run (shape key -> variant) and what they were tuned for. */
+  tuned: { choices: Record<string, string>; for: string[] };
+  /** The last tuning on this page, if any. */
+  tuning?: TuneResult;
   errors: { task: string; message: string }[];
   seconds: number;
 }
@@ -48,6 +68,8 @@ declare global {
       ready(): Promise<boolean>;
       /** The last run's report (undefined before a run finished). */
       report(): BenchReport | undefined;
+      /** The last tuning on this page (undefined before one finished). */
+      tuning(): TuneResult | undefined;
     };
   }
 }
@@ -70,6 +92,10 @@ const form = {
   kernelMs: byId<HTMLInputElement>('kernel-ms'),
   layers: byId<HTMLInputElement>('layers'),
   timing: byId<HTMLSelectElement>('timing'),
+  tunePreset: byId<HTMLSelectElement>('tune-preset'),
+  tuneBudget: byId<HTMLInputElement>('tune-budget'),
+  tune: byId<HTMLButtonElement>('tune'),
+  forget: byId<HTMLButtonElement>('forget'),
   run: byId<HTMLButtonElement>('run'),
   download: byId<HTMLButtonElement>('download'),
   permalink: byId<HTMLAnchorElement>('permalink'),
@@ -84,6 +110,9 @@ const view = {
   kernelsBody: byId<HTMLTableSectionElement>('kernels-body'),
   kernelHint: byId<HTMLSpanElement>('kernel-hint'),
   kernelsChart: byId<HTMLCanvasElement>('kernels-chart'),
+  tuneState: byId<HTMLParagraphElement>('tune-state'),
+  tuneHint: byId<HTMLSpanElement>('tune-hint'),
+  tuneTable: new TuneTable(byId<HTMLTableElement>('tune-table')),
   adapter: byId<HTMLDivElement>('adapter'),
   missing: byId<HTMLDivElement>('webgpu-missing'),
   missingReason: byId<HTMLParagraphElement>('webgpu-reason'),
@@ -144,6 +173,11 @@ function fillForm(c: BenchConfig): void {
   form.kernelMs.value = String(c.kernelMs);
   form.layers.value = c.layers.join(',');
   form.timing.value = c.timing;
+  form.tunePreset.replaceChildren(
+    ...[...new Set([...OFFERED, c.tunePreset])].map((name) => Object.assign(document.createElement('option'), { value: name, textContent: name, title: getPreset(name).description })),
+  );
+  form.tunePreset.value = c.tunePreset;
+  form.tuneBudget.value = String(c.tuneBudget);
 }
 
 function int(input: HTMLInputElement, what: string, min: number, optional: true): number | undefined;
@@ -173,6 +207,8 @@ function readForm(): BenchConfig {
     kernelBatch: int(form.kernelBatch, 'Kernel batch size', 1),
     kernelMs: int(form.kernelMs, 'Time per kernel', 1),
     timing: form.timing.value as KernelTimingChoice,
+    tunePreset: form.tunePreset.value,
+    tuneBudget: int(form.tuneBudget, 'Tuning time budget', 1),
     layers: form.layers.value
       .split(',')
       .map((s) => s.trim())
@@ -192,7 +228,24 @@ function updatePermalink(): void {
 function setBusy(busy: boolean): void {
   running = busy;
   for (const el of form.presets.querySelectorAll('input')) el.disabled = busy;
-  for (const el of [form.batch, form.steps, form.warmup, form.tfjs, form.kernels, form.variants, form.kernelBatch, form.kernelMs, form.layers, form.timing, form.run]) el.disabled = busy || webgpuMissing;
+  for (const el of [
+    form.batch,
+    form.steps,
+    form.warmup,
+    form.tfjs,
+    form.kernels,
+    form.variants,
+    form.kernelBatch,
+    form.kernelMs,
+    form.layers,
+    form.timing,
+    form.tunePreset,
+    form.tuneBudget,
+    form.tune,
+    form.forget,
+    form.run,
+  ])
+    el.disabled = busy || webgpuMissing;
   form.download.disabled = busy || report === undefined;
 }
 
@@ -224,7 +277,7 @@ function pendingTrainingRow(t: TrainingTask, c: BenchConfig): void {
   t.row.className = `pending ${t.engine === 'tfjs' ? 'tfjs' : 'nitro'}`;
   t.row.dataset.preset = t.preset;
   t.row.dataset.engine = t.engine;
-  cells(t.row, [t.preset, t.engine === 'tfjs' ? 'TF.js WebGPU float32' : 'nitro-d WebGPU int', n(c.batch), n(steps), { text: 'waiting', className: 'num none' }, '', '', '', '']);
+  cells(t.row, [t.preset, t.engine === 'tfjs' ? 'TF.js WebGPU float32' : 'nitro-d WebGPU int', n(c.batch), n(steps), { text: 'waiting', className: 'num none' }, '', '', '', '', '']);
 }
 
 function nitroRow(t: TrainingTask, r: TrainingBenchResult): void {
@@ -239,19 +292,21 @@ function nitroRow(t: TrainingTask, r: TrainingBenchResult): void {
     n(r.msPerStep),
     n(r.gopsPerSecond),
     { text: bytes(r.memory.bytesInUse), className: 'num', value: r.memory.bytesInUse },
+    '',
   ]);
+  variantsCell(t.row.cells[9], r.variants);
 }
 
 function tfjsRow(t: TrainingTask, r: TfjsMlpResult): void {
   t.row.className = 'tfjs';
-  cells(t.row, [r.preset, `TF.js ${r.tfjsVersion} WebGPU float32`, n(r.batch), n(r.steps), n(r.coldMs), n(r.imagesPerSecond, true), n(r.msPerStep), n(r.gflopsPerSecond), { text: '–', className: 'num none' }]);
+  cells(t.row, [r.preset, `TF.js ${r.tfjsVersion} WebGPU float32`, n(r.batch), n(r.steps), n(r.coldMs), n(r.imagesPerSecond, true), n(r.msPerStep), n(r.gflopsPerSecond), { text: '–', className: 'num none' }, { text: '–', className: 'none' }]);
 }
 
 function failedRow(row: HTMLTableRowElement, message: string): void {
   row.classList.remove('pending');
   row.classList.add('failed');
   const td = row.cells[4];
-  td.colSpan = 5;
+  td.colSpan = 6;
   td.className = '';
   td.textContent = `failed: ${message}`;
   while (row.cells.length > 5) row.deleteCell(5);
@@ -350,6 +405,8 @@ async function run(c: BenchConfig): Promise<BenchReport> {
     adapter,
     training: [],
     tfjs: [],
+    tuned: { choices: tunedVariants(), for: installed.for },
+    tuning: lastTuning,
     errors: [],
     seconds: 0,
   };
@@ -371,7 +428,8 @@ async function run(c: BenchConfig): Promise<BenchReport> {
     view.progress.value = done / Math.max(1, total);
   };
   view.progress.value = 0;
-  view.trainingHint.textContent = `batch ${c.batch}; cold = model, recording with its shader compiles and the first step, on a fresh device`;
+  const variantsWhat = installed.count ? `${installed.count} op shape${installed.count === 1 ? '' : 's'} tuned for this adapter` : 'default kernel variants';
+  view.trainingHint.textContent = `batch ${c.batch}; cold = model, recording with its shader compiles and the first step, on a fresh device; ${variantsWhat}`;
   const kernelWhat = `batch ${c.kernelBatch}, ${shapes.length} layers${c.variants ? ', every kernel variant' : ''}`;
   view.kernelHint.textContent = c.kernels ? kernelWhat : 'not run (turned off)';
 
@@ -462,6 +520,141 @@ async function run(c: BenchConfig): Promise<BenchReport> {
   return r;
 }
 
+// ---- tuning ---------------------------------------------------------------------------------
+
+/** The localStorage key of the tuned-variant document (the library's default). */
+const TUNE_KEY = 'nitro-d.tuned-variants';
+/** This browser's adapter as the tuned-variant cache names it (known once a device was made). */
+let adapterId: string | undefined;
+/** What is installed: how many op shapes have a tuned variant, what they were tuned for. */
+let installed: { count: number; for: string[]; error?: string } = { count: 0, for: [] };
+let lastTuning: TuneResult | undefined;
+
+function tuneStore(): TuneStore {
+  return localStorageStore(window.localStorage, TUNE_KEY);
+}
+
+function showTuned(): void {
+  const el = view.tuneState;
+  el.dataset.count = String(installed.count);
+  el.classList.toggle('bad', installed.error !== undefined);
+  if (webgpuMissing) {
+    el.textContent = 'Tuned variants: none (no WebGPU adapter).';
+    return;
+  }
+  if (installed.error !== undefined) {
+    el.textContent = `Tuned variants ignored: ${installed.error}. Forget tuning clears them.`;
+    return;
+  }
+  const count = document.createElement('strong');
+  count.className = 'count';
+  if (installed.count === 0) {
+    count.textContent = 'none';
+    el.replaceChildren('Tuned for this adapter: ', count, ' (every op shape runs its default variant).');
+  } else {
+    count.textContent = `${installed.count} op shape${installed.count === 1 ? '' : 's'}`;
+    el.replaceChildren('Tuned for this adapter: ', count, installed.for.length ? ` (${installed.for.join(', ')}).` : '.');
+  }
+}
+
+/** Installs the choices localStorage holds for `backend`'s adapter, or the defaults when it holds none. */
+function installStored(backend: Backend): void {
+  adapterId = adapterKey(backend);
+  setTunedVariants({});
+  try {
+    const store = tuneStore();
+    const count = installTuned(store, backend);
+    const entry = adapterId ? loadTuned(store, adapterId) : undefined;
+    installed = { count, for: entry?.tuned ?? [] };
+  } catch (e) {
+    installed = { count: 0, for: [], error: e instanceof Error ? e.message : String(e) };
+  }
+  showTuned();
+}
+
+async function tune(): Promise<void> {
+  if (running) return;
+  view.error.hidden = true;
+  let c: BenchConfig;
+  try {
+    c = readForm();
+  } catch (e) {
+    showError(e);
+    return;
+  }
+  const what = `${c.tunePreset} batch ${c.batch}`;
+  const plan = planFromSpec(getPreset(c.tunePreset).spec);
+  const total = trainingGemmShapes(plan, c.batch).length;
+  setBusy(true);
+  document.body.dataset.tune = 'running';
+  view.tuneTable.clear();
+  view.tuneHint.textContent = `${what}, up to ${c.tuneBudget} s of timing`;
+  view.progress.value = 0;
+  setPhase('running', `Tuning ${what}: creating the device…`);
+  let backend: Backend | undefined;
+  try {
+    backend = await createBackend('webgpu', { timestamps: true });
+    const adapter = adapterKey(backend);
+    if (!adapter) throw new Error('tune: the kernel variants need the WebGPU backend');
+    let done = 0;
+    setPhase('running', `Tuning ${what}: op shape 1 of ${total}…`);
+    const result = await tuneVariants(backend, plan, c.batch, {
+      budgetMs: c.tuneBudget * 1000,
+      onShape: (row) => {
+        done++;
+        view.tuneTable.add(row);
+        view.progress.value = done / Math.max(1, total);
+        if (done < total) setPhase('running', `Tuning ${what}: ${done} of ${total} op shapes timed (last: ${row.key} → ${row.winner})…`);
+      },
+    });
+    lastTuning = result;
+    saveTuned(tuneStore(), adapter, result.choices, what);
+    installStored(backend);
+    if (installed.error !== undefined) throw new Error(`tuned variants were saved but not installed: ${installed.error}`);
+    const compared = Object.keys(result.choices);
+    const faster = compared.filter((k) => result.choices[k] !== result.rows.find((r) => r.key === k)?.defaultVariant).length;
+    const seconds = Math.round(result.elapsedMs / 100) / 10;
+    view.tuneHint.textContent = `${what}, ${result.timing === 'timestamps' ? 'GPU timestamps' : 'wall clock per call'}, ${seconds} s`;
+    setPhase(
+      'done',
+      `Tuned ${what} in ${seconds} s: ${compared.length} of ${total} op shapes compared, ${faster} faster than the default; kept for this adapter and used by the training rows.`,
+    );
+    document.body.dataset.tune = 'done';
+  } catch (e) {
+    setPhase('error', `Tuning ${what} stopped by an error.`);
+    document.body.dataset.tune = 'error';
+    showError(e);
+  } finally {
+    backend?.destroy();
+    setBusy(false);
+  }
+}
+
+/** Drops this adapter's tuned choices from localStorage and goes back to the default variants. */
+function forget(): void {
+  if (running) return;
+  view.error.hidden = true;
+  let removed = 0;
+  try {
+    removed = adapterId ? forgetTuned(tuneStore(), adapterId) : 0;
+  } catch {
+    // A document that cannot be read is of no use to any adapter: it goes as a whole.
+    try {
+      window.localStorage.removeItem(TUNE_KEY);
+      removed = 1;
+    } catch (e) {
+      showError(e);
+    }
+  }
+  setTunedVariants({});
+  installed = { count: 0, for: [] };
+  showTuned();
+  document.body.dataset.tune = 'forgotten';
+  const hint = view.tuneHint.textContent ?? '';
+  if (view.tuneTable.rowCount > 0 && !hint.endsWith('; forgotten')) view.tuneHint.textContent = `${hint}; forgotten`;
+  setPhase('idle', removed ? 'Tuning forgotten: every op shape runs its default variant again.' : 'Nothing was tuned for this adapter.');
+}
+
 async function start(): Promise<void> {
   if (running) return;
   view.error.hidden = true;
@@ -518,6 +711,9 @@ async function init(): Promise<boolean> {
   updatePermalink();
   form.run.addEventListener('click', () => void start());
   form.download.addEventListener('click', download);
+  form.tune.addEventListener('click', () => void tune());
+  form.forget.addEventListener('click', forget);
+  byId<HTMLTableCellElement>('tune-ms-head').colSpan = VARIANT_COLUMNS;
   byId<HTMLButtonElement>('error-close').addEventListener('click', () => {
     view.error.hidden = true;
   });
@@ -534,12 +730,26 @@ async function init(): Promise<boolean> {
     document.body.dataset.webgpu = 'missing';
     setPhase('idle', 'The benchmarks need WebGPU (see above).');
     view.adapter.replaceChildren(Object.assign(document.createElement('p'), { className: 'empty', textContent: 'No WebGPU adapter.' }));
+    showTuned();
     setBusy(false);
     return false;
   }
   document.body.dataset.webgpu = 'available';
   adapter = probe.adapter;
   renderAdapter(view.adapter, adapter, { active: false });
+  // The choices tuned earlier in this browser for this adapter, for every run of the page.
+  try {
+    const backend = await createBackend('webgpu');
+    try {
+      installStored(backend);
+      if (installed.count > 0) view.tuneHint.textContent = `${installed.for.join(', ')} tuned earlier in this browser; Tune measures again`;
+    } finally {
+      backend.destroy();
+    }
+  } catch (e) {
+    installed = { count: 0, for: [], error: `no device to look them up (${e instanceof Error ? e.message : String(e)})` };
+    showTuned();
+  }
   setBusy(false);
   if (config.run) void start();
   return true;
@@ -552,4 +762,5 @@ const ready = init().catch((e) => {
 window.nitroBench = {
   ready: () => ready.then(() => true),
   report: () => report,
+  tuning: () => lastTuning,
 };

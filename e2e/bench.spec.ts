@@ -3,7 +3,9 @@
  * steps, no VGG8B, the small kernel layers, every kernel variant: a software GPU is slow) must
  * finish with a non-zero number in every cell of every row, a row for each variant of each
  * layer's op with the fastest highlighted, and its JSON download must hold the same results
- * with the adapter's details.
+ * with the adapter's details. The tuner: a short tuning of a small model is kept in localStorage
+ * for the adapter, installed again after a reload (a training row then runs the tuned variants)
+ * and dropped by Forget tuning.
  */
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
@@ -139,6 +141,9 @@ test('the benchmark page without WebGPU says what to do and does not offer to ru
   await expect(notice).toContainText('navigator.gpu is missing');
   await expect(notice).toContainText('--enable-unsafe-webgpu');
   await expect(page.locator('#run')).toBeDisabled();
+  await expect(page.locator('#tune')).toBeDisabled();
+  await expect(page.locator('#forget')).toBeDisabled();
+  await expect(page.locator('#tune-state')).toHaveText('Tuned variants: none (no WebGPU adapter).');
   await expect(page.locator('body')).toHaveAttribute('data-phase', 'idle');
   // A link that starts a run times the default variants unless it asks for all of them;
   // the page opened to be used offers every variant.
@@ -146,4 +151,123 @@ test('the benchmark page without WebGPU says what to do and does not offer to ru
   await page.goto('/bench.html');
   await page.evaluate(() => window.nitroBench!.ready());
   await expect(page.locator('#variants')).toBeChecked();
+});
+
+/** The tuner on the page: a small model at a small batch with a short time budget. */
+const TUNE_KEY = 'nitro-d.tuned-variants';
+const TUNE_QUERY = '?presets=mlp1&batch=16&steps=1&warmup=0&tfjs=0&kernels=0&tunePreset=mlp1&tuneBudget=2';
+
+interface TuneDoc {
+  format: string;
+  entries: Record<string, { adapter: string; engine: string; choices: Record<string, string>; tuned: string[] }>;
+}
+
+test('the tuner keeps the fastest variants per adapter in localStorage, the page installs them on load, training uses them, Forget drops them', async ({ page }) => {
+  test.setTimeout(300_000);
+  await page.setViewportSize({ width: 1400, height: 1000 });
+  const stored = async () => {
+    const text = await page.evaluate((key) => localStorage.getItem(key), TUNE_KEY);
+    return text === null ? null : (JSON.parse(text) as TuneDoc);
+  };
+  const state = page.locator('#tune-state');
+
+  // A fresh browser: nothing stored, nothing installed, and the page says so.
+  await page.goto(`/bench.html${TUNE_QUERY}`);
+  await page.evaluate(() => window.nitroBench!.ready());
+  await expect(page.locator('#tune-preset')).toHaveValue('mlp1');
+  await expect(state).toHaveAttribute('data-count', '0');
+  await expect(state).toContainText('Tuned for this adapter: none');
+  expect(await stored()).toBeNull();
+
+  await page.click('#tune');
+  await expect(page.locator('body')).toHaveAttribute('data-tune', /^(done|error)$/, { timeout: 240_000 });
+  const errorText = (await page.locator('#error').isVisible()) ? await page.locator('#error-text').textContent() : '';
+  expect(errorText, 'error shown by the page').toBe('');
+  await expect(page.locator('body')).toHaveAttribute('data-tune', 'done');
+
+  // The tuner's result: one row per op shape of the step; the largest, at least, compared across
+  // every variant (the budget is checked between shapes); the winners are what was stored.
+  const tuning = (await page.evaluate(() => window.nitroBench!.tuning()))!;
+  expect(tuning.batch).toBe(16);
+  const choices = tuning.choices;
+  const keys = Object.keys(choices);
+  expect(keys.length).toBeGreaterThanOrEqual(1);
+  const rows = await page.locator('#tune-table tr[data-key]').evaluateAll((trs) =>
+    trs.map((tr) => ({
+      key: (tr as HTMLElement).dataset.key ?? '',
+      winner: (tr as HTMLElement).dataset.winner,
+      default: (tr as HTMLElement).dataset.default,
+      op: (tr.parentElement as HTMLTableSectionElement).dataset.op,
+      ms: Array.from(tr.querySelectorAll<HTMLElement>('td[data-variant]')).map((td) => ({ variant: td.dataset.variant, value: td.dataset.value, win: td.classList.contains('win') })),
+    })),
+  );
+  expect(rows.map((r) => r.key).sort()).toEqual(tuning.rows.map((r) => r.key).sort());
+  for (const row of rows) {
+    const op = row.op as GemmOp;
+    expect(row.key.startsWith(`${op}:16x`), row.key).toBe(true);
+    expect(row.ms.map((m) => m.variant), row.key).toEqual(variantsOf(op).map((v) => v.label));
+    if (!(row.key in choices)) continue;
+    // A compared shape: every variant timed, the winner's cell marked and the one stored.
+    expect(row.winner, row.key).toBe(choices[row.key]);
+    for (const m of row.ms) expect(Number(m.value), `${row.key} ${m.variant}`).toBeGreaterThan(0);
+    expect(row.ms.filter((m) => m.win).map((m) => m.variant), row.key).toEqual([choices[row.key]]);
+  }
+
+  const doc = (await stored())!;
+  expect(doc.format).toBe('nitro-d tuned variants');
+  const entries = Object.values(doc.entries);
+  expect(entries).toHaveLength(1);
+  expect(entries[0].adapter).toMatch(/ \| browser$/);
+  expect(entries[0].tuned).toEqual(['mlp1 batch 16']);
+  expect(entries[0].choices).toEqual(choices);
+  for (const [key, label] of Object.entries(entries[0].choices)) {
+    expect(variantsOf(key.split(':')[0] as GemmOp).map((v) => v.label), key).toContain(label);
+  }
+  const shown = `${keys.length} op shape${keys.length === 1 ? '' : 's'}`;
+  await expect(state).toHaveAttribute('data-count', String(keys.length));
+  await expect(state).toContainText(`Tuned for this adapter: ${shown} (mlp1 batch 16)`);
+  await saveScreenshot(page, 'bench-tune.png');
+
+  // A reload installs them again from localStorage, and a training row runs with them.
+  await page.reload();
+  await page.evaluate(() => window.nitroBench!.ready());
+  await expect(state).toHaveAttribute('data-count', String(keys.length));
+  await expect(state).toContainText(`Tuned for this adapter: ${shown} (mlp1 batch 16)`);
+  await expect(page.locator('#tune-hint')).toContainText('tuned earlier in this browser');
+  await page.click('#run');
+  await expect(page.locator('body')).toHaveAttribute('data-phase', /^(done|error)$/, { timeout: 120_000 });
+  await expect(page.locator('body')).toHaveAttribute('data-phase', 'done');
+  const report = (await page.evaluate(() => window.nitroBench!.report()))!;
+  expect(report.tuned.choices).toEqual(choices);
+  const variants = report.training[0].variants;
+  expect(variants.map((v) => v.key).sort()).toEqual(rows.map((r) => r.key).sort());
+  expect(variants.filter((v) => v.tuned).map((v) => v.key).sort()).toEqual([...keys].sort());
+  for (const v of variants) expect(v.variant, v.key).toBe(v.tuned ? choices[v.key] : rows.find((r) => r.key === v.key)?.default);
+  const cell = page.locator('#training-body tr[data-engine="nitro-d"] td.variants');
+  await expect(cell).toHaveAttribute('data-tuned', String(keys.length));
+  await expect(cell.locator('summary')).toHaveText(`${keys.length} of ${variants.length} tuned`);
+  await expect(cell.locator('li.tuned')).toHaveCount(keys.length);
+  await saveScreenshot(page, 'bench-tuned.png');
+
+  // Forget: the entry goes, the defaults are back, and a reload finds nothing to install.
+  await page.click('#forget');
+  await expect(state).toHaveAttribute('data-count', '0');
+  await expect(state).toContainText('Tuned for this adapter: none');
+  expect((await stored())?.entries).toEqual({});
+  await page.reload();
+  await page.evaluate(() => window.nitroBench!.ready());
+  await expect(state).toHaveAttribute('data-count', '0');
+  await expect(state).toContainText('Tuned for this adapter: none');
+
+  // A stored document that is not JSON is ignored with its reason, and Forget removes it.
+  await page.evaluate((key) => localStorage.setItem(key, '{ not json'), TUNE_KEY);
+  await page.reload();
+  await page.evaluate(() => window.nitroBench!.ready());
+  await expect(state).toHaveClass(/\bbad\b/);
+  await expect(state).toContainText(`Tuned variants ignored: tuned variants localStorage['${TUNE_KEY}']: not JSON`);
+  await expect(state).toHaveAttribute('data-count', '0');
+  await page.click('#forget');
+  await expect(state).toContainText('Tuned for this adapter: none');
+  await expect(state).not.toHaveClass(/\bbad\b/);
+  expect(await stored()).toBeNull();
 });

@@ -15,6 +15,9 @@
  *   &kernelMs=50                         each kernel replayed for about this long
  *   &timing=auto                         kernel timing: timestamps (GPU timestamp queries, when the
  *                                        adapter has them), solo (wall clock around replays), auto
+ *   &tunePreset=mlp2                     the model the Tune button tunes (at the training batch size)
+ *   &tuneBudget=30                       seconds of timing after which the tuner leaves the remaining
+ *                                        op shapes at their defaults
  *   &run=1                               start at once
  */
 
@@ -38,6 +41,10 @@ export interface BenchConfig {
   layers: string[];
   kernelMs: number;
   timing: KernelTimingChoice;
+  /** The preset the tuner times the kernel variants of (at `batch`). */
+  tunePreset: string;
+  /** Seconds of tuning before the remaining op shapes keep their defaults. */
+  tuneBudget: number;
   run: boolean;
 }
 
@@ -53,6 +60,8 @@ export const DEFAULT_CONFIG: BenchConfig = {
   layers: [],
   kernelMs: 50,
   timing: 'auto',
+  tunePreset: 'mlp2',
+  tuneBudget: 30,
   run: false,
 };
 
@@ -91,6 +100,8 @@ export function configFromQuery(search: string, known: readonly string[]): Bench
   const presets = list(q, 'presets') ?? DEFAULT_CONFIG.presets;
   for (const p of presets) if (!known.includes(p)) throw new Error(`URL query presets: unknown preset '${p}' (known: ${known.join(', ')})`);
   const run = flag(q, 'run', false);
+  const tunePreset = q.get('tunePreset') || DEFAULT_CONFIG.tunePreset;
+  if (!known.includes(tunePreset)) throw new Error(`URL query tunePreset: unknown preset '${tunePreset}' (known: ${known.join(', ')})`);
   return {
     presets,
     batch: positive(q, 'batch', DEFAULT_CONFIG.batch)!,
@@ -103,6 +114,8 @@ export function configFromQuery(search: string, known: readonly string[]): Bench
     layers: list(q, 'layers') ?? [],
     kernelMs: positive(q, 'kernelMs', DEFAULT_CONFIG.kernelMs)!,
     timing: timingOf(q.get('timing')),
+    tunePreset,
+    tuneBudget: positive(q, 'tuneBudget', DEFAULT_CONFIG.tuneBudget)!,
     run,
   };
 }
@@ -121,6 +134,8 @@ export function queryOf(c: BenchConfig): string {
   if (c.layers.length > 0) q.set('layers', c.layers.join(','));
   if (c.kernelMs !== DEFAULT_CONFIG.kernelMs) q.set('kernelMs', String(c.kernelMs));
   if (c.timing !== DEFAULT_CONFIG.timing) q.set('timing', c.timing);
+  if (c.tunePreset !== DEFAULT_CONFIG.tunePreset) q.set('tunePreset', c.tunePreset);
+  if (c.tuneBudget !== DEFAULT_CONFIG.tuneBudget) q.set('tuneBudget', String(c.tuneBudget));
   const s = q.toString();
   return s ? `?${s}` : '';
 }
