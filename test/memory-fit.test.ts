@@ -132,7 +132,7 @@ describe('nitro-d info with a model', () => {
       expect(scratch).toBeGreaterThan(0);
       expect(memory.scratchBytes).toBe(scratch);
       expect(memory.withScratchPercent).toBe(Math.floor(((memory.allocatedBytes + scratch) * 100) / memory.minimumBytes));
-      expect(text.stdout).toMatch(/kernel scratch {4}[\d.]+ MiB \(weight limbs, repacked inputs, raw sums; with it [\d.]+x minimum\)/);
+      expect(text.stdout).toMatch(/kernel scratch {4}[\d.]+ MiB \(weight limbs, repacked inputs, raw sums, sparse delta lists; with it [\d.]+x minimum\)/);
     } else {
       expect(memory.scratchBytes).toBe(0);
       expect(text.stdout).not.toContain('kernel scratch');

@@ -1,7 +1,7 @@
 /**
- * Device-side scratch of the GEMM kernels (repacked inputs, weight limbs, raw sums), one buffer
- * per role and device. Each op fills its scratch right before reading it, in the same pass, so
- * ops share a role: the linear and conv weight limbs are one.
+ * Device-side scratch of the GEMM kernels (repacked inputs, weight limbs, raw sums, sparse delta
+ * lists), one buffer per role and device. Each op fills its scratch right before reading it, in
+ * the same pass, so ops share a role: the linear and conv weight limbs are one.
  *
  * A dispatch binds a role, not a buffer (`ScratchRole`), and its bind group is made when it is
  * first submitted. Recording a whole training step first grows each role to exactly what its

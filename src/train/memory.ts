@@ -8,7 +8,7 @@
  * int8 predictions of every head. No weight gradient: IntegerSGD is fused into the gradient
  * reduction, so a weight gradient is never stored.
  *
- * The kernels' device scratch (weight limbs, repacked inputs, raw sums) comes on top; the plan
+ * The kernels' device scratch (weight limbs, repacked inputs, raw sums, sparse delta lists) comes on top; the plan
  * reports it separately (`plannedScratch`).
  */
 import { type Backend, deviceBytes } from '../backend.ts';
@@ -29,7 +29,7 @@ export interface MemoryReport {
   /** Bytes the engine allocates for the model and one batch. */
   allocatedBytes: number;
   minimumBytes: number;
-  /** The WebGPU kernels' device scratch on top (weight limbs, repacked inputs, raw sums); 0 on the CPU backend. */
+  /** The WebGPU kernels' device scratch on top (weight limbs, repacked inputs, raw sums, sparse delta lists); 0 on the CPU backend. */
   scratchBytes: number;
   /** (allocated + scratch) / minimum, in hundredths (integer). */
   withScratchPercent: number;
@@ -106,7 +106,7 @@ export function formatMemoryReport(r: MemoryReport): string {
     `  allocated         ${mib(r.allocatedBytes)}`,
     `  analytic minimum  ${mib(r.minimumBytes)}  (allocated = ${(r.ratioPercent / 100).toFixed(2)}x minimum)`,
     ...(r.scratchBytes
-      ? [`  kernel scratch    ${mib(r.scratchBytes)} (weight limbs, repacked inputs, raw sums; with it ${(r.withScratchPercent / 100).toFixed(2)}x minimum)`]
+      ? [`  kernel scratch    ${mib(r.scratchBytes)} (weight limbs, repacked inputs, raw sums, sparse delta lists; with it ${(r.withScratchPercent / 100).toFixed(2)}x minimum)`]
       : []),
     `  largest tensor    ${r.largestTensor.label} ${mib(r.largestTensor.bytes)}${r.bindingLimit ? ` (adapter limit per binding ${mib(r.bindingLimit)})` : ''}`,
   ].join('\n');
