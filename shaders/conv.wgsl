@@ -55,7 +55,8 @@ struct Dims {
   CORR: i32,
   F0: u32,
   F1: u32,
-  // Sparse weight gradient: the F entry counts, then per filter a list of ECAP entries from EBASE.
+  // Sparse weight gradient (filters F0 .. F1): their entry counts, then a list of ECAP entries per
+  // filter from word EBASE.
   EBASE: u32,
   ECAP: u32,
 }
