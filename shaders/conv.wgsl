@@ -512,24 +512,30 @@ fn sparse_sums(t: WgradTile, fi: u32) -> vec4<i32> {
   return acc;
 }
 
+// The tile's sums: over the listed pixels when the tile is sparse, else the dense loop.
+fn tile_sums(t: WgradTile) -> array<vec4<i32>, MAXF> {
+  if (!tile_is_sparse(t)) {
+    return weight_grad_sums(t);
+  }
+  var acc: array<vec4<i32>, MAXF>;
+  for (var f = 0u; f < TF; f++) {
+    if (t.f0 + f < dm.F1) {
+      acc[f] = sparse_sums(t, t.f0 + f);
+    }
+  }
+  return acc;
+}
+
 @compute @workgroup_size(WG)
 fn weight_grad_sparse(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   if (!wgrad_live(lid, wid)) {
     return;
   }
   let t = wgrad_tile(lid, wid);
-  if (tile_is_sparse(t)) {
-    for (var f = 0u; f < TF; f++) {
-      if (t.f0 + f < dm.F1) {
-        store_wgrad(t, t.f0 + f, sparse_sums(t, t.f0 + f));
-      }
-    }
-  } else {
-    let acc = weight_grad_sums(t);
-    for (var f = 0u; f < TF; f++) {
-      if (t.f0 + f < dm.F1) {
-        store_wgrad(t, t.f0 + f, acc[f]);
-      }
+  let acc = tile_sums(t);
+  for (var f = 0u; f < TF; f++) {
+    if (t.f0 + f < dm.F1) {
+      store_wgrad(t, t.f0 + f, acc[f]);
     }
   }
 }
@@ -540,18 +546,10 @@ fn weight_grad_sparse_sgd(@builtin(local_invocation_index) lid: u32, @builtin(wo
     return;
   }
   let t = wgrad_tile(lid, wid);
-  if (tile_is_sparse(t)) {
-    for (var f = 0u; f < TF; f++) {
-      if (t.f0 + f < dm.F1) {
-        sgd_wgrad(t, t.f0 + f, sparse_sums(t, t.f0 + f));
-      }
-    }
-  } else {
-    let acc = weight_grad_sums(t);
-    for (var f = 0u; f < TF; f++) {
-      if (t.f0 + f < dm.F1) {
-        sgd_wgrad(t, t.f0 + f, acc[f]);
-      }
+  let acc = tile_sums(t);
+  for (var f = 0u; f < TF; f++) {
+    if (t.f0 + f < dm.F1) {
+      sgd_wgrad(t, t.f0 + f, acc[f]);
     }
   }
 }
