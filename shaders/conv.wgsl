@@ -355,6 +355,8 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 
 override AMP: i32 = 1;
 override DECAY_INV: i32 = 0;
+// Sum over the listed non-zero pixels of delta where a tile allows it (below); dl and dv bound.
+override SPARSE: bool = false;
 
 struct WgradTile {
   cw: u32,
@@ -411,34 +413,6 @@ fn sgd_wgrad(t: WgradTile, fi: u32, acc: vec4<i32>) {
     if (c < dm.C) {
       let i = (fi * dm.C + c) * kk + t.uv;
       w_upd[i] = sgd_step(w_upd[i], acc[l], AMP, DECAY_INV, lr);
-    }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  if (!wgrad_live(lid, wid)) {
-    return;
-  }
-  let t = wgrad_tile(lid, wid);
-  let acc = weight_grad_sums(t);
-  for (var f = 0u; f < TF; f++) {
-    if (t.f0 + f < dm.F1) {
-      store_wgrad(t, t.f0 + f, acc[f]);
-    }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn weight_grad_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  if (!wgrad_live(lid, wid)) {
-    return;
-  }
-  let t = wgrad_tile(lid, wid);
-  let acc = weight_grad_sums(t);
-  for (var f = 0u; f < TF; f++) {
-    if (t.f0 + f < dm.F1) {
-      sgd_wgrad(t, t.f0 + f, acc[f]);
     }
   }
 }
@@ -512,9 +486,10 @@ fn sparse_sums(t: WgradTile, fi: u32) -> vec4<i32> {
   return acc;
 }
 
-// The tile's sums: over the listed pixels when the tile is sparse, else the dense loop.
+// The tile's sums: over the listed pixels when the sparse path is on (SPARSE, with pack_delta's
+// lists bound) and the tile is sparse, else the dense loop.
 fn tile_sums(t: WgradTile) -> array<vec4<i32>, MAXF> {
-  if (!tile_is_sparse(t)) {
+  if (!SPARSE || !tile_is_sparse(t)) {
     return weight_grad_sums(t);
   }
   var acc: array<vec4<i32>, MAXF>;
@@ -527,7 +502,7 @@ fn tile_sums(t: WgradTile) -> array<vec4<i32>, MAXF> {
 }
 
 @compute @workgroup_size(WG)
-fn weight_grad_sparse(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   if (!wgrad_live(lid, wid)) {
     return;
   }
@@ -541,7 +516,7 @@ fn weight_grad_sparse(@builtin(local_invocation_index) lid: u32, @builtin(workgr
 }
 
 @compute @workgroup_size(WG)
-fn weight_grad_sparse_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+fn weight_grad_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   if (!wgrad_live(lid, wid)) {
     return;
   }

@@ -115,13 +115,13 @@ describe('tuneVariants', () => {
       for (const [key, label] of Object.entries(choices)) {
         const op = key.split(':')[0] as (typeof GEMM_OPS)[number];
         const p = findVariant(op, label)!.params;
-        // DOT4 and SPARSE pick an entry point (`_limbs`, `_sparse`); the rest are override constants.
+        // DOT4 picks an entry point (`_limbs`); the rest are override constants.
         const tile = Object.entries(p)
-          .filter(([k]) => k !== 'DOT4' && k !== 'SPARSE')
+          .filter(([k]) => k !== 'DOT4')
           .map(([k, v]) => `${k}=${v}`);
         const family = op.startsWith('conv') ? 'conv/' : 'linear/';
         const entry = op.endsWith('WeightGrad') ? 'weight_grad' : op === 'linearInputGrad' ? 'input_grad' : 'forward';
-        const hit = used.some((l) => l.startsWith(`${family}${entry}`) && tile.every((t) => l.includes(t)) && (p.DOT4 === undefined || l.includes('_limbs') === (p.DOT4 === 1)) && l.includes('_sparse') === (p.SPARSE === 1));
+        const hit = used.some((l) => l.startsWith(`${family}${entry}`) && tile.every((t) => l.includes(t)) && (p.DOT4 === undefined || l.includes('_limbs') === (p.DOT4 === 1)));
         expect(hit, `${key} -> ${label} not among ${[...new Set(used)].join(' ')}`).toBe(true);
       }
       const inUse = variantsInUse(model.plan, 3, choices);

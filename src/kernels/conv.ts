@@ -187,23 +187,26 @@ export function conv2dWeightGrad(
   const sgd = p.sgd && { overrides: fusedSgdOverrides(op, p.sgd, shaped.size, [p.delta, p.x]), w_upd: p.sgd.w, lr_inv: p.sgd.lrInv };
   const base: Record<string, Resource> = { delta: p.delta, xp };
   // The sums update the weights in place (the gradient is never stored), or go to out.
-  const run = (entry: string, resources: Record<string, Resource>, filters: number) => {
+  const run = (resources: Record<string, Resource>, filters: number) => {
     const grid: [number, number, number] = [Math.ceil((g.KS * g.KS * g.CW) / WG), Math.ceil(filters / TF), 1];
+    const overrides = { WG, TF, SPARSE: v.SPARSE ? 1 : 0 };
     if (sgd) {
-      const k = ctx.kernel('conv', source, `${entry}_sgd`, { WG, TF, ...sgd.overrides });
+      const k = ctx.kernel('conv', source, 'weight_grad_sgd', { ...overrides, ...sgd.overrides });
       ctx.dispatch(k, { ...resources, w_upd: sgd.w_upd, lr_inv: sgd.lr_inv }, grid);
     } else {
-      ctx.dispatch(ctx.kernel('conv', source, entry, { WG, TF }), { ...resources, z: shaped }, grid);
+      ctx.dispatch(ctx.kernel('conv', source, 'weight_grad', overrides), { ...resources, z: shaped }, grid);
     }
   };
   if (!v.SPARSE) {
-    run('weight_grad', { ...base, dm: dims(ctx, g) }, g.F);
+    // The delta lists are not read without SPARSE: small placeholders take their bindings.
+    const spare = (role: string) => scratch(ctx.device, `conv.spare.${role}`, 16);
+    run({ ...base, dl: spare('dl'), dv: spare('dv'), dm: dims(ctx, g) }, g.F);
     return;
   }
   const { ECAP, rows } = sparseChunks(g);
   for (let F0 = 0; F0 < g.F; F0 += rows) {
     const F1 = Math.min(g.F, F0 + rows);
     const { dl, dv, extra } = packDelta(ctx, p.delta, g, { ECAP, rows, F0, F1 });
-    run('weight_grad_sparse', { ...base, dl, dv, dm: dims(ctx, g, extra) }, F1 - F0);
+    run({ ...base, dl, dv, dm: dims(ctx, g, extra) }, F1 - F0);
   }
 }
