@@ -13,7 +13,7 @@ import { type KernelContext, type Resource, grid1d } from './context.ts';
 import { chooseVariant } from './gemm-tiles.ts';
 import { expectDtype, expectShape } from './layout.ts';
 import { epilogueOverrides, LIMB_PLANES, limbChunkRows, limbScratch } from './linear.ts';
-import { constants, type ScratchRole, scratch } from './scratch.ts';
+import { chunkRows, constants, placeholder, type ScratchRole, scratch } from './scratch.ts';
 import { fusedSgdOverrides } from './sgd.ts';
 
 /** conv.wgsl with the shared integer helpers it calls (WGSL has no imports). */
@@ -79,9 +79,6 @@ function packInput(ctx: KernelContext, x: Tensor, g: Geometry): ScratchRole {
  */
 const SPARSE_CAP_DIV = 4;
 
-/** The delta lists of one chunk of filters may take a sixteenth of delta's bytes, or this much if more. */
-const SPARSE_CHUNK_MIN_BYTES = 64 * 1024;
-
 /**
  * The sparse weight gradient's filter chunks: entries per filter list (ECAP) and filters per
  * chunk (a multiple of 8, so filter tiles never straddle chunks). Listing every filter at once
@@ -89,10 +86,7 @@ const SPARSE_CHUNK_MIN_BYTES = 64 * 1024;
  */
 function sparseChunks(g: Geometry): { ECAP: number; rows: number } {
   const ECAP = Math.ceil((g.B * g.HO * g.WO) / SPARSE_CAP_DIV);
-  const listBytes = g.F * ECAP * 8;
-  const budget = Math.max(SPARSE_CHUNK_MIN_BYTES, (g.F * g.B * g.HO * g.WO * 4) / 16);
-  const chunks = Math.ceil(listBytes / budget);
-  return { ECAP, rows: Math.min(g.F, Math.ceil(Math.ceil(g.F / chunks) / 8) * 8) };
+  return { ECAP, rows: chunkRows(g.F, g.F * ECAP * 8, (g.F * g.B * g.HO * g.WO * 4) / 16) };
 }
 
 /**
@@ -130,11 +124,10 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   const resources: Record<string, Resource> = { xp, w: p.w, bias: p.bias ?? p.w };
   // Raw sums go to `out` (no epilogue), the fused store, or a scratch read by the epilogue pass.
   // The kernel names z, s and a whichever store it makes: the others get small placeholders.
-  const spare = (role: string) => scratch(ctx.device, `conv.spare.${role}`, 16);
   let zScratch: ScratchRole | undefined;
-  resources.z = spare('z');
-  resources.s = spare('s');
-  resources.a = spare('a');
+  resources.z = placeholder(ctx.device, 'z');
+  resources.s = placeholder(ctx.device, 's');
+  resources.a = placeholder(ctx.device, 'a');
   if (!e) resources.z = p.out;
   else if (fused) {
     resources.s = p.out;
@@ -198,9 +191,8 @@ export function conv2dWeightGrad(
     }
   };
   if (!v.SPARSE) {
-    // The delta lists are not read without SPARSE: small placeholders take their bindings.
-    const spare = (role: string) => scratch(ctx.device, `conv.spare.${role}`, 16);
-    run({ ...base, dl: spare('dl'), dv: spare('dv'), dm: dims(ctx, g) }, g.F);
+    // The delta lists are not read without SPARSE.
+    run({ ...base, dl: placeholder(ctx.device, 'dl'), dv: placeholder(ctx.device, 'dv'), dm: dims(ctx, g) }, g.F);
     return;
   }
   const { ECAP, rows } = sparseChunks(g);

@@ -10,7 +10,7 @@ import { RELU_CORRECTION, checkSlope } from '../arith.ts';
 import { type KernelContext, type Resource, grid1d } from './context.ts';
 import { chooseVariant } from './gemm-tiles.ts';
 import { expectDtype, expectShape } from './layout.ts';
-import { constants, type ScratchRole, scratch } from './scratch.ts';
+import { chunkRows, constants, placeholder, type ScratchRole, scratch } from './scratch.ts';
 import { fusedSgdOverrides } from './sgd.ts';
 
 /** linear.wgsl with the shared integer helpers it calls (WGSL has no imports). */
@@ -40,21 +40,13 @@ export function epilogueOverrides(op: string, scale: number | undefined, slopeIn
  */
 export const LIMB_PLANES = 2;
 
-/** Limb planes of a layer may take an eighth of its int32 weights, or this much if more. */
-const LIMB_CHUNK_MIN_BYTES = 64 * 1024;
-
 /**
  * Rows (output rows of w, or conv filters) per limb chunk. A layer whose limb planes would pass
- * the budget above packs and runs its forward in up to four chunks of rows, one after the
- * other through the same scratch, so the planes cost at most an eighth of the int32 weights
- * rather than half. Chunks are whole multiples of 8 rows, so every register tile and packed
- * int8 output word lies in one chunk.
+ * an eighth of its int32 weights packs and runs its forward in up to four chunks of rows, one
+ * after the other through the same scratch, so the planes cost at most that rather than half.
  */
 export function limbChunkRows(rows: number, rowWords: number): number {
-  const planeBytes = LIMB_PLANES * rows * rowWords * 4;
-  const budget = Math.max(LIMB_CHUNK_MIN_BYTES, rows * rowWords * 2);
-  const chunks = Math.ceil(planeBytes / budget);
-  return Math.min(rows, Math.ceil(Math.ceil(rows / chunks) / 8) * 8);
+  return chunkRows(rows, LIMB_PLANES * rows * rowWords * 4, rows * rowWords * 2);
 }
 
 /**
@@ -73,9 +65,6 @@ function dims(ctx: KernelContext, B: number, K: number, O: number, e: Record<str
   const v = [B, K, O, words(K), words(O), e.LBASE ?? 0, e.LPLANE ?? 0, e.SF ?? 1, e.SLOPE_INV ?? 4, e.CORR ?? 0, e.O0 ?? 0, e.O1 ?? O];
   return constants(ctx.device, v, 'linear dims');
 }
-
-/** Placeholder for a binding the entry point names but this call does not use. */
-const spare = (ctx: KernelContext, role: string) => scratch(ctx.device, `linear.spare.${role}`, 16);
 
 export function linear(ctx: KernelContext, p: LinearParams): void {
   const op = 'linear';
@@ -98,9 +87,9 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   const entry = !e ? 'forward_raw' : e.relu ? 'forward_relu' : 'forward_scaled';
   // Without a bias the weights stand in for the (unread) bias binding.
   const resources: Record<string, Resource> = { x: p.x, w: p.w, bias: p.bias ?? p.w };
-  resources.z = spare(ctx, 'z');
-  resources.s = spare(ctx, 's');
-  resources.a = spare(ctx, 'a');
+  resources.z = placeholder(ctx.device, 'z');
+  resources.s = placeholder(ctx.device, 's');
+  resources.a = placeholder(ctx.device, 'a');
   if (!e) resources.z = p.out;
   else resources.s = p.out;
   if (e?.relu) resources.a = e.relu.out;

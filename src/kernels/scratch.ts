@@ -84,6 +84,24 @@ export function scratch(device: GPUDevice, role: string, bytes: number): Scratch
   return handle;
 }
 
+/** A small buffer for a binding the entry point names but this call neither reads nor writes. */
+export function placeholder(device: GPUDevice, binding: string): ScratchRole {
+  return scratch(device, `placeholder.${binding}`, 16);
+}
+
+/** The least a chunked scratch may take, however small the layer. */
+const CHUNK_MIN_BYTES = 64 * 1024;
+
+/**
+ * Rows (weight rows, conv filters) per chunk when a layer's scratch of `bytes` for `rows` rows
+ * may take only `budget` bytes (or CHUNK_MIN_BYTES if more): as few chunks as fit, each a whole
+ * multiple of 8 rows, so no register tile or packed int8 output word straddles two chunks.
+ */
+export function chunkRows(rows: number, bytes: number, budget: number): number {
+  const chunks = Math.ceil(bytes / Math.max(CHUNK_MIN_BYTES, budget));
+  return Math.min(rows, Math.ceil(Math.ceil(rows / chunks) / 8) * 8);
+}
+
 const uniforms = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
 
 /**

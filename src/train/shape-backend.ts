@@ -35,7 +35,7 @@ export class ShapeBackend implements Backend {
 
   tensor(shape: readonly number[], dtype: DType, label: string): Tensor {
     this.allocations.push({ label, shape: [...shape], dtype, bytes: deviceBytes(shape, dtype) });
-    return this.view({ shape, dtype, label, size: 0 }, shape, label);
+    return { shape: [...shape], dtype, label, size: shape.reduce((a, b) => a * b, 1) };
   }
 
   view(t: Tensor, shape: readonly number[], label?: string): Tensor {
