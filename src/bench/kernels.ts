@@ -2,9 +2,10 @@
  * Kernel microbenchmarks: the linear and conv layers of the paper's networks (forward with the
  * fused NITRO epilogue as in training, input gradient of the linear layers, and weight gradient
  * with its IntegerSGD update fused as in training) on random data at a batch size (a conv
- * layer's delta as sparse as its head's max-pool backward leaves it in training), each op recorded alone and replayed, so backends and kernel
- * versions compare layer by layer. With `variants`, each op is recorded and timed once per kernel
- * variant of the WebGPU engine (a recorded program keeps the pipelines it was recorded with).
+ * layer's delta as sparse as its head's max-pool backward leaves it in training), each op
+ * recorded alone and replayed, so backends and kernel versions compare layer by layer. With
+ * `variants`, each op is recorded and timed once per kernel variant of the WebGPU engine (a
+ * recorded program keeps the pipelines it was recorded with).
  */
 import type { Backend, Ops, Program, Tensor } from '../backend.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
@@ -125,8 +126,8 @@ export function paperKernelShapes(batch = 64): KernelShape[] {
   return shapes;
 }
 
-/** The forward layers' gradient amplification of the paper's runs (NITRO-D.md §5). */
-const LR_AMP = 640;
+/** The forward layers' gradient amplification of the paper's runs (every preset has the same). */
+const LR_AMP = getPreset('vgg8b').spec.training.lrAmp;
 
 function random(rng: Rng, n: number, lo: number, hi: number): Int32Array {
   const out = new Int32Array(n);

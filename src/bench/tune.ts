@@ -50,9 +50,9 @@ export function gemmDims(op: GemmOp, params: Record<string, unknown>): number[] 
     case 'conv2d':
     case 'conv2dWeightGrad': {
       const [B, C, H, W] = tensorOf(params, 'x').shape;
-      // A weight gradient fused with IntegerSGD has no out: the weights it updates give the shape.
-      const w = op === 'conv2d' || params.out ? tensorOf(params, op === 'conv2d' ? 'w' : 'out').shape : tensorOf(params.sgd as Record<string, unknown>, 'w').shape;
-      return [B, C, H, W, w[0], w[2], params.padding as number];
+      // A weight gradient fused with IntegerSGD may have no out: the weights it updates give the shape.
+      const w = op === 'conv2d' ? tensorOf(params, 'w') : params.out ? tensorOf(params, 'out') : tensorOf(params.sgd as Record<string, unknown>, 'w');
+      return [B, C, H, W, w.shape[0], w.shape[2], params.padding as number];
     }
   }
 }

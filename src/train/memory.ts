@@ -8,8 +8,8 @@
  * int8 predictions of every head. No weight gradient: IntegerSGD is fused into the gradient
  * reduction, so a weight gradient is never stored.
  *
- * The kernels' device scratch (weight limbs, repacked inputs, raw sums, sparse delta lists) comes on top; the plan
- * reports it separately (`plannedScratch`).
+ * The kernels' device scratch (weight limbs, repacked inputs, raw sums, sparse delta lists) comes
+ * on top; the plan reports it separately (`plannedScratch`).
  */
 import { type Backend, deviceBytes } from '../backend.ts';
 import { createGpuOps } from '../kernels/index.ts';
