@@ -3,10 +3,12 @@
  * JavaScript twins) against a naive scalar convolution written here, element by element:
  * forward with bias (raw int32 and through the epilogue) and weight gradient. Shapes cover
  * batch 1, one and many channels, kernels 1/3/5 with paddings 0-2, output widths that are not
- * multiples of 8, odd filter counts and full-range int32 weights and deltas (sums wrap).
+ * multiples of 8, odd filter counts and full-range int32 weights and deltas (sums wrap); the
+ * weight gradient on dense, sparse and all-zero deltas, through its dense and sparse paths.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { nitroRelu, nitroScale } from '../src/arith.ts';
+import { conv2dWeightGrad } from '../src/cpu/conv.ts';
 import { CpuBackend } from '../src/cpu/cpu-backend.ts';
 import { gemmKernel, setSimdEnabled } from '../src/cpu/gemm.ts';
 import { Rng } from '../src/rng.ts';
@@ -93,29 +95,39 @@ describe.each(['wasm-simd', 'js'] as const)('CPU convolution (%s kernels) == nai
     expectSameElements(await backend.read(s), sExp, 'conv2d scaled');
     expectSameElements(await backend.read(a), sExp.map((v) => nitroRelu(v, 8)), 'conv2d NITRO-ReLU');
 
-    const dv = randomInts(rng, B * F * Ho * Wo, lo, hi);
-    for (let j = 0; j < dv.length; j += 3) dv[j] = 0;
-    const delta = tensorOf(backend, [B, F, Ho, Wo], 'i32', dv, 'delta');
-    const dw = backend.tensor([F, C, k, k], 'i32', 'dw');
-    backend.ops.conv2dWeightGrad({ delta, x, padding: pad, out: dw });
-    const dwExp = new Int32Array(F * C * k * k);
-    for (let f = 0; f < F; f++) {
-      for (let c = 0; c < C; c++) {
-        for (let u = 0; u < k; u++) {
-          for (let v = 0; v < k; v++) {
-            let acc = 0;
-            for (let b = 0; b < B; b++) {
-              for (let oi = 0; oi < Ho; oi++) {
-                for (let oj = 0; oj < Wo; oj++) {
-                  acc = (acc + Math.imul(dv[((b * F + f) * Ho + oi) * Wo + oj], at(xv, C, H, W, b, c, oi + u - pad, oj + v - pad))) | 0;
+    // Deltas dense, sparse (one pixel in ten) and all zero, through the op (which picks the
+    // sparse or dense path by the work each would do) and through each path.
+    const dense = randomInts(rng, B * F * Ho * Wo, lo, hi);
+    for (let j = 0; j < dense.length; j += 3) dense[j] = 0;
+    const sparse = dense.map((v, j) => (rng.int(0, 9) === 0 || j === dense.length - 1 ? v | 1 : 0));
+    for (const [name, dv] of [['dense', dense], ['sparse', sparse], ['zero', new Int32Array(dense.length)]] as const) {
+      const delta = tensorOf(backend, [B, F, Ho, Wo], 'i32', dv, 'delta');
+      const dwExp = new Int32Array(F * C * k * k);
+      for (let f = 0; f < F; f++) {
+        for (let c = 0; c < C; c++) {
+          for (let u = 0; u < k; u++) {
+            for (let v = 0; v < k; v++) {
+              let acc = 0;
+              for (let b = 0; b < B; b++) {
+                for (let oi = 0; oi < Ho; oi++) {
+                  for (let oj = 0; oj < Wo; oj++) {
+                    acc = (acc + Math.imul(dv[((b * F + f) * Ho + oi) * Wo + oj], at(xv, C, H, W, b, c, oi + u - pad, oj + v - pad))) | 0;
+                  }
                 }
               }
+              dwExp[((f * C + c) * k + u) * k + v] = acc;
             }
-            dwExp[((f * C + c) * k + u) * k + v] = acc;
           }
         }
       }
+      const dw = backend.tensor([F, C, k, k], 'i32', 'dw');
+      backend.ops.conv2dWeightGrad({ delta, x, padding: pad, out: dw });
+      expectSameElements(await backend.read(dw), dwExp, `conv2dWeightGrad, ${name} delta`);
+      // Each path on its own, whichever the op picks for this delta.
+      for (const path of ['sparse', 'dense'] as const) {
+        conv2dWeightGrad({ delta, x, padding: pad, out: dw }, path);
+        expectSameElements(await backend.read(dw), dwExp, `conv2dWeightGrad, ${name} delta, ${path} path`);
+      }
     }
-    expectSameElements(await backend.read(dw), dwExp, 'conv2dWeightGrad');
   });
 });

@@ -89,18 +89,114 @@ export function conv2d(p: Conv2dParams): void {
 }
 
 /**
- * out[F, C, k, k] = Σ_b,i,j delta[b,f,i,j] · xpad[b,c,i+u,j+v]: the dot16 kernel with input
- * windows (c, u, v) as int8 rows and delta rows (zero-padded to whole vectors, split into int16
- * halves) as the other operand, summed over the samples.
+ * out[F, C, k, k] = Σ_b,i,j delta[b,f,i,j] · xpad[b,c,i+u,j+v]. In training, delta reaches a conv
+ * layer through its head's max-pool backward (one pixel per window) and NITRO-ReLU's backward,
+ * so it is mostly zero: the sum then runs over the non-zero pixels only (sparseWeightGrad) when
+ * that is less work than the dense kernel (denseWeightGrad). `path` forces one (tests).
  */
-export function conv2dWeightGrad(p: { delta: Tensor; x: Tensor; padding: number; out: Tensor }): void {
+export function conv2dWeightGrad(p: { delta: Tensor; x: Tensor; padding: number; out: Tensor }, path?: 'sparse' | 'dense'): void {
   const op = 'conv2dWeightGrad';
   const g = geometry(op, p.x, p.out, p.padding);
-  const { B, C, H, W, F, k, Ho, Wo } = g;
+  const { B, F, Ho, Wo } = g;
   expectShape(op, p.delta, [B, F, Ho, Wo]);
   const d = i32(p.delta, op);
   const x = i8(p.x, op);
-  const pad = p.padding;
+  // Multiply-adds each way (the sparse one over whole vectors of channels, the dense one over
+  // whole vectors of output columns); the sparse kernel runs at about half the dense one's rate.
+  const sparseMacs = sparsePixels(d, B, F, Ho * Wo) * roundUp(g.C, 8);
+  const denseMacs = B * F * Ho * roundUp(Wo, 8) * g.C;
+  if (path ? path === 'sparse' : 2 * sparseMacs <= denseMacs) sparseWeightGrad(d, x, g, p.padding, i32(p.out, op));
+  else denseWeightGrad(d, x, g, p.padding, i32(p.out, op));
+}
+
+/** Pixels, summed over the groups of four filters, at which a filter of the group is non-zero. */
+function sparsePixels(d: Int32Array, B: number, F: number, HW: number): number {
+  let n = 0;
+  for (let f0 = 0; f0 < F; f0 += 4) {
+    const group = Math.min(4, F - f0);
+    for (let b = 0; b < B; b++) {
+      const base = (b * F + f0) * HW;
+      for (let pix = 0; pix < HW; pix++) {
+        let any = 0;
+        for (let m = 0; m < group; m++) any |= d[base + m * HW + pix];
+        if (any !== 0) n += 4;
+      }
+    }
+  }
+  return n;
+}
+
+type ConvGeometry = ReturnType<typeof geometry>;
+
+/**
+ * The sum over the non-zero pixels of delta, four filters at a time: the axpy8 kernel with the
+ * group's delta values at the pixels where any of its filters is non-zero as A (int32 [R, 4]),
+ * and each such pixel's input window as a row of B. The input is laid out channels innermost,
+ * padded to whole vectors ([B, Hp, Wp, C8], zero borders), so a window row is k·k runs of C8
+ * int8 starting at the pixel, and C[f, (u, v, c)] comes out one tap after the other.
+ */
+function sparseWeightGrad(d: Int32Array, x: Int8Array, g: ConvGeometry, pad: number, out: Int32Array): void {
+  const { B, C, H, W, F, k, Ho, Wo } = g;
+  const Hp = H + 2 * pad;
+  const Wp = W + 2 * pad;
+  const C8 = roundUp(C, 8);
+  const cols = k * k * C8;
+  const panels = cols / 8;
+  const pixels = B * Ho * Wo;
+  const { ws, at } = reserve([B * Hp * Wp * C8, 16 * pixels, 4 * pixels, 4 * panels, 16 * cols]);
+  const [xcAt, aAt, rowT, panelT, cAt] = at;
+  const xc = ws.i8;
+  xc.fill(0, xcAt, xcAt + B * Hp * Wp * C8);
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < C; c++) {
+      for (let h = 0; h < H; h++) {
+        const src = ((b * C + c) * H + h) * W;
+        let dst = xcAt + ((b * Hp + h + pad) * Wp + pad) * C8 + c;
+        for (let w = 0; w < W; w++, dst += C8) xc[dst] = x[src + w];
+      }
+    }
+  }
+  const t = ws.i32;
+  let q = panelT >> 2;
+  for (let u = 0; u < k; u++) for (let v = 0; v < k; v++) for (let c = 0; c < C8; c += 8) t[q++] = (u * Wp + v) * C8 + c;
+  const HW = Ho * Wo;
+  for (let f0 = 0; f0 < F; f0 += 4) {
+    const group = Math.min(4, F - f0);
+    let R = 0;
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < Ho; i++) {
+        for (let j = 0; j < Wo; j++) {
+          const pix = i * Wo + j;
+          let any = 0;
+          for (let m = 0; m < group; m++) any |= d[(b * F + f0 + m) * HW + pix];
+          if (any === 0) continue;
+          const a = (aAt >> 2) + 4 * R;
+          for (let m = 0; m < 4; m++) t[a + m] = m < group ? d[(b * F + f0 + m) * HW + pix] : 0;
+          t[(rowT >> 2) + R] = ((b * Hp + i) * Wp + j) * C8;
+          R++;
+        }
+      }
+    }
+    const c0 = cAt >> 2;
+    if (R === 0) t.fill(0, c0, c0 + 4 * cols);
+    else ws.k.axpy8(aAt, 4, 16, xcAt, rowT, panelT, cAt, 4 * cols, 4, panels, R, 0);
+    for (let m = 0; m < group; m++) {
+      for (let c = 0; c < C; c++) {
+        for (let u = 0; u < k; u++) {
+          for (let v = 0; v < k; v++) out[(((f0 + m) * C + c) * k + u) * k + v] = t[c0 + m * cols + (u * k + v) * C8 + c];
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The dense sum: the dot16 kernel with input windows (c, u, v) as int8 rows and delta rows
+ * (zero-padded to whole vectors, split into int16 halves) as the other operand, summed over the
+ * samples.
+ */
+function denseWeightGrad(d: Int32Array, x: Int8Array, g: ConvGeometry, pad: number, out: Int32Array): void {
+  const { B, C, H, W, F, k, Ho, Wo } = g;
   const CKK = C * k * k;
   const CKK2 = roundUp(CKK, 2);
   const F2 = roundUp(F, 2);
@@ -125,5 +221,5 @@ export function conv2dWeightGrad(p: { delta: Tensor; x: Tensor; padding: number;
     const q = 2 * b * sampleD;
     ws.k.dot16(pT, xAt + b * sampleX, lo + q, hi + q, 2 * Ho * Wo8, cAt, 4, 4 * CKK2, CKK2, F2, Ho, Wo8 / 8, Wp, 2 * Wo8, b > 0 ? 1 : 0);
   }
-  unpackRows(ws, cAt, F, CKK, 4 * CKK2, i32(p.out, op));
+  unpackRows(ws, cAt, F, CKK, 4 * CKK2, out);
 }
