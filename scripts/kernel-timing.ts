@@ -108,7 +108,8 @@ function inputGradCase(name: string, B: number, O: number, K: number, g8: boolea
   };
 }
 
-function weightGradCase(name: string, B: number, O: number, K: number, g8: boolean): Case {
+/** With `sgd`, the weight gradient updates weights in place by IntegerSGD, as training runs it. */
+function weightGradCase(name: string, B: number, O: number, K: number, g8: boolean, sgd = false): Case {
   return {
     name,
     op: 'linearWeightGrad',
@@ -117,7 +118,13 @@ function weightGradCase(name: string, B: number, O: number, K: number, g8: boole
       const g = g8 ? fill(b, rng, [B, O], 'i8', -127, 127, 'g') : fill(b, rng, [B, O], 'i32', -3000, 3000, 'g');
       const x = fill(b, rng, [B, K], 'i8', -127, 127, 'x');
       const out = b.tensor([O, K], 'i32', 'dw');
-      return { issue: (ops) => ops.linearWeightGrad({ g, x, out }), t: { g, x, z: out }, dims: { B, K, O, g8: g8 ? 1 : 0 } };
+      const dims = { B, K, O, g8: g8 ? 1 : 0 };
+      if (sgd) {
+        const lrInv = fill(b, rng, [1], 'i32', 512, 512, 'lrInv');
+        const update = { w: out, lrInv, amp: g8 ? 1 : 640, decayInv: 12000 };
+        return { issue: (ops) => ops.linearWeightGrad({ g, x, sgd: update }), t: { g, x, z: out }, dims };
+      }
+      return { issue: (ops) => ops.linearWeightGrad({ g, x, out }), t: { g, x, z: out }, dims };
     },
   };
 }
@@ -163,6 +170,8 @@ const CASES: Case[] = [
   inputGradCase('mlp2 head dx 10->200 (g i8)', 64, 10, 200, true),
   weightGradCase('mlp2 dW 200x784 (g i32)', 64, 200, 784, false),
   weightGradCase('mlp2 dW 100x200 (g i32)', 64, 100, 200, false),
+  weightGradCase('mlp2 dW+sgd 200x784 (g i32)', 64, 200, 784, false, true),
+  weightGradCase('mlp2 dW+sgd 100x200 (g i32)', 64, 100, 200, false, true),
   weightGradCase('mlp2 head dP 10x200 (g i8)', 64, 10, 200, true),
   convCase('vgg8b conv 1->128 @28', 8, 1, 28, 128, false),
   convCase('vgg8b conv 128->256 @28', 8, 128, 28, 256, false),
