@@ -1,5 +1,6 @@
 // NITRO scaling and NITRO-ReLU (NITRO-D.md §1.2, §1.3). Packed int8 tensors hold four values a
-// u32 word (little-endian), each row padded to a whole word; a thread writes whole words.
+// u32 word (little-endian), each row padded to a whole word; a thread writes whole words. The
+// wrapper appends relu-backward.wgsl (the backward's arithmetic, shared with pool.wgsl).
 
 @group(0) @binding(0) var<storage, read> x32: array<i32>;
 @group(0) @binding(1) var<storage, read> x8: array<u32>;
@@ -16,8 +17,6 @@ override ROW_WORDS: u32 = 1;
 override SF: i32 = 1;
 override SLOPE_INV: i32 = 4;
 override CORR: i32 = 36;
-
-const INT32_MAX: i32 = 2147483647;
 
 fn lane(word: u32, k: u32) -> i32 {
   return extractBits(bitcast<i32>(word), k * 8u, 8u);
@@ -78,17 +77,6 @@ fn nitro_relu_in_place(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
   }
 }
 
-fn inverse_slope(x: i32) -> i32 {
-  // INT32_MAX outside [-127, 127) makes the gradient 0 except for |delta| = INT32_MAX or INT32_MIN.
-  if (x >= 0 && x < 127) {
-    return 1;
-  }
-  if (x >= -127 && x < 0) {
-    return SLOPE_INV;
-  }
-  return INT32_MAX;
-}
-
 fn saved_input(e: u32) -> i32 {
   let row = e / ROW_LEN;
   let j = e - row * ROW_LEN;
@@ -99,7 +87,7 @@ fn saved_input(e: u32) -> i32 {
 fn nitro_relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let e = gid.x + gid.y * nwg.x * WG;
   if (e < COUNT) {
-    out32[e] = delta[e] / inverse_slope(saved_input(e));
+    out32[e] = relu_backward(delta[e], saved_input(e), SLOPE_INV);
   }
 }
 
@@ -108,6 +96,6 @@ fn nitro_relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
 fn nitro_relu_backward_in_place(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let e = gid.x + gid.y * nwg.x * WG;
   if (e < COUNT) {
-    out32[e] = out32[e] / inverse_slope(saved_input(e));
+    out32[e] = relu_backward(out32[e], saved_input(e), SLOPE_INV);
   }
 }

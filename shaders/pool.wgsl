@@ -2,11 +2,17 @@
 // Windows cover rows oh*KH - PH .. oh*KH - PH + KH - 1 (same for columns); the output size is
 // floor((H + 2 PH - KH) / KH) + 1, so trailing rows/columns may belong to no window.
 // The backward pass keeps no argmax: it recomputes each window's winner from the saved input.
+// The wrapper appends relu-backward.wgsl (NITRO-ReLU's backward, shared with activation.wgsl).
 
 @group(0) @binding(0) var<storage, read> x8: array<u32>;
 @group(0) @binding(1) var<storage, read> delta: array<i32>;
 @group(0) @binding(2) var<storage, read_write> out8: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out32: array<i32>;
+// HEAD: the head's loss gradient g [B, CLASSES] (packed int8) and weights [CLASSES, C*HO*WO].
+@group(0) @binding(4) var<storage, read> g8: array<u32>;
+@group(0) @binding(5) var<storage, read> head_w: array<i32>;
+// RELU: the saved int8 input s of NITRO-ReLU, laid out as x.
+@group(0) @binding(6) var<storage, read> s8: array<u32>;
 
 override WG: u32 = 64;
 // Words (forward) or windows (backward) to produce.
@@ -25,6 +31,13 @@ override IGNORE_PAD: bool = false;
 // Words per packed row of the input and of the output.
 override X_ROW_WORDS: u32 = 1;
 override OUT_ROW_WORDS: u32 = 1;
+// Backward: window deltas from delta (false) or computed from the head's g and weights (true).
+override HEAD: bool = false;
+override CLASSES: u32 = 1;
+override G_ROW_WORDS: u32 = 1;
+// Backward: the routed delta goes through NITRO-ReLU's backward at the winner's saved s.
+override RELU: bool = false;
+override SLOPE_INV: i32 = 4;
 
 fn lane(word: u32, k: u32) -> i32 {
   return extractBits(bitcast<i32>(word), k * 8u, 8u);
@@ -37,6 +50,25 @@ fn put(word: u32, k: u32, v: i32) -> u32 {
 fn input_at(b: u32, c: i32, h: i32, w: i32) -> i32 {
   let e = u32((c * H + h) * W + w);
   return lane(x8[b * X_ROW_WORDS + e / 4u], e % 4u);
+}
+
+fn saved_at(b: u32, c: i32, h: i32, w: i32) -> i32 {
+  let e = u32((c * H + h) * W + w);
+  return lane(s8[b * X_ROW_WORDS + e / 4u], e % 4u);
+}
+
+// The gradient at pool output j of sample b: given, or the head's input gradient
+// Σ_k g[b, k] · w[k, j] (what linearInputGrad stores; i32 arithmetic wraps).
+fn window_delta(window: u32, b: u32, j: u32) -> i32 {
+  if (!HEAD) {
+    return delta[window];
+  }
+  let per_sample = u32(C * HO * WO);
+  var sum = 0;
+  for (var k = 0u; k < CLASSES; k++) {
+    sum += lane(g8[b * G_ROW_WORDS + k / 4u], k % 4u) * head_w[k * per_sample + j];
+  }
+  return sum;
 }
 
 // (max, row-major position in the window of its first occurrence).
@@ -88,6 +120,7 @@ fn max_pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 // One thread per window: windows do not overlap, so the thread writes every input cell of its
 // window (the winner gets the window's delta, the rest 0), and the last window of a row or
 // column also zeroes the trailing cells no window covers. A winner on a pad cell drops its delta.
+// With RELU the winner gets relu_backward of it instead (the other cells' 0 would stay 0).
 @compute @workgroup_size(WG)
 fn max_pool_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let window = gid.x + gid.y * nwg.x * WG;
@@ -104,7 +137,10 @@ fn max_pool_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
   let arg = window_max(b, c, oh, ow).y;
   let hw = oh * KH - PH + arg / KW;
   let ww = ow * KW - PW + arg % KW;
-  let d = delta[window];
+  var d = window_delta(window, b, u32(r));
+  if (RELU && hw >= 0 && hw < H && ww >= 0 && ww < W) {
+    d = relu_backward(d, saved_at(b, c, hw, ww), SLOPE_INV);
+  }
   let h_end = select(min(oh * KH - PH + KH, H), H, oh == HO - 1);
   let w_end = select(min(ow * KW - PW + KW, W), W, ow == WO - 1);
   let base = (i32(b) * C + c) * H;

@@ -96,8 +96,19 @@ export interface MaxPoolParams {
 }
 
 export interface MaxPoolBackwardParams extends Omit<MaxPoolParams, 'out'> {
-  /** [B, C, Ho, Wo] int32 gradient at the pool output. */
-  delta: Tensor;
+  /** [B, C, Ho, Wo] int32 gradient at the pool output. Exactly one of delta and head. */
+  delta?: Tensor;
+  /**
+   * The pool feeds a linear head (g [B, classes] int8, w [classes, C*Ho*Wo] int32): window j of
+   * sample b gets Σ_k g[b,k]·w[k,j] (i32, wrapping), what linearInputGrad({ g, w }) would store
+   * in delta, computed where it is routed instead of stored.
+   */
+  head?: { g: Tensor; w: Tensor };
+  /**
+   * NITRO-ReLU's backward fused in: each routed value v becomes trunc(v / g_inv(x)) at its cell,
+   * as nitroReluBackward({ x, slopeInv }) of out would make it (x: the saved int8 input, [B, C, H, W]).
+   */
+  relu?: { x: Tensor; slopeInv: number };
   /** [B, C, H, W] int32: delta routed to the first maximum (row-major) of each window, 0 elsewhere. */
   out: Tensor;
 }
@@ -144,6 +155,7 @@ export interface Ops {
   /** NITRO-ReLU backward: out = trunc(delta / g_inv(x)) with x the saved int8 input of the activation. */
   nitroReluBackward(p: { delta: Tensor; x: Tensor; out: Tensor; slopeInv: number }): void;
   maxPool(p: MaxPoolParams): void;
+  /** Routes each window's gradient to its first maximum, optionally from a head and through NITRO-ReLU's backward. */
   maxPoolBackward(p: MaxPoolBackwardParams): void;
   /** Loss gradient with int8 wrap and optional metric accumulation. */
   lossGradient(p: LossParams): void;

@@ -3,8 +3,11 @@
  * one) against a naive scalar implementation written here: every window scanned in row-major
  * order, pad cells worth 0 in 'zero' mode and skipped in 'ignore' mode, the first maximum wins
  * (a pad cell winning sends no gradient). Values come from a small range so ties are common.
+ * The backward fused with a head (window deltas Σ_k g·w, wrapping) and NITRO-ReLU's backward
+ * (trunc(δ / g_inv(s)) at the winner) is checked against the same scan with those written out.
  */
 import { describe, it } from 'vitest';
+import { ALLOWED_SLOPES, nitroReluInvSlope } from '../src/arith.ts';
 import type { PadMode } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu/cpu-backend.ts';
 import { Rng } from '../src/rng.ts';
@@ -70,6 +73,44 @@ describe('CPU max-pooling == naive scalar', () => {
       const expected = naive(xv, dv, shape, mode);
       expectSameElements(await backend.read(out), expected.out, 'maxPool');
       expectSameElements(await backend.read(grad), expected.grad, 'maxPoolBackward');
+    },
+  );
+});
+
+describe('CPU max-pool backward with head and relu == naive scalar', () => {
+  const backend = new CpuBackend();
+  it.each(SHAPES.flatMap((s, i) => (['zero', 'ignore'] as const).map((m) => [i, m, ...s] as const)))(
+    '#%i %s mode B=%i C=%i %ix%i kernel %ix%i padding %i,%i',
+    async (i, mode, ...shape) => {
+      const rng = new Rng(3100 + i);
+      const [B, C, H, W, kh, kw, ph, pw] = shape;
+      const Ho = Math.floor((H + 2 * ph - kh) / kh) + 1;
+      const Wo = Math.floor((W + 2 * pw - kw) / kw) + 1;
+      const J = C * Ho * Wo;
+      const K = 1 + (i % 11);
+      const slopeInv = ALLOWED_SLOPES[i % ALLOWED_SLOPES.length];
+      const xv = i % 2 === 0 ? randomInts(rng, B * C * H * W, -3, 3) : randomInts(rng, B * C * H * W, -128, 127);
+      const sv = randomInts(rng, B * C * H * W, -128, 127);
+      const gv = randomInts(rng, B * K, -128, 127);
+      const wv = randomInts(rng, K * J, -2147483648, 2147483647);
+      // The head's input gradient, i32 wrapping.
+      const dv = new Int32Array(B * J);
+      for (let b = 0; b < B; b++) {
+        for (let j = 0; j < J; j++) {
+          let sum = 0;
+          for (let k = 0; k < K; k++) sum = (sum + Math.imul(gv[b * K + k], wv[k * J + j])) | 0;
+          dv[b * J + j] = sum;
+        }
+      }
+      const expected = naive(xv, dv, shape, mode).grad;
+      for (let e = 0; e < expected.length; e++) expected[e] = Math.trunc(expected[e] / nitroReluInvSlope(sv[e], slopeInv));
+      const x = tensorOf(backend, [B, C, H, W], 'i8', xv, 'x');
+      const s = tensorOf(backend, [B, C, H, W], 'i8', sv, 's');
+      const g = tensorOf(backend, [B, K], 'i8', gv, 'g');
+      const w = tensorOf(backend, [K, J], 'i32', wv, 'w');
+      const grad = tensorOf(backend, [B, C, H, W], 'i32', new Array(B * C * H * W).fill(-7), 'grad');
+      backend.ops.maxPoolBackward({ x, kernel: [kh, kw], padding: [ph, pw], padMode: mode, head: { g, w }, relu: { x: s, slopeInv }, out: grad });
+      expectSameElements(await backend.read(grad), expected, 'maxPoolBackward with head and relu');
     },
   );
 });

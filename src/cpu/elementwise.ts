@@ -22,7 +22,7 @@ export function nitroReluForward(p: { x: Tensor; out: Tensor; slopeInv: number }
 
 /** NITRO-ReLU's inverse slope at every int8 input, indexed by value + 128. */
 const invSlopeTables = new Map<number, Int32Array>();
-function invSlopeTable(slopeInv: number): Int32Array {
+export function invSlopeTable(slopeInv: number): Int32Array {
   let t = invSlopeTables.get(slopeInv);
   if (!t) {
     t = new Int32Array(256);
@@ -32,8 +32,13 @@ function invSlopeTable(slopeInv: number): Int32Array {
   return t;
 }
 
+/** NITRO-ReLU's backward at one cell: trunc(d / g_inv(x)) for the saved int8 input x (table: invSlopeTable). */
+export function reluBackwardAt(d: number, x: number, table: Int32Array): number {
+  return (d / table[x + 128]) | 0;
+}
+
 function divideBySlope(d: Int32Array, x: Int8Array, out: Int32Array, n: number, table: Int32Array): void {
-  for (let i = 0; i < n; i++) out[i] = (d[i] / table[x[i] + 128]) | 0;
+  for (let i = 0; i < n; i++) out[i] = reluBackwardAt(d[i], x[i], table);
 }
 
 export function nitroReluBackward(p: { delta: Tensor; x: Tensor; out: Tensor; slopeInv: number }): void {

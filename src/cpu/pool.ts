@@ -1,6 +1,12 @@
-/** Max-pooling with kernel = stride on the CPU; the backward recomputes each window's argmax. */
+/**
+ * Max-pooling with kernel = stride on the CPU; the backward recomputes each window's argmax,
+ * optionally takes the window gradients from a linear head and applies NITRO-ReLU's backward.
+ */
+import { checkSlope } from '../arith.ts';
 import type { MaxPoolBackwardParams, MaxPoolParams, PadMode, Tensor } from '../backend.ts';
-import { expectSize, i32, i8 } from './tensor.ts';
+import { invSlopeTable, reluBackwardAt } from './elementwise.ts';
+import { linearInputGrad } from './linear.ts';
+import { CpuTensor, expectShape, expectSize, i32, i8 } from './tensor.ts';
 
 export function poolShape(op: string, x: Tensor, kernel: readonly [number, number], padding: readonly [number, number]): number[] {
   const [B, C, H, W] = x.shape;
@@ -101,17 +107,49 @@ function interiorArgmax(x: Int8Array, base: number, W: number, h0: number, w0: n
   return at - base;
 }
 
+let headDeltas = new Int32Array(0);
+
+/** The gradient at every pool output [B, C, Ho, Wo]: p.delta, or the head's input gradient g·w (linearInputGrad into a reused array). */
+function windowDeltas(op: string, p: MaxPoolBackwardParams, shape: readonly number[]): Int32Array {
+  if ((p.delta === undefined) === (p.head === undefined)) {
+    throw new Error(`${op}: needs exactly one of delta (the pool output gradient) and head (g and w to compute it)`);
+  }
+  if (p.delta) {
+    expectSize(op, p.delta, shape);
+    return i32(p.delta, op);
+  }
+  const { g, w } = p.head!;
+  const [B, C, Ho, Wo] = shape;
+  const J = C * Ho * Wo;
+  i8(g, op);
+  i32(w, op);
+  const classes = g.shape[1];
+  expectShape(op, g, [B, classes]);
+  expectShape(op, w, [classes, J]);
+  if (headDeltas.length < B * J) headDeltas = new Int32Array(B * J);
+  const d = headDeltas.subarray(0, B * J);
+  linearInputGrad({ g, w, out: new CpuTensor([B, J], 'i32', `${op} head gradient`, d, false) });
+  return d;
+}
+
 export function maxPoolBackward(p: MaxPoolBackwardParams): void {
   const op = 'maxPoolBackward';
   const [B, C, Ho, Wo] = poolShape(op, p.x, p.kernel, p.padding);
-  expectSize(op, p.delta, [B, C, Ho, Wo]);
   expectSize(op, p.out, p.x.shape);
+  const delta = windowDeltas(op, p, [B, C, Ho, Wo]);
   const [, , H, W] = p.x.shape;
   const [kh, kw] = p.kernel;
   const [ph, pw] = p.padding;
   const x = i8(p.x, op);
-  const delta = i32(p.delta, op);
   const out = i32(p.out, op);
+  let s: Int8Array | undefined;
+  let table: Int32Array = new Int32Array(0);
+  if (p.relu) {
+    checkSlope(p.relu.slopeInv, op);
+    expectSize(op, p.relu.x, p.x.shape);
+    s = i8(p.relu.x, op);
+    table = invSlopeTable(p.relu.slopeInv);
+  }
   out.fill(0);
   for (let plane = 0; plane < B * C; plane++) {
     const base = plane * H * W;
@@ -124,7 +162,9 @@ export function maxPoolBackward(p: MaxPoolBackwardParams): void {
           rowInside && w0 >= 0 && w0 + kw <= W
             ? interiorArgmax(x, base, W, h0, w0, kh, kw)
             : argmaxOf(x, base, H, W, oi, oj, kh, kw, ph, pw, p.padMode);
-        if (at >= 0) out[base + at] = delta[(plane * Ho + oi) * Wo + oj];
+        if (at < 0) continue;
+        const d = delta[(plane * Ho + oi) * Wo + oj];
+        out[base + at] = s ? reluBackwardAt(d, s[base + at], table) : d;
       }
     }
   }

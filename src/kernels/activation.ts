@@ -1,10 +1,12 @@
 /** NITRO scaling, NITRO-ReLU and its backward (NITRO-D.md §1.2, §1.3). */
-import source from '../../shaders/activation.wgsl?raw';
+import family from '../../shaders/activation.wgsl?raw';
+import reluBackward from '../../shaders/relu-backward.wgsl?raw';
 import type { Tensor } from '../backend.ts';
 import { type KernelContext, grid1d } from './context.ts';
 import { expectDistinct, expectDtype, expectSameRows, expectSize, fail, layoutOf, sameStorage } from './layout.ts';
 
 const WG = 64;
+const source = `${family}\n${reluBackward}`;
 
 /** Mean correction c(s) of NITRO-ReLU for each allowed inverse slope s. */
 export const NITRO_RELU_CORRECTION: Readonly<Record<number, number>> = {
@@ -19,7 +21,8 @@ export const NITRO_RELU_CORRECTION: Readonly<Record<number, number>> = {
   20: 45,
 };
 
-function correction(op: string, slopeInv: number): number {
+/** c(slopeInv), failing with a one-line error naming `op` when slopeInv is not an allowed inverse slope. */
+export function correction(op: string, slopeInv: number): number {
   const c = NITRO_RELU_CORRECTION[slopeInv];
   if (c === undefined) fail(op, `slopeInv ${slopeInv} is not one of ${Object.keys(NITRO_RELU_CORRECTION).join(', ')}`);
   return c;

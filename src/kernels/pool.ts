@@ -1,10 +1,17 @@
-/** Max pooling (kernel = stride) and its backward without a stored argmax. */
-import source from '../../shaders/pool.wgsl?raw';
+/**
+ * Max pooling (kernel = stride) and its backward without a stored argmax; the backward can
+ * compute the window gradients from a linear head and apply NITRO-ReLU's backward as it routes them.
+ */
+import family from '../../shaders/pool.wgsl?raw';
+import reluBackward from '../../shaders/relu-backward.wgsl?raw';
 import { type MaxPoolBackwardParams, type MaxPoolParams, sizeOf } from '../backend.ts';
-import { type KernelContext, grid1d } from './context.ts';
-import { expectDistinct, expectDtype, expectRank, expectRowsLike, expectSize, fail, layoutOf } from './layout.ts';
+import { correction } from './activation.ts';
+import { type KernelContext, grid1d, type Resource } from './context.ts';
+import { expectDistinct, expectDtype, expectRank, expectRowsLike, expectShape, expectSize, fail, layoutOf } from './layout.ts';
+import { placeholder } from './scratch.ts';
 
 const WG = 64;
+const source = `${family}\n${reluBackward}`;
 
 /** Validates the geometry and returns the override constants shared by both directions. */
 function geometry(op: string, p: Omit<MaxPoolParams, 'out'>): { out: number[]; overrides: Record<string, number> } {
@@ -55,12 +62,43 @@ export function maxPool(ctx: KernelContext, p: MaxPoolParams): void {
 export function maxPoolBackward(ctx: KernelContext, p: MaxPoolBackwardParams): void {
   const op = 'maxPoolBackward';
   const g = geometry(op, p);
-  expectDtype(op, p.delta, 'i32');
-  expectSize(op, p.delta, sizeOf(g.out));
+  const [B, C, ho, wo] = g.out;
   expectDtype(op, p.out, 'i32');
   expectSize(op, p.out, p.x.size);
-  expectDistinct(op, p.delta, p.out);
-  const windows = p.delta.size;
-  const k = ctx.kernel('pool', source, 'max_pool_backward', { ...g.overrides, COUNT: windows });
-  ctx.dispatch(k, { x8: p.x, delta: p.delta, out32: p.out }, grid1d(windows, WG, ctx.limits.maxComputeWorkgroupsPerDimension));
+  if ((p.delta === undefined) === (p.head === undefined)) fail(op, 'needs exactly one of delta (the pool output gradient) and head (g and w to compute it)');
+  const windows = sizeOf(g.out);
+  const overrides: Record<string, number> = { ...g.overrides, COUNT: windows };
+  const resources: Record<string, Resource> = { x8: p.x, out32: p.out };
+  if (p.delta) {
+    expectDtype(op, p.delta, 'i32');
+    expectSize(op, p.delta, windows);
+    expectDistinct(op, p.delta, p.out);
+    resources.delta = p.delta;
+    resources.g8 = placeholder(ctx.device, 'g8');
+    resources.head_w = placeholder(ctx.device, 'head_w');
+  } else if (p.head) {
+    const { g: hg, w } = p.head;
+    expectDtype(op, hg, 'i8');
+    expectRank(op, hg, [2]);
+    const classes = hg.shape[1];
+    expectShape(op, hg, [B, classes]);
+    expectDtype(op, w, 'i32');
+    expectShape(op, w, [classes, C * ho * wo]);
+    expectDistinct(op, w, p.out);
+    Object.assign(overrides, { HEAD: 1, CLASSES: classes, G_ROW_WORDS: layoutOf(hg).rowWords });
+    resources.delta = placeholder(ctx.device, 'delta');
+    resources.g8 = hg;
+    resources.head_w = w;
+  }
+  if (p.relu) {
+    expectDtype(op, p.relu.x, 'i8');
+    expectRowsLike(op, p.relu.x, p.x.shape);
+    correction(op, p.relu.slopeInv);
+    Object.assign(overrides, { RELU: 1, SLOPE_INV: p.relu.slopeInv });
+    resources.s8 = p.relu.x;
+  } else {
+    resources.s8 = placeholder(ctx.device, 's8');
+  }
+  const k = ctx.kernel('pool', source, 'max_pool_backward', overrides);
+  ctx.dispatch(k, resources, grid1d(windows, WG, ctx.limits.maxComputeWorkgroupsPerDimension));
 }

@@ -176,11 +176,7 @@ function fieldOf(label: string, spec: ModelSpec, plan: NetworkPlan): string {
   const size = (shape: readonly number[]) => shape.reduce((x, y) => x * y, 1);
   const largest = (f: (b: NetworkPlan['blocks'][number]) => number): number =>
     plan.blocks.reduce((best, b) => (f(b) > f(plan.blocks[best]) ? b.index : best), 0);
-  if (label === 'scratch.delta') return blockField(largest((b) => (b.head.pool ? size(b.outShape) : 0)));
-  if (label === 'scratch.headDelta') {
-    const i = largest((b) => b.head.dlr);
-    return `${blockField(i)}${plan.blocks[i].kind === 'conv' ? ` or headDim (${spec.headDim})` : ''}`;
-  }
+  if (label === 'scratch.delta') return blockField(largest((b) => size(b.outShape)));
   return `the input [${plan.input.join(', ')}]`;
 }
 

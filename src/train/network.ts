@@ -89,10 +89,12 @@ export class Network {
   private readonly gOut: Tensor;
   private readonly blocks: BlockTensors[];
   /**
-   * Shared δ scratch, sized for the largest block. There is no weight-gradient buffer: every
-   * weight gradient is reduced straight into its IntegerSGD update.
+   * Shared δ scratch: the int32 gradient of a block output, sized for the largest. The head's
+   * input gradient needs no buffer of its own: behind a head pool it is computed inside the pool
+   * backward, and without one it is the block output's gradient. There is no weight-gradient
+   * buffer either: every weight gradient is reduced straight into its IntegerSGD update.
    */
-  private readonly scratch: { headDelta: Tensor; delta: Tensor };
+  private readonly scratch: { delta: Tensor };
   private readonly tensors: Tensor[] = [];
 
   constructor(
@@ -132,14 +134,8 @@ export class Network {
     });
     this.logits = t([B, C], 'i8', 'output.yhat');
     this.gOut = t([B, C], 'i8', 'output.g');
-    const maxOf = (f: (b: NetworkPlan['blocks'][number]) => number) => Math.max(1, ...plan.blocks.map(f));
-    // δ of a block output needs its own buffer only behind a head pool; otherwise it is headDelta.
-    const outSize = maxOf((b) => (b.head.pool ? b.outShape.reduce((p, q) => p * q, 1) : 1));
-    const dlr = maxOf((b) => b.head.dlr);
-    this.scratch = {
-      headDelta: t([B * dlr], 'i32', 'scratch.headDelta'),
-      delta: t([B * outSize], 'i32', 'scratch.delta'),
-    };
+    const outSize = Math.max(1, ...plan.blocks.map((b) => b.outShape.reduce((p, q) => p * q, 1)));
+    this.scratch = { delta: t([B * outSize], 'i32', 'scratch.delta') };
   }
 
   /** Every tensor this network allocated (activations and scratch; parameters are separate). */
@@ -247,31 +243,30 @@ export class Network {
       metrics: withMetrics ? { tensor: this.metrics, offset: blockIndex * METRIC_WORDS } : undefined,
     });
     const P = this.weight(`blocks.${blockIndex}.head.weight`);
-    // δ through the head uses P before its update.
-    const headDelta = this.view(this.scratch.headDelta, [B, b.head.dlr]);
-    ops.linearInputGrad({ g: bt.g, w: P, out: headDelta });
-    ops.linearWeightGrad({ g: bt.g, x: flat, sgd: { w: P, lrInv: this.lrInv, amp: 1, decayInv: plan.headDecayInv } });
-    if (plan.bias) this.biasUpdate(ops, `blocks.${blockIndex}.head.bias`, bt.g, 1, plan.headDecayInv);
-
-    const outShape = [B, ...b.outShape];
-    let delta: Tensor;
+    // δ through the head uses P before its update, so it comes first.
+    const deltaS = this.view(this.scratch.delta, [B, ...b.outShape]);
+    const relu = { x: bt.s, slopeInv: plan.slopeInv };
     if (b.head.pool) {
-      delta = this.view(this.scratch.delta, outShape);
+      // One pass: each window's δ = g·P (never stored), routed to its first maximum and divided
+      // by NITRO-ReLU's slope there; every other cell gets 0.
       ops.maxPoolBackward({
         x: bt.a,
         kernel: b.head.pool.kernel,
         padding: b.head.pool.padding,
         padMode: plan.headPoolPadMode,
-        delta: this.view(headDelta, [B, ...b.head.pooledShape]),
-        out: delta,
+        head: { g: bt.g, w: P },
+        relu,
+        out: deltaS,
       });
     } else {
-      delta = this.view(headDelta, outShape);
+      // Without a pool the head's input is the block output: δ = g·P, then NITRO-ReLU's backward
+      // in place (a second int32 buffer of a block output would double the largest scratch).
+      ops.linearInputGrad({ g: bt.g, w: P, out: this.view(deltaS, [B, b.head.dlr]) });
+      ops.nitroReluBackward({ delta: deltaS, ...relu, out: deltaS });
     }
-    // In place: δ is not needed once divided by the slope, and a second int32 buffer of the
-    // largest block output would be the biggest allocation of a CNN.
-    const deltaS = delta;
-    ops.nitroReluBackward({ delta, x: bt.s, out: deltaS, slopeInv: plan.slopeInv });
+    ops.linearWeightGrad({ g: bt.g, x: flat, sgd: { w: P, lrInv: this.lrInv, amp: 1, decayInv: plan.headDecayInv } });
+    if (plan.bias) this.biasUpdate(ops, `blocks.${blockIndex}.head.bias`, bt.g, 1, plan.headDecayInv);
+
     const W = this.weight(`blocks.${blockIndex}.weight`);
     const sgd = { w: W, lrInv: this.lrInv, amp: plan.lrAmp, decayInv: plan.forwardDecayInv };
     if (b.kind === 'conv') {
