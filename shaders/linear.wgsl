@@ -322,41 +322,60 @@ fn input_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Weight gradient out[o, k] = Σ_b g[b, o] · x[b, k]. Workgroup (column-word block, output tile
-// of TN); invocation: one word of x (four columns). g is uniform. Each invocation owns whole
-// sums, so weight_grad_sgd applies IntegerSGD (sgd.wgsl) to w_upd from them instead of storing.
+// Weight gradient out[o, k] = Σ_b g[b, o] · x[b, k]. Workgroup (column block, output tile of TN);
+// invocation: XWORDS words of x (4 · XWORDS columns). g is uniform. Each g value read serves
+// 4 · XWORDS multiply-adds and each x word TN: the tile trades one read for the other. Each
+// invocation owns whole sums, so weight_grad_sgd applies IntegerSGD (sgd.wgsl) to w_upd from
+// them instead of storing.
 
 @group(0) @binding(10) var<storage, read_write> w_upd: array<i32>;
 @group(0) @binding(11) var<storage, read> lr_inv: array<i32>;
 
 override AMP: i32 = 1;
 override DECAY_INV: i32 = 0;
+override XWORDS: u32 = 1u;
 
-fn weight_grad_sums(kw: u32, o0: u32) -> array<vec4<i32>, 8> {
-  var acc: array<vec4<i32>, 8>;
+const MAXXW: u32 = 4u;
+
+// acc[(n · XWORDS + j) · 4 + l] = the sum of output o0 + n, column 4 · (kw0 + j) + l.
+fn weight_grad_sums(kw0: u32, o0: u32) -> array<i32, MAXACC> {
+  var acc: array<i32, MAXACC>;
   for (var b = 0u; b < dm.B; b++) {
-    let xv = unpack4xI8(x[b * dm.KW + kw]);
+    var xv: array<vec4<i32>, MAXXW>;
+    for (var j = 0u; j < XWORDS; j++) {
+      xv[j] = unpack4xI8(x[b * dm.KW + min(kw0 + j, dm.KW - 1u)]);
+    }
     for (var n = 0u; n < TN; n++) {
-      acc[n] += g_at(b, min(o0 + n, dm.O - 1u)) * xv;
+      let gv = g_at(b, min(o0 + n, dm.O - 1u));
+      for (var j = 0u; j < XWORDS; j++) {
+        for (var l = 0u; l < 4u; l++) {
+          acc[(n * XWORDS + j) * 4u + l] += gv * xv[j][l];
+        }
+      }
     }
   }
   return acc;
 }
 
+// The invocation's first word of x, or KW past the last.
+fn weight_grad_tile(lid: u32, wid: vec3<u32>) -> u32 {
+  return min((wid.x * WG + lid) * XWORDS, dm.KW);
+}
+
 @compute @workgroup_size(WG)
 fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let kw = wid.x * WG + lid;
+  let kw0 = weight_grad_tile(lid, wid);
   let o0 = wid.y * TN;
-  if (kw >= dm.KW) {
+  if (kw0 >= dm.KW) {
     return;
   }
-  let acc = weight_grad_sums(kw, o0);
+  let acc = weight_grad_sums(kw0, o0);
   for (var n = 0u; n < TN; n++) {
     let o = o0 + n;
-    for (var l = 0u; l < 4u; l++) {
-      let k = kw * 4u + l;
+    for (var l = 0u; l < XWORDS * 4u; l++) {
+      let k = kw0 * 4u + l;
       if (o < dm.O && k < dm.K) {
-        z[o * dm.K + k] = acc[n][l];
+        z[o * dm.K + k] = acc[n * XWORDS * 4u + l];
       }
     }
   }
@@ -364,20 +383,20 @@ fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
 
 @compute @workgroup_size(WG)
 fn weight_grad_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let kw = wid.x * WG + lid;
+  let kw0 = weight_grad_tile(lid, wid);
   let o0 = wid.y * TN;
-  if (kw >= dm.KW) {
+  if (kw0 >= dm.KW) {
     return;
   }
-  let acc = weight_grad_sums(kw, o0);
+  let acc = weight_grad_sums(kw0, o0);
   let lr = lr_inv[0];
   for (var n = 0u; n < TN; n++) {
     let o = o0 + n;
-    for (var l = 0u; l < 4u; l++) {
-      let k = kw * 4u + l;
+    for (var l = 0u; l < XWORDS * 4u; l++) {
+      let k = kw0 * 4u + l;
       if (o < dm.O && k < dm.K) {
         let i = o * dm.K + k;
-        w_upd[i] = sgd_step(w_upd[i], acc[n][l], AMP, DECAY_INV, lr);
+        w_upd[i] = sgd_step(w_upd[i], acc[n * XWORDS * 4u + l], AMP, DECAY_INV, lr);
       }
     }
   }

@@ -137,15 +137,16 @@ export function linearWeightGrad(ctx: KernelContext, p: { g: Tensor; x: Tensor; 
   }
   const v = chooseVariant(op, [B, K, O]).params;
   const G_PACKED = p.g.dtype === 'i8' ? 1 : 0;
-  const grid: [number, number, number] = [Math.ceil(words(K) / WG), Math.ceil(O / v.TN), 1];
+  const XWORDS = v.XW ?? 1;
+  const grid: [number, number, number] = [Math.ceil(Math.ceil(words(K) / XWORDS) / WG), Math.ceil(O / v.TN), 1];
   if (p.sgd) {
     // The sums update the weights in place; the gradient is never stored.
     const sgd = fusedSgdOverrides(op, p.sgd, O * K, [p.g, p.x]);
-    const k = ctx.kernel('linear', source, 'weight_grad_sgd', { WG, TN: v.TN, G_PACKED, ...sgd });
+    const k = ctx.kernel('linear', source, 'weight_grad_sgd', { WG, TN: v.TN, XWORDS, G_PACKED, ...sgd });
     ctx.dispatch(k, { g: p.g, x: p.x, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm: dims(ctx, B, K, O) }, grid);
     return;
   }
   if (!p.out) throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
-  const k = ctx.kernel('linear', source, 'weight_grad', { WG, TN: v.TN, G_PACKED });
+  const k = ctx.kernel('linear', source, 'weight_grad', { WG, TN: v.TN, XWORDS, G_PACKED });
   ctx.dispatch(k, { g: p.g, x: p.x, z: p.out, dm: dims(ctx, B, K, O) }, grid);
 }
