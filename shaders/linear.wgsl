@@ -287,7 +287,10 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 
 // ---------------------------------------------------------------------------------------------
 // Input gradient out[b, k] = Σ_o g[b, o] · w[o, k]. Workgroup (row block, column tile of TN);
-// invocation: TM rows. w is uniform.
+// invocation: TM rows. w is uniform. With RELU, NITRO-ReLU's backward (relu-backward.wgsl) at the
+// saved int8 input, bound as x, is applied in the store.
+
+override RELU: bool = false;
 
 @compute @workgroup_size(WG)
 fn input_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -315,7 +318,11 @@ fn input_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
     for (var n = 0u; n < TN; n++) {
       let k = k0 + n;
       if (b < dm.B && k < dm.K) {
-        z[b * dm.K + k] = acc[m * TN + n];
+        var v = acc[m * TN + n];
+        if (RELU) {
+          v = relu_backward(v, extractBits(bitcast<i32>(x[b * dm.KW + k / 4u]), (k % 4u) * 8u, 8u), dm.SLOPE_INV);
+        }
+        z[b * dm.K + k] = v;
       }
     }
   }

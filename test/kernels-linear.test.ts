@@ -1,7 +1,7 @@
 /**
  * WebGPU vs CPU, element by element, for the integer linear layer: forward (raw, scaled,
- * scaled + NITRO-ReLU, with and without bias), input gradient and weight gradient (int8 and
- * int32 g).
+ * scaled + NITRO-ReLU, with and without bias), input gradient (also with NITRO-ReLU's backward
+ * fused into its store, against the unfused pair) and weight gradient (int8 and int32 g).
  *
  * Coverage (22 shapes, each run by every op above): batch 1 (4 shapes) up to 65; K and O of 1,
  * odd sizes, rows that are not whole words (K, O mod 4 ≠ 0), register-block (4×4) tails and
@@ -11,7 +11,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/rng.ts';
-import { randomInts } from './helpers.ts';
+import { expectSameElements, randomInts } from './helpers.ts';
 import { Twins } from './kernels-twin.ts';
 
 const I32_MIN = -2147483648;
@@ -90,7 +90,17 @@ describe('linear kernels: WebGPU == CPU', () => {
     const dx32 = t.tensor([B, K], 'i32', undefined, 'dx32');
     const dw8 = t.tensor([O, K], 'i32', undefined, 'dw8');
     const dw32 = t.tensor([O, K], 'i32', undefined, 'dw32');
+    // NITRO-ReLU's backward fused into the store, against the same op unfused (every saved
+    // input from -128 to 127: pass, divided by the slope, or 0 at the clip).
+    const sv = randomInts(rng, B * K, -128, 127);
+    sv[0] = 127;
+    const saved = t.tensor([B, K], 'i8', sv, 'saved s');
+    const fused8 = t.tensor([B, K], 'i32', undefined, 'fused8');
+    const fused32 = t.tensor([B, K], 'i32', undefined, 'fused32');
+    const slopeInv = SLOPES[i % SLOPES.length];
     t.run((ops, on) => {
+      ops.linearInputGrad({ g: on(g8), w: on(w), out: on(fused8), relu: { x: on(saved), slopeInv } });
+      ops.linearInputGrad({ g: on(g32), w: on(w), out: on(fused32), relu: { x: on(saved), slopeInv } });
       ops.linearInputGrad({ g: on(g8), w: on(w), out: on(dx8) });
       ops.linearInputGrad({ g: on(g32), w: on(w), out: on(dx32) });
       ops.linearWeightGrad({ g: on(g8), x: on(x), out: on(dw8) });
@@ -98,6 +108,12 @@ describe('linear kernels: WebGPU == CPU', () => {
     });
     await t.expectSame(dx8, 'input grad, int8 g');
     await t.expectSame(dx32, 'input grad, int32 g');
+    const fusedGpu = [await t.expectSame(fused8, 'input grad + NITRO-ReLU backward, int8 g'), await t.expectSame(fused32, 'input grad + NITRO-ReLU backward, int32 g')];
+    t.run((ops, on) => {
+      for (const dx of [dx8, dx32]) ops.nitroReluBackward({ delta: on(dx), x: on(saved), out: on(dx), slopeInv });
+    });
+    expectSameElements(await t.expectSame(dx8, 'unfused, int8 g'), fusedGpu[0], 'fused == unfused, int8 g');
+    expectSameElements(await t.expectSame(dx32, 'unfused, int32 g'), fusedGpu[1], 'fused == unfused, int32 g');
     await t.expectSame(dw8, 'weight grad, int8 g');
     await t.expectSame(dw32, 'weight grad, int32 g');
   });

@@ -44,7 +44,10 @@ const IMPLEMENTATIONS: Ops = {
   maxPool,
   maxPoolBackward,
   lossGradient,
-  linearInputGrad,
+  linearInputGrad: (p) => {
+    linearInputGrad(p);
+    if (p.relu) nitroReluBackward({ delta: p.out, x: p.relu.x, out: p.out, slopeInv: p.relu.slopeInv });
+  },
   linearWeightGrad: (p) => {
     const out = gradientOut('linearWeightGrad', p.out, p.sgd, [p.g.shape[1], p.x.shape[1]]);
     linearWeightGrad({ ...p, out });

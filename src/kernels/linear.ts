@@ -5,6 +5,7 @@
  */
 import common from '../../shaders/int-common.wgsl?raw';
 import family from '../../shaders/linear.wgsl?raw';
+import reluBackward from '../../shaders/relu-backward.wgsl?raw';
 import type { LinearParams, SgdUpdate, Tensor } from '../backend.ts';
 import { RELU_CORRECTION, checkSlope } from '../arith.ts';
 import { type KernelContext, type Resource, grid1d } from './context.ts';
@@ -13,8 +14,8 @@ import { expectDtype, expectShape } from './layout.ts';
 import { chunkRows, constants, placeholder, type ScratchRole, scratch } from './scratch.ts';
 import { fusedSgdOverrides } from './sgd.ts';
 
-/** linear.wgsl with the shared integer helpers it calls (WGSL has no imports). */
-export const source = `${family}\n${common}`;
+/** linear.wgsl with the shared integer helpers and NITRO-ReLU's backward it calls (WGSL has no imports). */
+export const source = `${family}\n${common}\n${reluBackward}`;
 
 const WG = 64;
 const words = (n: number) => Math.ceil(n / 4);
@@ -113,7 +114,7 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   }
 }
 
-export function linearInputGrad(ctx: KernelContext, p: { g: Tensor; w: Tensor; out: Tensor }): void {
+export function linearInputGrad(ctx: KernelContext, p: { g: Tensor; w: Tensor; out: Tensor; relu?: { x: Tensor; slopeInv: number } }): void {
   const op = 'linearInputGrad';
   const [B, O] = p.g.shape;
   const K = p.w.shape[1];
@@ -121,8 +122,19 @@ export function linearInputGrad(ctx: KernelContext, p: { g: Tensor; w: Tensor; o
   expectShape(op, p.out, [B, K]);
   expectDtype(op, p.out, 'i32');
   const v = chooseVariant(op, [B, K, O]).params;
-  const k = ctx.kernel('linear', source, 'input_grad', { WG, TM: v.TM, TN: v.TN, G_PACKED: p.g.dtype === 'i8' ? 1 : 0 });
-  ctx.dispatch(k, { g: p.g, w: p.w, z: p.out, dm: dims(ctx, B, K, O) }, [Math.ceil(B / (v.TM * WG)), Math.ceil(K / v.TN), 1]);
+  const G_PACKED = p.g.dtype === 'i8' ? 1 : 0;
+  // The saved input is read only with relu.
+  const resources: Record<string, Resource> = { g: p.g, w: p.w, z: p.out, x: placeholder(ctx.device, 'x') };
+  const e: Record<string, number> = {};
+  if (p.relu) {
+    expectDtype(op, p.relu.x, 'i8');
+    expectShape(op, p.relu.x, [B, K]);
+    resources.x = p.relu.x;
+    Object.assign(e, epilogueOverrides(op, undefined, p.relu.slopeInv));
+  }
+  resources.dm = dims(ctx, B, K, O, e);
+  const k = ctx.kernel('linear', source, 'input_grad', { WG, TM: v.TM, TN: v.TN, G_PACKED, RELU: p.relu ? 1 : 0 });
+  ctx.dispatch(k, resources, [Math.ceil(B / (v.TM * WG)), Math.ceil(K / v.TN), 1]);
 }
 
 export function linearWeightGrad(ctx: KernelContext, p: { g: Tensor; x: Tensor; out?: Tensor; sgd?: SgdUpdate }): void {

@@ -259,10 +259,10 @@ export class Network {
         out: deltaS,
       });
     } else {
-      // Without a pool the head's input is the block output: δ = g·P, then NITRO-ReLU's backward
-      // in place (a second int32 buffer of a block output would double the largest scratch).
-      ops.linearInputGrad({ g: bt.g, w: P, out: this.view(deltaS, [B, b.head.dlr]) });
-      ops.nitroReluBackward({ delta: deltaS, ...relu, out: deltaS });
+      // Without a pool the head's input is the block output: δ = g·P through NITRO-ReLU's
+      // backward, in one pass.
+      const shape = [B, b.head.dlr];
+      ops.linearInputGrad({ g: bt.g, w: P, out: this.view(deltaS, shape), relu: { x: this.view(bt.s, shape), slopeInv: plan.slopeInv } });
     }
     ops.linearWeightGrad({ g: bt.g, x: flat, sgd: { w: P, lrInv: this.lrInv, amp: 1, decayInv: plan.headDecayInv } });
     if (plan.bias) this.biasUpdate(ops, `blocks.${blockIndex}.head.bias`, bt.g, 1, plan.headDecayInv);
