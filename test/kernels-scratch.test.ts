@@ -178,8 +178,9 @@ describe('limb planes in chunks of rows', () => {
 
 /**
  * The sparse conv weight gradient lists delta's non-zero pixels for one chunk of filters at a
- * time once the lists would pass their budget: two chunks here, with sparse, dense and mixed
- * filter tiles, unfused and fused with IntegerSGD, compared with the CPU element by element.
+ * time once the lists would pass their budget: two chunks (40 and 32 filters), then three of 4
+ * filters (a layer of few filters over many pixels), with sparse, dense and mixed filter tiles,
+ * unfused and fused with IntegerSGD, compared with the CPU element by element.
  */
 describe('sparse weight gradient in chunks of filters', () => {
   it('conv 72 filters over 2x16x16 pixels: the same gradient and update as the CPU', async () => {
@@ -195,6 +196,30 @@ describe('sparse weight gradient in chunks of filters', () => {
       const gpu = t.gpu as WebGPUBackend;
       const program = gpu.record('sparse chunks', (ops) => ops.conv2dWeightGrad({ delta: delta.gpu, x: x.gpu, padding: pad, out: dw.gpu }));
       expect(gpu.dispatchNames(program).filter((n) => n === 'conv/pack_delta')).toHaveLength(2);
+      t.run((ops, on) => {
+        ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) });
+        ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, sgd: { w: on(w), lrInv: on(lrInv), amp: 3, decayInv: 50 } });
+      });
+    });
+    await t.expectSame(dw, 'gradient');
+    await t.expectSame(w, 'updated weights');
+    t.disposeAll();
+  });
+
+  it('conv 12 filters over 3x56x56 pixels: chunks of 4 filters, narrower than the 8-filter tile', async () => {
+    const [B, C, HW, F, k, pad] = [3, 1, 56, 12, 3, 1];
+    const t = await Twins.create();
+    const rng = new Rng(22);
+    const x = t.tensor([B, C, HW, HW], 'i8', randomInts(rng, B * C * HW * HW, -128, 127), 'x');
+    // Runs of three filters at 0, 5, 30 and 100 % non-zero: every chunk has a tile on the dense loop.
+    const delta = t.tensor([B, F, HW, HW], 'i32', sparsifyDelta(rng, randomInts(rng, B * F * HW * HW, -3000, 3000), F, HW * HW, 0), 'delta');
+    const dw = t.tensor([F, C, k, k], 'i32', undefined, 'dw');
+    const w = t.tensor([F, C, k, k], 'i32', randomInts(rng, F * C * k * k, -64, 64), 'w');
+    const lrInv = t.tensor([1], 'i32', [2], 'lrInv');
+    withForcedVariant('conv2dWeightGrad', findVariant('conv2dWeightGrad', 'tf8-sparse'), () => {
+      const gpu = t.gpu as WebGPUBackend;
+      const program = gpu.record('sparse chunks of 4', (ops) => ops.conv2dWeightGrad({ delta: delta.gpu, x: x.gpu, padding: pad, out: dw.gpu }));
+      expect(gpu.dispatchNames(program).filter((n) => n === 'conv/pack_delta')).toHaveLength(3);
       t.run((ops, on) => {
         ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) });
         ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, sgd: { w: on(w), lrInv: on(lrInv), amp: 3, decayInv: 50 } });

@@ -2,12 +2,13 @@
  * Device memory: what a model and a batch allocate stays within 1.2x the analytic minimum
  * (int32 weights + saved int8 activations + the largest int32 gradients), for every preset.
  * The CPU backend counts device bytes the same way the WebGPU backend allocates them; one
- * WebGPU case checks the two agree.
+ * WebGPU case checks the two agree. cnn-small (batch 64) and VGG8B (batch 8) stay within 1.2x
+ * with the WebGPU kernels' scratch on top too.
  */
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/cpu/cpu-backend.ts';
 import { getPreset, presetNames } from '../src/model/presets.ts';
-import { memoryReport, minimumBytes } from '../src/train/memory.ts';
+import { memoryReport, minimumBytes, plannedScratch, plannedTensors } from '../src/train/memory.ts';
 import { planFromSpec } from '../src/train/plan.ts';
 import { webgpu } from './helpers.ts';
 
@@ -24,6 +25,17 @@ describe('memory plan', () => {
     expect(report.allocatedBytes * 10).toBeLessThanOrEqual(report.minimumBytes * 12);
     // Everything was released again.
     expect(backend.bytesInUse()).toBe(0);
+  });
+
+  it.each([
+    ['cnn-small', 64],
+    ['vgg8b', 8],
+  ] as const)('%s at batch %i: tensors and the kernels\' scratch <= 1.2x minimum', (name, batch) => {
+    const spec = getPreset(name).spec;
+    const tensors = plannedTensors(spec, batch).reduce((a, t) => a + t.bytes, 0);
+    const scratch = [...plannedScratch(spec, batch).values()].reduce((a, b) => a + b, 0);
+    expect(scratch).toBeGreaterThan(0);
+    expect((tensors + scratch) * 10).toBeLessThanOrEqual(minimumBytes(spec, batch) * 12);
   });
 
   it('the WebGPU backend allocates what the CPU backend counts', async () => {

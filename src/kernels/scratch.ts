@@ -95,11 +95,14 @@ const CHUNK_MIN_BYTES = 64 * 1024;
 /**
  * Rows (weight rows, conv filters) per chunk when a layer's scratch of `bytes` for `rows` rows
  * may take only `budget` bytes (or CHUNK_MIN_BYTES if more): as few chunks as fit, each a whole
- * multiple of 8 rows, so no register tile or packed int8 output word straddles two chunks.
+ * multiple of 8 rows, so no register tile or packed int8 output word straddles two chunks. With
+ * `least` below 8, a layer whose chunks of 8 rows would take twice the budget or more gets
+ * chunks of `least` rows instead.
  */
-export function chunkRows(rows: number, bytes: number, budget: number): number {
+export function chunkRows(rows: number, bytes: number, budget: number, least = 8): number {
   const chunks = Math.ceil(bytes / Math.max(CHUNK_MIN_BYTES, budget));
-  return Math.min(rows, Math.ceil(Math.ceil(rows / chunks) / 8) * 8);
+  const per = Math.ceil(rows / chunks);
+  return Math.min(rows, per <= least ? least : Math.ceil(per / 8) * 8);
 }
 
 const uniforms = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
