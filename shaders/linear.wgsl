@@ -341,8 +341,32 @@ fn input_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
 override AMP: i32 = 1;
 override DECAY_INV: i32 = 0;
 override XWORDS: u32 = 1u;
+// int32 g read four outputs at a time (the same buffer as g, bound as vec4s; needs O % 4 == 0
+// and TN % 4 == 0, so each read is one aligned vector instead of four scalars).
+override G_VEC4: bool = false;
+@group(0) @binding(12) var<storage, read> g4: array<vec4<i32>>;
 
 const MAXXW: u32 = 4u;
+
+// g[b, o0 + n] for n < TN (outputs past O clamped; their sums are never stored).
+fn g_tile(b: u32, o0: u32) -> array<i32, MAXACC> {
+  var gv: array<i32, MAXACC>;
+  if (G_VEC4) {
+    let last = arrayLength(&g4) - 1u;
+    for (var q = 0u; q < TN / 4u; q++) {
+      let v = g4[min((b * dm.O + o0) / 4u + q, last)];
+      gv[q * 4u] = v.x;
+      gv[q * 4u + 1u] = v.y;
+      gv[q * 4u + 2u] = v.z;
+      gv[q * 4u + 3u] = v.w;
+    }
+  } else {
+    for (var n = 0u; n < TN; n++) {
+      gv[n] = g_at(b, min(o0 + n, dm.O - 1u));
+    }
+  }
+  return gv;
+}
 
 // acc[(n · XWORDS + j) · 4 + l] = the sum of output o0 + n, column 4 · (kw0 + j) + l.
 fn weight_grad_sums(kw0: u32, o0: u32) -> array<i32, MAXACC> {
@@ -352,11 +376,11 @@ fn weight_grad_sums(kw0: u32, o0: u32) -> array<i32, MAXACC> {
     for (var j = 0u; j < XWORDS; j++) {
       xv[j] = unpack4xI8(x[b * dm.KW + min(kw0 + j, dm.KW - 1u)]);
     }
+    let gv = g_tile(b, o0);
     for (var n = 0u; n < TN; n++) {
-      let gv = g_at(b, min(o0 + n, dm.O - 1u));
       for (var j = 0u; j < XWORDS; j++) {
         for (var l = 0u; l < 4u; l++) {
-          acc[(n * XWORDS + j) * 4u + l] += gv * xv[j][l];
+          acc[(n * XWORDS + j) * 4u + l] += gv[n] * xv[j][l];
         }
       }
     }
