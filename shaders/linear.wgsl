@@ -330,8 +330,8 @@ fn input_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
 
 // ---------------------------------------------------------------------------------------------
 // Weight gradient out[o, k] = Σ_b g[b, o] · x[b, k]. Workgroup (column block, output tile of TN);
-// invocation: XWORDS words of x (4 · XWORDS columns). g is uniform. Each g value read serves
-// 4 · XWORDS multiply-adds and each x word TN: the tile trades one read for the other. Each
+// invocation: XW words of x (4 · XW columns). g is uniform. Each g value read serves
+// 4 · XW multiply-adds and each x word TN: the tile trades one read for the other. Each
 // invocation owns whole sums, so weight_grad_sgd applies IntegerSGD (sgd.wgsl) to w_upd from
 // them instead of storing.
 
@@ -340,7 +340,8 @@ fn input_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
 
 override AMP: i32 = 1;
 override DECAY_INV: i32 = 0;
-override XWORDS: u32 = 1u;
+// Words of x per invocation.
+override XW: u32 = 1u;
 // int32 g read four outputs at a time (the same buffer as g, bound as vec4s; needs O % 4 == 0
 // and TN % 4 == 0, so each read is one aligned vector instead of four scalars).
 override G_VEC4: bool = false;
@@ -368,19 +369,19 @@ fn g_tile(b: u32, o0: u32) -> array<i32, MAXACC> {
   return gv;
 }
 
-// acc[(n · XWORDS + j) · 4 + l] = the sum of output o0 + n, column 4 · (kw0 + j) + l.
+// acc[(n · XW + j) · 4 + l] = the sum of output o0 + n, column 4 · (kw0 + j) + l.
 fn weight_grad_sums(kw0: u32, o0: u32) -> array<i32, MAXACC> {
   var acc: array<i32, MAXACC>;
   for (var b = 0u; b < dm.B; b++) {
     var xv: array<vec4<i32>, MAXXW>;
-    for (var j = 0u; j < XWORDS; j++) {
+    for (var j = 0u; j < XW; j++) {
       xv[j] = unpack4xI8(x[b * dm.KW + min(kw0 + j, dm.KW - 1u)]);
     }
     let gv = g_tile(b, o0);
     for (var n = 0u; n < TN; n++) {
-      for (var j = 0u; j < XWORDS; j++) {
+      for (var j = 0u; j < XW; j++) {
         for (var l = 0u; l < 4u; l++) {
-          acc[(n * XWORDS + j) * 4u + l] += gv[n] * xv[j][l];
+          acc[(n * XW + j) * 4u + l] += gv[n] * xv[j][l];
         }
       }
     }
@@ -390,7 +391,7 @@ fn weight_grad_sums(kw0: u32, o0: u32) -> array<i32, MAXACC> {
 
 // The invocation's first word of x, or KW past the last.
 fn weight_grad_tile(lid: u32, wid: vec3<u32>) -> u32 {
-  return min((wid.x * WG + lid) * XWORDS, dm.KW);
+  return min((wid.x * WG + lid) * XW, dm.KW);
 }
 
 @compute @workgroup_size(WG)
@@ -403,10 +404,10 @@ fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
   let acc = weight_grad_sums(kw0, o0);
   for (var n = 0u; n < TN; n++) {
     let o = o0 + n;
-    for (var l = 0u; l < XWORDS * 4u; l++) {
+    for (var l = 0u; l < XW * 4u; l++) {
       let k = kw0 * 4u + l;
       if (o < dm.O && k < dm.K) {
-        z[o * dm.K + k] = acc[n * XWORDS * 4u + l];
+        z[o * dm.K + k] = acc[n * XW * 4u + l];
       }
     }
   }
@@ -423,11 +424,11 @@ fn weight_grad_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup
   let lr = lr_inv[0];
   for (var n = 0u; n < TN; n++) {
     let o = o0 + n;
-    for (var l = 0u; l < XWORDS * 4u; l++) {
+    for (var l = 0u; l < XW * 4u; l++) {
       let k = kw0 * 4u + l;
       if (o < dm.O && k < dm.K) {
         let i = o * dm.K + k;
-        w_upd[i] = sgd_step(w_upd[i], acc[n * XWORDS * 4u + l], AMP, DECAY_INV, lr);
+        w_upd[i] = sgd_step(w_upd[i], acc[n * XW * 4u + l], AMP, DECAY_INV, lr);
       }
     }
   }
