@@ -349,40 +349,27 @@ override G_VEC4: bool = false;
 
 const MAXXW: u32 = 4u;
 
-// g[b, o0 + n] for n < TN (outputs past O clamped; their sums are never stored).
-fn g_tile(b: u32, o0: u32) -> array<i32, MAXACC> {
-  var gv: array<i32, MAXACC>;
+// g[b, o] for the tile's output o (o0 + n, clamped to the last output; such sums are never stored).
+fn g_tile_at(b: u32, o0: u32, n: u32) -> i32 {
   if (G_VEC4) {
-    let last = arrayLength(&g4) - 1u;
-    for (var q = 0u; q < TN / 4u; q++) {
-      let v = g4[min((b * dm.O + o0) / 4u + q, last)];
-      gv[q * 4u] = v.x;
-      gv[q * 4u + 1u] = v.y;
-      gv[q * 4u + 2u] = v.z;
-      gv[q * 4u + 3u] = v.w;
-    }
-  } else {
-    for (var n = 0u; n < TN; n++) {
-      gv[n] = g_at(b, min(o0 + n, dm.O - 1u));
-    }
+    let v = g4[min((b * dm.O + o0) / 4u + n / 4u, arrayLength(&g4) - 1u)];
+    return v[n % 4u];
   }
-  return gv;
+  return g_at(b, min(o0 + n, dm.O - 1u));
 }
 
-// acc[(n · XW + j) · 4 + l] = the sum of output o0 + n, column 4 · (kw0 + j) + l.
-fn weight_grad_sums(kw0: u32, o0: u32) -> array<i32, MAXACC> {
-  var acc: array<i32, MAXACC>;
+// acc[n · XW + j][l] = the sum of output o0 + n, column 4 · (kw0 + j) + l.
+fn weight_grad_sums(kw0: u32, o0: u32) -> array<vec4<i32>, 8> {
+  var acc: array<vec4<i32>, 8>;
   for (var b = 0u; b < dm.B; b++) {
     var xv: array<vec4<i32>, MAXXW>;
     for (var j = 0u; j < XW; j++) {
       xv[j] = unpack4xI8(x[b * dm.KW + min(kw0 + j, dm.KW - 1u)]);
     }
-    let gv = g_tile(b, o0);
     for (var n = 0u; n < TN; n++) {
+      let gv = g_tile_at(b, o0, n);
       for (var j = 0u; j < XW; j++) {
-        for (var l = 0u; l < 4u; l++) {
-          acc[(n * XW + j) * 4u + l] += gv[n] * xv[j][l];
-        }
+        acc[n * XW + j] += gv * xv[j];
       }
     }
   }
@@ -407,7 +394,7 @@ fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     for (var l = 0u; l < XW * 4u; l++) {
       let k = kw0 * 4u + l;
       if (o < dm.O && k < dm.K) {
-        z[o * dm.K + k] = acc[n * XW * 4u + l];
+        z[o * dm.K + k] = acc[n * XW + l / 4u][l % 4u];
       }
     }
   }
@@ -428,7 +415,7 @@ fn weight_grad_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup
       let k = kw0 * 4u + l;
       if (o < dm.O && k < dm.K) {
         let i = o * dm.K + k;
-        w_upd[i] = sgd_step(w_upd[i], acc[n * XW * 4u + l], AMP, DECAY_INV, lr);
+        w_upd[i] = sgd_step(w_upd[i], acc[n * XW + l / 4u][l % 4u], AMP, DECAY_INV, lr);
       }
     }
   }
