@@ -329,72 +329,41 @@ fn input_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Weight gradient out[o, k] = Σ_b g[b, o] · x[b, k]. Workgroup (column block, output tile of TN);
-// invocation: XW words of x (4 · XW columns). g is uniform. Each g value read serves
-// 4 · XW multiply-adds and each x word TN: the tile trades one read for the other. Each
-// invocation owns whole sums, so weight_grad_sgd applies IntegerSGD (sgd.wgsl) to w_upd from
-// them instead of storing.
+// Weight gradient out[o, k] = Σ_b g[b, o] · x[b, k]. Workgroup (column-word block, output tile
+// of TN); invocation: one word of x (four columns). g is uniform. Each invocation owns whole
+// sums, so weight_grad_sgd applies IntegerSGD (sgd.wgsl) to w_upd from them instead of storing.
 
 @group(0) @binding(10) var<storage, read_write> w_upd: array<i32>;
 @group(0) @binding(11) var<storage, read> lr_inv: array<i32>;
 
 override AMP: i32 = 1;
 override DECAY_INV: i32 = 0;
-// Words of x per invocation.
-override XW: u32 = 1u;
-// int32 g read four outputs at a time (the same buffer as g, bound as vec4s; needs O % 4 == 0
-// and TN % 4 == 0, so each read is one aligned vector instead of four scalars).
-override G_VEC4: bool = false;
-@group(0) @binding(12) var<storage, read> g4: array<vec4<i32>>;
 
-const MAXXW: u32 = 4u;
-
-// g[b, o] for the tile's output o (o0 + n, clamped to the last output; such sums are never stored).
-fn g_tile_at(b: u32, o0: u32, n: u32) -> i32 {
-  if (G_VEC4) {
-    let v = g4[min((b * dm.O + o0) / 4u + n / 4u, arrayLength(&g4) - 1u)];
-    return v[n % 4u];
-  }
-  return g_at(b, min(o0 + n, dm.O - 1u));
-}
-
-// acc[n · XW + j][l] = the sum of output o0 + n, column 4 · (kw0 + j) + l.
-fn weight_grad_sums(kw0: u32, o0: u32) -> array<vec4<i32>, 8> {
+fn weight_grad_sums(kw: u32, o0: u32) -> array<vec4<i32>, 8> {
   var acc: array<vec4<i32>, 8>;
   for (var b = 0u; b < dm.B; b++) {
-    var xv: array<vec4<i32>, MAXXW>;
-    for (var j = 0u; j < XW; j++) {
-      xv[j] = unpack4xI8(x[b * dm.KW + min(kw0 + j, dm.KW - 1u)]);
-    }
+    let xv = unpack4xI8(x[b * dm.KW + kw]);
     for (var n = 0u; n < TN; n++) {
-      let gv = g_tile_at(b, o0, n);
-      for (var j = 0u; j < XW; j++) {
-        acc[n * XW + j] += gv * xv[j];
-      }
+      acc[n] += g_at(b, min(o0 + n, dm.O - 1u)) * xv;
     }
   }
   return acc;
 }
 
-// The invocation's first word of x, or KW past the last.
-fn weight_grad_tile(lid: u32, wid: vec3<u32>) -> u32 {
-  return min((wid.x * WG + lid) * XW, dm.KW);
-}
-
 @compute @workgroup_size(WG)
 fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let kw0 = weight_grad_tile(lid, wid);
+  let kw = wid.x * WG + lid;
   let o0 = wid.y * TN;
-  if (kw0 >= dm.KW) {
+  if (kw >= dm.KW) {
     return;
   }
-  let acc = weight_grad_sums(kw0, o0);
+  let acc = weight_grad_sums(kw, o0);
   for (var n = 0u; n < TN; n++) {
     let o = o0 + n;
-    for (var l = 0u; l < XW * 4u; l++) {
-      let k = kw0 * 4u + l;
+    for (var l = 0u; l < 4u; l++) {
+      let k = kw * 4u + l;
       if (o < dm.O && k < dm.K) {
-        z[o * dm.K + k] = acc[n * XW + l / 4u][l % 4u];
+        z[o * dm.K + k] = acc[n][l];
       }
     }
   }
@@ -402,20 +371,20 @@ fn weight_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
 
 @compute @workgroup_size(WG)
 fn weight_grad_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let kw0 = weight_grad_tile(lid, wid);
+  let kw = wid.x * WG + lid;
   let o0 = wid.y * TN;
-  if (kw0 >= dm.KW) {
+  if (kw >= dm.KW) {
     return;
   }
-  let acc = weight_grad_sums(kw0, o0);
+  let acc = weight_grad_sums(kw, o0);
   let lr = lr_inv[0];
   for (var n = 0u; n < TN; n++) {
     let o = o0 + n;
-    for (var l = 0u; l < XW * 4u; l++) {
-      let k = kw0 * 4u + l;
+    for (var l = 0u; l < 4u; l++) {
+      let k = kw * 4u + l;
       if (o < dm.O && k < dm.K) {
         let i = o * dm.K + k;
-        w_upd[i] = sgd_step(w_upd[i], acc[n * XW + l / 4u][l % 4u], AMP, DECAY_INV, lr);
+        w_upd[i] = sgd_step(w_upd[i], acc[n][l], AMP, DECAY_INV, lr);
       }
     }
   }

@@ -37,7 +37,7 @@ const VARIANTS: Record<GemmOp, VariantChoice[]> = {
     variant({ TM: 4, TN: 4, DOT4: 1 }),
   ],
   linearInputGrad: [variant({ TM: 1, TN: 8 }), variant({ TM: 2, TN: 8 }), variant({ TM: 4, TN: 4 })],
-  linearWeightGrad: [variant({ TN: 4 }), variant({ TN: 8 }), variant({ TN: 4, XW: 2 }), variant({ TN: 2, XW: 4 })],
+  linearWeightGrad: [variant({ TN: 4 }), variant({ TN: 8 })],
   conv2d: [
     variant({ TF: 4, TP: 4, DOT4: 0 }),
     variant({ TF: 8, TP: 4, DOT4: 0 }),
@@ -49,18 +49,16 @@ const VARIANTS: Record<GemmOp, VariantChoice[]> = {
 };
 
 /**
- * The register arrays of shaders/linear.wgsl (MAXM, MAXXW, MAXACC) and conv.wgsl (MAXF, MAXP, MAXACC)
+ * The register arrays of shaders/linear.wgsl (MAXM, MAXACC) and conv.wgsl (MAXF, MAXP, MAXACC)
  * have fixed sizes and WGSL clamps out-of-range indexes, so a tile past them would compute wrong
  * sums silently: every variant is checked against them when this module loads.
  */
 export function checkTiles(op: GemmOp, v: VariantChoice): void {
-  const { TM = 1, TN = 4, TF = 1, TP = 1, XW = 1 } = v.params;
+  const { TM = 1, TN = 4, TF = 1, TP = 1 } = v.params;
   const ok =
     op === 'conv2d' || op === 'conv2dWeightGrad'
       ? TF <= 8 && TP <= 4 && TF * TP <= 32
-      : op === 'linearWeightGrad'
-        ? XW <= 4 && TN * XW * 4 <= 32
-        : TM <= 4 && TM * TN <= 32 && (op !== 'linear' || TN % 4 === 0);
+      : TM <= 4 && TM * TN <= 32 && (op !== 'linear' || TN % 4 === 0);
   if (!ok) throw new Error(`gemm-tiles: variant ${v.label} of ${op} exceeds the shader's register tile`);
 }
 for (const op of GEMM_OPS) for (const v of VARIANTS[op]) checkTiles(op, v);

@@ -149,19 +149,15 @@ export function linearWeightGrad(ctx: KernelContext, p: { g: Tensor; x: Tensor; 
   }
   const v = chooseVariant(op, [B, K, O]).params;
   const G_PACKED = p.g.dtype === 'i8' ? 1 : 0;
-  const XW = v.XW ?? 1;
-  // int32 g as vectors of four outputs where rows and tiles are whole vectors.
-  const G_VEC4 = !G_PACKED && O % 4 === 0 && v.TN % 4 === 0 ? 1 : 0;
-  const g4 = G_VEC4 ? p.g : placeholder(ctx.device, 'g4');
-  const grid: [number, number, number] = [Math.ceil(Math.ceil(words(K) / XW) / WG), Math.ceil(O / v.TN), 1];
+  const grid: [number, number, number] = [Math.ceil(words(K) / WG), Math.ceil(O / v.TN), 1];
   if (p.sgd) {
     // The sums update the weights in place; the gradient is never stored.
     const sgd = fusedSgdOverrides(op, p.sgd, O * K, [p.g, p.x]);
-    const k = ctx.kernel('linear', source, 'weight_grad_sgd', { WG, TN: v.TN, XW, G_PACKED, G_VEC4, ...sgd });
-    ctx.dispatch(k, { g: p.g, g4, x: p.x, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm: dims(ctx, B, K, O) }, grid);
+    const k = ctx.kernel('linear', source, 'weight_grad_sgd', { WG, TN: v.TN, G_PACKED, ...sgd });
+    ctx.dispatch(k, { g: p.g, x: p.x, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm: dims(ctx, B, K, O) }, grid);
     return;
   }
   if (!p.out) throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
-  const k = ctx.kernel('linear', source, 'weight_grad', { WG, TN: v.TN, XW, G_PACKED, G_VEC4 });
-  ctx.dispatch(k, { g: p.g, g4, x: p.x, z: p.out, dm: dims(ctx, B, K, O) }, grid);
+  const k = ctx.kernel('linear', source, 'weight_grad', { WG, TN: v.TN, G_PACKED });
+  ctx.dispatch(k, { g: p.g, x: p.x, z: p.out, dm: dims(ctx, B, K, O) }, grid);
 }
