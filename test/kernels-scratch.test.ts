@@ -183,43 +183,24 @@ describe('limb planes in chunks of rows', () => {
  * unfused and fused with IntegerSGD, compared with the CPU element by element.
  */
 describe('sparse weight gradient in chunks of filters', () => {
-  it('conv 72 filters over 2x16x16 pixels: the same gradient and update as the CPU', async () => {
-    const [B, C, HW, F, k, pad] = [2, 8, 16, 72, 3, 1];
+  // [B, C, H = W, F], seed, sparsifyDelta's shift, pack_delta dispatches (chunks). With shift 0,
+  // runs of three filters at 0, 5, 30 and 100 % non-zero put a tile on the dense loop in every chunk.
+  it.each([
+    ['72 filters over 2x16x16 pixels: chunks of 40 and 32 filters', [2, 8, 16, 72], 21, 1, 2],
+    ['12 filters over 3x56x56 pixels: chunks of 4 filters, narrower than the 8-filter tile', [3, 1, 56, 12], 22, 0, 3],
+  ] as const)('conv %s: the same gradient and update as the CPU', async (_name, [B, C, HW, F], seed, shift, chunks) => {
+    const [k, pad] = [3, 1];
     const t = await Twins.create();
-    const rng = new Rng(21);
+    const rng = new Rng(seed);
     const x = t.tensor([B, C, HW, HW], 'i8', randomInts(rng, B * C * HW * HW, -128, 127), 'x');
-    const delta = t.tensor([B, F, HW, HW], 'i32', sparsifyDelta(rng, randomInts(rng, B * F * HW * HW, -3000, 3000), F, HW * HW, 1), 'delta');
+    const delta = t.tensor([B, F, HW, HW], 'i32', sparsifyDelta(rng, randomInts(rng, B * F * HW * HW, -3000, 3000), F, HW * HW, shift), 'delta');
     const dw = t.tensor([F, C, k, k], 'i32', undefined, 'dw');
     const w = t.tensor([F, C, k, k], 'i32', randomInts(rng, F * C * k * k, -64, 64), 'w');
     const lrInv = t.tensor([1], 'i32', [2], 'lrInv');
     withForcedVariant('conv2dWeightGrad', findVariant('conv2dWeightGrad', 'tf8-sparse'), () => {
       const gpu = t.gpu as WebGPUBackend;
       const program = gpu.record('sparse chunks', (ops) => ops.conv2dWeightGrad({ delta: delta.gpu, x: x.gpu, padding: pad, out: dw.gpu }));
-      expect(gpu.dispatchNames(program).filter((n) => n === 'conv/pack_delta')).toHaveLength(2);
-      t.run((ops, on) => {
-        ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) });
-        ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, sgd: { w: on(w), lrInv: on(lrInv), amp: 3, decayInv: 50 } });
-      });
-    });
-    await t.expectSame(dw, 'gradient');
-    await t.expectSame(w, 'updated weights');
-    t.disposeAll();
-  });
-
-  it('conv 12 filters over 3x56x56 pixels: chunks of 4 filters, narrower than the 8-filter tile', async () => {
-    const [B, C, HW, F, k, pad] = [3, 1, 56, 12, 3, 1];
-    const t = await Twins.create();
-    const rng = new Rng(22);
-    const x = t.tensor([B, C, HW, HW], 'i8', randomInts(rng, B * C * HW * HW, -128, 127), 'x');
-    // Runs of three filters at 0, 5, 30 and 100 % non-zero: every chunk has a tile on the dense loop.
-    const delta = t.tensor([B, F, HW, HW], 'i32', sparsifyDelta(rng, randomInts(rng, B * F * HW * HW, -3000, 3000), F, HW * HW, 0), 'delta');
-    const dw = t.tensor([F, C, k, k], 'i32', undefined, 'dw');
-    const w = t.tensor([F, C, k, k], 'i32', randomInts(rng, F * C * k * k, -64, 64), 'w');
-    const lrInv = t.tensor([1], 'i32', [2], 'lrInv');
-    withForcedVariant('conv2dWeightGrad', findVariant('conv2dWeightGrad', 'tf8-sparse'), () => {
-      const gpu = t.gpu as WebGPUBackend;
-      const program = gpu.record('sparse chunks of 4', (ops) => ops.conv2dWeightGrad({ delta: delta.gpu, x: x.gpu, padding: pad, out: dw.gpu }));
-      expect(gpu.dispatchNames(program).filter((n) => n === 'conv/pack_delta')).toHaveLength(3);
+      expect(gpu.dispatchNames(program).filter((n) => n === 'conv/pack_delta')).toHaveLength(chunks);
       t.run((ops, on) => {
         ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) });
         ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, sgd: { w: on(w), lrInv: on(lrInv), amp: 3, decayInv: 50 } });
