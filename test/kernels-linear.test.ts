@@ -12,7 +12,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/rng.ts';
 import { expectSameElements, randomInts } from './helpers.ts';
-import { Twins } from './kernels-twin.ts';
+import { type Twin, Twins } from './kernels-twin.ts';
 
 const I32_MIN = -2147483648;
 const I32_MAX = 2147483647;
@@ -116,5 +116,29 @@ describe('linear kernels: WebGPU == CPU', () => {
     expectSameElements(await t.expectSame(dx32, 'unfused, int32 g'), fusedGpu[1], 'fused == unfused, int32 g');
     await t.expectSame(dw8, 'weight grad, int8 g');
     await t.expectSame(dw32, 'weight grad, int32 g');
+  });
+  it('linearInputGrad refuses a saved input of the wrong shape or a bad slope, in one line, naming the op and tensor', () => {
+    const g = t.tensor([4, 3], 'i8', undefined, 'g');
+    const w = t.tensor([3, 5], 'i32', undefined, 'w');
+    const out = t.tensor([4, 5], 'i32', undefined, 'dx');
+    const good = t.tensor([4, 5], 'i8', undefined, 'saved');
+    const bad = t.tensor([4, 6], 'i8', undefined, 'saved');
+    const cases: [string, Twin, number, RegExp][] = [
+      ['shape', bad, 4, /^linearInputGrad: .*saved.*\[4, 6\].*\[4, 5\]/],
+      ['slope', good, 6, /^linearInputGrad: .*\b6 is not one of/],
+    ];
+    for (const [what, saved, slopeInv, message] of cases) {
+      for (const side of ['gpu', 'cpu'] as const) {
+        const backend = t[side];
+        let error: Error | undefined;
+        try {
+          backend.ops.linearInputGrad({ g: g[side], w: w[side], out: out[side], relu: { x: saved[side], slopeInv } });
+        } catch (e) {
+          error = e as Error;
+        }
+        expect(error?.message, `${what} on ${side}`).toMatch(message);
+        expect(error?.message, `${what} on ${side}`).not.toContain('\n');
+      }
+    }
   });
 });

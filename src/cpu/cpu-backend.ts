@@ -6,6 +6,7 @@
  * Recorded programs are lists of closures.
  */
 import { type Backend, type DType, deviceBytes, type Ops, type Program, type SgdUpdate, sizeOf, type Tensor } from '../backend.ts';
+import { checkSlope } from '../arith.ts';
 import { checkValues } from '../gpu/packing.ts';
 import { conv2d, conv2dWeightGrad } from './conv.ts';
 import { gather } from './data.ts';
@@ -14,7 +15,7 @@ import { gemmKernel } from './gemm.ts';
 import { linear, linearInputGrad, linearWeightGrad } from './linear.ts';
 import { confusion, lossGradient } from './loss.ts';
 import { maxPool, maxPoolBackward } from './pool.ts';
-import { CpuTensor, dataOf } from './tensor.ts';
+import { CpuTensor, dataOf, expectShape } from './tensor.ts';
 import { simdKernelsReady } from './wasm.ts';
 
 class CpuProgram implements Program {
@@ -45,6 +46,11 @@ const IMPLEMENTATIONS: Ops = {
   maxPoolBackward,
   lossGradient,
   linearInputGrad: (p) => {
+    if (p.relu) {
+      // Checked here so that an error names the op the caller made.
+      checkSlope(p.relu.slopeInv, 'linearInputGrad');
+      expectShape('linearInputGrad', p.relu.x, p.out.shape);
+    }
     linearInputGrad(p);
     if (p.relu) nitroReluBackward({ delta: p.out, x: p.relu.x, out: p.out, slopeInv: p.relu.slopeInv });
   },
