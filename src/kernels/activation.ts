@@ -1,6 +1,7 @@
 /** NITRO scaling, NITRO-ReLU and its backward (NITRO-D.md §1.2, §1.3). */
 import family from '../../shaders/activation.wgsl?raw';
 import reluBackward from '../../shaders/relu-backward.wgsl?raw';
+import { ALLOWED_SLOPES, RELU_CORRECTION } from '../arith.ts';
 import type { Tensor } from '../backend.ts';
 import { type KernelContext, grid1d } from './context.ts';
 import { expectDistinct, expectDtype, expectSameRows, expectSize, fail, layoutOf, sameStorage } from './layout.ts';
@@ -8,23 +9,10 @@ import { expectDistinct, expectDtype, expectSameRows, expectSize, fail, layoutOf
 const WG = 64;
 const source = `${family}\n${reluBackward}`;
 
-/** Mean correction c(s) of NITRO-ReLU for each allowed inverse slope s. */
-export const NITRO_RELU_CORRECTION: Readonly<Record<number, number>> = {
-  3: 31,
-  4: 36,
-  5: 38,
-  7: 40,
-  8: 42,
-  10: 43,
-  15: 44,
-  16: 44,
-  20: 45,
-};
-
-/** c(slopeInv), failing with a one-line error naming `op` when slopeInv is not an allowed inverse slope. */
+/** c(slopeInv) (arith.ts), failing with a one-line error naming `op` when slopeInv is not an allowed inverse slope. */
 export function correction(op: string, slopeInv: number): number {
-  const c = NITRO_RELU_CORRECTION[slopeInv];
-  if (c === undefined) fail(op, `slopeInv ${slopeInv} is not one of ${Object.keys(NITRO_RELU_CORRECTION).join(', ')}`);
+  const c = RELU_CORRECTION[slopeInv];
+  if (c === undefined) fail(op, `slopeInv ${slopeInv} is not one of ${ALLOWED_SLOPES.join(', ')}`);
   return c;
 }
 
