@@ -12,7 +12,8 @@ function nodeBuiltinsForBrowser(): Plugin {
   return {
     name: 'nitro-d:node-builtins-for-browser',
     enforce: 'pre',
-    resolveId: (id) => (id.startsWith('node:') ? { id: prefix + id, syntheticNamedExports: true } : undefined),
+    resolveId: (id) =>
+      id.startsWith('node:') ? { id: prefix + id, syntheticNamedExports: true } : undefined,
     load: (id) =>
       id.startsWith(prefix)
         ? `export default new Proxy({}, { get: (_, key) => () => { throw new Error(${JSON.stringify(id.slice(prefix.length))} + '.' + String(key) + ' is not available in a browser'); } });`
@@ -33,7 +34,10 @@ export default defineConfig(({ mode }) => {
         minify: false,
         ssr: true,
         lib: {
-          entry: { index: resolve(__dirname, 'src/index.ts'), cli: resolve(__dirname, 'src/cli/main.ts') },
+          entry: {
+            index: resolve(__dirname, 'src/index.ts'),
+            cli: resolve(__dirname, 'src/cli/main.ts'),
+          },
           formats: ['es'],
         },
         rollupOptions: { external: ['webgpu', /^node:/] },
@@ -49,7 +53,12 @@ export default defineConfig(({ mode }) => {
       outDir: resolve(__dirname, 'dist/demo'),
       emptyOutDir: true,
       target: 'es2022',
-      rollupOptions: { input: { index: resolve(__dirname, 'demo/index.html'), bench: resolve(__dirname, 'demo/bench.html') } },
+      rollupOptions: {
+        input: {
+          index: resolve(__dirname, 'demo/index.html'),
+          bench: resolve(__dirname, 'demo/bench.html'),
+        },
+      },
     },
     server: { host: '127.0.0.1', port: 5173, strictPort: false },
   };

@@ -36,7 +36,16 @@ import {
   type WebGPUBackend,
 } from '../src/index.ts';
 import { type Bar, drawBars } from './bench/bar-chart.ts';
-import { type BenchConfig, configFromQuery, type KernelTimingChoice, DEFAULT_CONFIG, layerSelected, queryOf, stepsFor, TRAINING_PRESETS } from './bench/config.ts';
+import {
+  type BenchConfig,
+  configFromQuery,
+  type KernelTimingChoice,
+  DEFAULT_CONFIG,
+  layerSelected,
+  queryOf,
+  stepsFor,
+  TRAINING_PRESETS,
+} from './bench/config.ts';
 import { benchTfjsMlp, type TfjsMlpResult } from './bench/tfjs-mlp.ts';
 import { TuneTable, VARIANT_COLUMNS, variantsCell } from './bench/tune-view.ts';
 import { type AdapterSummary, probeWebGpu, renderAdapter } from './ui/adapter.ts';
@@ -174,15 +183,31 @@ function fillForm(c: BenchConfig): void {
   form.layers.value = c.layers.join(',');
   form.timing.value = c.timing;
   form.tunePreset.replaceChildren(
-    ...[...new Set([...OFFERED, c.tunePreset])].map((name) => Object.assign(document.createElement('option'), { value: name, textContent: name, title: getPreset(name).description })),
+    ...[...new Set([...OFFERED, c.tunePreset])].map((name) =>
+      Object.assign(document.createElement('option'), {
+        value: name,
+        textContent: name,
+        title: getPreset(name).description,
+      }),
+    ),
   );
   form.tunePreset.value = c.tunePreset;
   form.tuneBudget.value = String(c.tuneBudget);
 }
 
-function int(input: HTMLInputElement, what: string, min: number, optional: true): number | undefined;
+function int(
+  input: HTMLInputElement,
+  what: string,
+  min: number,
+  optional: true,
+): number | undefined;
 function int(input: HTMLInputElement, what: string, min: number, optional?: false): number;
-function int(input: HTMLInputElement, what: string, min: number, optional = false): number | undefined {
+function int(
+  input: HTMLInputElement,
+  what: string,
+  min: number,
+  optional = false,
+): number | undefined {
   const raw = input.value.trim();
   if (raw === '' && optional) return undefined;
   const v = Number(raw);
@@ -257,7 +282,10 @@ interface TrainingTask {
   row: HTMLTableRowElement;
 }
 
-function cells(row: HTMLTableRowElement, values: (string | { text: string; className?: string; value?: number })[]): void {
+function cells(
+  row: HTMLTableRowElement,
+  values: (string | { text: string; className?: string; value?: number })[],
+): void {
   row.replaceChildren();
   for (const v of values) {
     const td = row.insertCell();
@@ -270,14 +298,29 @@ function cells(row: HTMLTableRowElement, values: (string | { text: string; class
   }
 }
 
-const n = (value: number | null | undefined, strong = false) => ({ text: num(value), className: strong ? 'num strong' : 'num', value: value ?? undefined });
+const n = (value: number | null | undefined, strong = false) => ({
+  text: num(value),
+  className: strong ? 'num strong' : 'num',
+  value: value ?? undefined,
+});
 
 function pendingTrainingRow(t: TrainingTask, c: BenchConfig): void {
   const { steps } = stepsFor(c, t.preset);
   t.row.className = `pending ${t.engine === 'tfjs' ? 'tfjs' : 'nitro'}`;
   t.row.dataset.preset = t.preset;
   t.row.dataset.engine = t.engine;
-  cells(t.row, [t.preset, t.engine === 'tfjs' ? 'TF.js WebGPU float32' : 'nitro-d WebGPU int', n(c.batch), n(steps), { text: 'waiting', className: 'num none' }, '', '', '', '', '']);
+  cells(t.row, [
+    t.preset,
+    t.engine === 'tfjs' ? 'TF.js WebGPU float32' : 'nitro-d WebGPU int',
+    n(c.batch),
+    n(steps),
+    { text: 'waiting', className: 'num none' },
+    '',
+    '',
+    '',
+    '',
+    '',
+  ]);
 }
 
 function nitroRow(t: TrainingTask, r: TrainingBenchResult): void {
@@ -299,7 +342,18 @@ function nitroRow(t: TrainingTask, r: TrainingBenchResult): void {
 
 function tfjsRow(t: TrainingTask, r: TfjsMlpResult): void {
   t.row.className = 'tfjs';
-  cells(t.row, [r.preset, `TF.js ${r.tfjsVersion} WebGPU float32`, n(r.batch), n(r.steps), n(r.coldMs), n(r.imagesPerSecond, true), n(r.msPerStep), n(r.gflopsPerSecond), { text: '–', className: 'num none' }, { text: '–', className: 'none' }]);
+  cells(t.row, [
+    r.preset,
+    `TF.js ${r.tfjsVersion} WebGPU float32`,
+    n(r.batch),
+    n(r.steps),
+    n(r.coldMs),
+    n(r.imagesPerSecond, true),
+    n(r.msPerStep),
+    n(r.gflopsPerSecond),
+    { text: '–', className: 'num none' },
+    { text: '–', className: 'none' },
+  ]);
 }
 
 function failedRow(row: HTMLTableRowElement, message: string): void {
@@ -321,8 +375,18 @@ const OP_NAMES: Record<string, string> = {
 };
 
 /** Short op names for chart labels. */
-const OP_SHORT: Record<string, string> = { linear: 'fwd', conv2d: 'fwd', linearInputGrad: 'dX', linearWeightGrad: 'dW', conv2dWeightGrad: 'dW' };
-const OP_COLORS: Record<string, string> = { linearInputGrad: '#7c3aed', linearWeightGrad: '#0891b2', conv2dWeightGrad: '#0891b2' };
+const OP_SHORT: Record<string, string> = {
+  linear: 'fwd',
+  conv2d: 'fwd',
+  linearInputGrad: 'dX',
+  linearWeightGrad: 'dW',
+  conv2dWeightGrad: 'dW',
+};
+const OP_COLORS: Record<string, string> = {
+  linearInputGrad: '#7c3aed',
+  linearWeightGrad: '#0891b2',
+  conv2dWeightGrad: '#0891b2',
+};
 
 function kernelRow(r: KernelBenchRow): HTMLTableRowElement {
   const row = document.createElement('tr');
@@ -361,14 +425,34 @@ function drawCharts(): void {
   const r = report;
   const training: Bar[] = [];
   for (const t of r?.training ?? []) {
-    training.push({ label: `${t.preset} · nitro-d`, value: t.imagesPerSecond, color: '#4f46e5', text: `${num(t.imagesPerSecond)} img/s` });
+    training.push({
+      label: `${t.preset} · nitro-d`,
+      value: t.imagesPerSecond,
+      color: '#4f46e5',
+      text: `${num(t.imagesPerSecond)} img/s`,
+    });
     const twin = r?.tfjs.find((x) => x.preset === t.preset);
-    if (twin) training.push({ label: `${t.preset} · TF.js`, value: twin.imagesPerSecond, color: '#f59e0b', text: `${num(twin.imagesPerSecond)} img/s` });
+    if (twin)
+      training.push({
+        label: `${t.preset} · TF.js`,
+        value: twin.imagesPerSecond,
+        color: '#f59e0b',
+        text: `${num(twin.imagesPerSecond)} img/s`,
+      });
   }
   for (const x of r?.tfjs ?? []) {
-    if (!r?.training.some((t) => t.preset === x.preset)) training.push({ label: `${x.preset} · TF.js`, value: x.imagesPerSecond, color: '#f59e0b', text: `${num(x.imagesPerSecond)} img/s` });
+    if (!r?.training.some((t) => t.preset === x.preset))
+      training.push({
+        label: `${x.preset} · TF.js`,
+        value: x.imagesPerSecond,
+        color: '#f59e0b',
+        text: `${num(x.imagesPerSecond)} img/s`,
+      });
   }
-  drawBars(view.trainingChart, training, { unit: 'warm images/s', emptyText: 'images/s appear here' });
+  drawBars(view.trainingChart, training, {
+    unit: 'warm images/s',
+    emptyText: 'images/s appear here',
+  });
   const kernelRows = r?.kernels?.rows ?? [];
   const fastest = fastestVariantRows(kernelRows);
   const kernels: Bar[] = kernelRows
@@ -379,7 +463,10 @@ function drawCharts(): void {
       color: OP_COLORS[k.op] ?? '#4f46e5',
       text: `${num(k.gops)} GOP/s${fastest.has(k) ? ' ★' : ''}`,
     }));
-  drawBars(view.kernelsChart, kernels, { unit: 'GOP/s', emptyText: 'GOP/s per kernel appear here' });
+  drawBars(view.kernelsChart, kernels, {
+    unit: 'GOP/s',
+    emptyText: 'GOP/s per kernel appear here',
+  });
 }
 
 // ---- running --------------------------------------------------------------------------------
@@ -390,7 +477,15 @@ let webgpuMissing = false;
 function summaryOf(backend: Backend): AdapterSummary | undefined {
   if (backend.kind !== 'webgpu') return undefined;
   const info = (backend as WebGPUBackend).info;
-  return { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, features: info.features, limits: info.limits, source: 'device' };
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    features: info.features,
+    limits: info.limits,
+    source: 'device',
+  };
 }
 
 async function run(c: BenchConfig): Promise<BenchReport> {
@@ -414,12 +509,15 @@ async function run(c: BenchConfig): Promise<BenchReport> {
   const tasks: TrainingTask[] = [];
   for (const preset of c.presets) {
     tasks.push({ preset, engine: 'nitro-d', row: document.createElement('tr') });
-    if (c.tfjs && getPreset(preset).spec.features.length === 0) tasks.push({ preset, engine: 'tfjs', row: document.createElement('tr') });
+    if (c.tfjs && getPreset(preset).spec.features.length === 0)
+      tasks.push({ preset, engine: 'tfjs', row: document.createElement('tr') });
   }
   view.trainingBody.replaceChildren(...tasks.map((t) => t.row));
   for (const t of tasks) pendingTrainingRow(t, c);
   view.kernelsBody.replaceChildren();
-  const shapes = c.kernels ? paperKernelShapes(c.kernelBatch).filter((s) => layerSelected(c, s.layer)) : [];
+  const shapes = c.kernels
+    ? paperKernelShapes(c.kernelBatch).filter((s) => layerSelected(c, s.layer))
+    : [];
   const kernelRowCount = kernelBenchRowCount(shapes, { webgpu: true, variants: c.variants });
   const total = tasks.length + kernelRowCount;
   let done = 0;
@@ -428,7 +526,9 @@ async function run(c: BenchConfig): Promise<BenchReport> {
     view.progress.value = done / Math.max(1, total);
   };
   view.progress.value = 0;
-  const variantsWhat = installed.count ? `${installed.count} op shape${installed.count === 1 ? '' : 's'} tuned for this adapter` : 'default kernel variants';
+  const variantsWhat = installed.count
+    ? `${installed.count} op shape${installed.count === 1 ? '' : 's'} tuned for this adapter`
+    : 'default kernel variants';
   view.trainingHint.textContent = `batch ${c.batch}; cold = model, recording with its shader compiles and the first step, on a fresh device; ${variantsWhat}`;
   const kernelWhat = `batch ${c.kernelBatch}, ${shapes.length} layers${c.variants ? ', every kernel variant' : ''}`;
   view.kernelHint.textContent = c.kernels ? kernelWhat : 'not run (turned off)';
@@ -484,7 +584,12 @@ async function run(c: BenchConfig): Promise<BenchReport> {
       r.adapter ??= summaryOf(backend);
       const rows: KernelBenchRow[] = [];
       const trs: HTMLTableRowElement[] = [];
-      const timingUsed = c.timing === 'auto' ? ((backend as WebGPUBackend).hasTimestamps ? 'timestamps' : 'solo') : c.timing;
+      const timingUsed =
+        c.timing === 'auto'
+          ? (backend as WebGPUBackend).hasTimestamps
+            ? 'timestamps'
+            : 'solo'
+          : c.timing;
       view.kernelHint.textContent = `${kernelWhat}, ${timingUsed === 'timestamps' ? 'GPU time from timestamp queries' : 'wall clock per call (submission and sync included)'}`;
       const first = shapes[0].layer.split(' = ')[0];
       setPhase('running', `Kernels: ${first} (1 of ${kernelRowCount})…`);
@@ -500,8 +605,21 @@ async function run(c: BenchConfig): Promise<BenchReport> {
           markFastest(rows, trs);
           tick();
           const last = `${row.layer.split(' = ')[0]} ${OP_SHORT[row.op] ?? row.op}${row.variant ? ` ${row.variant}` : ''}`;
-          if (rows.length < kernelRowCount) setPhase('running', `Kernels: ${rows.length} of ${kernelRowCount} timed (last: ${last})…`);
-          report = { ...r, kernels: { backend: backend.kind, adapter: backend.description, runtime: 'browser', timing: timingUsed, rows } };
+          if (rows.length < kernelRowCount)
+            setPhase(
+              'running',
+              `Kernels: ${rows.length} of ${kernelRowCount} timed (last: ${last})…`,
+            );
+          report = {
+            ...r,
+            kernels: {
+              backend: backend.kind,
+              adapter: backend.description,
+              runtime: 'browser',
+              timing: timingUsed,
+              rows,
+            },
+          };
           drawCharts();
         },
       });
@@ -550,10 +668,18 @@ function showTuned(): void {
   count.className = 'count';
   if (installed.count === 0) {
     count.textContent = 'none';
-    el.replaceChildren('Tuned for this adapter: ', count, ' (every op shape runs its default variant).');
+    el.replaceChildren(
+      'Tuned for this adapter: ',
+      count,
+      ' (every op shape runs its default variant).',
+    );
   } else {
     count.textContent = `${installed.count} op shape${installed.count === 1 ? '' : 's'}`;
-    el.replaceChildren('Tuned for this adapter: ', count, installed.for.length ? ` (${installed.for.join(', ')}).` : '.');
+    el.replaceChildren(
+      'Tuned for this adapter: ',
+      count,
+      installed.for.length ? ` (${installed.for.join(', ')}).` : '.',
+    );
   }
 }
 
@@ -604,15 +730,22 @@ async function tune(): Promise<void> {
         done++;
         view.tuneTable.add(row);
         view.progress.value = done / Math.max(1, total);
-        if (done < total) setPhase('running', `Tuning ${what}: ${done} of ${total} op shapes timed (last: ${row.key} → ${row.winner})…`);
+        if (done < total)
+          setPhase(
+            'running',
+            `Tuning ${what}: ${done} of ${total} op shapes timed (last: ${row.key} → ${row.winner})…`,
+          );
       },
     });
     lastTuning = result;
     saveTuned(tuneStore(), adapter, result.choices, what);
     installStored(backend);
-    if (installed.error !== undefined) throw new Error(`tuned variants were saved but not installed: ${installed.error}`);
+    if (installed.error !== undefined)
+      throw new Error(`tuned variants were saved but not installed: ${installed.error}`);
     const compared = Object.keys(result.choices);
-    const faster = compared.filter((k) => result.choices[k] !== result.rows.find((r) => r.key === k)?.defaultVariant).length;
+    const faster = compared.filter(
+      (k) => result.choices[k] !== result.rows.find((r) => r.key === k)?.defaultVariant,
+    ).length;
     const seconds = Math.round(result.elapsedMs / 100) / 10;
     view.tuneHint.textContent = `${what}, ${result.timing === 'timestamps' ? 'GPU timestamps' : 'wall clock per call'}, ${seconds} s`;
     setPhase(
@@ -651,8 +784,14 @@ function forget(): void {
   showTuned();
   document.body.dataset.tune = 'forgotten';
   const hint = view.tuneHint.textContent ?? '';
-  if (view.tuneTable.rowCount > 0 && !hint.endsWith('; forgotten')) view.tuneHint.textContent = `${hint}; forgotten`;
-  setPhase('idle', removed ? 'Tuning forgotten: every op shape runs its default variant again.' : 'Nothing was tuned for this adapter.');
+  if (view.tuneTable.rowCount > 0 && !hint.endsWith('; forgotten'))
+    view.tuneHint.textContent = `${hint}; forgotten`;
+  setPhase(
+    'idle',
+    removed
+      ? 'Tuning forgotten: every op shape runs its default variant again.'
+      : 'Nothing was tuned for this adapter.',
+  );
 }
 
 async function start(): Promise<void> {
@@ -661,7 +800,8 @@ async function start(): Promise<void> {
   let c: BenchConfig;
   try {
     c = readForm();
-    if (c.presets.length === 0 && !c.kernels) throw new Error('pick at least one preset or the kernels');
+    if (c.presets.length === 0 && !c.kernels)
+      throw new Error('pick at least one preset or the kernels');
   } catch (e) {
     showError(e);
     return;
@@ -672,10 +812,16 @@ async function start(): Promise<void> {
     const failed = r.errors.length;
     const rows = r.training.length + r.tfjs.length + (r.kernels?.rows.length ?? 0);
     if (failed > 0) {
-      setPhase('error', `Finished with ${failed} failure${failed === 1 ? '' : 's'} (${r.errors.map((x) => x.task).join(', ')}); ${rows} results in ${r.seconds} s.`);
+      setPhase(
+        'error',
+        `Finished with ${failed} failure${failed === 1 ? '' : 's'} (${r.errors.map((x) => x.task).join(', ')}); ${rows} results in ${r.seconds} s.`,
+      );
       showError(new Error(r.errors.map((x) => `${x.task}: ${x.message}`).join('; ')));
     } else {
-      setPhase('done', `Done: ${rows} results in ${r.seconds} s. Download the JSON to keep them with the adapter's details.`);
+      setPhase(
+        'done',
+        `Done: ${rows} results in ${r.seconds} s. Download the JSON to keep them with the adapter's details.`,
+      );
     }
   } catch (e) {
     setPhase('error', 'Stopped by an error.');
@@ -729,7 +875,12 @@ async function init(): Promise<boolean> {
     view.missing.hidden = false;
     document.body.dataset.webgpu = 'missing';
     setPhase('idle', 'The benchmarks need WebGPU (see above).');
-    view.adapter.replaceChildren(Object.assign(document.createElement('p'), { className: 'empty', textContent: 'No WebGPU adapter.' }));
+    view.adapter.replaceChildren(
+      Object.assign(document.createElement('p'), {
+        className: 'empty',
+        textContent: 'No WebGPU adapter.',
+      }),
+    );
     showTuned();
     setBusy(false);
     return false;
@@ -742,12 +893,17 @@ async function init(): Promise<boolean> {
     const backend = await createBackend('webgpu');
     try {
       installStored(backend);
-      if (installed.count > 0) view.tuneHint.textContent = `${installed.for.join(', ')} tuned earlier in this browser; Tune measures again`;
+      if (installed.count > 0)
+        view.tuneHint.textContent = `${installed.for.join(', ')} tuned earlier in this browser; Tune measures again`;
     } finally {
       backend.destroy();
     }
   } catch (e) {
-    installed = { count: 0, for: [], error: `no device to look them up (${e instanceof Error ? e.message : String(e)})` };
+    installed = {
+      count: 0,
+      for: [],
+      error: `no device to look them up (${e instanceof Error ? e.message : String(e)})`,
+    };
     showTuned();
   }
   setBusy(false);

@@ -2,22 +2,54 @@
  * The live training page: wires the settings form, the session (data, model, trainer) and the
  * views (charts, confusion matrix, prediction grid, device panel) together.
  */
-import { type DataSplit, type EpochResult, getPreset, planFromSpec, presetNames, type SplitMetrics, type WebGPUBackend } from '../src/index.ts';
+import {
+  type DataSplit,
+  type EpochResult,
+  getPreset,
+  planFromSpec,
+  presetNames,
+  type SplitMetrics,
+  type WebGPUBackend,
+} from '../src/index.ts';
 import { type AdapterSummary, probeWebGpu, renderAdapter, type WebGpuProbe } from './ui/adapter.ts';
 import { LineChart, type Series } from './ui/chart.ts';
 import { renderConfusion } from './ui/confusion.ts';
 import { Controls } from './ui/controls.ts';
-import { classNames, hasAllRoles, IDX_ROLES, loadFiles, loadSample, SAMPLE_CLI_DIR } from './ui/data.ts';
+import {
+  classNames,
+  hasAllRoles,
+  IDX_ROLES,
+  loadFiles,
+  loadSample,
+  SAMPLE_CLI_DIR,
+} from './ui/data.ts';
 import { duration, percent, percentBp, rate } from './ui/format.ts';
 import { renderImageGrid } from './ui/image-grid.ts';
-import { type LivePoint, type Phase, type Prediction, type Progress, Session } from './ui/session.ts';
+import {
+  type LivePoint,
+  type Phase,
+  type Prediction,
+  type Progress,
+  Session,
+} from './ui/session.ts';
 import { cliCommand, presetDefaults } from './ui/setup.ts';
 import { installTestHook } from './ui/test-hook.ts';
 
 const DEFAULT_PRESET = 'mlp2';
 const DEFAULT_EPOCHS = 10;
 const GRID_IMAGES = 24;
-const HEAD_COLORS = ['#2563eb', '#0891b2', '#16a34a', '#9333ea', '#ca8a04', '#db2777', '#65a30d', '#7c3aed', '#0d9488', '#ea580c'];
+const HEAD_COLORS = [
+  '#2563eb',
+  '#0891b2',
+  '#16a34a',
+  '#9333ea',
+  '#ca8a04',
+  '#db2777',
+  '#65a30d',
+  '#7c3aed',
+  '#0d9488',
+  '#ea580c',
+];
 const OUTPUT_COLOR = '#dc2626';
 
 function byId<T extends HTMLElement>(id: string): T {
@@ -48,9 +80,26 @@ const view = {
 };
 
 const charts = {
-  loss: new LineChart(byId('chart-loss'), { yFormat: (v) => String(Math.round(v)), yMin: 0, xLabel: 'epoch', emptyText: 'waiting for the first steps' }),
-  train: new LineChart(byId('chart-train-accuracy'), { yFormat: (v) => `${Math.round(v * 100)}%`, yMin: 0, yMax: 1, xLabel: 'epoch', emptyText: 'waiting for the first steps' }),
-  test: new LineChart(byId('chart-test-accuracy'), { yFormat: (v) => `${Math.round(v * 100)}%`, yMin: 0, yMax: 1, xLabel: 'epoch', emptyText: 'after the first epoch' }),
+  loss: new LineChart(byId('chart-loss'), {
+    yFormat: (v) => String(Math.round(v)),
+    yMin: 0,
+    xLabel: 'epoch',
+    emptyText: 'waiting for the first steps',
+  }),
+  train: new LineChart(byId('chart-train-accuracy'), {
+    yFormat: (v) => `${Math.round(v * 100)}%`,
+    yMin: 0,
+    yMax: 1,
+    xLabel: 'epoch',
+    emptyText: 'waiting for the first steps',
+  }),
+  test: new LineChart(byId('chart-test-accuracy'), {
+    yFormat: (v) => `${Math.round(v * 100)}%`,
+    yMin: 0,
+    yMax: 1,
+    xLabel: 'epoch',
+    emptyText: 'after the first epoch',
+  }),
 };
 
 /** What the views show; rebuilt on reset. */
@@ -143,17 +192,22 @@ function drawCharts(): void {
   charts.test.setSeries(
     series(
       (s) =>
-        history.epochs.filter((r) => r.test).map((r) => {
-          const m = s === history.slots.length - 1 ? r.test!.output : r.test!.heads[s];
-          return [r.epoch, m.accuracyBp / 10000];
-        }),
+        history.epochs
+          .filter((r) => r.test)
+          .map((r) => {
+            const m = s === history.slots.length - 1 ? r.test!.output : r.test!.heads[s];
+            return [r.epoch, m.accuracyBp / 10000];
+          }),
       true,
     ),
   );
 }
 
 function renderPredictions(): void {
-  renderImageGrid(view.grid, session.run?.data.rawTest, history.predictions, names(), { mistakesOnly: view.mistakesOnly.checked, max: GRID_IMAGES });
+  renderImageGrid(view.grid, session.run?.data.rawTest, history.predictions, names(), {
+    mistakesOnly: view.mistakesOnly.checked,
+    max: GRID_IMAGES,
+  });
 }
 
 function resetViews(): void {
@@ -211,7 +265,9 @@ function onPhase(phase: Phase, detail?: string): void {
   const done = completedEpochs();
   switch (phase) {
     case 'idle':
-      view.status.textContent = session.loaded ? loadedText() : 'Pick a preset and press Start training.';
+      view.status.textContent = session.loaded
+        ? loadedText()
+        : 'Pick a preset and press Start training.';
       break;
     case 'preparing':
       view.status.textContent = `${detail ? detail[0].toUpperCase() + detail.slice(1) : 'Preparing'}…`;
@@ -231,9 +287,14 @@ function onPhase(phase: Phase, detail?: string): void {
       break;
     case 'ready': {
       if (!run) break;
-      const best = run.state && run.state.bestCorrect >= 0 ? ` Best test accuracy ${percent(run.state.bestCorrect / run.data.split.test.labels.length)} at epoch ${run.state.bestEpoch}.` : '';
-      if (detail === 'stopped') view.status.textContent = `Stopped. The model has ${done} complete epoch${done === 1 ? '' : 's'}; the checkpoint holds epoch ${done}.${best}`;
-      else if (run.results.length > 0) view.status.textContent = `Done: ${done} epoch${done === 1 ? '' : 's'} trained.${best} Download the checkpoint, or raise Epochs and continue.`;
+      const best =
+        run.state && run.state.bestCorrect >= 0
+          ? ` Best test accuracy ${percent(run.state.bestCorrect / run.data.split.test.labels.length)} at epoch ${run.state.bestEpoch}.`
+          : '';
+      if (detail === 'stopped')
+        view.status.textContent = `Stopped. The model has ${done} complete epoch${done === 1 ? '' : 's'}; the checkpoint holds epoch ${done}.${best}`;
+      else if (run.results.length > 0)
+        view.status.textContent = `Done: ${done} epoch${done === 1 ? '' : 's'} trained.${best} Download the checkpoint, or raise Epochs and continue.`;
       else if (run.evaluateOnly) view.status.textContent = 'Model loaded for evaluation.';
       else view.status.textContent = done > 0 ? `Model ready at epoch ${done}.` : 'Model ready.';
       break;
@@ -330,9 +391,15 @@ async function rawData(): Promise<DataSplit> {
     return p;
   }
   const files = controls.files;
-  if (!hasAllRoles(files)) throw new Error('choose or drop all four IDX files (train-images, train-labels, t10k-images, t10k-labels), or pick the bundled sample');
+  if (!hasAllRoles(files))
+    throw new Error(
+      'choose or drop all four IDX files (train-images, train-labels, t10k-images, t10k-labels), or pick the bundled sample',
+    );
   const dataset = controls.dataset();
-  const key = [dataset, ...IDX_ROLES.map((r) => `${files[r].name}:${files[r].size}:${files[r].lastModified}`)].join('|');
+  const key = [
+    dataset,
+    ...IDX_ROLES.map((r) => `${files[r].name}:${files[r].size}:${files[r].lastModified}`),
+  ].join('|');
   let p = rawCache.get(key);
   if (!p) {
     p = loadFiles(dataset, files);
@@ -351,7 +418,8 @@ async function showDevice(): Promise<void> {
     adapter = { ...info, source: 'device' };
   }
   // The CPU backend is cheap to create and names its kernels (WebAssembly SIMD or JavaScript).
-  const cpu = kind === 'cpu' || !adapter ? await session.backend('cpu').catch(() => undefined) : undefined;
+  const cpu =
+    kind === 'cpu' || !adapter ? await session.backend('cpu').catch(() => undefined) : undefined;
   renderAdapter(view.adapter, adapter, { active: kind === 'cpu', description: cpu?.description });
 }
 
@@ -377,7 +445,10 @@ async function start(): Promise<void> {
     const epochs = controls.epochCount();
     await ensureModel();
     const done = completedEpochs();
-    if (epochs <= done) throw new Error(`the model has ${done} epoch${done === 1 ? '' : 's'} already: set Epochs above ${done} to train further`);
+    if (epochs <= done)
+      throw new Error(
+        `the model has ${done} epoch${done === 1 ? '' : 's'} already: set Epochs above ${done} to train further`,
+      );
     const training = session.train(epochs);
     starting = false;
     await training;
@@ -416,7 +487,9 @@ async function download(): Promise<void> {
     if (!run) return;
     const bytes = await session.checkpoint();
     const epoch = run.state?.epoch ?? 0;
-    const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+    const url = URL.createObjectURL(
+      new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }),
+    );
     const a = document.createElement('a');
     a.href = url;
     a.download = `${run.preset.name}-${run.preset.dataset}-epoch${epoch}.safetensors`;
@@ -433,7 +506,8 @@ function loadedText(): string {
   const l = session.loaded;
   if (!l) return '';
   const epochs = l.state?.epoch ?? 0;
-  if (!l.preset) return `Loaded ${l.file}: a model without a nitro-d training protocol. Evaluate tests it on the chosen data.`;
+  if (!l.preset)
+    return `Loaded ${l.file}: a model without a nitro-d training protocol. Evaluate tests it on the chosen data.`;
   return `Loaded ${l.file}: ${l.preset}, ${epochs} epoch${epochs === 1 ? '' : 's'} trained. Continue training goes on to the Epochs set above; Evaluate tests it on the chosen data.`;
 }
 
@@ -454,7 +528,8 @@ async function loadCheckpoint(file: File): Promise<void> {
         seed: p.seed,
         augment: p.augment !== 'none',
       });
-      if (loaded.dataset === 'mnist' || loaded.dataset === 'fashion-mnist') controls.filesDataset.value = loaded.dataset;
+      if (loaded.dataset === 'mnist' || loaded.dataset === 'fashion-mnist')
+        controls.filesDataset.value = loaded.dataset;
     }
     controls.loadedNote.textContent = loadedText();
     controls.loadedNote.hidden = false;
@@ -500,16 +575,20 @@ function wire(): void {
     void showDevice();
     void start();
   });
-  for (const r of document.querySelectorAll<HTMLInputElement>('input[name="backend"]')) r.addEventListener('change', () => void showDevice());
+  for (const r of document.querySelectorAll<HTMLInputElement>('input[name="backend"]'))
+    r.addEventListener('change', () => void showDevice());
 
   const zone = controls.dropZone;
   const files = (list: FileList | null | undefined) => {
     if (!list || list.length === 0 || zone.classList.contains('locked')) return;
     const ignored = controls.addFiles(list);
-    if (ignored.length > 0) showError(new Error(`not IDX files of a known name: ${ignored.join(', ')}`));
+    if (ignored.length > 0)
+      showError(new Error(`not IDX files of a known name: ${ignored.join(', ')}`));
     refreshControls();
   };
-  byId<HTMLButtonElement>('choose-files').addEventListener('click', () => controls.idxFiles.click());
+  byId<HTMLButtonElement>('choose-files').addEventListener('click', () =>
+    controls.idxFiles.click(),
+  );
   controls.idxFiles.addEventListener('change', () => {
     files(controls.idxFiles.files);
     controls.idxFiles.value = '';

@@ -23,15 +23,42 @@ const variantCount = (ops: GemmOp[]) => ops.reduce((n, op) => n + variantsOf(op)
 const KERNEL_ROWS = 3 * variantCount(LINEAR_OPS) + variantCount(CONV_OPS);
 
 interface Report {
-  adapter?: { vendor: string; architecture: string; features: string[]; limits: Record<string, number> };
-  training: { preset: string; batch: number; steps: number; coldMs: number; imagesPerSecond: number; msPerStep: number; gopsPerSecond: number }[];
+  adapter?: {
+    vendor: string;
+    architecture: string;
+    features: string[];
+    limits: Record<string, number>;
+  };
+  training: {
+    preset: string;
+    batch: number;
+    steps: number;
+    coldMs: number;
+    imagesPerSecond: number;
+    msPerStep: number;
+    gopsPerSecond: number;
+  }[];
   tfjs: { preset: string; coldMs: number; imagesPerSecond: number; gflopsPerSecond: number }[];
-  kernels?: { rows: { layer: string; op: string; variant: string | null; isDefault: boolean; ms: number | null; gops: number | null }[] };
+  kernels?: {
+    rows: {
+      layer: string;
+      op: string;
+      variant: string | null;
+      isDefault: boolean;
+      ms: number | null;
+      gops: number | null;
+    }[];
+  };
   errors: unknown[];
 }
 
 /** The numbers of a results table, row by row (cells that carry data-value). */
-async function tableValues(page: Page, body: string): Promise<{ name: string; values: number[]; className: string; data: Record<string, string | undefined> }[]> {
+async function tableValues(
+  page: Page,
+  body: string,
+): Promise<
+  { name: string; values: number[]; className: string; data: Record<string, string | undefined> }[]
+> {
   return page.locator(`${body} tr`).evaluateAll((rows) =>
     rows.map((r) => ({
       data: { ...(r as HTMLTableRowElement).dataset },
@@ -39,20 +66,28 @@ async function tableValues(page: Page, body: string): Promise<{ name: string; va
         .slice(0, 2)
         .map((c) => c.textContent)
         .join(' '),
-      values: Array.from(r.querySelectorAll<HTMLElement>('td[data-value]')).map((c) => Number(c.dataset.value)),
+      values: Array.from(r.querySelectorAll<HTMLElement>('td[data-value]')).map((c) =>
+        Number(c.dataset.value),
+      ),
       className: r.className,
     })),
   );
 }
 
-test('the benchmark page completes a short run with non-zero numbers in every row and a JSON download', async ({ page }) => {
+test('the benchmark page completes a short run with non-zero numbers in every row and a JSON download', async ({
+  page,
+}) => {
   test.setTimeout(300_000);
   await page.setViewportSize({ width: 1400, height: 1000 });
   await page.goto(`/bench.html${QUERY}`);
   await expect(page.locator('#presets input:checked')).toHaveCount(PRESETS.length);
   await expect(page.locator('#variants')).toBeChecked();
-  await expect(page.locator('body')).toHaveAttribute('data-phase', /^(done|error)$/, { timeout: 280_000 });
-  const errorText = (await page.locator('#error').isVisible()) ? await page.locator('#error-text').textContent() : '';
+  await expect(page.locator('body')).toHaveAttribute('data-phase', /^(done|error)$/, {
+    timeout: 280_000,
+  });
+  const errorText = (await page.locator('#error').isVisible())
+    ? await page.locator('#error-text').textContent()
+    : '';
   expect(errorText, 'error shown by the page').toBe('');
   await expect(page.locator('body')).toHaveAttribute('data-phase', 'done');
 
@@ -69,7 +104,8 @@ test('the benchmark page completes a short run with non-zero numbers in every ro
   for (const row of training) {
     expect(row.className, row.name).not.toMatch(/failed|pending/);
     expect(row.values.length, `${row.name}: numeric cells`).toBeGreaterThanOrEqual(6);
-    for (const v of row.values) expect(v, `${row.name}: ${row.values.join(', ')}`).toBeGreaterThan(0);
+    for (const v of row.values)
+      expect(v, `${row.name}: ${row.values.join(', ')}`).toBeGreaterThan(0);
   }
 
   // Kernels: forward, input gradient (linear) and weight gradient of each selected layer, once per
@@ -78,15 +114,26 @@ test('the benchmark page completes a short run with non-zero numbers in every ro
   expect(kernels).toHaveLength(KERNEL_ROWS);
   for (const row of kernels) {
     expect(row.values, row.name).toHaveLength(3);
-    for (const v of row.values) expect(v, `${row.name} ${row.data.variant}: ${row.values.join(', ')}`).toBeGreaterThan(0);
+    for (const v of row.values)
+      expect(v, `${row.name} ${row.data.variant}: ${row.values.join(', ')}`).toBeGreaterThan(0);
   }
   const groups = new Map<string, typeof kernels>();
-  for (const row of kernels) groups.set(`${row.data.layer}|${row.data.op}`, [...(groups.get(`${row.data.layer}|${row.data.op}`) ?? []), row]);
+  for (const row of kernels)
+    groups.set(`${row.data.layer}|${row.data.op}`, [
+      ...(groups.get(`${row.data.layer}|${row.data.op}`) ?? []),
+      row,
+    ]);
   expect(groups.size).toBe(3 * LINEAR_OPS.length + CONV_OPS.length);
   for (const [key, rows] of groups) {
     const op = rows[0].data.op as GemmOp;
-    expect(rows.map((r) => r.data.variant), key).toEqual(variantsOf(op).map((v) => v.label));
-    expect(rows.filter((r) => r.data.default === '1'), key).toHaveLength(1);
+    expect(
+      rows.map((r) => r.data.variant),
+      key,
+    ).toEqual(variantsOf(op).map((v) => v.label));
+    expect(
+      rows.filter((r) => r.data.default === '1'),
+      key,
+    ).toHaveLength(1);
     const fastest = rows.filter((r) => r.className.split(' ').includes('fastest'));
     expect(fastest, key).toHaveLength(1);
     // The ms cell (the second number) of the highlighted row is the smallest of its group.
@@ -106,10 +153,13 @@ test('the benchmark page completes a short run with non-zero numbers in every ro
   for (const t of report.training) {
     expect(t.batch).toBe(64);
     expect(t.steps).toBe(2);
-    for (const v of [t.coldMs, t.imagesPerSecond, t.msPerStep, t.gopsPerSecond]) expect(v, t.preset).toBeGreaterThan(0);
+    for (const v of [t.coldMs, t.imagesPerSecond, t.msPerStep, t.gopsPerSecond])
+      expect(v, t.preset).toBeGreaterThan(0);
   }
   expect(report.tfjs.map((t) => t.preset)).toEqual(['mlp1', 'mlp2']);
-  for (const t of report.tfjs) for (const v of [t.coldMs, t.imagesPerSecond, t.gflopsPerSecond]) expect(v, `tfjs ${t.preset}`).toBeGreaterThan(0);
+  for (const t of report.tfjs)
+    for (const v of [t.coldMs, t.imagesPerSecond, t.gflopsPerSecond])
+      expect(v, `tfjs ${t.preset}`).toBeGreaterThan(0);
   expect(report.kernels?.rows).toHaveLength(KERNEL_ROWS);
   for (const k of report.kernels?.rows ?? []) {
     expect(k.gops, `${k.layer} ${k.op} ${k.variant}`).toBeGreaterThan(0);
@@ -123,12 +173,17 @@ test('the benchmark page completes a short run with non-zero numbers in every ro
   console.log(
     [
       ...training.map((r) => `${r.name}: ${r.values.join(' | ')}`),
-      ...kernels.map((r) => `${r.name} ${r.data.variant}${r.className.includes('fastest') ? ' (fastest)' : ''}: ${r.values.join(' | ')}`),
+      ...kernels.map(
+        (r) =>
+          `${r.name} ${r.data.variant}${r.className.includes('fastest') ? ' (fastest)' : ''}: ${r.values.join(' | ')}`,
+      ),
     ].join('\n'),
   );
 });
 
-test('the benchmark page without WebGPU says what to do and does not offer to run', async ({ page }) => {
+test('the benchmark page without WebGPU says what to do and does not offer to run', async ({
+  page,
+}) => {
   await page.setViewportSize({ width: 1400, height: 900 });
   await page.addInitScript(() => {
     delete (Navigator.prototype as { gpu?: unknown }).gpu;
@@ -155,14 +210,20 @@ test('the benchmark page without WebGPU says what to do and does not offer to ru
 
 /** The tuner on the page: a small model at a small batch with a short time budget. */
 const TUNE_KEY = 'nitro-d.tuned-variants';
-const TUNE_QUERY = '?presets=mlp1&batch=16&steps=1&warmup=0&tfjs=0&kernels=0&tunePreset=mlp1&tuneBudget=2';
+const TUNE_QUERY =
+  '?presets=mlp1&batch=16&steps=1&warmup=0&tfjs=0&kernels=0&tunePreset=mlp1&tuneBudget=2';
 
 interface TuneDoc {
   format: string;
-  entries: Record<string, { adapter: string; engine: string; choices: Record<string, string>; tuned: string[] }>;
+  entries: Record<
+    string,
+    { adapter: string; engine: string; choices: Record<string, string>; tuned: string[] }
+  >;
 }
 
-test('the tuner keeps the fastest variants per adapter in localStorage, the page installs them on load, training uses them, Forget drops them', async ({ page }) => {
+test('the tuner keeps the fastest variants per adapter in localStorage, the page installs them on load, training uses them, Forget drops them', async ({
+  page,
+}) => {
   test.setTimeout(300_000);
   await page.setViewportSize({ width: 1400, height: 1000 });
   const stored = async () => {
@@ -180,8 +241,12 @@ test('the tuner keeps the fastest variants per adapter in localStorage, the page
   expect(await stored()).toBeNull();
 
   await page.click('#tune');
-  await expect(page.locator('body')).toHaveAttribute('data-tune', /^(done|error)$/, { timeout: 240_000 });
-  const errorText = (await page.locator('#error').isVisible()) ? await page.locator('#error-text').textContent() : '';
+  await expect(page.locator('body')).toHaveAttribute('data-tune', /^(done|error)$/, {
+    timeout: 240_000,
+  });
+  const errorText = (await page.locator('#error').isVisible())
+    ? await page.locator('#error-text').textContent()
+    : '';
   expect(errorText, 'error shown by the page').toBe('');
   await expect(page.locator('body')).toHaveAttribute('data-tune', 'done');
 
@@ -198,19 +263,29 @@ test('the tuner keeps the fastest variants per adapter in localStorage, the page
       winner: (tr as HTMLElement).dataset.winner,
       default: (tr as HTMLElement).dataset.default,
       op: (tr.parentElement as HTMLTableSectionElement).dataset.op,
-      ms: Array.from(tr.querySelectorAll<HTMLElement>('td[data-variant]')).map((td) => ({ variant: td.dataset.variant, value: td.dataset.value, win: td.classList.contains('win') })),
+      ms: Array.from(tr.querySelectorAll<HTMLElement>('td[data-variant]')).map((td) => ({
+        variant: td.dataset.variant,
+        value: td.dataset.value,
+        win: td.classList.contains('win'),
+      })),
     })),
   );
   expect(rows.map((r) => r.key).sort()).toEqual(tuning.rows.map((r) => r.key).sort());
   for (const row of rows) {
     const op = row.op as GemmOp;
     expect(row.key.startsWith(`${op}:16x`), row.key).toBe(true);
-    expect(row.ms.map((m) => m.variant), row.key).toEqual(variantsOf(op).map((v) => v.label));
+    expect(
+      row.ms.map((m) => m.variant),
+      row.key,
+    ).toEqual(variantsOf(op).map((v) => v.label));
     if (!(row.key in choices)) continue;
     // A compared shape: every variant timed, the winner's cell marked and the one stored.
     expect(row.winner, row.key).toBe(choices[row.key]);
     for (const m of row.ms) expect(Number(m.value), `${row.key} ${m.variant}`).toBeGreaterThan(0);
-    expect(row.ms.filter((m) => m.win).map((m) => m.variant), row.key).toEqual([choices[row.key]]);
+    expect(
+      row.ms.filter((m) => m.win).map((m) => m.variant),
+      row.key,
+    ).toEqual([choices[row.key]]);
   }
 
   const doc = (await stored())!;
@@ -221,7 +296,10 @@ test('the tuner keeps the fastest variants per adapter in localStorage, the page
   expect(entries[0].tuned).toEqual(['mlp1 batch 16']);
   expect(entries[0].choices).toEqual(choices);
   for (const [key, label] of Object.entries(entries[0].choices)) {
-    expect(variantsOf(key.split(':')[0] as GemmOp).map((v) => v.label), key).toContain(label);
+    expect(
+      variantsOf(key.split(':')[0] as GemmOp).map((v) => v.label),
+      key,
+    ).toContain(label);
   }
   const shown = `${keys.length} op shape${keys.length === 1 ? '' : 's'}`;
   await expect(state).toHaveAttribute('data-count', String(keys.length));
@@ -235,14 +313,24 @@ test('the tuner keeps the fastest variants per adapter in localStorage, the page
   await expect(state).toContainText(`Tuned for this adapter: ${shown} (mlp1 batch 16)`);
   await expect(page.locator('#tune-hint')).toContainText('tuned earlier in this browser');
   await page.click('#run');
-  await expect(page.locator('body')).toHaveAttribute('data-phase', /^(done|error)$/, { timeout: 120_000 });
+  await expect(page.locator('body')).toHaveAttribute('data-phase', /^(done|error)$/, {
+    timeout: 120_000,
+  });
   await expect(page.locator('body')).toHaveAttribute('data-phase', 'done');
   const report = (await page.evaluate(() => window.nitroBench!.report()))!;
   expect(report.tuned.choices).toEqual(choices);
   const variants = report.training[0].variants;
   expect(variants.map((v) => v.key).sort()).toEqual(rows.map((r) => r.key).sort());
-  expect(variants.filter((v) => v.tuned).map((v) => v.key).sort()).toEqual([...keys].sort());
-  for (const v of variants) expect(v.variant, v.key).toBe(v.tuned ? choices[v.key] : rows.find((r) => r.key === v.key)?.default);
+  expect(
+    variants
+      .filter((v) => v.tuned)
+      .map((v) => v.key)
+      .sort(),
+  ).toEqual([...keys].sort());
+  for (const v of variants)
+    expect(v.variant, v.key).toBe(
+      v.tuned ? choices[v.key] : rows.find((r) => r.key === v.key)?.default,
+    );
   const cell = page.locator('#training-body tr[data-engine="nitro-d"] td.variants');
   await expect(cell).toHaveAttribute('data-tuned', String(keys.length));
   await expect(cell.locator('summary')).toHaveText(`${keys.length} of ${variants.length} tuned`);
@@ -264,7 +352,9 @@ test('the tuner keeps the fastest variants per adapter in localStorage, the page
   await page.reload();
   await page.evaluate(() => window.nitroBench!.ready());
   await expect(state).toHaveClass(/\bbad\b/);
-  await expect(state).toContainText(`Tuned variants ignored: tuned variants localStorage['${TUNE_KEY}']: not JSON`);
+  await expect(state).toContainText(
+    `Tuned variants ignored: tuned variants localStorage['${TUNE_KEY}']: not JSON`,
+  );
   await expect(state).toHaveAttribute('data-count', '0');
   await page.click('#forget');
   await expect(state).toContainText('Tuned for this adapter: none');

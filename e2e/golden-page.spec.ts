@@ -14,7 +14,9 @@ const CASES = ['micro_mlp_step', 'cnn_small_8x8'];
 
 for (const backend of ['webgpu', 'cpu'] as const) {
   for (const name of CASES) {
-    test(`golden ${name} on the page's ${backend} backend matches the reference`, async ({ page }) => {
+    test(`golden ${name} on the page's ${backend} backend matches the reference`, async ({
+      page,
+    }) => {
       const dir = goldenDir(name);
       const demo = new DemoPage(page);
       await demo.goto();
@@ -26,12 +28,20 @@ for (const backend of ['webgpu', 'cpu'] as const) {
         backend,
       });
       if (backend === 'webgpu') expect(report.backend).toContain('(browser)');
-      expectSameTensors(Buffer.from(report.checkpoint, 'base64'), readFileSync(join(dir, 'expected.safetensors')), `${name} weights`);
+      expectSameTensors(
+        Buffer.from(report.checkpoint, 'base64'),
+        readFileSync(join(dir, 'expected.safetensors')),
+        `${name} weights`,
+      );
 
-      const expected = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'expected-predict.safetensors'))), { file: 'expected-predict' }).tensors;
+      const expected = parseSafetensors(
+        new Uint8Array(readFileSync(join(dir, 'expected-predict.safetensors'))),
+        { file: 'expected-predict' },
+      ).tensors;
       expect(report.logits, `${name} logits`).toEqual(Array.from(expected.get('logits')!.data));
       expect(report.heads?.length).toBe(expected.size - 1);
-      for (const [i, h] of (report.heads ?? []).entries()) expect(h, `${name} heads.${i}`).toEqual(Array.from(expected.get(`heads.${i}`)!.data));
+      for (const [i, h] of (report.heads ?? []).entries())
+        expect(h, `${name} heads.${i}`).toEqual(Array.from(expected.get(`heads.${i}`)!.data));
     });
   }
 }

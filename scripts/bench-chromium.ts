@@ -25,7 +25,6 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/chromium.ts';
 const USAGE =
   'usage: bench-chromium.ts --root DIR --preset P [--batch B] [--steps N] [--warmup N] [--backend webgpu|cpu] [--kernel-timing T] [--kernels LAYER]';
 
-
 const MIME: Record<string, string> = {
   '.js': 'text/javascript',
   '.mjs': 'text/javascript',
@@ -68,11 +67,22 @@ function parse(args: string[]): Record<string, string> {
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--') continue;
-    if (!a.startsWith('--') || i + 1 >= args.length) throw new Error(`bad argument '${a}'\n${USAGE}`);
+    if (!a.startsWith('--') || i + 1 >= args.length)
+      throw new Error(`bad argument '${a}'\n${USAGE}`);
     out[a.slice(2)] = args[++i];
   }
-  const known = ['root', 'preset', 'batch', 'steps', 'warmup', 'backend', 'kernel-timing', 'kernels'];
-  for (const k of Object.keys(out)) if (!known.includes(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
+  const known = [
+    'root',
+    'preset',
+    'batch',
+    'steps',
+    'warmup',
+    'backend',
+    'kernel-timing',
+    'kernels',
+  ];
+  for (const k of Object.keys(out))
+    if (!known.includes(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   return out;
 }
 
@@ -98,7 +108,8 @@ async function main(): Promise<void> {
     backend: flags.backend ?? 'webgpu',
     kernelTiming: flags['kernel-timing'] ?? 'none',
   };
-  if (options.backend !== 'webgpu' && options.backend !== 'cpu') throw new Error(`--backend must be webgpu or cpu, got '${options.backend}'`);
+  if (options.backend !== 'webgpu' && options.backend !== 'cpu')
+    throw new Error(`--backend must be webgpu or cpu, got '${options.backend}'`);
 
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -116,23 +127,44 @@ async function main(): Promise<void> {
       return;
     }
     readFile(file).then(
-      (body) => res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' }).end(body),
+      (body) =>
+        res
+          .writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' })
+          .end(body),
       () => res.writeHead(404).end(),
     );
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const port = (server.address() as AddressInfo).port;
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
   try {
     const page = await browser.newPage();
     page.on('console', (m) => console.error(`chromium: ${m.text()}`));
     page.on('pageerror', (e) => console.error(`chromium: page error: ${e.message}`));
     await page.goto(`http://127.0.0.1:${port}/harness.html`);
-    await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => (window as unknown as { harnessReady?: boolean }).harnessReady === true,
+      undefined,
+      { timeout: 60_000 },
+    );
     if (flags.kernels !== undefined) {
       // Every kernel variant at the paper's layers whose name contains --kernels (bench-kernels --variants).
-      const k = { batch: options.batch ?? 64, filter: flags.kernels, timing: options.kernelTiming === 'none' ? 'auto' : options.kernelTiming };
-      const out = (await page.evaluate((o) => (window as unknown as { runKernels(o: unknown): Promise<{ table: string }> }).runKernels(o), k)) as Record<string, unknown>;
+      const k = {
+        batch: options.batch ?? 64,
+        filter: flags.kernels,
+        timing: options.kernelTiming === 'none' ? 'auto' : options.kernelTiming,
+      };
+      const out = (await page.evaluate(
+        (o) =>
+          (window as unknown as { runKernels(o: unknown): Promise<{ table: string }> }).runKernels(
+            o,
+          ),
+        k,
+      )) as Record<string, unknown>;
       console.error(out.table);
       delete out.table;
       console.log(JSON.stringify({ ...out, browserVersion: browser.version() }));

@@ -18,7 +18,9 @@ import { Rng } from '../src/rng.ts';
 
 const args = process.argv.slice(2).filter((a) => a !== '--');
 const stepsOnly = args.includes('--steps-only');
-const [presetName = 'mlp2', batchArg = '64', stepsArg = '50'] = args.filter((a) => !a.startsWith('--'));
+const [presetName = 'mlp2', batchArg = '64', stepsArg = '50'] = args.filter(
+  (a) => !a.startsWith('--'),
+);
 const B = Number(batchArg);
 const steps = Number(stepsArg);
 const preset = getPreset(presetName);
@@ -57,7 +59,9 @@ function median(run: () => void, minMs = 300): number {
 const ops = backend.ops;
 const rows: string[] = [];
 function report(what: string, macs: number, ms: number): void {
-  rows.push(`${what.padEnd(44)} ${ms.toFixed(3).padStart(8)} ms  ${(macs / ms / 1e6).toFixed(2).padStart(6)} GMAC/s`);
+  rows.push(
+    `${what.padEnd(44)} ${ms.toFixed(3).padStart(8)} ms  ${(macs / ms / 1e6).toFixed(2).padStart(6)} GMAC/s`,
+  );
 }
 
 for (const b of plan.blocks) {
@@ -72,10 +76,26 @@ for (const b of plan.blocks) {
     const a = backend.tensor([B, F, Ho, Wo], 'i8', 'a');
     const macs = B * F * Ho * Wo * C * k * k;
     const shape = `${B}x${C}x${H}x${W} -> ${F} k${k}`;
-    report(`conv2d ${shape}`, macs, median(() => ops.conv2d({ x, w, padding: b.padding, out: s, epilogue: { scale: 1000, relu: { out: a, slopeInv: 4 } } })));
+    report(
+      `conv2d ${shape}`,
+      macs,
+      median(() =>
+        ops.conv2d({
+          x,
+          w,
+          padding: b.padding,
+          out: s,
+          epilogue: { scale: 1000, relu: { out: a, slopeInv: 4 } },
+        }),
+      ),
+    );
     const delta = filled([B, F, Ho, Wo], 'i32', -100000, 100000);
     const dW = backend.tensor([F, C, k, k], 'i32', 'dW');
-    report(`conv2dWeightGrad ${shape}`, macs, median(() => ops.conv2dWeightGrad({ delta, x, padding: b.padding, out: dW })));
+    report(
+      `conv2dWeightGrad ${shape}`,
+      macs,
+      median(() => ops.conv2dWeightGrad({ delta, x, padding: b.padding, out: dW })),
+    );
     continue;
   }
   const K = b.inFeatures;
@@ -85,18 +105,36 @@ for (const b of plan.blocks) {
   const bias = filled([O], 'i32', -1000, 1000);
   const s = backend.tensor([B, O], 'i8', 's');
   const a = backend.tensor([B, O], 'i8', 'a');
-  report(`linear ${B}x${K} -> ${O}`, B * K * O, median(() => ops.linear({ x, w, bias, out: s, epilogue: { scale: 1000, relu: { out: a, slopeInv: 4 } } })));
+  report(
+    `linear ${B}x${K} -> ${O}`,
+    B * K * O,
+    median(() =>
+      ops.linear({ x, w, bias, out: s, epilogue: { scale: 1000, relu: { out: a, slopeInv: 4 } } }),
+    ),
+  );
   const g = filled([B, O], 'i32', -100000, 100000);
   const dW = backend.tensor([O, K], 'i32', 'dW');
-  report(`linearWeightGrad g i32 [${B},${O}] x [${B},${K}]`, B * K * O, median(() => ops.linearWeightGrad({ g, x, out: dW })));
+  report(
+    `linearWeightGrad g i32 [${B},${O}] x [${B},${K}]`,
+    B * K * O,
+    median(() => ops.linearWeightGrad({ g, x, out: dW })),
+  );
   const C = plan.classes;
   const hx = filled([B, O], 'i8', -127, 127);
   const hg = filled([B, C], 'i8', -127, 127);
   const P = filled([C, O], 'i32', -20000, 20000);
   const hd = backend.tensor([B, O], 'i32', 'hd');
-  report(`linearInputGrad g i8 [${B},${C}] w [${C},${O}]`, B * C * O, median(() => ops.linearInputGrad({ g: hg, w: P, out: hd })));
+  report(
+    `linearInputGrad g i8 [${B},${C}] w [${C},${O}]`,
+    B * C * O,
+    median(() => ops.linearInputGrad({ g: hg, w: P, out: hd })),
+  );
   const dP = backend.tensor([C, O], 'i32', 'dP');
-  report(`linearWeightGrad g i8 [${B},${C}] x [${B},${O}]`, B * C * O, median(() => ops.linearWeightGrad({ g: hg, x: hx, out: dP })));
+  report(
+    `linearWeightGrad g i8 [${B},${C}] x [${B},${O}]`,
+    B * C * O,
+    median(() => ops.linearWeightGrad({ g: hg, x: hx, out: dP })),
+  );
 }
 if (!stepsOnly) {
   // The forward kernel alone (operands in place), at the shape of the largest forward layer.
@@ -109,7 +147,8 @@ if (!stepsOnly) {
   for (let i = 0; i < B * K8; i++) ws.i8[xAt + i] = rng.int(-127, 127);
   for (let i = 0; i < 2 * O * K8; i++) ws.i16[(lo >> 1) + i] = rng.int(-30000, 30000);
   affineTable(ws, rowsAt, B, K8);
-  const dot = () => ws.k.dot16(rowsAt, xAt, lo, hi, 2 * K8, zAt, 4 * O, 4, B, O, 1, K8 / 8, 0, 0, 0);
+  const dot = () =>
+    ws.k.dot16(rowsAt, xAt, lo, hi, 2 * K8, zAt, 4 * O, 4, B, O, 1, K8 / 8, 0, 0, 0);
   report(`${gemmKernel()} dot16 kernel alone ${B}x${K} · ${K}x${O}`, B * K * O, median(dot));
 }
 if (rows.length) console.log(rows.join('\n'));
@@ -129,7 +168,9 @@ const ms = cpuMs() - t0;
 const wall = performance.now() - w0;
 const opTotal = Object.values(timings).reduce((a, b) => a + b, 0);
 for (const [name, t] of Object.entries(timings).sort((a, b) => b[1] - a[1])) {
-  console.log(`  ${name.padEnd(20)} ${(t / steps).toFixed(3).padStart(7)} ms/step (wall)  ${((100 * t) / opTotal).toFixed(1).padStart(5)}%`);
+  console.log(
+    `  ${name.padEnd(20)} ${(t / steps).toFixed(3).padStart(7)} ms/step (wall)  ${((100 * t) / opTotal).toFixed(1).padStart(5)}%`,
+  );
 }
 console.log(
   `${preset.name} training step, batch ${B}: ${(ms / steps).toFixed(2)} CPU ms/step, ${Math.round((steps * B * 1000) / ms)} images per CPU second (wall: ${Math.round((steps * B * 1000) / wall)} images/s)`,

@@ -14,7 +14,8 @@ declare const Deno: {
   exit(code: number): never;
 };
 
-const USAGE = 'usage: bench-deno.ts [--preset P] [--batch B] [--steps N] [--warmup N] [--backend webgpu|cpu] [--kernel-timing T] [--kernel-reps N] [--json]';
+const USAGE =
+  'usage: bench-deno.ts [--preset P] [--batch B] [--steps N] [--warmup N] [--backend webgpu|cpu] [--kernel-timing T] [--kernel-reps N] [--json]';
 
 function parse(args: string[]): Record<string, string | true> {
   const out: Record<string, string | true> = {};
@@ -33,7 +34,8 @@ function parse(args: string[]): Record<string, string | true> {
 function int(flags: Record<string, string | true>, name: string): number | undefined {
   const v = flags[name];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new Error(`--${name} must be a non-negative integer, got '${String(v)}'`);
+  if (typeof v !== 'string' || !/^\d+$/.test(v))
+    throw new Error(`--${name} must be a non-negative integer, got '${String(v)}'`);
   return Number(v);
 }
 
@@ -52,18 +54,34 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const known = ['preset', 'batch', 'steps', 'warmup', 'backend', 'kernel-timing', 'kernel-reps', 'json', 'help'];
-  for (const name of Object.keys(flags)) if (!known.includes(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
+  const known = [
+    'preset',
+    'batch',
+    'steps',
+    'warmup',
+    'backend',
+    'kernel-timing',
+    'kernel-reps',
+    'json',
+    'help',
+  ];
+  for (const name of Object.keys(flags))
+    if (!known.includes(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
   const icd = new URL('../.cache/lavapipe/lvp_icd.json', import.meta.url);
-  if (!Deno.env.get('VK_ICD_FILENAMES') && exists(icd)) Deno.env.set('VK_ICD_FILENAMES', icd.pathname);
+  if (!Deno.env.get('VK_ICD_FILENAMES') && exists(icd))
+    Deno.env.set('VK_ICD_FILENAMES', icd.pathname);
   const dist = new URL('../dist/index.js', import.meta.url);
   if (!exists(dist)) throw new Error('dist/index.js is missing; run npm run build first');
   const lib = (await import(dist.href)) as typeof Nitro;
   const kind = (flags.backend as string | undefined) ?? 'webgpu';
-  if (kind !== 'webgpu' && kind !== 'cpu') throw new Error(`--backend must be webgpu or cpu, got '${kind}'`);
+  if (kind !== 'webgpu' && kind !== 'cpu')
+    throw new Error(`--backend must be webgpu or cpu, got '${kind}'`);
   const timing = ((flags['kernel-timing'] as string | undefined) ?? 'auto') as Nitro.KernelTiming;
-  if (!['auto', 'timestamps', 'solo', 'none'].includes(timing)) throw new Error(`--kernel-timing must be auto, timestamps, solo or none, got '${timing}'`);
-  const backend = await lib.createBackend(kind, { timestamps: timing === 'auto' || timing === 'timestamps' });
+  if (!['auto', 'timestamps', 'solo', 'none'].includes(timing))
+    throw new Error(`--kernel-timing must be auto, timestamps, solo or none, got '${timing}'`);
+  const backend = await lib.createBackend(kind, {
+    timestamps: timing === 'auto' || timing === 'timestamps',
+  });
   try {
     const result = await lib.benchTraining(backend, {
       preset: (flags.preset as string | undefined) ?? 'mlp1',

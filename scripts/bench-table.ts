@@ -48,7 +48,12 @@ function load(dir: string): Map<string, Row> {
       throw new Error(`${path}: not JSON (${(e as Error).message})`);
     }
     const m = j.matrix as { runtime?: string; commit?: string } | undefined;
-    if (typeof j.imagesPerSecond !== 'number' || typeof j.preset !== 'string' || typeof j.batch !== 'number' || !m?.runtime) {
+    if (
+      typeof j.imagesPerSecond !== 'number' ||
+      typeof j.preset !== 'string' ||
+      typeof j.batch !== 'number' ||
+      !m?.runtime
+    ) {
       throw new Error(`${path}: field imagesPerSecond, preset, batch or matrix.runtime missing`);
     }
     const runtime = j.backend === 'cpu' ? `${m.runtime} (cpu)` : m.runtime;
@@ -82,7 +87,8 @@ function ratio(a: number | undefined, b: number | undefined): string {
 /** The adapter without the runtime suffix, and both when before and after differ. */
 function adapterOf(before: Row | undefined, after: Row | undefined): string {
   const clean = (r: Row) => r.adapter.replace(/ \((node|deno|browser)\)$/, '').replace(/\|/g, '/');
-  if (before && after && clean(before) !== clean(after)) return `${clean(before)} → ${clean(after)}`;
+  if (before && after && clean(before) !== clean(after))
+    return `${clean(before)} → ${clean(after)}`;
   return clean((after ?? before)!);
 }
 
@@ -99,9 +105,15 @@ export function benchTable(beforeDir: string, afterDir: string): string {
   keys.sort((a, b) => {
     const [pa, ba, ra] = parts(a);
     const [pb, bb, rb] = parts(b);
-    return order(PRESET_ORDER, pa) - order(PRESET_ORDER, pb) || pa.localeCompare(pb) || Number(ba) - Number(bb) || order(RUNTIME_ORDER, ra) - order(RUNTIME_ORDER, rb);
+    return (
+      order(PRESET_ORDER, pa) - order(PRESET_ORDER, pb) ||
+      pa.localeCompare(pb) ||
+      Number(ba) - Number(bb) ||
+      order(RUNTIME_ORDER, ra) - order(RUNTIME_ORDER, rb)
+    );
   });
-  const commits = (rows: Map<string, Row>) => [...new Set([...rows.values()].map((r) => r.commit.slice(0, 7)))].join(', ');
+  const commits = (rows: Map<string, Row>) =>
+    [...new Set([...rows.values()].map((r) => r.commit.slice(0, 7)))].join(', ');
   const lines = [
     `Before: ${commits(before)} (${beforeDir}); after: ${commits(after)} (${afterDir}).`,
     '',

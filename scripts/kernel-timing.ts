@@ -59,7 +59,15 @@ interface Made {
   dims: Record<string, number>;
 }
 
-function fill(b: WebGPUBackend, rng: Rng, shape: number[], dtype: 'i8' | 'i32', lo: number, hi: number, label: string): Tensor {
+function fill(
+  b: WebGPUBackend,
+  rng: Rng,
+  shape: number[],
+  dtype: 'i8' | 'i32',
+  lo: number,
+  hi: number,
+  label: string,
+): Tensor {
   const t = b.tensor(shape, dtype, label);
   const n = shape.reduce((p, q) => p * q, 1);
   const v = new Int32Array(n);
@@ -86,7 +94,13 @@ function linearCase(name: string, B: number, K: number, O: number, relu: boolean
       const scale = 64 * K;
       return {
         issue: (ops) =>
-          ops.linear({ x, w, bias, out: s, epilogue: relu ? { scale, relu: { out: a, slopeInv: 10 } } : { scale } }),
+          ops.linear({
+            x,
+            w,
+            bias,
+            out: s,
+            epilogue: relu ? { scale, relu: { out: a, slopeInv: 10 } } : { scale },
+          }),
         t: { x, w, bias, s, a },
         dims: { B, K, O, relu: relu ? 1 : 0, SF: scale },
       };
@@ -100,29 +114,48 @@ function inputGradCase(name: string, B: number, O: number, K: number, g8: boolea
     op: 'linearInputGrad',
     macs: B * K * O,
     make(b, rng) {
-      const g = g8 ? fill(b, rng, [B, O], 'i8', -127, 127, 'g') : fill(b, rng, [B, O], 'i32', -3000, 3000, 'g');
+      const g = g8
+        ? fill(b, rng, [B, O], 'i8', -127, 127, 'g')
+        : fill(b, rng, [B, O], 'i32', -3000, 3000, 'g');
       const w = fill(b, rng, [O, K], 'i32', W_LO, W_HI, 'w');
       const out = b.tensor([B, K], 'i32', 'dx');
-      return { issue: (ops) => ops.linearInputGrad({ g, w, out }), t: { g, w, z: out }, dims: { B, K, O, g8: g8 ? 1 : 0 } };
+      return {
+        issue: (ops) => ops.linearInputGrad({ g, w, out }),
+        t: { g, w, z: out },
+        dims: { B, K, O, g8: g8 ? 1 : 0 },
+      };
     },
   };
 }
 
 /** With `sgd`, the weight gradient updates weights in place by IntegerSGD, as training runs it. */
-function weightGradCase(name: string, B: number, O: number, K: number, g8: boolean, sgd = false): Case {
+function weightGradCase(
+  name: string,
+  B: number,
+  O: number,
+  K: number,
+  g8: boolean,
+  sgd = false,
+): Case {
   return {
     name,
     op: 'linearWeightGrad',
     macs: B * K * O,
     make(b, rng) {
-      const g = g8 ? fill(b, rng, [B, O], 'i8', -127, 127, 'g') : fill(b, rng, [B, O], 'i32', -3000, 3000, 'g');
+      const g = g8
+        ? fill(b, rng, [B, O], 'i8', -127, 127, 'g')
+        : fill(b, rng, [B, O], 'i32', -3000, 3000, 'g');
       const x = fill(b, rng, [B, K], 'i8', -127, 127, 'x');
       const out = b.tensor([O, K], 'i32', 'dw');
       const dims = { B, K, O, g8: g8 ? 1 : 0 };
       if (sgd) {
         const lrInv = fill(b, rng, [1], 'i32', 512, 512, 'lrInv');
         const update = { w: out, lrInv, amp: g8 ? 1 : 640, decayInv: 12000 };
-        return { issue: (ops) => ops.linearWeightGrad({ g, x, sgd: update }), t: { g, x, z: out }, dims };
+        return {
+          issue: (ops) => ops.linearWeightGrad({ g, x, sgd: update }),
+          t: { g, x, z: out },
+          dims,
+        };
       }
       return { issue: (ops) => ops.linearWeightGrad({ g, x, out }), t: { g, x, z: out }, dims };
     },
@@ -153,7 +186,15 @@ function convCase(name: string, B: number, C: number, H: number, F: number, grad
       const a = b.tensor([B, F, H, H], 'i8', 'a');
       const scale = 64 * C * k * k;
       return {
-        issue: (ops) => ops.conv2d({ x, w, bias, padding: pad, out: s, epilogue: { scale, relu: { out: a, slopeInv: 10 } } }),
+        issue: (ops) =>
+          ops.conv2d({
+            x,
+            w,
+            bias,
+            padding: pad,
+            out: s,
+            epilogue: { scale, relu: { out: a, slopeInv: 10 } },
+          }),
         t: { x, w, bias, s, a },
         dims: { B, C, H, W: H, F, KS: k, PAD: pad, relu: 1, SF: scale },
       };
@@ -207,13 +248,23 @@ function bindGroupFor(device: GPUDevice, k: Kernel, res: Record<string, Tensor>)
   for (const [name, slot] of k.slots) {
     const t = res[name];
     if (!t) throw new Error(`baseline ${k.name}: nothing bound to ${name}`);
-    entries.push({ binding: slot.binding, resource: { buffer: bufferOf(t), size: Math.max(4, (t as GpuTensor).byteLength) } });
+    entries.push({
+      binding: slot.binding,
+      resource: { buffer: bufferOf(t), size: Math.max(4, (t as GpuTensor).byteLength) },
+    });
   }
   return device.createBindGroup({ layout: k.layout, entries });
 }
 
-function baselineDispatch(b: WebGPUBackend, cache: PipelineCache, rev: string, c: Case, made: Made): Encoded {
-  const src = (file: string) => execFileSync('git', ['show', `${rev}:shaders/${file}`], { encoding: 'utf8' });
+function baselineDispatch(
+  b: WebGPUBackend,
+  cache: PipelineCache,
+  rev: string,
+  c: Case,
+  made: Made,
+): Encoded {
+  const src = (file: string) =>
+    execFileSync('git', ['show', `${rev}:shaders/${file}`], { encoding: 'utf8' });
   const d = made.dims;
   const t = made.t;
   const words = (n: number) => Math.ceil(n / 4);
@@ -222,7 +273,16 @@ function baselineDispatch(b: WebGPUBackend, cache: PipelineCache, rev: string, c
   let res: Record<string, Tensor>;
   let wg: [number, number, number];
   if (c.op === 'linear') {
-    const o = { WG: 64, B: d.B, K: d.K, O: d.O, KW: words(d.K), OW: words(d.O), HAS_BIAS: 1, ...epi(d.relu, d.SF) };
+    const o = {
+      WG: 64,
+      B: d.B,
+      K: d.K,
+      O: d.O,
+      KW: words(d.K),
+      OW: words(d.O),
+      HAS_BIAS: 1,
+      ...epi(d.relu, d.SF),
+    };
     kernel = cache.get('linear', src('linear.wgsl'), d.relu ? 'forward_relu' : 'forward_scaled', o);
     res = { x: t.x, w: t.w, bias: t.bias, s: t.s, a: t.a };
     wg = grid1d(words(d.O) * words(d.B), 64);
@@ -238,7 +298,12 @@ function baselineDispatch(b: WebGPUBackend, cache: PipelineCache, rev: string, c
     delete (g as Record<string, number>).relu;
     delete (g as Record<string, number>).SF;
     if (c.op === 'conv2d') {
-      kernel = cache.get('conv', src('conv.wgsl'), 'forward_relu', { WG: 64, ...g, HAS_BIAS: 1, ...epi(1, d.SF) });
+      kernel = cache.get('conv', src('conv.wgsl'), 'forward_relu', {
+        WG: 64,
+        ...g,
+        HAS_BIAS: 1,
+        ...epi(1, d.SF),
+      });
       res = { x: t.x, w: t.w, bias: t.bias, s: t.s, a: t.a };
       wg = grid1d(d.B * g.OUTW, 64);
     } else {
@@ -295,13 +360,23 @@ async function main(): Promise<void> {
     const variants: Timed[] = [];
     if (args.baseline) {
       const e = baselineDispatch(b, cache, args.baseline, c, made);
-      variants.push({ label: `baseline ${args.baseline}`, submit: (reps) => submitEncoded(b, e, reps), ms: [] });
+      variants.push({
+        label: `baseline ${args.baseline}`,
+        submit: (reps) => submitEncoded(b, e, reps),
+        ms: [],
+      });
     }
     const choices: (VariantChoice | undefined)[] = [undefined];
     if (args.variants) choices.push(...variantsOf(c.op));
     for (const choice of choices) {
-      const program = withForcedVariant(c.op, choice, () => b.record(c.name, (ops) => made.issue(ops)));
-      variants.push({ label: choice ? choice.label : 'current (default)', submit: (reps) => b.run(program, reps), ms: [] });
+      const program = withForcedVariant(c.op, choice, () =>
+        b.record(c.name, (ops) => made.issue(ops)),
+      );
+      variants.push({
+        label: choice ? choice.label : 'current (default)',
+        submit: (reps) => b.run(program, reps),
+        ms: [],
+      });
     }
     // Warm up (pipeline compilation) and pick the repetition count.
     // Repetitions: about 0.3 s for the slowest variant.
@@ -315,7 +390,9 @@ async function main(): Promise<void> {
     }
     for (const v of variants) {
       const best = Math.min(...v.ms);
-      console.log(`| ${c.name} | ${v.label} | ${fmt(best)} | ${fmt(median(v.ms))} | ${(c.macs / best / 1e6).toFixed(2)} |`);
+      console.log(
+        `| ${c.name} | ${v.label} | ${fmt(best)} | ${fmt(median(v.ms))} | ${(c.macs / best / 1e6).toFixed(2)} |`,
+      );
     }
     for (const t of Object.values(made.t)) b.dispose(t);
   }

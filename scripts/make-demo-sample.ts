@@ -26,7 +26,8 @@ const { values } = parseArgs({
 
 function count(flag: string, value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${flag} must be a positive integer, got '${value}'`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new Error(`--${flag} must be a positive integer, got '${value}'`);
   return n;
 }
 
@@ -40,9 +41,14 @@ function encodeIdx(dims: number[], data: Uint8Array): Uint8Array {
   return out;
 }
 
-async function head(file: string, magic: number, n: number): Promise<{ dims: number[]; data: Uint8Array }> {
+async function head(
+  file: string,
+  magic: number,
+  n: number,
+): Promise<{ dims: number[]; data: Uint8Array }> {
   const idx = await decodeIdx(new Uint8Array(readFileSync(file)), file, magic);
-  if (idx.dims[0] < n) throw new Error(`${file} holds ${idx.dims[0]} samples, fewer than the ${n} asked for`);
+  if (idx.dims[0] < n)
+    throw new Error(`${file} holds ${idx.dims[0]} samples, fewer than the ${n} asked for`);
   const per = idx.dims.slice(1).reduce((a, b) => a * b, 1);
   return { dims: [n, ...idx.dims.slice(1)], data: idx.data.subarray(0, n * per) };
 }

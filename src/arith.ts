@@ -26,11 +26,24 @@ export function nitroScale(z: number, sf: number): number {
 }
 
 /** Allowed NITRO-ReLU inverse slopes and their mean corrections c(s) (NITRO-D.md §1.3). */
-export const RELU_CORRECTION: Readonly<Record<number, number>> = { 3: 31, 4: 36, 5: 38, 7: 40, 8: 42, 10: 43, 15: 44, 16: 44, 20: 45 };
+export const RELU_CORRECTION: Readonly<Record<number, number>> = {
+  3: 31,
+  4: 36,
+  5: 38,
+  7: 40,
+  8: 42,
+  10: 43,
+  15: 44,
+  16: 44,
+  20: 45,
+};
 export const ALLOWED_SLOPES = Object.keys(RELU_CORRECTION).map(Number);
 
 export function checkSlope(s: number, where: string): void {
-  if (RELU_CORRECTION[s] === undefined) throw new Error(`${where}: negative slope inverse ${s} is not one of ${ALLOWED_SLOPES.join(', ')}`);
+  if (RELU_CORRECTION[s] === undefined)
+    throw new Error(
+      `${where}: negative slope inverse ${s} is not one of ${ALLOWED_SLOPES.join(', ')}`,
+    );
 }
 
 /** f(x) = clip(x, 0, 127) + trunc(clip(x, -127, 0) / s) - c(s). */
@@ -48,8 +61,25 @@ export function nitroReluInvSlope(x: number, s: number): number {
 
 /** Dropout multipliers R(rate) of the reference, keyed by the rate in per-mille (NITRO-D.md §1.6). */
 export const DROPOUT_FACTOR: Readonly<Record<number, number>> = {
-  50: 1052, 100: 1111, 150: 1176, 200: 1250, 250: 1333, 300: 1428, 350: 1538, 400: 1666, 450: 1818, 500: 2000,
-  550: 2222, 600: 2500, 650: 2857, 700: 3333, 750: 4000, 800: 5000, 850: 6666, 900: 10000, 950: 20000,
+  50: 1052,
+  100: 1111,
+  150: 1176,
+  200: 1250,
+  250: 1333,
+  300: 1428,
+  350: 1538,
+  400: 1666,
+  450: 1818,
+  500: 2000,
+  550: 2222,
+  600: 2500,
+  650: 2857,
+  700: 3333,
+  750: 4000,
+  800: 5000,
+  850: 6666,
+  900: 10000,
+  950: 20000,
 };
 
 /** Largest rate whose scaled NITRO-ReLU outputs still fit int8 (91 * 1333 / 1000 = 121). */
@@ -58,7 +88,9 @@ export const MAX_DROPOUT_PERMILLE = 250;
 export function dropoutFactor(ratePermille: number): number {
   const r = DROPOUT_FACTOR[ratePermille];
   if (r === undefined || ratePermille > MAX_DROPOUT_PERMILLE) {
-    throw new Error(`dropout: rate ${ratePermille}‰ is not supported (one of 50, 100, 150, 200, 250‰, so outputs stay int8)`);
+    throw new Error(
+      `dropout: rate ${ratePermille}‰ is not supported (one of 50, 100, 150, 200, 250‰, so outputs stay int8)`,
+    );
   }
   return r;
 }
@@ -74,6 +106,11 @@ export function dropoutHash(seed: number, cursor: number, index: number): number
   return h >>> 0;
 }
 
-export function dropoutKeeps(seed: number, cursor: number, index: number, ratePermille: number): boolean {
+export function dropoutKeeps(
+  seed: number,
+  cursor: number,
+  index: number,
+  ratePermille: number,
+): boolean {
   return dropoutHash(seed, cursor, index) % 1000 >= ratePermille;
 }

@@ -163,11 +163,22 @@ export interface Ops {
    * out[B, K] (i32) = g[B, O] · w[O, K]; g is i8 or i32. With `relu`, NITRO-ReLU's backward at
    * the saved int8 input x [B, K] is applied in the store, as nitroReluBackward of out would.
    */
-  linearInputGrad(p: { g: Tensor; w: Tensor; out: Tensor; relu?: { x: Tensor; slopeInv: number } }): void;
+  linearInputGrad(p: {
+    g: Tensor;
+    w: Tensor;
+    out: Tensor;
+    relu?: { x: Tensor; slopeInv: number };
+  }): void;
   /** out[O, K] (i32) = gᵀ · x; g [B, O] is i8 or i32, x [B, K] is i8. `out` or `sgd` (see SgdUpdate). */
   linearWeightGrad(p: { g: Tensor; x: Tensor; out?: Tensor; sgd?: SgdUpdate }): void;
   /** out[F, C, k, k] (i32) = Σ_b,i,j delta[b,f,i,j] · xpad[b,c,i+u,j+v]. `out` or `sgd` (see SgdUpdate). */
-  conv2dWeightGrad(p: { delta: Tensor; x: Tensor; padding: number; out?: Tensor; sgd?: SgdUpdate }): void;
+  conv2dWeightGrad(p: {
+    delta: Tensor;
+    x: Tensor;
+    padding: number;
+    out?: Tensor;
+    sgd?: SgdUpdate;
+  }): void;
   /**
    * IntegerSGD in place: w -= trunc(trunc(grad / amp) / lrInv) + (decayInv > 0 ? trunc(w / decayInv) : 0).
    * `lrInv` is an i32 [1] tensor so a recorded step picks up learning-rate changes.

@@ -6,7 +6,10 @@ import { WebGPUBackend } from './gpu/webgpu-backend.ts';
 
 export type BackendKind = 'webgpu' | 'cpu';
 
-export async function createBackend(kind: BackendKind = 'webgpu', options: DeviceOptions = {}): Promise<Backend> {
+export async function createBackend(
+  kind: BackendKind = 'webgpu',
+  options: DeviceOptions = {},
+): Promise<Backend> {
   if (kind === 'cpu') return CpuBackend.create();
   if (kind === 'webgpu') return WebGPUBackend.create(options);
   throw new Error(`unknown backend '${kind as string}' (expected webgpu or cpu)`);

@@ -41,7 +41,8 @@ export class Rng {
 
   /** Uniform integer in [0, n) for 0 < n <= 2^32, without modulo bias (rejection sampling). */
   below(n: number): number {
-    if (!Number.isInteger(n) || n <= 0 || n > 0x100000000) throw new Error(`Rng.below: invalid bound ${n}`);
+    if (!Number.isInteger(n) || n <= 0 || n > 0x100000000)
+      throw new Error(`Rng.below: invalid bound ${n}`);
     if (n === 0x100000000) return this.nextU32();
     const limit = 0x100000000 - (0x100000000 % n);
     for (;;) {

@@ -33,7 +33,19 @@ function webgpu(): Promise<WebGPUBackend> {
 
 function expectComplete(r: TrainingBenchResult, backend: Backend): void {
   const json = JSON.parse(JSON.stringify(r)) as Record<string, unknown>;
-  for (const field of ['imagesPerSecond', 'preset', 'batch', 'backend', 'adapter', 'coldMs', 'msPerStep', 'opsPerStep', 'gopsPerSecond', 'memory', 'kernels']) {
+  for (const field of [
+    'imagesPerSecond',
+    'preset',
+    'batch',
+    'backend',
+    'adapter',
+    'coldMs',
+    'msPerStep',
+    'opsPerStep',
+    'gopsPerSecond',
+    'memory',
+    'kernels',
+  ]) {
     expect(json, field).toHaveProperty(field);
   }
   expect(r.preset).toBe('mlp1');
@@ -41,7 +53,8 @@ function expectComplete(r: TrainingBenchResult, backend: Backend): void {
   expect(r.steps).toBe(2);
   expect(r.backend).toBe(backend.kind);
   expect(r.adapter).toBe(backend.description);
-  for (const v of [r.imagesPerSecond, r.msPerStep, r.gopsPerSecond, r.coldMs, r.kernelMsPerStep]) expect(v).toBeGreaterThan(0);
+  for (const v of [r.imagesPerSecond, r.msPerStep, r.gopsPerSecond, r.coldMs, r.kernelMsPerStep])
+    expect(v).toBeGreaterThan(0);
   const plan = planFromSpec(getPreset('mlp1').spec);
   expect(r.opsPerStep).toBe(trainingStepOps(plan.geometry, 8));
   expect(Number.isInteger(r.opsPerStep)).toBe(true);
@@ -81,7 +94,13 @@ describe('benchTraining', () => {
 
   it('webgpu: per-kernel timing by solo replays gives the same kernels', async () => {
     const b = await webgpu();
-    const r = await benchTraining(b, { preset: 'mlp1', batch: 8, steps: 2, warmup: 0, kernelTiming: 'solo' });
+    const r = await benchTraining(b, {
+      preset: 'mlp1',
+      batch: 8,
+      steps: 2,
+      warmup: 0,
+      kernelTiming: 'solo',
+    });
     expectComplete(r, b);
     expect(r.kernelTiming).toBe('solo');
   });
@@ -97,7 +116,13 @@ describe('benchTraining', () => {
   it('leaves nothing allocated behind', async () => {
     const b = await cpu();
     const before = b.bytesInUse();
-    await benchTraining(b, { preset: 'cnn-small', batch: 4, steps: 1, warmup: 0, kernelTiming: 'none' });
+    await benchTraining(b, {
+      preset: 'cnn-small',
+      batch: 4,
+      steps: 1,
+      warmup: 0,
+      kernelTiming: 'none',
+    });
     expect(b.bytesInUse()).toBe(before);
   });
 
@@ -114,48 +139,68 @@ describe('benchKernels', () => {
     expect(layers).toContain('mlp1 fc1');
     expect(layers.some((l) => l.includes('mlp1 fc2') && l.includes('mlp2 fc3'))).toBe(true);
     const convs = shapes.filter((s) => s.kind === 'conv');
-    expect(convs.map((s) => (s.kind === 'conv' ? `${s.channels}>${s.filters}@${s.height}` : ''))).toEqual([
-      '1>128@28',
-      '128>256@28',
-      '256>256@14',
-      '256>512@14',
-      '512>512@7',
-      '512>512@3',
-    ]);
+    expect(
+      convs.map((s) => (s.kind === 'conv' ? `${s.channels}>${s.filters}@${s.height}` : '')),
+    ).toEqual(['1>128@28', '128>256@28', '256>256@14', '256>512@14', '512>512@7', '512>512@3']);
   });
 
-  it.each(['webgpu', 'cpu'])('%s: times forward, input and weight gradient of small layers, the default variant only', async (kind) => {
-    const b = kind === 'webgpu' ? await webgpu() : await cpu();
-    const shapes = paperKernelShapes(8).filter((s) => s.layer.startsWith('mlp1'));
-    const r = await benchKernels(b, shapes, { targetMs: 5, maxReps: 5 });
-    expect(r.rows.length).toBe(3 * shapes.length);
-    expect(kernelBenchRowCount(shapes, { webgpu: kind === 'webgpu' })).toBe(r.rows.length);
-    for (const row of r.rows) {
-      expect(row.ms, row.layer).toBeGreaterThan(0);
-      expect(row.gops, row.layer).toBeGreaterThan(0);
-      expect(row.ops).toBe(2 * 8 * (row.layer.includes('fc1') ? 784 * 100 : row.layer.includes('fc2') ? 100 * 50 : 50 * 10));
-      expect(row.isDefault).toBe(true);
-      if (kind === 'cpu') expect(row.variant).toBeNull();
-      else {
-        const s = shapes.find((x) => x.layer === row.layer)!;
-        const dims = s.kind === 'linear' ? [s.batch, s.inFeatures, s.outFeatures] : [];
-        expect(row.variant).toBe(chooseVariant(row.op, dims).label);
+  it.each(['webgpu', 'cpu'])(
+    '%s: times forward, input and weight gradient of small layers, the default variant only',
+    async (kind) => {
+      const b = kind === 'webgpu' ? await webgpu() : await cpu();
+      const shapes = paperKernelShapes(8).filter((s) => s.layer.startsWith('mlp1'));
+      const r = await benchKernels(b, shapes, { targetMs: 5, maxReps: 5 });
+      expect(r.rows.length).toBe(3 * shapes.length);
+      expect(kernelBenchRowCount(shapes, { webgpu: kind === 'webgpu' })).toBe(r.rows.length);
+      for (const row of r.rows) {
+        expect(row.ms, row.layer).toBeGreaterThan(0);
+        expect(row.gops, row.layer).toBeGreaterThan(0);
+        expect(row.ops).toBe(
+          2 *
+            8 *
+            (row.layer.includes('fc1')
+              ? 784 * 100
+              : row.layer.includes('fc2')
+                ? 100 * 50
+                : 50 * 10),
+        );
+        expect(row.isDefault).toBe(true);
+        if (kind === 'cpu') expect(row.variant).toBeNull();
+        else {
+          const s = shapes.find((x) => x.layer === row.layer)!;
+          const dims = s.kind === 'linear' ? [s.batch, s.inFeatures, s.outFeatures] : [];
+          expect(row.variant).toBe(chooseVariant(row.op, dims).label);
+        }
       }
-    }
-    expect(r.rows.map((row) => row.op)).toEqual(shapes.flatMap(() => ['linear', 'linearInputGrad', 'linearWeightGrad']));
-    expect(fastestVariantRows(r.rows).size).toBe(0);
-  });
+      expect(r.rows.map((row) => row.op)).toEqual(
+        shapes.flatMap(() => ['linear', 'linearInputGrad', 'linearWeightGrad']),
+      );
+      expect(fastestVariantRows(r.rows).size).toBe(0);
+    },
+  );
 
   it('webgpu: with variants, times every variant of every GEMM op once, one of them the default', async () => {
     const b = await webgpu();
     const shapes: KernelShape[] = [
       { kind: 'linear', layer: 'tiny fc', batch: 4, inFeatures: 40, outFeatures: 12 },
-      { kind: 'conv', layer: 'tiny conv', batch: 2, channels: 4, height: 6, width: 6, filters: 8, kernel: 3, padding: 1 },
+      {
+        kind: 'conv',
+        layer: 'tiny conv',
+        batch: 2,
+        channels: 4,
+        height: 6,
+        width: 6,
+        filters: 8,
+        kernel: 3,
+        padding: 1,
+      },
     ];
     const r = await benchKernels(b, shapes, { targetMs: 2, maxReps: 3, variants: true });
     expect(kernelBenchRowCount(shapes, { webgpu: true, variants: true })).toBe(r.rows.length);
     const ops = shapes.flatMap((s) => kernelOpsOf(s).map((op) => ({ layer: s.layer, op })));
-    expect(new Set(ops.map((o) => o.op))).toEqual(new Set(['linear', 'linearInputGrad', 'linearWeightGrad', 'conv2d', 'conv2dWeightGrad']));
+    expect(new Set(ops.map((o) => o.op))).toEqual(
+      new Set(['linear', 'linearInputGrad', 'linearWeightGrad', 'conv2d', 'conv2dWeightGrad']),
+    );
     for (const { layer, op } of ops) {
       const rows = r.rows.filter((row) => row.layer === layer && row.op === op);
       expect(rows.map((row) => row.variant)).toEqual(variantsOf(op).map((v) => v.label));
@@ -218,7 +263,9 @@ describe('benchKernels', () => {
 
   it('skips ops over the operation budget', async () => {
     const b = await cpu();
-    const shapes = paperKernelShapes(8).filter((s) => s.kind === 'conv').slice(0, 1);
+    const shapes = paperKernelShapes(8)
+      .filter((s) => s.kind === 'conv')
+      .slice(0, 1);
     const r = await benchKernels(b, shapes, { maxOps: 1 });
     expect(r.rows.every((row) => row.skipped && row.ms === null)).toBe(true);
   });

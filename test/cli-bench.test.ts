@@ -10,7 +10,23 @@ describe('nitro-d bench', () => {
 
   for (const backend of ['webgpu', 'cpu'] as const) {
     it(`--json on ${backend}: one object with the throughput, the preset, batch, backend and adapter`, async () => {
-      const r = await nitro(['bench', '--preset', 'mlp1', '--batch', '8', '--steps', '2', '--warmup', '1', '--kernel-timing', 'none', '--no-tuned', '--backend', backend, '--json']);
+      const r = await nitro([
+        'bench',
+        '--preset',
+        'mlp1',
+        '--batch',
+        '8',
+        '--steps',
+        '2',
+        '--warmup',
+        '1',
+        '--kernel-timing',
+        'none',
+        '--no-tuned',
+        '--backend',
+        backend,
+        '--json',
+      ]);
       expect(r.code, r.stderr).toBe(0);
       const lines = r.stdout.trim().split('\n');
       expect(lines).toHaveLength(1);
@@ -33,14 +49,18 @@ describe('nitro-d bench', () => {
     expect(r.code).not.toBe(0);
     const lines = stderrLines(r.stderr);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/--kernel-timing must be one of auto, timestamps, solo, none, got 'fast'/);
+    expect(lines[0]).toMatch(
+      /--kernel-timing must be one of auto, timestamps, solo, none, got 'fast'/,
+    );
   });
 
   for (const command of ['bench-kernels', 'tune']) {
     it(`${command} rejects an unknown --timing with one line naming the flag`, async () => {
       const r = await nitro([command, '--timing', 'fast']);
       expect(r.code).toBe(2);
-      expect(stderrLines(r.stderr)).toEqual([`nitro-d ${command}: --timing must be one of auto, timestamps, solo, got 'fast'`]);
+      expect(stderrLines(r.stderr)).toEqual([
+        `nitro-d ${command}: --timing must be one of auto, timestamps, solo, got 'fast'`,
+      ]);
     });
   }
 });

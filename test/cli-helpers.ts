@@ -20,17 +20,26 @@ export interface CliResult {
 }
 
 export function requireBuild(): void {
-  if (!existsSync(join(ROOT, 'dist/cli.js'))) throw new Error('dist/cli.js missing: run npm run build first');
+  if (!existsSync(join(ROOT, 'dist/cli.js')))
+    throw new Error('dist/cli.js missing: run npm run build first');
 }
 
 /** Runs `node bin/nitro-d.js ARGS` and returns its exit code and output (never throws). */
 export async function nitro(args: string[], timeout = 300_000): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await run('node', [CLI, ...args], { cwd: ROOT, timeout, maxBuffer: 64 << 20 });
+    const { stdout, stderr } = await run('node', [CLI, ...args], {
+      cwd: ROOT,
+      timeout,
+      maxBuffer: 64 << 20,
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code?: number | string; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+    return {
+      code: typeof err.code === 'number' ? err.code : -1,
+      stdout: err.stdout ?? '',
+      stderr: err.stderr ?? '',
+    };
   }
 }
 
@@ -39,7 +48,12 @@ export async function nitro(args: string[], timeout = 300_000): Promise<CliResul
  * line, indented " - While ..." and "    at ..." lines and a blank line.
  */
 export function stderrLines(stderr: string): string[] {
-  return stderr.split('\n').filter((l) => l !== '' && !l.startsWith('Warning: ') && !l.startsWith(' - ') && !l.startsWith('    at '));
+  return stderr
+    .split('\n')
+    .filter(
+      (l) =>
+        l !== '' && !l.startsWith('Warning: ') && !l.startsWith(' - ') && !l.startsWith('    at '),
+    );
 }
 
 /** Every file and folder below `dir` (relative paths), hidden temporary files included. */
@@ -86,7 +100,10 @@ export function writeIdxDataset(dir: string, train: number, test: number, seed =
     }
     return { images, labels };
   };
-  for (const [stem, n] of [['train', train], ['t10k', test]] as const) {
+  for (const [stem, n] of [
+    ['train', train],
+    ['t10k', test],
+  ] as const) {
     const { images, labels } = make(n);
     writeFileSync(join(dir, `${stem}-images-idx3-ubyte`), idxBytes(0x0803, [n, 28, 28], images));
     writeFileSync(join(dir, `${stem}-labels-idx1-ubyte`), idxBytes(0x0801, [n], labels));
@@ -105,7 +122,14 @@ export function writeCifarDataset(dir: string, records: number, seed = 2): void 
     }
     return bytes;
   };
-  for (const name of ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin']) {
+  for (const name of [
+    'data_batch_1.bin',
+    'data_batch_2.bin',
+    'data_batch_3.bin',
+    'data_batch_4.bin',
+    'data_batch_5.bin',
+    'test_batch.bin',
+  ]) {
     writeFileSync(join(dir, name), file());
   }
 }

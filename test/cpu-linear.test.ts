@@ -19,8 +19,21 @@ const I32_MAX = 2147483647;
 
 /** [B, K, O] */
 const FIXED: [number, number, number][] = [
-  [1, 1, 1], [1, 3, 2], [3, 5, 7], [4, 4, 4], [8, 8, 8], [5, 9, 13], [2, 1, 17], [17, 33, 9],
-  [64, 784, 3], [9, 257, 6], [65, 100, 50], [64, 200, 100], [7, 10, 10], [33, 2, 129], [12, 1, 1],
+  [1, 1, 1],
+  [1, 3, 2],
+  [3, 5, 7],
+  [4, 4, 4],
+  [8, 8, 8],
+  [5, 9, 13],
+  [2, 1, 17],
+  [17, 33, 9],
+  [64, 784, 3],
+  [9, 257, 6],
+  [65, 100, 50],
+  [64, 200, 100],
+  [7, 10, 10],
+  [33, 2, 129],
+  [12, 1, 1],
 ];
 
 function shapes(): [number, number, number][] {
@@ -31,7 +44,14 @@ function shapes(): [number, number, number][] {
 }
 
 /** z[b, o] = bias[o] + Σ_k x[b, k]·w[o, k], one wrapping step at a time. */
-function naiveLinear(x: Int32Array, w: Int32Array, bias: Int32Array | undefined, B: number, K: number, O: number): Int32Array {
+function naiveLinear(
+  x: Int32Array,
+  w: Int32Array,
+  bias: Int32Array | undefined,
+  B: number,
+  K: number,
+  O: number,
+): Int32Array {
   const z = new Int32Array(B * O);
   for (let b = 0; b < B; b++) {
     for (let o = 0; o < O; o++) {
@@ -57,7 +77,13 @@ function naiveInputGrad(g: Int32Array, w: Int32Array, B: number, O: number, K: n
 }
 
 /** out[o, k] = Σ_b g[b, o]·x[b, k]. */
-function naiveWeightGrad(g: Int32Array, x: Int32Array, B: number, O: number, K: number): Int32Array {
+function naiveWeightGrad(
+  g: Int32Array,
+  x: Int32Array,
+  B: number,
+  O: number,
+  K: number,
+): Int32Array {
   const out = new Int32Array(O * K);
   for (let o = 0; o < O; o++) {
     for (let k = 0; k < K; k++) {
@@ -82,73 +108,106 @@ describe('CPU WebAssembly kernels', () => {
   });
 });
 
-describe.each(['wasm-simd', 'js'] as const)('CPU linear layers (%s kernel) == naive scalar', (kernel) => {
-  const backend = new CpuBackend();
-  afterAll(() => setSimdEnabled(true));
+describe.each(['wasm-simd', 'js'] as const)(
+  'CPU linear layers (%s kernel) == naive scalar',
+  (kernel) => {
+    const backend = new CpuBackend();
+    afterAll(() => setSimdEnabled(true));
 
-  it('uses the requested kernel (WebAssembly SIMD is available on Node)', () => {
-    setSimdEnabled(kernel === 'wasm-simd');
-    expect(gemmKernel()).toBe(kernel);
-  });
+    it('uses the requested kernel (WebAssembly SIMD is available on Node)', () => {
+      setSimdEnabled(kernel === 'wasm-simd');
+      expect(gemmKernel()).toBe(kernel);
+    });
 
-  it.each(shapes().map((s, i) => [i, ...s]))('#%i B=%i K=%i O=%i: forward, input and weight gradients', async (i, B, K, O) => {
-    setSimdEnabled(kernel === 'wasm-simd');
-    const rng = new Rng(500 + i);
-    const wrap = i % 2 === 0;
-    const lo = wrap ? I32_MIN : -30000;
-    const hi = wrap ? I32_MAX : 30000;
-    const xv = randomInts(rng, B * K, -128, 127);
-    const wv = randomInts(rng, O * K, lo, hi);
-    const bv = randomInts(rng, O, lo, hi);
-    const x = tensorOf(backend, [B, K], 'i8', xv, 'x');
-    const w = tensorOf(backend, [O, K], 'i32', wv, 'w');
-    const bias = tensorOf(backend, [O], 'i32', bv, 'bias');
+    it.each(shapes().map((s, i) => [i, ...s]))(
+      '#%i B=%i K=%i O=%i: forward, input and weight gradients',
+      async (i, B, K, O) => {
+        setSimdEnabled(kernel === 'wasm-simd');
+        const rng = new Rng(500 + i);
+        const wrap = i % 2 === 0;
+        const lo = wrap ? I32_MIN : -30000;
+        const hi = wrap ? I32_MAX : 30000;
+        const xv = randomInts(rng, B * K, -128, 127);
+        const wv = randomInts(rng, O * K, lo, hi);
+        const bv = randomInts(rng, O, lo, hi);
+        const x = tensorOf(backend, [B, K], 'i8', xv, 'x');
+        const w = tensorOf(backend, [O, K], 'i32', wv, 'w');
+        const bias = tensorOf(backend, [O], 'i32', bv, 'bias');
 
-    const z = backend.tensor([B, O], 'i32', 'z');
-    backend.ops.linear({ x, w, bias, out: z });
-    const expected = naiveLinear(xv, wv, bv, B, K, O);
-    expectSameElements(await read(backend, z), expected, 'linear z');
-    backend.ops.linear({ x, w, out: z });
-    expectSameElements(await read(backend, z), naiveLinear(xv, wv, undefined, B, K, O), 'linear z without bias');
+        const z = backend.tensor([B, O], 'i32', 'z');
+        backend.ops.linear({ x, w, bias, out: z });
+        const expected = naiveLinear(xv, wv, bv, B, K, O);
+        expectSameElements(await read(backend, z), expected, 'linear z');
+        backend.ops.linear({ x, w, out: z });
+        expectSameElements(
+          await read(backend, z),
+          naiveLinear(xv, wv, undefined, B, K, O),
+          'linear z without bias',
+        );
 
-    const sf = rng.int(1, 5000);
-    const s = backend.tensor([B, O], 'i8', 's');
-    const a = backend.tensor([B, O], 'i8', 'a');
-    backend.ops.linear({ x, w, bias, out: s, epilogue: { scale: sf, relu: { out: a, slopeInv: 4 } } });
-    const sExp = expected.map((v) => nitroScale(v, sf));
-    expectSameElements(await read(backend, s), sExp, 'linear scaled');
-    expectSameElements(await read(backend, a), sExp.map((v) => nitroRelu(v, 4)), 'linear NITRO-ReLU');
+        const sf = rng.int(1, 5000);
+        const s = backend.tensor([B, O], 'i8', 's');
+        const a = backend.tensor([B, O], 'i8', 'a');
+        backend.ops.linear({
+          x,
+          w,
+          bias,
+          out: s,
+          epilogue: { scale: sf, relu: { out: a, slopeInv: 4 } },
+        });
+        const sExp = expected.map((v) => nitroScale(v, sf));
+        expectSameElements(await read(backend, s), sExp, 'linear scaled');
+        expectSameElements(
+          await read(backend, a),
+          sExp.map((v) => nitroRelu(v, 4)),
+          'linear NITRO-ReLU',
+        );
 
-    for (const gType of ['i8', 'i32'] as const) {
-      const gv = gType === 'i8' ? randomInts(rng, B * O, -128, 127) : randomInts(rng, B * O, lo, hi);
-      // Some zero gradients, as NITRO-ReLU's backward produces.
-      for (let j = 0; j < gv.length; j += 3) gv[j] = 0;
-      const g = tensorOf(backend, [B, O], gType, gv, 'g');
-      const dx = backend.tensor([B, K], 'i32', 'dx');
-      backend.ops.linearInputGrad({ g, w, out: dx });
-      expectSameElements(await read(backend, dx), naiveInputGrad(gv, wv, B, O, K), `input grad (g ${gType})`);
-      const dw = backend.tensor([O, K], 'i32', 'dw');
-      backend.ops.linearWeightGrad({ g, x, out: dw });
-      expectSameElements(await read(backend, dw), naiveWeightGrad(gv, xv, B, O, K), `weight grad (g ${gType})`);
-    }
-  });
+        for (const gType of ['i8', 'i32'] as const) {
+          const gv =
+            gType === 'i8' ? randomInts(rng, B * O, -128, 127) : randomInts(rng, B * O, lo, hi);
+          // Some zero gradients, as NITRO-ReLU's backward produces.
+          for (let j = 0; j < gv.length; j += 3) gv[j] = 0;
+          const g = tensorOf(backend, [B, O], gType, gv, 'g');
+          const dx = backend.tensor([B, K], 'i32', 'dx');
+          backend.ops.linearInputGrad({ g, w, out: dx });
+          expectSameElements(
+            await read(backend, dx),
+            naiveInputGrad(gv, wv, B, O, K),
+            `input grad (g ${gType})`,
+          );
+          const dw = backend.tensor([O, K], 'i32', 'dw');
+          backend.ops.linearWeightGrad({ g, x, out: dw });
+          expectSameElements(
+            await read(backend, dw),
+            naiveWeightGrad(gv, xv, B, O, K),
+            `weight grad (g ${gType})`,
+          );
+        }
+      },
+    );
 
-  it('keeps results right when the workspace grows between products (large, small, large)', async () => {
-    setSimdEnabled(kernel === 'wasm-simd');
-    const rng = new Rng(77);
-    for (const [B, K, O] of [
-      [3, 40, 5],
-      [24, 1500, 260],
-      [2, 3, 1],
-      [40, 2100, 300],
-    ]) {
-      const xv = randomInts(rng, B * K, -128, 127);
-      const wv = randomInts(rng, O * K, I32_MIN, I32_MAX);
-      const x = tensorOf(backend, [B, K], 'i8', xv, 'x');
-      const w = tensorOf(backend, [O, K], 'i32', wv, 'w');
-      const z = backend.tensor([B, O], 'i32', 'z');
-      backend.ops.linear({ x, w, out: z });
-      expectSameElements(await read(backend, z), naiveLinear(xv, wv, undefined, B, K, O), `linear ${B}x${K}x${O}`);
-    }
-  });
-});
+    it('keeps results right when the workspace grows between products (large, small, large)', async () => {
+      setSimdEnabled(kernel === 'wasm-simd');
+      const rng = new Rng(77);
+      for (const [B, K, O] of [
+        [3, 40, 5],
+        [24, 1500, 260],
+        [2, 3, 1],
+        [40, 2100, 300],
+      ]) {
+        const xv = randomInts(rng, B * K, -128, 127);
+        const wv = randomInts(rng, O * K, I32_MIN, I32_MAX);
+        const x = tensorOf(backend, [B, K], 'i8', xv, 'x');
+        const w = tensorOf(backend, [O, K], 'i32', wv, 'w');
+        const z = backend.tensor([B, O], 'i32', 'z');
+        backend.ops.linear({ x, w, out: z });
+        expectSameElements(
+          await read(backend, z),
+          naiveLinear(xv, wv, undefined, B, K, O),
+          `linear ${B}x${K}x${O}`,
+        );
+      }
+    });
+  },
+);

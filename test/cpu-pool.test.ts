@@ -15,12 +15,24 @@ import { expectSameElements, randomInts, tensorOf } from './helpers.ts';
 
 /** [B, C, H, W, kh, kw, ph, pw] */
 const SHAPES: [number, number, number, number, number, number, number, number][] = [
-  [2, 3, 8, 8, 2, 2, 0, 0], [1, 2, 7, 7, 2, 2, 1, 1], [2, 1, 28, 28, 4, 2, 2, 1], [3, 4, 14, 14, 2, 2, 1, 0],
-  [1, 1, 5, 9, 3, 3, 1, 1], [2, 2, 6, 6, 4, 4, 2, 2], [1, 3, 1, 1, 2, 2, 1, 1], [2, 5, 9, 4, 2, 4, 0, 2],
-  [4, 2, 16, 16, 4, 4, 0, 0], [1, 1, 3, 10, 3, 1, 1, 0],
+  [2, 3, 8, 8, 2, 2, 0, 0],
+  [1, 2, 7, 7, 2, 2, 1, 1],
+  [2, 1, 28, 28, 4, 2, 2, 1],
+  [3, 4, 14, 14, 2, 2, 1, 0],
+  [1, 1, 5, 9, 3, 3, 1, 1],
+  [2, 2, 6, 6, 4, 4, 2, 2],
+  [1, 3, 1, 1, 2, 2, 1, 1],
+  [2, 5, 9, 4, 2, 4, 0, 2],
+  [4, 2, 16, 16, 4, 4, 0, 0],
+  [1, 1, 3, 10, 3, 1, 1, 0],
 ];
 
-function naive(x: Int32Array, delta: Int32Array, shape: readonly number[], mode: PadMode): { out: Int32Array; grad: Int32Array } {
+function naive(
+  x: Int32Array,
+  delta: Int32Array,
+  shape: readonly number[],
+  mode: PadMode,
+): { out: Int32Array; grad: Int32Array } {
   const [B, C, H, W, kh, kw, ph, pw] = shape;
   const Ho = Math.floor((H + 2 * ph - kh) / kh) + 1;
   const Wo = Math.floor((W + 2 * pw - kw) / kw) + 1;
@@ -55,62 +67,82 @@ function naive(x: Int32Array, delta: Int32Array, shape: readonly number[], mode:
 
 describe('CPU max-pooling == naive scalar', () => {
   const backend = new CpuBackend();
-  it.each(SHAPES.flatMap((s, i) => (['zero', 'ignore'] as const).map((m) => [i, m, ...s] as const)))(
-    '#%i %s mode B=%i C=%i %ix%i kernel %ix%i padding %i,%i',
-    async (i, mode, ...shape) => {
-      const rng = new Rng(3000 + i);
-      const [B, C, H, W, kh, kw, ph, pw] = shape;
-      const Ho = Math.floor((H + 2 * ph - kh) / kh) + 1;
-      const Wo = Math.floor((W + 2 * pw - kw) / kw) + 1;
-      const xv = i % 2 === 0 ? randomInts(rng, B * C * H * W, -3, 3) : randomInts(rng, B * C * H * W, -128, 127);
-      const dv = randomInts(rng, B * C * Ho * Wo, -1000000, 1000000);
-      const x = tensorOf(backend, [B, C, H, W], 'i8', xv, 'x');
-      const delta = tensorOf(backend, [B, C, Ho, Wo], 'i32', dv, 'delta');
-      const out = backend.tensor([B, C, Ho, Wo], 'i8', 'out');
-      const grad = backend.tensor([B, C, H, W], 'i32', 'grad');
-      backend.ops.maxPool({ x, kernel: [kh, kw], padding: [ph, pw], padMode: mode, out });
-      backend.ops.maxPoolBackward({ x, kernel: [kh, kw], padding: [ph, pw], padMode: mode, delta, out: grad });
-      const expected = naive(xv, dv, shape, mode);
-      expectSameElements(await backend.read(out), expected.out, 'maxPool');
-      expectSameElements(await backend.read(grad), expected.grad, 'maxPoolBackward');
-    },
-  );
+  it.each(
+    SHAPES.flatMap((s, i) => (['zero', 'ignore'] as const).map((m) => [i, m, ...s] as const)),
+  )('#%i %s mode B=%i C=%i %ix%i kernel %ix%i padding %i,%i', async (i, mode, ...shape) => {
+    const rng = new Rng(3000 + i);
+    const [B, C, H, W, kh, kw, ph, pw] = shape;
+    const Ho = Math.floor((H + 2 * ph - kh) / kh) + 1;
+    const Wo = Math.floor((W + 2 * pw - kw) / kw) + 1;
+    const xv =
+      i % 2 === 0
+        ? randomInts(rng, B * C * H * W, -3, 3)
+        : randomInts(rng, B * C * H * W, -128, 127);
+    const dv = randomInts(rng, B * C * Ho * Wo, -1000000, 1000000);
+    const x = tensorOf(backend, [B, C, H, W], 'i8', xv, 'x');
+    const delta = tensorOf(backend, [B, C, Ho, Wo], 'i32', dv, 'delta');
+    const out = backend.tensor([B, C, Ho, Wo], 'i8', 'out');
+    const grad = backend.tensor([B, C, H, W], 'i32', 'grad');
+    backend.ops.maxPool({ x, kernel: [kh, kw], padding: [ph, pw], padMode: mode, out });
+    backend.ops.maxPoolBackward({
+      x,
+      kernel: [kh, kw],
+      padding: [ph, pw],
+      padMode: mode,
+      delta,
+      out: grad,
+    });
+    const expected = naive(xv, dv, shape, mode);
+    expectSameElements(await backend.read(out), expected.out, 'maxPool');
+    expectSameElements(await backend.read(grad), expected.grad, 'maxPoolBackward');
+  });
 });
 
 describe('CPU max-pool backward with head and relu == naive scalar', () => {
   const backend = new CpuBackend();
-  it.each(SHAPES.flatMap((s, i) => (['zero', 'ignore'] as const).map((m) => [i, m, ...s] as const)))(
-    '#%i %s mode B=%i C=%i %ix%i kernel %ix%i padding %i,%i',
-    async (i, mode, ...shape) => {
-      const rng = new Rng(3100 + i);
-      const [B, C, H, W, kh, kw, ph, pw] = shape;
-      const Ho = Math.floor((H + 2 * ph - kh) / kh) + 1;
-      const Wo = Math.floor((W + 2 * pw - kw) / kw) + 1;
-      const J = C * Ho * Wo;
-      const K = 1 + (i % 11);
-      const slopeInv = ALLOWED_SLOPES[i % ALLOWED_SLOPES.length];
-      const xv = i % 2 === 0 ? randomInts(rng, B * C * H * W, -3, 3) : randomInts(rng, B * C * H * W, -128, 127);
-      const sv = randomInts(rng, B * C * H * W, -128, 127);
-      const gv = randomInts(rng, B * K, -128, 127);
-      const wv = randomInts(rng, K * J, -2147483648, 2147483647);
-      // The head's input gradient, i32 wrapping.
-      const dv = new Int32Array(B * J);
-      for (let b = 0; b < B; b++) {
-        for (let j = 0; j < J; j++) {
-          let sum = 0;
-          for (let k = 0; k < K; k++) sum = (sum + Math.imul(gv[b * K + k], wv[k * J + j])) | 0;
-          dv[b * J + j] = sum;
-        }
+  it.each(
+    SHAPES.flatMap((s, i) => (['zero', 'ignore'] as const).map((m) => [i, m, ...s] as const)),
+  )('#%i %s mode B=%i C=%i %ix%i kernel %ix%i padding %i,%i', async (i, mode, ...shape) => {
+    const rng = new Rng(3100 + i);
+    const [B, C, H, W, kh, kw, ph, pw] = shape;
+    const Ho = Math.floor((H + 2 * ph - kh) / kh) + 1;
+    const Wo = Math.floor((W + 2 * pw - kw) / kw) + 1;
+    const J = C * Ho * Wo;
+    const K = 1 + (i % 11);
+    const slopeInv = ALLOWED_SLOPES[i % ALLOWED_SLOPES.length];
+    const xv =
+      i % 2 === 0
+        ? randomInts(rng, B * C * H * W, -3, 3)
+        : randomInts(rng, B * C * H * W, -128, 127);
+    const sv = randomInts(rng, B * C * H * W, -128, 127);
+    const gv = randomInts(rng, B * K, -128, 127);
+    const wv = randomInts(rng, K * J, -2147483648, 2147483647);
+    // The head's input gradient, i32 wrapping.
+    const dv = new Int32Array(B * J);
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < J; j++) {
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum = (sum + Math.imul(gv[b * K + k], wv[k * J + j])) | 0;
+        dv[b * J + j] = sum;
       }
-      const expected = naive(xv, dv, shape, mode).grad;
-      for (let e = 0; e < expected.length; e++) expected[e] = Math.trunc(expected[e] / nitroReluInvSlope(sv[e], slopeInv));
-      const x = tensorOf(backend, [B, C, H, W], 'i8', xv, 'x');
-      const s = tensorOf(backend, [B, C, H, W], 'i8', sv, 's');
-      const g = tensorOf(backend, [B, K], 'i8', gv, 'g');
-      const w = tensorOf(backend, [K, J], 'i32', wv, 'w');
-      const grad = tensorOf(backend, [B, C, H, W], 'i32', new Array(B * C * H * W).fill(-7), 'grad');
-      backend.ops.maxPoolBackward({ x, kernel: [kh, kw], padding: [ph, pw], padMode: mode, head: { g, w }, relu: { x: s, slopeInv }, out: grad });
-      expectSameElements(await backend.read(grad), expected, 'maxPoolBackward with head and relu');
-    },
-  );
+    }
+    const expected = naive(xv, dv, shape, mode).grad;
+    for (let e = 0; e < expected.length; e++)
+      expected[e] = Math.trunc(expected[e] / nitroReluInvSlope(sv[e], slopeInv));
+    const x = tensorOf(backend, [B, C, H, W], 'i8', xv, 'x');
+    const s = tensorOf(backend, [B, C, H, W], 'i8', sv, 's');
+    const g = tensorOf(backend, [B, K], 'i8', gv, 'g');
+    const w = tensorOf(backend, [K, J], 'i32', wv, 'w');
+    const grad = tensorOf(backend, [B, C, H, W], 'i32', new Array(B * C * H * W).fill(-7), 'grad');
+    backend.ops.maxPoolBackward({
+      x,
+      kernel: [kh, kw],
+      padding: [ph, pw],
+      padMode: mode,
+      head: { g, w },
+      relu: { x: s, slopeInv },
+      out: grad,
+    });
+    expectSameElements(await backend.read(grad), expected, 'maxPoolBackward with head and relu');
+  });
 });

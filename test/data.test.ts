@@ -19,9 +19,22 @@ import {
   statsOrder,
 } from '../src/data/batches.ts';
 import { CIFAR_RECORD, parseCifar } from '../src/data/cifar.ts';
-import { datasetFromIdx, FASHION_MNIST_DIR, loadCifar10, loadDataset, loadFashionMnist, loadMnist } from '../src/data/dataset.ts';
+import {
+  datasetFromIdx,
+  FASHION_MNIST_DIR,
+  loadCifar10,
+  loadDataset,
+  loadFashionMnist,
+  loadMnist,
+} from '../src/data/dataset.ts';
 import { decodeIdx, parseIdx } from '../src/data/idx.ts';
-import { applyNormalization, computeNormStats, normStatsFromTensor, normStatsTensor, truncDiv } from '../src/data/normalize.ts';
+import {
+  applyNormalization,
+  computeNormStats,
+  normStatsFromTensor,
+  normStatsTensor,
+  truncDiv,
+} from '../src/data/normalize.ts';
 import { Rng } from '../src/rng.ts';
 
 let tmp: string;
@@ -45,8 +58,18 @@ function idx(magic: number, dims: number[], data: ArrayLike<number>): Uint8Array
   return out;
 }
 
-const images = (n: number, h: number, w: number, salt: number) => idx(0x0803, [n, h, w], Array.from({ length: n * h * w }, (_, i) => (i * 31 + salt) % 256));
-const labels = (n: number, salt: number) => idx(0x0801, [n], Array.from({ length: n }, (_, i) => (i + salt) % 10));
+const images = (n: number, h: number, w: number, salt: number) =>
+  idx(
+    0x0803,
+    [n, h, w],
+    Array.from({ length: n * h * w }, (_, i) => (i * 31 + salt) % 256),
+  );
+const labels = (n: number, salt: number) =>
+  idx(
+    0x0801,
+    [n],
+    Array.from({ length: n }, (_, i) => (i + salt) % 10),
+  );
 const gz = (b: Uint8Array) => new Uint8Array(zlib.gzipSync(b));
 
 /** The thrown message (async or not); fails when nothing is thrown. */
@@ -76,18 +99,28 @@ describe('IDX', () => {
     expect(await errorOf(() => decodeIdx(labels(4, 0), 'labels.idx', 0x0803))).toBe(
       'idx labels.idx: bad magic 0x00000801, expected 0x00000803 (images)',
     );
-    expect(await errorOf(() => parseIdx(Uint8Array.from([0x1f, 0x00, 0x08, 0x03]), 'f'))).toMatch(/^idx f: bad magic 0x1f000803/);
+    expect(await errorOf(() => parseIdx(Uint8Array.from([0x1f, 0x00, 0x08, 0x03]), 'f'))).toMatch(
+      /^idx f: bad magic 0x1f000803/,
+    );
     const full = images(2, 3, 3, 0);
     expect(await errorOf(() => parseIdx(full.subarray(0, full.length - 1), 'img'))).toBe(
       'idx img: truncated: dimensions [2, 3, 3] need 18 data bytes, file has 17',
     );
-    expect(await errorOf(() => parseIdx(full.subarray(0, 10), 'img'))).toBe('idx img: truncated header: 10 bytes, 3 dimensions need 16');
-    expect(await errorOf(() => parseIdx(full.subarray(0, 2), 'img'))).toBe('idx img: truncated: 2 bytes, no magic number');
+    expect(await errorOf(() => parseIdx(full.subarray(0, 10), 'img'))).toBe(
+      'idx img: truncated header: 10 bytes, 3 dimensions need 16',
+    );
+    expect(await errorOf(() => parseIdx(full.subarray(0, 2), 'img'))).toBe(
+      'idx img: truncated: 2 bytes, no magic number',
+    );
     const extra = new Uint8Array(full.length + 2);
     extra.set(full);
-    expect(await errorOf(() => parseIdx(extra, 'img'))).toBe('idx img: trailing bytes: dimensions [2, 3, 3] need 18 data bytes, file has 20');
+    expect(await errorOf(() => parseIdx(extra, 'img'))).toBe(
+      'idx img: trailing bytes: dimensions [2, 3, 3] need 18 data bytes, file has 20',
+    );
     const zipped = gz(images(50, 28, 28, 1));
-    expect(await errorOf(() => decodeIdx(zipped.subarray(0, zipped.length >> 1), 'img.gz'))).toMatch(/^cannot decompress img\.gz: /);
+    expect(
+      await errorOf(() => decodeIdx(zipped.subarray(0, zipped.length >> 1), 'img.gz')),
+    ).toMatch(/^cannot decompress img\.gz: /);
   });
 });
 
@@ -104,8 +137,10 @@ describe('MNIST-style loaders', () => {
     expect(train.images.length).toBe(5 * 12);
     expect([...train.labels]).toEqual([3, 4, 5, 6, 7]);
     expect([...test.labels]).toEqual([8, 9]);
-    for (let i = 0; i < train.images.length; i++) expect(train.images[i]).toBe(((i * 31 + 1) % 256) - 128);
-    for (let i = 0; i < test.images.length; i++) expect(test.images[i]).toBe(((i * 31 + 9) % 256) - 128);
+    for (let i = 0; i < train.images.length; i++)
+      expect(train.images[i]).toBe(((i * 31 + 1) % 256) - 128);
+    for (let i = 0; i < test.images.length; i++)
+      expect(test.images[i]).toBe(((i * 31 + 9) % 256) - 128);
   });
 
   it('names both files when the label count differs from the image count', async () => {
@@ -116,13 +151,17 @@ describe('MNIST-style loaders', () => {
     fs.writeFileSync(path.join(dir, 't10k-labels-idx1-ubyte'), labels(1, 0));
     const img = path.join(dir, 'train-images-idx3-ubyte');
     const lab = path.join(dir, 'train-labels-idx1-ubyte');
-    expect(await errorOf(() => loadMnist(dir))).toBe(`mnist/train: ${img} has 5 images but ${lab} has 4 labels`);
+    expect(await errorOf(() => loadMnist(dir))).toBe(
+      `mnist/train: ${img} has 5 images but ${lab} has 4 labels`,
+    );
   });
 
   it('rejects labels beyond the class count and a truncated file on disk', async () => {
-    expect(await errorOf(() => datasetFromIdx('d', images(1, 1, 1, 0), idx(0x0801, [1], [10]), { labels: 'L' }))).toBe(
-      'L: label 10 at 0 is not below 10 classes',
-    );
+    expect(
+      await errorOf(() =>
+        datasetFromIdx('d', images(1, 1, 1, 0), idx(0x0801, [1], [10]), { labels: 'L' }),
+      ),
+    ).toBe('L: label 10 at 0 is not below 10 classes');
     const dir = dirFor('truncated');
     const full = images(3, 2, 2, 0);
     fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), full.subarray(0, full.length - 3));
@@ -142,8 +181,12 @@ describe('MNIST-style loaders', () => {
         "install it with 'apt-get install dataset-fashion-mnist' or pass --data DIR",
     );
     const none = path.join(tmp, 'does-not-exist');
-    expect(await errorOf(() => loadFashionMnist(none))).toMatch(/^fashion-mnist: data directory .*does-not-exist does not exist; install it with 'apt-get install dataset-fashion-mnist' or pass --data DIR$/);
-    expect(await errorOf(() => loadDataset('mnist'))).toMatch(/^mnist: no data directory; pass --data DIR/);
+    expect(await errorOf(() => loadFashionMnist(none))).toMatch(
+      /^fashion-mnist: data directory .*does-not-exist does not exist; install it with 'apt-get install dataset-fashion-mnist' or pass --data DIR$/,
+    );
+    expect(await errorOf(() => loadDataset('mnist'))).toMatch(
+      /^mnist: no data directory; pass --data DIR/,
+    );
   });
 });
 
@@ -157,11 +200,13 @@ describe('CIFAR-10', () => {
     }
     return out;
   }
-  const pixel = (rec: number, c: number, y: number, x: number) => (((rec * 7 + (c * 1024 + y * 32 + x) * 3) % 256) + 256) % 256;
+  const pixel = (rec: number, c: number, y: number, x: number) =>
+    (((rec * 7 + (c * 1024 + y * 32 + x) * 3) % 256) + 256) % 256;
 
   it('reads the five training files then the test file', async () => {
     const dir = dirFor('cifar/cifar-10-batches-bin');
-    for (let k = 1; k <= 5; k++) fs.writeFileSync(path.join(dir, `data_batch_${k}.bin`), records(2, (k - 1) * 2));
+    for (let k = 1; k <= 5; k++)
+      fs.writeFileSync(path.join(dir, `data_batch_${k}.bin`), records(2, (k - 1) * 2));
     fs.writeFileSync(path.join(dir, 'test_batch.bin'), records(3, 100));
     const { train, test } = await loadCifar10(path.join(tmp, 'cifar'));
     expect(train.shape).toEqual([3, 32, 32]);
@@ -169,7 +214,12 @@ describe('CIFAR-10', () => {
     expect(test.labels.length).toBe(3);
     expect([...train.labels]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect([...test.labels]).toEqual([0, 1, 2]);
-    for (const [rec, c, y, x] of [[0, 0, 0, 0], [3, 1, 5, 7], [9, 2, 31, 31], [6, 2, 0, 17]]) {
+    for (const [rec, c, y, x] of [
+      [0, 0, 0, 0],
+      [3, 1, 5, 7],
+      [9, 2, 31, 31],
+      [6, 2, 0, 17],
+    ]) {
       expect(train.images[rec * 3072 + c * 1024 + y * 32 + x]).toBe(pixel(rec, c, y, x) - 128);
     }
     expect(test.images[2 * 3072 + 1024 + 33]).toBe(pixel(102, 1, 1, 1) - 128);
@@ -181,16 +231,28 @@ describe('CIFAR-10', () => {
     );
     const bad = records(3, 0);
     bad[2 * CIFAR_RECORD] = 10;
-    expect(await errorOf(() => parseCifar(bad, 'test_batch.bin'))).toBe('cifar test_batch.bin: record 2 has label 10, expected 0..9');
+    expect(await errorOf(() => parseCifar(bad, 'test_batch.bin'))).toBe(
+      'cifar test_batch.bin: record 2 has label 10, expected 0..9',
+    );
     const dir = dirFor('cifar-missing');
     fs.writeFileSync(path.join(dir, 'data_batch_1.bin'), records(1, 0));
-    expect(await errorOf(() => loadCifar10(dir))).toMatch(/lacks data_batch_2\.bin, data_batch_3\.bin, data_batch_4\.bin, data_batch_5\.bin, test_batch\.bin; pass --data DIR/);
+    expect(await errorOf(() => loadCifar10(dir))).toMatch(
+      /lacks data_batch_2\.bin, data_batch_3\.bin, data_batch_4\.bin, data_batch_5\.bin, test_batch\.bin; pass --data DIR/,
+    );
   });
 });
 
 describe('normalisation', () => {
   it('truncates toward zero', () => {
-    expect([truncDiv(7, 2), truncDiv(-7, 2), truncDiv(7, -2), truncDiv(-12, 8), truncDiv(-153, 2), truncDiv(0, 5), truncDiv(0, -5)]).toEqual([3, -3, -3, -1, -76, 0, 0]);
+    expect([
+      truncDiv(7, 2),
+      truncDiv(-7, 2),
+      truncDiv(7, -2),
+      truncDiv(-12, 8),
+      truncDiv(-153, 2),
+      truncDiv(0, 5),
+      truncDiv(0, -5),
+    ]).toEqual([3, -3, -3, -1, -76, 0, 0]);
     expect(truncDiv(2 ** 52 + 1, 3)).toBe(1501199875790165);
   });
 
@@ -202,15 +264,26 @@ describe('normalisation', () => {
     expect([...stats.mean]).toEqual([-1]);
     expect([...stats.mad]).toEqual([2]);
     // trunc((x + 1) * 51 / 2): -153 -> clip -128, -25.5 -> -25, 102, 25.5 -> 25, 0, -76.5 -> -76, 76.5 -> 76, -51.
-    expect([...applyNormalization(x, [1, 2, 2], stats)]).toEqual([-128, -25, 102, 25, 0, -76, 76, -51]);
+    expect([...applyNormalization(x, [1, 2, 2], stats)]).toEqual([
+      -128, -25, 102, 25, 0, -76, 76, -51,
+    ]);
   });
 
   it('uses the first statsSamples of the given order, per channel, and guards a constant channel', () => {
     // 3 samples of [2, 1, 2]; channel 1 is constant.
     const x = Int8Array.from([
-      10, 20, 5, 5, // sample 0
-      -100, 127, 5, 5, // sample 1
-      -30, -11, 5, 5, // sample 2
+      10,
+      20,
+      5,
+      5, // sample 0
+      -100,
+      127,
+      5,
+      5, // sample 1
+      -30,
+      -11,
+      5,
+      5, // sample 2
     ]);
     // Order [2, 0, 1], first 2 samples: channel 0 values -30 -11 10 20, Σ = -11, mean = trunc(-2.75) = -2,
     // |x + 2| = 28 9 12 22, Σ = 71, mad = trunc(17.75) = 17. Channel 1: mean 5, mad 0 -> 1.
@@ -234,15 +307,21 @@ describe('normalisation', () => {
     const out = applyNormalization(x, shape, stats);
     for (let c = 0; c < 3; c++) {
       const vals: number[] = [];
-      for (let s = 0; s < 25; s++) for (let p = 0; p < 20; p++) vals.push(x[order[s] * 60 + c * 20 + p]);
+      for (let s = 0; s < 25; s++)
+        for (let p = 0; p < 20; p++) vals.push(x[order[s] * 60 + c * 20 + p]);
       const mean = Math.trunc(vals.reduce((a, b) => a + b, 0) / vals.length) + 0;
-      const mad = Math.max(1, Math.trunc(vals.reduce((a, b) => a + Math.abs(b - mean), 0) / vals.length));
+      const mad = Math.max(
+        1,
+        Math.trunc(vals.reduce((a, b) => a + Math.abs(b - mean), 0) / vals.length),
+      );
       expect(stats.mean[c]).toBe(mean);
       expect(stats.mad[c]).toBe(mad);
       for (let s = 0; s < n; s++) {
         for (let p = 0; p < 20; p++) {
           const i = s * 60 + c * 20 + p;
-          expect(out[i]).toBe(Math.max(-128, Math.min(127, Math.trunc(((x[i] - mean) * 51) / mad))));
+          expect(out[i]).toBe(
+            Math.max(-128, Math.min(127, Math.trunc(((x[i] - mean) * 51) / mad))),
+          );
         }
       }
     }
@@ -275,7 +354,11 @@ describe('epoch plans', () => {
     const rng = new Rng(5);
     const images = Int8Array.from({ length: n * 16 }, () => rng.int(-100, 120));
     const plan = epochPlan(n, 8, 9, 3);
-    for (const options of [PAPER_AUGMENTATION.mnist, PAPER_AUGMENTATION['fashion-mnist'], PAPER_AUGMENTATION.cifar10]) {
+    for (const options of [
+      PAPER_AUGMENTATION.mnist,
+      PAPER_AUGMENTATION['fashion-mnist'],
+      PAPER_AUGMENTATION.cifar10,
+    ]) {
       const { pad, flip } = options;
       const params = augmentPlan(images, shape, plan, 9, 3, options);
       expect(params.length).toBe(plan.steps * AUG_PARAMS);
@@ -291,7 +374,12 @@ describe('epoch plans', () => {
         crops += row[AUG_CROP];
         flips += row[AUG_FLIP];
         if (row[AUG_CROP]) {
-          expect(row[AUG_DY] >= 0 && row[AUG_DY] <= 2 * pad && row[AUG_DX] >= 0 && row[AUG_DX] <= 2 * pad).toBe(true);
+          expect(
+            row[AUG_DY] >= 0 &&
+              row[AUG_DY] <= 2 * pad &&
+              row[AUG_DX] >= 0 &&
+              row[AUG_DX] <= 2 * pad,
+          ).toBe(true);
           dys.add(row[AUG_DY]);
           let min = 127;
           for (let b = 0; b < plan.batch; b++) {
@@ -314,12 +402,32 @@ describe('epoch plans', () => {
     }
     // Augmentation draws from its own stream: the shuffle is unchanged, other epochs differ.
     expect([...epochPlan(n, 8, 9, 3).indices]).toEqual([...plan.indices]);
-    const other = augmentPlan(images, shape, epochPlan(n, 8, 9, 4), 9, 4, PAPER_AUGMENTATION.cifar10);
-    expect([...other]).not.toEqual([...augmentPlan(images, shape, plan, 9, 3, PAPER_AUGMENTATION.cifar10)]);
-    const combined = epochPlan({ samples: n, batch: 8, seed: 9, epoch: 3, augment: PAPER_AUGMENTATION.cifar10, images: { images, shape } });
+    const other = augmentPlan(
+      images,
+      shape,
+      epochPlan(n, 8, 9, 4),
+      9,
+      4,
+      PAPER_AUGMENTATION.cifar10,
+    );
+    expect([...other]).not.toEqual([
+      ...augmentPlan(images, shape, plan, 9, 3, PAPER_AUGMENTATION.cifar10),
+    ]);
+    const combined = epochPlan({
+      samples: n,
+      batch: 8,
+      seed: 9,
+      epoch: 3,
+      augment: PAPER_AUGMENTATION.cifar10,
+      images: { images, shape },
+    });
     expect([...combined.indices]).toEqual([...plan.indices]);
-    expect([...combined.augment!]).toEqual([...augmentPlan(images, shape, plan, 9, 3, PAPER_AUGMENTATION.cifar10)]);
-    expect(() => epochPlan({ samples: n, batch: 8, seed: 9, epoch: 3, augment: PAPER_AUGMENTATION.mnist })).toThrow('augmentation needs the training images');
+    expect([...combined.augment!]).toEqual([
+      ...augmentPlan(images, shape, plan, 9, 3, PAPER_AUGMENTATION.cifar10),
+    ]);
+    expect(() =>
+      epochPlan({ samples: n, batch: 8, seed: 9, epoch: 3, augment: PAPER_AUGMENTATION.mnist }),
+    ).toThrow('augmentation needs the training images');
     const none = augmentPlan(images, shape, plan, 9, 3, { pad: 0, flip: false });
     expect(none.every((v) => v === 0)).toBe(true);
   });
@@ -337,11 +445,15 @@ describe('augmentation', () => {
         const HP = H + 2 * pad;
         const WP = W + 2 * pad;
         const padded: number[][] = Array.from({ length: HP }, () => new Array(WP).fill(padValue));
-        for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) padded[i + pad][j + pad] = x[b * S + c * H * W + i * W + j];
+        for (let i = 0; i < H; i++)
+          for (let j = 0; j < W; j++) padded[i + pad][j + pad] = x[b * S + c * H * W + i * W + j];
         const [oy, ox] = crop ? [dy, dx] : [pad, pad];
-        const cropped = Array.from({ length: H }, (_, i) => Array.from({ length: W }, (_, j) => padded[i + oy][j + ox]));
+        const cropped = Array.from({ length: H }, (_, i) =>
+          Array.from({ length: W }, (_, j) => padded[i + oy][j + ox]),
+        );
         for (let i = 0; i < H; i++) {
-          for (let j = 0; j < W; j++) out[b * S + c * H * W + i * W + j] = cropped[i][flip ? W - 1 - j : j];
+          for (let j = 0; j < W; j++)
+            out[b * S + c * H * W + i * W + j] = cropped[i][flip ? W - 1 - j : j];
         }
       }
     }
@@ -351,11 +463,19 @@ describe('augmentation', () => {
   it('crops a padded image and flips it, on a hand example', () => {
     const x = Int8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     // pad 1, dy 0, dx 2: shifted down one row and left one column, pad value -9.
-    expect([...applyAugmentation(x, [1, 3, 3], [1, 0, 2, 0, -9], 1)]).toEqual([-9, -9, -9, 2, 3, -9, 5, 6, -9]);
-    expect([...applyAugmentation(x, [1, 3, 3], [0, 0, 0, 1, -9], 1)]).toEqual([3, 2, 1, 6, 5, 4, 9, 8, 7]);
-    expect([...applyAugmentation(x, [1, 3, 3], [1, 2, 0, 1, -9], 1)]).toEqual([5, 4, -9, 8, 7, -9, -9, -9, -9]);
+    expect([...applyAugmentation(x, [1, 3, 3], [1, 0, 2, 0, -9], 1)]).toEqual([
+      -9, -9, -9, 2, 3, -9, 5, 6, -9,
+    ]);
+    expect([...applyAugmentation(x, [1, 3, 3], [0, 0, 0, 1, -9], 1)]).toEqual([
+      3, 2, 1, 6, 5, 4, 9, 8, 7,
+    ]);
+    expect([...applyAugmentation(x, [1, 3, 3], [1, 2, 0, 1, -9], 1)]).toEqual([
+      5, 4, -9, 8, 7, -9, -9, -9, -9,
+    ]);
     expect([...applyAugmentation(x, [1, 3, 3], [0, 0, 0, 0, -9], 1)]).toEqual([...x]);
-    expect(() => applyAugmentation(x, [1, 3, 3], [1, 3, 0, 0, 0], 1)).toThrow('crop offsets (3, 0) outside [0, 2]');
+    expect(() => applyAugmentation(x, [1, 3, 3], [1, 3, 0, 0, 0], 1)).toThrow(
+      'crop offsets (3, 0) outside [0, 2]',
+    );
   });
 
   it('agrees with explicit pad-crop-flip for every parameter combination', () => {
@@ -368,7 +488,9 @@ describe('augmentation', () => {
         for (let dx = 0; dx <= 2 * pad; dx++) {
           for (const flip of [0, 1]) {
             const p = [crop, dy, dx, flip, -77];
-            expect([...applyAugmentation(x, shape, p, pad)], p.join(',')).toEqual([...reference(x, shape, p, pad)]);
+            expect([...applyAugmentation(x, shape, p, pad)], p.join(',')).toEqual([
+              ...reference(x, shape, p, pad),
+            ]);
           }
         }
       }
@@ -386,12 +508,18 @@ describe('augmentation', () => {
       for (let b = 0; b < 4; b++) {
         const idx = plan.indices[s * 4 + b];
         expect(y[b]).toBe(labels[idx]);
-        expect([...x.subarray(b * 4, b * 4 + 4)]).toEqual([...images.subarray(idx * 4, idx * 4 + 4)]);
+        expect([...x.subarray(b * 4, b * 4 + 4)]).toEqual([
+          ...images.subarray(idx * 4, idx * 4 + 4),
+        ]);
       }
       const aug = gatherBatch(images, labels, shape, plan, s, { params, pad: 1 });
-      expect([...aug.x]).toEqual([...reference(x, shape, [...params.subarray(s * 5, s * 5 + 5)], 1)]);
+      expect([...aug.x]).toEqual([
+        ...reference(x, shape, [...params.subarray(s * 5, s * 5 + 5)], 1),
+      ]);
     }
-    expect(() => gatherBatch(images, labels, shape, plan, 2)).toThrow('gatherBatch: step 2 outside [0, 2)');
+    expect(() => gatherBatch(images, labels, shape, plan, 2)).toThrow(
+      'gatherBatch: step 2 outside [0, 2)',
+    );
   });
 });
 
@@ -428,5 +556,8 @@ describe('Fashion-MNIST from disk', () => {
       expect(Math.abs(truncDiv(sum, norm.length))).toBeLessThanOrEqual(2);
     },
   );
-  if (!fmnistPresent) console.warn(`Fashion-MNIST test skipped: ${FASHION_MNIST_DIR} is absent (apt-get install dataset-fashion-mnist)`);
+  if (!fmnistPresent)
+    console.warn(
+      `Fashion-MNIST test skipped: ${FASHION_MNIST_DIR} is absent (apt-get install dataset-fashion-mnist)`,
+    );
 });

@@ -17,13 +17,20 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const SAMPLE = join(ROOT, 'demo/public/data/fashion-mnist-sample');
 
 it('examples/quickstart.mjs trains, predicts and saves', { timeout: 300_000 }, async () => {
-  if (!existsSync(join(ROOT, 'dist/index.js'))) throw new Error('dist/index.js missing: run npm run build first');
+  if (!existsSync(join(ROOT, 'dist/index.js')))
+    throw new Error('dist/index.js missing: run npm run build first');
   const out = join(mkdtempSync(join(tmpdir(), 'nitro-example-')), 'mlp2.safetensors');
-  const { stdout } = await run('node', ['examples/quickstart.mjs', '--data', SAMPLE, '--limit', '640', '--epochs', '1', '--out', out], {
-    cwd: ROOT,
-    timeout: 280_000,
-  });
-  expect(stdout).toMatch(/^epoch 1: train \d+\.\d\d%, test \d+\.\d\d% \(heads( \d+\.\d\d%){3}\), \d+ images\/s$/m);
+  const { stdout } = await run(
+    'node',
+    ['examples/quickstart.mjs', '--data', SAMPLE, '--limit', '640', '--epochs', '1', '--out', out],
+    {
+      cwd: ROOT,
+      timeout: 280_000,
+    },
+  );
+  expect(stdout).toMatch(
+    /^epoch 1: train \d+\.\d\d%, test \d+\.\d\d% \(heads( \d+\.\d\d%){3}\), \d+ images\/s$/m,
+  );
   expect(stdout).toMatch(/^predicted( \d){8}$/m);
   expect(stdout).toMatch(/^true {5}( \d){8}$/m);
   const plan = planFromSpec(getPreset('mlp2').spec);

@@ -17,8 +17,13 @@ import { cpu, expectSameElements, webgpu } from './helpers.ts';
 const GOLDEN_DIR = new URL('../../shared/golden/', import.meta.url).pathname;
 
 function goldenCases(): string[] {
-  if (!existsSync(GOLDEN_DIR)) throw new Error(`golden cases not found at ${GOLDEN_DIR} (../shared/golden beside the project)`);
-  return readdirSync(GOLDEN_DIR).filter((d) => existsSync(join(GOLDEN_DIR, d, 'model.json'))).sort();
+  if (!existsSync(GOLDEN_DIR))
+    throw new Error(
+      `golden cases not found at ${GOLDEN_DIR} (../shared/golden beside the project)`,
+    );
+  return readdirSync(GOLDEN_DIR)
+    .filter((d) => existsSync(join(GOLDEN_DIR, d, 'model.json')))
+    .sort();
 }
 
 function read(name: string, file: string): Uint8Array {
@@ -33,16 +38,29 @@ const backends: [string, () => Promise<Backend>][] = [
 describe.each(backends)('golden cases on %s', (_, make) => {
   it.each(goldenCases())('%s: training steps reproduce expected.safetensors', async (name) => {
     const backend = await make();
-    const spec = parseModelSpec(JSON.parse(new TextDecoder().decode(read(name, 'model.json'))), `${name}/model.json`);
+    const spec = parseModelSpec(
+      JSON.parse(new TextDecoder().decode(read(name, 'model.json'))),
+      `${name}/model.json`,
+    );
     const plan = planFromSpec(spec);
-    const model = Model.fromCheckpoint(backend, spec, read(name, 'init.safetensors'), `${name}/init.safetensors`);
+    const model = Model.fromCheckpoint(
+      backend,
+      spec,
+      read(name, 'init.safetensors'),
+      `${name}/init.safetensors`,
+    );
     try {
       const b = parseBatches(read(name, 'batches.safetensors'), `${name}/batches.safetensors`);
       await model.trainOnBatches(b.x, b.y, b.steps, b.batch);
-      const expected = parseCheckpoint(read(name, 'expected.safetensors'), plan.parameters, `${name}/expected.safetensors`);
+      const expected = parseCheckpoint(
+        read(name, 'expected.safetensors'),
+        plan.parameters,
+        `${name}/expected.safetensors`,
+      );
       const got = await model.getWeights();
       expect([...got.keys()]).toEqual([...expected.tensors.keys()]);
-      for (const [tensor, values] of expected.tensors) expectSameElements(got.get(tensor)!, values, `${name} ${tensor}`);
+      for (const [tensor, values] of expected.tensors)
+        expectSameElements(got.get(tensor)!, values, `${name} ${tensor}`);
     } finally {
       model.dispose();
     }
@@ -50,15 +68,29 @@ describe.each(backends)('golden cases on %s', (_, make) => {
 
   it.each(goldenCases())('%s: predictions reproduce expected-predict.safetensors', async (name) => {
     const backend = await make();
-    const spec = parseModelSpec(JSON.parse(new TextDecoder().decode(read(name, 'model.json'))), `${name}/model.json`);
-    const model = Model.fromCheckpoint(backend, spec, read(name, 'expected.safetensors'), `${name}/expected.safetensors`);
+    const spec = parseModelSpec(
+      JSON.parse(new TextDecoder().decode(read(name, 'model.json'))),
+      `${name}/model.json`,
+    );
+    const model = Model.fromCheckpoint(
+      backend,
+      spec,
+      read(name, 'expected.safetensors'),
+      `${name}/expected.safetensors`,
+    );
     try {
-      const inputs = parseInputs(read(name, 'predict-input.safetensors'), `${name}/predict-input.safetensors`);
+      const inputs = parseInputs(
+        read(name, 'predict-input.safetensors'),
+        `${name}/predict-input.safetensors`,
+      );
       const { logits, heads } = await model.predict(inputs.x, inputs.count);
-      const expected = parseSafetensors(read(name, 'expected-predict.safetensors'), { file: 'expected-predict' }).tensors;
+      const expected = parseSafetensors(read(name, 'expected-predict.safetensors'), {
+        file: 'expected-predict',
+      }).tensors;
       expect(expected.size).toBe(1 + heads.length);
       expectSameElements(logits, expected.get('logits')!.data, `${name} logits`);
-      for (const [i, h] of heads.entries()) expectSameElements(h, expected.get(`heads.${i}`)!.data, `${name} heads.${i}`);
+      for (const [i, h] of heads.entries())
+        expectSameElements(h, expected.get(`heads.${i}`)!.data, `${name} heads.${i}`);
     } finally {
       model.dispose();
     }

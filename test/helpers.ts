@@ -24,14 +24,24 @@ export function randomInts(rng: Rng, n: number, lo: number, hi: number): Int32Ar
 }
 
 /** Allocates and fills a tensor on a backend. */
-export function tensorOf(b: Backend, shape: number[], dtype: DType, values: ArrayLike<number>, label = 't'): Tensor {
+export function tensorOf(
+  b: Backend,
+  shape: number[],
+  dtype: DType,
+  values: ArrayLike<number>,
+  label = 't',
+): Tensor {
   const t = b.tensor(shape, dtype, label);
   b.write(t, values);
   return t;
 }
 
 /** Compares every element; on mismatch reports the first differing index and both values. */
-export function expectSameElements(actual: ArrayLike<number>, expected: ArrayLike<number>, what = 'tensor'): void {
+export function expectSameElements(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what = 'tensor',
+): void {
   expect(actual.length, `${what}: length`).toBe(expected.length);
   let bad = -1;
   let count = 0;
@@ -42,7 +52,9 @@ export function expectSameElements(actual: ArrayLike<number>, expected: ArrayLik
     }
   }
   if (bad >= 0) {
-    expect.fail(`${what}: ${count} of ${expected.length} elements differ; first at ${bad}: got ${actual[bad]}, expected ${expected[bad]}`);
+    expect.fail(
+      `${what}: ${count} of ${expected.length} elements differ; first at ${bad}: got ${actual[bad]}, expected ${expected[bad]}`,
+    );
   }
 }
 
@@ -55,7 +67,13 @@ export { Rng };
  * quarter non-zero and runs the dense loop on the others, so tiles of 4 or 8 filters cover
  * sparse, dense and mixed cases.
  */
-export function sparsifyDelta(rng: Rng, delta: Int32Array, F: number, plane: number, shift: number): Int32Array {
+export function sparsifyDelta(
+  rng: Rng,
+  delta: Int32Array,
+  F: number,
+  plane: number,
+  shift: number,
+): Int32Array {
   const keepPercent = [0, 5, 30, 100];
   for (let i = 0; i < delta.length; i++) {
     const f = Math.floor(i / plane) % F;

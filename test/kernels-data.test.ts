@@ -54,7 +54,8 @@ const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 /** Per-step augmentation rows (crop, dy, dx, flip, pad value), every crop/flip combination. */
 function augmentParams(rng: Rng, pad: number): number[] {
   const rows: number[] = [];
-  for (let s = 0; s < STEPS; s++) rows.push(s & 1, rng.int(0, 2 * pad), rng.int(0, 2 * pad), (s >> 1) & 1, rng.int(-128, 127));
+  for (let s = 0; s < STEPS; s++)
+    rows.push(s & 1, rng.int(0, 2 * pad), rng.int(0, 2 * pad), (s >> 1) & 1, rng.int(-128, 127));
   return rows;
 }
 
@@ -71,7 +72,12 @@ describe('gather', () => {
       const [n, c, h, w] = shape;
       const data = twins.tensor(shape, 'i8', randomInts(rng, count(shape), -128, 127), 'data');
       const labels = twins.tensor([n], 'i32', randomInts(rng, n, 0, 9), 'labels');
-      const indices = twins.tensor([STEPS * batch], 'i32', randomInts(rng, STEPS * batch, 0, n - 1), 'indices');
+      const indices = twins.tensor(
+        [STEPS * batch],
+        'i32',
+        randomInts(rng, STEPS * batch, 0, n - 1),
+        'indices',
+      );
       const params = twins.tensor([STEPS, 5], 'i32', augmentParams(rng, pad), 'aug');
       const cursor = twins.tensor([1], 'i32', undefined, 'cursor');
       const out = twins.tensor([batch, c, h, w], 'i8', undefined, 'out');
@@ -112,7 +118,15 @@ describe('gather', () => {
     const outLabels = twins.tensor([3], 'i32');
     const record = (b: 'gpu' | 'cpu') =>
       twins[b].record('gather', (ops) => {
-        ops.gather({ data: data[b], labels: labels[b], indices: indices[b], cursor: cursor[b], out: out[b], outLabels: outLabels[b], augment: { params: params[b], pad: 2 } });
+        ops.gather({
+          data: data[b],
+          labels: labels[b],
+          indices: indices[b],
+          cursor: cursor[b],
+          out: out[b],
+          outLabels: outLabels[b],
+          augment: { params: params[b], pad: 2 },
+        });
         ops.advance({ cursor: cursor[b] });
       });
     const programs = { gpu: record('gpu'), cpu: record('cpu') };
@@ -131,13 +145,20 @@ describe('normalize', () => {
       const c = shape[1];
       const x = twins.tensor(shape, 'i8', randomInts(rng, count(shape), -128, 127), 'x');
       // Means in the pixel-128 range, MADs from tiny (saturating) to wide.
-      const stats = twins.tensor([2, c], 'i32', [...randomInts(rng, c, -128, 127), ...randomInts(rng, c, 1, i % 2 ? 10 : 128)], 'stats');
+      const stats = twins.tensor(
+        [2, c],
+        'i32',
+        [...randomInts(rng, c, -128, 127), ...randomInts(rng, c, 1, i % 2 ? 10 : 128)],
+        'stats',
+      );
       const out = twins.tensor(shape, 'i8', undefined, 'out');
       twins.run((ops, on) => ops.normalize({ x: on(x), stats: on(stats), out: on(out) }));
       const expected = await twins.expectSame(out, `normalize [${shape}]`);
       if (i % 5 === 0) {
         twins.run((ops, on) => ops.normalize({ x: on(x), stats: on(stats), out: on(x) }));
-        expect([...(await twins.expectSame(x, `normalize in place [${shape}]`))]).toEqual([...expected]);
+        expect([...(await twins.expectSame(x, `normalize in place [${shape}]`))]).toEqual([
+          ...expected,
+        ]);
       }
     }
   });
@@ -154,8 +175,26 @@ describe('normalize', () => {
 
 describe('dropout', () => {
   const SHAPES = [
-    [3, 7], [1, 1], [2, 3, 5, 5], [1000], [65, 33], [1], [5], [64], [129], [1, 3],
-    [4, 4], [2, 65], [1, 1, 3, 3], [1, 3, 7, 7], [3, 1, 4, 5], [2, 2, 1, 9], [17, 31], [1, 100], [5, 3, 11, 13], [9, 64],
+    [3, 7],
+    [1, 1],
+    [2, 3, 5, 5],
+    [1000],
+    [65, 33],
+    [1],
+    [5],
+    [64],
+    [129],
+    [1, 3],
+    [4, 4],
+    [2, 65],
+    [1, 1, 3, 3],
+    [1, 3, 7, 7],
+    [3, 1, 4, 5],
+    [2, 2, 1, 9],
+    [17, 31],
+    [1, 100],
+    [5, 3, 11, 13],
+    [9, 64],
   ];
 
   it('matches the CPU backend at every rate on several shapes, seeds and cursors', async () => {
@@ -168,8 +207,13 @@ describe('dropout', () => {
         const out = twins.tensor(shape, 'i8', undefined, 'out');
         const cursor = twins.tensor([1], 'i32', [rng.int(0, 100000)], 'cursor');
         const seed = [0, 42, -1, 0x7fffffff, rng.int(-2147483648, 2147483647)][i % 5];
-        twins.run((ops, on) => ops.dropout({ x: on(x), out: on(out), ratePermille, seed, cursor: on(cursor) }));
-        const values = await twins.expectSame(out, `dropout ${ratePermille}‰ [${shape}] seed ${seed}`);
+        twins.run((ops, on) =>
+          ops.dropout({ x: on(x), out: on(out), ratePermille, seed, cursor: on(cursor) }),
+        );
+        const values = await twins.expectSame(
+          out,
+          `dropout ${ratePermille}‰ [${shape}] seed ${seed}`,
+        );
         if (n >= 1000) {
           // The hash drops about the requested share.
           const xs = await twins.gpu.read(x.gpu);
@@ -188,10 +232,14 @@ describe('dropout', () => {
     const x = twins.tensor(shape, 'i8', values);
     const a = twins.tensor(shape, 'i8');
     const cursor = twins.tensor([1], 'i32', [7]);
-    twins.run((ops, on) => ops.dropout({ x: on(x), out: on(a), ratePermille: 250, seed: 5, cursor: on(cursor) }));
+    twins.run((ops, on) =>
+      ops.dropout({ x: on(x), out: on(a), ratePermille: 250, seed: 5, cursor: on(cursor) }),
+    );
     const first = await twins.expectSame(a, 'dropout step 7');
     twins.write(cursor, [8]);
-    twins.run((ops, on) => ops.dropout({ x: on(x), out: on(x), ratePermille: 250, seed: 5, cursor: on(cursor) }));
+    twins.run((ops, on) =>
+      ops.dropout({ x: on(x), out: on(x), ratePermille: 250, seed: 5, cursor: on(cursor) }),
+    );
     const second = await twins.expectSame(x, 'dropout step 8 in place');
     expect([...second]).not.toEqual([...first]);
   });
@@ -200,7 +248,9 @@ describe('dropout', () => {
     const x = twins.tensor([4], 'i8');
     const cursor = twins.tensor([1], 'i32');
     for (const ratePermille of [0, 75, 300, 500]) {
-      expect(() => twins.gpu.ops.dropout({ x: x.gpu, out: x.gpu, ratePermille, seed: 1, cursor: cursor.gpu })).toThrow(/rate/);
+      expect(() =>
+        twins.gpu.ops.dropout({ x: x.gpu, out: x.gpu, ratePermille, seed: 1, cursor: cursor.gpu }),
+      ).toThrow(/rate/);
     }
   });
 });

@@ -95,10 +95,16 @@ describe('scale', () => {
   });
 
   it('reproduces the NITRO-D.md §9.2 vector', async () => {
-    const x = twins.tensor([10], 'i32', [-100000, -769, -768, -767, 0, 767, 768, 97535, 97536, 200000]);
+    const x = twins.tensor(
+      [10],
+      'i32',
+      [-100000, -769, -768, -767, 0, 767, 768, 97535, 97536, 200000],
+    );
     const out = twins.tensor([10], 'i8');
     twins.run((ops, on) => ops.scale({ x: on(x), out: on(out), scale: 768 }));
-    expect([...(await twins.expectSame(out, 'scale §9.2'))]).toEqual([-127, -1, -1, 0, 0, 0, 1, 126, 127, 127]);
+    expect([...(await twins.expectSame(out, 'scale §9.2'))]).toEqual([
+      -127, -1, -1, 0, 0, 0, 1, 126, 127, 127,
+    ]);
   });
 
   it('writes into a flattened view', async () => {
@@ -130,7 +136,9 @@ describe('nitroRelu', () => {
       twins.run((ops, on) => ops.nitroRelu({ x: on(x), out: on(out), slopeInv }));
       const expected = await twins.expectSame(out, `nitroRelu all int8, s ${slopeInv}`);
       twins.run((ops, on) => ops.nitroRelu({ x: on(x), out: on(x), slopeInv }));
-      expect([...(await twins.expectSame(x, `nitroRelu in place, s ${slopeInv}`))]).toEqual([...expected]);
+      expect([...(await twins.expectSame(x, `nitroRelu in place, s ${slopeInv}`))]).toEqual([
+        ...expected,
+      ]);
     }
   });
 
@@ -138,12 +146,16 @@ describe('nitroRelu', () => {
     const x = twins.tensor([10], 'i8', [-127, -100, -5, -4, -3, -1, 0, 1, 126, 127]);
     const out = twins.tensor([10], 'i8');
     twins.run((ops, on) => ops.nitroRelu({ x: on(x), out: on(out), slopeInv: 4 }));
-    expect([...(await twins.expectSame(out, 'nitroRelu §9.3'))]).toEqual([-67, -61, -37, -37, -36, -36, -36, -35, 90, 91]);
+    expect([...(await twins.expectSame(out, 'nitroRelu §9.3'))]).toEqual([
+      -67, -61, -37, -37, -36, -36, -36, -35, 90, 91,
+    ]);
   });
 
   it('rejects a slope without a mean correction', () => {
     const x = twins.tensor([4], 'i8');
-    expect(() => twins.gpu.ops.nitroRelu({ x: x.gpu, out: x.gpu, slopeInv: 6 })).toThrow(/slopeInv/);
+    expect(() => twins.gpu.ops.nitroRelu({ x: x.gpu, out: x.gpu, slopeInv: 6 })).toThrow(
+      /slopeInv/,
+    );
   });
 });
 
@@ -156,11 +168,17 @@ describe('nitroReluBackward', () => {
       const x = twins.tensor(shape, 'i8', randomInts(rng, n, -128, 127), 'x');
       const delta = twins.tensor(shape, 'i32', gradients(rng, n), 'delta');
       const out = twins.tensor(shape, 'i32', undefined, 'out');
-      twins.run((ops, on) => ops.nitroReluBackward({ delta: on(delta), x: on(x), out: on(out), slopeInv }));
+      twins.run((ops, on) =>
+        ops.nitroReluBackward({ delta: on(delta), x: on(x), out: on(out), slopeInv }),
+      );
       const expected = await twins.expectSame(out, `nitroReluBackward [${shape}] s ${slopeInv}`);
       if (i % 4 === 0) {
-        twins.run((ops, on) => ops.nitroReluBackward({ delta: on(delta), x: on(x), out: on(delta), slopeInv }));
-        expect([...(await twins.expectSame(delta, `nitroReluBackward in place [${shape}]`))]).toEqual([...expected]);
+        twins.run((ops, on) =>
+          ops.nitroReluBackward({ delta: on(delta), x: on(x), out: on(delta), slopeInv }),
+        );
+        expect([
+          ...(await twins.expectSame(delta, `nitroReluBackward in place [${shape}]`)),
+        ]).toEqual([...expected]);
       }
     }
   });
@@ -169,12 +187,16 @@ describe('nitroReluBackward', () => {
     const rng = new Rng(302);
     const x = Array.from({ length: 256 * 4 }, (_, i) => (i % 256) - 128);
     const extremes = [INT32_MIN, INT32_MIN + 1, INT32_MAX, INT32_MAX - 1];
-    const delta = x.map((_, i) => (i < 256 ? extremes[i % 4] : i < 512 ? rng.int(-100, 100) : rng.int(INT32_MIN, INT32_MAX)));
+    const delta = x.map((_, i) =>
+      i < 256 ? extremes[i % 4] : i < 512 ? rng.int(-100, 100) : rng.int(INT32_MIN, INT32_MAX),
+    );
     for (const slopeInv of SLOPES) {
       const tx = twins.tensor([4, 256], 'i8', x, 'x');
       const td = twins.tensor([1024], 'i32', delta, 'delta');
       const out = twins.tensor([4, 256], 'i32', undefined, 'out');
-      twins.run((ops, on) => ops.nitroReluBackward({ delta: on(td), x: on(tx), out: on(out), slopeInv }));
+      twins.run((ops, on) =>
+        ops.nitroReluBackward({ delta: on(td), x: on(tx), out: on(out), slopeInv }),
+      );
       await twins.expectSame(out, `nitroReluBackward extremes, s ${slopeInv}`);
     }
   });
@@ -184,7 +206,9 @@ describe('nitroReluBackward', () => {
     const x = twins.tensor([2, 3, 5, 7], 'i8', randomInts(rng, 210, -128, 127));
     const delta = twins.tensor([2, 105], 'i32', gradients(rng, 210));
     const out = twins.tensor([2, 105], 'i32');
-    twins.run((ops, on) => ops.nitroReluBackward({ delta: on(delta), x: on(x), out: on(out), slopeInv: 4 }));
+    twins.run((ops, on) =>
+      ops.nitroReluBackward({ delta: on(delta), x: on(x), out: on(out), slopeInv: 4 }),
+    );
     await twins.expectSame(out, 'nitroReluBackward flattened');
   });
 
@@ -192,8 +216,12 @@ describe('nitroReluBackward', () => {
     const x = twins.tensor([10], 'i8', [-127, -100, -5, -4, -3, -1, 0, 1, 126, 127]);
     const delta = twins.tensor([10], 'i32', [100, -100, 7, -7, 7, -7, 50, -50, 9, 9]);
     const out = twins.tensor([10], 'i32');
-    twins.run((ops, on) => ops.nitroReluBackward({ delta: on(delta), x: on(x), out: on(out), slopeInv: 4 }));
-    expect([...(await twins.expectSame(out, 'nitroReluBackward §9.3'))]).toEqual([25, -25, 1, -1, 1, -1, 50, -50, 9, 0]);
+    twins.run((ops, on) =>
+      ops.nitroReluBackward({ delta: on(delta), x: on(x), out: on(out), slopeInv: 4 }),
+    );
+    expect([...(await twins.expectSame(out, 'nitroReluBackward §9.3'))]).toEqual([
+      25, -25, 1, -1, 1, -1, 50, -50, 9, 0,
+    ]);
   });
 });
 
@@ -213,7 +241,9 @@ describe('integerSgd', () => {
       // Three steps; the learning rate changes between them and is read when the op runs.
       for (let step = 0; step < 3; step++) {
         if (step > 0) twins.write(lrInv, [lrs[(i + step) % lrs.length]]);
-        twins.run((ops, on) => ops.integerSgd({ w: on(w), grad: on(grad), lrInv: on(lrInv), amp, decayInv }));
+        twins.run((ops, on) =>
+          ops.integerSgd({ w: on(w), grad: on(grad), lrInv: on(lrInv), amp, decayInv }),
+        );
       }
       await twins.expectSame(w, `integerSgd [${shape}] amp ${amp} decay ${decayInv}`);
     }
@@ -225,7 +255,9 @@ describe('integerSgd', () => {
     const grad = twins.tensor([37], 'i32', gradients(rng, 37));
     const lrInv = twins.tensor([1], 'i32', [2]);
     const step = (b: 'gpu' | 'cpu') =>
-      twins[b].record('sgd', (ops) => ops.integerSgd({ w: w[b], grad: grad[b], lrInv: lrInv[b], amp: 3, decayInv: 1000 }));
+      twins[b].record('sgd', (ops) =>
+        ops.integerSgd({ w: w[b], grad: grad[b], lrInv: lrInv[b], amp: 3, decayInv: 1000 }),
+      );
     const programs = { gpu: step('gpu'), cpu: step('cpu') };
     twins.gpu.run(programs.gpu, 2);
     twins.cpu.run(programs.cpu, 2);
@@ -239,7 +271,9 @@ describe('integerSgd', () => {
     const w = twins.tensor([4], 'i32', [24000, -24001, 11999, -5]);
     const grad = twins.tensor([4], 'i32', [327679, -327681, 655360, -1]);
     const lrInv = twins.tensor([1], 'i32', [512]);
-    twins.run((ops, on) => ops.integerSgd({ w: on(w), grad: on(grad), lrInv: on(lrInv), amp: 640, decayInv: 12000 }));
+    twins.run((ops, on) =>
+      ops.integerSgd({ w: on(w), grad: on(grad), lrInv: on(lrInv), amp: 640, decayInv: 12000 }),
+    );
     expect([...(await twins.expectSame(w, 'integerSgd §9.5'))]).toEqual([23998, -23998, 11997, -5]);
   });
 });
@@ -252,13 +286,17 @@ describe('fill and advance', () => {
       const value = rng.int(INT32_MIN, INT32_MAX);
       const t32 = twins.tensor(shape, 'i32', gradients(rng, n), 'fill i32');
       twins.run((ops, on) => ops.fill({ out: on(t32), value }));
-      expect([...(await twins.expectSame(t32, `fill i32 [${shape}]`))]).toEqual(new Array(n).fill(value));
+      expect([...(await twins.expectSame(t32, `fill i32 [${shape}]`))]).toEqual(
+        new Array(n).fill(value),
+      );
       // Packed int8 rows padded to a word can only be cleared; whole-word rows take any int8 value.
       const rowLength = shape.length > 1 ? n / shape[0] : n;
       const v8 = rowLength % 4 === 0 ? rng.int(-128, 127) : 0;
       const t8 = twins.tensor(shape, 'i8', randomInts(rng, n, -128, 127), 'fill i8');
       twins.run((ops, on) => ops.fill({ out: on(t8), value: v8 }));
-      expect([...(await twins.expectSame(t8, `fill i8 [${shape}] with ${v8}`))]).toEqual(new Array(n).fill(v8));
+      expect([...(await twins.expectSame(t8, `fill i8 [${shape}] with ${v8}`))]).toEqual(
+        new Array(n).fill(v8),
+      );
     }
   });
 
@@ -266,7 +304,10 @@ describe('fill and advance', () => {
     const cursor = twins.tensor([1], 'i32', [INT32_MAX - 2], 'cursor');
     for (let i = 0; i < 2; i++) twins.run((ops, on) => ops.advance({ cursor: on(cursor) }));
     expect([...(await twins.expectSame(cursor, 'advance eager'))]).toEqual([INT32_MAX]);
-    const programs = { gpu: twins.gpu.record('advance', (ops) => ops.advance({ cursor: cursor.gpu })), cpu: twins.cpu.record('advance', (ops) => ops.advance({ cursor: cursor.cpu })) };
+    const programs = {
+      gpu: twins.gpu.record('advance', (ops) => ops.advance({ cursor: cursor.gpu })),
+      cpu: twins.cpu.record('advance', (ops) => ops.advance({ cursor: cursor.cpu })),
+    };
     twins.gpu.run(programs.gpu, 3);
     twins.cpu.run(programs.cpu, 3);
     expect([...(await twins.expectSame(cursor, 'advance recorded'))]).toEqual([INT32_MIN + 2]);

@@ -41,13 +41,20 @@ const SHAPES: [number, number][] = [
   [33, 65],
 ];
 
-const rss = (m: Int32Array, offset: number) => BigInt(m[offset + 1] >>> 0) + (BigInt(m[offset + 2] >>> 0) << 32n);
+const rss = (m: Int32Array, offset: number) =>
+  BigInt(m[offset + 1] >>> 0) + (BigInt(m[offset + 2] >>> 0) << 32n);
 
 /**
  * Predictions: full int8 range, values that trigger the int8 wrap on the true class
  * (yhat <= -97 with one-hot 32), or few distinct values (argmax ties).
  */
-function predictions(rng: Rng, batch: number, classes: number, labels: Int32Array, kind: number): Int32Array {
+function predictions(
+  rng: Rng,
+  batch: number,
+  classes: number,
+  labels: Int32Array,
+  kind: number,
+): Int32Array {
   if (kind === 2) return randomInts(rng, batch * classes, -1, 1);
   const y = randomInts(rng, batch * classes, -128, 127);
   if (kind === 1) for (let b = 0; b < batch; b++) y[b * classes + labels[b]] = rng.int(-128, -97);
@@ -71,9 +78,25 @@ describe('lossGradient', () => {
       const out = twins.tensor([batch, classes], 'i8', undefined, 'out');
       const oneHot = i % 5 === 4 ? rng.int(-128, 127) : 32;
       for (let call = 0; call < 3; call++) {
-        const yhat = twins.tensor([batch, classes], 'i8', predictions(rng, batch, classes, labelValues, (i + call) % 3), 'yhat');
-        twins.run((ops, on) => ops.lossGradient({ yhat: on(yhat), labels: on(labels), oneHot, out: on(out), metrics: { tensor: on(metrics), offset: 1 + 3 * i } }));
-        await twins.expectSame(out, `lossGradient [${batch}, ${classes}] one-hot ${oneHot} call ${call}`);
+        const yhat = twins.tensor(
+          [batch, classes],
+          'i8',
+          predictions(rng, batch, classes, labelValues, (i + call) % 3),
+          'yhat',
+        );
+        twins.run((ops, on) =>
+          ops.lossGradient({
+            yhat: on(yhat),
+            labels: on(labels),
+            oneHot,
+            out: on(out),
+            metrics: { tensor: on(metrics), offset: 1 + 3 * i },
+          }),
+        );
+        await twins.expectSame(
+          out,
+          `lossGradient [${batch}, ${classes}] one-hot ${oneHot} call ${call}`,
+        );
       }
     }
     await twins.expectSame(metrics, 'metrics');
@@ -84,9 +107,20 @@ describe('lossGradient', () => {
     for (const [i, [batch, classes]] of SHAPES.slice(0, 6).entries()) {
       const labelValues = randomInts(rng, batch, 0, classes - 1);
       const labels = twins.tensor([batch], 'i32', labelValues);
-      const yhat = twins.tensor([batch, classes], 'i8', predictions(rng, batch, classes, labelValues, i % 3));
+      const yhat = twins.tensor(
+        [batch, classes],
+        'i8',
+        predictions(rng, batch, classes, labelValues, i % 3),
+      );
       const out = twins.tensor([batch, 1, classes], 'i8');
-      twins.run((ops, on) => ops.lossGradient({ yhat: on(yhat), labels: on(labels), oneHot: 32, out: on(twins.view(out, [batch, classes])) }));
+      twins.run((ops, on) =>
+        ops.lossGradient({
+          yhat: on(yhat),
+          labels: on(labels),
+          oneHot: 32,
+          out: on(twins.view(out, [batch, classes])),
+        }),
+      );
       await twins.expectSame(out, `lossGradient without metrics [${batch}, ${classes}]`);
     }
   });
@@ -97,12 +131,22 @@ describe('lossGradient', () => {
     const labelValues = randomInts(rng, batch, 0, classes - 1);
     const labels = twins.tensor([batch], 'i32', labelValues);
     // Extreme predictions: each call adds more than 10^9, so the low word overflows within a few calls.
-    const values = Int32Array.from({ length: batch * classes }, (_, j) => (j % 3 === 0 ? 127 : -128));
+    const values = Int32Array.from({ length: batch * classes }, (_, j) =>
+      j % 3 === 0 ? 127 : -128,
+    );
     const yhat = twins.tensor([batch, classes], 'i8', values);
     const out = twins.tensor([batch, classes], 'i8');
     const metrics = twins.tensor([5], 'i32', [0, 7, -5, 1, 0]);
     for (let call = 0; call < 5; call++) {
-      twins.run((ops, on) => ops.lossGradient({ yhat: on(yhat), labels: on(labels), oneHot: 32, out: on(out), metrics: { tensor: on(metrics), offset: 1 } }));
+      twins.run((ops, on) =>
+        ops.lossGradient({
+          yhat: on(yhat),
+          labels: on(labels),
+          oneHot: 32,
+          out: on(out),
+          metrics: { tensor: on(metrics), offset: 1 },
+        }),
+      );
     }
     const m = await twins.expectSame(metrics, 'metrics with carry');
     let perCall = 0n;
@@ -122,7 +166,9 @@ describe('lossGradient', () => {
     const yhat = twins.tensor([5, 2], 'i8', [-127, 0, -96, 0, -97, 0, 127, 0, 0, 0]);
     const labels = twins.tensor([5], 'i32', [0, 1, 0, 0, 1]);
     const out = twins.tensor([5, 2], 'i8');
-    twins.run((ops, on) => ops.lossGradient({ yhat: on(yhat), labels: on(labels), oneHot: 32, out: on(out) }));
+    twins.run((ops, on) =>
+      ops.lossGradient({ yhat: on(yhat), labels: on(labels), oneHot: 32, out: on(out) }),
+    );
     const g = await twins.expectSame(out, '§9.4');
     expect([0, 2, 4, 6, 8].map((j) => g[j])).toEqual([97, -96, 127, 95, 0]);
   });
@@ -137,7 +183,12 @@ describe('confusion', () => {
       for (let call = 0; call < 3; call++) {
         const labelValues = randomInts(rng, batch, 0, classes - 1);
         const labels = twins.tensor([batch], 'i32', labelValues, 'labels');
-        const yhat = twins.tensor([batch, classes], 'i8', predictions(rng, batch, classes, labelValues, (i + call) % 3), 'yhat');
+        const yhat = twins.tensor(
+          [batch, classes],
+          'i8',
+          predictions(rng, batch, classes, labelValues, (i + call) % 3),
+          'yhat',
+        );
         twins.run((ops, on) => ops.confusion({ yhat: on(yhat), labels: on(labels), out: on(out) }));
       }
       const counts = await twins.expectSame(out, `confusion [${batch}, ${classes}]`);

@@ -78,16 +78,35 @@ describe('maxPool and maxPoolBackward', () => {
       let cases = 0;
       for (const [s, shape] of SHAPES.entries()) {
         const [b, c, h, w] = shape;
-        const outShape = [b, c, outSize(h, kernel[0], padding[0]), outSize(w, kernel[1], padding[1])];
+        const outShape = [
+          b,
+          c,
+          outSize(h, kernel[0], padding[0]),
+          outSize(w, kernel[1], padding[1]),
+        ];
         for (const [m, padMode] of MODES.entries()) {
           const what = `[${shape}] ${padMode}`;
           const x = twins.tensor(shape, 'i8', poolInputs(rng, count(shape), (s + m) % 3), 'x');
           const out = twins.tensor(outShape, 'i8', undefined, 'out');
           twins.run((ops, on) => ops.maxPool({ x: on(x), kernel, padding, padMode, out: on(out) }));
-          const delta = twins.tensor(outShape, 'i32', randomInts(rng, count(outShape), -2147483648, 2147483647), 'delta');
+          const delta = twins.tensor(
+            outShape,
+            'i32',
+            randomInts(rng, count(outShape), -2147483648, 2147483647),
+            'delta',
+          );
           // Garbage first: every input cell must be written, covered by a window or not.
           const grad = twins.tensor(shape, 'i32', new Array(count(shape)).fill(-12345), 'grad');
-          twins.run((ops, on) => ops.maxPoolBackward({ x: on(x), kernel, padding, padMode, delta: on(delta), out: on(grad) }));
+          twins.run((ops, on) =>
+            ops.maxPoolBackward({
+              x: on(x),
+              kernel,
+              padding,
+              padMode,
+              delta: on(delta),
+              out: on(grad),
+            }),
+          );
           await twins.expectSame(out, `maxPool ${what}`);
           await twins.expectSame(grad, `maxPoolBackward ${what}`);
           cases++;
@@ -109,14 +128,26 @@ describe('maxPool and maxPoolBackward', () => {
     for (const [c, size, kernel, padding] of heads) {
       for (const padMode of MODES) {
         const shape = [3, c, size, size];
-        const flat = [3, c * outSize(size, kernel[0], padding[0]) * outSize(size, kernel[1], padding[1])];
+        const flat = [
+          3,
+          c * outSize(size, kernel[0], padding[0]) * outSize(size, kernel[1], padding[1]),
+        ];
         const x = twins.tensor(shape, 'i8', poolInputs(rng, count(shape), 1 + (size % 2)), 'x');
         const out = twins.tensor(flat, 'i8', undefined, 'out');
         twins.run((ops, on) => ops.maxPool({ x: on(x), kernel, padding, padMode, out: on(out) }));
         await twins.expectSame(out, `head pool ${size} ${kernel} ${padMode}`);
         const delta = twins.tensor(flat, 'i32', randomInts(rng, count(flat), -1000, 1000), 'delta');
         const grad = twins.tensor(shape, 'i32', undefined, 'grad');
-        twins.run((ops, on) => ops.maxPoolBackward({ x: on(x), kernel, padding, padMode, delta: on(delta), out: on(grad) }));
+        twins.run((ops, on) =>
+          ops.maxPoolBackward({
+            x: on(x),
+            kernel,
+            padding,
+            padMode,
+            delta: on(delta),
+            out: on(grad),
+          }),
+        );
         await twins.expectSame(grad, `head pool backward ${size} ${kernel} ${padMode}`);
       }
     }
@@ -131,12 +162,23 @@ describe('maxPool and maxPoolBackward', () => {
     const p0: Pair = [0, 0];
     twins.run((ops, on) => {
       ops.maxPool({ x: on(tie), kernel: k2, padding: p0, padMode: 'zero', out: on(tieOut) });
-      ops.maxPoolBackward({ x: on(tie), kernel: k2, padding: p0, padMode: 'zero', delta: on(tieDelta), out: on(tieGrad) });
+      ops.maxPoolBackward({
+        x: on(tie),
+        kernel: k2,
+        padding: p0,
+        padMode: 'zero',
+        delta: on(tieDelta),
+        out: on(tieGrad),
+      });
     });
     expect([...(await twins.expectSame(tieOut, '§9.7 forward'))]).toEqual([5]);
     expect([...(await twins.expectSame(tieGrad, '§9.7 backward'))]).toEqual([9, 0, 0, 0]);
 
-    const x = twins.tensor([1, 1, 7, 7], 'i8', Array.from({ length: 49 }, (_, i) => i - 60));
+    const x = twins.tensor(
+      [1, 1, 7, 7],
+      'i8',
+      Array.from({ length: 49 }, (_, i) => i - 60),
+    );
     const out = twins.tensor([1, 1, 2, 2], 'i8');
     const delta = twins.tensor([1, 1, 2, 2], 'i32', [1, 2, 3, 4]);
     const grad = twins.tensor([1, 1, 7, 7], 'i32');
@@ -144,7 +186,14 @@ describe('maxPool and maxPoolBackward', () => {
     const p2: Pair = [2, 2];
     twins.run((ops, on) => {
       ops.maxPool({ x: on(x), kernel: k4, padding: p2, padMode: 'zero', out: on(out) });
-      ops.maxPoolBackward({ x: on(x), kernel: k4, padding: p2, padMode: 'zero', delta: on(delta), out: on(grad) });
+      ops.maxPoolBackward({
+        x: on(x),
+        kernel: k4,
+        padding: p2,
+        padMode: 'zero',
+        delta: on(delta),
+        out: on(grad),
+      });
     });
     expect([...(await twins.expectSame(out, '§9.8 forward'))]).toEqual([0, 0, 0, -20]);
     const expected = new Array(49).fill(0);
@@ -167,7 +216,16 @@ describe('maxPoolBackward with head and relu', () => {
     const kernel: Pair = [rng.int(1, 5), rng.int(1, 5)];
     const padding: Pair = [rng.int(0, kernel[0] >> 1), rng.int(0, kernel[1] >> 1)];
     const side = (k: number, p: number) => rng.int(Math.max(1, k - 2 * p), 3 * k + 4);
-    return { shape: [rng.int(1, 4), rng.int(1, 4), side(kernel[0], padding[0]), side(kernel[1], padding[1])], kernel, padding };
+    return {
+      shape: [
+        rng.int(1, 4),
+        rng.int(1, 4),
+        side(kernel[0], padding[0]),
+        side(kernel[1], padding[1]),
+      ],
+      kernel,
+      padding,
+    };
   };
   const fixed: { shape: number[]; kernel: Pair; padding: Pair }[] = [
     { shape: [2, 3, 28, 28], kernel: [4, 2], padding: [0, 0] },
@@ -194,8 +252,20 @@ describe('maxPoolBackward with head and relu', () => {
         const x = twins.tensor(shape, 'i8', poolInputs(rng, count(shape), (i + m) % 3), 'x');
         const s = twins.tensor(shape, 'i8', randomInts(rng, count(shape), -128, 127), 's');
         const g = twins.tensor([b, classes], 'i8', randomInts(rng, b * classes, -128, 127), 'g');
-        const hw = twins.tensor([classes, J], 'i32', wide ? randomInts(rng, classes * J, -2147483648, 2147483647) : randomInts(rng, classes * J, -3000, 3000), 'headW');
-        const delta = twins.tensor(pooled, 'i32', randomInts(rng, count(pooled), -2147483648, 2147483647), 'delta');
+        const hw = twins.tensor(
+          [classes, J],
+          'i32',
+          wide
+            ? randomInts(rng, classes * J, -2147483648, 2147483647)
+            : randomInts(rng, classes * J, -3000, 3000),
+          'headW',
+        );
+        const delta = twins.tensor(
+          pooled,
+          'i32',
+          randomInts(rng, count(pooled), -2147483648, 2147483647),
+          'delta',
+        );
         const geometry = { kernel, padding, padMode };
         const what = `#${i} [${shape}] kernel ${kernel} padding ${padding} ${padMode} classes ${classes} slope 1/${slopeInv}`;
         for (const variant of ['head+relu', 'head', 'delta+relu'] as const) {
@@ -214,14 +284,24 @@ describe('maxPoolBackward with head and relu', () => {
           );
           const got = await twins.expectSame(fused, `${variant} ${what}`);
           const hd = twins.tensor([b, J], 'i32', undefined, 'hd');
-          const unfused = twins.tensor(shape, 'i32', new Array(count(shape)).fill(-12345), 'unfused');
+          const unfused = twins.tensor(
+            shape,
+            'i32',
+            new Array(count(shape)).fill(-12345),
+            'unfused',
+          );
           twins.run((ops, on) => {
             if (withHead) ops.linearInputGrad({ g: on(g), w: on(hw), out: on(hd) });
             const d = withHead ? on(twins.view(hd, pooled)) : on(delta);
             ops.maxPoolBackward({ ...geometry, x: on(x), delta: d, out: on(unfused) });
-            if (withRelu) ops.nitroReluBackward({ delta: on(unfused), x: on(s), out: on(unfused), slopeInv });
+            if (withRelu)
+              ops.nitroReluBackward({ delta: on(unfused), x: on(s), out: on(unfused), slopeInv });
           });
-          expectSameElements(got, await twins.expectSame(unfused, `unfused ${variant} ${what}`), `fused vs unfused ${variant} ${what}`);
+          expectSameElements(
+            got,
+            await twins.expectSame(unfused, `unfused ${variant} ${what}`),
+            `fused vs unfused ${variant} ${what}`,
+          );
           checked++;
         }
         twins.disposeAll();
@@ -239,13 +319,34 @@ describe('maxPoolBackward with head and relu', () => {
     const s = twins.tensor([2, 3, 8, 8], 'i8', undefined, 's');
     const out = twins.tensor([2, 3, 8, 8], 'i32', undefined, 'out');
     const cases: [string, (on: (t: Twin) => Tensor) => MaxPoolBackwardParams, RegExp][] = [
-      ['neither', (on) => ({ ...base(on), out: on(out) }), /^maxPoolBackward: needs exactly one of delta .* and head/],
-      ['both', (on) => ({ ...base(on), delta: on(delta), head: { g: on(g), w: on(hw) }, out: on(out) }), /^maxPoolBackward: needs exactly one of delta .* and head/],
-      ['head weights', (on) => ({ ...base(on), head: { g: on(g), w: on(badW) }, out: on(out) }), /^maxPoolBackward: .*headW.*\[10, 48\]/],
-      ['slope', (on) => ({ ...base(on), delta: on(delta), relu: { x: on(s), slopeInv: 6 }, out: on(out) }), /^maxPoolBackward: .*\b6 is not one of/],
+      [
+        'neither',
+        (on) => ({ ...base(on), out: on(out) }),
+        /^maxPoolBackward: needs exactly one of delta .* and head/,
+      ],
+      [
+        'both',
+        (on) => ({ ...base(on), delta: on(delta), head: { g: on(g), w: on(hw) }, out: on(out) }),
+        /^maxPoolBackward: needs exactly one of delta .* and head/,
+      ],
+      [
+        'head weights',
+        (on) => ({ ...base(on), head: { g: on(g), w: on(badW) }, out: on(out) }),
+        /^maxPoolBackward: .*headW.*\[10, 48\]/,
+      ],
+      [
+        'slope',
+        (on) => ({ ...base(on), delta: on(delta), relu: { x: on(s), slopeInv: 6 }, out: on(out) }),
+        /^maxPoolBackward: .*\b6 is not one of/,
+      ],
     ];
     function base(on: (t: Twin) => Tensor) {
-      return { x: on(x), kernel: [2, 2] as Pair, padding: [0, 0] as Pair, padMode: 'zero' as const };
+      return {
+        x: on(x),
+        kernel: [2, 2] as Pair,
+        padding: [0, 0] as Pair,
+        padMode: 'zero' as const,
+      };
     }
     for (const [what, params, message] of cases) {
       for (const backend of [twins.gpu, twins.cpu]) {

@@ -62,7 +62,11 @@ describe('kernel scratch', () => {
         ops.linear(b);
       });
       gpu.run(program);
-      expectSameElements(await gpu.read(a.out), await expected(small, 1), 'small layer (recorded before the role grew)');
+      expectSameElements(
+        await gpu.read(a.out),
+        await expected(small, 1),
+        'small layer (recorded before the role grew)',
+      );
       expectSameElements(await gpu.read(b.out), await expected(large, 2), 'large layer');
       const roles = scratchRoles(gpu.device);
       expect(roles.get('weight-limbs')).toBe(limbBytes(large));
@@ -83,7 +87,11 @@ describe('kernel scratch', () => {
       gpu.run(second);
       gpu.write(a.out, new Int32Array(small.B * small.O));
       gpu.run(first);
-      expectSameElements(await gpu.read(a.out), await expected(small, 3), 'small layer, replayed after the role grew');
+      expectSameElements(
+        await gpu.read(a.out),
+        await expected(small, 3),
+        'small layer, replayed after the role grew',
+      );
       expectSameElements(await gpu.read(b.out), await expected(large, 4), 'large layer');
       const roles = scratchRoles(gpu.device);
       expect(roles.get('weight-limbs')).toBe(limbBytes(large));
@@ -98,19 +106,22 @@ describe('the memory plan', () => {
   it.each([
     ['mlp1', 16],
     ['cnn-small', 6],
-  ])('plans the kernel scratch a recorded %s training step allocates (batch %i)', async (preset, batch) => {
-    const spec = getPreset(preset).spec;
-    const planned = plannedScratch(spec, batch);
-    const gpu = await WebGPUBackend.create();
-    try {
-      const model = Model.create(gpu, spec, { seed: 1 });
-      model.network(batch).recordTrainOnBatch();
-      expect(Object.fromEntries(scratchRoles(gpu.device))).toEqual(Object.fromEntries(planned));
-      expect(scratchBytes(gpu.device)).toBe(sum(planned));
-    } finally {
-      gpu.destroy();
-    }
-  });
+  ])(
+    'plans the kernel scratch a recorded %s training step allocates (batch %i)',
+    async (preset, batch) => {
+      const spec = getPreset(preset).spec;
+      const planned = plannedScratch(spec, batch);
+      const gpu = await WebGPUBackend.create();
+      try {
+        const model = Model.create(gpu, spec, { seed: 1 });
+        model.network(batch).recordTrainOnBatch();
+        expect(Object.fromEntries(scratchRoles(gpu.device))).toEqual(Object.fromEntries(planned));
+        expect(scratchBytes(gpu.device)).toBe(sum(planned));
+      } finally {
+        gpu.destroy();
+      }
+    },
+  );
 });
 
 /**
@@ -142,7 +153,12 @@ describe('limb planes in chunks of rows', () => {
     const a = t.tensor([B, O], 'i8', undefined, 'a');
     t.run((ops, on) => {
       ops.linear({ x: on(x), w: on(w), bias: on(bias), out: on(z) });
-      ops.linear({ x: on(x), w: on(w), out: on(s), epilogue: { scale: 4096, relu: { out: on(a), slopeInv: 4 } } });
+      ops.linear({
+        x: on(x),
+        w: on(w),
+        out: on(s),
+        epilogue: { scale: 4096, relu: { out: on(a), slopeInv: 4 } },
+      });
     });
     await t.expectSame(z, 'raw sums');
     await t.expectSame(s, 'scaled');
@@ -167,7 +183,13 @@ describe('limb planes in chunks of rows', () => {
     const a = t.tensor(out, 'i8', undefined, 'a');
     t.run((ops, on) => {
       ops.conv2d({ x: on(x), w: on(w), padding: pad, out: on(z) });
-      ops.conv2d({ x: on(x), w: on(w), padding: pad, out: on(s), epilogue: { scale: 65536, relu: { out: on(a), slopeInv: 4 } } });
+      ops.conv2d({
+        x: on(x),
+        w: on(w),
+        padding: pad,
+        out: on(s),
+        epilogue: { scale: 65536, relu: { out: on(a), slopeInv: 4 } },
+      });
     });
     await t.expectSame(z, 'raw sums');
     await t.expectSame(s, 'scaled');
@@ -187,27 +209,50 @@ describe('sparse weight gradient in chunks of filters', () => {
   // runs of three filters at 0, 5, 30 and 100 % non-zero put a tile on the dense loop in every chunk.
   it.each([
     ['72 filters over 2x16x16 pixels: chunks of 40 and 32 filters', [2, 8, 16, 72], 21, 1, 2],
-    ['12 filters over 3x56x56 pixels: chunks of 4 filters, narrower than the 8-filter tile', [3, 1, 56, 12], 22, 0, 3],
-  ] as const)('conv %s: the same gradient and update as the CPU', async (_name, [B, C, HW, F], seed, shift, chunks) => {
-    const [k, pad] = [3, 1];
-    const t = await Twins.create();
-    const rng = new Rng(seed);
-    const x = t.tensor([B, C, HW, HW], 'i8', randomInts(rng, B * C * HW * HW, -128, 127), 'x');
-    const delta = t.tensor([B, F, HW, HW], 'i32', sparsifyDelta(rng, randomInts(rng, B * F * HW * HW, -3000, 3000), F, HW * HW, shift), 'delta');
-    const dw = t.tensor([F, C, k, k], 'i32', undefined, 'dw');
-    const w = t.tensor([F, C, k, k], 'i32', randomInts(rng, F * C * k * k, -64, 64), 'w');
-    const lrInv = t.tensor([1], 'i32', [2], 'lrInv');
-    withForcedVariant('conv2dWeightGrad', findVariant('conv2dWeightGrad', 'tf8-sparse'), () => {
-      const gpu = t.gpu as WebGPUBackend;
-      const program = gpu.record('sparse chunks', (ops) => ops.conv2dWeightGrad({ delta: delta.gpu, x: x.gpu, padding: pad, out: dw.gpu }));
-      expect(gpu.dispatchNames(program).filter((n) => n === 'conv/pack_delta')).toHaveLength(chunks);
-      t.run((ops, on) => {
-        ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) });
-        ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, sgd: { w: on(w), lrInv: on(lrInv), amp: 3, decayInv: 50 } });
+    [
+      '12 filters over 3x56x56 pixels: chunks of 4 filters, narrower than the 8-filter tile',
+      [3, 1, 56, 12],
+      22,
+      0,
+      3,
+    ],
+  ] as const)(
+    'conv %s: the same gradient and update as the CPU',
+    async (_name, [B, C, HW, F], seed, shift, chunks) => {
+      const [k, pad] = [3, 1];
+      const t = await Twins.create();
+      const rng = new Rng(seed);
+      const x = t.tensor([B, C, HW, HW], 'i8', randomInts(rng, B * C * HW * HW, -128, 127), 'x');
+      const delta = t.tensor(
+        [B, F, HW, HW],
+        'i32',
+        sparsifyDelta(rng, randomInts(rng, B * F * HW * HW, -3000, 3000), F, HW * HW, shift),
+        'delta',
+      );
+      const dw = t.tensor([F, C, k, k], 'i32', undefined, 'dw');
+      const w = t.tensor([F, C, k, k], 'i32', randomInts(rng, F * C * k * k, -64, 64), 'w');
+      const lrInv = t.tensor([1], 'i32', [2], 'lrInv');
+      withForcedVariant('conv2dWeightGrad', findVariant('conv2dWeightGrad', 'tf8-sparse'), () => {
+        const gpu = t.gpu as WebGPUBackend;
+        const program = gpu.record('sparse chunks', (ops) =>
+          ops.conv2dWeightGrad({ delta: delta.gpu, x: x.gpu, padding: pad, out: dw.gpu }),
+        );
+        expect(gpu.dispatchNames(program).filter((n) => n === 'conv/pack_delta')).toHaveLength(
+          chunks,
+        );
+        t.run((ops, on) => {
+          ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) });
+          ops.conv2dWeightGrad({
+            delta: on(delta),
+            x: on(x),
+            padding: pad,
+            sgd: { w: on(w), lrInv: on(lrInv), amp: 3, decayInv: 50 },
+          });
+        });
       });
-    });
-    await t.expectSame(dw, 'gradient');
-    await t.expectSame(w, 'updated weights');
-    t.disposeAll();
-  });
+      await t.expectSame(dw, 'gradient');
+      await t.expectSame(w, 'updated weights');
+      t.disposeAll();
+    },
+  );
 });

@@ -7,7 +7,13 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, Ops, Tensor } from '../src/backend.ts';
-import { findVariant, type GemmOp, type VariantChoice, variantsOf, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
+import {
+  findVariant,
+  type GemmOp,
+  type VariantChoice,
+  variantsOf,
+  withForcedVariant,
+} from '../src/kernels/gemm-tiles.ts';
 import { Rng } from '../src/rng.ts';
 import { expectSameElements, randomInts, sparsifyDelta } from './helpers.ts';
 import { type Twin, Twins } from './kernels-twin.ts';
@@ -66,7 +72,12 @@ describe('weight gradient + IntegerSGD fused: WebGPU == CPU == unfused', () => {
     gradShape: readonly number[],
     wv: Int32Array,
     [amp, decayInv, lr]: [number, number, number],
-    grad: (ops: Ops, on: (x: Twin) => Tensor, out: Tensor, sgd?: { w: Tensor; lrInv: Tensor; amp: number; decayInv: number }) => void,
+    grad: (
+      ops: Ops,
+      on: (x: Twin) => Tensor,
+      out: Tensor,
+      sgd?: { w: Tensor; lrInv: Tensor; amp: number; decayInv: number },
+    ) => void,
   ): Promise<void> {
     const w = t.tensor(wShape, 'i32', wv, 'w');
     const wRef = t.tensor(wShape, 'i32', wv, 'wRef');
@@ -78,58 +89,110 @@ describe('weight gradient + IntegerSGD fused: WebGPU == CPU == unfused', () => {
       withForcedVariant(op, choice, () => {
         t.run((ops, on) => grad(ops, on, on(out), { w: on(w), lrInv: on(lrInv), amp, decayInv }));
         grad(gpu.ops, (x) => x.gpu, out.gpu);
-        gpu.ops.integerSgd({ w: wRef.gpu, grad: gpu.view(out.gpu, wShape), lrInv: lrInv.gpu, amp, decayInv });
+        gpu.ops.integerSgd({
+          w: wRef.gpu,
+          grad: gpu.view(out.gpu, wShape),
+          lrInv: lrInv.gpu,
+          amp,
+          decayInv,
+        });
       });
     }
     const fused = await t.expectSame(w, `${what}: fused GPU vs CPU`);
     expectSameElements(fused, await gpu.read(wRef.gpu), `${what}: fused vs unfused`);
     // The update did something (guards against a no-op on both sides).
-    expect(fused.some((v, i) => v !== wv[i]), `${what}: weights changed`).toBe(true);
+    expect(
+      fused.some((v, i) => v !== wv[i]),
+      `${what}: weights changed`,
+    ).toBe(true);
   }
 
-  it.each(labels('linearWeightGrad'))('linear %s: int8 and int32 g, bias shape, wrapping', async (label) => {
-    const choice = findVariant('linearWeightGrad', label)!;
-    const v: [GemmOp, VariantChoice] = ['linearWeightGrad', choice];
-    for (const [i, [B, K, O]] of LINEAR_SHAPES.entries()) {
-      const rng = new Rng(7100 + i);
-      const wrap = i % 2 === 1;
-      const x = t.tensor([B, K], 'i8', randomInts(rng, B * K, -128, 127), 'x');
-      const g8 = t.tensor([B, O], 'i8', randomInts(rng, B * O, -128, 127), 'g8');
-      const g32 = t.tensor([B, O], 'i32', wrap ? randomInts(rng, B * O, I32_MIN, I32_MAX) : randomInts(rng, B * O, -5000, 5000), 'g32');
-      const ones = t.tensor([B, 1], 'i8', new Array(B).fill(1), 'ones');
-      const wv = () => (wrap ? randomInts(rng, O * K, I32_MIN, I32_MAX) : randomInts(rng, O * K, -30000, 30000));
-      const sgd = SGD[i % SGD.length];
-      for (const [name, g] of [['int8 g', g8], ['int32 g', g32]] as const) {
-        await check(v, `linear ${label} [${B}, ${K}, ${O}] ${name}`, [O, K], [O, K], wv(), sgd, (ops, on, out, s) =>
-          ops.linearWeightGrad({ g: on(g), x: on(x), out, sgd: s }),
+  it.each(labels('linearWeightGrad'))(
+    'linear %s: int8 and int32 g, bias shape, wrapping',
+    async (label) => {
+      const choice = findVariant('linearWeightGrad', label)!;
+      const v: [GemmOp, VariantChoice] = ['linearWeightGrad', choice];
+      for (const [i, [B, K, O]] of LINEAR_SHAPES.entries()) {
+        const rng = new Rng(7100 + i);
+        const wrap = i % 2 === 1;
+        const x = t.tensor([B, K], 'i8', randomInts(rng, B * K, -128, 127), 'x');
+        const g8 = t.tensor([B, O], 'i8', randomInts(rng, B * O, -128, 127), 'g8');
+        const g32 = t.tensor(
+          [B, O],
+          'i32',
+          wrap ? randomInts(rng, B * O, I32_MIN, I32_MAX) : randomInts(rng, B * O, -5000, 5000),
+          'g32',
+        );
+        const ones = t.tensor([B, 1], 'i8', new Array(B).fill(1), 'ones');
+        const wv = () =>
+          wrap ? randomInts(rng, O * K, I32_MIN, I32_MAX) : randomInts(rng, O * K, -30000, 30000);
+        const sgd = SGD[i % SGD.length];
+        for (const [name, g] of [
+          ['int8 g', g8],
+          ['int32 g', g32],
+        ] as const) {
+          await check(
+            v,
+            `linear ${label} [${B}, ${K}, ${O}] ${name}`,
+            [O, K],
+            [O, K],
+            wv(),
+            sgd,
+            (ops, on, out, s) => ops.linearWeightGrad({ g: on(g), x: on(x), out, sgd: s }),
+          );
+        }
+        const bias = wrap
+          ? randomInts(rng, O, I32_MIN, I32_MAX)
+          : randomInts(rng, O, -30000, 30000);
+        await check(
+          v,
+          `bias ${label} [${B}, ${O}]`,
+          [O],
+          [O, 1],
+          bias,
+          SGD[(i + 1) % SGD.length],
+          (ops, on, out, s) => ops.linearWeightGrad({ g: on(g32), x: on(ones), out, sgd: s }),
         );
       }
-      const bias = wrap ? randomInts(rng, O, I32_MIN, I32_MAX) : randomInts(rng, O, -30000, 30000);
-      await check(v, `bias ${label} [${B}, ${O}]`, [O], [O, 1], bias, SGD[(i + 1) % SGD.length], (ops, on, out, s) =>
-        ops.linearWeightGrad({ g: on(g32), x: on(ones), out, sgd: s }),
-      );
-    }
-  });
+    },
+  );
 
-  it.each(labels('conv2dWeightGrad'))('conv %s: odd shapes, padding, wrapping, sparse and dense filters', async (label) => {
-    const choice = findVariant('conv2dWeightGrad', label)!;
-    const v: [GemmOp, VariantChoice] = ['conv2dWeightGrad', choice];
-    for (const [i, [B, C, H, W, F, k, pad]] of CONV_SHAPES.entries()) {
-      const rng = new Rng(7200 + i);
-      const wrap = i % 2 === 1;
-      const Ho = H + 2 * pad - k + 1;
-      const Wo = W + 2 * pad - k + 1;
-      const x = t.tensor([B, C, H, W], 'i8', randomInts(rng, B * C * H * W, -128, 127), 'x');
-      const dv = wrap ? randomInts(rng, B * F * Ho * Wo, I32_MIN, I32_MAX) : randomInts(rng, B * F * Ho * Wo, -3000, 3000);
-      // Every third shape keeps delta dense; the others mix filters of every density.
-      const delta = t.tensor([B, F, Ho, Wo], 'i32', i % 3 === 1 ? dv : sparsifyDelta(rng, dv, F, Ho * Wo, i + 3), 'delta');
-      const n = F * C * k * k;
-      const wv = wrap ? randomInts(rng, n, I32_MIN, I32_MAX) : randomInts(rng, n, -4000, 4000);
-      await check(v, `conv ${label} #${i}`, [F, C, k, k], [F, C, k, k], wv, SGD[i % SGD.length], (ops, on, out, s) =>
-        ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out, sgd: s }),
-      );
-    }
-  });
+  it.each(labels('conv2dWeightGrad'))(
+    'conv %s: odd shapes, padding, wrapping, sparse and dense filters',
+    async (label) => {
+      const choice = findVariant('conv2dWeightGrad', label)!;
+      const v: [GemmOp, VariantChoice] = ['conv2dWeightGrad', choice];
+      for (const [i, [B, C, H, W, F, k, pad]] of CONV_SHAPES.entries()) {
+        const rng = new Rng(7200 + i);
+        const wrap = i % 2 === 1;
+        const Ho = H + 2 * pad - k + 1;
+        const Wo = W + 2 * pad - k + 1;
+        const x = t.tensor([B, C, H, W], 'i8', randomInts(rng, B * C * H * W, -128, 127), 'x');
+        const dv = wrap
+          ? randomInts(rng, B * F * Ho * Wo, I32_MIN, I32_MAX)
+          : randomInts(rng, B * F * Ho * Wo, -3000, 3000);
+        // Every third shape keeps delta dense; the others mix filters of every density.
+        const delta = t.tensor(
+          [B, F, Ho, Wo],
+          'i32',
+          i % 3 === 1 ? dv : sparsifyDelta(rng, dv, F, Ho * Wo, i + 3),
+          'delta',
+        );
+        const n = F * C * k * k;
+        const wv = wrap ? randomInts(rng, n, I32_MIN, I32_MAX) : randomInts(rng, n, -4000, 4000);
+        await check(
+          v,
+          `conv ${label} #${i}`,
+          [F, C, k, k],
+          [F, C, k, k],
+          wv,
+          SGD[i % SGD.length],
+          (ops, on, out, s) =>
+            ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out, sgd: s }),
+        );
+      }
+    },
+  );
 
   it('reads the learning rate when a recorded program runs', async () => {
     const rng = new Rng(7300);
@@ -142,7 +205,12 @@ describe('weight gradient + IntegerSGD fused: WebGPU == CPU == unfused', () => {
     const lrInv = t.tensor([1], 'i32', [2], 'lrInv');
     const step = (b: 'gpu' | 'cpu') =>
       t[b].record('fused', (ops) =>
-        ops.linearWeightGrad({ g: g[b], x: x[b], out: out[b], sgd: { w: w[b], lrInv: lrInv[b], amp: 3, decayInv: 1000 } }),
+        ops.linearWeightGrad({
+          g: g[b],
+          x: x[b],
+          out: out[b],
+          sgd: { w: w[b], lrInv: lrInv[b], amp: 3, decayInv: 1000 },
+        }),
       );
     const programs = { gpu: step('gpu'), cpu: step('cpu') };
     t.gpu.run(programs.gpu, 2);
@@ -162,7 +230,12 @@ describe('weight gradient + IntegerSGD fused: WebGPU == CPU == unfused', () => {
     const small = t.tensor([3, 3], 'i32', undefined, 'small');
     for (const b of ['gpu', 'cpu'] as const) {
       expect(() =>
-        t[b].ops.linearWeightGrad({ g: g[b], x: x[b], out: out[b], sgd: { w: small[b], lrInv: lrInv[b], amp: 1, decayInv: 0 } }),
+        t[b].ops.linearWeightGrad({
+          g: g[b],
+          x: x[b],
+          out: out[b],
+          sgd: { w: small[b], lrInv: lrInv[b], amp: 1, decayInv: 0 },
+        }),
       ).toThrow(/small/);
     }
     const gw = t.tensor([3, 4], 'i32', undefined, 'gw');
@@ -186,7 +259,12 @@ describe('weight gradient + IntegerSGD fused: WebGPU == CPU == unfused', () => {
     const out = t.tensor([5, 2, 3, 3], 'i32', undefined, 'dw');
     const lrInv = t.tensor([1], 'i32', [3], 'lrInv');
     t.run((ops, on) => {
-      ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: 1, sgd: { w: on(w), lrInv: on(lrInv), amp: 7, decayInv: 100 } });
+      ops.conv2dWeightGrad({
+        delta: on(delta),
+        x: on(x),
+        padding: 1,
+        sgd: { w: on(w), lrInv: on(lrInv), amp: 7, decayInv: 100 },
+      });
       ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: 1, out: on(out) });
       ops.integerSgd({ w: on(wRef), grad: on(out), lrInv: on(lrInv), amp: 7, decayInv: 100 });
     });
@@ -196,8 +274,12 @@ describe('weight gradient + IntegerSGD fused: WebGPU == CPU == unfused', () => {
     const g = t.tensor([3, 4], 'i32', undefined, 'g');
     const xl = t.tensor([3, 6], 'i8', undefined, 'xl');
     for (const b of ['gpu', 'cpu'] as const) {
-      expect(() => t[b].ops.linearWeightGrad({ g: g[b], x: xl[b] })).toThrow(/linearWeightGrad: needs out \(for the gradient\) or sgd/);
-      expect(() => t[b].ops.conv2dWeightGrad({ delta: delta[b], x: x[b], padding: 1 })).toThrow(/conv2dWeightGrad: needs out \(for the gradient\) or sgd/);
+      expect(() => t[b].ops.linearWeightGrad({ g: g[b], x: xl[b] })).toThrow(
+        /linearWeightGrad: needs out \(for the gradient\) or sgd/,
+      );
+      expect(() => t[b].ops.conv2dWeightGrad({ delta: delta[b], x: x[b], padding: 1 })).toThrow(
+        /conv2dWeightGrad: needs out \(for the gradient\) or sgd/,
+      );
     }
   });
 });

@@ -27,7 +27,12 @@ export class Twins {
 
   /** A tensor on both backends, filled with `values` (zero-filled when omitted). */
   tensor(shape: readonly number[], dtype: DType, values?: ArrayLike<number>, label = 't'): Twin {
-    const t: Twin = { gpu: this.gpu.tensor(shape, dtype, label), cpu: this.cpu.tensor(shape, dtype, label), shape, dtype };
+    const t: Twin = {
+      gpu: this.gpu.tensor(shape, dtype, label),
+      cpu: this.cpu.tensor(shape, dtype, label),
+      shape,
+      dtype,
+    };
     if (values) this.write(t, values);
     this.live.push(t);
     return t;
@@ -35,7 +40,12 @@ export class Twins {
 
   /** A view with another shape on both backends. */
   view(t: Twin, shape: readonly number[]): Twin {
-    return { gpu: this.gpu.view(t.gpu, shape), cpu: this.cpu.view(t.cpu, shape), shape, dtype: t.dtype };
+    return {
+      gpu: this.gpu.view(t.gpu, shape),
+      cpu: this.cpu.view(t.cpu, shape),
+      shape,
+      dtype: t.dtype,
+    };
   }
 
   write(t: Twin, values: ArrayLike<number>): void {

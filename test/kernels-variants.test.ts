@@ -5,7 +5,14 @@
  * limbs, including the extremes of i32 so that every sum wraps.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { checkTiles, findVariant, GEMM_OPS, type GemmOp, variantsOf, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
+import {
+  checkTiles,
+  findVariant,
+  GEMM_OPS,
+  type GemmOp,
+  variantsOf,
+  withForcedVariant,
+} from '../src/kernels/gemm-tiles.ts';
 import { Rng } from '../src/rng.ts';
 import { randomInts, sparsifyDelta } from './helpers.ts';
 import { Twins } from './kernels-twin.ts';
@@ -69,7 +76,14 @@ describe('conv variants: WebGPU == CPU', () => {
         t.run((ops, on) => {
           ops.conv2d({ x: on(x), w: on(w), bias: on(bias), padding: pad, out: on(z) });
           ops.conv2d({ x: on(x), w: on(w), padding: pad, out: on(s), epilogue: { scale: sf } });
-          ops.conv2d({ x: on(x), w: on(w), bias: on(bias), padding: pad, out: on(s2), epilogue: { scale: sf, relu: { out: on(a), slopeInv: 7 } } });
+          ops.conv2d({
+            x: on(x),
+            w: on(w),
+            bias: on(bias),
+            padding: pad,
+            out: on(s2),
+            epilogue: { scale: sf, relu: { out: on(a), slopeInv: 7 } },
+          });
         }),
       );
       const what = `${label} shape #${i}`;
@@ -81,25 +95,35 @@ describe('conv variants: WebGPU == CPU', () => {
     }
   });
 
-  it.each(labels('conv2dWeightGrad'))('weight gradient %s: odd shapes, wrapping delta, sparse and dense filters', async (label) => {
-    const choice = findVariant('conv2dWeightGrad', label)!;
-    for (const [i, [B, C, H, W, F, k, pad]] of CONV_SHAPES.entries()) {
-      const rng = new Rng(6000 + i);
-      const Ho = H + 2 * pad - k + 1;
-      const Wo = W + 2 * pad - k + 1;
-      const x = t.tensor([B, C, H, W], 'i8', randomInts(rng, B * C * H * W, -128, 127), 'x');
-      const n = B * F * Ho * Wo;
-      const dv = i % 2 ? randomInts(rng, n, I32_MIN, I32_MAX) : randomInts(rng, n, -3000, 3000);
-      // Every third shape keeps delta dense; the others mix filters of every density.
-      const delta = t.tensor([B, F, Ho, Wo], 'i32', i % 3 === 1 ? dv : sparsifyDelta(rng, dv, F, Ho * Wo, i), 'delta');
-      const dw = t.tensor([F, C, k, k], 'i32', undefined, 'dw');
-      withForcedVariant('conv2dWeightGrad', choice, () =>
-        t.run((ops, on) => ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) })),
-      );
-      await t.expectSame(dw, `${label} shape #${i} weight grad`);
-      t.disposeAll();
-    }
-  });
+  it.each(labels('conv2dWeightGrad'))(
+    'weight gradient %s: odd shapes, wrapping delta, sparse and dense filters',
+    async (label) => {
+      const choice = findVariant('conv2dWeightGrad', label)!;
+      for (const [i, [B, C, H, W, F, k, pad]] of CONV_SHAPES.entries()) {
+        const rng = new Rng(6000 + i);
+        const Ho = H + 2 * pad - k + 1;
+        const Wo = W + 2 * pad - k + 1;
+        const x = t.tensor([B, C, H, W], 'i8', randomInts(rng, B * C * H * W, -128, 127), 'x');
+        const n = B * F * Ho * Wo;
+        const dv = i % 2 ? randomInts(rng, n, I32_MIN, I32_MAX) : randomInts(rng, n, -3000, 3000);
+        // Every third shape keeps delta dense; the others mix filters of every density.
+        const delta = t.tensor(
+          [B, F, Ho, Wo],
+          'i32',
+          i % 3 === 1 ? dv : sparsifyDelta(rng, dv, F, Ho * Wo, i),
+          'delta',
+        );
+        const dw = t.tensor([F, C, k, k], 'i32', undefined, 'dw');
+        withForcedVariant('conv2dWeightGrad', choice, () =>
+          t.run((ops, on) =>
+            ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) }),
+          ),
+        );
+        await t.expectSame(dw, `${label} shape #${i} weight grad`);
+        t.disposeAll();
+      }
+    },
+  );
 });
 
 /** [B, K, O] */
@@ -139,7 +163,13 @@ describe('linear variants: WebGPU == CPU', () => {
         t.run((ops, on) => {
           ops.linear({ x: on(x), w: on(w), bias: on(bias), out: on(z) });
           ops.linear({ x: on(x), w: on(w), out: on(s), epilogue: { scale: sf } });
-          ops.linear({ x: on(x), w: on(w), bias: on(bias), out: on(s2), epilogue: { scale: sf, relu: { out: on(a), slopeInv: 5 } } });
+          ops.linear({
+            x: on(x),
+            w: on(w),
+            bias: on(bias),
+            out: on(s2),
+            epilogue: { scale: sf, relu: { out: on(a), slopeInv: 5 } },
+          });
         }),
       );
       const what = `${label} shape #${i}`;
@@ -161,7 +191,12 @@ describe('linear variants: WebGPU == CPU', () => {
         const g8 = t.tensor([B, O], 'i8', randomInts(rng, B * O, -128, 127), 'g8');
         const g32 = t.tensor([B, O], 'i32', randomInts(rng, B * O, I32_MIN, I32_MAX), 'g32');
         const out8 = t.tensor(op === 'linearInputGrad' ? [B, K] : [O, K], 'i32', undefined, 'out8');
-        const out32 = t.tensor(op === 'linearInputGrad' ? [B, K] : [O, K], 'i32', undefined, 'out32');
+        const out32 = t.tensor(
+          op === 'linearInputGrad' ? [B, K] : [O, K],
+          'i32',
+          undefined,
+          'out32',
+        );
         withForcedVariant(op, choice, () =>
           t.run((ops, on) => {
             if (op === 'linearInputGrad') {
@@ -181,9 +216,10 @@ describe('linear variants: WebGPU == CPU', () => {
   }
 });
 
-describe('variant tiles fit the shaders\' register arrays', () => {
+describe("variant tiles fit the shaders' register arrays", () => {
   it('accepts every variant the engine has and refuses tiles past the arrays', () => {
-    for (const op of GEMM_OPS) for (const v of variantsOf(op)) expect(() => checkTiles(op, v)).not.toThrow();
+    for (const op of GEMM_OPS)
+      for (const v of variantsOf(op)) expect(() => checkTiles(op, v)).not.toThrow();
     const bad: [GemmOp, Record<string, number>][] = [
       ['linear', { TM: 1, TN: 6 }], // the forward's int8 store writes whole words of 4 outputs
       ['linear', { TM: 8, TN: 4 }],
@@ -192,6 +228,10 @@ describe('variant tiles fit the shaders\' register arrays', () => {
       ['conv2d', { TF: 8, TP: 8 }],
       ['conv2dWeightGrad', { TF: 12 }],
     ];
-    for (const [op, params] of bad) expect(() => checkTiles(op, { label: 'bad', params }), `${op} ${JSON.stringify(params)}`).toThrow(/exceeds the shader's register tile/);
+    for (const [op, params] of bad)
+      expect(
+        () => checkTiles(op, { label: 'bad', params }),
+        `${op} ${JSON.stringify(params)}`,
+      ).toThrow(/exceeds the shader's register tile/);
   });
 });

@@ -13,24 +13,30 @@ import { planFromSpec } from '../src/train/plan.ts';
 import { webgpu } from './helpers.ts';
 
 describe('memory plan', () => {
-  it.each(presetNames.flatMap((name) => [1, 8, 64].map((batch) => [name, batch] as const)))('%s at batch %i: allocated <= 1.2x minimum', (name, batch) => {
-    const spec = getPreset(name).spec;
-    const backend = new CpuBackend();
-    const report = memoryReport(backend, spec, batch);
-    const weights = planFromSpec(spec).parameters.reduce((a, p) => a + 4 * p.shape.reduce((x, y) => x * y, 1), 0);
-    expect(report.weightBytes).toBe(weights);
-    expect(report.minimumBytes).toBe(minimumBytes(spec, batch));
-    expect(report.minimumBytes).toBeGreaterThan(weights);
-    expect(report.allocatedBytes).toBeGreaterThanOrEqual(weights);
-    expect(report.allocatedBytes * 10).toBeLessThanOrEqual(report.minimumBytes * 12);
-    // Everything was released again.
-    expect(backend.bytesInUse()).toBe(0);
-  });
+  it.each(presetNames.flatMap((name) => [1, 8, 64].map((batch) => [name, batch] as const)))(
+    '%s at batch %i: allocated <= 1.2x minimum',
+    (name, batch) => {
+      const spec = getPreset(name).spec;
+      const backend = new CpuBackend();
+      const report = memoryReport(backend, spec, batch);
+      const weights = planFromSpec(spec).parameters.reduce(
+        (a, p) => a + 4 * p.shape.reduce((x, y) => x * y, 1),
+        0,
+      );
+      expect(report.weightBytes).toBe(weights);
+      expect(report.minimumBytes).toBe(minimumBytes(spec, batch));
+      expect(report.minimumBytes).toBeGreaterThan(weights);
+      expect(report.allocatedBytes).toBeGreaterThanOrEqual(weights);
+      expect(report.allocatedBytes * 10).toBeLessThanOrEqual(report.minimumBytes * 12);
+      // Everything was released again.
+      expect(backend.bytesInUse()).toBe(0);
+    },
+  );
 
   it.each([
     ['cnn-small', 64],
     ['vgg8b', 8],
-  ] as const)('%s at batch %i: tensors and the kernels\' scratch <= 1.2x minimum', (name, batch) => {
+  ] as const)("%s at batch %i: tensors and the kernels' scratch <= 1.2x minimum", (name, batch) => {
     const spec = getPreset(name).spec;
     const tensors = plannedTensors(spec, batch).reduce((a, t) => a + t.bytes, 0);
     const scratch = [...plannedScratch(spec, batch).values()].reduce((a, b) => a + b, 0);

@@ -5,10 +5,21 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { headPooling, type ModelGeometry, modelGeometry, trainingStepOps } from '../src/model/geometry.ts';
+import {
+  headPooling,
+  type ModelGeometry,
+  modelGeometry,
+  trainingStepOps,
+} from '../src/model/geometry.ts';
 import { initBound, initWeights, isqrt, KAIMING_GAINS } from '../src/model/init.ts';
 import { getPreset, presetNames } from '../src/model/presets.ts';
-import { dropoutMultiplier, type FeatureSpec, ModelSpecError, parseModelSpec, SLOPE_INVS } from '../src/model/spec.ts';
+import {
+  dropoutMultiplier,
+  type FeatureSpec,
+  ModelSpecError,
+  parseModelSpec,
+  SLOPE_INVS,
+} from '../src/model/spec.ts';
 
 const GOLDEN = new URL('../../shared/golden/', import.meta.url);
 
@@ -50,8 +61,22 @@ describe('integer Kaiming initialisation (NITRO-D.md §6)', () => {
 
   it('the full bound table of §6', () => {
     const table: [number, number][] = [
-      [784, 10], [100, 30], [50, 43], [200, 21], [1024, 9], [3072, 5], [3000, 5], [2048, 6], [512, 13],
-      [9, 64], [27, 60], [1152, 9], [2304, 6], [4608, 4], [4096, 4], [3584, 5],
+      [784, 10],
+      [100, 30],
+      [50, 43],
+      [200, 21],
+      [1024, 9],
+      [3072, 5],
+      [3000, 5],
+      [2048, 6],
+      [512, 13],
+      [9, 64],
+      [27, 60],
+      [1152, 9],
+      [2304, 6],
+      [4608, 4],
+      [4096, 4],
+      [3584, 5],
     ];
     for (const [fanIn, bound] of table) expect(initBound(fanIn), `fan-in ${fanIn}`).toBe(bound);
     // Uncapped value for fan-in 9: 1372·128·1732 // (3·10^6) = 101.
@@ -59,7 +84,17 @@ describe('integer Kaiming initialisation (NITRO-D.md §6)', () => {
   });
 
   it('gain table by slope', () => {
-    expect(KAIMING_GAINS).toEqual({ 3: 1342, 4: 1372, 5: 1387, 7: 1400, 8: 1403, 10: 1407, 15: 1411, 16: 1411, 20: 1412 });
+    expect(KAIMING_GAINS).toEqual({
+      3: 1342,
+      4: 1372,
+      5: 1387,
+      7: 1400,
+      8: 1403,
+      10: 1407,
+      15: 1411,
+      16: 1411,
+      20: 1412,
+    });
     expect(initBound(100, 3)).toBe(29);
     expect(initBound(100, 4)).toBe(30);
     expect(initBound(100, 20)).toBe(31);
@@ -95,13 +130,23 @@ describe('integer Kaiming initialisation (NITRO-D.md §6)', () => {
     // Bounds: fan-in 4 -> 64 (capped), 3 -> 64 (capped).
     const all = [...w.values()].flatMap((t) => [...t]);
     expect(all.every((v) => v >= -64 && v <= 64)).toBe(true);
-    expect(all).toEqual([-19, 39, 58, 41, 44, -22, -27, -15, 17, -47, 38, 12, -9, -4, -16, 63, -27, -23, -48, 55, 41, -49, -6, -17]);
+    expect(all).toEqual([
+      -19, 39, 58, 41, 44, -22, -27, -15, 17, -47, 38, 12, -9, -4, -16, 63, -27, -23, -48, 55, 41,
+      -49, -6, -17,
+    ]);
   });
 
   it('includes biases, and uses the s = 4 gain in compat "reference"', () => {
     const json = { input: [1, 10, 10], classes: 10, hidden: [8], negativeSlopeInv: 3, bias: true };
     const none = initWeights(parseModelSpec(json), 1);
-    expect([...none.keys()]).toEqual(['blocks.0.weight', 'blocks.0.bias', 'blocks.0.head.weight', 'blocks.0.head.bias', 'output.weight', 'output.bias']);
+    expect([...none.keys()]).toEqual([
+      'blocks.0.weight',
+      'blocks.0.bias',
+      'blocks.0.head.weight',
+      'blocks.0.head.bias',
+      'output.weight',
+      'output.bias',
+    ]);
     const maxAbs = (t: Int32Array) => t.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     expect(maxAbs(none.get('blocks.0.weight')!)).toBeLessThanOrEqual(29);
     expect(maxAbs(none.get('blocks.0.bias')!)).toBeLessThanOrEqual(29);
@@ -113,7 +158,12 @@ describe('integer Kaiming initialisation (NITRO-D.md §6)', () => {
 describe('learning-head pooling (NITRO-D.md §1.4, §9 item 13)', () => {
   it('CIFAR-10 table: dims 32/16/8/4, no padding, d_lr 4096', () => {
     const table: [number, number, [number, number]][] = [
-      [128, 32, [8, 4]], [256, 32, [8, 8]], [256, 16, [4, 4]], [512, 16, [8, 4]], [512, 8, [4, 2]], [512, 4, [2, 1]],
+      [128, 32, [8, 4]],
+      [256, 32, [8, 8]],
+      [256, 16, [4, 4]],
+      [512, 16, [8, 4]],
+      [512, 8, [4, 2]],
+      [512, 4, [2, 1]],
     ];
     for (const [ch, dim, kernel] of table) {
       const h = headPooling(ch, dim, dim, 4096);
@@ -154,16 +204,34 @@ describe('learning-head pooling (NITRO-D.md §1.4, §9 item 13)', () => {
     const cases: [string, FeatureSpec[], [number, number, number], number, number[]][] = [
       ['VGG8B CIFAR', VGG8B, [3, 32, 32], 2048, [4096, 4096, 4096, 4096, 4096, 4096]],
       ['VGG8B MNIST', VGG8B, [1, 28, 28], 512, [3584, 4096, 4096, 4096, 4096, 3072]],
-      ['VGG11B CIFAR', VGG11B, [3, 32, 32], 2048, [4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096]],
-      ['VGG11B MNIST', VGG11B, [1, 28, 28], 512, [3584, 3584, 3584, 4096, 4096, 4096, 4096, 4096, 3072]],
+      [
+        'VGG11B CIFAR',
+        VGG11B,
+        [3, 32, 32],
+        2048,
+        [4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096],
+      ],
+      [
+        'VGG11B MNIST',
+        VGG11B,
+        [1, 28, 28],
+        512,
+        [3584, 3584, 3584, 4096, 4096, 4096, 4096, 4096, 3072],
+      ],
     ];
     for (const [name, features, input, fe, dlrs] of cases) {
       const g = geometryOf({ input, classes: 10, features, hidden: [1024], compat: 'reference' });
       expect(g.flatten.features, name).toBe(fe);
       expect(g.flatten.shape, name).toEqual(fe === 2048 ? [512, 2, 2] : [512, 1, 1]);
       expect(g.convBlocks).toBe(dlrs.length);
-      expect(g.blocks.slice(0, dlrs.length).map((b) => b.head.dlr), name).toEqual(dlrs);
-      expect(g.blocks.map((b) => b.updatesPerStep), name).toEqual([...dlrs.map(() => 1), 2]);
+      expect(
+        g.blocks.slice(0, dlrs.length).map((b) => b.head.dlr),
+        name,
+      ).toEqual(dlrs);
+      expect(
+        g.blocks.map((b) => b.updatesPerStep),
+        name,
+      ).toEqual([...dlrs.map(() => 1), 2]);
       expect(g.blocks[dlrs.length].inFeatures).toBe(fe);
       expect(g.output).toMatchObject({ inFeatures: 1024, sf: 262144, weightShape: [10, 1024] });
     }
@@ -171,9 +239,30 @@ describe('learning-head pooling (NITRO-D.md §1.4, §9 item 13)', () => {
 
   it('VGG8B MNIST block shapes and plain pools (floor)', () => {
     const g = geometryOf({ input: [1, 28, 28], classes: 10, features: VGG8B, hidden: [1024] });
-    expect(g.blocks.map((b) => b.outShape)).toEqual([[128, 28, 28], [256, 28, 28], [256, 14, 14], [512, 14, 14], [512, 7, 7], [512, 3, 3], [1024]]);
-    expect(g.blocks.map((b) => b.poolAfter?.outShape ?? null)).toEqual([null, [256, 14, 14], null, [512, 7, 7], [512, 3, 3], [512, 1, 1], null]);
-    expect(g.blocks[4].head).toMatchObject({ pool: { kernel: [4, 2], padding: [2, 1] }, pooledShape: [512, 2, 4], dlr: 4096, sf: 1048576 });
+    expect(g.blocks.map((b) => b.outShape)).toEqual([
+      [128, 28, 28],
+      [256, 28, 28],
+      [256, 14, 14],
+      [512, 14, 14],
+      [512, 7, 7],
+      [512, 3, 3],
+      [1024],
+    ]);
+    expect(g.blocks.map((b) => b.poolAfter?.outShape ?? null)).toEqual([
+      null,
+      [256, 14, 14],
+      null,
+      [512, 7, 7],
+      [512, 3, 3],
+      [512, 1, 1],
+      null,
+    ]);
+    expect(g.blocks[4].head).toMatchObject({
+      pool: { kernel: [4, 2], padding: [2, 1] },
+      pooledShape: [512, 2, 4],
+      dlr: 4096,
+      sf: 1048576,
+    });
     expect(g.headPoolPadMode).toBe('ignore');
     expect(g.blocks.map((b) => b.updatesPerStep)).toEqual([1, 1, 1, 1, 1, 1, 1]);
   });
@@ -191,11 +280,26 @@ describe('scaling factors (NITRO-D.md §1.2)', () => {
       sfs.set(`output ${g.output.inFeatures}`, g.output.sf);
     }
     const expected: Record<string, number> = {
-      'conv 1': 2304, 'conv 3': 6912, 'conv 128': 294912, 'conv 256': 589824, 'conv 512': 1179648,
-      'linear 784': 200704, 'linear 100': 25600, 'linear 200': 51200, 'linear 3072': 786432, 'linear 3000': 768000,
-      'linear 2048': 524288, 'linear 512': 131072,
-      'output 50': 12800, 'output 1024': 262144, 'output 3000': 768000,
-      'head 4096': 1048576, 'head 3584': 917504, 'head 3072': 786432, 'head 100': 25600, 'head 50': 12800,
+      'conv 1': 2304,
+      'conv 3': 6912,
+      'conv 128': 294912,
+      'conv 256': 589824,
+      'conv 512': 1179648,
+      'linear 784': 200704,
+      'linear 100': 25600,
+      'linear 200': 51200,
+      'linear 3072': 786432,
+      'linear 3000': 768000,
+      'linear 2048': 524288,
+      'linear 512': 131072,
+      'output 50': 12800,
+      'output 1024': 262144,
+      'output 3000': 768000,
+      'head 4096': 1048576,
+      'head 3584': 917504,
+      'head 3072': 786432,
+      'head 100': 25600,
+      'head 50': 12800,
     };
     for (const [k, v] of Object.entries(expected)) expect(sfs.get(k), k).toBe(v);
   });
@@ -208,7 +312,10 @@ describe('golden cases', () => {
   for (const name of cases) {
     it(`${name}: model.json parses; geometry matches case.md and init.safetensors`, () => {
       const dir = new URL(`${name}/`, GOLDEN);
-      const spec = parseModelSpec(JSON.parse(readFileSync(new URL('model.json', dir), 'utf8')), `${name}/model.json`);
+      const spec = parseModelSpec(
+        JSON.parse(readFileSync(new URL('model.json', dir), 'utf8')),
+        `${name}/model.json`,
+      );
       const g = modelGeometry(spec);
       const caseMd = readFileSync(new URL('case.md', dir), 'utf8');
 
@@ -216,7 +323,9 @@ describe('golden cases', () => {
       expect(updates).not.toBeNull();
       expect(g.blocks.map((b) => b.updatesPerStep)).toEqual(updates![1].split(',').map(Number));
 
-      const heads = [...caseMd.matchAll(/k=\((\d+),(\d+)\) pad=\((\d+),(\d+)\) d_lr=(\d+)/g)].map((m) => m.slice(1).map(Number));
+      const heads = [...caseMd.matchAll(/k=\((\d+),(\d+)\) pad=\((\d+),(\d+)\) d_lr=(\d+)/g)].map(
+        (m) => m.slice(1).map(Number),
+      );
       const convHeads = g.blocks.filter((b) => b.kind === 'conv');
       expect(heads.length).toBe(convHeads.length);
       convHeads.forEach((b, i) => {
@@ -233,7 +342,9 @@ describe('golden cases', () => {
   }
 
   it('cnn_small_8x8 in detail', () => {
-    const spec = parseModelSpec(JSON.parse(readFileSync(new URL('cnn_small_8x8/model.json', GOLDEN), 'utf8')));
+    const spec = parseModelSpec(
+      JSON.parse(readFileSync(new URL('cnn_small_8x8/model.json', GOLDEN), 'utf8')),
+    );
     const g = modelGeometry(spec);
     expect(g.blocks.map((b) => [b.kind, b.inShape, b.outShape, b.fanIn, b.sf])).toEqual([
       ['conv', [1, 8, 8], [4, 6, 6], 9, 2304],
@@ -241,9 +352,24 @@ describe('golden cases', () => {
       ['linear', [72], [16], 72, 18432],
     ]);
     expect(g.blocks[0].poolAfter).toEqual({ kernel: [2, 2], outShape: [4, 3, 3] });
-    expect(g.blocks[0].head).toMatchObject({ pool: { kernel: [4, 4], padding: [2, 2] }, pooledShape: [4, 2, 2], dlr: 16, sf: 4096 });
-    expect(g.blocks[1].head).toMatchObject({ pool: { kernel: [4, 2], padding: [2, 1] }, pooledShape: [8, 1, 2], dlr: 16, sf: 4096 });
-    expect(g.blocks[2].head).toMatchObject({ pooledShape: [16], dlr: 16, sf: 4096, weightShape: [10, 16] });
+    expect(g.blocks[0].head).toMatchObject({
+      pool: { kernel: [4, 4], padding: [2, 2] },
+      pooledShape: [4, 2, 2],
+      dlr: 16,
+      sf: 4096,
+    });
+    expect(g.blocks[1].head).toMatchObject({
+      pool: { kernel: [4, 2], padding: [2, 1] },
+      pooledShape: [8, 1, 2],
+      dlr: 16,
+      sf: 4096,
+    });
+    expect(g.blocks[2].head).toMatchObject({
+      pooledShape: [16],
+      dlr: 16,
+      sf: 4096,
+      weightShape: [10, 16],
+    });
     expect(g.flatten).toEqual({ shape: [8, 3, 3], features: 72 });
     expect(g.output).toMatchObject({ inFeatures: 16, sf: 4096, weightShape: [10, 16] });
   });
@@ -263,7 +389,13 @@ describe('cost', () => {
   });
 
   it('counts the double update of a CNN classifier block in compat "reference"', () => {
-    const json = { input: [1, 8, 8], classes: 10, features: [{ conv: 4, kernel: 3 }], hidden: [16], headDim: 16 };
+    const json = {
+      input: [1, 8, 8],
+      classes: 10,
+      features: [{ conv: 4, kernel: 3 }],
+      hidden: [16],
+      headDim: 16,
+    };
     const none = modelGeometry(parseModelSpec(json));
     const ref = modelGeometry(parseModelSpec({ ...json, compat: 'reference' }));
     const fc = 16 * 144;
@@ -287,7 +419,9 @@ describe('spec defaults and extensions', () => {
       compat: 'none',
     });
     expect(parseModelSpec({ input: [1, 2, 2], classes: 2, hidden: [3] }).training.lrAmp).toBe(128);
-    expect(parseModelSpec({ input: [1, 8, 8], classes: 2, features: [{ conv: 2, kernel: 3 }] }).features).toEqual([{ conv: 2, kernel: 3, padding: 0 }]);
+    expect(
+      parseModelSpec({ input: [1, 8, 8], classes: 2, features: [{ conv: 2, kernel: 3 }] }).features,
+    ).toEqual([{ conv: 2, kernel: 3, padding: 0 }]);
   });
 
   it('is idempotent and survives a JSON round trip', () => {
@@ -299,26 +433,58 @@ describe('spec defaults and extensions', () => {
   });
 
   it('dropout multipliers equal the reference table (§1.6)', () => {
-    const table = [1052, 1111, 1176, 1250, 1333, 1428, 1538, 1666, 1818, 2000, 2222, 2500, 2857, 3333, 4000, 5000, 6666, 10000, 20000];
+    const table = [
+      1052, 1111, 1176, 1250, 1333, 1428, 1538, 1666, 1818, 2000, 2222, 2500, 2857, 3333, 4000,
+      5000, 6666, 10000, 20000,
+    ];
     expect(table.map((_, i) => dropoutMultiplier(50 * (i + 1)))).toEqual(table);
     expect(dropoutMultiplier(0)).toBe(1000);
   });
 
   it('places dropout as the reference does (§1.5)', () => {
-    const cnn = geometryOf({ input: [1, 28, 28], classes: 10, features: VGG8B, hidden: [1024, 256], dropout: { hidden: 100 } });
+    const cnn = geometryOf({
+      input: [1, 28, 28],
+      classes: 10,
+      features: VGG8B,
+      hidden: [1024, 256],
+      dropout: { hidden: 100 },
+    });
     expect(cnn.blocks.map((b) => b.dropoutPermille ?? 0)).toEqual([0, 0, 0, 0, 0, 100, 100, 100]);
-    const both = geometryOf({ input: [1, 28, 28], classes: 10, features: VGG8B, hidden: [1024], dropout: { features: 50, hidden: 150 } });
+    const both = geometryOf({
+      input: [1, 28, 28],
+      classes: 10,
+      features: VGG8B,
+      hidden: [1024],
+      dropout: { features: 50, hidden: 150 },
+    });
     expect(both.blocks.map((b) => b.dropoutPermille ?? 0)).toEqual([50, 50, 50, 50, 50, 150, 150]);
-    const fe = geometryOf({ input: [1, 8, 8], classes: 10, features: [{ conv: 4, kernel: 3 }], hidden: [16], dropout: { features: 200 } });
+    const fe = geometryOf({
+      input: [1, 8, 8],
+      classes: 10,
+      features: [{ conv: 4, kernel: 3 }],
+      hidden: [16],
+      dropout: { features: 200 },
+    });
     expect(fe.blocks.map((b) => b.dropoutPermille ?? 0)).toEqual([200, 0]);
-    const mlp = geometryOf({ input: [3, 32, 32], classes: 10, hidden: [3000, 3000, 3000], dropout: { hidden: 100 } });
+    const mlp = geometryOf({
+      input: [3, 32, 32],
+      classes: 10,
+      hidden: [3000, 3000, 3000],
+      dropout: { hidden: 100 },
+    });
     expect(mlp.blocks.map((b) => b.dropoutPermille)).toEqual([100, 100, 100]);
     const off = geometryOf({ input: [3, 32, 32], classes: 10, hidden: [30], dropout: {} });
     expect(off.blocks[0].dropoutPermille).toBeUndefined();
   });
 
   it('names bias tensors in checkpoint order', () => {
-    const g = geometryOf({ input: [1, 8, 8], classes: 3, features: [{ conv: 2, kernel: 3, padding: 1 }, { pool: 2 }], hidden: [5], bias: true });
+    const g = geometryOf({
+      input: [1, 8, 8],
+      classes: 3,
+      features: [{ conv: 2, kernel: 3, padding: 1 }, { pool: 2 }],
+      hidden: [5],
+      bias: true,
+    });
     expect(g.parameters.map((p) => `${p.name} [${p.shape}] ${p.fanIn}`)).toEqual([
       'blocks.0.weight [2,1,3,3] 9',
       'blocks.0.bias [2] 9',
@@ -336,52 +502,243 @@ describe('spec defaults and extensions', () => {
 
 describe('spec errors', () => {
   const base = { input: [1, 28, 28], classes: 10, hidden: [100] };
-  const cnn = { input: [1, 8, 8], classes: 10, features: [{ conv: 4, kernel: 3, padding: 1 }, { pool: 2 }], hidden: [16] };
+  const cnn = {
+    input: [1, 8, 8],
+    classes: 10,
+    features: [{ conv: 4, kernel: 3, padding: 1 }, { pool: 2 }],
+    hidden: [16],
+  };
   const cases: [string, unknown, string, RegExp][] = [
     ['not an object', [1, 2], '', /the model spec must be a JSON object, got \[1,2\]/],
     ['null', null, '', /must be a JSON object, got null/],
-    ['unknown top-level key', { ...base, hiden: [3] }, '', /unknown key "hiden" \(did you mean "hidden"\?\)$/],
+    [
+      'unknown top-level key',
+      { ...base, hiden: [3] },
+      '',
+      /unknown key "hiden" \(did you mean "hidden"\?\)$/,
+    ],
     ['unknown key far from any', { ...base, zzzzzzzz: 1 }, '', /unknown key "zzzzzzzz"$/],
-    ['unknown key in training', { ...base, training: { lrInv: 512, lrInvv: 3 } }, 'training', /unknown key "lrInvv" at training/],
-    ['unknown key in a conv', { ...cnn, features: [{ conv: 4, kernel: 3, stride: 2 }] }, 'features[0]', /unknown key "stride" at features\[0\]/],
-    ['unknown key in a pool', { ...cnn, features: [{ conv: 4, kernel: 3 }, { pool: 2, padding: 1 }] }, 'features[1]', /unknown key "padding" at features\[1\]/],
-    ['unknown key in dropout', { ...base, dropout: { fc: 100 } }, 'dropout', /unknown key "fc" at dropout/],
+    [
+      'unknown key in training',
+      { ...base, training: { lrInv: 512, lrInvv: 3 } },
+      'training',
+      /unknown key "lrInvv" at training/,
+    ],
+    [
+      'unknown key in a conv',
+      { ...cnn, features: [{ conv: 4, kernel: 3, stride: 2 }] },
+      'features[0]',
+      /unknown key "stride" at features\[0\]/,
+    ],
+    [
+      'unknown key in a pool',
+      {
+        ...cnn,
+        features: [
+          { conv: 4, kernel: 3 },
+          { pool: 2, padding: 1 },
+        ],
+      },
+      'features[1]',
+      /unknown key "padding" at features\[1\]/,
+    ],
+    [
+      'unknown key in dropout',
+      { ...base, dropout: { fc: 100 } },
+      'dropout',
+      /unknown key "fc" at dropout/,
+    ],
     ['missing input', { classes: 10, hidden: [3] }, 'input', /missing key "input"/],
     ['missing classes', { input: [1, 2, 2], hidden: [3] }, 'classes', /missing key "classes"/],
-    ['lrInv 0', { ...base, training: { lrInv: 0 } }, 'training.lrInv', /: training\.lrInv must be a positive integer, got 0$/],
-    ['lrInv negative', { ...base, training: { lrInv: -512 } }, 'training.lrInv', /training\.lrInv must be a positive integer, got -512/],
-    ['lrInv fractional', { ...base, training: { lrInv: 1.5 } }, 'training.lrInv', /training\.lrInv must be a positive integer, got 1\.5/],
-    ['lrInv string', { ...base, training: { lrInv: '512' } }, 'training.lrInv', /training\.lrInv must be a positive integer, got "512"/],
-    ['lrInv beyond i32', { ...base, training: { lrInv: 2 ** 31 } }, 'training.lrInv', /training\.lrInv must be a positive integer that fits in i32 \(≤ 2147483647\), got 2147483648/],
-    ['lrAmp 0', { ...base, training: { lrAmp: 0 } }, 'training.lrAmp', /training\.lrAmp must be a positive integer, got 0/],
-    ['negative decay', { ...base, training: { forwardDecayInv: -1 } }, 'training.forwardDecayInv', /training\.forwardDecayInv must be a non-negative integer \(0 = off\), got -1/],
-    ['training not an object', { ...base, training: 5 }, 'training', /training must be a JSON object, got 5/],
-    ['slope not allowed', { ...base, negativeSlopeInv: 6 }, 'negativeSlopeInv', /negativeSlopeInv must be one of 3,4,5,7,8,10,15,16,20, got 6$/],
-    ['slope string', { ...base, negativeSlopeInv: '4' }, 'negativeSlopeInv', /negativeSlopeInv must be one of .*, got "4"/],
-    ['input of two dims', { ...base, input: [1, 28] }, 'input', /input must be \[channels, height, width\], got \[1,28\]/],
-    ['input zero', { ...base, input: [0, 28, 28] }, 'input[0]', /input\[0\] must be a positive integer, got 0/],
+    [
+      'lrInv 0',
+      { ...base, training: { lrInv: 0 } },
+      'training.lrInv',
+      /: training\.lrInv must be a positive integer, got 0$/,
+    ],
+    [
+      'lrInv negative',
+      { ...base, training: { lrInv: -512 } },
+      'training.lrInv',
+      /training\.lrInv must be a positive integer, got -512/,
+    ],
+    [
+      'lrInv fractional',
+      { ...base, training: { lrInv: 1.5 } },
+      'training.lrInv',
+      /training\.lrInv must be a positive integer, got 1\.5/,
+    ],
+    [
+      'lrInv string',
+      { ...base, training: { lrInv: '512' } },
+      'training.lrInv',
+      /training\.lrInv must be a positive integer, got "512"/,
+    ],
+    [
+      'lrInv beyond i32',
+      { ...base, training: { lrInv: 2 ** 31 } },
+      'training.lrInv',
+      /training\.lrInv must be a positive integer that fits in i32 \(≤ 2147483647\), got 2147483648/,
+    ],
+    [
+      'lrAmp 0',
+      { ...base, training: { lrAmp: 0 } },
+      'training.lrAmp',
+      /training\.lrAmp must be a positive integer, got 0/,
+    ],
+    [
+      'negative decay',
+      { ...base, training: { forwardDecayInv: -1 } },
+      'training.forwardDecayInv',
+      /training\.forwardDecayInv must be a non-negative integer \(0 = off\), got -1/,
+    ],
+    [
+      'training not an object',
+      { ...base, training: 5 },
+      'training',
+      /training must be a JSON object, got 5/,
+    ],
+    [
+      'slope not allowed',
+      { ...base, negativeSlopeInv: 6 },
+      'negativeSlopeInv',
+      /negativeSlopeInv must be one of 3,4,5,7,8,10,15,16,20, got 6$/,
+    ],
+    [
+      'slope string',
+      { ...base, negativeSlopeInv: '4' },
+      'negativeSlopeInv',
+      /negativeSlopeInv must be one of .*, got "4"/,
+    ],
+    [
+      'input of two dims',
+      { ...base, input: [1, 28] },
+      'input',
+      /input must be \[channels, height, width\], got \[1,28\]/,
+    ],
+    [
+      'input zero',
+      { ...base, input: [0, 28, 28] },
+      'input[0]',
+      /input\[0\] must be a positive integer, got 0/,
+    ],
     ['one class', { ...base, classes: 1 }, 'classes', /classes must be an integer ≥ 2, got 1/],
-    ['hidden not an array', { ...base, hidden: 100 }, 'hidden', /hidden must be an array of positive integers, got 100/],
-    ['hidden width 0', { ...base, hidden: [100, 0] }, 'hidden[1]', /hidden\[1\] must be a positive integer, got 0/],
+    [
+      'hidden not an array',
+      { ...base, hidden: 100 },
+      'hidden',
+      /hidden must be an array of positive integers, got 100/,
+    ],
+    [
+      'hidden width 0',
+      { ...base, hidden: [100, 0] },
+      'hidden[1]',
+      /hidden\[1\] must be a positive integer, got 0/,
+    ],
     ['no blocks', { ...base, hidden: [] }, 'hidden', /the model has no blocks/],
     ['bias not boolean', { ...base, bias: 0 }, 'bias', /bias must be true or false, got 0/],
-    ['compat unknown', { ...base, compat: 'exact' }, 'compat', /compat must be "reference" or "none", got "exact"/],
-    ['headDim below classes', { ...base, headDim: 8 }, 'headDim', /headDim must be at least classes \(10\), got 8/],
-    ['headDim overflowing the SF', { ...base, headDim: 2 ** 24 }, 'headDim', /headDim must be an integer in \[1, 8388607\], got 16777216/],
-    ['feature neither conv nor pool', { ...cnn, features: [{ kernel: 3 }] }, 'features[0]', /features\[0\] must be a conv block .* or a pool .*, got \{"kernel":3\}/],
-    ['conv without kernel', { ...cnn, features: [{ conv: 4 }] }, 'features[0].kernel', /missing key "kernel" at features\[0\]/],
-    ['conv filters 0', { ...cnn, features: [{ conv: 0, kernel: 3 }] }, 'features[0].conv', /features\[0\]\.conv must be a positive integer, got 0/],
-    ['padding not below kernel', { ...cnn, features: [{ conv: 4, kernel: 3, padding: 3 }] }, 'features[0].padding', /features\[0\]\.padding must be an integer in \[0, 2\], got 3/],
-    ['kernel larger than the padded input', { ...cnn, input: [1, 2, 2], features: [{ conv: 4, kernel: 5, padding: 1 }] }, 'features[0]', /features\[0\]: kernel 5 does not fit the 2x2 map with padding 1/],
-    ['pool shrinking to 0', { ...cnn, input: [1, 3, 3], features: [{ conv: 4, kernel: 3, padding: 1 }, { pool: 4 }] }, 'features[1]', /features\[1\]: pool 4 shrinks the 3x3 map to 0x0/],
-    ['pool 1', { ...cnn, features: [{ conv: 4, kernel: 3 }, { pool: 1 }] }, 'features[1].pool', /features\[1\]\.pool must be an integer ≥ 2, got 1/],
-    ['leading pool', { ...cnn, features: [{ pool: 2 }, { conv: 4, kernel: 3 }] }, 'features[0]', /features\[0\] must be a conv block/],
-    ['two pools in a row', { ...cnn, features: [{ conv: 4, kernel: 3 }, { pool: 2 }, { pool: 2 }] }, 'features[2]', /features\[2\]: two pools in a row/],
-    ['fan-in overflowing the SF', { ...base, input: [1, 4096, 4096] }, 'hidden[0]', /hidden\[0\]: fan-in 16777216 makes the scaling factor 256·16777216 overflow i32/],
-    ['dropout fractional', { ...base, dropout: { hidden: 0.1 } }, 'dropout.hidden', /dropout\.hidden must be a per-mille rate, a multiple of 50 in \[0, 950\], got 0\.1/],
-    ['dropout not a multiple of 50', { ...base, dropout: { hidden: 75 } }, 'dropout.hidden', /dropout\.hidden must be .*, got 75/],
-    ['dropout too large', { ...base, dropout: { features: 1000 } }, 'dropout.features', /dropout\.features must be .*, got 1000/],
-    ['CNN hidden dropout without a final pool', { ...cnn, features: [{ conv: 4, kernel: 3 }], dropout: { hidden: 100 } }, 'dropout.hidden', /dropout\.hidden in a CNN needs features that end with a conv block followed by a pool/],
+    [
+      'compat unknown',
+      { ...base, compat: 'exact' },
+      'compat',
+      /compat must be "reference" or "none", got "exact"/,
+    ],
+    [
+      'headDim below classes',
+      { ...base, headDim: 8 },
+      'headDim',
+      /headDim must be at least classes \(10\), got 8/,
+    ],
+    [
+      'headDim overflowing the SF',
+      { ...base, headDim: 2 ** 24 },
+      'headDim',
+      /headDim must be an integer in \[1, 8388607\], got 16777216/,
+    ],
+    [
+      'feature neither conv nor pool',
+      { ...cnn, features: [{ kernel: 3 }] },
+      'features[0]',
+      /features\[0\] must be a conv block .* or a pool .*, got \{"kernel":3\}/,
+    ],
+    [
+      'conv without kernel',
+      { ...cnn, features: [{ conv: 4 }] },
+      'features[0].kernel',
+      /missing key "kernel" at features\[0\]/,
+    ],
+    [
+      'conv filters 0',
+      { ...cnn, features: [{ conv: 0, kernel: 3 }] },
+      'features[0].conv',
+      /features\[0\]\.conv must be a positive integer, got 0/,
+    ],
+    [
+      'padding not below kernel',
+      { ...cnn, features: [{ conv: 4, kernel: 3, padding: 3 }] },
+      'features[0].padding',
+      /features\[0\]\.padding must be an integer in \[0, 2\], got 3/,
+    ],
+    [
+      'kernel larger than the padded input',
+      { ...cnn, input: [1, 2, 2], features: [{ conv: 4, kernel: 5, padding: 1 }] },
+      'features[0]',
+      /features\[0\]: kernel 5 does not fit the 2x2 map with padding 1/,
+    ],
+    [
+      'pool shrinking to 0',
+      { ...cnn, input: [1, 3, 3], features: [{ conv: 4, kernel: 3, padding: 1 }, { pool: 4 }] },
+      'features[1]',
+      /features\[1\]: pool 4 shrinks the 3x3 map to 0x0/,
+    ],
+    [
+      'pool 1',
+      { ...cnn, features: [{ conv: 4, kernel: 3 }, { pool: 1 }] },
+      'features[1].pool',
+      /features\[1\]\.pool must be an integer ≥ 2, got 1/,
+    ],
+    [
+      'leading pool',
+      { ...cnn, features: [{ pool: 2 }, { conv: 4, kernel: 3 }] },
+      'features[0]',
+      /features\[0\] must be a conv block/,
+    ],
+    [
+      'two pools in a row',
+      { ...cnn, features: [{ conv: 4, kernel: 3 }, { pool: 2 }, { pool: 2 }] },
+      'features[2]',
+      /features\[2\]: two pools in a row/,
+    ],
+    [
+      'fan-in overflowing the SF',
+      { ...base, input: [1, 4096, 4096] },
+      'hidden[0]',
+      /hidden\[0\]: fan-in 16777216 makes the scaling factor 256·16777216 overflow i32/,
+    ],
+    [
+      'dropout fractional',
+      { ...base, dropout: { hidden: 0.1 } },
+      'dropout.hidden',
+      /dropout\.hidden must be a per-mille rate, a multiple of 50 in \[0, 950\], got 0\.1/,
+    ],
+    [
+      'dropout not a multiple of 50',
+      { ...base, dropout: { hidden: 75 } },
+      'dropout.hidden',
+      /dropout\.hidden must be .*, got 75/,
+    ],
+    [
+      'dropout too large',
+      { ...base, dropout: { features: 1000 } },
+      'dropout.features',
+      /dropout\.features must be .*, got 1000/,
+    ],
+    [
+      'CNN hidden dropout without a final pool',
+      { ...cnn, features: [{ conv: 4, kernel: 3 }], dropout: { hidden: 100 } },
+      'dropout.hidden',
+      /dropout\.hidden in a CNN needs features that end with a conv block followed by a pool/,
+    ],
   ];
 
   for (const [what, json, field, message] of cases) {
@@ -403,7 +760,8 @@ describe('spec errors', () => {
   }
 
   it('every allowed slope parses', () => {
-    for (const s of SLOPE_INVS) expect(parseModelSpec({ ...base, negativeSlopeInv: s }).negativeSlopeInv).toBe(s);
+    for (const s of SLOPE_INVS)
+      expect(parseModelSpec({ ...base, negativeSlopeInv: s }).negativeSlopeInv).toBe(s);
   });
 
   it('uses "model spec" as the default source', () => {
@@ -413,15 +771,27 @@ describe('spec errors', () => {
 
 describe('presets (NITRO-D.md §7)', () => {
   it('lists the paper models and the small CNN', () => {
-    for (const n of ['mlp1', 'mlp2', 'mlp3', 'mlp4', 'vgg8b', 'vgg11b', 'cnn-small']) expect(presetNames).toContain(n);
-    expect(() => getPreset('mlp5')).toThrow(/unknown preset "mlp5"; valid presets: mlp1, mlp2, .*cnn-small/);
+    for (const n of ['mlp1', 'mlp2', 'mlp3', 'mlp4', 'vgg8b', 'vgg11b', 'cnn-small'])
+      expect(presetNames).toContain(n);
+    expect(() => getPreset('mlp5')).toThrow(
+      /unknown preset "mlp5"; valid presets: mlp1, mlp2, .*cnn-small/,
+    );
   });
 
   it('carry the paper hyper-parameters and protocol', () => {
     const mlp2 = getPreset('mlp2');
     expect(mlp2.dataset).toBe('fashion-mnist');
-    expect(mlp2.spec).toMatchObject({ input: [1, 28, 28], hidden: [200, 100, 50], compat: 'reference' });
-    expect(mlp2.spec.training).toEqual({ lrInv: 512, lrAmp: 640, forwardDecayInv: 10000, headDecayInv: 8000 });
+    expect(mlp2.spec).toMatchObject({
+      input: [1, 28, 28],
+      hidden: [200, 100, 50],
+      compat: 'reference',
+    });
+    expect(mlp2.spec.training).toEqual({
+      lrInv: 512,
+      lrAmp: 640,
+      forwardDecayInv: 10000,
+      headDecayInv: 8000,
+    });
     expect(mlp2.protocol).toEqual({
       batch: 64,
       epochs: 150,
@@ -449,10 +819,23 @@ describe('presets (NITRO-D.md §7)', () => {
       expect(p.spec.training, name).toMatchObject({ forwardDecayInv: fw, headDecayInv: lr });
       expect([p.protocol.augment, p.protocol.augmentPad], name).toEqual([augment, pad]);
     }
-    expect(getPreset('mlp4').spec).toMatchObject({ input: [3, 32, 32], hidden: [3000, 3000, 3000], dropout: { features: 0, hidden: 100 } });
-    expect(getPreset('vgg8b').spec).toMatchObject({ input: [1, 28, 28], features: VGG8B, hidden: [1024], dropout: { hidden: 100 } });
+    expect(getPreset('mlp4').spec).toMatchObject({
+      input: [3, 32, 32],
+      hidden: [3000, 3000, 3000],
+      dropout: { features: 0, hidden: 100 },
+    });
+    expect(getPreset('vgg8b').spec).toMatchObject({
+      input: [1, 28, 28],
+      features: VGG8B,
+      hidden: [1024],
+      dropout: { hidden: 100 },
+    });
     expect(getPreset('vgg8b-cifar10').spec.dropout).toEqual({ features: 0, hidden: 150 });
-    expect(getPreset('vgg11b').spec).toMatchObject({ input: [3, 32, 32], features: VGG11B, hidden: [1024] });
+    expect(getPreset('vgg11b').spec).toMatchObject({
+      input: [3, 32, 32],
+      features: VGG11B,
+      hidden: [1024],
+    });
     expect(getPreset('vgg11b').spec.dropout).toBeUndefined();
   });
 

@@ -25,14 +25,55 @@ interface Run {
 
 const RUNS: Run[] = [
   // MNIST protocol: random crop with padding 2.
-  { name: 'mlp1', flags: () => ['--preset', 'mlp1', '--data', SAMPLE, '--train-limit', '256', '--test-limit', '128', '--batch', '32'], epochs: 2 },
+  {
+    name: 'mlp1',
+    flags: () => [
+      '--preset',
+      'mlp1',
+      '--data',
+      SAMPLE,
+      '--train-limit',
+      '256',
+      '--test-limit',
+      '128',
+      '--batch',
+      '32',
+    ],
+    epochs: 2,
+  },
   // Fashion-MNIST protocol (crop and flip) with dropout after each hidden block.
   {
     name: 'mlp-dropout',
-    flags: (dir) => ['--model', join(dir, 'dropout.json'), '--data', SAMPLE, '--train-limit', '192', '--test-limit', '64', '--batch', '16'],
+    flags: (dir) => [
+      '--model',
+      join(dir, 'dropout.json'),
+      '--data',
+      SAMPLE,
+      '--train-limit',
+      '192',
+      '--test-limit',
+      '64',
+      '--batch',
+      '16',
+    ],
     epochs: 3,
   },
-  { name: 'cnn-small', flags: () => ['--preset', 'cnn-small', '--data', SAMPLE, '--train-limit', '96', '--test-limit', '64', '--batch', '16'], epochs: 2 },
+  {
+    name: 'cnn-small',
+    flags: () => [
+      '--preset',
+      'cnn-small',
+      '--data',
+      SAMPLE,
+      '--train-limit',
+      '96',
+      '--test-limit',
+      '64',
+      '--batch',
+      '16',
+    ],
+    epochs: 2,
+  },
 ];
 
 let dir: string;
@@ -40,7 +81,15 @@ let dir: string;
 beforeAll(() => {
   requireBuild();
   dir = mkdtempSync(join(tmpdir(), 'nitro-resume-'));
-  writeFileSync(join(dir, 'dropout.json'), JSON.stringify({ input: [1, 28, 28], classes: 10, hidden: [64, 32], dropout: { features: 0, hidden: 100 } }));
+  writeFileSync(
+    join(dir, 'dropout.json'),
+    JSON.stringify({
+      input: [1, 28, 28],
+      classes: 10,
+      hidden: [64, 32],
+      dropout: { features: 0, hidden: 100 },
+    }),
+  );
 });
 
 async function train(args: string[]): Promise<void> {
@@ -50,7 +99,10 @@ async function train(args: string[]): Promise<void> {
 }
 
 function events(log: string): Record<string, unknown>[] {
-  return readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  return readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 /** An epoch record without the fields that measure time. */
@@ -62,7 +114,11 @@ function epochFacts(e: Record<string, unknown>): Record<string, unknown> {
 describe('train --resume continues bit for bit', () => {
   const oneGo = new Map<string, Buffer>();
 
-  it.each(RUNS.flatMap((run) => (['cpu', 'webgpu'] as const).map((backend) => [run.name, backend, run] as const)))(
+  it.each(
+    RUNS.flatMap((run) =>
+      (['cpu', 'webgpu'] as const).map((backend) => [run.name, backend, run] as const),
+    ),
+  )(
     '%s on %s: one run == first epoch + --resume',
     async (name, backend, run) => {
       const flags = [...run.flags(dir), '--backend', backend];
@@ -72,7 +128,15 @@ describe('train --resume continues bit for bit', () => {
       await train([...flags, '--epochs', '1', '--out', split]);
       const first = readFileSync(join(split, 'last.safetensors'));
       expect(parseSafetensors(new Uint8Array(first)).metadata.epoch).toBe('1');
-      await train([...flags, '--epochs', String(run.epochs), '--resume', join(split, 'last.safetensors'), '--out', split]);
+      await train([
+        ...flags,
+        '--epochs',
+        String(run.epochs),
+        '--resume',
+        join(split, 'last.safetensors'),
+        '--out',
+        split,
+      ]);
 
       const a = readFileSync(join(whole, 'last.safetensors'));
       const b = readFileSync(join(split, 'last.safetensors'));
@@ -84,7 +148,14 @@ describe('train --resume continues bit for bit', () => {
       const bestA = parseSafetensors(new Uint8Array(readFileSync(join(whole, 'best.safetensors'))));
       const bestB = parseSafetensors(new Uint8Array(readFileSync(join(split, 'best.safetensors'))));
       expect([...bestB.tensors.keys()]).toEqual([...bestA.tensors.keys()]);
-      for (const [k, t] of bestA.tensors) expect(Buffer.compare(Buffer.from(bestB.tensors.get(k)!.data.buffer), Buffer.from(t.data.buffer)), k).toBe(0);
+      for (const [k, t] of bestA.tensors)
+        expect(
+          Buffer.compare(
+            Buffer.from(bestB.tensors.get(k)!.data.buffer),
+            Buffer.from(t.data.buffer),
+          ),
+          k,
+        ).toBe(0);
       const { protocol: pa, ...metaA } = bestA.metadata;
       const { protocol: pb, ...metaB } = bestB.metadata;
       expect(metaB).toEqual(metaA);
@@ -93,8 +164,11 @@ describe('train --resume continues bit for bit', () => {
       // The split run's log: both starts, then the same epochs with the same metrics.
       const whole_ = events(join(whole, 'log.jsonl'));
       const split_ = events(join(split, 'log.jsonl'));
-      expect(split_.filter((e) => e.event === 'start').map((e) => e.resumedAtEpoch)).toEqual([0, 1]);
-      const epochs = (l: Record<string, unknown>[]) => l.filter((e) => e.event === 'epoch').map(epochFacts);
+      expect(split_.filter((e) => e.event === 'start').map((e) => e.resumedAtEpoch)).toEqual([
+        0, 1,
+      ]);
+      const epochs = (l: Record<string, unknown>[]) =>
+        l.filter((e) => e.event === 'epoch').map(epochFacts);
       expect(epochs(split_)).toEqual(epochs(whole_));
       expect(epochs(whole_)).toHaveLength(run.epochs);
 
@@ -124,20 +198,41 @@ async function killAfterFirstCheckpoint(args: string[], out: string): Promise<nu
 }
 
 describe('train killed after a checkpoint and resumed with the same command', () => {
-  it.each(['cpu', 'webgpu'] as const)('mlp1 on %s: every checkpoint byte equals the unbroken run', async (backend) => {
-    const epochs = 4;
-    const flags = ['--preset', 'mlp1', '--data', SAMPLE, '--train-limit', '1024', '--test-limit', '256', '--batch', '32', '--epochs', String(epochs), '--backend', backend];
-    const whole = join(dir, `killed-${backend}-whole`);
-    const broken = join(dir, `killed-${backend}-broken`);
-    await train([...flags, '--out', whole]);
-    const at = await killAfterFirstCheckpoint([...flags, '--out', broken], broken);
-    expect(at).toBeGreaterThanOrEqual(1);
-    expect(at, 'killed too late: the run had finished').toBeLessThan(epochs);
-    await train([...flags, '--resume', join(broken, 'last.safetensors'), '--out', broken]);
-    for (const f of ['last.safetensors', 'best.safetensors']) {
-      expect(Buffer.compare(readFileSync(join(whole, f)), readFileSync(join(broken, f))), f).toBe(0);
-    }
-    const starts = events(join(broken, 'log.jsonl')).filter((e) => e.event === 'start');
-    expect(starts.map((e) => e.resumedAtEpoch)).toEqual([0, at]);
-  }, 600_000);
+  it.each(['cpu', 'webgpu'] as const)(
+    'mlp1 on %s: every checkpoint byte equals the unbroken run',
+    async (backend) => {
+      const epochs = 4;
+      const flags = [
+        '--preset',
+        'mlp1',
+        '--data',
+        SAMPLE,
+        '--train-limit',
+        '1024',
+        '--test-limit',
+        '256',
+        '--batch',
+        '32',
+        '--epochs',
+        String(epochs),
+        '--backend',
+        backend,
+      ];
+      const whole = join(dir, `killed-${backend}-whole`);
+      const broken = join(dir, `killed-${backend}-broken`);
+      await train([...flags, '--out', whole]);
+      const at = await killAfterFirstCheckpoint([...flags, '--out', broken], broken);
+      expect(at).toBeGreaterThanOrEqual(1);
+      expect(at, 'killed too late: the run had finished').toBeLessThan(epochs);
+      await train([...flags, '--resume', join(broken, 'last.safetensors'), '--out', broken]);
+      for (const f of ['last.safetensors', 'best.safetensors']) {
+        expect(Buffer.compare(readFileSync(join(whole, f)), readFileSync(join(broken, f))), f).toBe(
+          0,
+        );
+      }
+      const starts = events(join(broken, 'log.jsonl')).filter((e) => e.event === 'start');
+      expect(starts.map((e) => e.resumedAtEpoch)).toEqual([0, at]);
+    },
+    600_000,
+  );
 });

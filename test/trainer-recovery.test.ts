@@ -21,7 +21,13 @@ import { nitro, ROOT, requireBuild, stderrLines } from './cli-helpers.ts';
 import { expectSameElements, Rng } from './helpers.ts';
 
 // A small MLP with dropout, trained with crop+flip augmentation and a plateau that fires.
-const SPEC = parseModelSpec({ input: [1, 8, 8], classes: 4, hidden: [24, 12], dropout: { features: 0, hidden: 100 }, training: { lrInv: 64 } });
+const SPEC = parseModelSpec({
+  input: [1, 8, 8],
+  classes: 4,
+  hidden: [24, 12],
+  dropout: { features: 0, hidden: 100 },
+  training: { lrInv: 64 },
+});
 const BATCH = 16;
 const EPOCHS = 3;
 const STEPS = 16; // 256 samples / 16
@@ -33,7 +39,8 @@ function dataset(name: string, n: number, seed: number): Dataset {
   for (let i = 0; i < n; i++) {
     const label = rng.int(0, 3);
     labels[i] = label;
-    for (let p = 0; p < 64; p++) images[i * 64 + p] = (Math.floor(p / 16) === label ? 40 : -20) + rng.int(-30, 30);
+    for (let p = 0; p < 64; p++)
+      images[i * 64 + p] = (Math.floor(p / 16) === label ? 40 : -20) + rng.int(-30, 30);
   }
   return { name, images, labels, shape: [1, 8, 8], classes: 4 };
 }
@@ -99,7 +106,9 @@ describe('device lost mid-run: re-created, resumed from the last host snapshot, 
     const ref = await uninterrupted();
     expect(ref.results).toHaveLength(EPOCHS);
     expect(ref.results.some((r) => r.plateau)).toBe(true);
-    expect(ref.results[EPOCHS - 1].train.output.correct).toBeGreaterThan(ref.results[0].train.output.correct);
+    expect(ref.results[EPOCHS - 1].train.output.correct).toBeGreaterThan(
+      ref.results[0].train.output.correct,
+    );
   });
 
   it.each([
@@ -109,51 +118,58 @@ describe('device lost mid-run: re-created, resumed from the last host snapshot, 
     [5, 3, 14],
     [0, 2, 9],
     [1, 1, 3],
-  ])('snapshot every %i steps, device destroyed in epoch %i after step %i', async (snapshotEvery, epoch, step) => {
-    const backend = await createBackend('webgpu');
-    const recoveries: { epoch: number; step: number; lostSteps: number; message: string }[] = [];
-    let position = { epoch: 0, step: 0 };
-    let lost = false;
-    let trainer: Trainer | undefined;
-    const made: Backend[] = [];
-    const model = Model.create(backend, SPEC, { seed: 3 });
-    trainer = new Trainer(
-      model,
-      TRAIN,
-      TEST,
-      options({
-        snapshotEvery,
-        onStep: (p) => {
-          position = { epoch: p.epoch, step: p.step };
-        },
-        beforeChunk: () => {
-          if (!lost && position.epoch === epoch && position.step === step) {
-            lost = true;
-            loseDevice(trainer!);
-          }
-        },
-        recreateBackend: async () => {
-          const b = await createBackend('webgpu');
-          made.push(b);
-          return b;
-        },
-        onRecover: (info) => recoveries.push(info),
-      }),
-    );
-    const results = await trainer.fit();
-    const weights = await trainer.model.getWeights();
-    expect(lost).toBe(true);
-    const snapshotAt = snapshotEvery > 0 ? step - (step % snapshotEvery) : 0;
-    expect(recoveries).toHaveLength(1);
-    expect(recoveries[0]).toMatchObject({ epoch, step: snapshotAt, lostSteps: step - snapshotAt });
-    expect(recoveries[0].message).toMatch(/GPU device lost/);
-    if (snapshotEvery > 0) expect(recoveries[0].lostSteps).toBeLessThanOrEqual(snapshotEvery);
-    expect(made).toHaveLength(1);
-    expect(trainer.model.backend).toBe(made[0]);
-    expectSameRun({ results, weights, trainer }, await uninterrupted());
-    trainer.dispose();
-    made[0].destroy();
-  });
+  ])(
+    'snapshot every %i steps, device destroyed in epoch %i after step %i',
+    async (snapshotEvery, epoch, step) => {
+      const backend = await createBackend('webgpu');
+      const recoveries: { epoch: number; step: number; lostSteps: number; message: string }[] = [];
+      let position = { epoch: 0, step: 0 };
+      let lost = false;
+      let trainer: Trainer | undefined;
+      const made: Backend[] = [];
+      const model = Model.create(backend, SPEC, { seed: 3 });
+      trainer = new Trainer(
+        model,
+        TRAIN,
+        TEST,
+        options({
+          snapshotEvery,
+          onStep: (p) => {
+            position = { epoch: p.epoch, step: p.step };
+          },
+          beforeChunk: () => {
+            if (!lost && position.epoch === epoch && position.step === step) {
+              lost = true;
+              loseDevice(trainer!);
+            }
+          },
+          recreateBackend: async () => {
+            const b = await createBackend('webgpu');
+            made.push(b);
+            return b;
+          },
+          onRecover: (info) => recoveries.push(info),
+        }),
+      );
+      const results = await trainer.fit();
+      const weights = await trainer.model.getWeights();
+      expect(lost).toBe(true);
+      const snapshotAt = snapshotEvery > 0 ? step - (step % snapshotEvery) : 0;
+      expect(recoveries).toHaveLength(1);
+      expect(recoveries[0]).toMatchObject({
+        epoch,
+        step: snapshotAt,
+        lostSteps: step - snapshotAt,
+      });
+      expect(recoveries[0].message).toMatch(/GPU device lost/);
+      if (snapshotEvery > 0) expect(recoveries[0].lostSteps).toBeLessThanOrEqual(snapshotEvery);
+      expect(made).toHaveLength(1);
+      expect(trainer.model.backend).toBe(made[0]);
+      expectSameRun({ results, weights, trainer }, await uninterrupted());
+      trainer.dispose();
+      made[0].destroy();
+    },
+  );
 
   it('device destroyed while the caller reads a checkpoint after an epoch: the callback runs again on the new device', async () => {
     const backend = await createBackend('webgpu');
@@ -216,38 +232,113 @@ describe('nitro-d train --simulate-device-loss (the CLI wiring: recovery, consol
   it('recovers, says so on stderr and in log.jsonl, and writes the bytes of an unbroken run', async () => {
     requireBuild();
     const dir = mkdtempSync(join(tmpdir(), 'nitro-lost-'));
-    const flags = ['--preset', 'mlp1', '--data', join(ROOT, 'demo/public/data/fashion-mnist-sample'), '--train-limit', '256', '--test-limit', '128', '--batch', '32', '--epochs', '2', '--snapshot-every', '4'];
+    const flags = [
+      '--preset',
+      'mlp1',
+      '--data',
+      join(ROOT, 'demo/public/data/fashion-mnist-sample'),
+      '--train-limit',
+      '256',
+      '--test-limit',
+      '128',
+      '--batch',
+      '32',
+      '--epochs',
+      '2',
+      '--snapshot-every',
+      '4',
+    ];
     const plain = await nitro(['train', ...flags, '--out', join(dir, 'plain'), '--quiet']);
     expect(plain.code, plain.stderr).toBe(0);
-    const lost = await nitro(['train', ...flags, '--out', join(dir, 'lost'), '--simulate-device-loss', '2:5']);
+    const lost = await nitro([
+      'train',
+      ...flags,
+      '--out',
+      join(dir, 'lost'),
+      '--simulate-device-loss',
+      '2:5',
+    ]);
     expect(lost.code, lost.stderr).toBe(0);
     expect(stderrLines(lost.stderr)).toContain(
       'GPU device lost (destroyed): device was destroyed; re-created the device, resumed from the host snapshot at epoch 2 step 4 and redid 1 steps (at most 4 with --snapshot-every 4)',
     );
-    const log = readFileSync(join(dir, 'lost', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const log = readFileSync(join(dir, 'lost', 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const events = log.filter((e) => e.event === 'device-lost');
-    expect(events).toEqual([expect.objectContaining({ epoch: 2, step: 4, lostSteps: 1, snapshotEvery: 4 })]);
+    expect(events).toEqual([
+      expect.objectContaining({ epoch: 2, step: 4, lostSteps: 1, snapshotEvery: 4 }),
+    ]);
     expect(log.map((e) => e.event)).toEqual(['start', 'epoch', 'device-lost', 'epoch', 'end']);
     for (const f of ['last.safetensors', 'best.safetensors']) {
-      expect(Buffer.compare(readFileSync(join(dir, 'plain', f)), readFileSync(join(dir, 'lost', f))), f).toBe(0);
+      expect(
+        Buffer.compare(readFileSync(join(dir, 'plain', f)), readFileSync(join(dir, 'lost', f))),
+        f,
+      ).toBe(0);
     }
   }, 600_000);
 
   it('refuses a step outside the run, or one that does not end a submission, in one line', async () => {
-    const data = ['--preset', 'mlp1', '--data', join(ROOT, 'demo/public/data/fashion-mnist-sample'), '--train-limit', '256', '--batch', '32', '--epochs', '1'];
-    const outside = await nitro(['train', ...data, '--simulate-device-loss', '1:8', '--out', join(tmpdir(), 'never')]);
+    const data = [
+      '--preset',
+      'mlp1',
+      '--data',
+      join(ROOT, 'demo/public/data/fashion-mnist-sample'),
+      '--train-limit',
+      '256',
+      '--batch',
+      '32',
+      '--epochs',
+      '1',
+    ];
+    const outside = await nitro([
+      'train',
+      ...data,
+      '--simulate-device-loss',
+      '1:8',
+      '--out',
+      join(tmpdir(), 'never'),
+    ]);
     expect(outside.code, outside.stderr).toBe(2);
-    expect(stderrLines(outside.stderr).filter((l) => l.startsWith('nitro-d train:') && l.includes('--simulate'))).toEqual([
+    expect(
+      stderrLines(outside.stderr).filter(
+        (l) => l.startsWith('nitro-d train:') && l.includes('--simulate'),
+      ),
+    ).toEqual([
       'nitro-d train: --simulate-device-loss 1:8 is outside the run (1 epochs of 8 steps)',
     ]);
-    const chunk = await nitro(['train', ...data, '--steps-per-submit', '4', '--simulate-device-loss', '1:6', '--out', join(tmpdir(), 'never')]);
+    const chunk = await nitro([
+      'train',
+      ...data,
+      '--steps-per-submit',
+      '4',
+      '--simulate-device-loss',
+      '1:6',
+      '--out',
+      join(tmpdir(), 'never'),
+    ]);
     expect(chunk.code, chunk.stderr).toBe(2);
-    expect(stderrLines(chunk.stderr)).toEqual(['nitro-d train: --simulate-device-loss step 6 is not a multiple of --steps-per-submit 4']);
+    expect(stderrLines(chunk.stderr)).toEqual([
+      'nitro-d train: --simulate-device-loss step 6 is not a multiple of --steps-per-submit 4',
+    ]);
   });
 
   it('is refused on the CPU backend', async () => {
-    const r = await nitro(['train', '--preset', 'mlp1', '--simulate-device-loss', '1:3', '--backend', 'cpu', '--out', join(tmpdir(), 'never')]);
+    const r = await nitro([
+      'train',
+      '--preset',
+      'mlp1',
+      '--simulate-device-loss',
+      '1:3',
+      '--backend',
+      'cpu',
+      '--out',
+      join(tmpdir(), 'never'),
+    ]);
     expect(r.code, r.stderr).toBe(2);
-    expect(stderrLines(r.stderr)).toEqual(['nitro-d train: --simulate-device-loss needs --backend webgpu']);
+    expect(stderrLines(r.stderr)).toEqual([
+      'nitro-d train: --simulate-device-loss needs --backend webgpu',
+    ]);
   });
 });

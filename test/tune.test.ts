@@ -6,9 +6,26 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adapterKey, cacheKey, engineVersion, forgetTuned, installTuned, loadTuned, saveTuned, type TuneStore } from '../src/bench/tune-cache.ts';
+import {
+  adapterKey,
+  cacheKey,
+  engineVersion,
+  forgetTuned,
+  installTuned,
+  loadTuned,
+  saveTuned,
+  type TuneStore,
+} from '../src/bench/tune-cache.ts';
 import { trainingGemmShapes, tuneVariants, variantsInUse } from '../src/bench/tune.ts';
-import { chooseVariant, defaultVariant, findVariant, GEMM_OPS, setTunedVariants, tunedVariants, variantsOf } from '../src/kernels/gemm-tiles.ts';
+import {
+  chooseVariant,
+  defaultVariant,
+  findVariant,
+  GEMM_OPS,
+  setTunedVariants,
+  tunedVariants,
+  variantsOf,
+} from '../src/kernels/gemm-tiles.ts';
 import { Model } from '../src/model/model.ts';
 import { parseModelSpec } from '../src/model/spec.ts';
 import { readParameters } from '../src/train/network.ts';
@@ -16,7 +33,8 @@ import { planFromSpec } from '../src/train/plan.ts';
 import { expectSameElements, Rng, randomInts, webgpu } from './helpers.ts';
 
 const GOLDEN = new URL('../../shared/golden/', import.meta.url).pathname;
-const spec = (name: string) => parseModelSpec(JSON.parse(readFileSync(`${GOLDEN}${name}/model.json`, 'utf8')));
+const spec = (name: string) =>
+  parseModelSpec(JSON.parse(readFileSync(`${GOLDEN}${name}/model.json`, 'utf8')));
 /** A tiny MLP with a bias (so the bias gradients' [B, 1] ops appear) and the golden 8x8 CNN. */
 const MLP = parseModelSpec({
   input: [1, 6, 6],
@@ -42,7 +60,10 @@ function memoryStore(): TuneStore & { text?: string } {
 }
 
 /** For every shape, a variant other than the default (so the tuned path is the one exercised). */
-function nonDefaultChoices(model: ReturnType<typeof parseModelSpec>, batch: number): Record<string, string> {
+function nonDefaultChoices(
+  model: ReturnType<typeof parseModelSpec>,
+  batch: number,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const s of trainingGemmShapes(planFromSpec(model), batch)) {
     const other = variantsOf(s.op).filter((v) => v.label !== defaultVariant(s.op).label);
@@ -62,9 +83,16 @@ describe('tuneVariants', () => {
     const plan = planFromSpec(model);
     const shapes = trainingGemmShapes(plan, 4);
     const ops = new Set(shapes.map((s) => s.op));
-    const expected = model.features.length ? GEMM_OPS : GEMM_OPS.filter((o) => !o.startsWith('conv'));
+    const expected = model.features.length
+      ? GEMM_OPS
+      : GEMM_OPS.filter((o) => !o.startsWith('conv'));
     expect([...ops].sort()).toEqual([...expected].sort());
-    const r = await tuneVariants(gpu, plan, 4, { timing: 'solo', reps: 1, targetMs: 1, minMacs: 0 });
+    const r = await tuneVariants(gpu, plan, 4, {
+      timing: 'solo',
+      reps: 1,
+      targetMs: 1,
+      minMacs: 0,
+    });
     expect(Object.keys(r.choices).sort()).toEqual(shapes.map((s) => s.key).sort());
     for (const row of r.rows) {
       expect(findVariant(row.op, r.choices[row.key]), row.key).toBeDefined();
@@ -74,23 +102,36 @@ describe('tuneVariants', () => {
         const ms = row.ms[v.label];
         expect(ms !== null && ms >= 0, `${row.key} ${v.label}`).toBe(true);
         // The default stays unless the winner is the fastest and 5% faster than it.
-        if (row.winner === row.defaultVariant) expect(ms! * 1.05 >= def, `${row.key} ${v.label}`).toBe(true);
-        else expect(row.ms[row.winner]! <= ms! && row.ms[row.winner]! * 1.05 < def, `${row.key} ${v.label}`).toBe(true);
+        if (row.winner === row.defaultVariant)
+          expect(ms! * 1.05 >= def, `${row.key} ${v.label}`).toBe(true);
+        else
+          expect(
+            row.ms[row.winner]! <= ms! && row.ms[row.winner]! * 1.05 < def,
+            `${row.key} ${v.label}`,
+          ).toBe(true);
       }
     }
     // Measuring forced nothing permanently and installed nothing.
     expect(tunedVariants()).toEqual({});
-    for (const s of shapes) expect(chooseVariant(s.op, s.dims).label).toBe(defaultVariant(s.op).label);
+    for (const s of shapes)
+      expect(chooseVariant(s.op, s.dims).label).toBe(defaultVariant(s.op).label);
   });
 
   it('small ops time only the default; past the time budget nothing is timed; neither enters the cache', async () => {
     const gpu = await webgpu();
     const plan = planFromSpec(MLP);
-    const tiny = await tuneVariants(gpu, plan, 2, { timing: 'solo', reps: 1, targetMs: 1, minMacs: Number.MAX_SAFE_INTEGER });
+    const tiny = await tuneVariants(gpu, plan, 2, {
+      timing: 'solo',
+      reps: 1,
+      targetMs: 1,
+      minMacs: Number.MAX_SAFE_INTEGER,
+    });
     for (const row of tiny.rows) {
       expect(row.skipped).toBe('tiny');
       expect(row.winner).toBe(row.defaultVariant);
-      const timed = Object.entries(row.ms).filter(([, ms]) => ms !== null).map(([l]) => l);
+      const timed = Object.entries(row.ms)
+        .filter(([, ms]) => ms !== null)
+        .map(([l]) => l);
       expect(timed).toEqual([row.defaultVariant]);
     }
     // Nothing was compared, so nothing may replace an earlier run's measured choice.
@@ -110,7 +151,9 @@ describe('tuneVariants', () => {
     setTunedVariants(choices);
     const model = Model.create(gpu, CNN, { seed: 3 });
     try {
-      const program = model.network(3).recordTrainOnBatch() as unknown as { dispatches: { kernel: { name: string; pipeline: GPUComputePipeline } }[] };
+      const program = model.network(3).recordTrainOnBatch() as unknown as {
+        dispatches: { kernel: { name: string; pipeline: GPUComputePipeline } }[];
+      };
       const used = program.dispatches.map((d) => d.kernel.pipeline.label);
       for (const [key, label] of Object.entries(choices)) {
         const op = key.split(':')[0] as (typeof GEMM_OPS)[number];
@@ -120,8 +163,17 @@ describe('tuneVariants', () => {
           .filter(([k]) => k !== 'DOT4')
           .map(([k, v]) => `${k}=${v}`);
         const family = op.startsWith('conv') ? 'conv/' : 'linear/';
-        const entry = op.endsWith('WeightGrad') ? 'weight_grad' : op === 'linearInputGrad' ? 'input_grad' : 'forward';
-        const hit = used.some((l) => l.startsWith(`${family}${entry}`) && tile.every((t) => l.includes(t)) && (p.DOT4 === undefined || l.includes('_limbs') === (p.DOT4 === 1)));
+        const entry = op.endsWith('WeightGrad')
+          ? 'weight_grad'
+          : op === 'linearInputGrad'
+            ? 'input_grad'
+            : 'forward';
+        const hit = used.some(
+          (l) =>
+            l.startsWith(`${family}${entry}`) &&
+            tile.every((t) => l.includes(t)) &&
+            (p.DOT4 === undefined || l.includes('_limbs') === (p.DOT4 === 1)),
+        );
         expect(hit, `${key} -> ${label} not among ${[...new Set(used)].join(' ')}`).toBe(true);
       }
       const inUse = variantsInUse(model.plan, 3, choices);
@@ -143,9 +195,17 @@ describe('tuned-variant cache', () => {
     expect(loadTuned(store, 'vendor B | arch | dev | driver 1 | node')).toBeUndefined();
     expect(loadTuned(store, 'vendor A | arch | dev | driver 2 | node')).toBeUndefined();
     // Newer choices win per shape; unknown labels are dropped.
-    saveTuned(store, 'vendor A | arch | dev | driver 1 | node', { 'linear:64x784x100': 'tm2-tn8-i32', 'linear:1x2x3': 'no-such-variant' }, 'again');
+    saveTuned(
+      store,
+      'vendor A | arch | dev | driver 1 | node',
+      { 'linear:64x784x100': 'tm2-tn8-i32', 'linear:1x2x3': 'no-such-variant' },
+      'again',
+    );
     const entry = loadTuned(store, 'vendor A | arch | dev | driver 1 | node')!;
-    expect(entry.choices).toEqual({ 'linear:64x784x100': 'tm2-tn8-i32', 'conv2dWeightGrad:2x1x8x8x4x3x0': 'tf4' });
+    expect(entry.choices).toEqual({
+      'linear:64x784x100': 'tm2-tn8-i32',
+      'conv2dWeightGrad:2x1x8x8x4x3x0': 'tf4',
+    });
     expect(entry.tuned).toEqual(['test', 'again']);
     // An entry of another engine version is not loaded.
     const doc = JSON.parse(store.text!);
@@ -218,7 +278,8 @@ describe('training with tuned choices', () => {
     const defaults = await run();
     const choices = nonDefaultChoices(model, batch);
     setTunedVariants(choices);
-    for (const s of trainingGemmShapes(planFromSpec(model), batch)) expect(chooseVariant(s.op, s.dims).label).toBe(choices[s.key]);
+    for (const s of trainingGemmShapes(planFromSpec(model), batch))
+      expect(chooseVariant(s.op, s.dims).label).toBe(choices[s.key]);
     const tuned = await run();
     expect([...tuned.keys()]).toEqual([...defaults.keys()]);
     for (const [name, w] of defaults) expectSameElements(tuned.get(name)!, w, name);
@@ -226,7 +287,9 @@ describe('training with tuned choices', () => {
     const init = Model.create(gpu, model, { seed: 9 });
     try {
       const start = await readParameters(gpu, init.params);
-      expect([...defaults].some(([name, w]) => w.some((v, i) => v !== start.get(name)![i]))).toBe(true);
+      expect([...defaults].some(([name, w]) => w.some((v, i) => v !== start.get(name)![i]))).toBe(
+        true,
+      );
     } finally {
       init.dispose();
     }

@@ -12,7 +12,13 @@ import type { Backend, DType, Tensor } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu/cpu-backend.ts';
 import { initBound } from '../src/model/init.ts';
 import { parseModelSpec } from '../src/model/spec.ts';
-import { allocateParameters, METRIC_WORDS, Network, readParameters, writeParameters } from '../src/train/network.ts';
+import {
+  allocateParameters,
+  METRIC_WORDS,
+  Network,
+  readParameters,
+  writeParameters,
+} from '../src/train/network.ts';
 import { planFromSpec } from '../src/train/plan.ts';
 import { webgpu } from './helpers.ts';
 
@@ -38,7 +44,12 @@ describe.each(BACKENDS)('NITRO-D.md §9 vectors on the %s backend', (_name, crea
   });
 
   /** A tensor on the backend under test, optionally filled. */
-  const tensor = (shape: number[], dtype: DType, values?: ArrayLike<number>, label = 't'): Tensor => {
+  const tensor = (
+    shape: number[],
+    dtype: DType,
+    values?: ArrayLike<number>,
+    label = 't',
+  ): Tensor => {
     const t = b.tensor(shape, dtype, label);
     if (values) b.write(t, values);
     live.push(t);
@@ -62,7 +73,12 @@ describe.each(BACKENDS)('NITRO-D.md §9 vectors on the %s backend', (_name, crea
   });
 
   it('2. NITRO scaling, SF 768', async () => {
-    const x = tensor([10], 'i32', [-100000, -769, -768, -767, 0, 767, 768, 97535, 97536, 200000], 'x');
+    const x = tensor(
+      [10],
+      'i32',
+      [-100000, -769, -768, -767, 0, 767, 768, 97535, 97536, 200000],
+      'x',
+    );
     const out = tensor([10], 'i8', undefined, 'out');
     b.ops.scale({ x, out, scale: 768 });
     expect(await read(out)).toEqual([-127, -1, -1, 0, 0, 0, 1, 126, 127, 127]);
@@ -126,7 +142,12 @@ describe.each(BACKENDS)('NITRO-D.md §9 vectors on the %s backend', (_name, crea
   });
 
   it('8. padded learning-layer pool k (4,4) pad (2,2) on a 7×7 map, pads count as 0', async () => {
-    const x = tensor([1, 1, 7, 7], 'i8', Array.from({ length: 49 }, (_, i) => i - 60), 'x');
+    const x = tensor(
+      [1, 1, 7, 7],
+      'i8',
+      Array.from({ length: 49 }, (_, i) => i - 60),
+      'x',
+    );
     const out = tensor([1, 1, 2, 2], 'i8', undefined, 'out');
     const delta = tensor([1, 1, 2, 2], 'i32', [1, 2, 3, 4], 'delta');
     // Garbage first: every cell must be written, the uncovered row/column 6 included.
@@ -208,11 +229,18 @@ describe.each(BACKENDS)('NITRO-D.md §9 vectors on the %s backend', (_name, crea
     b.ops.linearWeightGrad({ g: deltaS, x, out: dW1 });
     b.ops.integerSgd({ w: W1, grad: dW1, lrInv, amp: 4, decayInv: 0 });
     expect(await read(deltaS)).toEqual([-2810, 467, -970, 475, -1370, -400]);
-    expect(await read(W1)).toEqual([38787, -12418, 16993, -47083, -16192, 16640, -1246, 14283, 9155, 2105, 6592, -13368]);
+    expect(await read(W1)).toEqual([
+      38787, -12418, 16993, -47083, -16192, 16640, -1246, 14283, 9155, 2105, 6592, -13368,
+    ]);
   });
 
   it('10. micro MLP step as one recorded Network training step', async () => {
-    const spec = parseModelSpec({ input: [4, 1, 1], classes: 2, hidden: [3], training: { lrInv: 2, lrAmp: 4 } });
+    const spec = parseModelSpec({
+      input: [4, 1, 1],
+      classes: 2,
+      hidden: [3],
+      training: { lrInv: 2, lrAmp: 4 },
+    });
     const plan = planFromSpec(spec);
     expect([plan.blocks[0].sf, plan.blocks[0].head.sf, plan.output.sf]).toEqual([1024, 768, 768]);
     const params = allocateParameters(b, plan);
@@ -221,9 +249,28 @@ describe.each(BACKENDS)('NITRO-D.md §9 vectors on the %s backend', (_name, crea
       b,
       params,
       new Map([
-        ['blocks.0.weight', flat([[100, -50, 25, -100], [-80, 60, -40, 20], [30, 30, 30, 30]])],
-        ['blocks.0.head.weight', flat([[90, -60, 30], [-70, 50, 10]])],
-        ['output.weight', flat([[-40, 80, 20], [60, -30, -90]])],
+        [
+          'blocks.0.weight',
+          flat([
+            [100, -50, 25, -100],
+            [-80, 60, -40, 20],
+            [30, 30, 30, 30],
+          ]),
+        ],
+        [
+          'blocks.0.head.weight',
+          flat([
+            [90, -60, 30],
+            [-70, 50, 10],
+          ]),
+        ],
+        [
+          'output.weight',
+          flat([
+            [-40, 80, 20],
+            [60, -30, -90],
+          ]),
+        ],
       ]),
     );
     const net = new Network(b, plan, params, 2);
@@ -233,10 +280,24 @@ describe.each(BACKENDS)('NITRO-D.md §9 vectors on the %s backend', (_name, crea
     b.run(net.recordTrainOnBatch());
     const after = await readParameters(b, params);
     expect([...(after.get('blocks.0.weight') ?? [])]).toEqual(
-      flat([[38787, -12418, 16993, -47083], [-16192, 16640, -1246, 14283], [9155, 2105, 6592, -13368]]),
+      flat([
+        [38787, -12418, 16993, -47083],
+        [-16192, 16640, -1246, 14283],
+        [9155, 2105, 6592, -13368],
+      ]),
     );
-    expect([...(after.get('blocks.0.head.weight') ?? [])]).toEqual(flat([[-160, -723, -597], [-680, -372, -535]]));
-    expect([...(after.get('output.weight') ?? [])]).toEqual(flat([[-275, -635, -645], [-520, -355, -545]]));
+    expect([...(after.get('blocks.0.head.weight') ?? [])]).toEqual(
+      flat([
+        [-160, -723, -597],
+        [-680, -372, -535],
+      ]),
+    );
+    expect([...(after.get('output.weight') ?? [])]).toEqual(
+      flat([
+        [-275, -635, -645],
+        [-520, -355, -545],
+      ]),
+    );
     expect(await read(net.logits)).toEqual([-4, 4, -1, 1]);
     expect(await read(net.headPrediction(0))).toEqual([0, -1, -3, 1]);
     // Metrics per head then output: [correct, RSS low, RSS high]; RSS = Σ g² (no wrap here).
@@ -249,15 +310,36 @@ describe.each(BACKENDS)('NITRO-D.md §9 vectors on the %s backend', (_name, crea
 
   /** Item 11's inputs. */
   const conv = {
-    x: flat([[10, -20, 30, -40], [50, -60, 70, -80], [90, -100, 110, -120], [127, -128, 0, 5]]),
-    w: flat([[100, -200, 100], [300, 0, -300], [50, 50, 50]]),
+    x: flat([
+      [10, -20, 30, -40],
+      [50, -60, 70, -80],
+      [90, -100, 110, -120],
+      [127, -128, 0, 5],
+    ]),
+    w: flat([
+      [100, -200, 100],
+      [300, 0, -300],
+      [50, 50, 50],
+    ]),
     p: [
       Array.from({ length: 16 }, (_, i) => 10 * ((i % 5) - 2)),
       Array.from({ length: 16 }, (_, i) => 7 * ((i % 3) - 1)),
     ],
-    a: flat([[-34, -36, -35, -33], [-31, -33, -37, -23], [-30, -29, -39, -12], [-32, -3, -45, -21]]),
-    wAfter: flat([[-22300, 13240, -4380], [972, -17808, -2708], [-31758, 52130, -1742]]),
-    p1After: [-1095, -1152, -1113, -1063, -992, -1049, -1191, -736, -953, -935, -1248, -377, -1031, -96, -1433, -679],
+    a: flat([
+      [-34, -36, -35, -33],
+      [-31, -33, -37, -23],
+      [-30, -29, -39, -12],
+      [-32, -3, -45, -21],
+    ]),
+    wAfter: flat([
+      [-22300, 13240, -4380],
+      [972, -17808, -2708],
+      [-31758, 52130, -1742],
+    ]),
+    p1After: [
+      -1095, -1152, -1113, -1063, -992, -1049, -1191, -736, -953, -935, -1248, -377, -1031, -96,
+      -1433, -679,
+    ],
   };
 
   it('11. micro conv block (3×3 pad 1, head 16→2, SF 2304 / 4096, lr_inv 1, A 1) composed from the ops', async () => {
@@ -271,11 +353,29 @@ describe.each(BACKENDS)('NITRO-D.md §9 vectors on the %s backend', (_name, crea
     const s = tensor([1, 1, 4, 4], 'i8', undefined, 's');
     const a = tensor([1, 1, 4, 4], 'i8', undefined, 'a');
     b.ops.conv2d({ x, w: W, padding: 1, out: z });
-    b.ops.conv2d({ x, w: W, padding: 1, out: s, epilogue: { scale: 2304, relu: { out: a, slopeInv: 4 } } });
+    b.ops.conv2d({
+      x,
+      w: W,
+      padding: 1,
+      out: s,
+      epilogue: { scale: 2304, relu: { out: a, slopeInv: 4 } },
+    });
     expect(await read(z)).toEqual(
-      flat([[5500, -3000, 2500, 8500], [13500, 7000, -11500, 31500], [13950, 17950, -28150, 56250], [10400, 78100, -83900, 35000]]),
+      flat([
+        [5500, -3000, 2500, 8500],
+        [13500, 7000, -11500, 31500],
+        [13950, 17950, -28150, 56250],
+        [10400, 78100, -83900, 35000],
+      ]),
     );
-    expect(await read(s)).toEqual(flat([[2, -1, 1, 3], [5, 3, -4, 13], [6, 7, -12, 24], [4, 33, -36, 15]]));
+    expect(await read(s)).toEqual(
+      flat([
+        [2, -1, 1, 3],
+        [5, 3, -4, 13],
+        [6, 7, -12, 24],
+        [4, 33, -36, 15],
+      ]),
+    );
     expect(await read(a)).toEqual(conv.a);
 
     // Head on the flattened block output (no pool: 16 ≤ 4096).
@@ -294,7 +394,12 @@ describe.each(BACKENDS)('NITRO-D.md §9 vectors on the %s backend', (_name, crea
     expect(await read(zHead)).toEqual([630, 217]);
     expect(await read(yLoc)).toEqual([0, 0]);
     expect(await read(gLoc)).toEqual([0, -32]);
-    const deltaAExpected = flat([[224, 0, -224, 224], [0, -224, 224, 0], [-224, 224, 0, -224], [224, 0, -224, 224]]);
+    const deltaAExpected = flat([
+      [224, 0, -224, 224],
+      [0, -224, 224, 0],
+      [-224, 224, 0, -224],
+      [224, 0, -224, 224],
+    ]);
     expect(await read(deltaA)).toEqual(deltaAExpected);
     expect(await read(P)).toEqual([...conv.p[0], ...conv.p1After]);
 
@@ -309,7 +414,13 @@ describe.each(BACKENDS)('NITRO-D.md §9 vectors on the %s backend', (_name, crea
     b.ops.conv2dWeightGrad({ delta: b.view(deltaS, [1, 1, 4, 4]), x, padding: 1, out: dW });
     const dWValues = await read(dW);
     expect(dWValues[0]).toBe(22400);
-    expect(dWValues).toEqual(flat([[22400, -13440, 4480], [-672, 17808, 2408], [31808, -52080, 1792]]));
+    expect(dWValues).toEqual(
+      flat([
+        [22400, -13440, 4480],
+        [-672, 17808, 2408],
+        [31808, -52080, 1792],
+      ]),
+    );
     b.ops.integerSgd({ w: W, grad: dW, lrInv, amp: 1, decayInv: 0 });
     expect(await read(W)).toEqual(conv.wAfter);
   });
@@ -322,7 +433,9 @@ describe.each(BACKENDS)('NITRO-D.md §9 vectors on the %s backend', (_name, crea
       training: { lrInv: 1, lrAmp: 1 },
     });
     const plan = planFromSpec(spec);
-    expect([plan.blocks[0].sf, plan.blocks[0].head.sf, plan.blocks[0].head.dlr]).toEqual([2304, 4096, 16]);
+    expect([plan.blocks[0].sf, plan.blocks[0].head.sf, plan.blocks[0].head.dlr]).toEqual([
+      2304, 4096, 16,
+    ]);
     expect(plan.blocks[0].head.pool).toBeUndefined();
     const params = allocateParameters(b, plan);
     for (const t of params.tensors.values()) live.push(t);
@@ -344,7 +457,10 @@ describe.each(BACKENDS)('NITRO-D.md §9 vectors on the %s backend', (_name, crea
     const after = await readParameters(b, params);
     expect([...(after.get('blocks.0.weight') ?? [])]).toEqual(conv.wAfter);
     expect([...(after.get('blocks.0.head.weight') ?? [])]).toEqual([...conv.p[0], ...conv.p1After]);
-    expect([...(after.get('output.weight') ?? [])]).toEqual([...new Array(16).fill(0), ...conv.a.map((v) => 32 * v)]);
+    expect([...(after.get('output.weight') ?? [])]).toEqual([
+      ...new Array(16).fill(0),
+      ...conv.a.map((v) => 32 * v),
+    ]);
     expect(await read(net.headPrediction(0))).toEqual([0, 0]);
   });
 });
@@ -352,7 +468,14 @@ describe.each(BACKENDS)('NITRO-D.md §9 vectors on the %s backend', (_name, crea
 describe('NITRO-D.md §9 vectors no op expresses, on the modules implementing them', () => {
   it('1. truncated division with negative divisors too, via src/arith.ts truncDiv', () => {
     const cases: [number, number, number][] = [
-      [-7, 4, -1], [7, 4, 1], [-8, 4, -2], [8, 4, 2], [0, 4, 0], [-1, 4, 0], [-7, -4, 1], [7, -4, -1],
+      [-7, 4, -1],
+      [7, 4, 1],
+      [-8, 4, -2],
+      [8, 4, 2],
+      [0, 4, 0],
+      [-1, 4, 0],
+      [-7, -4, 1],
+      [7, -4, -1],
     ];
     for (const [a, d, q] of cases) expect(truncDiv(a, d), `t(${a}, ${d})`).toBe(q);
     expect(Object.is(truncDiv(-1, 4), 0)).toBe(true);
@@ -362,7 +485,9 @@ describe('NITRO-D.md §9 vectors no op expresses, on the modules implementing th
     // The engine keeps dropout outputs int8 (rates ≤ 0.25 on NITRO-ReLU outputs ≤ 91), so 127 · 1.111 only exists here.
     const R = dropoutFactor(100);
     expect(R).toBe(1111);
-    expect([91, -67, 50, -1, 0, 127].map((x) => truncDiv(x * R, 1000))).toEqual([101, -74, 55, -1, 0, 141]);
+    expect([91, -67, 50, -1, 0, 127].map((x) => truncDiv(x * R, 1000))).toEqual([
+      101, -74, 55, -1, 0, 141,
+    ]);
   });
 
   it('9. init bounds, via src/model/init.ts initBound', () => {

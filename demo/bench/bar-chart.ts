@@ -32,7 +32,11 @@ function tickText(v: number): string {
 }
 
 /** Draws the bars; the canvas takes the height the rows need. */
-export function drawBars(canvas: HTMLCanvasElement, bars: Bar[], options: { unit: string; emptyText?: string }): void {
+export function drawBars(
+  canvas: HTMLCanvasElement,
+  bars: Bar[],
+  options: { unit: string; emptyText?: string },
+): void {
   const height = TOP + Math.max(1, bars.length) * ROW + AXIS;
   canvas.style.height = `${height}px`;
   const width = canvas.clientWidth;
@@ -51,7 +55,12 @@ export function drawBars(canvas: HTMLCanvasElement, bars: Bar[], options: { unit
   const min = Math.min(...shown.map((b) => b.value));
   const log = max / min > 100;
   const unitText = `${options.unit}${log ? ', log scale' : ''}`;
-  const left = 12 + Math.max(ctx.measureText(unitText).width + 16, ...bars.map((b) => ctx.measureText(b.label).width));
+  const left =
+    12 +
+    Math.max(
+      ctx.measureText(unitText).width + 16,
+      ...bars.map((b) => ctx.measureText(b.label).width),
+    );
   const right = 12 + Math.max(...bars.map((b) => ctx.measureText(b.text).width));
   const plotW = Math.max(20, width - left - right);
   const plotH = bars.length * ROW;
@@ -62,7 +71,8 @@ export function drawBars(canvas: HTMLCanvasElement, bars: Bar[], options: { unit
     const hi = 10 ** Math.ceil(Math.log10(max));
     ticks = [];
     for (let v = lo; v <= hi * 1.0001; v *= 10) ticks.push(v);
-    X = (v) => left + ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * plotW;
+    X = (v) =>
+      left + ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * plotW;
   } else {
     ticks = ticksLinear(max);
     const hi = ticks[ticks.length - 1];

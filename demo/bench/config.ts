@@ -24,7 +24,9 @@
 export const TRAINING_PRESETS = ['mlp1', 'mlp2', 'cnn-small', 'vgg8b'] as const;
 
 /** Steps and warm-up for presets whose step is slow on a software adapter (when ?steps is not given). */
-const SLOW_DEFAULTS: Record<string, { steps: number; warmup: number }> = { vgg8b: { steps: 3, warmup: 1 } };
+const SLOW_DEFAULTS: Record<string, { steps: number; warmup: number }> = {
+  vgg8b: { steps: 3, warmup: 1 },
+};
 
 export interface BenchConfig {
   presets: string[];
@@ -65,11 +67,17 @@ export const DEFAULT_CONFIG: BenchConfig = {
   run: false,
 };
 
-function positive(query: URLSearchParams, name: string, fallback: number | undefined, min = 1): number | undefined {
+function positive(
+  query: URLSearchParams,
+  name: string,
+  fallback: number | undefined,
+  min = 1,
+): number | undefined {
   const raw = query.get(name);
   if (raw === null || raw.trim() === '') return fallback;
   const v = Number(raw);
-  if (!Number.isInteger(v) || v < min) throw new Error(`URL query ${name}=${raw}: expected a whole number of at least ${min}`);
+  if (!Number.isInteger(v) || v < min)
+    throw new Error(`URL query ${name}=${raw}: expected a whole number of at least ${min}`);
   return v;
 }
 
@@ -98,10 +106,15 @@ function timingOf(raw: string | null): KernelTimingChoice {
 export function configFromQuery(search: string, known: readonly string[]): BenchConfig {
   const q = new URLSearchParams(search);
   const presets = list(q, 'presets') ?? DEFAULT_CONFIG.presets;
-  for (const p of presets) if (!known.includes(p)) throw new Error(`URL query presets: unknown preset '${p}' (known: ${known.join(', ')})`);
+  for (const p of presets)
+    if (!known.includes(p))
+      throw new Error(`URL query presets: unknown preset '${p}' (known: ${known.join(', ')})`);
   const run = flag(q, 'run', false);
   const tunePreset = q.get('tunePreset') || DEFAULT_CONFIG.tunePreset;
-  if (!known.includes(tunePreset)) throw new Error(`URL query tunePreset: unknown preset '${tunePreset}' (known: ${known.join(', ')})`);
+  if (!known.includes(tunePreset))
+    throw new Error(
+      `URL query tunePreset: unknown preset '${tunePreset}' (known: ${known.join(', ')})`,
+    );
   return {
     presets,
     batch: positive(q, 'batch', DEFAULT_CONFIG.batch)!,
@@ -123,7 +136,8 @@ export function configFromQuery(search: string, known: readonly string[]): Bench
 /** The URL query of a configuration (only what differs from the defaults). */
 export function queryOf(c: BenchConfig): string {
   const q = new URLSearchParams();
-  if (c.presets.join(',') !== DEFAULT_CONFIG.presets.join(',')) q.set('presets', c.presets.join(','));
+  if (c.presets.join(',') !== DEFAULT_CONFIG.presets.join(','))
+    q.set('presets', c.presets.join(','));
   if (c.batch !== DEFAULT_CONFIG.batch) q.set('batch', String(c.batch));
   if (c.steps !== undefined) q.set('steps', String(c.steps));
   if (c.warmup !== undefined) q.set('warmup', String(c.warmup));

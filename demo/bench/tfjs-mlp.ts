@@ -32,14 +32,21 @@ function sig(x: number): number {
 
 /** Dense layer widths of an MLP spec: flattened input, hidden widths, classes. */
 export function mlpLayers(spec: ModelSpec): number[] {
-  if (spec.features.length > 0) throw new Error('tfjs twin: only MLP presets (no conv features) have a float32 twin');
+  if (spec.features.length > 0)
+    throw new Error('tfjs twin: only MLP presets (no conv features) have a float32 twin');
   return [spec.input.reduce((a, b) => a * b, 1), ...spec.hidden, spec.classes];
 }
 
 export async function benchTfjsMlp(
   preset: string,
   spec: ModelSpec,
-  options: { batch: number; steps: number; warmup: number; seed?: number; onPhase?: (phase: string) => void },
+  options: {
+    batch: number;
+    steps: number;
+    warmup: number;
+    seed?: number;
+    onPhase?: (phase: string) => void;
+  },
 ): Promise<TfjsMlpResult> {
   const phase = options.onPhase ?? (() => {});
   phase('loading TensorFlow.js');
@@ -49,7 +56,8 @@ export async function benchTfjsMlp(
   await import('@tensorflow/tfjs-backend-webgpu');
   if (tf.getBackend() !== 'webgpu') {
     const ok = await tf.setBackend('webgpu');
-    if (!ok) throw new Error('TensorFlow.js: its webgpu backend did not initialise in this browser');
+    if (!ok)
+      throw new Error('TensorFlow.js: its webgpu backend did not initialise in this browser');
   }
   await tf.ready();
 
@@ -66,9 +74,14 @@ export async function benchTfjsMlp(
       b: tf.variable(tf.zeros([o])),
     };
   });
-  const xs = Array.from({ length: pool }, (_, i) => tf.randomUniform([B, layers[0]], -1, 1, 'float32', seed + 100 + i));
+  const xs = Array.from({ length: pool }, (_, i) =>
+    tf.randomUniform([B, layers[0]], -1, 1, 'float32', seed + 100 + i),
+  );
   const ys = Array.from({ length: pool }, (_, i) =>
-    tf.oneHot(tf.randomUniform([B], 0, layers[layers.length - 1], 'int32', seed + 200 + i) as Tensor1D, layers[layers.length - 1]),
+    tf.oneHot(
+      tf.randomUniform([B], 0, layers[layers.length - 1], 'int32', seed + 200 + i) as Tensor1D,
+      layers[layers.length - 1],
+    ),
   );
   const optimizer = tf.train.sgd(0.01);
   const loss = (step: number) => () =>

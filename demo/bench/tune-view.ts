@@ -110,7 +110,10 @@ export class TuneTable {
 }
 
 /** The training table's cell: how many op shapes ran a tuned variant, each shape's variant on opening. */
-export function variantsCell(cell: HTMLTableCellElement, variants: readonly { key: string; variant: string; tuned: boolean }[]): void {
+export function variantsCell(
+  cell: HTMLTableCellElement,
+  variants: readonly { key: string; variant: string; tuned: boolean }[],
+): void {
   cell.replaceChildren();
   cell.className = 'variants';
   const tuned = variants.filter((v) => v.tuned).length;

@@ -11,7 +11,9 @@ export interface AdapterSummary {
   source: 'adapter' | 'device';
 }
 
-export type WebGpuProbe = { available: true; adapter: AdapterSummary } | { available: false; reason: string };
+export type WebGpuProbe =
+  | { available: true; adapter: AdapterSummary }
+  | { available: false; reason: string };
 
 function limitsOf(limits: GPUSupportedLimits): Record<string, number> {
   const out: Record<string, number> = {};
@@ -24,17 +26,33 @@ function limitsOf(limits: GPUSupportedLimits): Record<string, number> {
 
 export async function probeWebGpu(): Promise<WebGpuProbe> {
   if (!window.isSecureContext) {
-    return { available: false, reason: 'this page is not served from a secure context (https or localhost), and browsers only offer WebGPU there' };
+    return {
+      available: false,
+      reason:
+        'this page is not served from a secure context (https or localhost), and browsers only offer WebGPU there',
+    };
   }
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
-  if (!gpu) return { available: false, reason: 'this browser does not offer WebGPU (navigator.gpu is missing)' };
+  if (!gpu)
+    return {
+      available: false,
+      reason: 'this browser does not offer WebGPU (navigator.gpu is missing)',
+    };
   let adapter: GPUAdapter | null = null;
   try {
     adapter = await gpu.requestAdapter();
   } catch (e) {
-    return { available: false, reason: `requesting a WebGPU adapter failed: ${(e as Error).message ?? e}` };
+    return {
+      available: false,
+      reason: `requesting a WebGPU adapter failed: ${(e as Error).message ?? e}`,
+    };
   }
-  if (!adapter) return { available: false, reason: 'the browser has WebGPU but found no usable adapter (it may be disabled or blocklisted for this GPU)' };
+  if (!adapter)
+    return {
+      available: false,
+      reason:
+        'the browser has WebGPU but found no usable adapter (it may be disabled or blocklisted for this GPU)',
+    };
   const info = adapter.info ?? ({} as GPUAdapterInfo);
   return {
     available: true,
@@ -77,7 +95,11 @@ function row(dl: HTMLElement, term: string, value: string): void {
 }
 
 /** `cpu.description`: the CPU backend's own description, e.g. "CPU (WebAssembly SIMD kernels)". */
-export function renderAdapter(container: HTMLElement, adapter: AdapterSummary | undefined, cpu: { active: boolean; description?: string }): void {
+export function renderAdapter(
+  container: HTMLElement,
+  adapter: AdapterSummary | undefined,
+  cpu: { active: boolean; description?: string },
+): void {
   container.replaceChildren();
   const dl = document.createElement('dl');
   dl.className = 'adapter';

@@ -8,7 +8,12 @@ export interface ChartCanvas {
 }
 
 /** Sizes the canvas's backing store to `width` x `height` CSS pixels and clears it; undefined when it has no area. */
-export function fitCanvas(canvas: HTMLCanvasElement, width: number, height: number, font: string): ChartCanvas | undefined {
+export function fitCanvas(
+  canvas: HTMLCanvasElement,
+  width: number,
+  height: number,
+  font: string,
+): ChartCanvas | undefined {
   if (width === 0 || height === 0) return undefined;
   const dpr = window.devicePixelRatio || 1;
   const w = Math.round(width * dpr);

@@ -36,7 +36,8 @@ export function niceTicks(lo: number, hi: number, count: number): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const ticks: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) ticks.push(Math.round(v / step) * step);
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+    ticks.push(Math.round(v / step) * step);
   return ticks;
 }
 
@@ -96,14 +97,17 @@ export class LineChart {
       if (o.yMax === undefined) yMax += pad;
     }
     // Without data the y axis has no meaningful scale: draw the frame only.
-    const yTicks = all.length > 0 ? niceTicks(yMin, yMax, Math.max(2, Math.floor(height / 40))) : [];
+    const yTicks =
+      all.length > 0 ? niceTicks(yMin, yMax, Math.max(2, Math.floor(height / 40))) : [];
     const left = 8 + Math.max(24, ...yTicks.map((t) => ctx.measureText(o.yFormat(t)).width));
     const right = 10;
     const top = 8;
     const bottom = 30;
     const plotW = Math.max(10, width - left - right);
     const plotH = Math.max(10, height - top - bottom);
-    const xTicks = niceTicks(xMin, xMax, Math.max(2, Math.floor(plotW / 60))).filter((t) => Number.isInteger(t) || xMax < 2);
+    const xTicks = niceTicks(xMin, xMax, Math.max(2, Math.floor(plotW / 60))).filter(
+      (t) => Number.isInteger(t) || xMax < 2,
+    );
     xMax = Math.max(xMax, xTicks[xTicks.length - 1] ?? xMax);
     const X = (x: number) => left + ((x - xMin) / (xMax - xMin)) * plotW;
     const Y = (y: number) => top + (1 - (y - yMin) / (yMax - yMin)) * plotH;

@@ -1,6 +1,10 @@
 /** The test set's confusion matrix as a table: rows are true classes, columns predictions, shaded by row share. */
 
-export function renderConfusion(container: HTMLElement, matrix: number[][] | undefined, names: string[]): void {
+export function renderConfusion(
+  container: HTMLElement,
+  matrix: number[][] | undefined,
+  names: string[],
+): void {
   container.replaceChildren();
   if (!matrix || matrix.length === 0) {
     const p = document.createElement('p');
@@ -43,7 +47,8 @@ export function renderConfusion(container: HTMLElement, matrix: number[][] | und
       const share = total > 0 ? n / total : 0;
       // Correct predictions in green, confusions in red; the shade is the share of the row.
       const hue = t === p ? '142 70% 36%' : '0 72% 50%';
-      cell.style.background = share > 0 ? `hsl(${hue} / ${Math.min(1, 0.08 + share * 0.92).toFixed(3)})` : '';
+      cell.style.background =
+        share > 0 ? `hsl(${hue} / ${Math.min(1, 0.08 + share * 0.92).toFixed(3)})` : '';
       if (share > 0.55) cell.classList.add('strong');
       cell.title = `true ${names[t] ?? t}, predicted ${names[p] ?? p}: ${n} of ${total}`;
     }

@@ -58,7 +58,8 @@ export class Controls {
   }
 
   setDataChoice(choice: DataChoice): void {
-    for (const r of document.querySelectorAll<HTMLInputElement>('input[name="data"]')) r.checked = r.value === choice;
+    for (const r of document.querySelectorAll<HTMLInputElement>('input[name="data"]'))
+      r.checked = r.value === choice;
     this.dropZone.classList.toggle('active', choice === 'files');
   }
 
@@ -68,7 +69,8 @@ export class Controls {
   }
 
   setBackendKind(kind: BackendKind): void {
-    for (const r of document.querySelectorAll<HTMLInputElement>('input[name="backend"]')) r.checked = r.value === kind;
+    for (const r of document.querySelectorAll<HTMLInputElement>('input[name="backend"]'))
+      r.checked = r.value === kind;
   }
 
   /** No WebGPU in this browser: only the CPU backend can be picked. */
@@ -140,7 +142,9 @@ export class Controls {
   /** Shows a preset's description and augmentation; fills the protocol fields when `fill`. */
   showPreset(name: string, fill: boolean): void {
     const p = getPreset(name);
-    const paper = p.paper ? ` Paper: ${(p.paper.testAccuracy / 100).toFixed(2)} % test accuracy after up to ${p.protocol.epochs} epochs on the full data set.` : '';
+    const paper = p.paper
+      ? ` Paper: ${(p.paper.testAccuracy / 100).toFixed(2)} % test accuracy after up to ${p.protocol.epochs} epochs on the full data set.`
+      : '';
     this.presetDescription.textContent = `${p.description}.${paper}`;
     const hasAugment = p.protocol.augment !== 'none';
     this.augment.disabled = !hasAugment;
@@ -173,27 +177,44 @@ export class Controls {
    */
   update(
     phase: Phase,
-    state: { hasModel: boolean; loaded: boolean; completedEpochs: number; canTrain: boolean; canDownload: boolean; starting: boolean; pauseRequested: boolean },
+    state: {
+      hasModel: boolean;
+      loaded: boolean;
+      completedEpochs: number;
+      canTrain: boolean;
+      canDownload: boolean;
+      starting: boolean;
+      pauseRequested: boolean;
+    },
   ): void {
-    const busy = phase === 'preparing' || phase === 'running' || phase === 'paused' || phase === 'stopping';
+    const busy =
+      phase === 'preparing' || phase === 'running' || phase === 'paused' || phase === 'stopping';
     const modelLocked = busy || state.hasModel || state.loaded;
     const dataLocked = busy || state.hasModel;
     for (const el of [this.preset, this.batch, this.lrInv, this.seed]) el.disabled = modelLocked;
     this.augment.disabled = modelLocked || getPreset(this.preset.value).protocol.augment === 'none';
-    for (const el of [this.trainLimit, this.testLimit, this.filesDataset, this.idxFiles]) el.disabled = dataLocked;
-    for (const r of document.querySelectorAll<HTMLInputElement>('input[name="data"], input[name="backend"]')) {
+    for (const el of [this.trainLimit, this.testLimit, this.filesDataset, this.idxFiles])
+      el.disabled = dataLocked;
+    for (const r of document.querySelectorAll<HTMLInputElement>(
+      'input[name="data"], input[name="backend"]',
+    )) {
       r.disabled = dataLocked || (r.value === 'webgpu' && this.gpuMissing);
     }
     this.dropZone.classList.toggle('locked', dataLocked);
     this.epochs.disabled = busy;
     this.start.disabled = busy || !state.canTrain;
-    this.start.textContent = state.completedEpochs > 0 && (state.hasModel || state.loaded) ? 'Continue training' : 'Start training';
+    this.start.textContent =
+      state.completedEpochs > 0 && (state.hasModel || state.loaded)
+        ? 'Continue training'
+        : 'Start training';
     this.pause.disabled = !(phase === 'running' || phase === 'paused' || state.starting);
     this.pause.textContent = phase === 'paused' || state.pauseRequested ? 'Resume' : 'Pause';
     this.reset.disabled = !(state.hasModel || state.loaded || busy);
     this.evaluate.disabled = busy;
     this.download.disabled = !state.canDownload || phase === 'preparing' || phase === 'stopping';
     this.loadCheckpoint.disabled = busy || state.hasModel;
-    document.querySelector('label[for="load-checkpoint"]')?.classList.toggle('disabled', this.loadCheckpoint.disabled);
+    document
+      .querySelector('label[for="load-checkpoint"]')
+      ?.classList.toggle('disabled', this.loadCheckpoint.disabled);
   }
 }

@@ -6,7 +6,12 @@ export const SAMPLE_PATH = 'data/fashion-mnist-sample';
 export const SAMPLE_CLI_DIR = 'demo/public/data/fashion-mnist-sample';
 
 export type IdxRole = 'trainImages' | 'trainLabels' | 'testImages' | 'testLabels';
-export const IDX_ROLES: readonly IdxRole[] = ['trainImages', 'trainLabels', 'testImages', 'testLabels'];
+export const IDX_ROLES: readonly IdxRole[] = [
+  'trainImages',
+  'trainLabels',
+  'testImages',
+  'testLabels',
+];
 
 export const IDX_FILE_NAMES: Record<IdxRole, string> = {
   trainImages: 'train-images-idx3-ubyte.gz',
@@ -23,7 +28,10 @@ const ROLE_PATTERNS: [IdxRole, RegExp][] = [
 ];
 
 /** Sorts files into the four IDX roles by name ("train-images-idx3-ubyte[.gz]" and the like). */
-export function assignIdxFiles(files: Iterable<File>, into: Partial<Record<IdxRole, File>> = {}): { assigned: Partial<Record<IdxRole, File>>; ignored: string[] } {
+export function assignIdxFiles(
+  files: Iterable<File>,
+  into: Partial<Record<IdxRole, File>> = {},
+): { assigned: Partial<Record<IdxRole, File>>; ignored: string[] } {
   const assigned = { ...into };
   const ignored: string[] = [];
   for (const f of files) {
@@ -38,9 +46,19 @@ export function hasAllRoles(files: Partial<Record<IdxRole, File>>): files is Rec
   return IDX_ROLES.every((r) => files[r] !== undefined);
 }
 
-async function split(name: string, bytes: Record<IdxRole, Uint8Array>, names: Record<IdxRole, string>): Promise<DataSplit> {
-  const train = await datasetFromIdx(`${name}/train`, bytes.trainImages, bytes.trainLabels, { images: names.trainImages, labels: names.trainLabels });
-  const test = await datasetFromIdx(`${name}/test`, bytes.testImages, bytes.testLabels, { images: names.testImages, labels: names.testLabels });
+async function split(
+  name: string,
+  bytes: Record<IdxRole, Uint8Array>,
+  names: Record<IdxRole, string>,
+): Promise<DataSplit> {
+  const train = await datasetFromIdx(`${name}/train`, bytes.trainImages, bytes.trainLabels, {
+    images: names.trainImages,
+    labels: names.trainLabels,
+  });
+  const test = await datasetFromIdx(`${name}/test`, bytes.testImages, bytes.testLabels, {
+    images: names.testImages,
+    labels: names.testLabels,
+  });
   return { train, test };
 }
 
@@ -65,7 +83,10 @@ export async function loadSample(): Promise<DataSplit> {
 }
 
 /** Four user files (raw or gzip IDX). */
-export async function loadFiles(dataset: DatasetName, files: Record<IdxRole, File>): Promise<DataSplit> {
+export async function loadFiles(
+  dataset: DatasetName,
+  files: Record<IdxRole, File>,
+): Promise<DataSplit> {
   const bytes = {} as Record<IdxRole, Uint8Array>;
   const names = {} as Record<IdxRole, string>;
   for (const role of IDX_ROLES) {
@@ -75,7 +96,18 @@ export async function loadFiles(dataset: DatasetName, files: Record<IdxRole, Fil
   return split(dataset, bytes, names);
 }
 
-const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+const FASHION_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 
 /** Display names of the classes. */
 export function classNames(dataset: DatasetName, classes: number): string[] {

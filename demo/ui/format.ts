@@ -37,7 +37,8 @@ export function bytes(n: number): string {
 export function toBase64(data: Uint8Array): string {
   let s = '';
   const chunk = 0x8000;
-  for (let i = 0; i < data.length; i += chunk) s += String.fromCharCode(...data.subarray(i, i + chunk));
+  for (let i = 0; i < data.length; i += chunk)
+    s += String.fromCharCode(...data.subarray(i, i + chunk));
   return btoa(s);
 }
 

@@ -36,7 +36,9 @@ export function renderImageGrid(
     container.append(p);
     return;
   }
-  const shown = predictions.filter((p) => !options.mistakesOnly || p.predicted !== p.label).slice(0, options.max);
+  const shown = predictions
+    .filter((p) => !options.mistakesOnly || p.predicted !== p.label)
+    .slice(0, options.max);
   if (shown.length === 0) {
     const p = document.createElement('p');
     p.className = 'empty';

@@ -107,7 +107,10 @@ function statsFromJson(json: string | undefined): NormStats | undefined {
   if (!json) return undefined;
   const o = JSON.parse(json) as { mean: Record<string, number>; mad: Record<string, number> };
   // Typed arrays serialise as {"0": v, ...}.
-  return { mean: Int32Array.from(Object.values(o.mean)), mad: Int32Array.from(Object.values(o.mad)) };
+  return {
+    mean: Int32Array.from(Object.values(o.mean)),
+    mad: Int32Array.from(Object.values(o.mad)),
+  };
 }
 
 export class Session {
@@ -153,22 +156,37 @@ export class Session {
     try {
       const loaded = this.loaded;
       const evaluateOnly = loaded !== undefined && loaded.preset === undefined;
-      const preset = evaluateOnly ? this.presetForSpec(loaded!.spec, settings) : resolveRunPreset(settings);
+      const preset = evaluateOnly
+        ? this.presetForSpec(loaded!.spec, settings)
+        : resolveRunPreset(settings);
       if (loaded && !evaluateOnly && JSON.stringify(loaded.spec) !== JSON.stringify(preset.spec)) {
-        throw new Error(`checkpoint ${loaded.file}: its model spec differs from the settings (preset, learning rate)`);
+        throw new Error(
+          `checkpoint ${loaded.file}: its model spec differs from the settings (preset, learning rate)`,
+        );
       }
       const data = prepareRunData(preset, raw, settings);
       if (evaluateOnly && loaded!.stats) {
         // Evaluate with the normalisation the checkpoint was trained with.
         data.stats = loaded!.stats;
-        data.split = { train: normalizeDataset(raw.train, loaded!.stats), test: normalizeDataset(data.rawTest, loaded!.stats) };
+        data.split = {
+          train: normalizeDataset(raw.train, loaded!.stats),
+          test: normalizeDataset(data.rawTest, loaded!.stats),
+        };
       }
       this.setPhase('preparing', 'starting the backend');
       const backend = await this.backend(kind);
       const model = loaded
         ? Model.create(backend, preset.spec, { weights: loaded.weights })
         : Model.create(backend, preset.spec, { seed: preset.protocol.seed });
-      this.run = { settings: { ...settings }, preset, data, model, state: loaded?.state, results: [], evaluateOnly };
+      this.run = {
+        settings: { ...settings },
+        preset,
+        data,
+        model,
+        state: loaded?.state,
+        results: [],
+        evaluateOnly,
+      };
       this.loaded = undefined;
       this.setPhase('ready');
       return this.run;
@@ -188,7 +206,10 @@ export class Session {
   async train(epochs: number): Promise<EpochResult[]> {
     const run = this.run;
     if (!run) throw new Error('no model: prepare a run first');
-    if (run.evaluateOnly) throw new Error('this checkpoint has no training protocol (no preset in its metadata); it can only be evaluated');
+    if (run.evaluateOnly)
+      throw new Error(
+        'this checkpoint has no training protocol (no preset in its metadata); it can only be evaluated',
+      );
     if (this.fitting) throw new Error('training is running already');
     run.settings.epochs = epochs;
     run.preset = resolveRunPreset(run.settings);
@@ -213,7 +234,10 @@ export class Session {
             step: p.step,
             steps: p.steps,
             imagesPerSecond: p.imagesPerSecond,
-            etaSeconds: p.imagesPerSecond > 0 ? (remaining * preset.protocol.batch) / p.imagesPerSecond : Number.NaN,
+            etaSeconds:
+              p.imagesPerSecond > 0
+                ? (remaining * preset.protocol.batch) / p.imagesPerSecond
+                : Number.NaN,
           };
           this.listener.progress?.(this.progress);
         },
@@ -223,12 +247,15 @@ export class Session {
           this.live = undefined;
           run.state = structuredClone(t.state);
           run.model = t.model;
-          run.checkpoint = await t.model.toCheckpoint(trainingMetadata(preset, data.stats, t.state));
+          run.checkpoint = await t.model.toCheckpoint(
+            trainingMetadata(preset, data.stats, t.state),
+          );
           run.results.push(r);
           results.push(r);
           this.listener.epoch?.(r, await this.predictions());
         },
-        recreateBackend: run.model.backend.kind === 'webgpu' ? () => this.recreateWebGpu() : undefined,
+        recreateBackend:
+          run.model.backend.kind === 'webgpu' ? () => this.recreateWebGpu() : undefined,
       },
       run.state ? structuredClone(run.state) : undefined,
     );
@@ -369,7 +396,11 @@ export class Session {
     const size = test.shape[0] * test.shape[1] * test.shape[2];
     const { logits } = await run.model.predict(test.images.subarray(0, n * size), n, n);
     const C = run.model.plan.classes;
-    return Array.from({ length: n }, (_, i) => ({ index: i, predicted: argmax(logits, i * C, C), label: test.labels[i] }));
+    return Array.from({ length: n }, (_, i) => ({
+      index: i,
+      predicted: argmax(logits, i * C, C),
+      label: test.labels[i],
+    }));
   }
 
   /** Evaluates the whole test set with the current weights. */
@@ -402,7 +433,10 @@ export class Session {
     const run = this.run;
     if (!run) throw new Error('no model yet');
     if (run.checkpoint) return run.checkpoint;
-    const state = run.state ?? new Trainer(run.model, run.data.split.train, run.data.split.test, protocolOptions(run.preset)).state;
+    const state =
+      run.state ??
+      new Trainer(run.model, run.data.split.train, run.data.split.test, protocolOptions(run.preset))
+        .state;
     return run.model.toCheckpoint(trainingMetadata(run.preset, run.data.stats, state));
   }
 
@@ -410,7 +444,10 @@ export class Session {
   load(bytes: Uint8Array, file: string): LoadedCheckpoint {
     if (this.run) throw new Error('a model exists already; reset first');
     const { metadata } = parseSafetensors(bytes, { file, kind: 'checkpoint', dtypes: ['I32'] });
-    if (!metadata.model) throw new Error(`checkpoint ${file}: no model spec in its metadata ("model"); nitro-d writes one into every checkpoint`);
+    if (!metadata.model)
+      throw new Error(
+        `checkpoint ${file}: no model spec in its metadata ("model"); nitro-d writes one into every checkpoint`,
+      );
     const spec = parseModelSpec(JSON.parse(metadata.model), `checkpoint ${file} metadata.model`);
     const { tensors } = parseCheckpoint(bytes, planFromSpec(spec).parameters, file);
     let preset: string | undefined;
@@ -424,7 +461,9 @@ export class Session {
       spec,
       weights: tensors,
       preset,
-      protocol: metadata.protocol ? (JSON.parse(metadata.protocol) as Preset['protocol']) : undefined,
+      protocol: metadata.protocol
+        ? (JSON.parse(metadata.protocol) as Preset['protocol'])
+        : undefined,
       dataset: metadata.dataset as Preset['dataset'] | undefined,
       state: metadata.trainer ? (JSON.parse(metadata.trainer) as TrainerState) : undefined,
       stats: statsFromJson(metadata.normalization),

@@ -64,7 +64,12 @@ export function resolveRunPreset(s: RunSettings): Preset {
     protocol.augmentPad = 0;
   }
   const spec = base.spec;
-  return { ...base, dataset: s.dataset, spec: { ...spec, training: { ...spec.training, lrInv: s.lrInv } }, protocol };
+  return {
+    ...base,
+    dataset: s.dataset,
+    spec: { ...spec, training: { ...spec.training, lrInv: s.lrInv } },
+    protocol,
+  };
 }
 
 export interface PreparedData {
@@ -76,12 +81,18 @@ export interface PreparedData {
 }
 
 /** prepareData: limits, statistics from the training set in the seeded order, normalisation of both splits. */
-export function prepareRunData(preset: Preset, raw: DataSplit, s: Pick<RunSettings, 'trainLimit' | 'testLimit'>): PreparedData {
+export function prepareRunData(
+  preset: Preset,
+  raw: DataSplit,
+  s: Pick<RunSettings, 'trainLimit' | 'testLimit'>,
+): PreparedData {
   const trainRaw = firstSamples(raw.train, s.trainLimit);
   const testRaw = firstSamples(raw.test, s.testLimit);
   const expected = planFromSpec(preset.spec).input;
   if (trainRaw.shape.some((d, i) => d !== expected[i])) {
-    throw new Error(`${preset.dataset} samples are [${trainRaw.shape.join(', ')}], the model expects [${expected.join(', ')}]`);
+    throw new Error(
+      `${preset.dataset} samples are [${trainRaw.shape.join(', ')}], the model expects [${expected.join(', ')}]`,
+    );
   }
   const { split, stats } = normalizeSplit({ train: trainRaw, test: testRaw }, preset.protocol);
   return { stats, rawTest: testRaw, split };

@@ -82,7 +82,10 @@ export function installTestHook(deps: {
     async train(r) {
       await deps.ready;
       await deps.reset();
-      controls.applySettings({ ...presetDefaults(r.preset, 'fashion-mnist', r.epochs), ...withoutUndefined(r) });
+      controls.applySettings({
+        ...presetDefaults(r.preset, 'fashion-mnist', r.epochs),
+        ...withoutUndefined(r),
+      });
       controls.setDataChoice('sample');
       if (r.backend) controls.setBackendKind(r.backend);
       await deps.start();
@@ -90,7 +93,10 @@ export function installTestHook(deps: {
       const run = session.run;
       return {
         phase: session.phase,
-        error: error && !error.hidden ? (document.getElementById('error-text')?.textContent ?? 'error') : undefined,
+        error:
+          error && !error.hidden
+            ? (document.getElementById('error-text')?.textContent ?? 'error')
+            : undefined,
         testAccuracyText: document.getElementById('test-accuracy')?.textContent ?? '',
         epochs: (run?.results ?? []).map((e) => ({
           epoch: e.epoch,
@@ -105,11 +111,19 @@ export function installTestHook(deps: {
       const backend = await session.backend(r.backend ?? 'webgpu');
       const model = Model.fromCheckpoint(backend, r.model, fromBase64(r.init), 'init.safetensors');
       try {
-        const b = parseBatches(fromBase64(r.batches), 'batches.safetensors', { shape: model.plan.input, classes: model.plan.classes });
+        const b = parseBatches(fromBase64(r.batches), 'batches.safetensors', {
+          shape: model.plan.input,
+          classes: model.plan.classes,
+        });
         await model.trainOnBatches(b.x, b.y, b.steps, b.batch);
-        const report: GoldenReport = { checkpoint: toBase64(await model.toCheckpoint()), backend: backend.description };
+        const report: GoldenReport = {
+          checkpoint: toBase64(await model.toCheckpoint()),
+          backend: backend.description,
+        };
         if (r.predictInput) {
-          const inputs = parseInputs(fromBase64(r.predictInput), 'predict-input.safetensors', { shape: model.plan.input });
+          const inputs = parseInputs(fromBase64(r.predictInput), 'predict-input.safetensors', {
+            shape: model.plan.input,
+          });
           const { logits, heads } = await model.predict(inputs.x, inputs.count);
           report.logits = Array.from(logits);
           report.heads = heads.map((h) => Array.from(h));

@@ -55,14 +55,19 @@ export class DemoPage {
   /** Presses Start and waits until training has finished (phase "ready") without an error. */
   async train(timeout: number): Promise<void> {
     await this.page.click('#start');
-    await expect(this.page.locator('body')).toHaveAttribute('data-phase', /^(ready|error)$/, { timeout });
+    await expect(this.page.locator('body')).toHaveAttribute('data-phase', /^(ready|error)$/, {
+      timeout,
+    });
     await this.expectNoError();
     await expect(this.page.locator('body')).toHaveAttribute('data-phase', 'ready');
   }
 
   async expectNoError(): Promise<void> {
     const error = this.page.locator('#error');
-    if (await error.isVisible()) throw new Error(`the page shows an error: ${await this.page.locator('#error-text').textContent()}`);
+    if (await error.isVisible())
+      throw new Error(
+        `the page shows an error: ${await this.page.locator('#error-text').textContent()}`,
+      );
   }
 
   /** The test accuracy the page shows, in percent. */
@@ -75,7 +80,10 @@ export class DemoPage {
 
   /** Clicks the download button and returns the downloaded file's bytes and name. */
   async downloadCheckpoint(): Promise<{ bytes: Buffer; name: string }> {
-    const [download] = await Promise.all([this.page.waitForEvent('download'), this.page.click('#download')]);
+    const [download] = await Promise.all([
+      this.page.waitForEvent('download'),
+      this.page.click('#download'),
+    ]);
     const path = await download.path();
     return { bytes: readFileSync(path), name: download.suggestedFilename() };
   }
@@ -109,7 +117,11 @@ async function ensureCliBuild(): Promise<void> {
   const cli = join(ROOT, 'dist/cli.js');
   const sources = Math.max(newestMtime(join(ROOT, 'src')), newestMtime(join(ROOT, 'shaders')));
   if (existsSync(cli) && statSync(cli).mtimeMs >= sources) return;
-  await run(join(ROOT, 'node_modules/.bin/vite'), ['build', '--mode', 'lib', '--logLevel', 'warn'], { cwd: ROOT });
+  await run(
+    join(ROOT, 'node_modules/.bin/vite'),
+    ['build', '--mode', 'lib', '--logLevel', 'warn'],
+    { cwd: ROOT },
+  );
 }
 
 const cliRuns = new Map<string, Promise<Buffer>>();
@@ -145,7 +157,10 @@ export function cliCheckpoint(s: RunSettings): Promise<Buffer> {
       await ensureCliBuild();
       const out = mkdtempSync(join(tmpdir(), 'nitro-d-e2e-'));
       try {
-        await run('node', ['bin/nitro-d.js', ...args, '--out', out], { cwd: ROOT, timeout: 300_000 });
+        await run('node', ['bin/nitro-d.js', ...args, '--out', out], {
+          cwd: ROOT,
+          timeout: 300_000,
+        });
       } catch (e) {
         const err = e as { stderr?: string; message: string };
         throw new Error(`nitro-d ${key} failed: ${err.stderr || err.message}`);
@@ -165,7 +180,9 @@ export function expectSameTensors(actual: Uint8Array, expected: Uint8Array, what
   // Plain copies: a Node Buffer's slice() shares memory, which the parser does not expect.
   const a = parseSafetensors(new Uint8Array(actual), { file: `${what} (actual)` });
   const e = parseSafetensors(new Uint8Array(expected), { file: `${what} (expected)` });
-  expect([...a.tensors.keys()].sort(), `${what}: tensor names`).toEqual([...e.tensors.keys()].sort());
+  expect([...a.tensors.keys()].sort(), `${what}: tensor names`).toEqual(
+    [...e.tensors.keys()].sort(),
+  );
   for (const [name, t] of e.tensors) {
     const got = a.tensors.get(name)!;
     expect(got.shape, `${what}: shape of ${name}`).toEqual(t.shape);
@@ -178,7 +195,9 @@ export function expectSameTensors(actual: Uint8Array, expected: Uint8Array, what
       }
     }
     if (first >= 0) {
-      throw new Error(`${what}: ${name}: ${count} of ${t.data.length} elements differ; first at ${first}: got ${got.data[first]}, expected ${t.data[first]}`);
+      throw new Error(
+        `${what}: ${name}: ${count} of ${t.data.length} elements differ; first at ${first}: got ${got.data[first]}, expected ${t.data[first]}`,
+      );
     }
   }
 }

@@ -33,7 +33,10 @@ export function formatTrainingBench(r: TrainingBenchResult): string {
     `  memory       ${mib(r.memory.bytesInUse)} in use (analytic minimum ${mib(r.memory.minimumBytes)}), plus ${mib(r.memory.scratchBytes)} of kernel scratch and ${mib(r.memory.dataBytes)} of random batches`,
   ];
   if (r.kernels.length) {
-    const how = r.kernelTiming === 'timestamps' ? `timestamp queries, ${r.kernelReps} replays` : 'each call replayed alone';
+    const how =
+      r.kernelTiming === 'timestamps'
+        ? `timestamp queries, ${r.kernelReps} replays`
+        : 'each call replayed alone';
     lines.push(`  kernels      ${how}; ${num(r.kernelMsPerStep)} ms/step in kernels`);
     const total = r.kernelMsPerStep || 1;
     const rows = r.kernels.map((k) => [
@@ -44,7 +47,14 @@ export function formatTrainingBench(r: TrainingBenchResult): string {
       k.ops ? num(k.ops / 1e6) : '',
       k.ops ? num(k.gops) : '',
     ]);
-    for (const l of table(['kernel', 'dispatches', 'ms/step', 'share', 'MOP', 'GOP/s'], rows, [false, true, true, true, true, true])) {
+    for (const l of table(['kernel', 'dispatches', 'ms/step', 'share', 'MOP', 'GOP/s'], rows, [
+      false,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ])) {
       lines.push(`    ${l}`);
     }
   }
@@ -65,7 +75,12 @@ export function formatKernelBench(results: KernelBenchResult[]): string {
   for (const r of results) for (const row of fastestVariantRows(r.rows)) fastest.add(row);
   const match = (r: KernelBenchResult, row: KernelBenchRow): KernelBenchRow | undefined => {
     const same = r.rows.filter((o) => o.layer === row.layer && o.op === row.op);
-    return same.find((o) => o === row || o.variant === row.variant) ?? (same.length === 1 && (same[0].variant === null || row.variant === null) ? same[0] : undefined);
+    return (
+      same.find((o) => o === row || o.variant === row.variant) ??
+      (same.length === 1 && (same[0].variant === null || row.variant === null)
+        ? same[0]
+        : undefined)
+    );
   };
   const header = ['layer', 'op', ...(withVariants ? ['variant'] : []), 'shape', 'MOP'];
   const fixed = header.length;
@@ -73,10 +88,19 @@ export function formatKernelBench(results: KernelBenchResult[]): string {
   if (results.length === 2) header.push(`${results[0].backend} speed-up`);
   const rows = base.map((row) => {
     const cells = [row.layer, row.op];
-    if (withVariants) cells.push(row.variant === null ? '-' : `${fastest.has(row) ? '*' : ' '}${row.variant}${row.isDefault ? ' (default)' : ''}`);
+    if (withVariants)
+      cells.push(
+        row.variant === null
+          ? '-'
+          : `${fastest.has(row) ? '*' : ' '}${row.variant}${row.isDefault ? ' (default)' : ''}`,
+      );
     cells.push(row.shape, num(row.ops / 1e6));
     const matched = results.map((r) => match(r, row));
-    for (const other of matched) cells.push(other?.skipped ? 'skipped' : num(other?.ms), other?.skipped ? '' : num(other?.gops));
+    for (const other of matched)
+      cells.push(
+        other?.skipped ? 'skipped' : num(other?.ms),
+        other?.skipped ? '' : num(other?.gops),
+      );
     if (results.length === 2) {
       const a = matched[0]?.ms;
       const b = matched[1]?.ms;
@@ -85,7 +109,11 @@ export function formatKernelBench(results: KernelBenchResult[]): string {
     return cells;
   });
   const right = header.map((_, i) => i >= fixed - 1);
-  const lines = results.map((r) => `${r.backend}: ${r.adapter} (${r.timing === 'timestamps' ? 'timestamp queries' : 'wall clock'})`);
-  if (fastest.size > 0) lines.push('* fastest variant of the layer\'s op; (default) the variant the engine picks');
+  const lines = results.map(
+    (r) =>
+      `${r.backend}: ${r.adapter} (${r.timing === 'timestamps' ? 'timestamp queries' : 'wall clock'})`,
+  );
+  if (fastest.size > 0)
+    lines.push("* fastest variant of the layer's op; (default) the variant the engine picks");
   return [...lines, ...table(header, rows, right)].join('\n');
 }

@@ -9,15 +9,36 @@
  */
 import type { Backend, Ops, Program, Tensor } from '../backend.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
-import { chooseVariant, variantsOf, type VariantChoice, withForcedVariant } from '../kernels/gemm-tiles.ts';
+import {
+  chooseVariant,
+  variantsOf,
+  type VariantChoice,
+  withForcedVariant,
+} from '../kernels/gemm-tiles.ts';
 import { getPreset } from '../model/presets.ts';
 import { planFromSpec } from '../train/plan.ts';
 import { type HeadPool, keepOnePerWindow } from './tune.ts';
 import { Rng } from '../rng.ts';
-import { type KernelTiming, gops, now, resolveTiming, runtimeName, type Runtime, sig, wallTime } from './util.ts';
+import {
+  type KernelTiming,
+  gops,
+  now,
+  resolveTiming,
+  runtimeName,
+  type Runtime,
+  sig,
+  wallTime,
+} from './util.ts';
 
 export type KernelShape =
-  | { kind: 'linear'; layer: string; batch: number; inFeatures: number; outFeatures: number; output?: boolean }
+  | {
+      kind: 'linear';
+      layer: string;
+      batch: number;
+      inFeatures: number;
+      outFeatures: number;
+      output?: boolean;
+    }
   | {
       kind: 'conv';
       layer: string;
@@ -32,7 +53,12 @@ export type KernelShape =
       headPool?: HeadPool;
     };
 
-export type KernelOp = 'linear' | 'linearInputGrad' | 'linearWeightGrad' | 'conv2d' | 'conv2dWeightGrad';
+export type KernelOp =
+  | 'linear'
+  | 'linearInputGrad'
+  | 'linearWeightGrad'
+  | 'conv2d'
+  | 'conv2dWeightGrad';
 
 export interface KernelBenchRow {
   layer: string;
@@ -93,10 +119,23 @@ export function paperKernelShapes(batch = 64): KernelShape[] {
     const g = getPreset(name).spec;
     let k = g.input.reduce((a, b) => a * b, 1);
     g.hidden.forEach((o, i) => {
-      add(`l${k},${o}`, { kind: 'linear', layer: `${name} fc${i + 1}`, batch, inFeatures: k, outFeatures: o });
+      add(`l${k},${o}`, {
+        kind: 'linear',
+        layer: `${name} fc${i + 1}`,
+        batch,
+        inFeatures: k,
+        outFeatures: o,
+      });
       k = o;
     });
-    add(`o${k},${g.classes}`, { kind: 'linear', layer: `${name} out`, batch, inFeatures: k, outFeatures: g.classes, output: true });
+    add(`o${k},${g.classes}`, {
+      kind: 'linear',
+      layer: `${name} out`,
+      batch,
+      inFeatures: k,
+      outFeatures: g.classes,
+      output: true,
+    });
   }
   const vgg = getPreset('vgg8b').spec;
   const convBlocks = planFromSpec(vgg).blocks.filter((b) => b.kind === 'conv');
@@ -146,18 +185,29 @@ interface Case {
 
 /** The ops timed for a layer, in row order. */
 export function kernelOpsOf(s: KernelShape): KernelOp[] {
-  return s.kind === 'linear' ? ['linear', 'linearInputGrad', 'linearWeightGrad'] : ['conv2d', 'conv2dWeightGrad'];
+  return s.kind === 'linear'
+    ? ['linear', 'linearInputGrad', 'linearWeightGrad']
+    : ['conv2d', 'conv2dWeightGrad'];
 }
 
 /** The variants timed for an op: every one with `variants` on WebGPU, else the default alone (undefined). */
-function variantsToTime(op: KernelOp, gpu: boolean, variants: boolean): (VariantChoice | undefined)[] {
+function variantsToTime(
+  op: KernelOp,
+  gpu: boolean,
+  variants: boolean,
+): (VariantChoice | undefined)[] {
   return gpu && variants ? [...variantsOf(op)] : [undefined];
 }
 
 /** How many rows benchKernels produces for these shapes (for progress bars). */
-export function kernelBenchRowCount(shapes: KernelShape[], options: { webgpu: boolean; variants?: boolean }): number {
+export function kernelBenchRowCount(
+  shapes: KernelShape[],
+  options: { webgpu: boolean; variants?: boolean },
+): number {
   let n = 0;
-  for (const s of shapes) for (const op of kernelOpsOf(s)) n += variantsToTime(op, options.webgpu, options.variants ?? false).length;
+  for (const s of shapes)
+    for (const op of kernelOpsOf(s))
+      n += variantsToTime(op, options.webgpu, options.variants ?? false).length;
   return n;
 }
 
@@ -177,7 +227,8 @@ export function fastestVariantRows(rows: readonly KernelBenchRow[]): Set<KernelB
   for (const g of groups.values()) {
     if (g.length < 2) continue;
     let best: KernelBenchRow | undefined;
-    for (const r of g) if (r.ms !== null && r.ms > 0 && (!best || r.ms < (best.ms ?? Infinity))) best = r;
+    for (const r of g)
+      if (r.ms !== null && r.ms > 0 && (!best || r.ms < (best.ms ?? Infinity))) best = r;
     if (best) out.add(best);
   }
   return out;
@@ -188,7 +239,8 @@ function layerCases(backend: Backend, s: KernelShape, rng: Rng, tensors: Tensor[
   const t = (shape: number[], dtype: 'i8' | 'i32', label: string, lo?: number, hi?: number) => {
     const tensor = backend.tensor(shape, dtype, label);
     tensors.push(tensor);
-    if (lo !== undefined && hi !== undefined) backend.write(tensor, random(rng, tensor.size, lo, hi));
+    if (lo !== undefined && hi !== undefined)
+      backend.write(tensor, random(rng, tensor.size, lo, hi));
     return tensor;
   };
   const B = s.batch;
@@ -241,7 +293,12 @@ function layerCases(backend: Backend, s: KernelShape, rng: Rng, tensors: Tensor[
   const values = random(rng, delta.size, -4096, 4096);
   if (s.headPool) keepOnePerWindow(rng, values, delta.shape, s.headPool);
   backend.write(delta, values);
-  const sgd = { w: t([F, C, k, k], 'i32', 'bench.updated', -64, 64), lrInv, amp: LR_AMP, decayInv: 0 };
+  const sgd = {
+    w: t([F, C, k, k], 'i32', 'bench.updated', -64, 64),
+    lrInv,
+    amp: LR_AMP,
+    decayInv: 0,
+  };
   const macs = B * F * HO * WO * C * k * k;
   const shape = `${B}x${C}x${H}x${W} * ${F}x${C}x${k}x${k}`;
   const dims = [B, C, H, W, F, k, padding];
@@ -251,7 +308,14 @@ function layerCases(backend: Backend, s: KernelShape, rng: Rng, tensors: Tensor[
       shape,
       macs,
       dims,
-      issue: (ops) => ops.conv2d({ x, w, padding, out, epilogue: { scale: 256 * C * k * k, relu: { out: a, slopeInv: 4 } } }),
+      issue: (ops) =>
+        ops.conv2d({
+          x,
+          w,
+          padding,
+          out,
+          epilogue: { scale: 256 * C * k * k, relu: { out: a, slopeInv: 4 } },
+        }),
     },
     {
       op: 'conv2dWeightGrad',
@@ -326,7 +390,14 @@ export async function benchKernels(
           if (options.maxOps !== undefined && ops > options.maxOps) {
             row.skipped = `over ${options.maxOps} operations`;
           } else {
-            const { ms, reps } = await timeProgram(backend, gpu, program, timing, targetMs, maxReps);
+            const { ms, reps } = await timeProgram(
+              backend,
+              gpu,
+              program,
+              timing,
+              targetMs,
+              maxReps,
+            );
             row.ms = sig(ms);
             row.gops = sig(gops(ops, ms));
             row.reps = reps;
@@ -339,5 +410,11 @@ export async function benchKernels(
       for (const t of tensors) backend.dispose(t);
     }
   }
-  return { backend: backend.kind, adapter: backend.description, runtime: runtimeName(), timing, rows };
+  return {
+    backend: backend.kind,
+    adapter: backend.description,
+    runtime: runtimeName(),
+    timing,
+    rows,
+  };
 }

@@ -19,7 +19,17 @@ import { type OpName, opCost } from './cost.ts';
 import { tunedVariants } from '../kernels/gemm-tiles.ts';
 import { type OpCall, TracingBackend } from './trace.ts';
 import { variantsInUse } from './tune.ts';
-import { type KernelTiming, gops, median, now, resolveTiming, runtimeName, type Runtime, sig, wallTime } from './util.ts';
+import {
+  type KernelTiming,
+  gops,
+  median,
+  now,
+  resolveTiming,
+  runtimeName,
+  type Runtime,
+  sig,
+  wallTime,
+} from './util.ts';
 
 export interface TrainingBenchOptions {
   preset: string;
@@ -104,12 +114,20 @@ export interface TrainingBenchResult {
 }
 
 function positiveInt(name: string, v: number, min = 1): number {
-  if (!Number.isInteger(v) || v < min) throw new Error(`benchTraining: ${name} must be an integer >= ${min}, got ${v}`);
+  if (!Number.isInteger(v) || v < min)
+    throw new Error(`benchTraining: ${name} must be an integer >= ${min}, got ${v}`);
   return v;
 }
 
 /** Random normalised-looking int8 samples and labels, indices for `steps` steps, augmentation as the preset trains. */
-function randomSource(backend: Backend, plan: NetworkPlan, augment: { pad: number; flip: boolean } | undefined, batch: number, steps: number, seed: number): BatchSource {
+function randomSource(
+  backend: Backend,
+  plan: NetworkPlan,
+  augment: { pad: number; flip: boolean } | undefined,
+  batch: number,
+  steps: number,
+  seed: number,
+): BatchSource {
   const rng = new Rng(seed ^ 0x5eed);
   const pool = 2 * batch;
   const sample = plan.input.reduce((a, b) => a * b, 1);
@@ -151,7 +169,10 @@ async function timeCalls(
   if (mode === 'timestamps' && gpu) {
     const total = gpu.dispatchNames(program).length;
     const counted = dispatches.reduce((a, b) => a + b, 0);
-    if (total !== counted) throw new Error(`benchTraining: the step has ${total} dispatches but its calls recorded alone have ${counted}`);
+    if (total !== counted)
+      throw new Error(
+        `benchTraining: the step has ${total} dispatches but its calls recorded alone have ${counted}`,
+      );
     // Replays one at a time until `reps` or the time budget, then the median per dispatch.
     const samples: number[][] = [];
     const started = now();
@@ -176,7 +197,10 @@ async function timeCalls(
   return { ms, names, dispatches, reps: 0 };
 }
 
-export async function benchTraining(backend: Backend, options: TrainingBenchOptions): Promise<TrainingBenchResult> {
+export async function benchTraining(
+  backend: Backend,
+  options: TrainingBenchOptions,
+): Promise<TrainingBenchResult> {
   const preset = getPreset(options.preset);
   const batch = positiveInt('batch', options.batch ?? preset.protocol.batch);
   const steps = positiveInt('steps', options.steps ?? 20);
@@ -186,7 +210,8 @@ export async function benchTraining(backend: Backend, options: TrainingBenchOpti
   const timing = resolveTiming(backend, options.kernelTiming ?? 'auto');
   const phase = options.onPhase ?? (() => {});
   const p = preset.protocol;
-  const augment = p.augment === 'none' ? undefined : { pad: p.augmentPad, flip: p.augment === 'crop-flip' };
+  const augment =
+    p.augment === 'none' ? undefined : { pad: p.augmentPad, flip: p.augment === 'crop-flip' };
 
   const traced = new TracingBackend(backend);
   phase('cold start');
@@ -199,7 +224,14 @@ export async function benchTraining(backend: Backend, options: TrainingBenchOpti
   try {
     const net = model.network(batch);
     const modelBytes = backend.bytesInUse() - before;
-    source = randomSource(traced, model.plan, augment, batch, Math.max(1, warmup, steps, kernelReps), seed);
+    source = randomSource(
+      traced,
+      model.plan,
+      augment,
+      batch,
+      Math.max(1, warmup, steps, kernelReps),
+      seed,
+    );
     const dataBytes = backend.bytesInUse() - before - modelBytes;
     const t1 = now();
     const program = net.recordTrainStep(source);
@@ -210,7 +242,8 @@ export async function benchTraining(backend: Backend, options: TrainingBenchOpti
     await backend.sync();
     const t3 = now();
     // Bookkeeping for the report (it traces the step on a shapes-only backend), outside the timings.
-    const variants = backend.kind === 'webgpu' ? variantsInUse(model.plan, batch, tunedVariants()) : [];
+    const variants =
+      backend.kind === 'webgpu' ? variantsInUse(model.plan, batch, tunedVariants()) : [];
 
     phase(`${warmup} warm-up steps`);
     backend.write(net.cursor, [0]);
@@ -223,7 +256,8 @@ export async function benchTraining(backend: Backend, options: TrainingBenchOpti
     backend.write(net.cursor, [0]);
     const chunk = 16;
     const s0 = now();
-    for (let done = 0; done < steps; done += chunk) backend.run(program, Math.min(chunk, steps - done));
+    for (let done = 0; done < steps; done += chunk)
+      backend.run(program, Math.min(chunk, steps - done));
     await backend.sync();
     const elapsed = now() - s0;
 
@@ -236,13 +270,28 @@ export async function benchTraining(backend: Backend, options: TrainingBenchOpti
     if (timing !== 'none') {
       phase(`kernel timing (${timing})`);
       backend.write(net.cursor, [0]);
-      const timed = await timeCalls(traced, program, calls, timing, kernelReps, options.kernelBudgetMs ?? 10_000, options.soloTargetMs ?? 20);
+      const timed = await timeCalls(
+        traced,
+        program,
+        calls,
+        timing,
+        kernelReps,
+        options.kernelBudgetMs ?? 10_000,
+        options.soloTargetMs ?? 20,
+      );
       timedReps = timed.reps;
       const byName = new Map<string, KernelStat>();
       calls.forEach((call, i) => {
         const name = timed.names[i].length ? [...new Set(timed.names[i])].join('+') : call.op;
         const ops = 2 * costs[i].macs;
-        callStats.push({ op: call.op, kernel: name, shape: costs[i].shape, ms: sig(timed.ms[i]), ops, gops: sig(gops(ops, timed.ms[i])) });
+        callStats.push({
+          op: call.op,
+          kernel: name,
+          shape: costs[i].shape,
+          ms: sig(timed.ms[i]),
+          ops,
+          gops: sig(gops(ops, timed.ms[i])),
+        });
         const k = byName.get(name) ?? { name, dispatches: 0, ms: 0, ops: 0, gops: 0 };
         k.dispatches += timed.dispatches[i];
         k.ms += timed.ms[i];
@@ -250,7 +299,8 @@ export async function benchTraining(backend: Backend, options: TrainingBenchOpti
         byName.set(name, k);
       });
       for (const k of byName.values()) kernelMs += k.ms;
-      for (const k of byName.values()) kernels.push({ ...k, ms: sig(k.ms), gops: sig(gops(k.ops, k.ms)) });
+      for (const k of byName.values())
+        kernels.push({ ...k, ms: sig(k.ms), gops: sig(gops(k.ops, k.ms)) });
       kernels.sort((a, b) => b.ms - a.ms);
     }
     const opsPerStep = trainingStepOps(model.plan.geometry, batch);
@@ -269,13 +319,19 @@ export async function benchTraining(backend: Backend, options: TrainingBenchOpti
       msPerStep: sig(msPerStep),
       opsPerStep,
       gopsPerSecond: sig(gops(opsPerStep, msPerStep)),
-      memory: { bytesInUse: modelBytes, dataBytes, scratchBytes: stepScratch, minimumBytes: minimumBytes(preset.spec, batch) },
+      memory: {
+        bytesInUse: modelBytes,
+        dataBytes,
+        scratchBytes: stepScratch,
+        minimumBytes: minimumBytes(preset.spec, batch),
+      },
       kernelTiming: timing,
       kernelReps: timedReps,
       kernelMsPerStep: sig(kernelMs),
       kernels,
       calls: callStats,
-      dispatchesPerStep: backend instanceof WebGPUBackend ? backend.dispatchCount(program) : calls.length,
+      dispatchesPerStep:
+        backend instanceof WebGPUBackend ? backend.dispatchCount(program) : calls.length,
       variants,
     };
   } finally {

@@ -9,7 +9,13 @@ import { source as convSource } from '../kernels/conv.ts';
 import { source as linearSource } from '../kernels/linear.ts';
 import type { Backend } from '../backend.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
-import { findVariant, GEMM_OPS, type GemmOp, setTunedVariants, variantsOf } from '../kernels/gemm-tiles.ts';
+import {
+  findVariant,
+  GEMM_OPS,
+  type GemmOp,
+  setTunedVariants,
+  variantsOf,
+} from '../kernels/gemm-tiles.ts';
 
 /** Reads and writes the whole cache document (text). */
 export interface TuneStore {
@@ -47,7 +53,13 @@ function fnv1a(text: string, h = 0x811c9dc5): number {
 export function engineVersion(): string {
   let h = fnv1a(linearSource);
   h = fnv1a(convSource, h);
-  for (const op of GEMM_OPS) h = fnv1a(`${op}:${variantsOf(op).map((v) => v.label).join(',')}`, h);
+  for (const op of GEMM_OPS)
+    h = fnv1a(
+      `${op}:${variantsOf(op)
+        .map((v) => v.label)
+        .join(',')}`,
+      h,
+    );
   return h.toString(16).padStart(8, '0');
 }
 
@@ -71,11 +83,20 @@ function parse(store: TuneStore): TuneDocument {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new Error(`tuned variants ${store.where}: not JSON (${(e as Error).message.split('\n')[0]})`);
+    throw new Error(
+      `tuned variants ${store.where}: not JSON (${(e as Error).message.split('\n')[0]})`,
+    );
   }
   const d = doc as Partial<TuneDocument>;
-  if (d?.format !== empty.format || d.version !== 1 || typeof d.entries !== 'object' || d.entries === null) {
-    throw new Error(`tuned variants ${store.where}: not a version 1 'nitro-d tuned variants' document`);
+  if (
+    d?.format !== empty.format ||
+    d.version !== 1 ||
+    typeof d.entries !== 'object' ||
+    d.entries === null
+  ) {
+    throw new Error(
+      `tuned variants ${store.where}: not a version 1 'nitro-d tuned variants' document`,
+    );
   }
   return d as TuneDocument;
 }
@@ -85,7 +106,8 @@ function valid(choices: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, label] of Object.entries(choices)) {
     const op = key.split(':')[0] as GemmOp;
-    if (GEMM_OPS.includes(op) && typeof label === 'string' && findVariant(op, label)) out[key] = label;
+    if (GEMM_OPS.includes(op) && typeof label === 'string' && findVariant(op, label))
+      out[key] = label;
   }
   return out;
 }
@@ -98,7 +120,12 @@ export function loadTuned(store: TuneStore, adapter: string): TuneEntry | undefi
 }
 
 /** Merges choices into this adapter's entry (newer choices win per shape) and writes the store. */
-export function saveTuned(store: TuneStore, adapter: string, choices: Record<string, string>, what: string): TuneEntry {
+export function saveTuned(
+  store: TuneStore,
+  adapter: string,
+  choices: Record<string, string>,
+  what: string,
+): TuneEntry {
   const doc = parse(store);
   const key = cacheKey(adapter);
   const before = doc.entries[key];
@@ -120,7 +147,9 @@ export function saveTuned(store: TuneStore, adapter: string, choices: Record<str
  */
 export function forgetTuned(store: TuneStore, adapter: string): number {
   const doc = parse(store);
-  const keys = Object.keys(doc.entries).filter((k) => doc.entries[k]?.adapter === adapter || k === cacheKey(adapter));
+  const keys = Object.keys(doc.entries).filter(
+    (k) => doc.entries[k]?.adapter === adapter || k === cacheKey(adapter),
+  );
   if (!keys.length) return 0;
   for (const k of keys) delete doc.entries[k];
   store.save(`${JSON.stringify(doc, null, 2)}\n`);
@@ -143,7 +172,9 @@ export function installTuned(store: TuneStore, backend: Backend): number {
 
 /** A store in the browser's localStorage (or any object with the same two methods). */
 export function localStorageStore(
-  storage: { getItem(key: string): string | null; setItem(key: string, value: string): void } = (globalThis as unknown as { localStorage: Storage }).localStorage,
+  storage: { getItem(key: string): string | null; setItem(key: string, value: string): void } = (
+    globalThis as unknown as { localStorage: Storage }
+  ).localStorage,
   key = 'nitro-d.tuned-variants',
 ): TuneStore {
   return {

@@ -9,7 +9,15 @@
  */
 import type { Backend, Program, Tensor } from '../backend.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
-import { chooseVariant, defaultVariant, type GemmOp, GEMM_OPS, shapeKey, variantsOf, withForcedVariant } from '../kernels/gemm-tiles.ts';
+import {
+  chooseVariant,
+  defaultVariant,
+  type GemmOp,
+  GEMM_OPS,
+  shapeKey,
+  variantsOf,
+  withForcedVariant,
+} from '../kernels/gemm-tiles.ts';
 import { Rng } from '../rng.ts';
 import { allocateParameters, Network } from '../train/network.ts';
 import { ShapeBackend } from '../train/shape-backend.ts';
@@ -24,7 +32,12 @@ export interface GemmCall {
 }
 
 const isTensor = (v: unknown): v is Tensor =>
-  typeof v === 'object' && v !== null && 'shape' in v && 'dtype' in v && 'size' in v && 'label' in v;
+  typeof v === 'object' &&
+  v !== null &&
+  'shape' in v &&
+  'dtype' in v &&
+  'size' in v &&
+  'label' in v;
 
 function tensorOf(params: Record<string, unknown>, name: string): Tensor {
   const t = params[name];
@@ -51,7 +64,12 @@ export function gemmDims(op: GemmOp, params: Record<string, unknown>): number[] 
     case 'conv2dWeightGrad': {
       const [B, C, H, W] = tensorOf(params, 'x').shape;
       // A weight gradient fused with IntegerSGD may have no out: the weights it updates give the shape.
-      const w = op === 'conv2d' ? tensorOf(params, 'w') : params.out ? tensorOf(params, 'out') : tensorOf(params.sgd as Record<string, unknown>, 'w');
+      const w =
+        op === 'conv2d'
+          ? tensorOf(params, 'w')
+          : params.out
+            ? tensorOf(params, 'out')
+            : tensorOf(params.sgd as Record<string, unknown>, 'w');
       return [B, C, H, W, w.shape[0], w.shape[2], params.padding as number];
     }
   }
@@ -102,7 +120,8 @@ function signature(params: Record<string, unknown>): string {
   const parts: string[] = [];
   const walk = (v: unknown, path: string) => {
     if (isTensor(v)) parts.push(`${path}:${v.dtype}`);
-    else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`);
+    else if (typeof v === 'object' && v !== null)
+      for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`);
     else if (v !== undefined) parts.push(`${path}=${String(v)}`);
   };
   walk(params, '');
@@ -117,7 +136,16 @@ export function trainingGemmShapes(plan: NetworkPlan, batch: number): GemmShape[
     const key = shapeKey(call.op, dims);
     let s = byKey.get(key);
     if (!s) {
-      s = { key, op: call.op, dims, shape: describeShape(call.op, dims), macs: gemmMacs(call.op, dims), calls: 0, representatives: [], sigs: new Set() };
+      s = {
+        key,
+        op: call.op,
+        dims,
+        shape: describeShape(call.op, dims),
+        macs: gemmMacs(call.op, dims),
+        calls: 0,
+        representatives: [],
+        sigs: new Set(),
+      };
       byKey.set(key, s);
     }
     s.calls++;
@@ -190,7 +218,12 @@ export function headPoolOf(plan: NetworkPlan, deltaShape: readonly number[]): He
 }
 
 /** Keeps one random pixel per pool window of each [H, W] plane of `values` (the rest zero). */
-export function keepOnePerWindow(rng: Rng, values: Int32Array, shape: readonly number[], pool: HeadPool): void {
+export function keepOnePerWindow(
+  rng: Rng,
+  values: Int32Array,
+  shape: readonly number[],
+  pool: HeadPool,
+): void {
   const [H, W] = shape.slice(-2);
   const [kh, kw] = pool.kernel;
   const [ph, pw] = pool.padding;
@@ -213,17 +246,31 @@ export function keepOnePerWindow(rng: Rng, values: Int32Array, shape: readonly n
  * a conv weight gradient's delta is as sparse as the training step makes it, since the sparse
  * kernel's speed depends on that.
  */
-function randomOperands(backend: Backend, plan: NetworkPlan, call: GemmCall, rng: Rng, tensors: Tensor[]): Record<string, unknown> {
+function randomOperands(
+  backend: Backend,
+  plan: NetworkPlan,
+  call: GemmCall,
+  rng: Rng,
+  tensors: Tensor[],
+): Record<string, unknown> {
   const clone = (v: unknown, name: string): unknown => {
     if (isTensor(v)) {
       const t = backend.tensor(v.shape, v.dtype, `tune.${name}`);
       tensors.push(t);
       // Weights as initialised (one int8 limb), gradients and biases wider, int8 data full range,
       // a positive inverse learning rate for a fused IntegerSGD update.
-      const [lo, hi] = v.dtype === 'i8' ? [-127, 127] : name === 'w' ? [-64, 64] : name === 'lrInv' ? [1, 4096] : [-4096, 4096];
+      const [lo, hi] =
+        v.dtype === 'i8'
+          ? [-127, 127]
+          : name === 'w'
+            ? [-64, 64]
+            : name === 'lrInv'
+              ? [1, 4096]
+              : [-4096, 4096];
       const values = new Int32Array(t.size);
       for (let i = 0; i < values.length; i++) values[i] = rng.int(lo, hi);
-      const pool = call.op === 'conv2dWeightGrad' && name === 'delta' ? headPoolOf(plan, v.shape) : undefined;
+      const pool =
+        call.op === 'conv2dWeightGrad' && name === 'delta' ? headPoolOf(plan, v.shape) : undefined;
       if (pool) keepOnePerWindow(rng, values, v.shape, pool);
       backend.write(t, values);
       return t;
@@ -237,7 +284,12 @@ function randomOperands(backend: Backend, plan: NetworkPlan, call: GemmCall, rng
 }
 
 /** One sample of a program's milliseconds per run. */
-async function sample(backend: Backend, program: Program, timing: 'timestamps' | 'solo', targetMs: number): Promise<number> {
+async function sample(
+  backend: Backend,
+  program: Program,
+  timing: 'timestamps' | 'solo',
+  targetMs: number,
+): Promise<number> {
   if (timing === 'timestamps' && backend instanceof WebGPUBackend) {
     return (await backend.timeDispatches(program, 1)).reduce((a, b) => a + b, 0) / 1e6;
   }
@@ -249,7 +301,13 @@ async function sample(backend: Backend, program: Program, timing: 'timestamps' |
  * every program runs once untimed, then the variants take turns sample by sample, so a change
  * of load on a shared machine falls on all of them; the median of each variant's samples.
  */
-async function timeVariants(backend: Backend, programs: Program[][], timing: 'timestamps' | 'solo', reps: number, targetMs: number): Promise<number[]> {
+async function timeVariants(
+  backend: Backend,
+  programs: Program[][],
+  timing: 'timestamps' | 'solo',
+  reps: number,
+  targetMs: number,
+): Promise<number[]> {
   for (const list of programs) for (const p of list) backend.run(p);
   await backend.sync();
   const samples = programs.map(() => [] as number[]);
@@ -268,11 +326,20 @@ async function timeVariants(backend: Backend, programs: Program[][], timing: 'ti
  * Times every variant of every GEMM op shape of `plan`'s training step at `batch` and returns
  * the fastest per shape. Installs nothing (see setTunedVariants and ./tune-cache.ts).
  */
-export async function tuneVariants(backend: Backend, plan: NetworkPlan, batch: number, options: TuneOptions = {}): Promise<TuneResult> {
-  if (!(backend instanceof WebGPUBackend)) throw new Error(`tune: kernel variants exist on the WebGPU backend only, not on ${backend.kind}`);
+export async function tuneVariants(
+  backend: Backend,
+  plan: NetworkPlan,
+  batch: number,
+  options: TuneOptions = {},
+): Promise<TuneResult> {
+  if (!(backend instanceof WebGPUBackend))
+    throw new Error(
+      `tune: kernel variants exist on the WebGPU backend only, not on ${backend.kind}`,
+    );
   const timing = resolveTiming(backend, options.timing ?? 'auto') as 'timestamps' | 'solo';
   const reps = options.reps ?? 15;
-  if (!Number.isInteger(reps) || reps < 1) throw new Error(`tune: reps must be a positive integer, got ${reps}`);
+  if (!Number.isInteger(reps) || reps < 1)
+    throw new Error(`tune: reps must be a positive integer, got ${reps}`);
   const targetMs = options.targetMs ?? 10;
   const minMacs = options.minMacs ?? 1 << 20;
   const budgetMs = options.budgetMs ?? 120_000;
@@ -283,7 +350,16 @@ export async function tuneVariants(backend: Backend, plan: NetworkPlan, batch: n
   const choices: Record<string, string> = {};
   for (const s of trainingGemmShapes(plan, batch)) {
     const def = defaultVariant(s.op).label;
-    const row: TuneRow = { key: s.key, op: s.op, shape: s.shape, macs: s.macs, calls: s.calls, ms: {}, winner: def, defaultVariant: def };
+    const row: TuneRow = {
+      key: s.key,
+      op: s.op,
+      shape: s.shape,
+      macs: s.macs,
+      calls: s.calls,
+      ms: {},
+      winner: def,
+      defaultVariant: def,
+    };
     for (const v of variantsOf(s.op)) row.ms[v.label] = null;
     let timed = variantsOf(s.op);
     if (now() - started >= budgetMs) {
@@ -296,10 +372,16 @@ export async function tuneVariants(backend: Backend, plan: NetworkPlan, batch: n
     if (timed.length) {
       const tensors: Tensor[] = [];
       try {
-        const operands = s.representatives.map((call) => randomOperands(backend, plan, call, rng, tensors));
+        const operands = s.representatives.map((call) =>
+          randomOperands(backend, plan, call, rng, tensors),
+        );
         const programs = timed.map((v) =>
           operands.map((params) =>
-            withForcedVariant(s.op, v, () => backend.record(`tune ${s.op} ${v.label}`, (ops) => (ops[s.op] as (p: unknown) => void)(params))),
+            withForcedVariant(s.op, v, () =>
+              backend.record(`tune ${s.op} ${v.label}`, (ops) =>
+                (ops[s.op] as (p: unknown) => void)(params),
+              ),
+            ),
           ),
         );
         const ms = await timeVariants(backend, programs, timing, reps, targetMs);
@@ -326,11 +408,22 @@ export async function tuneVariants(backend: Backend, plan: NetworkPlan, batch: n
     rows.push(row);
     options.onShape?.(row);
   }
-  return { adapter: backend.description, timing, batch, choices, rows, elapsedMs: sig(now() - started) };
+  return {
+    adapter: backend.description,
+    timing,
+    batch,
+    choices,
+    rows,
+    elapsedMs: sig(now() - started),
+  };
 }
 
 /** The variant each GEMM op shape of the step runs with now, and whether it was tuned. */
-export function variantsInUse(plan: NetworkPlan, batch: number, tuned: Readonly<Record<string, string>>): { key: string; variant: string; tuned: boolean }[] {
+export function variantsInUse(
+  plan: NetworkPlan,
+  batch: number,
+  tuned: Readonly<Record<string, string>>,
+): { key: string; variant: string; tuned: boolean }[] {
   return trainingGemmShapes(plan, batch).map((s) => {
     const variant = chooseVariant(s.op, s.dims).label;
     return { key: s.key, variant, tuned: tuned[s.key] === variant };
@@ -338,10 +431,18 @@ export function variantsInUse(plan: NetworkPlan, batch: number, tuned: Readonly<
 }
 
 /** Lines naming the variant of each GEMM op shape (for the training benchmark's table). */
-export function formatVariantsInUse(variants: readonly { key: string; variant: string; tuned: boolean }[]): string {
+export function formatVariantsInUse(
+  variants: readonly { key: string; variant: string; tuned: boolean }[],
+): string {
   if (!variants.length) return '';
   const tuned = variants.filter((v) => v.tuned).length;
-  const lines = [`  variants     ${tuned ? `${tuned} of ${variants.length} op shapes tuned (*)` : 'defaults (nothing tuned for this adapter)'}`];
-  for (const l of table(['op shape', 'variant'], variants.map((v) => [v.key, v.variant + (v.tuned ? ' *' : '')]))) lines.push(`    ${l}`);
+  const lines = [
+    `  variants     ${tuned ? `${tuned} of ${variants.length} op shapes tuned (*)` : 'defaults (nothing tuned for this adapter)'}`,
+  ];
+  for (const l of table(
+    ['op shape', 'variant'],
+    variants.map((v) => [v.key, v.variant + (v.tuned ? ' *' : '')]),
+  ))
+    lines.push(`    ${l}`);
   return lines.join('\n');
 }

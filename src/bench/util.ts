@@ -37,7 +37,10 @@ export function gops(ops: number, ms: number): number {
  */
 export type KernelTiming = 'auto' | 'timestamps' | 'solo' | 'none';
 
-export function resolveTiming(backend: Backend, timing: KernelTiming): Exclude<KernelTiming, 'auto'> {
+export function resolveTiming(
+  backend: Backend,
+  timing: KernelTiming,
+): Exclude<KernelTiming, 'auto'> {
   const gpu = backend instanceof WebGPUBackend ? backend : undefined;
   if (timing === 'timestamps' && !gpu?.hasTimestamps) {
     throw new Error(`kernel timing: ${backend.description} has no timestamp queries (use solo)`);

@@ -6,12 +6,25 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
+export type FlagSpec = Record<
+  string,
+  { type: 'string' | 'boolean'; short?: string; default?: string | boolean }
+>;
 
-export function parseFlags(command: string, argv: string[], flags: FlagSpec): Record<string, string | boolean | undefined> {
+export function parseFlags(
+  command: string,
+  argv: string[],
+  flags: FlagSpec,
+): Record<string, string | boolean | undefined> {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: flags, strict: true, allowPositionals: true });
-    if (positionals.length) throw new UsageError(`${command}: unexpected argument '${positionals[0]}'`);
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: flags,
+      strict: true,
+      allowPositionals: true,
+    });
+    if (positionals.length)
+      throw new UsageError(`${command}: unexpected argument '${positionals[0]}'`);
     return values as Record<string, string | boolean | undefined>;
   } catch (e) {
     if (e instanceof UsageError) throw e;
@@ -19,7 +32,11 @@ export function parseFlags(command: string, argv: string[], flags: FlagSpec): Re
   }
 }
 
-export function requireString(command: string, values: Record<string, unknown>, name: string): string {
+export function requireString(
+  command: string,
+  values: Record<string, unknown>,
+  name: string,
+): string {
   const v = values[name];
   if (typeof v !== 'string' || v === '') throw new UsageError(`${command}: --${name} is required`);
   return v;
@@ -36,22 +53,32 @@ export function intFlag(
   const v = values[name];
   if (v === undefined) return fallback;
   const s = String(v);
-  if (!/^-?\d+$/.test(s)) throw new UsageError(`${command}: --${name} must be an integer, got '${s}'`);
+  if (!/^-?\d+$/.test(s))
+    throw new UsageError(`${command}: --${name} must be an integer, got '${s}'`);
   const n = Number(s);
-  if (n < min || n > max) throw new UsageError(`${command}: --${name} must be in [${min}, ${max}], got ${n}`);
+  if (n < min || n > max)
+    throw new UsageError(`${command}: --${name} must be in [${min}, ${max}], got ${n}`);
   return n;
 }
 
 /** A flag taking one of a fixed set of words (absent: `fallback`). */
-export function choiceFlag<T extends string>(command: string, values: Record<string, unknown>, name: string, choices: readonly T[], fallback: T): T {
+export function choiceFlag<T extends string>(
+  command: string,
+  values: Record<string, unknown>,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
   const v = (values[name] as string | undefined) ?? fallback;
-  if (!(choices as readonly string[]).includes(v)) throw new UsageError(`${command}: --${name} must be one of ${choices.join(', ')}, got '${v}'`);
+  if (!(choices as readonly string[]).includes(v))
+    throw new UsageError(`${command}: --${name} must be one of ${choices.join(', ')}, got '${v}'`);
   return v as T;
 }
 
 export function backendFlag(command: string, values: Record<string, unknown>): BackendKind {
   const v = (values.backend as string | undefined) ?? 'webgpu';
-  if (v !== 'webgpu' && v !== 'cpu') throw new UsageError(`${command}: --backend must be webgpu or cpu, got '${v}'`);
+  if (v !== 'webgpu' && v !== 'cpu')
+    throw new UsageError(`${command}: --backend must be webgpu or cpu, got '${v}'`);
   return v;
 }
 

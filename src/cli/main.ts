@@ -12,10 +12,22 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   train: { run: trainCommand, help: TRAIN_HELP },
   eval: { run: evalCommand, help: EVAL_HELP },
-  init: { run: initCommand, help: 'write seeded integer Kaiming weights: --preset P | --model M.json, --out W [--seed S]' },
-  info: { run: infoCommand, help: 'adapter, features and limits; with --preset P | --model M.json [--batch B]: the memory plan [--json]' },
-  step: { run: stepCommand, help: 'run training steps on pre-made batches: --model M.json --weights W --batches B --out OUT [--backend webgpu|cpu]' },
-  predict: { run: predictCommand, help: 'predict inputs: --model M.json --weights W --input X --out P [--backend webgpu|cpu]' },
+  init: {
+    run: initCommand,
+    help: 'write seeded integer Kaiming weights: --preset P | --model M.json, --out W [--seed S]',
+  },
+  info: {
+    run: infoCommand,
+    help: 'adapter, features and limits; with --preset P | --model M.json [--batch B]: the memory plan [--json]',
+  },
+  step: {
+    run: stepCommand,
+    help: 'run training steps on pre-made batches: --model M.json --weights W --batches B --out OUT [--backend webgpu|cpu]',
+  },
+  predict: {
+    run: predictCommand,
+    help: 'predict inputs: --model M.json --weights W --input X --out P [--backend webgpu|cpu]',
+  },
   bench: { run: benchCommand, help: BENCH_HELP },
   'bench-kernels': { run: benchKernelsCommand, help: BENCH_KERNELS_HELP },
   tune: { run: tuneCommand, help: TUNE_HELP },
@@ -23,7 +35,8 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
 
 export function usage(): string {
   const lines = ['usage: nitro-d <command> [options]', '', 'commands:'];
-  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(13)} ${c.help.split('\n')[0]}`);
+  for (const [name, c] of Object.entries(COMMANDS))
+    lines.push(`  ${name.padEnd(13)} ${c.help.split('\n')[0]}`);
   lines.push('', 'Run `nitro-d <command> --help` for the options of a command.');
   return lines.join('\n');
 }

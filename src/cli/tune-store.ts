@@ -24,7 +24,9 @@ export function fileTuneStore(file = join(cacheDir(), 'tuned-variants.json')): T
       try {
         return readFileSync(file, 'utf8');
       } catch (e) {
-        throw new Error(`tuned variants ${file}: cannot read (${(e as Error).message.split('\n')[0]})`);
+        throw new Error(
+          `tuned variants ${file}: cannot read (${(e as Error).message.split('\n')[0]})`,
+        );
       }
     },
     save: (text) => {

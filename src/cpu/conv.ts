@@ -11,11 +11,14 @@ function geometry(op: string, x: Tensor, w: Tensor, padding: number) {
   const [B, C, H, W] = x.shape;
   const [F, Cw, k, k2] = w.shape;
   if (x.shape.length !== 4 || w.shape.length !== 4 || Cw !== C || k !== k2) {
-    throw new Error(`${op}: input ${x.label} [${x.shape.join(', ')}] and weights ${w.label} [${w.shape.join(', ')}] do not fit`);
+    throw new Error(
+      `${op}: input ${x.label} [${x.shape.join(', ')}] and weights ${w.label} [${w.shape.join(', ')}] do not fit`,
+    );
   }
   const Ho = H + 2 * padding - k + 1;
   const Wo = W + 2 * padding - k + 1;
-  if (Ho <= 0 || Wo <= 0) throw new Error(`${op}: kernel ${k} is larger than the padded input ${H}x${W}`);
+  if (Ho <= 0 || Wo <= 0)
+    throw new Error(`${op}: kernel ${k} is larger than the padded input ${H}x${W}`);
   return { B, C, H, W, F, k, Ho, Wo };
 }
 
@@ -47,7 +50,8 @@ function paddedInput(
   const t = ws.i32;
   const o = tableAt >> 2;
   let m = 0;
-  for (let c = 0; c < C; c++) for (let u = 0; u < k; u++) for (let v = 0; v < k; v++) t[o + m++] = c * plane + u * Wp + v;
+  for (let c = 0; c < C; c++)
+    for (let u = 0; u < k; u++) for (let v = 0; v < k; v++) t[o + m++] = c * plane + u * Wp + v;
   t.fill(0, o + m, o + rows);
   return { plane, Wp, xAt };
 }
@@ -72,14 +76,36 @@ export function conv2d(p: Conv2dParams): void {
   const panels = (Ho * Wo8) / 8;
   const sampleX = C * (H + 2 * pad) * (W + 2 * pad);
   const out = Ho * Wo;
-  const { ws, at } = reserve([B * C * H * W, pad > 0 ? B * sampleX : 0, 4 * CKK, 4 * panels, 4 * F4 * CKK, 4 * F4 * Ho * Wo8, 4 * B * F * out]);
+  const { ws, at } = reserve([
+    B * C * H * W,
+    pad > 0 ? B * sampleX : 0,
+    4 * CKK,
+    4 * panels,
+    4 * F4 * CKK,
+    4 * F4 * Ho * Wo8,
+    4 * B * F * out,
+  ]);
   const [rawAt, padAt, rowT, panelT, wAt, cAt, zAt] = at;
   const { Wp, xAt } = paddedInput(x, g, pad, ws, rawAt, padAt, rowT, CKK);
   const t = ws.i32;
-  for (let i = 0, q = panelT >> 2; i < Ho; i++) for (let jb = 0; jb < Wo8; jb += 8) t[q++] = i * Wp + jb;
+  for (let i = 0, q = panelT >> 2; i < Ho; i++)
+    for (let jb = 0; jb < Wo8; jb += 8) t[q++] = i * Wp + jb;
   t.set(w.subarray(0, F * CKK), wAt >> 2);
   for (let b = 0; b < B; b++) {
-    ws.k.axpy8(wAt, 4 * CKK, 4, xAt + b * sampleX, rowT, panelT, cAt, 4 * Ho * Wo8, F4, panels, CKK, 0);
+    ws.k.axpy8(
+      wAt,
+      4 * CKK,
+      4,
+      xAt + b * sampleX,
+      rowT,
+      panelT,
+      cAt,
+      4 * Ho * Wo8,
+      F4,
+      panels,
+      CKK,
+      0,
+    );
     ws.k.copyRows(cAt, zAt + 4 * b * F * out, F * Ho, 4 * Wo8, 4 * Wo, 1, 0, 0, 4 * Wo);
   }
   const z = scratchZ(B * F * out);
@@ -94,7 +120,10 @@ export function conv2d(p: Conv2dParams): void {
  * so it is mostly zero: the sum then runs over the non-zero pixels only (sparseWeightGrad) when
  * that is less work than the dense kernel (denseWeightGrad). `path` forces one (tests).
  */
-export function conv2dWeightGrad(p: { delta: Tensor; x: Tensor; padding: number; out: Tensor }, path?: 'sparse' | 'dense'): void {
+export function conv2dWeightGrad(
+  p: { delta: Tensor; x: Tensor; padding: number; out: Tensor },
+  path?: 'sparse' | 'dense',
+): void {
   const op = 'conv2dWeightGrad';
   const g = geometry(op, p.x, p.out, p.padding);
   const { B, F, Ho, Wo } = g;
@@ -105,7 +134,8 @@ export function conv2dWeightGrad(p: { delta: Tensor; x: Tensor; padding: number;
   // whole vectors of output columns); the sparse kernel runs at about half the dense one's rate.
   const sparseMacs = sparsePixels(d, B, F, Ho * Wo) * roundUp(g.C, 8);
   const denseMacs = B * F * Ho * roundUp(Wo, 8) * g.C;
-  if (path ? path === 'sparse' : 2 * sparseMacs <= denseMacs) sparseWeightGrad(d, x, g, p.padding, i32(p.out, op));
+  if (path ? path === 'sparse' : 2 * sparseMacs <= denseMacs)
+    sparseWeightGrad(d, x, g, p.padding, i32(p.out, op));
   else denseWeightGrad(d, x, g, p.padding, i32(p.out, op));
 }
 
@@ -135,7 +165,13 @@ type ConvGeometry = ReturnType<typeof geometry>;
  * padded to whole vectors ([B, Hp, Wp, C8], zero borders), so a window row is k·k runs of C8
  * int8 starting at the pixel, and C[f, (u, v, c)] comes out one tap after the other.
  */
-function sparseWeightGrad(d: Int32Array, x: Int8Array, g: ConvGeometry, pad: number, out: Int32Array): void {
+function sparseWeightGrad(
+  d: Int32Array,
+  x: Int8Array,
+  g: ConvGeometry,
+  pad: number,
+  out: Int32Array,
+): void {
   const { B, C, H, W, F, k, Ho, Wo } = g;
   const Hp = H + 2 * pad;
   const Wp = W + 2 * pad;
@@ -158,7 +194,8 @@ function sparseWeightGrad(d: Int32Array, x: Int8Array, g: ConvGeometry, pad: num
   }
   const t = ws.i32;
   let q = panelT >> 2;
-  for (let u = 0; u < k; u++) for (let v = 0; v < k; v++) for (let c = 0; c < C8; c += 8) t[q++] = (u * Wp + v) * C8 + c;
+  for (let u = 0; u < k; u++)
+    for (let v = 0; v < k; v++) for (let c = 0; c < C8; c += 8) t[q++] = (u * Wp + v) * C8 + c;
   const HW = Ho * Wo;
   for (let f0 = 0; f0 < F; f0 += 4) {
     const group = Math.min(4, F - f0);
@@ -183,7 +220,8 @@ function sparseWeightGrad(d: Int32Array, x: Int8Array, g: ConvGeometry, pad: num
     for (let m = 0; m < group; m++) {
       for (let c = 0; c < C; c++) {
         for (let u = 0; u < k; u++) {
-          for (let v = 0; v < k; v++) out[(((f0 + m) * C + c) * k + u) * k + v] = t[c0 + m * cols + (u * k + v) * C8 + c];
+          for (let v = 0; v < k; v++)
+            out[(((f0 + m) * C + c) * k + u) * k + v] = t[c0 + m * cols + (u * k + v) * C8 + c];
         }
       }
     }
@@ -195,7 +233,13 @@ function sparseWeightGrad(d: Int32Array, x: Int8Array, g: ConvGeometry, pad: num
  * (zero-padded to whole vectors, split into int16 halves) as the other operand, summed over the
  * samples.
  */
-function denseWeightGrad(d: Int32Array, x: Int8Array, g: ConvGeometry, pad: number, out: Int32Array): void {
+function denseWeightGrad(
+  d: Int32Array,
+  x: Int8Array,
+  g: ConvGeometry,
+  pad: number,
+  out: Int32Array,
+): void {
   const { B, C, H, W, F, k, Ho, Wo } = g;
   const CKK = C * k * k;
   const CKK2 = roundUp(CKK, 2);
@@ -206,7 +250,16 @@ function denseWeightGrad(d: Int32Array, x: Int8Array, g: ConvGeometry, pad: numb
   const padded = Wo8 !== Wo;
   // An odd F reads one delta row past the last sample: the halves get a row of slack.
   const halves = 2 * (B * sampleD + Ho * Wo8);
-  const { ws, at } = reserve([B * C * H * W, pad > 0 ? B * sampleX : 0, 4 * CKK2, 4 * B * F * Ho * Wo, padded ? 4 * B * sampleD : 0, halves, halves, 4 * F2 * CKK2]);
+  const { ws, at } = reserve([
+    B * C * H * W,
+    pad > 0 ? B * sampleX : 0,
+    4 * CKK2,
+    4 * B * F * Ho * Wo,
+    padded ? 4 * B * sampleD : 0,
+    halves,
+    halves,
+    4 * F2 * CKK2,
+  ]);
   const [rawAt, padAt, pT, dRaw, dPad, lo, hi, cAt] = at;
   const { Wp, xAt } = paddedInput(x, g, pad, ws, rawAt, padAt, pT, CKK2);
   ws.i32.set(d.subarray(0, B * F * Ho * Wo), dRaw >> 2);
@@ -219,7 +272,23 @@ function denseWeightGrad(d: Int32Array, x: Int8Array, g: ConvGeometry, pad: numb
   ws.k.split16(dAt, 4 * Wo8, lo, hi, 2 * Wo8, B * F * Ho, Wo8 / 8);
   for (let b = 0; b < B; b++) {
     const q = 2 * b * sampleD;
-    ws.k.dot16(pT, xAt + b * sampleX, lo + q, hi + q, 2 * Ho * Wo8, cAt, 4, 4 * CKK2, CKK2, F2, Ho, Wo8 / 8, Wp, 2 * Wo8, b > 0 ? 1 : 0);
+    ws.k.dot16(
+      pT,
+      xAt + b * sampleX,
+      lo + q,
+      hi + q,
+      2 * Ho * Wo8,
+      cAt,
+      4,
+      4 * CKK2,
+      CKK2,
+      F2,
+      Ho,
+      Wo8 / 8,
+      Wp,
+      2 * Wo8,
+      b > 0 ? 1 : 0,
+    );
   }
   unpackRows(ws, cAt, F, CKK, 4 * CKK2, out);
 }

@@ -5,12 +5,31 @@
  * SIMD kernels where the runtime has them (wasm.ts), with JavaScript twins elsewhere (gemm.ts).
  * Recorded programs are lists of closures.
  */
-import { type Backend, type DType, deviceBytes, type Ops, type Program, type SgdUpdate, sizeOf, type Tensor } from '../backend.ts';
+import {
+  type Backend,
+  type DType,
+  deviceBytes,
+  type Ops,
+  type Program,
+  type SgdUpdate,
+  sizeOf,
+  type Tensor,
+} from '../backend.ts';
 import { checkSlope } from '../arith.ts';
 import { checkValues } from '../gpu/packing.ts';
 import { conv2d, conv2dWeightGrad } from './conv.ts';
 import { gather } from './data.ts';
-import { advance, dropout, fill, fusedSgd, integerSgd, nitroReluBackward, nitroReluForward, normalize, scale } from './elementwise.ts';
+import {
+  advance,
+  dropout,
+  fill,
+  fusedSgd,
+  integerSgd,
+  nitroReluBackward,
+  nitroReluForward,
+  normalize,
+  scale,
+} from './elementwise.ts';
 import { gemmKernel } from './gemm.ts';
 import { linear, linearInputGrad, linearWeightGrad } from './linear.ts';
 import { confusion, lossGradient } from './loss.ts';
@@ -28,9 +47,15 @@ class CpuProgram implements Program {
 let gradients = new Int32Array(0);
 
 /** Where a weight-gradient op puts the gradient: `out`, or with a fused update and no `out` a reused array. */
-function gradientOut(op: string, out: Tensor | undefined, sgd: SgdUpdate | undefined, shape: readonly number[]): Tensor {
+function gradientOut(
+  op: string,
+  out: Tensor | undefined,
+  sgd: SgdUpdate | undefined,
+  shape: readonly number[],
+): Tensor {
   if (out) return out;
-  if (!sgd) throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
+  if (!sgd)
+    throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
   const size = sizeOf(shape);
   if (gradients.length < size) gradients = new Int32Array(size);
   return new CpuTensor(shape, 'i32', `${op} gradient`, gradients.subarray(0, size), false);
@@ -52,7 +77,8 @@ const IMPLEMENTATIONS: Ops = {
       expectShape('linearInputGrad', p.relu.x, p.out.shape);
     }
     linearInputGrad(p);
-    if (p.relu) nitroReluBackward({ delta: p.out, x: p.relu.x, out: p.out, slopeInv: p.relu.slopeInv });
+    if (p.relu)
+      nitroReluBackward({ delta: p.out, x: p.relu.x, out: p.out, slopeInv: p.relu.slopeInv });
   },
   linearWeightGrad: (p) => {
     const out = gradientOut('linearWeightGrad', p.out, p.sgd, [p.g.shape[1], p.x.shape[1]]);
@@ -90,7 +116,10 @@ export class CpuBackend implements Backend {
   constructor(options: { timings?: Record<string, number> } = {}) {
     const ops = {} as Record<keyof Ops, (p: never) => void>;
     const timings = options.timings;
-    for (const [name, impl] of Object.entries(IMPLEMENTATIONS) as [keyof Ops, (p: never) => void][]) {
+    for (const [name, impl] of Object.entries(IMPLEMENTATIONS) as [
+      keyof Ops,
+      (p: never) => void,
+    ][]) {
       const fn = timings
         ? (p: never) => {
             const t0 = performance.now();
@@ -114,17 +143,27 @@ export class CpuBackend implements Backend {
 
   tensor(shape: readonly number[], dtype: DType, label: string): Tensor {
     for (const d of shape) {
-      if (!Number.isInteger(d) || d <= 0) throw new Error(`tensor ${label}: invalid shape [${shape.join(', ')}]`);
+      if (!Number.isInteger(d) || d <= 0)
+        throw new Error(`tensor ${label}: invalid shape [${shape.join(', ')}]`);
     }
     const n = sizeOf(shape);
     this.live += deviceBytes(shape, dtype);
-    return new CpuTensor(shape, dtype, label, dtype === 'i8' ? new Int8Array(n) : new Int32Array(n), true);
+    return new CpuTensor(
+      shape,
+      dtype,
+      label,
+      dtype === 'i8' ? new Int8Array(n) : new Int32Array(n),
+      true,
+    );
   }
 
   view(t: Tensor, shape: readonly number[], label?: string): Tensor {
     const data = dataOf(t);
     const n = sizeOf(shape);
-    if (n > data.length) throw new Error(`view of ${t.label}: shape [${shape.join(', ')}] needs ${n} elements, the tensor has ${data.length}`);
+    if (n > data.length)
+      throw new Error(
+        `view of ${t.label}: shape [${shape.join(', ')}] needs ${n} elements, the tensor has ${data.length}`,
+      );
     return new CpuTensor(shape, t.dtype, label ?? t.label, data.subarray(0, n), false);
   }
 

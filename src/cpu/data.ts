@@ -19,7 +19,10 @@ export const gather: Ops['gather'] = (p) => {
   const sample = out.length / B;
   for (let b = 0; b < B; b++) {
     const at = step * B + b;
-    if (at >= indices.length) throw new Error(`${op}: step ${step} reads index ${at} past the ${indices.length} indices of ${p.indices.label}`);
+    if (at >= indices.length)
+      throw new Error(
+        `${op}: step ${step} reads index ${at} past the ${indices.length} indices of ${p.indices.label}`,
+      );
     const idx = indices[at];
     if (idx < 0 || idx >= N) throw new Error(`${op}: sample index ${idx} outside [0, ${N})`);
     out.set(data.subarray(idx * sample, (idx + 1) * sample), b * sample);
@@ -27,6 +30,12 @@ export const gather: Ops['gather'] = (p) => {
   }
   if (p.augment) {
     const params = i32(p.augment.params, op).subarray(step * AUG_PARAMS, (step + 1) * AUG_PARAMS);
-    applyAugmentation(out.slice(), sampleShape, params, p.augment.pad, out as Int8Array<ArrayBuffer>);
+    applyAugmentation(
+      out.slice(),
+      sampleShape,
+      params,
+      p.augment.pad,
+      out as Int8Array<ArrayBuffer>,
+    );
   }
 };

@@ -6,7 +6,8 @@ import { CpuTensor, dataOf, expectShape, expectSize, i32, i8 } from './tensor.ts
 
 export function scale(p: { x: Tensor; out: Tensor; scale: number }): void {
   expectSize('scale', p.out, p.x.shape);
-  if (!Number.isInteger(p.scale) || p.scale <= 0) throw new Error(`scale: scaling factor must be a positive integer, got ${p.scale}`);
+  if (!Number.isInteger(p.scale) || p.scale <= 0)
+    throw new Error(`scale: scaling factor must be a positive integer, got ${p.scale}`);
   const x = i32(p.x, 'scale');
   const out = i8(p.out, 'scale');
   scaleInto(x, out, x.length, p.scale);
@@ -37,11 +38,22 @@ export function reluBackwardAt(d: number, x: number, table: Int32Array): number 
   return (d / table[x + 128]) | 0;
 }
 
-function divideBySlope(d: Int32Array, x: Int8Array, out: Int32Array, n: number, table: Int32Array): void {
+function divideBySlope(
+  d: Int32Array,
+  x: Int8Array,
+  out: Int32Array,
+  n: number,
+  table: Int32Array,
+): void {
   for (let i = 0; i < n; i++) out[i] = reluBackwardAt(d[i], x[i], table);
 }
 
-export function nitroReluBackward(p: { delta: Tensor; x: Tensor; out: Tensor; slopeInv: number }): void {
+export function nitroReluBackward(p: {
+  delta: Tensor;
+  x: Tensor;
+  out: Tensor;
+  slopeInv: number;
+}): void {
   const op = 'nitroReluBackward';
   checkSlope(p.slopeInv, op);
   expectSize(op, p.x, p.delta.shape);
@@ -66,20 +78,31 @@ function sgdStep(w: Int32Array, g: Int32Array, n: number, D: number, decayInv: n
   }
 }
 
-export function integerSgd(p: { w: Tensor; grad: Tensor; lrInv: Tensor; amp: number; decayInv: number }): void {
+export function integerSgd(p: {
+  w: Tensor;
+  grad: Tensor;
+  lrInv: Tensor;
+  amp: number;
+  decayInv: number;
+}): void {
   const op = 'integerSgd';
   expectShape(op, p.grad, p.w.shape);
   const w = i32(p.w, op);
   const g = i32(p.grad, op);
   const lrInv = i32(p.lrInv, op)[0];
-  if (lrInv <= 0 || p.amp <= 0 || p.decayInv < 0) throw new Error(`${op}: lrInv ${lrInv}, amp ${p.amp} and decayInv ${p.decayInv} must be positive`);
+  if (lrInv <= 0 || p.amp <= 0 || p.decayInv < 0)
+    throw new Error(
+      `${op}: lrInv ${lrInv}, amp ${p.amp} and decayInv ${p.decayInv} must be positive`,
+    );
   sgdStep(w, g, w.length, p.amp * lrInv, p.decayInv);
 }
 
 /** The update a weight-gradient op fuses (Ops SgdUpdate): integerSgd of sgd.w with the gradient in `grad`. */
 export function fusedSgd(op: string, sgd: SgdUpdate, grad: Tensor): void {
   if (sgd.w.size !== grad.size) {
-    throw new Error(`${op}: weights ${sgd.w.label} [${sgd.w.shape.join(', ')}] do not match the gradient ${grad.label} [${grad.shape.join(', ')}]`);
+    throw new Error(
+      `${op}: weights ${sgd.w.label} [${sgd.w.shape.join(', ')}] do not match the gradient ${grad.label} [${grad.shape.join(', ')}]`,
+    );
   }
   integerSgd({ ...sgd, grad: new CpuTensor(sgd.w.shape, 'i32', grad.label, i32(grad, op), false) });
 }
@@ -91,8 +114,14 @@ export function normalize(p: { x: Tensor; stats: Tensor; out: Tensor }): void {
   const N = p.x.shape[0];
   expectShape(op, p.out, p.x.shape);
   expectShape(op, p.stats, [2, C]);
-  if (p.x.shape.length < 2 || (p.x.size / N) % C !== 0 || (p.x.shape.length === 4 && p.x.shape[1] !== C)) {
-    throw new Error(`${op}: tensor ${p.x.label} of shape [${p.x.shape.join(', ')}] must be [N, ${C}, ...] for ${C} channels of stats`);
+  if (
+    p.x.shape.length < 2 ||
+    (p.x.size / N) % C !== 0 ||
+    (p.x.shape.length === 4 && p.x.shape[1] !== C)
+  ) {
+    throw new Error(
+      `${op}: tensor ${p.x.label} of shape [${p.x.shape.join(', ')}] must be [N, ${C}, ...] for ${C} channels of stats`,
+    );
   }
   const x = i8(p.x, op);
   const out = i8(p.out, op);
@@ -112,7 +141,13 @@ export function normalize(p: { x: Tensor; stats: Tensor; out: Tensor }): void {
   }
 }
 
-export function dropout(p: { x: Tensor; out: Tensor; ratePermille: number; seed: number; cursor: Tensor }): void {
+export function dropout(p: {
+  x: Tensor;
+  out: Tensor;
+  ratePermille: number;
+  seed: number;
+  cursor: Tensor;
+}): void {
   const op = 'dropout';
   expectShape(op, p.out, p.x.shape);
   const R = dropoutFactor(p.ratePermille);

@@ -9,7 +9,17 @@
  * results that the caller then ignores; every region gets slack bytes so those reads stay inside
  * the workspace.
  */
-import { type Axpy, type Axpy16, type CopyRows, type Dot16, type Kernels, type PairRows, type Split16, simdKernels, type Transpose } from './wasm.ts';
+import {
+  type Axpy,
+  type Axpy16,
+  type CopyRows,
+  type Dot16,
+  type Kernels,
+  type PairRows,
+  type Split16,
+  simdKernels,
+  type Transpose,
+} from './wasm.ts';
 
 export type IntArray = Int8Array | Int32Array;
 
@@ -62,7 +72,13 @@ export function reserve(sizes: readonly number[]): { ws: Workspace; at: number[]
     if (have < top) simd.memory.grow(Math.ceil((top - have) / 65536));
     const buffer = simd.memory.buffer;
     // Views are made again only when growing the memory replaced its buffer.
-    if (simdViews?.i8.buffer !== buffer) simdViews = { i8: new Int8Array(buffer), i16: new Int16Array(buffer), i32: new Int32Array(buffer), k: simd };
+    if (simdViews?.i8.buffer !== buffer)
+      simdViews = {
+        i8: new Int8Array(buffer),
+        i16: new Int16Array(buffer),
+        i32: new Int32Array(buffer),
+        k: simd,
+      };
     return { ws: simdViews, at };
   }
   if (jsBuffer.byteLength < top || !jsViews) {
@@ -134,7 +150,8 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
           const y = (n * qRow + i * qI) >> 1;
           const yl = (qLo >> 1) + y;
           const yh = (qHi >> 1) + y;
-          for (let e = 0; e < E; e++) sum = (sum + Math.imul(m8[x + e], m16[yl + e] + (m16[yh + e] << 16))) | 0;
+          for (let e = 0; e < E; e++)
+            sum = (sum + Math.imul(m8[x + e], m16[yl + e] + (m16[yh + e] << 16))) | 0;
         }
         const at = (c + m * cP + n * cQ) >> 2;
         m32[at] = accumulate ? (m32[at] + sum) | 0 : sum;
@@ -155,7 +172,8 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
   };
   const transpose32: Transpose = (src, srcRow, dst, dstRow, R, C) => {
     for (let r = 0; r < R; r++) {
-      for (let k = 0; k < C; k++) m32[(dst + k * dstRow + 4 * r) >> 2] = m32[(src + r * srcRow + 4 * k) >> 2];
+      for (let k = 0; k < C; k++)
+        m32[(dst + k * dstRow + 4 * r) >> 2] = m32[(src + r * srcRow + 4 * k) >> 2];
     }
   };
   const axpy16: Axpy16 = (xp, xpRow, gLo, gHi, gRow, c, cRow, O, tiles, pairs) => {
@@ -182,5 +200,14 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
       }
     }
   };
-  return { axpy32: axpy(false), axpy8: axpy(true), axpy16, pairRows, dot16, split16, transpose32, copyRows };
+  return {
+    axpy32: axpy(false),
+    axpy8: axpy(true),
+    axpy16,
+    pairRows,
+    dot16,
+    split16,
+    transpose32,
+    copyRows,
+  };
 }

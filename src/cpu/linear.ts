@@ -48,7 +48,12 @@ export function reluInto(s: Int8Array, a: Int8Array, n: number, table: Int8Array
  * loops live in small functions of their own: V8 then optimises each from its own feedback
  * instead of deoptimising a half-warmed function on every call.
  */
-export function storeWithEpilogue(op: string, z: Int32Array, out: Tensor, epilogue: Epilogue | undefined): void {
+export function storeWithEpilogue(
+  op: string,
+  z: Int32Array,
+  out: Tensor,
+  epilogue: Epilogue | undefined,
+): void {
   if (!epilogue) {
     i32(out, op).set(z);
     return;
@@ -83,7 +88,16 @@ export function addBias(z: Int32Array, bias: Int32Array, F: number, plane: numbe
  * [rows, N8] at lo and hi, N8 = N rounded up to 8; columns N..N8 of the halves are zero. Uses
  * `pad` (4·rows·N8 bytes) for a zero-padded copy when N is not a multiple of 8.
  */
-function splitRows(ws: Workspace, src: number, srcRow: number, rows: number, N: number, pad: number, lo: number, hi: number): void {
+function splitRows(
+  ws: Workspace,
+  src: number,
+  srcRow: number,
+  rows: number,
+  N: number,
+  pad: number,
+  lo: number,
+  hi: number,
+): void {
   const N8 = roundUp(N, 8);
   if (N8 !== N || srcRow !== 4 * N8) {
     ws.i32.fill(0, pad >> 2, (pad >> 2) + rows * N8);
@@ -109,7 +123,15 @@ export function linear(p: LinearParams): void {
   const K8 = roundUp(K, 8);
   const B2 = roundUp(B, 2);
   const O2 = roundUp(O, 2);
-  const { ws, at } = reserve([B * K, 4 * B2, 4 * O * K, K8 === K ? 0 : 4 * O * K8, 2 * O2 * K8, 2 * O2 * K8, 4 * B2 * O2]);
+  const { ws, at } = reserve([
+    B * K,
+    4 * B2,
+    4 * O * K,
+    K8 === K ? 0 : 4 * O * K8,
+    2 * O2 * K8,
+    2 * O2 * K8,
+    4 * B2 * O2,
+  ]);
   const [xAt, rows, wAt, padAt, lo, hi, zAt] = at;
   ws.i8.set(x.subarray(0, B * K), xAt);
   affineTable(ws, rows, B, K);
@@ -124,7 +146,14 @@ export function linear(p: LinearParams): void {
 }
 
 /** Copies the first N columns of int32 rows (byte stride `stride`) at byte offset `c` to a dense out. */
-export function unpackRows(ws: Workspace, c: number, rows: number, N: number, stride: number, out: Int32Array): void {
+export function unpackRows(
+  ws: Workspace,
+  c: number,
+  rows: number,
+  N: number,
+  stride: number,
+  out: Int32Array,
+): void {
   const o = c >> 2;
   if (stride === 4 * N) {
     out.set(ws.i32.subarray(o, o + rows * N));
@@ -172,7 +201,15 @@ export function linearWeightGrad(p: { g: Tensor; x: Tensor; out: Tensor }): void
   const B8 = roundUp(B, 8);
   const K8 = roundUp(K, 8);
   const K16 = roundUp(K, 16);
-  const { ws, at } = reserve([B2 * K, (B2 / 2) * 4 * K16, 4 * B * O, 4 * O2 * B8, 2 * O2 * B8, 2 * O2 * B8, 4 * O2 * K8]);
+  const { ws, at } = reserve([
+    B2 * K,
+    (B2 / 2) * 4 * K16,
+    4 * B * O,
+    4 * O2 * B8,
+    2 * O2 * B8,
+    2 * O2 * B8,
+    4 * O2 * K8,
+  ]);
   const [xAt, xp, gAt, gT, lo, hi, cAt] = at;
   ws.i8.set(x.subarray(0, B * K), xAt);
   // An odd batch pairs its last row with a zero row.

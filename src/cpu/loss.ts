@@ -12,7 +12,8 @@ function argmaxRow(y: Int8Array, b: number, C: number): number {
 
 function label(labels: Int32Array, b: number, C: number, op: string): number {
   const l = labels[b];
-  if (l < 0 || l >= C) throw new Error(`${op}: label ${l} of sample ${b} is not a class index in [0, ${C - 1}]`);
+  if (l < 0 || l >= C)
+    throw new Error(`${op}: label ${l} of sample ${b} is not a class index in [0, ${C - 1}]`);
   return l;
 }
 

@@ -8,16 +8,24 @@ import { invSlopeTable, reluBackwardAt } from './elementwise.ts';
 import { linearInputGrad } from './linear.ts';
 import { CpuTensor, expectShape, expectSize, i32, i8 } from './tensor.ts';
 
-export function poolShape(op: string, x: Tensor, kernel: readonly [number, number], padding: readonly [number, number]): number[] {
+export function poolShape(
+  op: string,
+  x: Tensor,
+  kernel: readonly [number, number],
+  padding: readonly [number, number],
+): number[] {
   const [B, C, H, W] = x.shape;
   const [kh, kw] = kernel;
   const [ph, pw] = padding;
   if (kh <= 0 || kw <= 0 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw) {
-    throw new Error(`${op}: kernel [${kh}, ${kw}] with padding [${ph}, ${pw}] is not allowed (padding at most half the kernel)`);
+    throw new Error(
+      `${op}: kernel [${kh}, ${kw}] with padding [${ph}, ${pw}] is not allowed (padding at most half the kernel)`,
+    );
   }
   const Ho = Math.floor((H + 2 * ph - kh) / kh) + 1;
   const Wo = Math.floor((W + 2 * pw - kw) / kw) + 1;
-  if (Ho <= 0 || Wo <= 0) throw new Error(`${op}: kernel [${kh}, ${kw}] does not fit the ${H}x${W} input ${x.label}`);
+  if (Ho <= 0 || Wo <= 0)
+    throw new Error(`${op}: kernel [${kh}, ${kw}] does not fit the ${H}x${W} input ${x.label}`);
   return [B, C, Ho, Wo];
 }
 
@@ -25,7 +33,19 @@ export function poolShape(op: string, x: Tensor, kernel: readonly [number, numbe
  * The winning cell of window (oi, oj) in one plane: returns its flat index in the plane, or -1
  * when a pad cell wins ('zero' mode; first maximum in row-major window order).
  */
-function argmaxOf(x: Int8Array, base: number, H: number, W: number, oi: number, oj: number, kh: number, kw: number, ph: number, pw: number, mode: PadMode): number {
+function argmaxOf(
+  x: Int8Array,
+  base: number,
+  H: number,
+  W: number,
+  oi: number,
+  oj: number,
+  kh: number,
+  kw: number,
+  ph: number,
+  pw: number,
+  mode: PadMode,
+): number {
   let best = -2147483648;
   let at = -1;
   for (let u = 0; u < kh; u++) {
@@ -49,7 +69,16 @@ function argmaxOf(x: Int8Array, base: number, H: number, W: number, oi: number, 
  * of a window that reaches into the padding are skipped here; the callers add the pad cells'
  * zero in 'zero' mode.
  */
-function insideMax(x: Int8Array, base: number, H: number, W: number, h0: number, w0: number, kh: number, kw: number): number {
+function insideMax(
+  x: Int8Array,
+  base: number,
+  H: number,
+  W: number,
+  h0: number,
+  w0: number,
+  kh: number,
+  kw: number,
+): number {
   const hEnd = Math.min(H, h0 + kh);
   const wEnd = Math.min(W, w0 + kw);
   const ws = Math.max(0, w0);
@@ -92,7 +121,15 @@ export function maxPool(p: MaxPoolParams): void {
 }
 
 /** First cell holding the maximum of a window that lies wholly inside the image (row-major order). */
-function interiorArgmax(x: Int8Array, base: number, W: number, h0: number, w0: number, kh: number, kw: number): number {
+function interiorArgmax(
+  x: Int8Array,
+  base: number,
+  W: number,
+  h0: number,
+  w0: number,
+  kh: number,
+  kw: number,
+): number {
   let at = base + h0 * W + w0;
   let best = x[at];
   for (let u = 0; u < kh; u++) {
@@ -112,7 +149,9 @@ let headDeltas = new Int32Array(0);
 /** The gradient at every pool output [B, C, Ho, Wo]: p.delta, or the head's input gradient g·w (linearInputGrad into a reused array). */
 function windowDeltas(op: string, p: MaxPoolBackwardParams, shape: readonly number[]): Int32Array {
   if ((p.delta === undefined) === (p.head === undefined)) {
-    throw new Error(`${op}: needs exactly one of delta (the pool output gradient) and head (g and w to compute it)`);
+    throw new Error(
+      `${op}: needs exactly one of delta (the pool output gradient) and head (g and w to compute it)`,
+    );
   }
   if (p.delta) {
     expectSize(op, p.delta, shape);

@@ -15,7 +15,8 @@ export class CpuTensor implements Tensor {
 }
 
 export function dataOf(t: Tensor): Int8Array | Int32Array {
-  if (!(t instanceof CpuTensor)) throw new Error(`tensor ${t.label} does not belong to the CPU backend`);
+  if (!(t instanceof CpuTensor))
+    throw new Error(`tensor ${t.label} does not belong to the CPU backend`);
   return t.data;
 }
 
@@ -32,7 +33,9 @@ export function i8(t: Tensor, op: string): Int8Array {
 /** Checks a tensor's shape; names the op and the tensor on mismatch. */
 export function expectShape(op: string, t: Tensor, shape: readonly number[]): void {
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw new Error(`${op}: tensor ${t.label} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    throw new Error(
+      `${op}: tensor ${t.label} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`,
+    );
   }
 }
 
@@ -44,6 +47,8 @@ export function expectSize(op: string, t: Tensor, shape: readonly number[]): voi
   const want = shape.reduce((a, b) => a * b, 1);
   const have = t.shape.reduce((a, b) => a * b, 1);
   if (have !== want) {
-    throw new Error(`${op}: tensor ${t.label} has shape [${t.shape.join(', ')}] (${have} elements), expected ${want} elements ([${shape.join(', ')}])`);
+    throw new Error(
+      `${op}: tensor ${t.label} has shape [${t.shape.join(', ')}] (${have} elements), expected ${want} elements ([${shape.join(', ')}])`,
+    );
   }
 }

@@ -67,11 +67,21 @@ const ltU = (x: Code, y: Code): Code => [...x, ...y, 0x49];
 const eqz = (x: Code): Code => [...x, 0x45];
 const or = (x: Code, y: Code): Code => [...x, ...y, 0x72];
 const load = (addr: Code, offset = 0): Code => [...addr, 0x28, 2, ...uleb(offset)];
-const store = (addr: Code, value: Code, offset = 0): Code => [...addr, ...value, 0x36, 2, ...uleb(offset)];
+const store = (addr: Code, value: Code, offset = 0): Code => [
+  ...addr,
+  ...value,
+  0x36,
+  2,
+  ...uleb(offset),
+];
 const vload = (addr: Code, offset = 0): Code => [...addr, ...simd(0x00, 4, ...uleb(offset))];
 /** v128.load8x8_s: eight int8 widened to eight int16 lanes. */
 const vload8x8 = (addr: Code, offset = 0): Code => [...addr, ...simd(0x01, 3, ...uleb(offset))];
-const vstore = (addr: Code, value: Code, offset = 0): Code => [...addr, ...value, ...simd(0x0b, 4, ...uleb(offset))];
+const vstore = (addr: Code, value: Code, offset = 0): Code => [
+  ...addr,
+  ...value,
+  ...simd(0x0b, 4, ...uleb(offset)),
+];
 const splat = (x: Code): Code => [...x, ...simd(0x11)];
 const lane = (v: Code, i: number): Code => [...v, ...simd(0x1b, i)];
 const lowI16 = (v: Code): Code => [...v, ...simd(0xa7)];
@@ -82,20 +92,33 @@ const vshrS = (x: Code, k: Code): Code => [...x, ...k, ...simd(0xac)];
 /** i32x4.dot_i16x8_s: lane i = x[2i]·y[2i] + x[2i+1]·y[2i+1] (int16 lanes, int32 products). */
 const vdot = (x: Code, y: Code): Code => [...x, ...y, ...simd(0xba)];
 /** The low 16 bits of the eight int32 lanes of x and y, as eight int16 lanes. */
-const low16 = (x: Code, y: Code): Code => [...x, ...y, ...simd(0x0d, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29)];
+const low16 = (x: Code, y: Code): Code => [
+  ...x,
+  ...y,
+  ...simd(0x0d, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29),
+];
 const extendLow8 = (v: Code): Code => [...v, ...simd(0x87)];
 const extendHigh8 = (v: Code): Code => [...v, ...simd(0x88)];
 /** Interleaves int16 lanes 0-3 (part 0) or 4-7 (part 1) of x and y: x0 y0 x1 y1 x2 y2 x3 y3. */
 const zip16 = (x: Code, y: Code, part: 0 | 1): Code => {
   const lanes: number[] = [];
-  for (let i = 4 * part; i < 4 * part + 4; i++) lanes.push(2 * i, 2 * i + 1, 16 + 2 * i, 16 + 2 * i + 1);
+  for (let i = 4 * part; i < 4 * part + 4; i++)
+    lanes.push(2 * i, 2 * i + 1, 16 + 2 * i, 16 + 2 * i + 1);
   return [...x, ...y, ...simd(0x0d, ...lanes)];
 };
 const vmul = (x: Code, y: Code): Code => [...x, ...y, ...simd(0xb5)];
 const vzero: Code = splat(c32(0));
 const block = (...body: Code[]): Code => [0x02, 0x40, ...body.flat(), 0x0b];
 const loop = (...body: Code[]): Code => [0x03, 0x40, ...body.flat(), 0x0b];
-const ifElse = (cond: Code, then: Code[], otherwise: Code[]): Code => [...cond, 0x04, 0x40, ...then.flat(), 0x05, ...otherwise.flat(), 0x0b];
+const ifElse = (cond: Code, then: Code[], otherwise: Code[]): Code => [
+  ...cond,
+  0x04,
+  0x40,
+  ...then.flat(),
+  0x05,
+  ...otherwise.flat(),
+  0x0b,
+];
 const brIf = (depth: number, cond: Code): Code => [...cond, 0x0d, ...uleb(depth)];
 
 /** A function body: `params` i32 parameters, then locals declared on demand. */
@@ -126,8 +149,18 @@ class Body {
 
 function axpy(bInt8: boolean): { params: number; body: number[] } {
   const f = new Body(12);
-  const [a, aM, aR, b, rowT, panelT, c, cM, M, P, R, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-  const [p, m, pbase, pc, rt, r, pb] = [f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32(), f.i32()];
+  const [a, aM, aR, b, rowT, panelT, c, cM, M, P, R, accumulate] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+  ];
+  const [p, m, pbase, pc, rt, r, pb] = [
+    f.i32(),
+    f.i32(),
+    f.i32(),
+    f.i32(),
+    f.i32(),
+    f.i32(),
+    f.i32(),
+  ];
   const pa = [f.i32(), f.i32(), f.i32(), f.i32()];
   const acc = [f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128(), f.v128()];
   const [v0, v1, s] = [f.v128(), f.v128(), f.v128()];
@@ -220,8 +253,13 @@ function copyRows(): { params: number; body: number[] } {
  */
 function dot16(): { params: number; body: number[] } {
   const f = new Body(15);
-  const [pT, pBase, qLo, qHi, qRow, c, cP, cQ, M, N, I, J, pI, qI, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
-  const [m, n, i, j, offP, offQ, sum, at, x0, x1, yl0, yh0, yl1, yh1, pr0, pr1] = Array.from({ length: 16 }, () => f.i32());
+  const [pT, pBase, qLo, qHi, qRow, c, cP, cQ, M, N, I, J, pI, qI, accumulate] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+  ];
+  const [m, n, i, j, offP, offQ, sum, at, x0, x1, yl0, yh0, yl1, yh1, pr0, pr1] = Array.from(
+    { length: 16 },
+    () => f.i32(),
+  );
   // acc[2k + l]: low halves of (P row k, Q row l); hiAcc the high halves.
   const lo = [f.v128(), f.v128(), f.v128(), f.v128()];
   const hi = [f.v128(), f.v128(), f.v128(), f.v128()];
@@ -265,8 +303,15 @@ function dot16(): { params: number; body: number[] } {
   for (let k = 0; k < 2; k++) {
     for (let l = 0; l < 2; l++) {
       save.push(set(v, vadd(get(lo[2 * k + l]), vshl(get(hi[2 * k + l]), c32(16)))));
-      save.push(set(sum, add(add(lane(get(v), 0), lane(get(v), 1)), add(lane(get(v), 2), lane(get(v), 3)))));
-      save.push(set(at, add(get(c), add(mul(add(get(m), c32(k)), get(cP)), mul(add(get(n), c32(l)), get(cQ))))));
+      save.push(
+        set(sum, add(add(lane(get(v), 0), lane(get(v), 1)), add(lane(get(v), 2), lane(get(v), 3)))),
+      );
+      save.push(
+        set(
+          at,
+          add(get(c), add(mul(add(get(m), c32(k)), get(cP)), mul(add(get(n), c32(l)), get(cQ)))),
+        ),
+      );
       save.push(store(get(at), ifElse2(get(accumulate), add(get(sum), load(get(at))), get(sum))));
     }
   }
@@ -346,7 +391,12 @@ function transpose32(): { params: number; body: number[] } {
         set(s, add(get(src), mul(get(r), get(srcRow)))),
         set(d, add(get(dst), mul(get(r), c32(size)))),
         set(k, get(C)),
-        loop(move, set(s, add(get(s), c32(size))), set(d, add(get(d), get(dstRow))), brIf(0, tee(k, sub(get(k), c32(1))))),
+        loop(
+          move,
+          set(s, add(get(s), c32(size))),
+          set(d, add(get(d), get(dstRow))),
+          brIf(0, tee(k, sub(get(k), c32(1)))),
+        ),
         brIf(0, ltU(tee(r, add(get(r), c32(1))), get(R))),
       ),
     ),
@@ -370,7 +420,8 @@ function axpy16(): { params: number; body: number[] } {
   const [x0, x1, s] = [f.v128(), f.v128(), f.v128()];
   const step: Code[] = [set(x0, vload(get(px))), set(x1, vload(get(px), 16))];
   for (let r = 0; r < 2; r++) {
-    const gAt = (base: number): Code => (r === 0 ? add(get(base), get(pg)) : add(add(get(base), get(pg)), get(gRow)));
+    const gAt = (base: number): Code =>
+      r === 0 ? add(get(base), get(pg)) : add(add(get(base), get(pg)), get(gRow));
     step.push(set(s, splat(load(gAt(gLo)))));
     step.push(set(lo[2 * r], vadd(get(lo[2 * r]), vdot(get(x0), get(s)))));
     step.push(set(lo[2 * r + 1], vadd(get(lo[2 * r + 1]), vdot(get(x1), get(s)))));
@@ -465,24 +516,119 @@ export function kernelModuleBytes(): Uint8Array<ArrayBuffer> {
     { name: 'pairRows', ...pairRows() },
   ];
   const arities = [...new Set(fns.map((fn) => fn.params))];
-  const types = section(1, vec(arities.map((n) => [0x60, ...vec(Array.from({ length: n }, () => [I32])), ...vec([])])));
+  const types = section(
+    1,
+    vec(arities.map((n) => [0x60, ...vec(Array.from({ length: n }, () => [I32])), ...vec([])])),
+  );
   const funcs = section(3, vec(fns.map((fn) => uleb(arities.indexOf(fn.params)))));
   const memory = section(5, vec([[0x00, ...uleb(1)]]));
-  const exports = section(7, vec([[...name('memory'), 0x02, 0], ...fns.map((fn, k) => [...name(fn.name), 0x00, ...uleb(k)])]));
+  const exports = section(
+    7,
+    vec([
+      [...name('memory'), 0x02, 0],
+      ...fns.map((fn, k) => [...name(fn.name), 0x00, ...uleb(k)]),
+    ]),
+  );
   const code = section(10, vec(fns.map((fn) => fn.body)));
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...types, ...funcs, ...memory, ...exports, ...code]);
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...types,
+    ...funcs,
+    ...memory,
+    ...exports,
+    ...code,
+  ]);
 }
 
-export type Axpy = (a: number, aM: number, aR: number, b: number, rowT: number, panelT: number, c: number, cM: number, M: number, P: number, R: number, accumulate: number) => void;
+export type Axpy = (
+  a: number,
+  aM: number,
+  aR: number,
+  b: number,
+  rowT: number,
+  panelT: number,
+  c: number,
+  cM: number,
+  M: number,
+  P: number,
+  R: number,
+  accumulate: number,
+) => void;
 
-export type CopyRows = (src: number, dst: number, outer: number, oSrc: number, oDst: number, inner: number, iSrc: number, iDst: number, bytes: number) => void;
+export type CopyRows = (
+  src: number,
+  dst: number,
+  outer: number,
+  oSrc: number,
+  oDst: number,
+  inner: number,
+  iSrc: number,
+  iDst: number,
+  bytes: number,
+) => void;
 
-export type Dot16 = (pT: number, p: number, qLo: number, qHi: number, qRow: number, c: number, cP: number, cQ: number, M: number, N: number, I: number, J: number, pI: number, qI: number, accumulate: number) => void;
-export type Split16 = (src: number, srcRow: number, lo: number, hi: number, dstRow: number, rows: number, chunks: number) => void;
-export type Transpose = (src: number, srcRow: number, dst: number, dstRow: number, R: number, C: number) => void;
+export type Dot16 = (
+  pT: number,
+  p: number,
+  qLo: number,
+  qHi: number,
+  qRow: number,
+  c: number,
+  cP: number,
+  cQ: number,
+  M: number,
+  N: number,
+  I: number,
+  J: number,
+  pI: number,
+  qI: number,
+  accumulate: number,
+) => void;
+export type Split16 = (
+  src: number,
+  srcRow: number,
+  lo: number,
+  hi: number,
+  dstRow: number,
+  rows: number,
+  chunks: number,
+) => void;
+export type Transpose = (
+  src: number,
+  srcRow: number,
+  dst: number,
+  dstRow: number,
+  R: number,
+  C: number,
+) => void;
 
-export type Axpy16 = (xp: number, xpRow: number, gLo: number, gHi: number, gRow: number, c: number, cRow: number, O: number, tiles: number, pairs: number) => void;
-export type PairRows = (src: number, srcRow: number, dst: number, dstRow: number, pairs: number, chunks: number) => void;
+export type Axpy16 = (
+  xp: number,
+  xpRow: number,
+  gLo: number,
+  gHi: number,
+  gRow: number,
+  c: number,
+  cRow: number,
+  O: number,
+  tiles: number,
+  pairs: number,
+) => void;
+export type PairRows = (
+  src: number,
+  srcRow: number,
+  dst: number,
+  dstRow: number,
+  pairs: number,
+  chunks: number,
+) => void;
 
 export interface Kernels {
   readonly axpy16: Axpy16;

@@ -64,18 +64,28 @@ export interface EpochPlanOptions {
 /** The shuffle of one epoch, and with `options.augment` its augmentation parameters. */
 export function epochPlan(options: EpochPlanOptions): EpochPlan;
 export function epochPlan(n: number, batch: number, seed: number, epoch: number): EpochPlan;
-export function epochPlan(first: number | EpochPlanOptions, batchArg?: number, seedArg?: number, epochArg?: number): EpochPlan {
+export function epochPlan(
+  first: number | EpochPlanOptions,
+  batchArg?: number,
+  seedArg?: number,
+  epochArg?: number,
+): EpochPlan {
   const o: EpochPlanOptions =
-    typeof first === 'number' ? { samples: first, batch: batchArg!, seed: seedArg!, epoch: epochArg! } : first;
+    typeof first === 'number'
+      ? { samples: first, batch: batchArg!, seed: seedArg!, epoch: epochArg! }
+      : first;
   const { samples: n, batch, seed, epoch } = o;
   if (!Number.isInteger(n) || n < 0) throw new Error(`epochPlan: invalid sample count ${n}`);
-  if (!Number.isInteger(batch) || batch <= 0) throw new Error(`epochPlan: invalid batch size ${batch}`);
-  if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(epoch)) throw new Error(`epochPlan: seed ${seed} and epoch ${epoch} must be integers`);
+  if (!Number.isInteger(batch) || batch <= 0)
+    throw new Error(`epochPlan: invalid batch size ${batch}`);
+  if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(epoch))
+    throw new Error(`epochPlan: seed ${seed} and epoch ${epoch} must be integers`);
   const steps = (n / batch) | 0;
   const perm = new Rng(mixSeed(seed, epoch, STREAM_SHUFFLE)).permutation(n);
   const plan: EpochPlan = { steps, batch, indices: perm.slice(0, steps * batch) };
   if (o.augment) {
-    if (!o.images) throw new Error('epochPlan: augmentation needs the training images (for the pad value)');
+    if (!o.images)
+      throw new Error('epochPlan: augmentation needs the training images (for the pad value)');
     plan.augment = augmentPlan(o.images.images, o.images.shape, plan, seed, epoch, o.augment);
   }
   return plan;
@@ -94,14 +104,17 @@ export interface AugmentOptions {
 }
 
 /** The published protocol: MNIST crop pad 2; Fashion-MNIST crop pad 2 + flip; CIFAR-10 crop pad 4 + flip. */
-export const PAPER_AUGMENTATION: Readonly<Record<'mnist' | 'fashion-mnist' | 'cifar10', AugmentOptions>> = {
+export const PAPER_AUGMENTATION: Readonly<
+  Record<'mnist' | 'fashion-mnist' | 'cifar10', AugmentOptions>
+> = {
   mnist: { pad: 2, flip: false },
   'fashion-mnist': { pad: 2, flip: true },
   cifar10: { pad: 4, flip: true },
 };
 
 function sampleLength(shape: readonly number[]): number {
-  if (shape.length !== 3) throw new Error(`augmentation: sample shape [${shape.join(', ')}] is not [C, H, W]`);
+  if (shape.length !== 3)
+    throw new Error(`augmentation: sample shape [${shape.join(', ')}] is not [C, H, W]`);
   return shape[0] * shape[1] * shape[2];
 }
 
@@ -137,7 +150,8 @@ export function augmentPlan(
       padValue = 127;
       for (let b = 0; b < plan.batch && padValue > -128; b++) {
         const base = plan.indices[s * plan.batch + b] * sample;
-        for (let i = 0; i < sample; i++) if (images[base + i] < padValue) padValue = images[base + i];
+        for (let i = 0; i < sample; i++)
+          if (images[base + i] < padValue) padValue = images[base + i];
       }
     }
     out[row + AUG_CROP] = crop;
@@ -173,7 +187,8 @@ export function applyAugmentation(
   if (crop && (dy < 0 || dy > 2 * pad || dx < 0 || dx > 2 * pad)) {
     throw new Error(`augmentation: crop offsets (${dy}, ${dx}) outside [0, ${2 * pad}]`);
   }
-  if (out.length !== x.length || x.length % sample !== 0) throw new Error('augmentation: batch and output sizes differ or are not whole samples');
+  if (out.length !== x.length || x.length % sample !== 0)
+    throw new Error('augmentation: batch and output sizes differ or are not whole samples');
   const oy = dy - pad;
   const ox = dx - pad;
   for (let base = 0; base < x.length; base += sample) {
@@ -184,7 +199,8 @@ export function applyAugmentation(
         const rowOk = y >= 0 && y < height;
         for (let j = 0; j < width; j++) {
           const xx = (flip ? width - 1 - j : j) + ox;
-          out[plane + i * width + j] = rowOk && xx >= 0 && xx < width ? x[plane + y * width + xx] : padValue;
+          out[plane + i * width + j] =
+            rowOk && xx >= 0 && xx < width ? x[plane + y * width + xx] : padValue;
         }
       }
     }
@@ -205,7 +221,8 @@ export function gatherBatch(
   augment?: { params: Int32Array; pad: number },
 ): { x: Int8Array; y: Int32Array } {
   const sample = sampleLength(shape);
-  if (!Number.isInteger(step) || step < 0 || step >= plan.steps) throw new Error(`gatherBatch: step ${step} outside [0, ${plan.steps})`);
+  if (!Number.isInteger(step) || step < 0 || step >= plan.steps)
+    throw new Error(`gatherBatch: step ${step} outside [0, ${plan.steps})`);
   const x = new Int8Array(plan.batch * sample);
   const y = new Int32Array(plan.batch);
   for (let b = 0; b < plan.batch; b++) {

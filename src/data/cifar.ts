@@ -6,7 +6,13 @@
 
 export const CIFAR_SHAPE: [number, number, number] = [3, 32, 32];
 export const CIFAR_RECORD = 1 + 3 * 32 * 32;
-export const CIFAR_TRAIN_FILES = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'];
+export const CIFAR_TRAIN_FILES = [
+  'data_batch_1.bin',
+  'data_batch_2.bin',
+  'data_batch_3.bin',
+  'data_batch_4.bin',
+  'data_batch_5.bin',
+];
 export const CIFAR_TEST_FILE = 'test_batch.bin';
 
 export interface CifarRecords {
@@ -19,7 +25,9 @@ export interface CifarRecords {
 /** Parses one CIFAR-10 binary file; errors name the file (and the record for a bad label). */
 export function parseCifar(bytes: Uint8Array, file = '<bytes>'): CifarRecords {
   if (bytes.length === 0 || bytes.length % CIFAR_RECORD !== 0) {
-    throw new Error(`cifar ${file}: size ${bytes.length} is not a positive multiple of the ${CIFAR_RECORD}-byte record`);
+    throw new Error(
+      `cifar ${file}: size ${bytes.length} is not a positive multiple of the ${CIFAR_RECORD}-byte record`,
+    );
   }
   const count = bytes.length / CIFAR_RECORD;
   const pixels = CIFAR_RECORD - 1;

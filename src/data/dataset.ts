@@ -6,7 +6,13 @@
  * The byte-level constructors are runtime-neutral; the directory loaders read files through
  * node:fs (Node, Deno), imported only when called so browsers can use the rest of this module.
  */
-import { CIFAR_SHAPE, CIFAR_TEST_FILE, CIFAR_TRAIN_FILES, concatCifar, parseCifar } from './cifar.ts';
+import {
+  CIFAR_SHAPE,
+  CIFAR_TEST_FILE,
+  CIFAR_TRAIN_FILES,
+  concatCifar,
+  parseCifar,
+} from './cifar.ts';
 import { decodeIdxImages, decodeIdxLabels } from './idx.ts';
 
 export interface Dataset {
@@ -37,7 +43,8 @@ export function sampleSize(ds: Pick<Dataset, 'shape'>): number {
 
 function checkLabels(labels: ArrayLike<number>, classes: number, file: string): void {
   for (let i = 0; i < labels.length; i++) {
-    if (labels[i] >= classes) throw new Error(`${file}: label ${labels[i]} at ${i} is not below ${classes} classes`);
+    if (labels[i] >= classes)
+      throw new Error(`${file}: label ${labels[i]} at ${i} is not below ${classes} classes`);
   }
 }
 
@@ -54,7 +61,9 @@ export async function datasetFromIdx(
   const img = await decodeIdxImages(imageBytes, imagesFile);
   const lab = await decodeIdxLabels(labelBytes, labelsFile);
   if (lab.length !== img.count) {
-    throw new Error(`${name}: ${imagesFile} has ${img.count} images but ${labelsFile} has ${lab.length} labels`);
+    throw new Error(
+      `${name}: ${imagesFile} has ${img.count} images but ${labelsFile} has ${lab.length} labels`,
+    );
   }
   checkLabels(lab, classes, labelsFile);
   const images = new Int8Array(img.data.length);
@@ -63,7 +72,10 @@ export async function datasetFromIdx(
 }
 
 /** Builds CIFAR-10 from the bytes of its binary files, concatenated in the order given. */
-export function datasetFromCifar(name: string, parts: readonly { bytes: Uint8Array; file: string }[]): Dataset {
+export function datasetFromCifar(
+  name: string,
+  parts: readonly { bytes: Uint8Array; file: string }[],
+): Dataset {
   const all = concatCifar(parts.map((p) => parseCifar(p.bytes, p.file)));
   return { name, images: all.images, labels: all.labels, shape: [...CIFAR_SHAPE], classes: 10 };
 }
@@ -80,13 +92,25 @@ const IDX_STEMS = {
 } as const;
 
 /** Finds the four IDX files in `dir`: "train-images-idx3-ubyte" or "train-images.idx3-ubyte", gzip or not. */
-async function findIdxFiles(name: string, dir: string, hint: string): Promise<Record<keyof typeof IDX_STEMS, string>> {
+async function findIdxFiles(
+  name: string,
+  dir: string,
+  hint: string,
+): Promise<Record<keyof typeof IDX_STEMS, string>> {
   const { isDirectory, isFile } = await import('../io/files.ts');
   if (!isDirectory(dir)) throw new Error(`${name}: data directory ${dir} does not exist; ${hint}`);
   const found: Partial<Record<keyof typeof IDX_STEMS, string>> = {};
   const missing: string[] = [];
-  for (const [key, [stem, kind]] of Object.entries(IDX_STEMS) as [keyof typeof IDX_STEMS, readonly [string, string]][]) {
-    const candidates = [`${stem}-${kind}.gz`, `${stem}-${kind}`, `${stem}.${kind}.gz`, `${stem}.${kind}`].map((f) => join(dir, f));
+  for (const [key, [stem, kind]] of Object.entries(IDX_STEMS) as [
+    keyof typeof IDX_STEMS,
+    readonly [string, string],
+  ][]) {
+    const candidates = [
+      `${stem}-${kind}.gz`,
+      `${stem}-${kind}`,
+      `${stem}.${kind}.gz`,
+      `${stem}.${kind}`,
+    ].map((f) => join(dir, f));
     const hit = candidates.find(isFile);
     if (hit === undefined) missing.push(`${stem}-${kind}[.gz]`);
     else found[key] = hit;
@@ -99,7 +123,10 @@ async function loadIdxSplit(name: string, dir: string, hint: string): Promise<Da
   const { readFileBytes } = await import('../io/files.ts');
   const f = await findIdxFiles(name, dir, hint);
   const load = async (images: string, labels: string, split: string) =>
-    datasetFromIdx(`${name}/${split}`, await readFileBytes(images), await readFileBytes(labels), { images, labels });
+    datasetFromIdx(`${name}/${split}`, await readFileBytes(images), await readFileBytes(labels), {
+      images,
+      labels,
+    });
   const train = await load(f.trainImages, f.trainLabels, 'train');
   const test = await load(f.testImages, f.testLabels, 'test');
   return { train, test };
@@ -107,7 +134,11 @@ async function loadIdxSplit(name: string, dir: string, hint: string): Promise<Da
 
 /** Fashion-MNIST from IDX files (Debian's dataset-fashion-mnist by default). */
 export function loadFashionMnist(dir = FASHION_MNIST_DIR): Promise<DataSplit> {
-  return loadIdxSplit('fashion-mnist', dir, "install it with 'apt-get install dataset-fashion-mnist' or pass --data DIR");
+  return loadIdxSplit(
+    'fashion-mnist',
+    dir,
+    "install it with 'apt-get install dataset-fashion-mnist' or pass --data DIR",
+  );
 }
 
 /** MNIST from the four IDX files (train-/t10k-, images/labels, raw or .gz) in `dir`. */
@@ -118,14 +149,18 @@ export function loadMnist(dir: string): Promise<DataSplit> {
 /** CIFAR-10 binary version from `dir` or its cifar-10-batches-bin subfolder. */
 export async function loadCifar10(dir: string): Promise<DataSplit> {
   const { isDirectory, isFile, readFileBytes } = await import('../io/files.ts');
-  const hint = 'pass --data DIR with data_batch_1.bin .. data_batch_5.bin and test_batch.bin (CIFAR-10 binary version)';
+  const hint =
+    'pass --data DIR with data_batch_1.bin .. data_batch_5.bin and test_batch.bin (CIFAR-10 binary version)';
   if (!isDirectory(dir)) throw new Error(`cifar10: data directory ${dir} does not exist; ${hint}`);
   const nested = join(dir, 'cifar-10-batches-bin');
   const base = !isFile(join(dir, CIFAR_TEST_FILE)) && isDirectory(nested) ? nested : dir;
   const names = [...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE];
   const missing = names.filter((n) => !isFile(join(base, n)));
   if (missing.length > 0) throw new Error(`cifar10: ${base} lacks ${missing.join(', ')}; ${hint}`);
-  const read = async (n: string) => ({ bytes: await readFileBytes(join(base, n)), file: join(base, n) });
+  const read = async (n: string) => ({
+    bytes: await readFileBytes(join(base, n)),
+    file: join(base, n),
+  });
   const trainParts = [];
   for (const n of CIFAR_TRAIN_FILES) trainParts.push(await read(n));
   const train = datasetFromCifar('cifar10/train', trainParts);
@@ -141,10 +176,14 @@ export async function loadDataset(name: DatasetName, dir?: string): Promise<Data
     case 'fashion-mnist':
       return loadFashionMnist(dir ?? FASHION_MNIST_DIR);
     case 'mnist':
-      if (dir === undefined) throw new Error('mnist: no data directory; pass --data DIR with the MNIST IDX files');
+      if (dir === undefined)
+        throw new Error('mnist: no data directory; pass --data DIR with the MNIST IDX files');
       return loadMnist(dir);
     case 'cifar10':
-      if (dir === undefined) throw new Error('cifar10: no data directory; pass --data DIR with the CIFAR-10 binary files');
+      if (dir === undefined)
+        throw new Error(
+          'cifar10: no data directory; pass --data DIR with the CIFAR-10 binary files',
+        );
       return loadCifar10(dir);
   }
 }

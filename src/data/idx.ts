@@ -23,7 +23,9 @@ export async function gunzip(bytes: Uint8Array, file = '<bytes>'): Promise<Uint8
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
-    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
+    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>])
+      .stream()
+      .pipeThrough(new DecompressionStream('gzip'));
     const reader = stream.getReader();
     for (;;) {
       const { done, value } = await reader.read();
@@ -32,7 +34,9 @@ export async function gunzip(bytes: Uint8Array, file = '<bytes>'): Promise<Uint8
       total += value.length;
     }
   } catch (e) {
-    throw new Error(`cannot decompress ${file}: ${String((e as Error).message ?? e).replace(/\s+/g, ' ')}`);
+    throw new Error(
+      `cannot decompress ${file}: ${String((e as Error).message ?? e).replace(/\s+/g, ' ')}`,
+    );
   }
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(total);
@@ -49,17 +53,24 @@ export async function gunzip(bytes: Uint8Array, file = '<bytes>'): Promise<Uint8
  */
 export function parseIdx(bytes: Uint8Array, file = '<bytes>', expect?: number): Idx {
   const prefix = `idx ${file}`;
-  if (bytes.length < 4) throw new Error(`${prefix}: truncated: ${bytes.length} bytes, no magic number`);
+  if (bytes.length < 4)
+    throw new Error(`${prefix}: truncated: ${bytes.length} bytes, no magic number`);
   const magic = (bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3];
   const hex = (m: number) => `0x${(m >>> 0).toString(16).padStart(8, '0')}`;
   const valid = bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 0x08 && bytes[3] >= 1;
   if (!valid || (expect !== undefined && magic !== expect)) {
-    const want = expect === undefined ? '0x000008NN (unsigned bytes)' : `${hex(expect)} (${expect === IDX_LABELS ? 'labels' : expect === IDX_IMAGES ? 'images' : 'idx'})`;
+    const want =
+      expect === undefined
+        ? '0x000008NN (unsigned bytes)'
+        : `${hex(expect)} (${expect === IDX_LABELS ? 'labels' : expect === IDX_IMAGES ? 'images' : 'idx'})`;
     throw new Error(`${prefix}: bad magic ${hex(magic)}, expected ${want}`);
   }
   const rank = bytes[3];
   const headerBytes = 4 + 4 * rank;
-  if (bytes.length < headerBytes) throw new Error(`${prefix}: truncated header: ${bytes.length} bytes, ${rank} dimensions need ${headerBytes}`);
+  if (bytes.length < headerBytes)
+    throw new Error(
+      `${prefix}: truncated header: ${bytes.length} bytes, ${rank} dimensions need ${headerBytes}`,
+    );
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims: number[] = [];
   let size = 1;
@@ -71,13 +82,19 @@ export function parseIdx(bytes: Uint8Array, file = '<bytes>', expect?: number): 
   const have = bytes.length - headerBytes;
   if (have !== size) {
     const what = have < size ? 'truncated' : 'trailing bytes';
-    throw new Error(`${prefix}: ${what}: dimensions [${dims.join(', ')}] need ${size} data bytes, file has ${have}`);
+    throw new Error(
+      `${prefix}: ${what}: dimensions [${dims.join(', ')}] need ${size} data bytes, file has ${have}`,
+    );
   }
   return { dims, data: bytes.subarray(headerBytes) };
 }
 
 /** Parses IDX bytes that may be gzip-compressed. */
-export async function decodeIdx(bytes: Uint8Array, file = '<bytes>', expect?: number): Promise<Idx> {
+export async function decodeIdx(
+  bytes: Uint8Array,
+  file = '<bytes>',
+  expect?: number,
+): Promise<Idx> {
   return parseIdx(isGzip(bytes) ? await gunzip(bytes, file) : bytes, file, expect);
 }
 
@@ -87,7 +104,10 @@ export async function decodeIdxLabels(bytes: Uint8Array, file = '<bytes>'): Prom
 }
 
 /** Images file: magic 0x0803, dims [N, H, W]. */
-export async function decodeIdxImages(bytes: Uint8Array, file = '<bytes>'): Promise<{ count: number; height: number; width: number; data: Uint8Array }> {
+export async function decodeIdxImages(
+  bytes: Uint8Array,
+  file = '<bytes>',
+): Promise<{ count: number; height: number; width: number; data: Uint8Array }> {
   const { dims, data } = await decodeIdx(bytes, file, IDX_IMAGES);
   return { count: dims[0], height: dims[1], width: dims[2], data };
 }

@@ -32,12 +32,19 @@ export interface StatsOptions {
   statsSamples?: number;
 }
 
-export function computeNormStats(images: Int8Array, shape: readonly number[], options: StatsOptions = {}): NormStats {
+export function computeNormStats(
+  images: Int8Array,
+  shape: readonly number[],
+  options: StatsOptions = {},
+): NormStats {
   const [channels, height, width] = shape;
   const plane = height * width;
   const sample = channels * plane;
   const total = sample === 0 ? 0 : images.length / sample;
-  if (!Number.isInteger(total)) throw new Error(`normalize: ${images.length} values are not whole samples of [${shape.join(', ')}]`);
+  if (!Number.isInteger(total))
+    throw new Error(
+      `normalize: ${images.length} values are not whole samples of [${shape.join(', ')}]`,
+    );
   const order = options.order;
   const available = order ? Math.min(order.length, total) : total;
   const samples = Math.min(options.statsSamples ?? DEFAULT_STATS_SAMPLES, available);
@@ -47,7 +54,8 @@ export function computeNormStats(images: Int8Array, shape: readonly number[], op
   const mad = new Int32Array(channels);
   const sampleAt = (s: number): number => {
     const idx = order ? order[s] : s;
-    if (!Number.isInteger(idx) || idx < 0 || idx >= total) throw new Error(`normalize: order entry ${s} = ${idx} is not a sample index below ${total}`);
+    if (!Number.isInteger(idx) || idx < 0 || idx >= total)
+      throw new Error(`normalize: order entry ${s} = ${idx} is not a sample index below ${total}`);
     return idx * sample;
   };
   for (let c = 0; c < channels; c++) {
@@ -93,13 +101,21 @@ export function normStatsFromTensor(values: ArrayLike<number>): NormStats {
 }
 
 /** x' = clip(trunc((x - mean_c) · 51 / mad_c), -128, 127) for every value of [N, C, H, W] images. */
-export function applyNormalization(images: Int8Array, shape: readonly number[], stats: NormStats, out = new Int8Array(images.length)): Int8Array {
+export function applyNormalization(
+  images: Int8Array,
+  shape: readonly number[],
+  stats: NormStats,
+  out = new Int8Array(images.length),
+): Int8Array {
   const [channels, height, width] = shape;
   const plane = height * width;
   if (stats.mean.length !== channels || stats.mad.length !== channels) {
-    throw new Error(`normalize: statistics for ${stats.mean.length} channels, images have ${channels}`);
+    throw new Error(
+      `normalize: statistics for ${stats.mean.length} channels, images have ${channels}`,
+    );
   }
-  if (out.length !== images.length) throw new Error(`normalize: output holds ${out.length} values, input ${images.length}`);
+  if (out.length !== images.length)
+    throw new Error(`normalize: output holds ${out.length} values, input ${images.length}`);
   // x takes only 256 values: one lookup table per channel.
   const tables: Int8Array[] = [];
   for (let c = 0; c < channels; c++) {

@@ -33,7 +33,11 @@ export class BufferPool {
     const size = Math.max(4, bytes);
     return (
       this.staging.get(size)?.pop() ??
-      this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' })
+      this.device.createBuffer({
+        size,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        label: 'readback',
+      })
     );
   }
 
@@ -44,7 +48,8 @@ export class BufferPool {
   }
 
   destroy(): void {
-    for (const list of [...this.free.values(), ...this.staging.values()]) for (const b of list) b.destroy();
+    for (const list of [...this.free.values(), ...this.staging.values()])
+      for (const b of list) b.destroy();
     this.free.clear();
     this.staging.clear();
   }

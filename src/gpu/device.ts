@@ -67,7 +67,10 @@ async function requestAdapter(options: DeviceOptions): Promise<GPUAdapter> {
   }
   const { nodeAdapter } = await import('./node-gpu.ts');
   // Dawn rounds timestamps down to multiples of 65 536 ns unless told not to.
-  return nodeAdapter(options.powerPreference, options.timestamps ? ['disable-dawn-features=timestamp_quantization'] : []);
+  return nodeAdapter(
+    options.powerPreference,
+    options.timestamps ? ['disable-dawn-features=timestamp_quantization'] : [],
+  );
 }
 
 export async function createGpuContext(options: DeviceOptions = {}): Promise<GpuContext> {
@@ -78,8 +81,13 @@ export async function createGpuContext(options: DeviceOptions = {}): Promise<Gpu
     if (typeof value === 'number') requiredLimits[name] = value;
   }
   const requiredFeatures: GPUFeatureName[] = [];
-  if (options.timestamps && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
-  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'nitro-d' });
+  if (options.timestamps && adapter.features.has('timestamp-query'))
+    requiredFeatures.push('timestamp-query');
+  const device = await adapter.requestDevice({
+    requiredLimits,
+    requiredFeatures,
+    label: 'nitro-d',
+  });
   const ai = adapter.info ?? ({} as GPUAdapterInfo);
   const limits: Record<string, number> = {};
   for (const key in device.limits) {

@@ -44,7 +44,10 @@ export class ErrorSink {
     const check = (e: GPUError | null) => {
       if (e) this.record(new GpuError(`${name}: ${e.message}`));
     };
-    this.pending.push(this.device.popErrorScope().then(check), this.device.popErrorScope().then(check));
+    this.pending.push(
+      this.device.popErrorScope().then(check),
+      this.device.popErrorScope().then(check),
+    );
     return result;
   }
 

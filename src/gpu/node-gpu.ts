@@ -43,12 +43,18 @@ function keepAlive(gpu: GPU): void {
 }
 
 /** `extraFlags` are dawn.node flags added to NITRO_D_DAWN_FLAGS for this adapter. */
-export async function nodeAdapter(powerPreference?: GPUPowerPreference, extraFlags: string[] = []): Promise<GPUAdapter> {
+export async function nodeAdapter(
+  powerPreference?: GPUPowerPreference,
+  extraFlags: string[] = [],
+): Promise<GPUAdapter> {
   const name = 'webgpu';
   dawn ??= (await import(/* @vite-ignore */ name)) as DawnModule;
   Object.assign(globalThis, dawn.globals);
   process.env.NODEVICE_SELECT ??= '1';
-  const flags = [...(process.env.NITRO_D_DAWN_FLAGS ?? '').split(',').filter((s) => s), ...extraFlags];
+  const flags = [
+    ...(process.env.NITRO_D_DAWN_FLAGS ?? '').split(',').filter((s) => s),
+    ...extraFlags,
+  ];
   const tryCreate = async () => {
     const gpu = dawn!.create(flags);
     keepAlive(gpu);

@@ -5,7 +5,10 @@
  */
 import { type DType, packedRowWords, rowsOf, sizeOf } from '../backend.ts';
 
-export function packI8(values: ArrayLike<number>, shape: readonly number[]): Uint32Array<ArrayBuffer> {
+export function packI8(
+  values: ArrayLike<number>,
+  shape: readonly number[],
+): Uint32Array<ArrayBuffer> {
   const { rows, rowLength } = rowsOf(shape);
   const wordsPerRow = packedRowWords(rowLength);
   const words = new Uint32Array(rows * wordsPerRow);
@@ -34,17 +37,26 @@ export function unpackI8(words: Uint32Array, shape: readonly number[]): Int32Arr
 }
 
 /** Checks that values fit the dtype and the shape; names the tensor otherwise. */
-export function checkValues(label: string, shape: readonly number[], dtype: DType, values: ArrayLike<number>): void {
+export function checkValues(
+  label: string,
+  shape: readonly number[],
+  dtype: DType,
+  values: ArrayLike<number>,
+): void {
   const n = sizeOf(shape);
   if (values.length !== n) {
-    throw new Error(`tensor ${label}: expected ${n} values for shape [${shape.join(', ')}], got ${values.length}`);
+    throw new Error(
+      `tensor ${label}: expected ${n} values for shape [${shape.join(', ')}], got ${values.length}`,
+    );
   }
   const lo = dtype === 'i8' ? -128 : -2147483648;
   const hi = dtype === 'i8' ? 127 : 2147483647;
   for (let i = 0; i < n; i++) {
     const v = values[i];
     if (!Number.isInteger(v) || v < lo || v > hi) {
-      throw new Error(`tensor ${label}: value ${v} at index ${i} is not an ${dtype === 'i8' ? 'int8' : 'int32'}`);
+      throw new Error(
+        `tensor ${label}: value ${v} at index ${i} is not an ${dtype === 'i8' ? 'int8' : 'int32'}`,
+      );
     }
   }
 }

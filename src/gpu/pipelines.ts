@@ -31,7 +31,8 @@ function reflectSlots(source: string, entry: string, family: string): Map<string
     if (v.group !== 0) throw new Error(`shader ${family}: binding ${v.name} is not in group 0`);
     let type: GPUBufferBindingType;
     if (v.resourceType === ResourceType.Uniform) type = 'uniform';
-    else if (v.resourceType === ResourceType.Storage) type = v.access === 'read' ? 'read-only-storage' : 'storage';
+    else if (v.resourceType === ResourceType.Storage)
+      type = v.access === 'read' ? 'read-only-storage' : 'storage';
     else throw new Error(`shader ${family}: binding ${v.name} is not a buffer`);
     slots.set(v.name, { binding: v.binding, type });
   }
@@ -61,7 +62,9 @@ export class PipelineCache {
     const name = `${family}/${entry}`;
     let module = this.modules.get(source);
     if (!module) {
-      module = this.errors.scoped(name, () => this.device.createShaderModule({ code: source, label: family }));
+      module = this.errors.scoped(name, () =>
+        this.device.createShaderModule({ code: source, label: family }),
+      );
       this.modules.set(source, module);
     }
     const reflectKey = `${source}\u0000${entry}`;

@@ -16,7 +16,13 @@ import type { Dispatch, KernelContext } from '../kernels/context.ts';
 import { createGpuOps } from '../kernels/index.ts';
 import { ScratchRole, scratchBytes } from '../kernels/scratch.ts';
 import { BufferPool } from './buffers.ts';
-import { createGpuContext, type DeviceInfo, type DeviceOptions, adapterName, type GpuContext } from './device.ts';
+import {
+  createGpuContext,
+  type DeviceInfo,
+  type DeviceOptions,
+  adapterName,
+  type GpuContext,
+} from './device.ts';
 import { ErrorSink, GpuError } from './errors.ts';
 import { checkValues, packI8, unpackI8 } from './packing.ts';
 import { PipelineCache } from './pipelines.ts';
@@ -49,7 +55,8 @@ class GpuProgram implements Program {
 }
 
 export function bufferOf(t: Tensor): GPUBuffer {
-  if (!(t instanceof GpuTensor)) throw new Error(`tensor ${t.label} does not belong to the WebGPU backend`);
+  if (!(t instanceof GpuTensor))
+    throw new Error(`tensor ${t.label} does not belong to the WebGPU backend`);
   if (t.isDisposed) throw new Error(`tensor ${t.label} was disposed`);
   return t.buffer;
 }
@@ -86,7 +93,8 @@ export class WebGPUBackend implements Backend {
     const ctx: KernelContext = {
       device: this.device,
       limits: this.device.limits,
-      kernel: (family, source, entry, overrides) => this.pipelines.get(family, source, entry, overrides),
+      kernel: (family, source, entry, overrides) =>
+        this.pipelines.get(family, source, entry, overrides),
       dispatch: (kernel, resources, workgroups) => {
         // Tensors and buffers resolve now; scratch roles when the bind group is made.
         const entries: (GPUBindGroupEntry | { binding: number; role: ScratchRole })[] = [];
@@ -96,13 +104,17 @@ export class WebGPUBackend implements Backend {
           if (r instanceof ScratchRole) entries.push({ binding: slot.binding, role: r });
           else {
             const resource: GPUBufferBinding =
-              r instanceof GpuTensor ? { buffer: bufferOf(r), size: Math.max(4, r.byteLength) } : { buffer: r as GPUBuffer };
+              r instanceof GpuTensor
+                ? { buffer: bufferOf(r), size: Math.max(4, r.byteLength) }
+                : { buffer: r as GPUBuffer };
             entries.push({ binding: slot.binding, resource });
           }
         }
         for (const w of workgroups) {
           if (w > this.device.limits.maxComputeWorkgroupsPerDimension) {
-            throw new GpuError(`${kernel.name}: ${w} workgroups exceed the adapter's limit of ${this.device.limits.maxComputeWorkgroupsPerDimension} per dimension`);
+            throw new GpuError(
+              `${kernel.name}: ${w} workgroups exceed the adapter's limit of ${this.device.limits.maxComputeWorkgroupsPerDimension} per dimension`,
+            );
           }
         }
         let bindGroup: GPUBindGroup | undefined;
@@ -110,13 +122,16 @@ export class WebGPUBackend implements Backend {
           bindGroup ??= this.errors.scoped(kernel.name, () =>
             this.device.createBindGroup({
               layout: kernel.layout,
-              entries: entries.map((e) => ('role' in e ? { binding: e.binding, resource: { buffer: e.role.bind() } } : e)),
+              entries: entries.map((e) =>
+                'role' in e ? { binding: e.binding, resource: { buffer: e.role.bind() } } : e,
+              ),
               label: kernel.name,
             }),
           );
           return bindGroup;
         };
-        if (workgroups[0] * workgroups[1] * workgroups[2] > 0) this.target.push({ kernel, bindGroup: bind, workgroups });
+        if (workgroups[0] * workgroups[1] * workgroups[2] > 0)
+          this.target.push({ kernel, bindGroup: bind, workgroups });
       },
       uniform: (data, label) => {
         const bytes = data as Int32Array<ArrayBuffer>;
@@ -134,7 +149,8 @@ export class WebGPUBackend implements Backend {
 
   tensor(shape: readonly number[], dtype: DType, label: string): Tensor {
     for (const d of shape) {
-      if (!Number.isInteger(d) || d <= 0) throw new Error(`tensor ${label}: invalid shape [${shape.join(', ')}]`);
+      if (!Number.isInteger(d) || d <= 0)
+        throw new Error(`tensor ${label}: invalid shape [${shape.join(', ')}]`);
     }
     const bytes = deviceBytes(shape, dtype);
     if (bytes > this.device.limits.maxStorageBufferBindingSize) {
@@ -153,7 +169,9 @@ export class WebGPUBackend implements Backend {
     bufferOf(t);
     const bytes = deviceBytes(shape, t.dtype);
     if (bytes > g.byteLength) {
-      throw new Error(`view of ${t.label}: shape [${shape.join(', ')}] needs ${bytes} bytes, the tensor has ${g.byteLength}`);
+      throw new Error(
+        `view of ${t.label}: shape [${shape.join(', ')}] needs ${bytes} bytes, the tensor has ${g.byteLength}`,
+      );
     }
     return new GpuTensor(shape, t.dtype, label ?? t.label, g.buffer, bytes, g);
   }
@@ -167,7 +185,11 @@ export class WebGPUBackend implements Backend {
   }
 
   /** Writes raw words (already in device layout) at a word offset. */
-  writeWords(t: Tensor, words: Uint32Array<ArrayBuffer> | Int32Array<ArrayBuffer>, wordOffset = 0): void {
+  writeWords(
+    t: Tensor,
+    words: Uint32Array<ArrayBuffer> | Int32Array<ArrayBuffer>,
+    wordOffset = 0,
+  ): void {
     this.flush();
     this.device.queue.writeBuffer(bufferOf(t), wordOffset * 4, words);
   }
@@ -261,7 +283,10 @@ export class WebGPUBackend implements Backend {
    * from the dispatches before it). Needs a device with 'timestamp-query'.
    */
   async timeDispatches(program: Program, reps = 1): Promise<number[]> {
-    if (!this.hasTimestamps) throw new GpuError('timeDispatches: the device has no timestamp-query feature (create it with { timestamps: true })');
+    if (!this.hasTimestamps)
+      throw new GpuError(
+        'timeDispatches: the device has no timestamp-query feature (create it with { timestamps: true })',
+      );
     const dispatches = (program as GpuProgram).dispatches;
     const samples = dispatches.map(() => [] as number[]);
     if (dispatches.length === 0 || reps <= 0) return samples.map(() => 0);
@@ -269,9 +294,21 @@ export class WebGPUBackend implements Backend {
     // A query set holds at most 4096 queries: time at most 2048 dispatches per replay.
     const perSet = Math.min(dispatches.length, 2048);
     const bytes = perSet * 2 * 8;
-    const querySet = this.device.createQuerySet({ type: 'timestamp', count: perSet * 2, label: 'timeDispatches' });
-    const resolve = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'timestamps' });
-    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'timestamps readback' });
+    const querySet = this.device.createQuerySet({
+      type: 'timestamp',
+      count: perSet * 2,
+      label: 'timeDispatches',
+    });
+    const resolve = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      label: 'timestamps',
+    });
+    const staging = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: 'timestamps readback',
+    });
     try {
       for (let r = 0; r < reps; r++) {
         for (let first = 0; first < dispatches.length; first += perSet) {
@@ -283,7 +320,15 @@ export class WebGPUBackend implements Backend {
             const timed = q >= 0 && q < count;
             const pass = encoder.beginComputePass({
               label: d.kernel.name,
-              ...(timed ? { timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * q, endOfPassWriteIndex: 2 * q + 1 } } : {}),
+              ...(timed
+                ? {
+                    timestampWrites: {
+                      querySet,
+                      beginningOfPassWriteIndex: 2 * q,
+                      endOfPassWriteIndex: 2 * q + 1,
+                    },
+                  }
+                : {}),
             });
             pass.setPipeline(d.kernel.pipeline);
             pass.setBindGroup(0, d.bindGroup());
@@ -292,13 +337,16 @@ export class WebGPUBackend implements Backend {
           }
           encoder.resolveQuerySet(querySet, 0, count * 2, resolve, 0);
           encoder.copyBufferToBuffer(resolve, 0, staging, 0, count * 2 * 8);
-          this.errors.scoped(`${program.label} (timed)`, () => this.device.queue.submit([encoder.finish()]));
+          this.errors.scoped(`${program.label} (timed)`, () =>
+            this.device.queue.submit([encoder.finish()]),
+          );
           this.submits++;
           await staging.mapAsync(GPUMapMode.READ);
           const stamps = new BigUint64Array(staging.getMappedRange(0, count * 2 * 8).slice(0));
           staging.unmap();
           for (let q = 0; q < count; q++) {
-            const ns = stamps[2 * q + 1] > stamps[2 * q] ? Number(stamps[2 * q + 1] - stamps[2 * q]) : 0;
+            const ns =
+              stamps[2 * q + 1] > stamps[2 * q] ? Number(stamps[2 * q + 1] - stamps[2 * q]) : 0;
             samples[first + q].push(ns);
           }
         }

@@ -2,7 +2,13 @@
  * Batches and prediction inputs (CONTRACT.md §3): `x` I32 [S, B, C, H, W] with values in
  * [-128, 127] and `y` I32 [S, B] class indices; inputs `x` I32 [N, C, H, W].
  */
-import { formatShape, parseSafetensors, SafetensorsError, serializeSafetensors, type SafetensorsTensor } from './safetensors.ts';
+import {
+  formatShape,
+  parseSafetensors,
+  SafetensorsError,
+  serializeSafetensors,
+  type SafetensorsTensor,
+} from './safetensors.ts';
 
 export interface Batches {
   steps: number;
@@ -26,32 +32,62 @@ export interface BatchCheck {
   classes?: number;
 }
 
-function only(kind: string, file: string, tensors: Map<string, SafetensorsTensor>, names: string[]): void {
+function only(
+  kind: string,
+  file: string,
+  tensors: Map<string, SafetensorsTensor>,
+  names: string[],
+): void {
   for (const name of names) {
-    if (!tensors.has(name)) throw new SafetensorsError(`${kind} ${file}: missing tensor ${name}`, file, name);
+    if (!tensors.has(name))
+      throw new SafetensorsError(`${kind} ${file}: missing tensor ${name}`, file, name);
   }
   for (const name of tensors.keys()) {
-    if (!names.includes(name)) throw new SafetensorsError(`${kind} ${file}: unexpected tensor ${name}`, file, name);
+    if (!names.includes(name))
+      throw new SafetensorsError(`${kind} ${file}: unexpected tensor ${name}`, file, name);
   }
 }
 
-function checkSample(kind: string, file: string, t: SafetensorsTensor, rank: number, want?: readonly number[]): void {
+function checkSample(
+  kind: string,
+  file: string,
+  t: SafetensorsTensor,
+  rank: number,
+  want?: readonly number[],
+): void {
   if (t.shape.length !== rank) {
     const dims = rank === 5 ? '[S, B, C, H, W]' : '[N, C, H, W]';
-    throw new SafetensorsError(`${kind} ${file}: tensor x has shape ${formatShape(t.shape)}, expected ${dims}`, file, 'x');
+    throw new SafetensorsError(
+      `${kind} ${file}: tensor x has shape ${formatShape(t.shape)}, expected ${dims}`,
+      file,
+      'x',
+    );
   }
   const names = rank === 5 ? ['steps S', 'batch size B'] : ['input count N'];
   for (const [i, what] of names.entries()) {
-    if (t.shape[i] === 0) throw new SafetensorsError(`${kind} ${file}: tensor x has shape ${formatShape(t.shape)}: ${what} must be at least 1`, file, 'x');
+    if (t.shape[i] === 0)
+      throw new SafetensorsError(
+        `${kind} ${file}: tensor x has shape ${formatShape(t.shape)}: ${what} must be at least 1`,
+        file,
+        'x',
+      );
   }
   const sample = t.shape.slice(rank - 3);
   if (want && (want.length !== 3 || sample.some((d, i) => d !== want[i]))) {
-    throw new SafetensorsError(`${kind} ${file}: tensor x has samples ${formatShape(sample)}, the model expects ${formatShape(want)}`, file, 'x');
+    throw new SafetensorsError(
+      `${kind} ${file}: tensor x has samples ${formatShape(sample)}, the model expects ${formatShape(want)}`,
+      file,
+      'x',
+    );
   }
   const x = t.data;
   for (let i = 0; i < x.length; i++) {
     if (x[i] < -128 || x[i] > 127) {
-      throw new SafetensorsError(`${kind} ${file}: tensor x value ${x[i]} at ${i} is outside [-128, 127]`, file, 'x');
+      throw new SafetensorsError(
+        `${kind} ${file}: tensor x value ${x[i]} at ${i} is outside [-128, 127]`,
+        file,
+        'x',
+      );
     }
   }
 }
@@ -65,18 +101,30 @@ export function parseBatches(bytes: Uint8Array, file = '<bytes>', check: BatchCh
   checkSample(kind, file, x, 5, check.shape);
   const [steps, batch] = x.shape;
   if (y.shape.length !== 2 || y.shape[0] !== steps || y.shape[1] !== batch) {
-    throw new SafetensorsError(`${kind} ${file}: tensor y has shape ${formatShape(y.shape)}, expected [${steps}, ${batch}]`, file, 'y');
+    throw new SafetensorsError(
+      `${kind} ${file}: tensor y has shape ${formatShape(y.shape)}, expected [${steps}, ${batch}]`,
+      file,
+      'y',
+    );
   }
   const classes = check.classes ?? 0x7fffffff;
   for (let i = 0; i < y.data.length; i++) {
     if (y.data[i] < 0 || y.data[i] >= classes) {
-      throw new SafetensorsError(`${kind} ${file}: tensor y label ${y.data[i]} at ${i} is outside [0, ${classes})`, file, 'y');
+      throw new SafetensorsError(
+        `${kind} ${file}: tensor y label ${y.data[i]} at ${i} is outside [0, ${classes})`,
+        file,
+        'y',
+      );
     }
   }
   return { steps, batch, shape: [x.shape[2], x.shape[3], x.shape[4]], x: x.data, y: y.data };
 }
 
-export function parseInputs(bytes: Uint8Array, file = '<bytes>', check: Pick<BatchCheck, 'shape'> = {}): Inputs {
+export function parseInputs(
+  bytes: Uint8Array,
+  file = '<bytes>',
+  check: Pick<BatchCheck, 'shape'> = {},
+): Inputs {
   const kind = 'input';
   const { tensors } = parseSafetensors(bytes, { file, kind, dtypes: ['I32'] });
   only(kind, file, tensors, ['x']);
@@ -87,7 +135,10 @@ export function parseInputs(bytes: Uint8Array, file = '<bytes>', check: Pick<Bat
 
 export function serializeBatches(b: Batches): Uint8Array {
   const [c, h, w] = b.shape;
-  return serializeSafetensors({ x: { shape: [b.steps, b.batch, c, h, w], data: b.x }, y: { shape: [b.steps, b.batch], data: b.y } });
+  return serializeSafetensors({
+    x: { shape: [b.steps, b.batch, c, h, w], data: b.x },
+    y: { shape: [b.steps, b.batch], data: b.y },
+  });
 }
 
 export function serializeInputs(inputs: Inputs): Uint8Array {

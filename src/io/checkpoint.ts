@@ -4,7 +4,13 @@
  * RNG state, ...). The model layer supplies the expected tensor list; this module only checks
  * files against it.
  */
-import { formatShape, parseSafetensors, SafetensorsError, serializeSafetensors, type TensorToWrite } from './safetensors.ts';
+import {
+  formatShape,
+  parseSafetensors,
+  SafetensorsError,
+  serializeSafetensors,
+  type TensorToWrite,
+} from './safetensors.ts';
 
 export interface TensorSpec {
   name: string;
@@ -26,21 +32,38 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
  * Reads a checkpoint and checks it holds exactly the expected tensors with the expected shapes.
  * Errors read "checkpoint FILE: tensor NAME has shape [..], expected [..]" and the like.
  */
-export function parseCheckpoint(bytes: Uint8Array, expected: readonly TensorSpec[], file = '<bytes>'): Checkpoint {
+export function parseCheckpoint(
+  bytes: Uint8Array,
+  expected: readonly TensorSpec[],
+  file = '<bytes>',
+): Checkpoint {
   const parsed = parseSafetensors(bytes, { file, kind: 'checkpoint', dtypes: ['I32'] });
   const prefix = `checkpoint ${file}`;
   const wanted = new Map(expected.map((t) => [t.name, t.shape]));
   for (const [name, t] of parsed.tensors) {
     const shape = wanted.get(name);
-    if (shape === undefined) throw new SafetensorsError(`${prefix}: unexpected tensor ${name} ${formatShape(t.shape)}`, file, name);
+    if (shape === undefined)
+      throw new SafetensorsError(
+        `${prefix}: unexpected tensor ${name} ${formatShape(t.shape)}`,
+        file,
+        name,
+      );
     if (!sameShape(t.shape, shape)) {
-      throw new SafetensorsError(`${prefix}: tensor ${name} has shape ${formatShape(t.shape)}, expected ${formatShape(shape)}`, file, name);
+      throw new SafetensorsError(
+        `${prefix}: tensor ${name} has shape ${formatShape(t.shape)}, expected ${formatShape(shape)}`,
+        file,
+        name,
+      );
     }
   }
   const missing = expected.filter((t) => !parsed.tensors.has(t.name));
   if (missing.length > 0) {
     const list = missing.map((t) => `${t.name} ${formatShape(t.shape)}`).join(', ');
-    throw new SafetensorsError(`${prefix}: missing tensor${missing.length > 1 ? 's' : ''} ${list}`, file, missing[0].name);
+    throw new SafetensorsError(
+      `${prefix}: missing tensor${missing.length > 1 ? 's' : ''} ${list}`,
+      file,
+      missing[0].name,
+    );
   }
   const tensors = new Map<string, Int32Array>();
   for (const t of expected) tensors.set(t.name, parsed.tensors.get(t.name)!.data);
@@ -51,7 +74,10 @@ export function parseCheckpoint(bytes: Uint8Array, expected: readonly TensorSpec
  * Metadata for a checkpoint: the model spec (an object, serialised as JSON, or a JSON string)
  * under "model", plus extra fields converted to strings.
  */
-export function checkpointMetadata(model: unknown, extra: Record<string, string | number | bigint | boolean> = {}): Record<string, string> {
+export function checkpointMetadata(
+  model: unknown,
+  extra: Record<string, string | number | bigint | boolean> = {},
+): Record<string, string> {
   const meta: Record<string, string> = {};
   for (const [k, v] of Object.entries(extra)) meta[k] = String(v);
   meta.model = typeof model === 'string' ? model : JSON.stringify(model);
@@ -75,10 +101,13 @@ export function serializeCheckpoint(
   const out = new Map<string, TensorToWrite>();
   for (const t of expected) {
     const data = map.get(t.name);
-    if (data === undefined) throw new Error(`checkpoint: missing tensor ${t.name} ${formatShape(t.shape)}`);
+    if (data === undefined)
+      throw new Error(`checkpoint: missing tensor ${t.name} ${formatShape(t.shape)}`);
     const size = t.shape.reduce((a, b) => a * b, 1);
     if (data.length !== size) {
-      throw new Error(`checkpoint: tensor ${t.name} has ${data.length} values, shape ${formatShape(t.shape)} needs ${size}`);
+      throw new Error(
+        `checkpoint: tensor ${t.name} has ${data.length} values, shape ${formatShape(t.shape)} needs ${size}`,
+      );
     }
     out.set(t.name, { shape: t.shape, data });
   }

@@ -58,7 +58,11 @@ export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}):
   const prefix = `${options.kind ?? 'safetensors'} ${file}`;
   const accepted = new Set<string>(options.dtypes ?? ['I32']);
   const fail = (what: string, tensor?: string): never => {
-    throw new SafetensorsError(tensor === undefined ? `${prefix}: ${what}` : `${prefix}: tensor ${tensor}: ${what}`, file, tensor);
+    throw new SafetensorsError(
+      tensor === undefined ? `${prefix}: ${what}` : `${prefix}: tensor ${tensor}: ${what}`,
+      file,
+      tensor,
+    );
   };
 
   if (bytes.length < 8) fail(`truncated header: ${bytes.length} bytes, need at least 8`);
@@ -87,7 +91,13 @@ export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}):
   const dataStart = 8 + headerLength;
   const dataLength = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = [];
+  const entries: {
+    name: string;
+    dtype: SafetensorsDType;
+    shape: number[];
+    begin: number;
+    end: number;
+  }[] = [];
 
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
@@ -113,7 +123,10 @@ export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}):
     if (!Array.isArray(shape)) return fail('shape is not an array', name);
     for (const d of shape) {
       if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-        fail(`shape ${JSON.stringify(shape)} has a dimension that is not a non-negative integer`, name);
+        fail(
+          `shape ${JSON.stringify(shape)} has a dimension that is not a non-negative integer`,
+          name,
+        );
       }
     }
     const offsets = e.data_offsets;
@@ -122,17 +135,26 @@ export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}):
       offsets.length !== 2 ||
       !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)
     ) {
-      return fail(`data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`, name);
+      return fail(
+        `data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`,
+        name,
+      );
     }
     const [begin, end] = offsets as [number, number];
     if (end < begin) fail(`data_offsets [${begin}, ${end}] end before they begin`, name);
     if (end > dataLength) {
-      fail(`data_offsets [${begin}, ${end}] run past the end of the data (${dataLength} bytes)`, name);
+      fail(
+        `data_offsets [${begin}, ${end}] run past the end of the data (${dataLength} bytes)`,
+        name,
+      );
     }
     const elements = (shape as number[]).reduce((a, b) => a * b, 1);
     const need = elements * ITEM_BYTES[dtype as SafetensorsDType];
     if (end - begin !== need) {
-      fail(`data_offsets [${begin}, ${end}] hold ${end - begin} bytes, shape ${formatShape(shape as number[])} ${dtype} needs ${need}`, name);
+      fail(
+        `data_offsets [${begin}, ${end}] hold ${end - begin} bytes, shape ${formatShape(shape as number[])} ${dtype} needs ${need}`,
+        name,
+      );
     }
     entries.push({ name, dtype: dtype as SafetensorsDType, shape: shape as number[], begin, end });
   }
@@ -141,18 +163,31 @@ export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}):
   const extents = entries.filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < extents.length; i++) {
     if (extents[i].begin < extents[i - 1].end) {
-      fail(`data_offsets [${extents[i].begin}, ${extents[i].end}] overlap tensor ${extents[i - 1].name}`, extents[i].name);
+      fail(
+        `data_offsets [${extents[i].begin}, ${extents[i].end}] overlap tensor ${extents[i - 1].name}`,
+        extents[i].name,
+      );
     }
   }
 
   const tensors = new Map<string, SafetensorsTensor>();
   for (const t of entries) {
-    tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data: decode(bytes, view, dataStart + t.begin, dataStart + t.end, t.dtype) });
+    tensors.set(t.name, {
+      dtype: t.dtype,
+      shape: t.shape,
+      data: decode(bytes, view, dataStart + t.begin, dataStart + t.end, t.dtype),
+    });
   }
   return { tensors, metadata };
 }
 
-function decode(bytes: Uint8Array, view: DataView, begin: number, end: number, dtype: SafetensorsDType): Int32Array {
+function decode(
+  bytes: Uint8Array,
+  view: DataView,
+  begin: number,
+  end: number,
+  dtype: SafetensorsDType,
+): Int32Array {
   const n = (end - begin) / ITEM_BYTES[dtype];
   if (dtype === 'I32' && LITTLE_ENDIAN) {
     // Copy into a fresh, aligned buffer.
@@ -201,23 +236,32 @@ export function serializeSafetensors(
   if (metaKeys.length > 0) {
     const meta: Record<string, string> = {};
     for (const k of metaKeys) {
-      if (typeof metadata[k] !== 'string') throw new Error(`safetensors: __metadata__.${k} is not a string`);
+      if (typeof metadata[k] !== 'string')
+        throw new Error(`safetensors: __metadata__.${k} is not a string`);
       meta[k] = metadata[k];
     }
     header.__metadata__ = meta;
   }
   let offset = 0;
   for (const name of names) {
-    if (name === '__metadata__' || name === '') throw new Error(`safetensors: invalid tensor name "${name}"`);
+    if (name === '__metadata__' || name === '')
+      throw new Error(`safetensors: invalid tensor name "${name}"`);
     const t = map.get(name)!;
     for (const d of t.shape) {
-      if (!Number.isSafeInteger(d) || d < 0) throw new Error(`safetensors: tensor ${name}: invalid shape ${formatShape(t.shape)}`);
+      if (!Number.isSafeInteger(d) || d < 0)
+        throw new Error(`safetensors: tensor ${name}: invalid shape ${formatShape(t.shape)}`);
     }
     const elements = t.shape.reduce((a, b) => a * b, 1);
     if (elements !== t.data.length) {
-      throw new Error(`safetensors: tensor ${name}: shape ${formatShape(t.shape)} needs ${elements} values, got ${t.data.length}`);
+      throw new Error(
+        `safetensors: tensor ${name}: shape ${formatShape(t.shape)} needs ${elements} values, got ${t.data.length}`,
+      );
     }
-    header[name] = { dtype: 'I32', shape: [...t.shape], data_offsets: [offset, offset + 4 * elements] };
+    header[name] = {
+      dtype: 'I32',
+      shape: [...t.shape],
+      data_offsets: [offset, offset + 4 * elements],
+    };
     offset += 4 * elements;
   }
   let json = JSON.stringify(header);

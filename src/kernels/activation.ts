@@ -4,7 +4,15 @@ import reluBackward from '../../shaders/relu-backward.wgsl?raw';
 import { ALLOWED_SLOPES, RELU_CORRECTION } from '../arith.ts';
 import type { Tensor } from '../backend.ts';
 import { type KernelContext, grid1d } from './context.ts';
-import { expectDistinct, expectDtype, expectSameRows, expectSize, fail, layoutOf, sameStorage } from './layout.ts';
+import {
+  expectDistinct,
+  expectDtype,
+  expectSameRows,
+  expectSize,
+  fail,
+  layoutOf,
+  sameStorage,
+} from './layout.ts';
 
 const WG = 64;
 const source = `${family}\n${reluBackward}`;
@@ -25,13 +33,23 @@ export function scale(ctx: KernelContext, p: { x: Tensor; out: Tensor; scale: nu
   expectDtype(op, p.x, 'i32');
   expectDtype(op, p.out, 'i8');
   expectSize(op, p.x, p.out.size);
-  if (!Number.isInteger(p.scale) || p.scale < 1 || p.scale > 0x7fffffff) fail(op, `scale ${p.scale} must be a positive int32`);
+  if (!Number.isInteger(p.scale) || p.scale < 1 || p.scale > 0x7fffffff)
+    fail(op, `scale ${p.scale} must be a positive int32`);
   const o = layoutOf(p.out);
-  const k = ctx.kernel('activation', source, 'scale', { WG, COUNT: o.words, ROW_LEN: o.rowLength, ROW_WORDS: o.rowWords, SF: p.scale });
+  const k = ctx.kernel('activation', source, 'scale', {
+    WG,
+    COUNT: o.words,
+    ROW_LEN: o.rowLength,
+    ROW_WORDS: o.rowWords,
+    SF: p.scale,
+  });
   ctx.dispatch(k, { x32: p.x, out8: p.out }, grid(ctx, o.words));
 }
 
-export function nitroRelu(ctx: KernelContext, p: { x: Tensor; out: Tensor; slopeInv: number }): void {
+export function nitroRelu(
+  ctx: KernelContext,
+  p: { x: Tensor; out: Tensor; slopeInv: number },
+): void {
   const op = 'nitroRelu';
   expectDtype(op, p.x, 'i8');
   expectDtype(op, p.out, 'i8');
@@ -50,7 +68,10 @@ export function nitroRelu(ctx: KernelContext, p: { x: Tensor; out: Tensor; slope
   ctx.dispatch(k, inPlace ? { out8: p.out } : { x8: p.x, out8: p.out }, grid(ctx, o.words));
 }
 
-export function nitroReluBackward(ctx: KernelContext, p: { delta: Tensor; x: Tensor; out: Tensor; slopeInv: number }): void {
+export function nitroReluBackward(
+  ctx: KernelContext,
+  p: { delta: Tensor; x: Tensor; out: Tensor; slopeInv: number },
+): void {
   const op = 'nitroReluBackward';
   expectDtype(op, p.delta, 'i32');
   expectDtype(op, p.x, 'i8');
@@ -62,12 +83,21 @@ export function nitroReluBackward(ctx: KernelContext, p: { delta: Tensor; x: Ten
   const inPlace = sameStorage(p.delta, p.out);
   const x = layoutOf(p.x);
   const n = p.x.size;
-  const k = ctx.kernel('activation', source, inPlace ? 'nitro_relu_backward_in_place' : 'nitro_relu_backward', {
-    WG,
-    COUNT: n,
-    ROW_LEN: x.rowLength,
-    ROW_WORDS: x.rowWords,
-    SLOPE_INV: p.slopeInv,
-  });
-  ctx.dispatch(k, inPlace ? { x8: p.x, out32: p.out } : { delta: p.delta, x8: p.x, out32: p.out }, grid(ctx, n));
+  const k = ctx.kernel(
+    'activation',
+    source,
+    inPlace ? 'nitro_relu_backward_in_place' : 'nitro_relu_backward',
+    {
+      WG,
+      COUNT: n,
+      ROW_LEN: x.rowLength,
+      ROW_WORDS: x.rowWords,
+      SLOPE_INV: p.slopeInv,
+    },
+  );
+  ctx.dispatch(
+    k,
+    inPlace ? { x8: p.x, out32: p.out } : { delta: p.delta, x8: p.x, out32: p.out },
+    grid(ctx, n),
+  );
 }

@@ -25,18 +25,33 @@ function geometry(op: string, x: Tensor, w: Tensor, padding: number) {
   const [B, C, H, W] = x.shape;
   const [F, Cw, KS, KS2] = w.shape;
   if (x.shape.length !== 4 || w.shape.length !== 4 || Cw !== C || KS !== KS2) {
-    throw new Error(`${op}: input ${x.label} [${x.shape.join(', ')}] and weights ${w.label} [${w.shape.join(', ')}] do not fit`);
+    throw new Error(
+      `${op}: input ${x.label} [${x.shape.join(', ')}] and weights ${w.label} [${w.shape.join(', ')}] do not fit`,
+    );
   }
-  if (!Number.isInteger(padding) || padding < 0) throw new Error(`${op}: padding must be a non-negative integer, got ${padding}`);
+  if (!Number.isInteger(padding) || padding < 0)
+    throw new Error(`${op}: padding must be a non-negative integer, got ${padding}`);
   const HO = H + 2 * padding - KS + 1;
   const WO = W + 2 * padding - KS + 1;
-  if (HO <= 0 || WO <= 0) throw new Error(`${op}: kernel ${KS} is larger than the padded input ${H}x${W}`);
+  if (HO <= 0 || WO <= 0)
+    throw new Error(`${op}: kernel ${KS} is larger than the padded input ${H}x${W}`);
   expectDtype(op, x, 'i8');
   const HP = H + 2 * padding;
   const WP = W + 2 * padding;
   const CW = Math.ceil(C / 4);
   return {
-    B, C, H, W, F, KS, PAD: padding, HO, WO, HP, WP, CW,
+    B,
+    C,
+    H,
+    W,
+    F,
+    KS,
+    PAD: padding,
+    HO,
+    WO,
+    HP,
+    WP,
+    CW,
     XW: Math.ceil((C * H * W) / 4),
     OUTW: Math.ceil((F * HO * WO) / 4),
   };
@@ -59,7 +74,17 @@ interface Extra {
 /** The Dims uniform of conv.wgsl (field order as declared there). */
 function dims(ctx: KernelContext, g: Geometry, e: Extra = {}): GPUBuffer {
   const v = [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD, g.HO, g.WO, g.XW, g.OUTW, g.HP, g.WP, g.CW];
-  v.push(e.LBASE ?? 0, e.LPLANE ?? 0, e.SF ?? 1, e.SLOPE_INV ?? 4, e.CORR ?? 0, e.F0 ?? 0, e.F1 ?? g.F, e.EBASE ?? 0, e.ECAP ?? 0);
+  v.push(
+    e.LBASE ?? 0,
+    e.LPLANE ?? 0,
+    e.SF ?? 1,
+    e.SLOPE_INV ?? 4,
+    e.CORR ?? 0,
+    e.F0 ?? 0,
+    e.F1 ?? g.F,
+    e.EBASE ?? 0,
+    e.ECAP ?? 0,
+  );
   return constants(ctx.device, v, 'conv dims');
 }
 
@@ -100,7 +125,12 @@ function sparseChunks(g: Geometry): { ECAP: number; rows: number } {
  * Lists the non-zero pixels of delta for filters F0 .. F1 (the sparse weight gradient's input):
  * the counts, then per filter up to ECAP xp indexes (dl), and the matching delta values (dv).
  */
-function packDelta(ctx: KernelContext, delta: Tensor, g: Geometry, chunk: { ECAP: number; rows: number; F0: number; F1: number }) {
+function packDelta(
+  ctx: KernelContext,
+  delta: Tensor,
+  g: Geometry,
+  chunk: { ECAP: number; rows: number; F0: number; F1: number },
+) {
   const { ECAP, rows, F0, F1 } = chunk;
   const EBASE = Math.ceil(rows / 4) * 4;
   const dl = scratch(ctx.device, 'conv.dl', (EBASE + rows * ECAP) * 4);
@@ -127,7 +157,13 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   const fused = Boolean(e) && TP === 4 && hw % 4 === 0;
   const epi = epilogueOverrides(op, e?.scale, e?.relu?.slopeInv);
   const xp = packInput(ctx, p.x, g);
-  const overrides: Record<string, number> = { WG, TF, TP, FUSED: fused ? 1 : 0, HAS_BIAS: p.bias ? 1 : 0 };
+  const overrides: Record<string, number> = {
+    WG,
+    TF,
+    TP,
+    FUSED: fused ? 1 : 0,
+    HAS_BIAS: p.bias ? 1 : 0,
+  };
   const resources: Record<string, Resource> = { xp, w: p.w, bias: p.bias ?? p.w };
   // Raw sums go to `out` (no epilogue), the fused store, or a scratch read by the epilogue pass.
   // The kernel names z, s and a whichever store it makes: the others get small placeholders.
@@ -146,7 +182,11 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   const pixelBlocks = Math.ceil(hw / (TP * WG));
   if (!v.DOT4) {
     resources.dm = dims(ctx, g, epi);
-    ctx.dispatch(ctx.kernel('conv', source, 'forward', overrides), resources, [pixelBlocks, Math.ceil(g.F / TF), g.B]);
+    ctx.dispatch(ctx.kernel('conv', source, 'forward', overrides), resources, [
+      pixelBlocks,
+      Math.ceil(g.F / TF),
+      g.B,
+    ]);
   } else {
     // Each chunk of filters: split its weights into int8 limbs, then run its outputs on them.
     const tap = g.KS * g.KS * g.CW;
@@ -176,7 +216,8 @@ export function conv2dWeightGrad(
 ): void {
   const op = 'conv2dWeightGrad';
   const shaped = p.out ?? p.sgd?.w;
-  if (!shaped) throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
+  if (!shaped)
+    throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
   const g = geometry(op, p.x, shaped, p.padding);
   expectShape(op, p.delta, [g.B, g.F, g.HO, g.WO]);
   expectDtype(op, p.delta, 'i32');
@@ -184,22 +225,42 @@ export function conv2dWeightGrad(
   const v = chooseVariant(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
   const TF = v.TF;
   const xp = packInput(ctx, p.x, g);
-  const sgd = p.sgd && { overrides: fusedSgdOverrides(op, p.sgd, shaped.size, [p.delta, p.x]), w_upd: p.sgd.w, lr_inv: p.sgd.lrInv };
+  const sgd = p.sgd && {
+    overrides: fusedSgdOverrides(op, p.sgd, shaped.size, [p.delta, p.x]),
+    w_upd: p.sgd.w,
+    lr_inv: p.sgd.lrInv,
+  };
   const base: Record<string, Resource> = { delta: p.delta, xp };
   // The sums update the weights in place (the gradient is never stored), or go to out.
   const run = (resources: Record<string, Resource>, filters: number) => {
-    const grid: [number, number, number] = [Math.ceil((g.KS * g.KS * g.CW) / WG), Math.ceil(filters / TF), 1];
+    const grid: [number, number, number] = [
+      Math.ceil((g.KS * g.KS * g.CW) / WG),
+      Math.ceil(filters / TF),
+      1,
+    ];
     const overrides = { WG, TF, SPARSE: v.SPARSE ? 1 : 0 };
     if (sgd) {
       const k = ctx.kernel('conv', source, 'weight_grad_sgd', { ...overrides, ...sgd.overrides });
       ctx.dispatch(k, { ...resources, w_upd: sgd.w_upd, lr_inv: sgd.lr_inv }, grid);
     } else {
-      ctx.dispatch(ctx.kernel('conv', source, 'weight_grad', overrides), { ...resources, z: shaped }, grid);
+      ctx.dispatch(
+        ctx.kernel('conv', source, 'weight_grad', overrides),
+        { ...resources, z: shaped },
+        grid,
+      );
     }
   };
   if (!v.SPARSE) {
     // The delta lists are not read without SPARSE.
-    run({ ...base, dl: placeholder(ctx.device, 'dl'), dv: placeholder(ctx.device, 'dv'), dm: dims(ctx, g) }, g.F);
+    run(
+      {
+        ...base,
+        dl: placeholder(ctx.device, 'dl'),
+        dv: placeholder(ctx.device, 'dv'),
+        dm: dims(ctx, g),
+      },
+      g.F,
+    );
     return;
   }
   const { ECAP, rows } = sparseChunks(g);

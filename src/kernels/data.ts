@@ -2,7 +2,17 @@
 import source from '../../shaders/data.wgsl?raw';
 import type { Tensor } from '../backend.ts';
 import { type KernelContext, grid1d } from './context.ts';
-import { expectDistinct, expectDtype, expectRank, expectRowsLike, expectShape, expectSize, fail, layoutOf, sameStorage } from './layout.ts';
+import {
+  expectDistinct,
+  expectDtype,
+  expectRank,
+  expectRowsLike,
+  expectShape,
+  expectSize,
+  fail,
+  layoutOf,
+  sameStorage,
+} from './layout.ts';
 
 const WG = 64;
 
@@ -35,7 +45,8 @@ export function gather(ctx: KernelContext, p: GatherParams): void {
   expectDtype(op, p.outLabels, 'i32');
   const batch = p.outLabels.size;
   expectRowsLike(op, p.out, [batch, rowLength]);
-  if (layoutOf(p.out).rows !== batch) fail(op, `${p.out.label} must have ${batch} rows, one per label`);
+  if (layoutOf(p.out).rows !== batch)
+    fail(op, `${p.out.label} must have ${batch} rows, one per label`);
   expectDistinct(op, p.data, p.out);
   const words = batch * rowWords;
   const overrides = { WG, COUNT: words, ROW_LEN: rowLength, ROW_WORDS: rowWords, B: batch };
@@ -57,8 +68,10 @@ export function gather(ctx: KernelContext, p: GatherParams): void {
   const [h, w] = p.data.shape.slice(-2);
   expectDtype(op, a.params, 'i32');
   expectRank(op, a.params, [2]);
-  if (a.params.shape[1] !== 5) fail(op, `${a.params.label} must be [steps, 5] (crop, dy, dx, flip, pad value)`);
-  if (!Number.isInteger(a.pad) || a.pad < 0) fail(op, `augment pad ${a.pad} must be a non-negative integer`);
+  if (a.params.shape[1] !== 5)
+    fail(op, `${a.params.label} must be [steps, 5] (crop, dy, dx, flip, pad value)`);
+  if (!Number.isInteger(a.pad) || a.pad < 0)
+    fail(op, `augment pad ${a.pad} must be a non-negative integer`);
   const k = ctx.kernel('data', source, 'gather_augment', { ...overrides, H: h, W: w, PAD: a.pad });
   ctx.dispatch(k, { ...resources, aug: a.params }, grid(ctx, words));
 }
@@ -72,9 +85,11 @@ export function normalize(ctx: KernelContext, p: { x: Tensor; stats: Tensor; out
   expectRowsLike(op, p.out, p.x.shape);
   const [two, channels] = p.stats.shape;
   if (two !== 2) fail(op, `${p.stats.label} must be [2, C] (means, then mean absolute deviations)`);
-  if (p.x.shape.length === 4 && p.x.shape[1] !== channels) fail(op, `${p.x.label} must have ${channels} channels`);
+  if (p.x.shape.length === 4 && p.x.shape[1] !== channels)
+    fail(op, `${p.x.label} must have ${channels} channels`);
   const x = layoutOf(p.x);
-  if (p.x.shape.length < 2 || x.rowLength % channels !== 0) fail(op, `${p.x.label} must be [N, ${channels}, ...]`);
+  if (p.x.shape.length < 2 || x.rowLength % channels !== 0)
+    fail(op, `${p.x.label} must be [N, ${channels}, ...]`);
   expectDistinct(op, p.stats, p.out);
   const inPlace = sameStorage(p.x, p.out);
   const k = ctx.kernel('data', source, inPlace ? 'normalize_in_place' : 'normalize', {
@@ -85,11 +100,21 @@ export function normalize(ctx: KernelContext, p: { x: Tensor; stats: Tensor; out
     C: channels,
     CH_LEN: x.rowLength / channels,
   });
-  ctx.dispatch(k, inPlace ? { stats: p.stats, out8: p.out } : { data: p.x, stats: p.stats, out8: p.out }, grid(ctx, x.words));
+  ctx.dispatch(
+    k,
+    inPlace ? { stats: p.stats, out8: p.out } : { data: p.x, stats: p.stats, out8: p.out },
+    grid(ctx, x.words),
+  );
 }
 
 /** Train-time multiplier R of the kept values (x · R / 1000) per drop rate in per mille. */
-export const DROPOUT_MULTIPLIER: Readonly<Record<number, number>> = { 50: 1052, 100: 1111, 150: 1176, 200: 1250, 250: 1333 };
+export const DROPOUT_MULTIPLIER: Readonly<Record<number, number>> = {
+  50: 1052,
+  100: 1111,
+  150: 1176,
+  200: 1250,
+  250: 1333,
+};
 
 /** One uniform buffer per seed and device (recorded programs keep referring to it). */
 const seedBuffers = new WeakMap<KernelContext, Map<number, GPUBuffer>>();
@@ -98,11 +123,18 @@ function seedBuffer(ctx: KernelContext, seed: number): GPUBuffer {
   let buffers = seedBuffers.get(ctx);
   if (!buffers) seedBuffers.set(ctx, (buffers = new Map()));
   let buffer = buffers.get(seed);
-  if (!buffer) buffers.set(seed, (buffer = ctx.uniform(Uint32Array.of(seed, 0, 0, 0), `dropout seed ${seed}`)));
+  if (!buffer)
+    buffers.set(
+      seed,
+      (buffer = ctx.uniform(Uint32Array.of(seed, 0, 0, 0), `dropout seed ${seed}`)),
+    );
   return buffer;
 }
 
-export function dropout(ctx: KernelContext, p: { x: Tensor; out: Tensor; ratePermille: number; seed: number; cursor: Tensor }): void {
+export function dropout(
+  ctx: KernelContext,
+  p: { x: Tensor; out: Tensor; ratePermille: number; seed: number; cursor: Tensor },
+): void {
   const op = 'dropout';
   expectDtype(op, p.x, 'i8');
   expectDtype(op, p.out, 'i8');
@@ -110,7 +142,11 @@ export function dropout(ctx: KernelContext, p: { x: Tensor; out: Tensor; ratePer
   expectDtype(op, p.cursor, 'i32');
   expectSize(op, p.cursor, 1);
   const mult = DROPOUT_MULTIPLIER[p.ratePermille];
-  if (mult === undefined) fail(op, `rate ${p.ratePermille} per mille is not one of ${Object.keys(DROPOUT_MULTIPLIER).join(', ')} (outputs must stay int8)`);
+  if (mult === undefined)
+    fail(
+      op,
+      `rate ${p.ratePermille} per mille is not one of ${Object.keys(DROPOUT_MULTIPLIER).join(', ')} (outputs must stay int8)`,
+    );
   if (!Number.isInteger(p.seed)) fail(op, `seed ${p.seed} must be an integer`);
   const seed = p.seed >>> 0;
   const x = layoutOf(p.x);

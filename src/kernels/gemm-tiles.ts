@@ -9,9 +9,20 @@
  * computes the same bits; only the speed differs.
  */
 
-export type GemmOp = 'linear' | 'linearInputGrad' | 'linearWeightGrad' | 'conv2d' | 'conv2dWeightGrad';
+export type GemmOp =
+  | 'linear'
+  | 'linearInputGrad'
+  | 'linearWeightGrad'
+  | 'conv2d'
+  | 'conv2dWeightGrad';
 
-export const GEMM_OPS: readonly GemmOp[] = ['linear', 'linearInputGrad', 'linearWeightGrad', 'conv2d', 'conv2dWeightGrad'];
+export const GEMM_OPS: readonly GemmOp[] = [
+  'linear',
+  'linearInputGrad',
+  'linearWeightGrad',
+  'conv2d',
+  'conv2dWeightGrad',
+];
 
 export interface VariantChoice {
   /** Stable name, e.g. "tf4-tp4-dot4" (what the tuner caches). */
@@ -22,7 +33,17 @@ export interface VariantChoice {
 
 function variant(params: Record<string, number>): VariantChoice {
   const label = Object.entries(params)
-    .map(([k, v]) => (k === 'DOT4' ? (v ? 'dot4' : 'i32') : k === 'SPARSE' ? (v ? 'sparse' : 'dense') : `${k.toLowerCase()}${v}`))
+    .map(([k, v]) =>
+      k === 'DOT4'
+        ? v
+          ? 'dot4'
+          : 'i32'
+        : k === 'SPARSE'
+          ? v
+            ? 'sparse'
+            : 'dense'
+          : `${k.toLowerCase()}${v}`,
+    )
     .join('-');
   return { label, params };
 }
@@ -36,7 +57,11 @@ const VARIANTS: Record<GemmOp, VariantChoice[]> = {
     variant({ TM: 2, TN: 8, DOT4: 1 }),
     variant({ TM: 4, TN: 4, DOT4: 1 }),
   ],
-  linearInputGrad: [variant({ TM: 1, TN: 8 }), variant({ TM: 2, TN: 8 }), variant({ TM: 4, TN: 4 })],
+  linearInputGrad: [
+    variant({ TM: 1, TN: 8 }),
+    variant({ TM: 2, TN: 8 }),
+    variant({ TM: 4, TN: 4 }),
+  ],
   linearWeightGrad: [variant({ TN: 4 }), variant({ TN: 8 })],
   conv2d: [
     variant({ TF: 4, TP: 4, DOT4: 0 }),
@@ -45,7 +70,12 @@ const VARIANTS: Record<GemmOp, VariantChoice[]> = {
     variant({ TF: 4, TP: 4, DOT4: 1 }),
     variant({ TF: 8, TP: 4, DOT4: 1 }),
   ],
-  conv2dWeightGrad: [variant({ TF: 4 }), variant({ TF: 8 }), variant({ TF: 4, SPARSE: 1 }), variant({ TF: 8, SPARSE: 1 })],
+  conv2dWeightGrad: [
+    variant({ TF: 4 }),
+    variant({ TF: 8 }),
+    variant({ TF: 4, SPARSE: 1 }),
+    variant({ TF: 8, SPARSE: 1 }),
+  ],
 };
 
 /**
@@ -59,7 +89,8 @@ export function checkTiles(op: GemmOp, v: VariantChoice): void {
     op === 'conv2d' || op === 'conv2dWeightGrad'
       ? TF <= 8 && TP <= 4 && TF * TP <= 32
       : TM <= 4 && TM * TN <= 32 && (op !== 'linear' || TN % 4 === 0);
-  if (!ok) throw new Error(`gemm-tiles: variant ${v.label} of ${op} exceeds the shader's register tile`);
+  if (!ok)
+    throw new Error(`gemm-tiles: variant ${v.label} of ${op} exceeds the shader's register tile`);
 }
 for (const op of GEMM_OPS) for (const v of VARIANTS[op]) checkTiles(op, v);
 

@@ -34,7 +34,8 @@ export function expectShape(op: string, t: Tensor, shape: readonly number[]): vo
 }
 
 export function expectRank(op: string, t: Tensor, ranks: readonly number[]): void {
-  if (!ranks.includes(t.shape.length)) fail(op, `${shapeText(t)} must have rank ${ranks.join(' or ')}`);
+  if (!ranks.includes(t.shape.length))
+    fail(op, `${shapeText(t)} must have rank ${ranks.join(' or ')}`);
 }
 
 /** Same number of rows and row length (a [B, C, H, W] tensor and its [B, C*H*W] view qualify). */
@@ -47,7 +48,10 @@ export function expectRowsLike(op: string, t: Tensor, shape: readonly number[]):
   const la = rowsOf(t.shape);
   const lb = rowsOf(shape);
   if (la.rows !== lb.rows || la.rowLength !== lb.rowLength) {
-    fail(op, `${shapeText(t)} must have the rows (first dimension) and row length of [${shape.join(', ')}]`);
+    fail(
+      op,
+      `${shapeText(t)} must have the rows (first dimension) and row length of [${shape.join(', ')}]`,
+    );
   }
 }
 
@@ -63,5 +67,6 @@ export function sameStorage(a: Tensor, b: Tensor): boolean {
 
 /** A dispatch cannot bind one buffer both read-only and writable. */
 export function expectDistinct(op: string, input: Tensor, out: Tensor): void {
-  if (sameStorage(input, out)) fail(op, `${input.label} and ${out.label} share storage; this op cannot run in place`);
+  if (sameStorage(input, out))
+    fail(op, `${input.label} and ${out.label} share storage; this op cannot run in place`);
 }

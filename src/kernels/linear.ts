@@ -20,10 +20,15 @@ export const source = `${family}\n${common}\n${reluBackward}`;
 const WG = 64;
 const words = (n: number) => Math.ceil(n / 4);
 
-export function epilogueOverrides(op: string, scale: number | undefined, slopeInv: number | undefined): Record<string, number> {
+export function epilogueOverrides(
+  op: string,
+  scale: number | undefined,
+  slopeInv: number | undefined,
+): Record<string, number> {
   const o: Record<string, number> = {};
   if (scale !== undefined) {
-    if (!Number.isInteger(scale) || scale <= 0 || scale > 0x7fffffff) throw new Error(`${op}: scaling factor must be a positive i32, got ${scale}`);
+    if (!Number.isInteger(scale) || scale <= 0 || scale > 0x7fffffff)
+      throw new Error(`${op}: scaling factor must be a positive i32, got ${scale}`);
     o.SF = scale;
   }
   if (slopeInv !== undefined) {
@@ -54,7 +59,11 @@ export function limbChunkRows(rows: number, rowWords: number): number {
  * The weight-limb scratch shared by the linear and conv dot4 paths, for chunks of `rows` rows:
  * their limb counts (padded to a whole 16-byte row) then LIMB_PLANES planes of rows x rowWords.
  */
-export function limbScratch(ctx: KernelContext, rows: number, rowWords: number): { wl: ScratchRole; LBASE: number; LPLANE: number } {
+export function limbScratch(
+  ctx: KernelContext,
+  rows: number,
+  rowWords: number,
+): { wl: ScratchRole; LBASE: number; LPLANE: number } {
   const LBASE = Math.ceil(rows / 4) * 4;
   const LPLANE = rows * rowWords;
   const wl = scratch(ctx.device, 'weight-limbs', (LBASE + LIMB_PLANES * LPLANE) * 4);
@@ -62,8 +71,27 @@ export function limbScratch(ctx: KernelContext, rows: number, rowWords: number):
 }
 
 /** The Dims uniform of linear.wgsl (field order as declared there). */
-function dims(ctx: KernelContext, B: number, K: number, O: number, e: Record<string, number> = {}): GPUBuffer {
-  const v = [B, K, O, words(K), words(O), e.LBASE ?? 0, e.LPLANE ?? 0, e.SF ?? 1, e.SLOPE_INV ?? 4, e.CORR ?? 0, e.O0 ?? 0, e.O1 ?? O];
+function dims(
+  ctx: KernelContext,
+  B: number,
+  K: number,
+  O: number,
+  e: Record<string, number> = {},
+): GPUBuffer {
+  const v = [
+    B,
+    K,
+    O,
+    words(K),
+    words(O),
+    e.LBASE ?? 0,
+    e.LPLANE ?? 0,
+    e.SF ?? 1,
+    e.SLOPE_INV ?? 4,
+    e.CORR ?? 0,
+    e.O0 ?? 0,
+    e.O1 ?? O,
+  ];
   return constants(ctx.device, v, 'linear dims');
 }
 
@@ -98,7 +126,11 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   const rowBlocks = Math.ceil(B / (v.TM * WG));
   if (!v.DOT4) {
     resources.dm = dims(ctx, B, K, O, epi);
-    ctx.dispatch(ctx.kernel('linear', source, entry, overrides), resources, [rowBlocks, Math.ceil(O / v.TN), 1]);
+    ctx.dispatch(ctx.kernel('linear', source, entry, overrides), resources, [
+      rowBlocks,
+      Math.ceil(O / v.TN),
+      1,
+    ]);
     return;
   }
   // Each chunk of rows: split its weights into limbs, then run its outputs on them.
@@ -114,7 +146,10 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   }
 }
 
-export function linearInputGrad(ctx: KernelContext, p: { g: Tensor; w: Tensor; out: Tensor; relu?: { x: Tensor; slopeInv: number } }): void {
+export function linearInputGrad(
+  ctx: KernelContext,
+  p: { g: Tensor; w: Tensor; out: Tensor; relu?: { x: Tensor; slopeInv: number } },
+): void {
   const op = 'linearInputGrad';
   const [B, O] = p.g.shape;
   const K = p.w.shape[1];
@@ -124,7 +159,12 @@ export function linearInputGrad(ctx: KernelContext, p: { g: Tensor; w: Tensor; o
   const v = chooseVariant(op, [B, K, O]).params;
   const G_PACKED = p.g.dtype === 'i8' ? 1 : 0;
   // The saved input is read only with relu.
-  const resources: Record<string, Resource> = { g: p.g, w: p.w, z: p.out, x: placeholder(ctx.device, 'x') };
+  const resources: Record<string, Resource> = {
+    g: p.g,
+    w: p.w,
+    z: p.out,
+    x: placeholder(ctx.device, 'x'),
+  };
   const e: Record<string, number> = {};
   if (p.relu) {
     expectDtype(op, p.relu.x, 'i8');
@@ -133,11 +173,20 @@ export function linearInputGrad(ctx: KernelContext, p: { g: Tensor; w: Tensor; o
     Object.assign(e, epilogueOverrides(op, undefined, p.relu.slopeInv));
   }
   resources.dm = dims(ctx, B, K, O, e);
-  const k = ctx.kernel('linear', source, 'input_grad', { WG, TM: v.TM, TN: v.TN, G_PACKED, RELU: p.relu ? 1 : 0 });
+  const k = ctx.kernel('linear', source, 'input_grad', {
+    WG,
+    TM: v.TM,
+    TN: v.TN,
+    G_PACKED,
+    RELU: p.relu ? 1 : 0,
+  });
   ctx.dispatch(k, resources, [Math.ceil(B / (v.TM * WG)), Math.ceil(K / v.TN), 1]);
 }
 
-export function linearWeightGrad(ctx: KernelContext, p: { g: Tensor; x: Tensor; out?: Tensor; sgd?: SgdUpdate }): void {
+export function linearWeightGrad(
+  ctx: KernelContext,
+  p: { g: Tensor; x: Tensor; out?: Tensor; sgd?: SgdUpdate },
+): void {
   const op = 'linearWeightGrad';
   const [B, O] = p.g.shape;
   const K = p.x.shape[1];
@@ -154,10 +203,15 @@ export function linearWeightGrad(ctx: KernelContext, p: { g: Tensor; x: Tensor; 
     // The sums update the weights in place; the gradient is never stored.
     const sgd = fusedSgdOverrides(op, p.sgd, O * K, [p.g, p.x]);
     const k = ctx.kernel('linear', source, 'weight_grad_sgd', { WG, TN: v.TN, G_PACKED, ...sgd });
-    ctx.dispatch(k, { g: p.g, x: p.x, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm: dims(ctx, B, K, O) }, grid);
+    ctx.dispatch(
+      k,
+      { g: p.g, x: p.x, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm: dims(ctx, B, K, O) },
+      grid,
+    );
     return;
   }
-  if (!p.out) throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
+  if (!p.out)
+    throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
   const k = ctx.kernel('linear', source, 'weight_grad', { WG, TN: v.TN, G_PACKED });
   ctx.dispatch(k, { g: p.g, x: p.x, z: p.out, dm: dims(ctx, B, K, O) }, grid);
 }

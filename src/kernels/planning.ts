@@ -10,10 +10,18 @@ import type { Kernel } from '../gpu/pipelines.ts';
 const UNBOUNDED = Number.MAX_SAFE_INTEGER;
 
 export function planningContext(): KernelContext {
-  const limits = { maxStorageBufferBindingSize: UNBOUNDED, maxBufferSize: UNBOUNDED, maxComputeWorkgroupsPerDimension: UNBOUNDED };
+  const limits = {
+    maxStorageBufferBindingSize: UNBOUNDED,
+    maxBufferSize: UNBOUNDED,
+    maxComputeWorkgroupsPerDimension: UNBOUNDED,
+  };
   const device = {
     limits,
-    createBuffer: (d: GPUBufferDescriptor) => ({ size: d.size, label: d.label ?? '', destroy() {} }),
+    createBuffer: (d: GPUBufferDescriptor) => ({
+      size: d.size,
+      label: d.label ?? '',
+      destroy() {},
+    }),
     queue: { writeBuffer() {} },
   } as unknown as GPUDevice;
   return {

@@ -64,7 +64,12 @@ export function scratchBytes(device: GPUDevice): number {
 
 /** Bytes of each role's current buffer (reports and tests). */
 export function scratchRoles(device: GPUDevice): Map<string, number> {
-  return new Map([...(byDevice.get(device) ?? new Map<string, RoleState>())].map(([role, state]) => [role, state.buffer.size]));
+  return new Map(
+    [...(byDevice.get(device) ?? new Map<string, RoleState>())].map(([role, state]) => [
+      role,
+      state.buffer.size,
+    ]),
+  );
 }
 
 /** The scratch role `role`, grown to at least `bytes`. */
@@ -74,7 +79,9 @@ export function scratch(device: GPUDevice, role: string, bytes: number): Scratch
   const have = roles.get(role);
   if (have && have.buffer.size >= need) return have.handle;
   if (need > device.limits.maxStorageBufferBindingSize) {
-    throw new Error(`scratch ${role}: ${need} bytes exceed the adapter's maxStorageBufferBindingSize (${device.limits.maxStorageBufferBindingSize})`);
+    throw new Error(
+      `scratch ${role}: ${need} bytes exceed the adapter's maxStorageBufferBindingSize (${device.limits.maxStorageBufferBindingSize})`,
+    );
   }
   const buffer = device.createBuffer({ size: need, usage: STORAGE, label: `scratch ${role}` });
   if (have?.bound) retired.set(device, (retired.get(device) ?? 0) + have.buffer.size);

@@ -24,12 +24,22 @@ export function integerSgd(
   expectDistinct(op, p.lrInv, p.w);
   checkConstants(op, p.amp, p.decayInv);
   const n = p.w.size;
-  const k = ctx.kernel('sgd', source, 'integer_sgd', { WG, COUNT: n, AMP: p.amp, DECAY_INV: p.decayInv });
-  ctx.dispatch(k, { w: p.w, grad: p.grad, lr_inv: p.lrInv }, grid1d(n, WG, ctx.limits.maxComputeWorkgroupsPerDimension));
+  const k = ctx.kernel('sgd', source, 'integer_sgd', {
+    WG,
+    COUNT: n,
+    AMP: p.amp,
+    DECAY_INV: p.decayInv,
+  });
+  ctx.dispatch(
+    k,
+    { w: p.w, grad: p.grad, lr_inv: p.lrInv },
+    grid1d(n, WG, ctx.limits.maxComputeWorkgroupsPerDimension),
+  );
 }
 
 function checkConstants(op: string, amp: number, decayInv: number): void {
-  if (!Number.isInteger(amp) || amp < 1 || amp > 0x7fffffff) fail(op, `amp ${amp} must be a positive int32`);
+  if (!Number.isInteger(amp) || amp < 1 || amp > 0x7fffffff)
+    fail(op, `amp ${amp} must be a positive int32`);
   if (!Number.isInteger(decayInv) || decayInv < 0 || decayInv > 0x7fffffff) {
     fail(op, `decayInv ${decayInv} must be 0 (off) or a positive int32`);
   }
@@ -39,7 +49,12 @@ function checkConstants(op: string, amp: number, decayInv: number): void {
  * Checks the IntegerSGD a weight-gradient kernel fuses (Ops SgdUpdate) on `size` gradient sums
  * read from `inputs`; returns its override constants (AMP, DECAY_INV of the *_sgd entry points).
  */
-export function fusedSgdOverrides(op: string, sgd: SgdUpdate, size: number, inputs: Tensor[]): Record<string, number> {
+export function fusedSgdOverrides(
+  op: string,
+  sgd: SgdUpdate,
+  size: number,
+  inputs: Tensor[],
+): Record<string, number> {
   expectDtype(op, sgd.w, 'i32');
   expectDtype(op, sgd.lrInv, 'i32');
   expectSize(op, sgd.w, size);

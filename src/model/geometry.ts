@@ -24,7 +24,12 @@ export interface HeadPooling {
  * ⌈H/kh⌉×⌈W/kw⌉ cells. The reference assumes square maps; for H ≠ W height terms use H and
  * width terms W, which is the same algorithm when H = W.
  */
-export function headPooling(channels: number, height: number, width: number, target: number): HeadPooling {
+export function headPooling(
+  channels: number,
+  height: number,
+  width: number,
+  target: number,
+): HeadPooling {
   let kh = 1;
   let kw = 1;
   let dh = height;
@@ -46,7 +51,8 @@ export function headPooling(channels: number, height: number, width: number, tar
   // The pool's own output size, floor((H + 2p - k) / k) + 1, equals ⌈H/k⌉ for these pads.
   const oh = div(height + 2 * ph - kh, kh) + 1;
   const ow = div(width + 2 * pw - kw, kw) + 1;
-  if (oh !== dh || ow !== dw) throw new Error(`headPooling: pooled ${oh}x${ow} differs from ${dh}x${dw}`);
+  if (oh !== dh || ow !== dw)
+    throw new Error(`headPooling: pooled ${oh}x${ow} differs from ${dh}x${dw}`);
   return { pool: { kernel: [kh, kw], padding: [ph, pw] }, pooledShape: [channels, dh, dw], dlr: d };
 }
 
@@ -136,7 +142,12 @@ export interface ModelGeometry {
    * or the output layer when there is none.
    */
   flatten: { shape: number[]; features: number };
-  output: { inFeatures: number; sf: number; weightShape: [number, number]; tensors: { weight: string; bias?: string } };
+  output: {
+    inFeatures: number;
+    sf: number;
+    weightShape: [number, number];
+    tensors: { weight: string; bias?: string };
+  };
   /** Checkpoint tensors in checkpoint order: per block weight, bias, head weight, head bias; then the output layer. */
   parameters: ParameterGeometry[];
   /** Learning-head pool padding: 0 (the reference, NITRO-D.md §10 item 3) or never winning. */
@@ -189,7 +200,11 @@ export function modelGeometry(spec: ModelSpec): ModelGeometry {
         ...(drop > 0 ? { dropoutPermille: drop } : {}),
         updatesPerStep: 1,
         tensors: names(`blocks.${index}`),
-        macs: { forward: outFeatures * fanIn, head: classes * pooling.dlr, weightGrad: outFeatures * fanIn },
+        macs: {
+          forward: outFeatures * fanIn,
+          head: classes * pooling.dlr,
+          weightGrad: outFeatures * fanIn,
+        },
       });
       [c, h, w] = [f.conv, ho, wo];
     } else {
@@ -234,8 +249,21 @@ export function modelGeometry(spec: ModelSpec): ModelGeometry {
   };
 
   const parameters: ParameterGeometry[] = [];
-  const add = (name: string, shape: number[], fanIn: number, role: ParameterGeometry['role'], block?: number) => {
-    parameters.push({ name, shape, size: shape.reduce((a, b) => a * b, 1), fanIn, role, ...(block === undefined ? {} : { block }) });
+  const add = (
+    name: string,
+    shape: number[],
+    fanIn: number,
+    role: ParameterGeometry['role'],
+    block?: number,
+  ) => {
+    parameters.push({
+      name,
+      shape,
+      size: shape.reduce((a, b) => a * b, 1),
+      fanIn,
+      role,
+      ...(block === undefined ? {} : { block }),
+    });
   };
   for (const b of blocks) {
     add(b.tensors.weight, b.weightShape, b.fanIn, 'forward', b.index);

@@ -24,7 +24,8 @@ export const MAX_INIT_BOUND = 64;
 
 /** ⌊√n⌋ for a non-negative safe integer, by integer Newton iteration. */
 export function isqrt(n: number): number {
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`isqrt: expected a non-negative safe integer, got ${n}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new Error(`isqrt: expected a non-negative safe integer, got ${n}`);
   if (n < 2) return n;
   let x = n;
   let y = div(x + 1, 2);
@@ -41,7 +42,8 @@ export function isqrt(n: number): number {
  * (128: the int8 activation scale; 1732/1000 ≈ √3, the uniform distribution's factor).
  */
 export function initBound(fanIn: number, slopeInv: SlopeInv = 4): number {
-  if (!Number.isSafeInteger(fanIn) || fanIn < 1) throw new Error(`initBound: fan-in must be a positive integer, got ${fanIn}`);
+  if (!Number.isSafeInteger(fanIn) || fanIn < 1)
+    throw new Error(`initBound: fan-in must be a positive integer, got ${fanIn}`);
   const gain = KAIMING_GAINS[slopeInv];
   if (gain === undefined) throw new Error(`initBound: no gain for negativeSlopeInv ${slopeInv}`);
   return Math.min(MAX_INIT_BOUND, div(gain * 128 * 1732, isqrt(fanIn) * 1_000_000));

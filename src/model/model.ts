@@ -5,7 +5,14 @@
  */
 import type { Backend, Tensor } from '../backend.ts';
 import { checkpointMetadata, parseCheckpoint, serializeCheckpoint } from '../io/checkpoint.ts';
-import { type BatchSource, Network, type Parameters, allocateParameters, readParameters, writeParameters } from '../train/network.ts';
+import {
+  type BatchSource,
+  Network,
+  type Parameters,
+  allocateParameters,
+  readParameters,
+  writeParameters,
+} from '../train/network.ts';
 import { type NetworkPlan, planFromSpec } from '../train/plan.ts';
 import { initWeights } from './init.ts';
 import { type ModelSpec, parseModelSpec } from './spec.ts';
@@ -43,7 +50,12 @@ export class Model {
   }
 
   /** A model with weights from a safetensors checkpoint (CONTRACT §2), validated against the spec. */
-  static fromCheckpoint(backend: Backend, spec: ModelSpec | unknown, bytes: Uint8Array, source = 'checkpoint'): Model {
+  static fromCheckpoint(
+    backend: Backend,
+    spec: ModelSpec | unknown,
+    bytes: Uint8Array,
+    source = 'checkpoint',
+  ): Model {
     const parsed = parseModelSpec(spec);
     const plan = planFromSpec(parsed);
     const { tensors } = parseCheckpoint(bytes, plan.parameters, source);
@@ -55,7 +67,10 @@ export class Model {
       const v = weights.get(name);
       if (!v) throw new Error(`weights: missing tensor ${name}`);
       const n = shape.reduce((a, b) => a * b, 1);
-      if (v.length !== n) throw new Error(`weights: tensor ${name} has ${v.length} values, expected ${n} for [${shape.join(', ')}]`);
+      if (v.length !== n)
+        throw new Error(
+          `weights: tensor ${name} has ${v.length} values, expected ${n} for [${shape.join(', ')}]`,
+        );
     }
     writeParameters(this.backend, this.params, weights);
   }
@@ -66,7 +81,11 @@ export class Model {
 
   /** The checkpoint as safetensors bytes, with the spec and `metadata` in the header. */
   async toCheckpoint(metadata: Record<string, string> = {}): Promise<Uint8Array> {
-    return serializeCheckpoint(this.plan.parameters, await this.getWeights(), checkpointMetadata(this.spec, metadata));
+    return serializeCheckpoint(
+      this.plan.parameters,
+      await this.getWeights(),
+      checkpointMetadata(this.spec, metadata),
+    );
   }
 
   /** The network (activations, programs) for a batch size, created on first use. */
@@ -83,12 +102,20 @@ export class Model {
    * Runs S training steps on pre-made batches (x: S*B samples of the input shape, y: S*B
    * labels), one IntegerSGD update per step, all in one submission.
    */
-  async trainOnBatches(x: ArrayLike<number>, y: ArrayLike<number>, steps: number, batch: number): Promise<void> {
+  async trainOnBatches(
+    x: ArrayLike<number>,
+    y: ArrayLike<number>,
+    steps: number,
+    batch: number,
+  ): Promise<void> {
     const sampleSize = this.plan.input.reduce((a, b) => a * b, 1);
     if (x.length !== steps * batch * sampleSize) {
-      throw new Error(`batches: x has ${x.length} values, expected ${steps}×${batch}×${sampleSize}`);
+      throw new Error(
+        `batches: x has ${x.length} values, expected ${steps}×${batch}×${sampleSize}`,
+      );
     }
-    if (y.length !== steps * batch) throw new Error(`batches: y has ${y.length} labels, expected ${steps * batch}`);
+    if (y.length !== steps * batch)
+      throw new Error(`batches: y has ${y.length} labels, expected ${steps * batch}`);
     const net = this.network(batch);
     const source = this.uploadSource(x, y, steps * batch);
     try {
@@ -104,7 +131,8 @@ export class Model {
   /** Forward pass of N samples: output logits and every head's prediction. */
   async predict(x: ArrayLike<number>, n: number, batch = Math.min(n, 256)): Promise<PredictResult> {
     const sampleSize = this.plan.input.reduce((a, b) => a * b, 1);
-    if (x.length !== n * sampleSize) throw new Error(`predict: input has ${x.length} values, expected ${n}×${sampleSize}`);
+    if (x.length !== n * sampleSize)
+      throw new Error(`predict: input has ${x.length} values, expected ${n}×${sampleSize}`);
     const C = this.plan.classes;
     const net = this.network(batch);
     const program = net.recordPredict();
@@ -136,12 +164,17 @@ export class Model {
     for (let i = 0; i < count; i++) {
       const v = y[i];
       if (!Number.isInteger(v) || v < 0 || v >= this.plan.classes) {
-        throw new Error(`labels: label ${v} at index ${i} is not a class index in [0, ${this.plan.classes - 1}]`);
+        throw new Error(
+          `labels: label ${v} at index ${i} is not a class index in [0, ${this.plan.classes - 1}]`,
+        );
       }
     }
     b.write(labels, y);
     const indices = b.tensor([count], 'i32', 'indices');
-    b.write(indices, Int32Array.from({ length: count }, (_, i) => i));
+    b.write(
+      indices,
+      Int32Array.from({ length: count }, (_, i) => i),
+    );
     return { data, labels, indices };
   }
 

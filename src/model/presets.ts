@@ -63,7 +63,21 @@ const INPUT: Record<DatasetName, [number, number, number]> = {
 const C = (filters: number): FeatureSpec => ({ conv: filters, kernel: 3, padding: 1 });
 const P: FeatureSpec = { pool: 2 };
 const VGG8B: FeatureSpec[] = [C(128), C(256), P, C(256), C(512), P, C(512), P, C(512), P];
-const VGG11B: FeatureSpec[] = [C(128), C(128), C(128), C(256), P, C(256), C(512), P, C(512), C(512), P, C(512), P];
+const VGG11B: FeatureSpec[] = [
+  C(128),
+  C(128),
+  C(128),
+  C(256),
+  P,
+  C(256),
+  C(512),
+  P,
+  C(512),
+  C(512),
+  P,
+  C(512),
+  P,
+];
 
 interface PaperRun {
   name: string;
@@ -92,7 +106,12 @@ function paper(run: PaperRun): Preset {
       headDim: 4096,
       negativeSlopeInv: 4,
       bias: false,
-      training: { lrInv: 512, lrAmp: 640, forwardDecayInv: run.forwardDecayInv, headDecayInv: run.headDecayInv },
+      training: {
+        lrInv: 512,
+        lrAmp: 640,
+        forwardDecayInv: run.forwardDecayInv,
+        headDecayInv: run.headDecayInv,
+      },
       compat: 'reference',
       ...(run.dropout ? { dropout: { features: 0, hidden: run.dropout } } : {}),
     },
@@ -155,7 +174,8 @@ const PRESETS: Preset[] = [
   }),
   paper({
     name: 'mlp4',
-    description: 'MLP 3072-3000-3000-3000-10 on CIFAR-10, augmented, dropout 0.1 after each block (paper: mlp_4_cifar10)',
+    description:
+      'MLP 3072-3000-3000-3000-10 on CIFAR-10, augmented, dropout 0.1 after each block (paper: mlp_4_cifar10)',
     dataset: 'cifar10',
     hidden: [3000, 3000, 3000],
     augment: true,
@@ -217,7 +237,8 @@ const PRESETS: Preset[] = [
   }),
   {
     name: 'cnn-small',
-    description: 'Small CNN (conv16, pool, conv32, pool, 128) on Fashion-MNIST for quick runs, e.g. on a software GPU',
+    description:
+      'Small CNN (conv16, pool, conv32, pool, 128) on Fashion-MNIST for quick runs, e.g. on a software GPU',
     dataset: 'fashion-mnist',
     spec: parseModelSpec(
       {

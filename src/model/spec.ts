@@ -93,7 +93,8 @@ export const SPEC_DEFAULTS = {
 
 /** Dropout train-time multiplier R (output = trunc(x · R / 1000)): ⌊10^6 / (1000 − rate)⌋, the reference's table. */
 export function dropoutMultiplier(permille: number): number {
-  if (!Number.isInteger(permille) || permille < 0 || permille >= 1000) throw new Error(`dropout rate must be in [0, 1000) per mille, got ${permille}`);
+  if (!Number.isInteger(permille) || permille < 0 || permille >= 1000)
+    throw new Error(`dropout rate must be in [0, 1000) per mille, got ${permille}`);
   // Exact: the quotient of integers below 2^53 truncates correctly in double precision.
   return Math.trunc(1_000_000 / (1000 - permille));
 }
@@ -109,7 +110,18 @@ export class ModelSpecError extends Error {
   }
 }
 
-const TOP_KEYS = ['input', 'classes', 'features', 'hidden', 'headDim', 'negativeSlopeInv', 'bias', 'training', 'compat', 'dropout'];
+const TOP_KEYS = [
+  'input',
+  'classes',
+  'features',
+  'hidden',
+  'headDim',
+  'negativeSlopeInv',
+  'bias',
+  'training',
+  'compat',
+  'dropout',
+];
 const TRAINING_KEYS = ['lrInv', 'lrAmp', 'forwardDecayInv', 'headDecayInv'];
 const CONV_KEYS = ['conv', 'kernel', 'padding'];
 const POOL_KEYS = ['pool'];
@@ -135,7 +147,10 @@ export function parseModelSpec(json: unknown, source = 'model spec'): ModelSpec 
     for (const k of Object.keys(o)) {
       if (allowed.includes(k)) continue;
       const near = closest(k, allowed);
-      fail(field, `unknown key "${k}"${field ? ` at ${field}` : ''}${near ? ` (did you mean "${near}"?)` : ''}`);
+      fail(
+        field,
+        `unknown key "${k}"${field ? ` at ${field}` : ''}${near ? ` (did you mean "${near}"?)` : ''}`,
+      );
     }
   };
 
@@ -147,7 +162,8 @@ export function parseModelSpec(json: unknown, source = 'model spec'): ModelSpec 
       else if (lo === 1) kind = 'a positive integer';
       else if (lo === 0) kind = 'a non-negative integer';
       else kind = `an integer ≥ ${lo}`;
-      if (hi === I32_MAX && typeof v === 'number' && Number.isInteger(v) && v > hi) kind += ` that fits in i32 (≤ ${I32_MAX})`;
+      if (hi === I32_MAX && typeof v === 'number' && Number.isInteger(v) && v > hi)
+        kind += ` that fits in i32 (≤ ${I32_MAX})`;
     }
     return fail(field, `${field} must be ${kind}, got ${show(v)}`);
   };
@@ -161,13 +177,18 @@ export function parseModelSpec(json: unknown, source = 'model spec'): ModelSpec 
   if (!Array.isArray(inputRaw) || inputRaw.length !== 3) {
     fail('input', `input must be [channels, height, width], got ${show(inputRaw)}`);
   }
-  const input = (inputRaw as unknown[]).map((v, i) => int(v, `input[${i}]`, 1)) as [number, number, number];
+  const input = (inputRaw as unknown[]).map((v, i) => int(v, `input[${i}]`, 1)) as [
+    number,
+    number,
+    number,
+  ];
 
   const classes = int(root.classes, 'classes', 2);
 
   // features
   const featuresRaw = root.features ?? [];
-  if (!Array.isArray(featuresRaw)) fail('features', `features must be an array, got ${show(featuresRaw)}`);
+  if (!Array.isArray(featuresRaw))
+    fail('features', `features must be an array, got ${show(featuresRaw)}`);
   const features: FeatureSpec[] = (featuresRaw as unknown[]).map((f, i) => {
     const field = `features[${i}]`;
     const o = obj(f, field);
@@ -185,28 +206,42 @@ export function parseModelSpec(json: unknown, source = 'model spec'): ModelSpec 
       onlyKeys(o, POOL_KEYS, field);
       return { pool: int(o.pool, `${field}.pool`, 2) };
     }
-    return fail(field, `${field} must be a conv block {"conv", "kernel", "padding"} or a pool {"pool"}, got ${show(o)}`);
+    return fail(
+      field,
+      `${field} must be a conv block {"conv", "kernel", "padding"} or a pool {"pool"}, got ${show(o)}`,
+    );
   });
   if (features.length > 0) {
-    if (!isConv(features[0])) fail('features[0]', 'features[0] must be a conv block (a model cannot start with a pool)');
+    if (!isConv(features[0]))
+      fail('features[0]', 'features[0] must be a conv block (a model cannot start with a pool)');
     for (let i = 1; i < features.length; i++) {
       if (!isConv(features[i]) && !isConv(features[i - 1])) {
-        fail(`features[${i}]`, `features[${i}]: two pools in a row; use one pool of the product of their sizes`);
+        fail(
+          `features[${i}]`,
+          `features[${i}]: two pools in a row; use one pool of the product of their sizes`,
+        );
       }
     }
   }
 
   // hidden
   const hiddenRaw = root.hidden ?? [];
-  if (!Array.isArray(hiddenRaw)) fail('hidden', `hidden must be an array of positive integers, got ${show(hiddenRaw)}`);
+  if (!Array.isArray(hiddenRaw))
+    fail('hidden', `hidden must be an array of positive integers, got ${show(hiddenRaw)}`);
   const hidden = (hiddenRaw as unknown[]).map((v, i) => int(v, `hidden[${i}]`, 1));
-  if (features.length === 0 && hidden.length === 0) fail('hidden', 'the model has no blocks: give "hidden" widths (MLP) or conv "features" (CNN)');
+  if (features.length === 0 && hidden.length === 0)
+    fail('hidden', 'the model has no blocks: give "hidden" widths (MLP) or conv "features" (CNN)');
 
   const headDim = int(root.headDim ?? SPEC_DEFAULTS.headDim, 'headDim', 1, I32_MAX >> 8);
-  if (headDim < classes) fail('headDim', `headDim must be at least classes (${classes}), got ${headDim}`);
+  if (headDim < classes)
+    fail('headDim', `headDim must be at least classes (${classes}), got ${headDim}`);
 
   const slope = root.negativeSlopeInv ?? SPEC_DEFAULTS.negativeSlopeInv;
-  if (!SLOPE_INVS.includes(slope as SlopeInv)) fail('negativeSlopeInv', `negativeSlopeInv must be one of ${SLOPE_INVS.join(',')}, got ${show(slope)}`);
+  if (!SLOPE_INVS.includes(slope as SlopeInv))
+    fail(
+      'negativeSlopeInv',
+      `negativeSlopeInv must be one of ${SLOPE_INVS.join(',')}, got ${show(slope)}`,
+    );
 
   const bias = root.bias ?? SPEC_DEFAULTS.bias;
   if (typeof bias !== 'boolean') fail('bias', `bias must be true or false, got ${show(bias)}`);
@@ -217,12 +252,25 @@ export function parseModelSpec(json: unknown, source = 'model spec'): ModelSpec 
   const training: TrainingSpec = {
     lrInv: int(t.lrInv ?? SPEC_DEFAULTS.lrInv, 'training.lrInv', 1),
     lrAmp: int(t.lrAmp ?? SPEC_DEFAULTS.lrAmpPerClass * classes, 'training.lrAmp', 1),
-    forwardDecayInv: int(t.forwardDecayInv ?? SPEC_DEFAULTS.forwardDecayInv, 'training.forwardDecayInv', 0, I32_MAX, 'a non-negative integer (0 = off)'),
-    headDecayInv: int(t.headDecayInv ?? SPEC_DEFAULTS.headDecayInv, 'training.headDecayInv', 0, I32_MAX, 'a non-negative integer (0 = off)'),
+    forwardDecayInv: int(
+      t.forwardDecayInv ?? SPEC_DEFAULTS.forwardDecayInv,
+      'training.forwardDecayInv',
+      0,
+      I32_MAX,
+      'a non-negative integer (0 = off)',
+    ),
+    headDecayInv: int(
+      t.headDecayInv ?? SPEC_DEFAULTS.headDecayInv,
+      'training.headDecayInv',
+      0,
+      I32_MAX,
+      'a non-negative integer (0 = off)',
+    ),
   };
 
   const compat = root.compat ?? SPEC_DEFAULTS.compat;
-  if (compat !== 'reference' && compat !== 'none') fail('compat', `compat must be "reference" or "none", got ${show(compat)}`);
+  if (compat !== 'reference' && compat !== 'none')
+    fail('compat', `compat must be "reference" or "none", got ${show(compat)}`);
 
   // dropout (extension)
   let dropout: DropoutSpec | undefined;
@@ -236,7 +284,10 @@ export function parseModelSpec(json: unknown, source = 'model spec'): ModelSpec 
       if (r % 50 !== 0) fail(field, `${field} must be ${what}, got ${r}`);
       return r;
     };
-    dropout = { features: rate(d.features, 'dropout.features'), hidden: rate(d.hidden, 'dropout.hidden') };
+    dropout = {
+      features: rate(d.features, 'dropout.features'),
+      hidden: rate(d.hidden, 'dropout.hidden'),
+    };
   }
 
   const spec: ModelSpec = {
@@ -267,47 +318,81 @@ function checkGeometry(spec: ModelSpec, fail: (field: string, message: string) =
       const ph = h + 2 * f.padding;
       const pw = w + 2 * f.padding;
       if (f.kernel > ph || f.kernel > pw) {
-        fail(field, `${field}: kernel ${f.kernel} does not fit the ${h}x${w} map with padding ${f.padding}`);
+        fail(
+          field,
+          `${field}: kernel ${f.kernel} does not fit the ${h}x${w} map with padding ${f.padding}`,
+        );
       }
       const fanIn = c * f.kernel * f.kernel;
-      if (!fitsSf(fanIn)) fail(field, `${field}: fan-in ${fanIn} (channels·kernel²) makes the scaling factor 256·${fanIn} overflow i32`);
+      if (!fitsSf(fanIn))
+        fail(
+          field,
+          `${field}: fan-in ${fanIn} (channels·kernel²) makes the scaling factor 256·${fanIn} overflow i32`,
+        );
       h = ph - f.kernel + 1;
       w = pw - f.kernel + 1;
       c = f.conv;
-      if (!fitsTensor(f.conv, fanIn) || !fitsTensor(c, h, w)) fail(field, `${field}: the block is too large for i32 indexing`);
+      if (!fitsTensor(f.conv, fanIn) || !fitsTensor(c, h, w))
+        fail(field, `${field}: the block is too large for i32 indexing`);
       const head = headPooling(c, h, w, spec.headDim);
-      if (!fitsSf(head.dlr)) fail(field, `${field}: the learning head's input size ${head.dlr} makes its scaling factor overflow i32`);
-      if (!fitsTensor(spec.classes, head.dlr)) fail(field, `${field}: the learning head is too large for i32 indexing`);
+      if (!fitsSf(head.dlr))
+        fail(
+          field,
+          `${field}: the learning head's input size ${head.dlr} makes its scaling factor overflow i32`,
+        );
+      if (!fitsTensor(spec.classes, head.dlr))
+        fail(field, `${field}: the learning head is too large for i32 indexing`);
     } else {
       if (Math.trunc(h / f.pool) < 1 || Math.trunc(w / f.pool) < 1) {
-        fail(field, `${field}: pool ${f.pool} shrinks the ${h}x${w} map to ${Math.trunc(h / f.pool)}x${Math.trunc(w / f.pool)}`);
+        fail(
+          field,
+          `${field}: pool ${f.pool} shrinks the ${h}x${w} map to ${Math.trunc(h / f.pool)}x${Math.trunc(w / f.pool)}`,
+        );
       }
       h = Math.trunc(h / f.pool);
       w = Math.trunc(w / f.pool);
     }
   });
   let inFeatures = c * h * w;
-  if (!fitsTensor(c, h, w)) fail('input', `the flattened input (${c}x${h}x${w}) is too large for i32 indexing`);
+  if (!fitsTensor(c, h, w))
+    fail('input', `the flattened input (${c}x${h}x${w}) is too large for i32 indexing`);
   spec.hidden.forEach((out, i) => {
     const field = `hidden[${i}]`;
-    if (!fitsSf(inFeatures)) fail(field, `${field}: fan-in ${inFeatures} makes the scaling factor 256·${inFeatures} overflow i32`);
-    if (!fitsTensor(out, inFeatures)) fail(field, `${field}: the weight [${out}, ${inFeatures}] is too large for i32 indexing`);
+    if (!fitsSf(inFeatures))
+      fail(
+        field,
+        `${field}: fan-in ${inFeatures} makes the scaling factor 256·${inFeatures} overflow i32`,
+      );
+    if (!fitsTensor(out, inFeatures))
+      fail(field, `${field}: the weight [${out}, ${inFeatures}] is too large for i32 indexing`);
     inFeatures = out;
   });
-  if (!fitsSf(inFeatures)) fail('classes', `the output layer's fan-in ${inFeatures} makes its scaling factor overflow i32`);
+  if (!fitsSf(inFeatures))
+    fail(
+      'classes',
+      `the output layer's fan-in ${inFeatures} makes its scaling factor overflow i32`,
+    );
 
   const fc = spec.dropout?.hidden ?? 0;
   if (fc > 0 && spec.features.length > 0) {
     const n = spec.features.length;
     if (n < 2 || isConv(spec.features[n - 1]) || !isConv(spec.features[n - 2])) {
-      fail('dropout.hidden', 'dropout.hidden in a CNN needs features that end with a conv block followed by a pool (the dropout sits before that pool)');
+      fail(
+        'dropout.hidden',
+        'dropout.hidden in a CNN needs features that end with a conv block followed by a pool (the dropout sits before that pool)',
+      );
     }
   }
 }
 
 function show(v: unknown): string {
   if (v === undefined) return 'nothing';
-  const s = typeof v === 'string' ? JSON.stringify(v) : typeof v === 'number' ? String(v) : JSON.stringify(v);
+  const s =
+    typeof v === 'string'
+      ? JSON.stringify(v)
+      : typeof v === 'number'
+        ? String(v)
+        : JSON.stringify(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 

@@ -64,7 +64,9 @@ export function memoryReport(backend: Backend, spec: ModelSpec, batch: number): 
   const before = backend.bytesInUse();
   const plan = planFromSpec(spec);
   const weightBytes = plan.parameters.reduce((a, p) => a + 4 * prod(p.shape), 0);
-  const model = Model.create(backend, spec, { weights: new Map(plan.parameters.map((p) => [p.name, new Int32Array(prod(p.shape))])) });
+  const model = Model.create(backend, spec, {
+    weights: new Map(plan.parameters.map((p) => [p.name, new Int32Array(prod(p.shape))])),
+  });
   try {
     const net = model.network(batch);
     const allocatedBytes = backend.bytesInUse() - before;
@@ -106,7 +108,9 @@ export function formatMemoryReport(r: MemoryReport): string {
     `  allocated         ${mib(r.allocatedBytes)}`,
     `  analytic minimum  ${mib(r.minimumBytes)}  (allocated = ${(r.ratioPercent / 100).toFixed(2)}x minimum)`,
     ...(r.scratchBytes
-      ? [`  kernel scratch    ${mib(r.scratchBytes)} (weight limbs, repacked inputs, raw sums, sparse delta lists; with it ${(r.withScratchPercent / 100).toFixed(2)}x minimum)`]
+      ? [
+          `  kernel scratch    ${mib(r.scratchBytes)} (weight limbs, repacked inputs, raw sums, sparse delta lists; with it ${(r.withScratchPercent / 100).toFixed(2)}x minimum)`,
+        ]
       : []),
     `  largest tensor    ${r.largestTensor.label} ${mib(r.largestTensor.bytes)}${r.bindingLimit ? ` (adapter limit per binding ${mib(r.bindingLimit)})` : ''}`,
   ].join('\n');
@@ -167,7 +171,10 @@ function fieldOf(label: string, spec: ModelSpec, plan: NetworkPlan): string {
   };
   if (m) {
     const index = Number(m[1]);
-    const head = label.includes('.head.') && plan.blocks[index].kind === 'conv' ? ` or headDim (${spec.headDim})` : '';
+    const head =
+      label.includes('.head.') && plan.blocks[index].kind === 'conv'
+        ? ` or headDim (${spec.headDim})`
+        : '';
     return `${blockField(index)}${head}`;
   }
   const last = plan.blocks.length - 1;
@@ -195,7 +202,8 @@ export function checkFits(spec: ModelSpec, batch: number, limits: BufferLimits):
   // Tensors first (they name the spec field to shrink), then the kernels' scratch buffers.
   const over = (b: number): { what: string; bytes: number; label?: string } | undefined => {
     const t = plannedTensors(spec, b).find((x) => x.bytes > limit);
-    if (t) return { what: `tensor ${t.label} [${t.shape.join(', ')}]`, bytes: t.bytes, label: t.label };
+    if (t)
+      return { what: `tensor ${t.label} [${t.shape.join(', ')}]`, bytes: t.bytes, label: t.label };
     const scratch = [...plannedScratch(spec, b)].find(([, bytes]) => bytes > limit);
     return scratch && { what: `kernel scratch ${scratch[0]}`, bytes: scratch[1] };
   };
@@ -218,5 +226,7 @@ export function checkFits(spec: ModelSpec, batch: number, limits: BufferLimits):
     if (over(mid)) hi = mid - 1;
     else lo = mid;
   }
-  throw new MemoryFitError(`batch ${batch} does not fit the adapter: ${head}; use a batch of at most ${lo} (--batch ${lo}) or shrink ${shrink(first.label)}`);
+  throw new MemoryFitError(
+    `batch ${batch} does not fit the adapter: ${head}; use a batch of at most ${lo} (--batch ${lo}) or shrink ${shrink(first.label)}`,
+  );
 }

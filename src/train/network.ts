@@ -22,17 +22,25 @@ export interface Parameters {
 /** Allocates every parameter tensor of a plan (zero-filled). */
 export function allocateParameters(backend: Backend, plan: NetworkPlan): Parameters {
   const tensors = new Map<string, Tensor>();
-  for (const { name, shape } of plan.parameters) tensors.set(name, backend.tensor(shape, 'i32', name));
+  for (const { name, shape } of plan.parameters)
+    tensors.set(name, backend.tensor(shape, 'i32', name));
   return { tensors };
 }
 
-export async function readParameters(backend: Backend, params: Parameters): Promise<Map<string, Int32Array>> {
+export async function readParameters(
+  backend: Backend,
+  params: Parameters,
+): Promise<Map<string, Int32Array>> {
   const out = new Map<string, Int32Array>();
   for (const [name, t] of params.tensors) out.set(name, await backend.read(t));
   return out;
 }
 
-export function writeParameters(backend: Backend, params: Parameters, values: Map<string, ArrayLike<number>>): void {
+export function writeParameters(
+  backend: Backend,
+  params: Parameters,
+  values: Map<string, ArrayLike<number>>,
+): void {
   for (const [name, t] of params.tensors) {
     const v = values.get(name);
     if (!v) throw new Error(`weights: missing tensor ${name}`);
@@ -104,7 +112,8 @@ export class Network {
     batch: number,
     readonly options: NetworkOptions = {},
   ) {
-    if (!Number.isInteger(batch) || batch <= 0) throw new Error(`batch must be a positive integer, got ${batch}`);
+    if (!Number.isInteger(batch) || batch <= 0)
+      throw new Error(`batch must be a positive integer, got ${batch}`);
     this.batch = batch;
     const B = batch;
     const C = plan.classes;
@@ -187,7 +196,13 @@ export class Network {
         input = bt.dropped;
       }
       if (bt.next && b.poolAfter) {
-        ops.maxPool({ x: input, kernel: b.poolAfter.kernel, padding: [0, 0], padMode: 'ignore', out: bt.next });
+        ops.maxPool({
+          x: input,
+          kernel: b.poolAfter.kernel,
+          padding: [0, 0],
+          padMode: 'ignore',
+          out: bt.next,
+        });
         input = bt.next;
       }
     }
@@ -240,7 +255,9 @@ export class Network {
       labels: this.y,
       oneHot: plan.oneHot,
       out: bt.g,
-      metrics: withMetrics ? { tensor: this.metrics, offset: blockIndex * METRIC_WORDS } : undefined,
+      metrics: withMetrics
+        ? { tensor: this.metrics, offset: blockIndex * METRIC_WORDS }
+        : undefined,
     });
     const P = this.weight(`blocks.${blockIndex}.head.weight`);
     // δ through the head uses P before its update, so it comes first.
@@ -262,20 +279,40 @@ export class Network {
       // Without a pool the head's input is the block output: δ = g·P through NITRO-ReLU's
       // backward, in one pass.
       const shape = [B, b.head.dlr];
-      ops.linearInputGrad({ g: bt.g, w: P, out: this.view(deltaS, shape), relu: { x: this.view(bt.s, shape), slopeInv: plan.slopeInv } });
+      ops.linearInputGrad({
+        g: bt.g,
+        w: P,
+        out: this.view(deltaS, shape),
+        relu: { x: this.view(bt.s, shape), slopeInv: plan.slopeInv },
+      });
     }
-    ops.linearWeightGrad({ g: bt.g, x: flat, sgd: { w: P, lrInv: this.lrInv, amp: 1, decayInv: plan.headDecayInv } });
-    if (plan.bias) this.biasUpdate(ops, `blocks.${blockIndex}.head.bias`, bt.g, 1, plan.headDecayInv);
+    ops.linearWeightGrad({
+      g: bt.g,
+      x: flat,
+      sgd: { w: P, lrInv: this.lrInv, amp: 1, decayInv: plan.headDecayInv },
+    });
+    if (plan.bias)
+      this.biasUpdate(ops, `blocks.${blockIndex}.head.bias`, bt.g, 1, plan.headDecayInv);
 
     const W = this.weight(`blocks.${blockIndex}.weight`);
     const sgd = { w: W, lrInv: this.lrInv, amp: plan.lrAmp, decayInv: plan.forwardDecayInv };
     if (b.kind === 'conv') {
       ops.conv2dWeightGrad({ delta: deltaS, x: input, padding: b.padding, sgd });
     } else {
-      ops.linearWeightGrad({ g: this.view(deltaS, [B, b.outFeatures]), x: this.view(input, [B, b.inFeatures]), sgd });
+      ops.linearWeightGrad({
+        g: this.view(deltaS, [B, b.outFeatures]),
+        x: this.view(input, [B, b.inFeatures]),
+        sgd,
+      });
     }
     if (plan.bias) {
-      this.biasUpdate(ops, `blocks.${blockIndex}.bias`, this.view(deltaS, [B, b.outFeatures]), plan.lrAmp, plan.forwardDecayInv);
+      this.biasUpdate(
+        ops,
+        `blocks.${blockIndex}.bias`,
+        this.view(deltaS, [B, b.outFeatures]),
+        plan.lrAmp,
+        plan.forwardDecayInv,
+      );
     }
   }
 
@@ -324,11 +361,17 @@ export class Network {
       out: this.gOut,
       metrics: { tensor: this.metrics, offset: plan.blocks.length * METRIC_WORDS },
     });
-    const outSgd = { w: this.weight('output.weight'), lrInv: this.lrInv, amp: 1, decayInv: plan.headDecayInv };
+    const outSgd = {
+      w: this.weight('output.weight'),
+      lrInv: this.lrInv,
+      amp: 1,
+      decayInv: plan.headDecayInv,
+    };
     ops.linearWeightGrad({ g: this.gOut, x: outIn, sgd: outSgd });
     if (plan.bias) this.biasUpdate(ops, 'output.bias', this.gOut, 1, plan.headDecayInv);
     for (const b of plan.blocks) {
-      for (let u = 0; u < b.updatesPerStep; u++) this.blockUpdate(ops, b.index, inputs[b.index], u === 0);
+      for (let u = 0; u < b.updatesPerStep; u++)
+        this.blockUpdate(ops, b.index, inputs[b.index], u === 0);
     }
   }
 

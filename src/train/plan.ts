@@ -10,7 +10,8 @@ export const ONE_HOT = 32;
 
 export type BlockPlan = BlockGeometry;
 
-export interface NetworkPlan extends Pick<ModelGeometry, 'input' | 'classes' | 'blocks' | 'headPoolPadMode'> {
+export interface NetworkPlan
+  extends Pick<ModelGeometry, 'input' | 'classes' | 'blocks' | 'headPoolPadMode'> {
   output: { inFeatures: number; sf: number };
   /** Checkpoint tensors in order (CONTRACT §2). */
   parameters: { name: string; shape: number[] }[];

@@ -21,22 +21,31 @@ export function firstSamples(ds: Dataset, n?: number): Dataset {
  * Normalises both splits with statistics of the training split (NITRO-D.md §2.1), drawn from
  * the protocol's seeded sample order, as the reference does.
  */
-export function normalizeSplit(raw: DataSplit, protocol: Pick<Preset['protocol'], 'seed' | 'statsSamples'>): { split: DataSplit; stats: NormStats } {
+export function normalizeSplit(
+  raw: DataSplit,
+  protocol: Pick<Preset['protocol'], 'seed' | 'statsSamples'>,
+): { split: DataSplit; stats: NormStats } {
   const stats = computeNormStats(raw.train.images, raw.train.shape, {
     order: statsOrder(raw.train.labels.length, protocol.seed),
     statsSamples: protocol.statsSamples,
   });
-  return { stats, split: { train: normalizeDataset(raw.train, stats), test: normalizeDataset(raw.test, stats) } };
+  return {
+    stats,
+    split: { train: normalizeDataset(raw.train, stats), test: normalizeDataset(raw.test, stats) },
+  };
 }
 
 /** Trainer options of a preset's protocol: batch, epochs, seed, augmentation, LR plateau, early stop. */
-export function protocolOptions(preset: Preset): Pick<TrainerOptions, 'batch' | 'epochs' | 'seed' | 'augment' | 'plateau' | 'earlyStopping'> {
+export function protocolOptions(
+  preset: Preset,
+): Pick<TrainerOptions, 'batch' | 'epochs' | 'seed' | 'augment' | 'plateau' | 'earlyStopping'> {
   const p = preset.protocol;
   return {
     batch: p.batch,
     epochs: p.epochs,
     seed: p.seed,
-    augment: p.augment === 'none' ? undefined : { pad: p.augmentPad, flip: p.augment === 'crop-flip' },
+    augment:
+      p.augment === 'none' ? undefined : { pad: p.augmentPad, flip: p.augment === 'crop-flip' },
     plateau: { ...p.plateau, minDeltaBp: p.plateau.minDelta },
     earlyStopping: { ...p.earlyStopping, minDeltaBp: p.earlyStopping.minDelta },
   };

@@ -46,7 +46,8 @@ export function observe(
   // improvement >= minDelta  <=>  (correct/total - best/bestTotal) * 10000 >= minDeltaBp
   const improved =
     state.bestCorrect < 0 ||
-    (correct * state.total - state.bestCorrect * total) * 10000 >= config.minDeltaBp * total * state.total;
+    (correct * state.total - state.bestCorrect * total) * 10000 >=
+      config.minDeltaBp * total * state.total;
   if (improved) {
     state.bestCorrect = correct;
     state.total = total;

@@ -39,7 +39,12 @@ export class ShapeBackend implements Backend {
   }
 
   view(t: Tensor, shape: readonly number[], label?: string): Tensor {
-    return { shape: [...shape], dtype: t.dtype, label: label ?? t.label, size: shape.reduce((a, b) => a * b, 1) };
+    return {
+      shape: [...shape],
+      dtype: t.dtype,
+      label: label ?? t.label,
+      size: shape.reduce((a, b) => a * b, 1),
+    };
   }
 
   write(): void {}

@@ -108,7 +108,12 @@ interface Snapshot {
   metrics: Int32Array;
 }
 
-function metricsOf(words: Int32Array, blocks: number, classes: number, total: number): SplitMetrics {
+function metricsOf(
+  words: Int32Array,
+  blocks: number,
+  classes: number,
+  total: number,
+): SplitMetrics {
   const at = (slot: number): HeadMetrics => {
     const correct = words[slot * METRIC_WORDS];
     const lo = words[slot * METRIC_WORDS + 1] >>> 0;
@@ -143,9 +148,12 @@ export class Trainer {
   ) {
     this.model = model;
     this.backend = model.backend;
-    if (!Number.isInteger(options.batch) || options.batch <= 0) throw new Error(`batch must be a positive integer, got ${options.batch}`);
+    if (!Number.isInteger(options.batch) || options.batch <= 0)
+      throw new Error(`batch must be a positive integer, got ${options.batch}`);
     if (options.batch > train.labels.length) {
-      throw new Error(`batch ${options.batch} is larger than the training set (${train.labels.length} samples)`);
+      throw new Error(
+        `batch ${options.batch} is larger than the training set (${train.labels.length} samples)`,
+      );
     }
     this.state = state ?? {
       epoch: 0,
@@ -195,7 +203,8 @@ export class Trainer {
       try {
         return await fn();
       } catch (e) {
-        if (!(e instanceof DeviceLostError) || !this.options.recreateBackend || !this.snapshot) throw e;
+        if (!(e instanceof DeviceLostError) || !this.options.recreateBackend || !this.snapshot)
+          throw e;
         await this.recover(e);
       }
     }
@@ -213,7 +222,12 @@ export class Trainer {
     this.trainData = undefined;
     this.testData = undefined;
     this.pendingResume = snap;
-    this.options.onRecover?.({ epoch: snap.epoch, step: snap.step, lostSteps: this.lastEpoch === snap.epoch ? this.lastStep - snap.step : 0, message: error.message });
+    this.options.onRecover?.({
+      epoch: snap.epoch,
+      step: snap.step,
+      lostSteps: this.lastEpoch === snap.epoch ? this.lastStep - snap.step : 0,
+      message: error.message,
+    });
   }
 
   private pendingResume?: Snapshot;
@@ -235,7 +249,14 @@ export class Trainer {
     const { batch, seed } = this.options;
     const backend = this.backend;
     const n = this.train.labels.length;
-    const plan = epochPlan({ samples: n, batch, seed, epoch, augment: this.options.augment, images: this.train });
+    const plan = epochPlan({
+      samples: n,
+      batch,
+      seed,
+      epoch,
+      augment: this.options.augment,
+      images: this.train,
+    });
     const steps = plan.steps;
     const net = this.model.network(batch);
     net.setLrInv(this.state.lrInv);
@@ -287,15 +308,33 @@ export class Trainer {
         this.lastStep = step;
         const dt = performance.now() - t0;
         if (adaptive && dt < 250 && chunk < 256) chunk *= 2;
-        if (snapshotEvery > 0 && step % snapshotEvery === 0 && step < steps) await this.takeSnapshot(net, epoch, step);
+        if (snapshotEvery > 0 && step % snapshotEvery === 0 && step < steps)
+          await this.takeSnapshot(net, epoch, step);
         const elapsed = (performance.now() - started) / 1000;
-        this.options.onStep?.({ epoch, step, steps, imagesPerSecond: ((step - firstStep) * batch) / Math.max(elapsed, 1e-9) });
+        this.options.onStep?.({
+          epoch,
+          step,
+          steps,
+          imagesPerSecond: ((step - firstStep) * batch) / Math.max(elapsed, 1e-9),
+        });
       }
       const seconds = (performance.now() - started) / 1000;
       const words = await backend.read(net.metrics);
-      const train = metricsOf(words, this.model.plan.blocks.length, this.model.plan.classes, steps * batch);
+      const train = metricsOf(
+        words,
+        this.model.plan.blocks.length,
+        this.model.plan.classes,
+        steps * batch,
+      );
       const test = this.test ? await this.evaluate(this.test) : undefined;
-      return this.finishEpoch(epoch, train, test, seconds, ((steps - firstStep) * batch) / Math.max(seconds, 1e-9), net);
+      return this.finishEpoch(
+        epoch,
+        train,
+        test,
+        seconds,
+        ((steps - firstStep) * batch) / Math.max(seconds, 1e-9),
+        net,
+      );
     } finally {
       backend.dispose(indices);
       if (augParams) backend.dispose(augParams);
@@ -350,7 +389,10 @@ export class Trainer {
 }
 
 /** Uploads a (normalised) dataset to the device as [N, ...shape] int8 samples and [N] labels. */
-export function uploadDataset(backend: Backend, dataset: Dataset): { data: Tensor; labels: Tensor } {
+export function uploadDataset(
+  backend: Backend,
+  dataset: Dataset,
+): { data: Tensor; labels: Tensor } {
   const n = dataset.labels.length;
   const data = backend.tensor([n, ...dataset.shape], 'i8', `${dataset.name}.images`);
   backend.write(data, dataset.images);
@@ -381,11 +423,17 @@ export async function evaluateOn(
     for (const part of parts) {
       const count = part.steps * part.net.batch;
       const indices = backend.tensor([count], 'i32', 'eval.indices');
-      backend.write(indices, Int32Array.from({ length: count }, (_, i) => part.start + i));
+      backend.write(
+        indices,
+        Int32Array.from({ length: count }, (_, i) => part.start + i),
+      );
       try {
         backend.write(part.net.cursor, [0]);
         backend.write(part.net.metrics, new Int32Array(part.net.metrics.size));
-        const program = part.net.recordEvalStep({ data: device.data, labels: device.labels, indices }, confusion);
+        const program = part.net.recordEvalStep(
+          { data: device.data, labels: device.labels, indices },
+          confusion,
+        );
         backend.run(program, part.steps);
         const m = await backend.read(part.net.metrics);
         addMetricWords(words, m);
@@ -395,7 +443,9 @@ export async function evaluateOn(
     }
     const result = metricsOf(words, blocks, C, n);
     const cm = await backend.read(confusion);
-    result.confusion = Array.from({ length: C }, (_, t) => Array.from(cm.subarray(t * C, t * C + C)));
+    result.confusion = Array.from({ length: C }, (_, t) =>
+      Array.from(cm.subarray(t * C, t * C + C)),
+    );
     return result;
   } finally {
     backend.dispose(confusion);
@@ -417,7 +467,11 @@ function addMetricWords(into: Int32Array, add: Int32Array): void {
  * Checkpoint metadata of a training run: everything `--resume` needs (protocol, normalisation,
  * trainer state). Deterministic, so the CLI and the demo page write the same bytes.
  */
-export function trainingMetadata(preset: Preset, stats: NormStats, state: TrainerState): Record<string, string> {
+export function trainingMetadata(
+  preset: Preset,
+  stats: NormStats,
+  state: TrainerState,
+): Record<string, string> {
   return {
     preset: preset.name,
     dataset: preset.dataset,

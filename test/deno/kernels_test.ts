@@ -7,7 +7,12 @@ import type * as Nitro from '../../src/index.ts';
 
 // Deno's globals, declared locally so the file also type-checks under the project's tsc.
 declare const Deno: {
-  test(def: { name: string; fn: () => Promise<void>; sanitizeOps?: boolean; sanitizeResources?: boolean }): void;
+  test(def: {
+    name: string;
+    fn: () => Promise<void>;
+    sanitizeOps?: boolean;
+    sanitizeResources?: boolean;
+  }): void;
 };
 
 type Backend = Nitro.Backend;
@@ -20,7 +25,9 @@ const lib = (await import(new URL('../../dist/index.js', import.meta.url).href))
 function cpuBackend(): Backend {
   const CpuBackend = lib.CpuBackend as (new () => Backend) | undefined;
   if (typeof CpuBackend !== 'function') {
-    throw new Error('dist/index.js does not export CpuBackend (src/cpu/cpu-backend.ts, exported from src/index.ts)');
+    throw new Error(
+      'dist/index.js does not export CpuBackend (src/cpu/cpu-backend.ts, exported from src/index.ts)',
+    );
   }
   return new CpuBackend();
 }
@@ -49,7 +56,16 @@ interface Input {
 }
 
 function input(rng: Nitro.Rng, shape: number[], dtype: DType, lo: number, hi: number): Input {
-  return { shape, dtype, values: ints(rng, shape.reduce((a, b) => a * b, 1), lo, hi) };
+  return {
+    shape,
+    dtype,
+    values: ints(
+      rng,
+      shape.reduce((a, b) => a * b, 1),
+      lo,
+      hi,
+    ),
+  };
 }
 
 /**
@@ -79,7 +95,8 @@ async function compare(
   }
   Object.keys(outputs).forEach((name, k) => {
     const [got, want] = [results[0][k], results[1][k]];
-    if (got.length !== want.length) throw new Error(`${what}, ${name}: ${got.length} elements, expected ${want.length}`);
+    if (got.length !== want.length)
+      throw new Error(`${what}, ${name}: ${got.length} elements, expected ${want.length}`);
     let bad = -1;
     let count = 0;
     for (let i = 0; i < want.length; i++) {
@@ -101,26 +118,29 @@ function gpuTest(name: string, fn: () => Promise<void>): void {
   Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
 }
 
-gpuTest('webgpu device from the bundle: fill, packed int8 round trip, recorded replay', async () => {
-  const gpu = await webgpu();
-  if (gpu.info.runtime !== 'deno') throw new Error(`runtime detected as ${gpu.info.runtime}`);
-  console.log(gpu.description);
-  const t = gpu.tensor([3, 5], 'i32', 't');
-  gpu.ops.fill({ out: t, value: -7 });
-  const filled = await gpu.read(t);
-  if (!filled.every((v) => v === -7)) throw new Error(`fill: got ${[...filled]}`);
-  const bytes = [1, -2, 3, -128, 127, 0, 5, 6, 7, 8, 9, -10];
-  const p = gpu.tensor([2, 6], 'i8', 'p');
-  gpu.write(p, bytes);
-  const back = [...(await gpu.read(p))];
-  if (back.join() !== bytes.join()) throw new Error(`i8 round trip: got ${back}`);
-  const cursor = gpu.tensor([1], 'i32', 'cursor');
-  const prog = gpu.record('advance', (ops) => ops.advance({ cursor }));
-  gpu.run(prog, 5);
-  gpu.run(prog);
-  const [count] = await gpu.read(cursor);
-  if (count !== 6) throw new Error(`advance: got ${count}, expected 6`);
-});
+gpuTest(
+  'webgpu device from the bundle: fill, packed int8 round trip, recorded replay',
+  async () => {
+    const gpu = await webgpu();
+    if (gpu.info.runtime !== 'deno') throw new Error(`runtime detected as ${gpu.info.runtime}`);
+    console.log(gpu.description);
+    const t = gpu.tensor([3, 5], 'i32', 't');
+    gpu.ops.fill({ out: t, value: -7 });
+    const filled = await gpu.read(t);
+    if (!filled.every((v) => v === -7)) throw new Error(`fill: got ${[...filled]}`);
+    const bytes = [1, -2, 3, -128, 127, 0, 5, 6, 7, 8, 9, -10];
+    const p = gpu.tensor([2, 6], 'i8', 'p');
+    gpu.write(p, bytes);
+    const back = [...(await gpu.read(p))];
+    if (back.join() !== bytes.join()) throw new Error(`i8 round trip: got ${back}`);
+    const cursor = gpu.tensor([1], 'i32', 'cursor');
+    const prog = gpu.record('advance', (ops) => ops.advance({ cursor }));
+    gpu.run(prog, 5);
+    gpu.run(prog);
+    const [count] = await gpu.read(cursor);
+    if (count !== 6) throw new Error(`advance: got ${count}, expected 6`);
+  },
+);
 
 // Shapes are deliberately ragged: rows that are not a multiple of four exercise int8 packing.
 const B = 5;
@@ -156,7 +176,13 @@ gpuTest('linear: scaling and NITRO-ReLU epilogues', async () => {
       `linear scale ${scale} + relu`,
       inputs,
       { out: { shape: [B, O], dtype: 'i8' }, act: { shape: [B, O], dtype: 'i8' } },
-      (ops, t) => ops.linear({ x: t.x, w: t.w, out: t.out, epilogue: { scale, relu: { out: t.act, slopeInv: 4 } } }),
+      (ops, t) =>
+        ops.linear({
+          x: t.x,
+          w: t.w,
+          out: t.out,
+          epilogue: { scale, relu: { out: t.act, slopeInv: 4 } },
+        }),
     );
   }
 });
@@ -216,7 +242,13 @@ for (const [k, padding] of [
       inputs,
       { out: { shape: [2, F, Ho, Wo], dtype: 'i8' }, act: { shape: [2, F, Ho, Wo], dtype: 'i8' } },
       (ops, t) =>
-        ops.conv2d({ x: t.x, w: t.w, padding, out: t.out, epilogue: { scale, relu: { out: t.act, slopeInv: 4 } } }),
+        ops.conv2d({
+          x: t.x,
+          w: t.w,
+          padding,
+          out: t.out,
+          epilogue: { scale, relu: { out: t.act, slopeInv: 4 } },
+        }),
     );
     await compare(
       'conv2d small scale (clipping)',
@@ -230,7 +262,10 @@ for (const [k, padding] of [
     const rng = new lib.Rng(300 + k * 10 + padding);
     await compare(
       'conv2dWeightGrad',
-      { delta: input(rng, [2, F, Ho, Wo], 'i32', -20000, 20000), x: input(rng, [2, C, H, W], 'i8', -128, 127) },
+      {
+        delta: input(rng, [2, F, Ho, Wo], 'i32', -20000, 20000),
+        x: input(rng, [2, C, H, W], 'i8', -128, 127),
+      },
       { out: { shape: [F, C, k, k], dtype: 'i32' } },
       (ops, t) => ops.conv2dWeightGrad({ delta: t.delta, x: t.x, padding, out: t.out }),
     );

@@ -33,20 +33,32 @@ export async function benchKernelsCommand(argv: string[]): Promise<number> {
     ...BACKEND_FLAG,
   });
   const which = (flags.backend as string | undefined) ?? 'both';
-  if (!['webgpu', 'cpu', 'both'].includes(which)) throw new UsageError(`bench-kernels: --backend must be webgpu, cpu or both, got '${which}'`);
-  const kinds: BackendKind[] = which === 'both' ? ['webgpu', 'cpu'] : [backendFlag('bench-kernels', flags)];
+  if (!['webgpu', 'cpu', 'both'].includes(which))
+    throw new UsageError(`bench-kernels: --backend must be webgpu, cpu or both, got '${which}'`);
+  const kinds: BackendKind[] =
+    which === 'both' ? ['webgpu', 'cpu'] : [backendFlag('bench-kernels', flags)];
   const batch = intFlag('bench-kernels', flags, 'batch', 64);
   const cpuMaxMop = intFlag('bench-kernels', flags, 'cpu-max-mop', 2000, 0);
   const targetMs = intFlag('bench-kernels', flags, 'target-ms', 50);
-  const timing = choiceFlag<Timing>('bench-kernels', flags, 'timing', ['auto', 'timestamps', 'solo'], 'auto');
+  const timing = choiceFlag<Timing>(
+    'bench-kernels',
+    flags,
+    'timing',
+    ['auto', 'timestamps', 'solo'],
+    'auto',
+  );
   const variants = Boolean(flags.variants);
   const filter = (flags.filter as string | undefined) ?? '';
   const shapes = paperKernelShapes(batch).filter((s) => s.layer.includes(filter));
-  if (shapes.length === 0) throw new UsageError(`bench-kernels: no layer matches --filter '${filter}'`);
+  if (shapes.length === 0)
+    throw new UsageError(`bench-kernels: no layer matches --filter '${filter}'`);
   const results: KernelBenchResult[] = [];
   for (const kind of kinds) {
     const kindTiming = kind === 'cpu' ? 'solo' : timing;
-    const backend = await createBackend(kind, kind === 'webgpu' ? { timestamps: kindTiming === 'auto' || kindTiming === 'timestamps' } : {});
+    const backend = await createBackend(
+      kind,
+      kind === 'webgpu' ? { timestamps: kindTiming === 'auto' || kindTiming === 'timestamps' } : {},
+    );
     try {
       results.push(
         await benchKernels(backend, shapes, {
@@ -55,13 +67,17 @@ export async function benchKernelsCommand(argv: string[]): Promise<number> {
           variants,
           maxOps: kind === 'cpu' && cpuMaxMop > 0 ? cpuMaxMop * 1e6 : undefined,
           onRow: (r) =>
-            console.error(`bench-kernels: ${kind} ${r.layer} ${r.op}${r.variant ? ` ${r.variant}` : ''}: ${r.skipped ?? `${r.ms} ms, ${r.gops} GOP/s`}`),
+            console.error(
+              `bench-kernels: ${kind} ${r.layer} ${r.op}${r.variant ? ` ${r.variant}` : ''}: ${r.skipped ?? `${r.ms} ms, ${r.gops} GOP/s`}`,
+            ),
         }),
       );
     } finally {
       backend.destroy();
     }
   }
-  console.log(flags.json ? JSON.stringify({ batch, variants, results }) : formatKernelBench(results));
+  console.log(
+    flags.json ? JSON.stringify({ batch, variants, results }) : formatKernelBench(results),
+  );
   return 0;
 }

@@ -27,7 +27,10 @@ export const BENCH_HELP = `training throughput of a preset: images/s, GOP/s, mem
   --json                 print one JSON object`;
 
 function backendFor(kind: BackendKind, timing: KernelTiming): Promise<Backend> {
-  return createBackend(kind, kind === 'webgpu' ? { timestamps: timing === 'auto' || timing === 'timestamps' } : {});
+  return createBackend(
+    kind,
+    kind === 'webgpu' ? { timestamps: timing === 'auto' || timing === 'timestamps' } : {},
+  );
 }
 
 export async function benchCommand(argv: string[]): Promise<number> {
@@ -44,13 +47,22 @@ export async function benchCommand(argv: string[]): Promise<number> {
     ...BACKEND_FLAG,
   });
   const preset = (flags.preset as string | undefined) ?? 'mlp1';
-  if (!presetNames.includes(preset)) throw new UsageError(`bench: unknown preset '${preset}'; valid presets: ${presetNames.join(', ')}`);
+  if (!presetNames.includes(preset))
+    throw new UsageError(
+      `bench: unknown preset '${preset}'; valid presets: ${presetNames.join(', ')}`,
+    );
   const batch = flags.batch === undefined ? undefined : intFlag('bench', flags, 'batch', 64);
   const steps = intFlag('bench', flags, 'steps', 20);
   const warmup = intFlag('bench', flags, 'warmup', 2, 0);
   const kernelReps = intFlag('bench', flags, 'kernel-reps', 3);
   const seed = intFlag('bench', flags, 'seed', 1, 0);
-  const kernelTiming = choiceFlag<KernelTiming>('bench', flags, 'kernel-timing', ['auto', 'timestamps', 'solo', 'none'], 'auto');
+  const kernelTiming = choiceFlag<KernelTiming>(
+    'bench',
+    flags,
+    'kernel-timing',
+    ['auto', 'timestamps', 'solo', 'none'],
+    'auto',
+  );
   const backend = await backendFor(backendFlag('bench', flags), kernelTiming);
   try {
     const tuned = loadTunedForCommand(backend, Boolean(flags['no-tuned']));
@@ -66,7 +78,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
       onPhase: (p) => console.error(`bench: ${p}`),
     });
     const variants = formatVariantsInUse(result.variants);
-    console.log(flags.json ? JSON.stringify(result) : formatTrainingBench(result) + (variants ? `\n${variants}` : ''));
+    console.log(
+      flags.json
+        ? JSON.stringify(result)
+        : formatTrainingBench(result) + (variants ? `\n${variants}` : ''),
+    );
     return 0;
   } finally {
     backend.destroy();

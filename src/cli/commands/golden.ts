@@ -48,7 +48,10 @@ export async function stepCommand(argv: string[]): Promise<number> {
   const batchBytes = await readFileBytes(batchesFile);
   const { backend, model } = await loadModel(flags, 'step');
   try {
-    const b = parseBatches(batchBytes, batchesFile, { shape: model.plan.input, classes: model.plan.classes });
+    const b = parseBatches(batchBytes, batchesFile, {
+      shape: model.plan.input,
+      classes: model.plan.classes,
+    });
     await model.trainOnBatches(b.x, b.y, b.steps, b.batch);
     await writeFileAtomic(out, await model.toCheckpoint({ steps: String(b.steps) }));
     return 0;

@@ -21,14 +21,27 @@ const MODEL_FLAGS = {
 } as const;
 
 export async function initCommand(argv: string[]): Promise<number> {
-  const flags = parseFlags('init', argv, { ...MODEL_FLAGS, seed: { type: 'string' }, out: { type: 'string' } });
+  const flags = parseFlags('init', argv, {
+    ...MODEL_FLAGS,
+    seed: { type: 'string' },
+    out: { type: 'string' },
+  });
   const preset = resolvePreset('init', flags);
   const out = requireString('init', flags, 'out');
   const seed = intFlag('init', flags, 'seed', preset.protocol.seed, 0);
   const plan = planFromSpec(preset.spec);
   const weights = initWeights(preset.spec, seed);
-  await writeFileAtomic(out, serializeCheckpoint(plan.parameters, weights, checkpointMetadata(preset.spec, { seed: String(seed) })));
-  console.error(`wrote ${out}: ${plan.parameters.length} tensors, ${plan.geometry.cost.parameters} parameters (seed ${seed})`);
+  await writeFileAtomic(
+    out,
+    serializeCheckpoint(
+      plan.parameters,
+      weights,
+      checkpointMetadata(preset.spec, { seed: String(seed) }),
+    ),
+  );
+  console.error(
+    `wrote ${out}: ${plan.parameters.length} tensors, ${plan.geometry.cost.parameters} parameters (seed ${seed})`,
+  );
   return 0;
 }
 
@@ -62,17 +75,29 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const { split } = await prepareData(preset, flags, 'eval');
   const backend = await createBackend(backendFlag('eval', flags));
   try {
-    if (backend instanceof WebGPUBackend) checkFits(preset.spec, evalBatchFor(split.test.labels.length), backend.device.limits);
+    if (backend instanceof WebGPUBackend)
+      checkFits(preset.spec, evalBatchFor(split.test.labels.length), backend.device.limits);
     const model = Model.create(backend, preset.spec, { weights: ckpt.tensors });
     const device = uploadDataset(backend, split.test);
     const m = await evaluateOn(model, device, split.test.labels.length);
     if (flags.json) {
-      console.log(JSON.stringify({ accuracy: m.output.accuracyBp / 100, correct: m.output.correct, total: m.output.total, heads: m.heads.map((h) => h.accuracyBp / 100), confusion: m.confusion }));
+      console.log(
+        JSON.stringify({
+          accuracy: m.output.accuracyBp / 100,
+          correct: m.output.correct,
+          total: m.output.total,
+          heads: m.heads.map((h) => h.accuracyBp / 100),
+          confusion: m.confusion,
+        }),
+      );
     } else {
-      console.log(`test accuracy ${formatBp(m.output.accuracyBp)} (${m.output.correct}/${m.output.total})`);
+      console.log(
+        `test accuracy ${formatBp(m.output.accuracyBp)} (${m.output.correct}/${m.output.total})`,
+      );
       for (const [i, h] of m.heads.entries()) console.log(`  head ${i}: ${formatBp(h.accuracyBp)}`);
       console.log('confusion matrix (rows: true class, columns: predicted):');
-      for (const row of m.confusion ?? []) console.log(row.map((v) => String(v).padStart(5)).join(''));
+      for (const row of m.confusion ?? [])
+        console.log(row.map((v) => String(v).padStart(5)).join(''));
     }
     return 0;
   } finally {
@@ -81,7 +106,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
 }
 
 export async function infoCommand(argv: string[]): Promise<number> {
-  const flags = parseFlags('info', argv, { ...MODEL_FLAGS, batch: { type: 'string' }, json: { type: 'boolean' }, ...BACKEND_FLAG });
+  const flags = parseFlags('info', argv, {
+    ...MODEL_FLAGS,
+    batch: { type: 'string' },
+    json: { type: 'boolean' },
+    ...BACKEND_FLAG,
+  });
   const withModel = typeof flags.preset === 'string' || typeof flags.model === 'string';
   const preset = withModel ? resolvePreset('info', flags) : undefined;
   const batch = preset ? intFlag('info', flags, 'batch', preset.protocol.batch) : 0;
@@ -104,12 +134,15 @@ export async function infoCommand(argv: string[]): Promise<number> {
       return 0;
     }
     console.log(`adapter: ${report.adapter}`);
-    if (report.features) console.log(`features: ${(report.features as string[]).join(', ') || '(none)'}`);
+    if (report.features)
+      console.log(`features: ${(report.features as string[]).join(', ') || '(none)'}`);
     if (report.limits) {
       console.log('limits:');
-      for (const [k, v] of Object.entries(report.limits as Record<string, number>)) console.log(`  ${k.padEnd(44)} ${v}`);
+      for (const [k, v] of Object.entries(report.limits as Record<string, number>))
+        console.log(`  ${k.padEnd(44)} ${v}`);
     }
-    if (report.memory) console.log(formatMemoryReport(report.memory as ReturnType<typeof memoryReport>));
+    if (report.memory)
+      console.log(formatMemoryReport(report.memory as ReturnType<typeof memoryReport>));
     return 0;
   } finally {
     backend.destroy();

@@ -19,7 +19,14 @@ import { planFromSpec } from '../../train/plan.ts';
 import { firstSamples, normalizeSplit, protocolOptions } from '../../train/protocol.ts';
 import { formatBp } from '../../train/schedule.ts';
 import { checkFits } from '../../train/memory.ts';
-import { type EpochResult, evalBatchFor, Trainer, type TrainerOptions, type TrainerState, trainingMetadata } from '../../train/trainer.ts';
+import {
+  type EpochResult,
+  evalBatchFor,
+  Trainer,
+  type TrainerOptions,
+  type TrainerState,
+  trainingMetadata,
+} from '../../train/trainer.ts';
 import { BACKEND_FLAG, backendFlag, intFlag, parseFlags, UsageError } from '../args.ts';
 import { JsonLog } from '../log.ts';
 import { ProgressBar } from '../progress.ts';
@@ -79,7 +86,9 @@ export function resolvePreset(command: string, flags: Record<string, unknown>): 
   const spec = typeof flags.model === 'string' ? loadSpec(flags.model) : base.spec;
   const dataset = (flags.dataset as DatasetName | undefined) ?? base.dataset;
   if (!['fashion-mnist', 'mnist', 'cifar10'].includes(dataset)) {
-    throw new UsageError(`${command}: --dataset must be fashion-mnist, mnist or cifar10, got '${dataset}'`);
+    throw new UsageError(
+      `${command}: --dataset must be fashion-mnist, mnist or cifar10, got '${dataset}'`,
+    );
   }
   const protocol = { ...base.protocol };
   protocol.epochs = intFlag(command, flags, 'epochs', protocol.epochs);
@@ -94,14 +103,27 @@ export function resolvePreset(command: string, flags: Record<string, unknown>): 
 }
 
 /** Loads and normalises the data set with statistics from the training set (NITRO-D.md §2.1). */
-export async function prepareData(preset: Preset, flags: Record<string, unknown>, command: string): Promise<RunSetup> {
+export async function prepareData(
+  preset: Preset,
+  flags: Record<string, unknown>,
+  command: string,
+): Promise<RunSetup> {
   const raw = await loadDataset(preset.dataset, flags.data as string | undefined);
-  const trainRaw = firstSamples(raw.train, flags['train-limit'] === undefined ? undefined : intFlag(command, flags, 'train-limit', 0));
-  const testRaw = firstSamples(raw.test, flags['test-limit'] === undefined ? undefined : intFlag(command, flags, 'test-limit', 0));
+  const trainRaw = firstSamples(
+    raw.train,
+    flags['train-limit'] === undefined ? undefined : intFlag(command, flags, 'train-limit', 0),
+  );
+  const testRaw = firstSamples(
+    raw.test,
+    flags['test-limit'] === undefined ? undefined : intFlag(command, flags, 'test-limit', 0),
+  );
   const expected = planFromSpec(preset.spec).input;
   if (trainRaw.shape.some((d, i) => d !== expected[i])) {
-    const source = typeof flags.model === 'string' ? `the model ${flags.model}` : `preset ${preset.name}`;
-    throw new Error(`${preset.dataset} samples are [${trainRaw.shape.join(', ')}], ${source} expects input [${expected.join(', ')}] (pick the data with --dataset and --data)`);
+    const source =
+      typeof flags.model === 'string' ? `the model ${flags.model}` : `preset ${preset.name}`;
+    throw new Error(
+      `${preset.dataset} samples are [${trainRaw.shape.join(', ')}], ${source} expects input [${expected.join(', ')}] (pick the data with --dataset and --data)`,
+    );
   }
   const { split, stats } = normalizeSplit({ train: trainRaw, test: testRaw }, preset.protocol);
   return { preset, stats, split };
@@ -119,7 +141,10 @@ export function epochRecord(r: EpochResult): Record<string, unknown> {
     correct: s.output.correct,
     total: s.output.total,
     loss: Math.round(s.output.loss * 100) / 100,
-    heads: s.heads.map((h) => ({ accuracy: h.accuracyBp / 100, loss: Math.round(h.loss * 100) / 100 })),
+    heads: s.heads.map((h) => ({
+      accuracy: h.accuracyBp / 100,
+      loss: Math.round(h.loss * 100) / 100,
+    })),
   });
   return {
     event: 'epoch',
@@ -140,7 +165,11 @@ function firstDifference(a: unknown, b: unknown, path: string): string | undefin
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
     for (const k of keys) {
-      const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], /^\d+$/.test(k) ? `${path}[${k}]` : `${path}.${k}`);
+      const d = firstDifference(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+        /^\d+$/.test(k) ? `${path}[${k}]` : `${path}.${k}`,
+      );
       if (d) return d;
     }
     return undefined;
@@ -150,7 +179,10 @@ function firstDifference(a: unknown, b: unknown, path: string): string | undefin
 
 function metadataJson(file: string, meta: Record<string, string>, key: string): unknown {
   const text = meta[key];
-  if (text === undefined) throw new Error(`checkpoint ${file}: no "${key}" in its metadata (not written by nitro-d train)`);
+  if (text === undefined)
+    throw new Error(
+      `checkpoint ${file}: no "${key}" in its metadata (not written by nitro-d train)`,
+    );
   try {
     return JSON.parse(text);
   } catch {
@@ -159,22 +191,54 @@ function metadataJson(file: string, meta: Record<string, string>, key: string): 
 }
 
 /** Reads a --resume checkpoint and checks it continues this very run (spec and protocol). */
-async function loadResume(file: string, preset: Preset): Promise<{ weights: Map<string, Int32Array>; state: TrainerState; normalization: unknown }> {
-  const ckpt = parseCheckpoint(await readFileBytes(file), planFromSpec(preset.spec).parameters, file);
+async function loadResume(
+  file: string,
+  preset: Preset,
+): Promise<{ weights: Map<string, Int32Array>; state: TrainerState; normalization: unknown }> {
+  const ckpt = parseCheckpoint(
+    await readFileBytes(file),
+    planFromSpec(preset.spec).parameters,
+    file,
+  );
   const state = metadataJson(file, ckpt.metadata, 'trainer') as TrainerState;
-  if (!Number.isInteger(state?.epoch) || state.epoch < 0 || !Number.isInteger(state.lrInv) || state.lrInv <= 0) {
+  if (
+    !Number.isInteger(state?.epoch) ||
+    state.epoch < 0 ||
+    !Number.isInteger(state.lrInv) ||
+    state.lrInv <= 0
+  ) {
     throw new Error(`checkpoint ${file}: metadata "trainer" holds no valid trainer state`);
   }
-  const specDiff = firstDifference(metadataJson(file, ckpt.metadata, 'model'), preset.spec, 'model');
-  if (specDiff) throw new Error(`checkpoint ${file}: its model spec differs from the one requested at ${specDiff}`);
+  const specDiff = firstDifference(
+    metadataJson(file, ckpt.metadata, 'model'),
+    preset.spec,
+    'model',
+  );
+  if (specDiff)
+    throw new Error(
+      `checkpoint ${file}: its model spec differs from the one requested at ${specDiff}`,
+    );
   // Everything but the epoch count must be the run's own, or the bytes cannot match an unbroken run.
   const saved = metadataJson(file, ckpt.metadata, 'protocol') as Record<string, unknown>;
-  const protocolDiff = firstDifference({ ...saved, epochs: 0 }, { ...preset.protocol, epochs: 0 }, 'protocol');
-  if (protocolDiff) throw new Error(`checkpoint ${file}: it was trained with another ${protocolDiff} than requested (check --batch, --seed, --no-augment)`);
+  const protocolDiff = firstDifference(
+    { ...saved, epochs: 0 },
+    { ...preset.protocol, epochs: 0 },
+    'protocol',
+  );
+  if (protocolDiff)
+    throw new Error(
+      `checkpoint ${file}: it was trained with another ${protocolDiff} than requested (check --batch, --seed, --no-augment)`,
+    );
   if (ckpt.metadata.dataset !== preset.dataset) {
-    throw new Error(`checkpoint ${file}: it was trained on ${ckpt.metadata.dataset}, not ${preset.dataset}`);
+    throw new Error(
+      `checkpoint ${file}: it was trained on ${ckpt.metadata.dataset}, not ${preset.dataset}`,
+    );
   }
-  return { weights: ckpt.tensors, state, normalization: metadataJson(file, ckpt.metadata, 'normalization') };
+  return {
+    weights: ckpt.tensors,
+    state,
+    normalization: metadataJson(file, ckpt.metadata, 'normalization'),
+  };
 }
 
 /** Files and folders a fresh run made, removed again when it fails before its first checkpoint. */
@@ -216,28 +280,44 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const out = (flags.out as string | undefined) ?? join('runs', preset.name);
   const logFile = (flags.log as string | undefined) ?? join(out, 'log.jsonl');
   const snapshotEvery = intFlag('train', flags, 'snapshot-every', 200, 0);
-  const stepsPerSubmit = flags['steps-per-submit'] === undefined ? undefined : intFlag('train', flags, 'steps-per-submit', 1);
+  const stepsPerSubmit =
+    flags['steps-per-submit'] === undefined
+      ? undefined
+      : intFlag('train', flags, 'steps-per-submit', 1);
   const batch = preset.protocol.batch;
   let loseAt: { epoch: number; step: number } | undefined;
   if (typeof flags['simulate-device-loss'] === 'string') {
     const m = /^(\d+):(\d+)$/.exec(flags['simulate-device-loss']);
-    if (!m || Number(m[1]) < 1) throw new UsageError(`train: --simulate-device-loss must be EPOCH:STEP (epoch from 1), got '${flags['simulate-device-loss']}'`);
-    if (backendKind !== 'webgpu') throw new UsageError('train: --simulate-device-loss needs --backend webgpu');
+    if (!m || Number(m[1]) < 1)
+      throw new UsageError(
+        `train: --simulate-device-loss must be EPOCH:STEP (epoch from 1), got '${flags['simulate-device-loss']}'`,
+      );
+    if (backendKind !== 'webgpu')
+      throw new UsageError('train: --simulate-device-loss needs --backend webgpu');
     loseAt = { epoch: Number(m[1]), step: Number(m[2]) };
     // The loss happens between submissions, so step S must end one.
     if (stepsPerSubmit !== undefined && loseAt.step % stepsPerSubmit !== 0) {
-      throw new UsageError(`train: --simulate-device-loss step ${loseAt.step} is not a multiple of --steps-per-submit ${stepsPerSubmit}`);
+      throw new UsageError(
+        `train: --simulate-device-loss step ${loseAt.step} is not a multiple of --steps-per-submit ${stepsPerSubmit}`,
+      );
     }
   }
 
   // Everything is checked before anything is printed, created or written.
-  const resume = typeof flags.resume === 'string' ? await loadResume(flags.resume, preset) : undefined;
+  const resume =
+    typeof flags.resume === 'string' ? await loadResume(flags.resume, preset) : undefined;
   const setup = await prepareData(preset, flags, 'train');
   const { train, test } = setup.split;
-  if (batch > train.labels.length) throw new UsageError(`train: --batch ${batch} is larger than the training set (${train.labels.length} samples)`);
+  if (batch > train.labels.length)
+    throw new UsageError(
+      `train: --batch ${batch} is larger than the training set (${train.labels.length} samples)`,
+    );
   if (resume) {
     const d = firstDifference(resume.normalization, setup.stats, 'normalization');
-    if (d) throw new Error(`checkpoint ${flags.resume}: its ${d} differs from this data's (trained on other data or another --train-limit?)`);
+    if (d)
+      throw new Error(
+        `checkpoint ${flags.resume}: its ${d} differs from this data's (trained on other data or another --train-limit?)`,
+      );
   }
 
   const backend = await createBackend(backendKind);
@@ -251,11 +331,16 @@ export async function trainCommand(argv: string[]): Promise<number> {
       checkFits(preset.spec, batch, limits);
       checkFits(preset.spec, evalBatchFor(test.labels.length), limits);
       const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-      for (const [name, ds, flag] of [['training', train, 'train-limit'], ['test', test, 'test-limit']] as const) {
+      for (const [name, ds, flag] of [
+        ['training', train, 'train-limit'],
+        ['test', test, 'test-limit'],
+      ] as const) {
         const bytes = deviceBytes([ds.labels.length, ...ds.shape], 'i8');
         if (bytes > limit) {
           const most = Math.floor(limit / Math.ceil(bytes / ds.labels.length));
-          throw new UsageError(`train: the ${name} set (${ds.labels.length} samples, ${bytes} bytes) is larger than the adapter's ${limit}-byte buffer limit; use --${flag} ${most} or less`);
+          throw new UsageError(
+            `train: the ${name} set (${ds.labels.length} samples, ${bytes} bytes) is larger than the adapter's ${limit}-byte buffer limit; use --${flag} ${most} or less`,
+          );
         }
       }
     }
@@ -264,18 +349,28 @@ export async function trainCommand(argv: string[]): Promise<number> {
       if (!quiet) console.error(s);
     };
     say(`nitro-d train: ${preset.name} (${preset.description}) on ${preset.dataset}`);
-    say(`data: ${train.labels.length} train / ${test.labels.length} test samples, normalisation mean [${setup.stats.mean}] MAD [${setup.stats.mad}]`);
-    if (loseAt && (loseAt.epoch > preset.protocol.epochs || loseAt.step >= Math.floor(train.labels.length / batch))) {
+    say(
+      `data: ${train.labels.length} train / ${test.labels.length} test samples, normalisation mean [${setup.stats.mean}] MAD [${setup.stats.mad}]`,
+    );
+    if (
+      loseAt &&
+      (loseAt.epoch > preset.protocol.epochs ||
+        loseAt.step >= Math.floor(train.labels.length / batch))
+    ) {
       throw new UsageError(
         `train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} is outside the run (${preset.protocol.epochs} epochs of ${Math.floor(train.labels.length / batch)} steps)`,
       );
     }
-    const device = backend instanceof WebGPUBackend ? adapterName(backend.info) : backend.description;
+    const device =
+      backend instanceof WebGPUBackend ? adapterName(backend.info) : backend.description;
     say(`backend: ${backendKind} on ${device}`);
     const tuned = loadTunedForCommand(backend, Boolean(flags['no-tuned']));
     if (tuned) say(tuned);
 
-    const model = Model.create(backend, preset.spec, { seed: preset.protocol.seed, weights: resume?.weights });
+    const model = Model.create(backend, preset.spec, {
+      seed: preset.protocol.seed,
+      weights: resume?.weights,
+    });
     outputs.mkdir(out);
     outputs.mkdir(dirname(logFile));
     if (!resume) outputs.file(logFile);
@@ -291,18 +386,31 @@ export async function trainCommand(argv: string[]): Promise<number> {
       snapshotEvery,
       onStep: (p) => {
         position = { epoch: p.epoch, step: p.step };
-        bar?.update({ label: `epoch ${p.epoch}`, done: p.step * batch, total: p.steps * batch, rate: p.imagesPerSecond });
+        bar?.update({
+          label: `epoch ${p.epoch}`,
+          done: p.step * batch,
+          total: p.steps * batch,
+          rate: p.imagesPerSecond,
+        });
       },
       beforeChunk: loseAt
         ? () => {
-            if (loseAt && trainer && position.epoch === loseAt.epoch && position.step === loseAt.step) {
+            if (
+              loseAt &&
+              trainer &&
+              position.epoch === loseAt.epoch &&
+              position.step === loseAt.step
+            ) {
               loseAt = undefined;
               (trainer.model.backend as WebGPUBackend).device.destroy();
             }
           }
         : undefined,
       onRecover: (info) => {
-        const most = snapshotEvery > 0 ? `at most ${snapshotEvery} with --snapshot-every ${snapshotEvery}` : 'at most an epoch with --snapshot-every 0';
+        const most =
+          snapshotEvery > 0
+            ? `at most ${snapshotEvery} with --snapshot-every ${snapshotEvery}`
+            : 'at most an epoch with --snapshot-every 0';
         const line = `${info.message}; re-created the device, resumed from the host snapshot at epoch ${info.epoch} step ${info.step} and redid ${info.lostSteps} steps (${most})`;
         bar?.done();
         say(line);
@@ -337,19 +445,30 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const results = await trainer.fit();
     current = trainer.model.backend;
     const s = trainer.state;
-    const bestBp = s.bestCorrect >= 0 ? Math.floor((s.bestCorrect * 10000) / test.labels.length) : 0;
-    say(`done: ${results.length} epochs this run; best test accuracy ${formatBp(bestBp)} at epoch ${s.bestEpoch}; checkpoints in ${out}`);
-    runLog.write({ event: 'end', epochs: s.epoch, bestEpoch: s.bestEpoch, bestTestAccuracy: bestBp / 100 });
+    const bestBp =
+      s.bestCorrect >= 0 ? Math.floor((s.bestCorrect * 10000) / test.labels.length) : 0;
+    say(
+      `done: ${results.length} epochs this run; best test accuracy ${formatBp(bestBp)} at epoch ${s.bestEpoch}; checkpoints in ${out}`,
+    );
+    runLog.write({
+      event: 'end',
+      epochs: s.epoch,
+      bestEpoch: s.bestEpoch,
+      bestTestAccuracy: bestBp / 100,
+    });
     if (loseAt) {
       // The checkpoints are good; the recovery the flag asked for was not exercised.
-      console.error(`nitro-d train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} was never reached (the run stopped early)`);
+      console.error(
+        `nitro-d train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} was never reached (the run stopped early)`,
+      );
       return 1;
     }
     return 0;
   } catch (e) {
     if (trainer) current = trainer.model.backend;
     // A run that wrote checkpoints keeps its log, with the reason it stopped.
-    if (outputs.checkpointWritten || resume) log?.write({ event: 'error', message: (e as Error).message?.split('\n')[0] });
+    if (outputs.checkpointWritten || resume)
+      log?.write({ event: 'error', message: (e as Error).message?.split('\n')[0] });
     outputs.discard();
     throw e;
   } finally {

@@ -27,7 +27,9 @@ export const TUNE_HELP = `time each kernel variant of a model's GEMM ops on this
   ~/.cache/nitro-d; train and bench load it for their adapter (--no-tuned ignores it).`;
 
 export function formatTune(r: TuneResult): string {
-  const lines = [`${r.adapter}: ${r.timing === 'timestamps' ? 'timestamp queries' : 'wall clock'}, batch ${r.batch}, ${num(r.elapsedMs / 1000)} s`];
+  const lines = [
+    `${r.adapter}: ${r.timing === 'timestamps' ? 'timestamp queries' : 'wall clock'}, batch ${r.batch}, ${num(r.elapsedMs / 1000)} s`,
+  ];
   for (const op of GEMM_OPS) {
     const rows = r.rows.filter((row) => row.op === op);
     if (!rows.length) continue;
@@ -40,7 +42,13 @@ export function formatTune(r: TuneResult): string {
     ]);
     lines.push('', `${op} (ms per call)`);
     const header = ['shape', ...labels, 'winner', 'note'];
-    lines.push(...table(header, body, header.map((_, i) => i > 0 && i <= labels.length)).map((l) => `  ${l}`));
+    lines.push(
+      ...table(
+        header,
+        body,
+        header.map((_, i) => i > 0 && i <= labels.length),
+      ).map((l) => `  ${l}`),
+    );
   }
   return lines.join('\n');
 }
@@ -59,7 +67,13 @@ export async function tuneCommand(argv: string[]): Promise<number> {
   });
   const preset = resolvePreset('tune', flags);
   const batch = preset.protocol.batch;
-  const timing = choiceFlag<Exclude<KernelTiming, 'none'>>('tune', flags, 'timing', ['auto', 'timestamps', 'solo'], 'auto');
+  const timing = choiceFlag<Exclude<KernelTiming, 'none'>>(
+    'tune',
+    flags,
+    'timing',
+    ['auto', 'timestamps', 'solo'],
+    'auto',
+  );
   const reps = intFlag('tune', flags, 'reps', 15);
   const budgetS = intFlag('tune', flags, 'budget-s', 120, 0);
   const marginPct = intFlag('tune', flags, 'margin-pct', 5, 0, 1000);
@@ -73,12 +87,15 @@ export async function tuneCommand(argv: string[]): Promise<number> {
       budgetMs: budgetS * 1000,
       margin: marginPct / 100,
       minMacs: flags.all ? 0 : undefined,
-      onShape: (row) => console.error(`tune: ${row.key} -> ${row.winner}${row.skipped ? ` (${row.skipped})` : ''}`),
+      onShape: (row) =>
+        console.error(`tune: ${row.key} -> ${row.winner}${row.skipped ? ` (${row.skipped})` : ''}`),
     });
     const store = fileTuneStore();
     const what = `${typeof flags.model === 'string' ? flags.model : preset.name} batch ${batch}`;
     // The measurements are printed first: a cache that cannot be written does not lose them.
-    console.log(flags.json ? JSON.stringify({ ...result, cache: store.where }) : formatTune(result));
+    console.log(
+      flags.json ? JSON.stringify({ ...result, cache: store.where }) : formatTune(result),
+    );
     saveTuned(store, adapter, result.choices, what);
     console.error(`tune: ${Object.keys(result.choices).length} choices written to ${store.where}`);
     return 0;
