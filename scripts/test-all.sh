@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: typecheck, lint and build, then the test suites:
+# `npm test`: typecheck, lint, format check and build, then the test suites:
 #   node      vitest in Node (dawn.node, software Vulkan when there is no GPU), every test file
 #   chromium  the GPU kernel tests in headless Debian Chromium (Vitest browser mode)
 #   deno      test/deno against the built bundle on Deno's WebGPU
@@ -120,6 +120,7 @@ BUILD_OK=1
 if ! skipped check; then
   check typecheck "$BIN/tsc" --noEmit
   check lint "$BIN/biome" lint .
+  check format "$BIN/biome" format .
 fi
 check build npm run --silent build || BUILD_OK=0
 
