@@ -1,5 +1,5 @@
 /**
- * Golden cases computed by the NITRO-D reference (../shared/golden), run inside the demo page:
+ * Golden cases computed by the NITRO-D reference (test/golden), run inside the demo page:
  * Model.fromCheckpoint + trainOnBatches + toCheckpoint on the page's backend must reproduce
  * expected.safetensors tensor for tensor, every element, and the predictions with those weights
  * expected-predict.safetensors.

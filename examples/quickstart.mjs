@@ -19,7 +19,7 @@ const { values: args } = parseArgs({
 });
 const limit = args.limit === undefined ? undefined : Number(args.limit);
 
-// A preset is a model spec (CONTRACT.md §1) plus the paper's protocol: batch 64, lrInv 512, ...
+// A preset is a model spec (docs/contract.md §1) plus the paper's protocol: batch 64, lrInv 512, ...
 const preset = getPreset('mlp2');
 
 // Images are stored as pixel - 128 (int8); normalisation statistics come from the training split.
@@ -50,7 +50,7 @@ const predicted = Array.from({ length: 8 }, (_, i) => {
 console.log(`predicted ${predicted.join(' ')}`);
 console.log(`true      ${Array.from(split.test.labels.subarray(0, 8)).join(' ')}`);
 
-// Weights, spec and training state in one safetensors file (CONTRACT.md §2).
+// Weights, spec and training state in one safetensors file (docs/contract.md §2).
 await writeFile(args.out, await model.toCheckpoint());
 console.log(`saved ${args.out}`);
 trainer.dispose();

@@ -76,7 +76,7 @@ function fill(
   return t;
 }
 
-// Weights as in training: Kaiming-style init keeps |w| small (NITRO-D.md: bound <= 64).
+// Weights as in training: Kaiming-style init keeps |w| small (docs/algorithm.md: bound <= 64).
 const W_LO = -64;
 const W_HI = 64;
 

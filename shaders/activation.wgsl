@@ -1,4 +1,4 @@
-// NITRO scaling and NITRO-ReLU (NITRO-D.md §1.2, §1.3). Packed int8 tensors hold four values a
+// NITRO scaling and NITRO-ReLU (docs/algorithm.md §1.2, §1.3). Packed int8 tensors hold four values a
 // u32 word (little-endian), each row padded to a whole word; a thread writes whole words. The
 // wrapper appends relu-backward.wgsl (the backward's arithmetic, shared with pool.wgsl).
 

@@ -1,4 +1,4 @@
-// Stride-1 zero-padded integer convolution (cross-correlation, NITRO-D.md §2.2) with the NITRO
+// Stride-1 zero-padded integer convolution (cross-correlation, docs/algorithm.md §2.2) with the NITRO
 // scaling and NITRO-ReLU epilogue, and its weight gradient (§4.4.5), as implicit GEMMs.
 // x [B, C, H, W] is packed int8 (each sample a row padded to a whole word); weights, the raw
 // output and the gradients are i32; all arithmetic wraps (so any summation order is exact).

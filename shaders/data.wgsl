@@ -1,4 +1,4 @@
-// Input pipeline on the device: batch gather with augmentation (NITRO-D.md §7.1), integer
+// Input pipeline on the device: batch gather with augmentation (docs/algorithm.md §7.1), integer
 // normalisation (§2.1) and training dropout (§1.6). Packed int8 rows; a thread writes whole words.
 
 @group(0) @binding(0) var<storage, read> data: array<u32>;

@@ -26,7 +26,7 @@ fn limb_count(v: i32) -> u32 {
   return n;
 }
 
-// IntegerSGD (NITRO-D.md §5) of one weight: w - (trunc(trunc(g / amp) / lr_inv) + trunc(w / decay_inv)),
+// IntegerSGD (docs/algorithm.md §5) of one weight: w - (trunc(trunc(g / amp) / lr_inv) + trunc(w / decay_inv)),
 // the decay term only when decay_inv > 0. i32 arithmetic wraps like the reference's int32 arrays.
 fn sgd_step(old: i32, g: i32, amp: i32, decay_inv: i32, lr_inv: i32) -> i32 {
   let decay = select(0, old / max(decay_inv, 1), decay_inv > 0);

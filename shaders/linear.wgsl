@@ -1,4 +1,4 @@
-// Integer linear layers (NITRO-D.md §2.2, §4): z = x·wᵀ (+ bias) with the NITRO scaling and
+// Integer linear layers (docs/algorithm.md §2.2, §4): z = x·wᵀ (+ bias) with the NITRO scaling and
 // NITRO-ReLU epilogue fused into the store, the input gradient g·w and the weight gradient gᵀ·x.
 // int8-valued tensors are packed four to a u32 (each row padded to a whole word); all
 // arithmetic is i32 and wraps, so any summation order gives the same bits.

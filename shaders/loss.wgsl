@@ -1,4 +1,4 @@
-// RSS loss gradient with int8 wrap (NITRO-D.md §3), accuracy and loss metrics, confusion counts.
+// RSS loss gradient with int8 wrap (docs/algorithm.md §3), accuracy and loss metrics, confusion counts.
 // One thread per sample; a sample's packed row of the gradient belongs to that thread alone.
 
 @group(0) @binding(0) var<storage, read> yhat: array<u32>;

@@ -1,4 +1,4 @@
-// Max pooling with kernel = stride (NITRO-D.md §1.4, §1.7, §10.3) on packed int8 [B, C, H, W].
+// Max pooling with kernel = stride (docs/algorithm.md §1.4, §1.7, §10.3) on packed int8 [B, C, H, W].
 // Windows cover rows oh*KH - PH .. oh*KH - PH + KH - 1 (same for columns); the output size is
 // floor((H + 2 PH - KH) / KH) + 1, so trailing rows/columns may belong to no window.
 // The backward pass keeps no argmax: it recomputes each window's winner from the saved input.

@@ -1,4 +1,4 @@
-// NITRO-ReLU's backward (NITRO-D.md §1.3), shared by activation.wgsl and pool.wgsl. WGSL has no
+// NITRO-ReLU's backward (docs/algorithm.md §1.3), shared by activation.wgsl and pool.wgsl. WGSL has no
 // imports: the kernel wrappers append this file to each of those sources.
 
 const INT32_MAX: i32 = 2147483647;

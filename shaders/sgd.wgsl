@@ -1,4 +1,4 @@
-// IntegerSGD in place (NITRO-D.md §5), one weight per invocation; the update itself is sgd_step
+// IntegerSGD in place (docs/algorithm.md §5), one weight per invocation; the update itself is sgd_step
 // of int-common.wgsl, shared with the weight-gradient kernels that fuse it.
 
 @group(0) @binding(0) var<storage, read_write> w: array<i32>;

@@ -6,7 +6,7 @@
 
 export const INT32_MAX = 0x7fffffff;
 
-/** Division rounded toward zero (NITRO-D.md §9 item 1). */
+/** Division rounded toward zero (docs/algorithm.md §9 item 1). */
 export function truncDiv(a: number, b: number): number {
   return (a / b) | 0;
 }
@@ -25,7 +25,7 @@ export function nitroScale(z: number, sf: number): number {
   return clip((z / sf) | 0, -127, 127);
 }
 
-/** Allowed NITRO-ReLU inverse slopes and their mean corrections c(s) (NITRO-D.md §1.3). */
+/** Allowed NITRO-ReLU inverse slopes and their mean corrections c(s) (docs/algorithm.md §1.3). */
 export const RELU_CORRECTION: Readonly<Record<number, number>> = {
   3: 31,
   4: 36,
@@ -59,7 +59,7 @@ export function nitroReluInvSlope(x: number, s: number): number {
   return x >= 0 ? 1 : s;
 }
 
-/** Dropout multipliers R(rate) of the reference, keyed by the rate in per-mille (NITRO-D.md §1.6). */
+/** Dropout multipliers R(rate) of the reference, keyed by the rate in per-mille (docs/algorithm.md §1.6). */
 export const DROPOUT_FACTOR: Readonly<Record<number, number>> = {
   50: 1052,
   100: 1111,

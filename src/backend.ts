@@ -47,7 +47,7 @@ export function deviceBytes(shape: readonly number[], dtype: DType): number {
 
 /** How max-pooling treats padding cells. */
 export type PadMode =
-  /** Pad cells hold 0 and take part in the max (the reference's behaviour, NITRO-D.md §10.3). */
+  /** Pad cells hold 0 and take part in the max (the reference's behaviour, docs/algorithm.md §10.3). */
   | 'zero'
   /** Pad cells never win (the intended -inf padding). */
   | 'ignore';
@@ -150,7 +150,7 @@ export interface Ops {
   conv2d(p: Conv2dParams): void;
   /** NITRO scaling alone: out(i8) = clip(trunc(x / scale), -127, 127) for x i32. */
   scale(p: { x: Tensor; out: Tensor; scale: number }): void;
-  /** NITRO-ReLU forward on int8 values (NITRO-D.md §1.3). */
+  /** NITRO-ReLU forward on int8 values (docs/algorithm.md §1.3). */
   nitroRelu(p: { x: Tensor; out: Tensor; slopeInv: number }): void;
   /** NITRO-ReLU backward: out = trunc(delta / g_inv(x)) with x the saved int8 input of the activation. */
   nitroReluBackward(p: { delta: Tensor; x: Tensor; out: Tensor; slopeInv: number }): void;
@@ -190,7 +190,7 @@ export interface Ops {
    * Copies a batch of samples chosen by an index list: out[b] = data[indices[cursor[0]*B + b]],
    * outLabels[b] = labels[same]. data [N, ...] i8, labels [N] i32, indices [T] i32, cursor [1] i32.
    * With `augment`, per-step parameters aug[cursor[0]] = (crop?, dy, dx, flip, padValue) apply
-   * a random crop of a `pad`-padded image and a horizontal flip to the whole batch (NITRO-D.md §7.1).
+   * a random crop of a `pad`-padded image and a horizontal flip to the whole batch (docs/algorithm.md §7.1).
    */
   gather(p: {
     data: Tensor;
@@ -202,12 +202,12 @@ export interface Ops {
     augment?: { params: Tensor; pad: number };
   }): void;
   /**
-   * Integer input normalisation (NITRO-D.md §2.1): out = clip(trunc((x - mean_c) * 51 / mad_c), -128, 127)
+   * Integer input normalisation (docs/algorithm.md §2.1): out = clip(trunc((x - mean_c) * 51 / mad_c), -128, 127)
    * with x [N, C, H, W] i8 holding pixel - 128 and stats i32 [2, C] = (mean_c..., mad_c...).
    */
   normalize(p: { x: Tensor; stats: Tensor; out: Tensor }): void;
   /**
-   * Training-mode dropout (NITRO-D.md §1.6): out = trunc(x * keep * R / 1000), keep drawn from an
+   * Training-mode dropout (docs/algorithm.md §1.6): out = trunc(x * keep * R / 1000), keep drawn from an
    * integer hash of (seed, cursor[0], element index) with P(drop) = ratePermille / 1000.
    * R comes from the reference's table; outputs must stay int8 (rates up to 0.25).
    */

@@ -11,7 +11,7 @@ import { Rng } from '../src/rng.ts';
 const run = promisify(execFile);
 export const ROOT = new URL('..', import.meta.url).pathname;
 export const CLI = join(ROOT, 'bin/nitro-d.js');
-export const GOLDEN = new URL('../../shared/golden/', import.meta.url).pathname;
+export const GOLDEN = new URL('./golden/', import.meta.url).pathname;
 
 export interface CliResult {
   code: number;

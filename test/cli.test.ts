@@ -1,5 +1,5 @@
 /**
- * The command line as CONTRACT §4 fixes it: `step` and `predict` write the reference's bytes
+ * The command line as docs/contract.md §4 fixes it: `step` and `predict` write the reference's bytes
  * on both backends (bad input: cli-bad-input.test.ts).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';

@@ -549,7 +549,7 @@ describe('Fashion-MNIST from disk', () => {
         if (v > max) max = v;
         sum += v;
       }
-      // NITRO-D.md §2.1 reports min -45, max 114, mean 0 after normalisation.
+      // docs/algorithm.md §2.1 reports min -45, max 114, mean 0 after normalisation.
       expect(min).toBeGreaterThanOrEqual(-50);
       expect(min).toBeLessThanOrEqual(-40);
       expect(max).toBeGreaterThanOrEqual(110);

@@ -1,5 +1,5 @@
 /**
- * The golden cases computed by the NITRO-D reference (../shared/golden): the training steps
+ * The golden cases computed by the NITRO-D reference (test/golden): the training steps
  * and the predictions must match on both backends, every element of every tensor.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -14,13 +14,11 @@ import { parseModelSpec } from '../src/model/spec.ts';
 import { planFromSpec } from '../src/train/plan.ts';
 import { cpu, expectSameElements, webgpu } from './helpers.ts';
 
-const GOLDEN_DIR = new URL('../../shared/golden/', import.meta.url).pathname;
+const GOLDEN_DIR = new URL('./golden/', import.meta.url).pathname;
 
 function goldenCases(): string[] {
   if (!existsSync(GOLDEN_DIR))
-    throw new Error(
-      `golden cases not found at ${GOLDEN_DIR} (../shared/golden beside the project)`,
-    );
+    throw new Error(`golden cases not found at ${GOLDEN_DIR} (test/golden)`);
   return readdirSync(GOLDEN_DIR)
     .filter((d) => existsSync(join(GOLDEN_DIR, d, 'model.json')))
     .sort();

@@ -17,7 +17,7 @@ import {
 } from '../src/io/files.ts';
 import { parseSafetensors, SafetensorsError, serializeSafetensors } from '../src/io/safetensors.ts';
 
-const GOLDEN = path.resolve(__dirname, '../../shared/golden');
+const GOLDEN = path.resolve(__dirname, './golden');
 
 /** A safetensors file from a header (object or raw text) and a data section. */
 function raw(header: unknown, data: Uint8Array | number = 0, lengthOverride?: number): Uint8Array {

@@ -94,7 +94,7 @@ describe('scale', () => {
     }
   });
 
-  it('reproduces the NITRO-D.md §9.2 vector', async () => {
+  it('reproduces the docs/algorithm.md §9.2 vector', async () => {
     const x = twins.tensor(
       [10],
       'i32',
@@ -142,7 +142,7 @@ describe('nitroRelu', () => {
     }
   });
 
-  it('reproduces the NITRO-D.md §9.3 forward vector', async () => {
+  it('reproduces the docs/algorithm.md §9.3 forward vector', async () => {
     const x = twins.tensor([10], 'i8', [-127, -100, -5, -4, -3, -1, 0, 1, 126, 127]);
     const out = twins.tensor([10], 'i8');
     twins.run((ops, on) => ops.nitroRelu({ x: on(x), out: on(out), slopeInv: 4 }));
@@ -212,7 +212,7 @@ describe('nitroReluBackward', () => {
     await twins.expectSame(out, 'nitroReluBackward flattened');
   });
 
-  it('reproduces the NITRO-D.md §9.3 backward vector', async () => {
+  it('reproduces the docs/algorithm.md §9.3 backward vector', async () => {
     const x = twins.tensor([10], 'i8', [-127, -100, -5, -4, -3, -1, 0, 1, 126, 127]);
     const delta = twins.tensor([10], 'i32', [100, -100, 7, -7, 7, -7, 50, -50, 9, 9]);
     const out = twins.tensor([10], 'i32');
@@ -267,7 +267,7 @@ describe('integerSgd', () => {
     await twins.expectSame(w, 'integerSgd recorded');
   });
 
-  it('reproduces the NITRO-D.md §9.5 vector', async () => {
+  it('reproduces the docs/algorithm.md §9.5 vector', async () => {
     const w = twins.tensor([4], 'i32', [24000, -24001, 11999, -5]);
     const grad = twins.tensor([4], 'i32', [327679, -327681, 655360, -1]);
     const lrInv = twins.tensor([1], 'i32', [512]);

@@ -161,7 +161,7 @@ describe('lossGradient', () => {
     expect(m[0]).toBe(0);
   });
 
-  it('reproduces the NITRO-D.md §9.4 wrap vector', async () => {
+  it('reproduces the docs/algorithm.md §9.4 wrap vector', async () => {
     // One sample per value; labels pick the class holding y = 32.
     const yhat = twins.tensor([5, 2], 'i8', [-127, 0, -96, 0, -97, 0, 127, 0, 0, 0]);
     const labels = twins.tensor([5], 'i32', [0, 1, 0, 0, 1]);

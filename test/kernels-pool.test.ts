@@ -20,7 +20,7 @@ import { type Twin, Twins } from './kernels-twin.ts';
 
 type Pair = readonly [number, number];
 
-/** Plain 2×2 pooling, the learning heads' pools (NITRO-D.md §1.4) and other kernels the op allows. */
+/** Plain 2×2 pooling, the learning heads' pools (docs/algorithm.md §1.4) and other kernels the op allows. */
 const GEOMETRIES: { kernel: Pair; padding: Pair }[] = [
   { kernel: [2, 2], padding: [0, 0] },
   { kernel: [4, 4], padding: [2, 2] },
@@ -118,7 +118,7 @@ describe('maxPool and maxPoolBackward', () => {
 
   it('the learning-head pools of the MNIST models, output and delta flattened', async () => {
     const rng = new Rng(1100);
-    // (channels, size, kernel, padding) from NITRO-D.md §1.4, with fewer channels.
+    // (channels, size, kernel, padding) from docs/algorithm.md §1.4, with fewer channels.
     const heads: [number, number, Pair, Pair][] = [
       [3, 28, [8, 4], [4, 0]],
       [2, 14, [4, 4], [2, 2]],
@@ -153,7 +153,7 @@ describe('maxPool and maxPoolBackward', () => {
     }
   });
 
-  it('reproduces the NITRO-D.md §9.7 tie-break and §9.8 padded head vectors', async () => {
+  it('reproduces the docs/algorithm.md §9.7 tie-break and §9.8 padded head vectors', async () => {
     const tie = twins.tensor([1, 1, 2, 2], 'i8', [5, 5, 5, 5]);
     const tieOut = twins.tensor([1, 1, 1, 1], 'i8');
     const tieDelta = twins.tensor([1, 1, 1, 1], 'i32', [9]);

@@ -1,5 +1,5 @@
 /**
- * The model description layer: spec parsing and validation, geometry (NITRO-D.md §1.2, §1.4,
+ * The model description layer: spec parsing and validation, geometry (docs/algorithm.md §1.2, §1.4,
  * §1.5, §9 item 13), integer Kaiming initialisation (§6, §9 item 9), presets (§7), and the
  * golden cases' model.json files against their case.md.
  */
@@ -21,7 +21,7 @@ import {
   SLOPE_INVS,
 } from '../src/model/spec.ts';
 
-const GOLDEN = new URL('../../shared/golden/', import.meta.url);
+const GOLDEN = new URL('./golden/', import.meta.url);
 
 const C = (filters: number): FeatureSpec => ({ conv: filters, kernel: 3, padding: 1 });
 const P: FeatureSpec = { pool: 2 };
@@ -39,7 +39,7 @@ function headerOf(bytes: Uint8Array): Record<string, { shape: number[] }> {
   return header;
 }
 
-describe('integer Kaiming initialisation (NITRO-D.md §6)', () => {
+describe('integer Kaiming initialisation (docs/algorithm.md §6)', () => {
   it('isqrt is the exact floor square root', () => {
     for (let n = 0; n < 5000; n++) {
       const r = isqrt(n);
@@ -155,7 +155,7 @@ describe('integer Kaiming initialisation (NITRO-D.md §6)', () => {
   });
 });
 
-describe('learning-head pooling (NITRO-D.md §1.4, §9 item 13)', () => {
+describe('learning-head pooling (docs/algorithm.md §1.4, §9 item 13)', () => {
   it('CIFAR-10 table: dims 32/16/8/4, no padding, d_lr 4096', () => {
     const table: [number, number, [number, number]][] = [
       [128, 32, [8, 4]],
@@ -268,7 +268,7 @@ describe('learning-head pooling (NITRO-D.md §1.4, §9 item 13)', () => {
   });
 });
 
-describe('scaling factors (NITRO-D.md §1.2)', () => {
+describe('scaling factors (docs/algorithm.md §1.2)', () => {
   it('conv, linear, head and output SFs of the published models', () => {
     const sfs = new Map<string, number>();
     for (const name of ['mlp1', 'mlp2', 'mlp4', 'vgg8b', 'vgg8b-cifar10', 'vgg11b']) {
@@ -769,7 +769,7 @@ describe('spec errors', () => {
   });
 });
 
-describe('presets (NITRO-D.md §7)', () => {
+describe('presets (docs/algorithm.md §7)', () => {
   it('lists the paper models and the small CNN', () => {
     for (const n of ['mlp1', 'mlp2', 'mlp3', 'mlp4', 'vgg8b', 'vgg11b', 'cnn-small'])
       expect(presetNames).toContain(n);

@@ -32,7 +32,7 @@ import { readParameters } from '../src/train/network.ts';
 import { planFromSpec } from '../src/train/plan.ts';
 import { expectSameElements, Rng, randomInts, webgpu } from './helpers.ts';
 
-const GOLDEN = new URL('../../shared/golden/', import.meta.url).pathname;
+const GOLDEN = new URL('./golden/', import.meta.url).pathname;
 const spec = (name: string) =>
   parseModelSpec(JSON.parse(readFileSync(`${GOLDEN}${name}/model.json`, 'utf8')));
 /** A tiny MLP with a bias (so the bias gradients' [B, 1] ops appear) and the golden 8x8 CNN. */

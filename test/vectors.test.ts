@@ -1,5 +1,5 @@
 /**
- * The hand-checkable test vectors of NITRO-D.md §9 (items 1-11), run through the backend Ops on
+ * The hand-checkable test vectors of docs/algorithm.md §9 (items 1-11), run through the backend Ops on
  * both backends (CPU reference and WebGPU) and compared element by element with the values the
  * document gives. The micro training steps (items 10 and 11) are composed from the same ops the
  * trainer records (src/train/network.ts), with every intermediate checked, and then run again
@@ -31,7 +31,7 @@ const BACKENDS: [string, () => Promise<Backend>][] = [
 
 const flat = (rows: readonly (readonly number[])[]): number[] => rows.flat();
 
-describe.each(BACKENDS)('NITRO-D.md §9 vectors on the %s backend', (_name, create) => {
+describe.each(BACKENDS)('docs/algorithm.md §9 vectors on the %s backend', (_name, create) => {
   let b: Backend;
   const live: Tensor[] = [];
   const networks: Network[] = [];
@@ -465,7 +465,7 @@ describe.each(BACKENDS)('NITRO-D.md §9 vectors on the %s backend', (_name, crea
   });
 });
 
-describe('NITRO-D.md §9 vectors no op expresses, on the modules implementing them', () => {
+describe('docs/algorithm.md §9 vectors no op expresses, on the modules implementing them', () => {
   it('1. truncated division with negative divisors too, via src/arith.ts truncDiv', () => {
     const cases: [number, number, number][] = [
       [-7, 4, -1],

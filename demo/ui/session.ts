@@ -91,7 +91,7 @@ interface Run {
   evaluateOnly: boolean;
 }
 
-/** Index of the largest value, the lowest index on ties (NITRO-D.md §1.5). */
+/** Index of the largest value, the lowest index on ties (docs/algorithm.md §1.5). */
 export function argmax(values: ArrayLike<number>, start: number, count: number): number {
   let best = 0;
   for (let i = 1; i < count; i++) if (values[start + i] > values[start + best]) best = i;

@@ -203,7 +203,7 @@ export function expectSameTensors(actual: Uint8Array, expected: Uint8Array, what
 }
 
 export function goldenDir(name: string): string {
-  return join(ROOT, '../shared/golden', name);
+  return join(ROOT, 'test/golden', name);
 }
 
 export function readBase64(file: string): string {

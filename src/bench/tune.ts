@@ -210,7 +210,7 @@ export interface HeadPool {
 
 /**
  * The head pooling behind a conv weight gradient's delta: in a training step that delta comes
- * through the block's head max-pool backward (NITRO-D.md §4, step 4.3), one pixel per window.
+ * through the block's head max-pool backward (docs/algorithm.md §4, step 4.3), one pixel per window.
  */
 export function headPoolOf(plan: NetworkPlan, deltaShape: readonly number[]): HeadPool | undefined {
   const per = deltaShape.slice(1).join('x');

@@ -1,4 +1,4 @@
-/** Batch gathering (with the per-batch augmentation of NITRO-D.md §7.1) on the CPU. */
+/** Batch gathering (with the per-batch augmentation of docs/algorithm.md §7.1) on the CPU. */
 import type { Ops } from '../backend.ts';
 import { AUG_PARAMS, applyAugmentation } from '../data/batches.ts';
 import { expectShape, i32, i8 } from './tensor.ts';

@@ -1,5 +1,5 @@
 /**
- * Epoch plans (NITRO-D.md §7.1): every epoch a fresh seeded permutation of the training set,
+ * Epoch plans (docs/algorithm.md §7.1): every epoch a fresh seeded permutation of the training set,
  * cut into floor(N / B) full batches (the remainder is dropped, as the reference does), and per
  * batch the augmentation parameters the backend's `gather` op applies to the whole batch.
  * All randomness comes from Rng streams derived from (seed, epoch), so a run is reproducible

@@ -1,6 +1,6 @@
 /**
  * The in-memory data set training works on, and loaders for MNIST, Fashion-MNIST (IDX) and
- * CIFAR-10 (binary). Images are stored as pixel - 128 (NITRO-D.md §2.1), the integer form every
+ * CIFAR-10 (binary). Images are stored as pixel - 128 (docs/algorithm.md §2.1), the integer form every
  * later step (normalisation, augmentation, upload) starts from.
  *
  * The byte-level constructors are runtime-neutral; the directory loaders read files through

@@ -1,5 +1,5 @@
 /**
- * Integer input normalisation (NITRO-D.md §2.1), host side. Statistics per channel c over the
+ * Integer input normalisation (docs/algorithm.md §2.1), host side. Statistics per channel c over the
  * first `statsSamples` training samples (in the order the caller gives, normally a seeded
  * shuffle), on x = pixel - 128:
  *   mean_c = trunc(Σx / N),  mad_c = trunc(Σ|x - mean_c| / N)   (N = samples · H · W)

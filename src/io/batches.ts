@@ -1,5 +1,5 @@
 /**
- * Batches and prediction inputs (CONTRACT.md §3): `x` I32 [S, B, C, H, W] with values in
+ * Batches and prediction inputs (docs/contract.md §3): `x` I32 [S, B, C, H, W] with values in
  * [-128, 127] and `y` I32 [S, B] class indices; inputs `x` I32 [N, C, H, W].
  */
 import {

@@ -1,5 +1,5 @@
 /**
- * Checkpoints (CONTRACT.md §2): I32 safetensors whose tensor names and shapes are fixed by the
+ * Checkpoints (docs/contract.md §2): I32 safetensors whose tensor names and shapes are fixed by the
  * model, with the model spec JSON under metadata "model" and other string fields (steps, epoch,
  * RNG state, ...). The model layer supplies the expected tensor list; this module only checks
  * files against it.

@@ -1,4 +1,4 @@
-/** NITRO scaling, NITRO-ReLU and its backward (NITRO-D.md §1.2, §1.3). */
+/** NITRO scaling, NITRO-ReLU and its backward (docs/algorithm.md §1.2, §1.3). */
 import family from '../../shaders/activation.wgsl?raw';
 import reluBackward from '../../shaders/relu-backward.wgsl?raw';
 import { ALLOWED_SLOPES, RELU_CORRECTION } from '../arith.ts';

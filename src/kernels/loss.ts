@@ -1,4 +1,4 @@
-/** Loss gradient with metric accumulation, and confusion counts (NITRO-D.md §3). */
+/** Loss gradient with metric accumulation, and confusion counts (docs/algorithm.md §3). */
 import source from '../../shaders/loss.wgsl?raw';
 import type { LossParams, Tensor } from '../backend.ts';
 import { type KernelContext, grid1d } from './context.ts';

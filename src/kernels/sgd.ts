@@ -1,4 +1,4 @@
-/** IntegerSGD (NITRO-D.md §5), in place on the weights. */
+/** IntegerSGD (docs/algorithm.md §5), in place on the weights. */
 import common from '../../shaders/int-common.wgsl?raw';
 import family from '../../shaders/sgd.wgsl?raw';
 import type { SgdUpdate, Tensor } from '../backend.ts';

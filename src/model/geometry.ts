@@ -1,7 +1,7 @@
 /**
  * The layer plan of a model spec: per block its shapes, fan-in and NITRO scaling factor, the
- * learning head's pooling (NITRO-D.md §1.4), the plain pools and dropout around it, how often
- * it is updated per step; the output layer; the checkpoint tensors (CONTRACT.md §2) in order;
+ * learning head's pooling (docs/algorithm.md §1.4), the plain pools and dropout around it, how often
+ * it is updated per step; the output layer; the checkpoint tensors (docs/contract.md §2) in order;
  * and the arithmetic cost per sample. Pure integer bookkeeping, no device.
  */
 import type { PadMode } from '../backend.ts';
@@ -19,7 +19,7 @@ export interface HeadPooling {
 
 /**
  * The learning head's pooling for a conv block output of C×H×W with target size `target`
- * (`headDim`), NITRO-D.md §1.4: double the window height, then the width, until the flattened
+ * (`headDim`), docs/algorithm.md §1.4: double the window height, then the width, until the flattened
  * size fits or the window covers the map's height; pad so that the pooled map has
  * ⌈H/kh⌉×⌈W/kw⌉ cells. The reference assumes square maps; for H ≠ W height terms use H and
  * width terms W, which is the same algorithm when H = W.
@@ -95,7 +95,7 @@ export interface BlockGeometry {
   dropoutPermille?: number;
   /** Plain max-pool (kernel = stride, no padding, floor) after the block (and its dropout). */
   poolAfter?: { kernel: [number, number]; outShape: number[] };
-  /** 2 for a CNN's linear blocks in compat "reference" (NITRO-D.md §4 item 5), else 1. */
+  /** 2 for a CNN's linear blocks in compat "reference" (docs/algorithm.md §4 item 5), else 1. */
   updatesPerStep: 1 | 2;
   /** Checkpoint tensor names. */
   tensors: { weight: string; bias?: string; headWeight: string; headBias?: string };
@@ -103,7 +103,7 @@ export interface BlockGeometry {
 }
 
 export interface ParameterGeometry {
-  /** CONTRACT.md §2 name, e.g. "blocks.0.head.weight". */
+  /** docs/contract.md §2 name, e.g. "blocks.0.head.weight". */
   name: string;
   shape: number[];
   size: number;
@@ -150,7 +150,7 @@ export interface ModelGeometry {
   };
   /** Checkpoint tensors in checkpoint order: per block weight, bias, head weight, head bias; then the output layer. */
   parameters: ParameterGeometry[];
-  /** Learning-head pool padding: 0 (the reference, NITRO-D.md §10 item 3) or never winning. */
+  /** Learning-head pool padding: 0 (the reference, docs/algorithm.md §10 item 3) or never winning. */
   headPoolPadMode: PadMode;
   cost: ModelCost;
 }

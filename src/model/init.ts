@@ -1,5 +1,5 @@
 /**
- * Integer Kaiming-uniform initialisation (NITRO-D.md §6), seeded and identical in every
+ * Integer Kaiming-uniform initialisation (docs/algorithm.md §6), seeded and identical in every
  * runtime: bounds come from integer arithmetic only and values from `Rng`.
  */
 import { Rng } from '../rng.ts';

@@ -49,7 +49,7 @@ export class Model {
     return model;
   }
 
-  /** A model with weights from a safetensors checkpoint (CONTRACT §2), validated against the spec. */
+  /** A model with weights from a safetensors checkpoint (docs/contract.md §2), validated against the spec. */
   static fromCheckpoint(
     backend: Backend,
     spec: ModelSpec | unknown,

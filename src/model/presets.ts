@@ -1,6 +1,6 @@
 /**
  * Named models with the paper's architectures, hyper-parameters and training protocol
- * (NITRO-D.md §7.1, §7.2), plus a small CNN for quick runs. Percentages are integer basis
+ * (docs/algorithm.md §7.1, §7.2), plus a small CNN for quick runs. Percentages are integer basis
  * points (1 percentage point = 100).
  */
 import { type FeatureSpec, type ModelSpec, parseModelSpec } from './spec.ts';
@@ -45,7 +45,7 @@ const PAPER_PROTOCOL: Omit<TrainingProtocol, 'augment' | 'augmentPad'> = {
   seed: 42,
 };
 
-/** The paper's augmentation per data set (NITRO-D.md §7.1). */
+/** The paper's augmentation per data set (docs/algorithm.md §7.1). */
 const PAPER_AUGMENT: Record<DatasetName, Pick<TrainingProtocol, 'augment' | 'augmentPad'>> = {
   mnist: { augment: 'crop', augmentPad: 2 },
   'fashion-mnist': { augment: 'crop-flip', augmentPad: 2 },
@@ -94,7 +94,7 @@ interface PaperRun {
   interval: number;
 }
 
-/** A paper experiment (NITRO-D.md §7.2): compat "reference", since its numbers were produced with the reference's quirks. */
+/** A paper experiment (docs/algorithm.md §7.2): compat "reference", since its numbers were produced with the reference's quirks. */
 function paper(run: PaperRun): Preset {
   const features = run.features ?? [];
   const spec = parseModelSpec(

@@ -1,13 +1,13 @@
 /**
- * The model spec (CONTRACT.md §1): a plain JSON description of a NITRO-D network and its
+ * The model spec (docs/contract.md §1): a plain JSON description of a NITRO-D network and its
  * IntegerSGD hyper-parameters. `parseModelSpec` fills in defaults and rejects anything that
  * could not be built, with one-line errors that name the offending field.
  *
- * Extension beyond CONTRACT §1 (optional, omitted = no dropout):
+ * Extension beyond docs/contract.md §1 (optional, omitted = no dropout):
  *
  *   "dropout": { "features": 0, "hidden": 100 }   // per-mille rates, multiples of 50 in [0, 950]
  *
- * placed as the reference assembles its models (NITRO-D.md §1.5):
+ * placed as the reference assembles its models (docs/algorithm.md §1.5):
  * - `hidden`: after every linear block (its output, as seen by the next block or the output
  *   layers); in a CNN also after the last conv block, i.e. just before the final pool.
  * - `features`: after every conv block; where both are set, the last conv block uses `hidden`.
@@ -19,7 +19,7 @@ import { headPooling } from './geometry.ts';
 
 export const I32_MAX = 0x7fffffff;
 
-/** NITRO-ReLU inverse slopes with a published mean-correction constant (NITRO-D.md §1.3). */
+/** NITRO-ReLU inverse slopes with a published mean-correction constant (docs/algorithm.md §1.3). */
 export const SLOPE_INVS = [3, 4, 5, 7, 8, 10, 15, 16, 20] as const;
 export type SlopeInv = (typeof SLOPE_INVS)[number];
 
@@ -54,7 +54,7 @@ export interface DropoutSpec {
   hidden: number;
 }
 
-/** "reference": reproduce the published reference bit for bit, quirks included (NITRO-D.md §10). */
+/** "reference": reproduce the published reference bit for bit, quirks included (docs/algorithm.md §10). */
 export type Compat = 'reference' | 'none';
 
 export interface ModelSpec {
@@ -78,7 +78,7 @@ export function isConv(f: FeatureSpec): f is ConvFeature {
   return 'conv' in f;
 }
 
-/** Defaults for omitted optional keys: the paper's settings (NITRO-D.md §7.1). */
+/** Defaults for omitted optional keys: the paper's settings (docs/algorithm.md §7.1). */
 export const SPEC_DEFAULTS = {
   headDim: 4096,
   negativeSlopeInv: 4 as SlopeInv,
@@ -277,7 +277,7 @@ export function parseModelSpec(json: unknown, source = 'model spec'): ModelSpec 
   if (root.dropout !== undefined) {
     const d = obj(root.dropout, 'dropout');
     onlyKeys(d, DROPOUT_KEYS, 'dropout');
-    // The reference's rates are multiples of 0.05 (NITRO-D.md §1.6).
+    // The reference's rates are multiples of 0.05 (docs/algorithm.md §1.6).
     const what = 'a per-mille rate, a multiple of 50 in [0, 950]';
     const rate = (v: unknown, field: string) => {
       const r = int(v ?? 0, field, 0, 950, what);

@@ -15,7 +15,7 @@ import type { NetworkPlan } from './plan.ts';
 export const METRIC_WORDS = 3;
 
 export interface Parameters {
-  /** Weight tensors by checkpoint name (CONTRACT §2). */
+  /** Weight tensors by checkpoint name (docs/contract.md §2). */
   readonly tensors: Map<string, Tensor>;
 }
 

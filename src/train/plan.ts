@@ -13,7 +13,7 @@ export type BlockPlan = BlockGeometry;
 export interface NetworkPlan
   extends Pick<ModelGeometry, 'input' | 'classes' | 'blocks' | 'headPoolPadMode'> {
   output: { inFeatures: number; sf: number };
-  /** Checkpoint tensors in order (CONTRACT §2). */
+  /** Checkpoint tensors in order (docs/contract.md §2). */
   parameters: { name: string; shape: number[] }[];
   geometry: ModelGeometry;
   bias: boolean;

@@ -18,7 +18,7 @@ export function firstSamples(ds: Dataset, n?: number): Dataset {
 }
 
 /**
- * Normalises both splits with statistics of the training split (NITRO-D.md §2.1), drawn from
+ * Normalises both splits with statistics of the training split (docs/algorithm.md §2.1), drawn from
  * the protocol's seeded sample order, as the reference does.
  */
 export function normalizeSplit(

@@ -1,5 +1,5 @@
 /**
- * ReduceLROnPlateau and EarlyStopping as the NITRO-D protocol runs them (NITRO-D.md §7.1):
+ * ReduceLROnPlateau and EarlyStopping as the NITRO-D protocol runs them (docs/algorithm.md §7.1):
  * both watch test accuracy, count from `fromEpoch` (1-based), keep a reference that moves only
  * on an improvement of at least `minDelta`, and fire after `patience` epochs without one.
  * Accuracy is compared exactly as integers: correct * 10000 against minDelta basis points * N.

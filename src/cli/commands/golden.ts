@@ -1,5 +1,5 @@
 /**
- * `nitro-d step` and `nitro-d predict` (CONTRACT §4): run pre-made batches or inputs through
+ * `nitro-d step` and `nitro-d predict` (docs/contract.md §4): run pre-made batches or inputs through
  * a model and write safetensors. Both backends write the same bytes.
  */
 import { createBackend } from '../../backends.ts';

@@ -102,7 +102,7 @@ export function resolvePreset(command: string, flags: Record<string, unknown>): 
   return { ...base, dataset, spec: { ...spec, training: { ...spec.training, lrInv } }, protocol };
 }
 
-/** Loads and normalises the data set with statistics from the training set (NITRO-D.md §2.1). */
+/** Loads and normalises the data set with statistics from the training set (docs/algorithm.md §2.1). */
 export async function prepareData(
   preset: Preset,
   flags: Record<string, unknown>,
