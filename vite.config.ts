@@ -21,28 +21,51 @@ function nodeBuiltinsForBrowser(): Plugin {
   };
 }
 
+/**
+ * The package's entry points (package.json `exports` and tsconfig.build.json `files` name the
+ * same ones): dist/NAME.js for Node and Deno, dist/browser/NAME.js for bundlers' `browser`
+ * condition, dist/NAME.d.ts from tsc.
+ */
+const ENTRIES = { index: 'src/index.ts' };
+
 // `vite build --mode lib`: the library and CLI bundle for Node and Deno (shaders inlined).
+// `vite build --mode lib-browser`: the same library with Node builtins stubbed, so a consumer's
+//   browser bundler never meets their named imports (Rollup cannot link them to its stand-in).
 // `vite --mode demo` / `vite build --mode demo`: the demo and benchmark pages.
 export default defineConfig(({ mode }) => {
+  const entries = Object.fromEntries(
+    Object.entries(ENTRIES).map(([name, file]) => [name, resolve(__dirname, file)]),
+  );
   if (mode === 'lib') {
     return {
       build: {
         outDir: 'dist',
         emptyOutDir: true,
         target: 'es2022',
-        sourcemap: true,
+        sourcemap: false,
         minify: false,
         ssr: true,
         lib: {
-          entry: {
-            index: resolve(__dirname, 'src/index.ts'),
-            cli: resolve(__dirname, 'src/cli/main.ts'),
-          },
+          entry: { ...entries, cli: resolve(__dirname, 'src/cli/main.ts') },
           formats: ['es'],
         },
         rollupOptions: { external: ['webgpu', /^node:/] },
       },
       ssr: { noExternal: ['wgsl_reflect'] },
+    };
+  }
+  if (mode === 'lib-browser') {
+    return {
+      plugins: [nodeBuiltinsForBrowser()],
+      publicDir: false,
+      build: {
+        outDir: 'dist/browser',
+        emptyOutDir: true,
+        target: 'es2022',
+        sourcemap: false,
+        minify: false,
+        lib: { entry: entries, formats: ['es'] },
+      },
     };
   }
   return {

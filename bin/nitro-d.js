@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The CLI entry: runs the built bundle (npm ci builds it through the `prepare` script).
+// The CLI entry: runs the built bundle (`npm run build` in a checkout; a packed package ships it).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

@@ -55,8 +55,7 @@ fi
 
 # --- 3. npm -------------------------------------------------------------------------------------
 # Dependencies' install scripts are not needed on Linux (they fix up macOS binaries or add bin
-# shortcuts); ignoring them also keeps the package's own `prepare` build out of npm ci, so a
-# build failure is reported as such below.
+# shortcuts). The package's own build runs below, so a build failure is reported as such.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 STAMP=node_modules/.nitro-d-lock.sha256
 LOCK_SHA=$(sha256sum package-lock.json | cut -d' ' -f1)

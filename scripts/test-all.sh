@@ -3,14 +3,15 @@
 #   node      vitest in Node (dawn.node, software Vulkan when there is no GPU), every test file
 #   chromium  the GPU kernel tests in headless Debian Chromium (Vitest browser mode)
 #   deno      test/deno against the built bundle on Deno's WebGPU
+#   consumer  the packed tarball installed in a temporary project: Node, Deno, Vite + Chromium, tsc
 #   e2e       Playwright on the demo build
 # Every step runs even after an earlier one failed, so one run shows everything that is broken
-# (except the Deno suite, which needs a fresh build). Ends with a summary line per step and a
-# last plain line "N passed, N failed": tests, with each check (typecheck, lint, build) and each
+# (except the Deno and consumer suites, which need a fresh build). Ends with a summary line per
+# step and a last plain line "N passed, N failed": tests, with each check (typecheck, lint, build) and each
 # suite that failed without a failing test (crash, load error, timeout) counting as one.
 # Exits non-zero when anything failed.
 #
-# Options: --skip=node,chromium,deno,e2e,check (comma-separated) to leave steps out.
+# Options: --skip=node,chromium,deno,consumer,e2e,check (comma-separated) to leave steps out.
 # Time limits: SUITE_TIMEOUT seconds per step (default 600); TEST_DEADLINE (epoch seconds) ends
 # the whole run in time for its summary, steps left over counting as failed.
 set -uo pipefail
@@ -29,7 +30,7 @@ export NODEVICE_SELECT=1 # silences Mesa's XDG_RUNTIME_DIR message
 LIMIT=${SUITE_TIMEOUT:-600}
 OUT=test-results
 mkdir -p "$OUT"
-rm -f "$OUT/node.json" "$OUT/chromium.json" "$OUT/e2e.json" "$OUT/deno.log"
+rm -f "$OUT/node.json" "$OUT/chromium.json" "$OUT/e2e.json" "$OUT/deno.log" "$OUT/consumer.json"
 BIN=node_modules/.bin
 
 SUMMARY=()
@@ -137,6 +138,18 @@ if ! skipped deno; then
     banner "deno: not run"
     echo "the build failed, and the Deno suite tests the built bundle"
     record deno 1 0 0 1 0 "not run: the build failed"
+  fi
+fi
+
+# Packs the build that just passed (without rebuilding) and installs it outside the repository.
+if ! skipped consumer; then
+  if [ "$BUILD_OK" -eq 1 ]; then
+    suite consumer "$OUT/consumer.json" json \
+      "$BIN/vite-node" scripts/test-consumer.ts -- --no-build --report "$OUT/consumer.json"
+  else
+    banner "consumer: not run"
+    echo "the build failed, and the consumer suite packs the build"
+    record consumer 1 0 0 1 0 "not run: the build failed"
   fi
 fi
 

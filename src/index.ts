@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /** nitro-d: integer-only training of NITRO-D networks on WebGPU (and a CPU reference backend). */
 export * from './backend.ts';
 export { WebGPUBackend } from './gpu/webgpu-backend.ts';

@@ -42,13 +42,29 @@ function keepAlive(gpu: GPU): void {
   g[KEEP_ALIVE].push(gpu);
 }
 
+/** `webgpu` (dawn.node, 132 MB of binaries for every platform) is an optional dependency. */
+async function importDawn(): Promise<DawnModule> {
+  const name = 'webgpu';
+  try {
+    return (await import(/* @vite-ignore */ name)) as DawnModule;
+  } catch (err) {
+    const { code, message } = err as { code?: unknown; message?: unknown };
+    if (code === 'ERR_MODULE_NOT_FOUND' && String(message).includes(`'${name}'`)) {
+      throw new Error(
+        'install webgpu to use WebGPU in Node (npm install webgpu); --backend cpu works without it',
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
 /** `extraFlags` are dawn.node flags added to NITRO_D_DAWN_FLAGS for this adapter. */
 export async function nodeAdapter(
   powerPreference?: GPUPowerPreference,
   extraFlags: string[] = [],
 ): Promise<GPUAdapter> {
-  const name = 'webgpu';
-  dawn ??= (await import(/* @vite-ignore */ name)) as DawnModule;
+  dawn ??= await importDawn();
   Object.assign(globalThis, dawn.globals);
   process.env.NODEVICE_SELECT ??= '1';
   const flags = [
