@@ -48,8 +48,41 @@ export {
   type DataSplit,
 } from './data/dataset.ts';
 export { computeNormStats, normalizeDataset, type NormStats } from './data/normalize.ts';
+export {
+  datasetFromArrays,
+  datasetFromNpy,
+  splitFromNpz,
+  NPZ_NAMES,
+  type ArrayDatasetOptions,
+  type ImageLayout,
+  type NpyDatasetOptions,
+} from './data/arrays.ts';
+export { parseNpy, parseNpz, NPY_MAX_BYTES, type NpyArray } from './data/npy.ts';
+export {
+  decodeImage,
+  imageSize,
+  loadImageFolder,
+  type DecodedImage,
+  type ImageFolderOptions,
+  type ImageFolderSplit,
+} from './data/images.ts';
+export {
+  loadData,
+  detectDataFormat,
+  DATA_FORMATS,
+  type DataFormat,
+  type LoadDataOptions,
+} from './data/sources.ts';
 export { statsOrder } from './data/batches.ts';
 export { parseCheckpoint, serializeCheckpoint, type Checkpoint } from './io/checkpoint.ts';
+export {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  SPEC_VERSION,
+  checkpointFormatTag,
+  checkpointVersion,
+  FormatVersionError,
+} from './io/formats.ts';
 export { parseSafetensors, serializeSafetensors, SafetensorsError } from './io/safetensors.ts';
 export { parseBatches, parseInputs } from './io/batches.ts';
 export { formatBp } from './train/schedule.ts';
