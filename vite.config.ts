@@ -36,6 +36,7 @@ export default defineConfig(({ mode }) => {
         lib: {
           entry: {
             index: resolve(__dirname, 'src/index.ts'),
+            inference: resolve(__dirname, 'src/inference.ts'),
             cli: resolve(__dirname, 'src/cli/main.ts'),
           },
           formats: ['es'],

@@ -12,6 +12,13 @@ export { Rng } from './rng.ts';
 export { createBackend, type BackendKind } from './backends.ts';
 export { Model, type PredictResult } from './model/model.ts';
 export {
+  loadModel,
+  predict,
+  InferenceModel,
+  type LoadModelOptions,
+  type Prediction,
+} from './inference.ts';
+export {
   getPreset,
   presetNames,
   type Preset,

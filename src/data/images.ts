@@ -30,6 +30,7 @@ export interface ImageFolderSplit extends DataSplit {
   classNames: string[];
 }
 
+const PNGJS = 'pngjs';
 const IMAGE_FILE = /\.(png|jpe?g)$/i;
 const DEFAULT_MAX_PIXELS = 1 << 24;
 
@@ -70,7 +71,9 @@ export async function decodeImage(
     throw new Error(`image ${file}: ${width}x${height} pixels is empty or more than ${maxPixels}`);
   try {
     if (bytes[0] === 0x89) {
-      const { PNG } = await import('pngjs');
+      // pngjs needs Node's zlib and streams: a name bundlers leave alone keeps it out of browser
+      // bundles of the library, where image folders cannot be read anyway.
+      const { PNG } = (await import(/* @vite-ignore */ PNGJS)) as typeof import('pngjs');
       const { Buffer } = await import('node:buffer');
       const img = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       return { width: img.width, height: img.height, rgba: new Uint8Array(img.data) };
