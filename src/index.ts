@@ -1,6 +1,7 @@
 /** nitro-d: integer-only training of NITRO-D networks on WebGPU (and a CPU reference backend). */
 export * from './backend.ts';
 export { WebGPUBackend } from './gpu/webgpu-backend.ts';
+/** The CPU reference backend. */
 export { CpuBackend } from './cpu/cpu-backend.ts';
 export {
   createGpuContext,

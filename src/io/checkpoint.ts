@@ -24,6 +24,7 @@ export interface TensorSpec {
   shape: readonly number[];
 }
 
+/** A parsed checkpoint: its tensors, metadata and format version. */
 export interface Checkpoint {
   /** Tensor values by name, in the order of the expected list. */
   tensors: Map<string, Int32Array>;

@@ -62,6 +62,7 @@ export interface DropoutSpec {
 /** "reference": reproduce the published reference bit for bit, quirks included (docs/algorithm.md §10). */
 export type Compat = 'reference' | 'none';
 
+/** A parsed model spec (docs/contract.md §1) with every optional key filled in. */
 export interface ModelSpec {
   /** [channels, height, width]. An MLP flattens it in C-order. */
   input: [number, number, number];
