@@ -437,6 +437,25 @@ describe('the same pixels through IDX, .npz, .npy and image folders', () => {
         true,
       );
     }
+    // nitro-d eval reads the same data and finds the last epoch's test accuracy.
+    const evaluated = await nitro([
+      'eval',
+      '--model',
+      model,
+      '--dataset',
+      'mnist',
+      '--weights',
+      join(TMP, 'run-npz', 'last.safetensors'),
+      '--data',
+      formats.npz,
+      '--data-format',
+      'npz',
+      '--backend',
+      'cpu',
+      '--json',
+    ]);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(JSON.parse(evaluated.stdout).accuracy).toBe(idx.epochs[2].test.accuracy);
     // The folder lists samples by class: the same data in another order, so its own run.
     const img = await train('images', formats.imagesDir);
     expect(img.epochs[2].test.accuracy).toBeGreaterThan(img.epochs[0].test.accuracy);
