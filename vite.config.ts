@@ -26,7 +26,7 @@ function nodeBuiltinsForBrowser(): Plugin {
  * same ones): dist/NAME.js for Node and Deno, dist/browser/NAME.js for bundlers' `browser`
  * condition, dist/NAME.d.ts from tsc.
  */
-const ENTRIES = { index: 'src/index.ts' };
+const ENTRIES = { index: 'src/index.ts', inference: 'src/inference.ts' };
 
 // `vite build --mode lib`: the library and CLI bundle for Node and Deno (shaders inlined).
 // `vite build --mode lib-browser`: the same library with Node builtins stubbed, so a consumer's

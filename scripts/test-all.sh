@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: typecheck, lint, format check and build, then the test suites:
+# The API reference (TypeDoc into docs/api, every exported symbol documented, warnings fail) is
+# one of the checks.
 #   node      vitest in Node (dawn.node, software Vulkan when there is no GPU), every test file
 #   chromium  the GPU kernel tests in headless Debian Chromium (Vitest browser mode)
 #   deno      test/deno against the built bundle on Deno's WebGPU
@@ -122,6 +124,7 @@ if ! skipped check; then
   check typecheck "$BIN/tsc" --noEmit
   check lint "$BIN/biome" lint .
   check format "$BIN/biome" format .
+  check docs "$BIN/typedoc" --logLevel Warn
 fi
 check build npm run --silent build || BUILD_OK=0
 

@@ -10,6 +10,7 @@
 /** `i8`: int8-valued (packed four to a u32 on the GPU). `i32`: int32 values. */
 export type DType = 'i8' | 'i32';
 
+/** A tensor on a backend: shape, dtype and a label for error messages; the storage is the backend's. */
 export interface Tensor {
   readonly shape: readonly number[];
   readonly dtype: DType;
@@ -29,6 +30,7 @@ export function rowsOf(shape: readonly number[]): { rows: number; rowLength: num
   return { rows: shape[0], rowLength: shape.slice(1).reduce((a, b) => a * b, 1) };
 }
 
+/** Number of elements of a shape (the product of its dimensions). */
 export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
@@ -60,6 +62,7 @@ export interface Epilogue {
   relu?: { out: Tensor; slopeInv: number };
 }
 
+/** Parameters of `Ops.linear`: z = x·wᵀ (+ bias) into `out`, then the optional epilogue. */
 export interface LinearParams {
   /** [B, K] int8-valued input. */
   x: Tensor;
@@ -67,11 +70,12 @@ export interface LinearParams {
   w: Tensor;
   /** [O] int32 bias, or undefined. */
   bias?: Tensor;
-  /** [B, O]: i32 for the raw accumulation z = x·wᵀ + bias (no epilogue), i8 with an epilogue. */
+  /** Shape [B, O]: i32 for the raw accumulation z = x·wᵀ + bias (no epilogue), i8 with an epilogue. */
   out: Tensor;
   epilogue?: Epilogue;
 }
 
+/** Parameters of `Ops.conv2d`: stride-1 zero-padded cross-correlation into `out`, then the optional epilogue. */
 export interface Conv2dParams {
   /** [B, C, H, W] int8-valued input. */
   x: Tensor;
@@ -79,11 +83,12 @@ export interface Conv2dParams {
   w: Tensor;
   bias?: Tensor;
   padding: number;
-  /** [B, F, H+2p-k+1, W+2p-k+1]: i32 raw, or i8 with an epilogue. */
+  /** Shape [B, F, H+2p-k+1, W+2p-k+1]: i32 raw, or i8 with an epilogue. */
   out: Tensor;
   epilogue?: Epilogue;
 }
 
+/** Parameters of `Ops.maxPool`: windows of `kernel`×`kernel` at `stride`, with padding and the padded value set by `padMode`. */
 export interface MaxPoolParams {
   /** [B, C, H, W] int8-valued. */
   x: Tensor;
@@ -95,6 +100,7 @@ export interface MaxPoolParams {
   out: Tensor;
 }
 
+/** Parameters of `Ops.maxPoolBackward`: routes each window's gradient to its first maximum. */
 export interface MaxPoolBackwardParams extends Omit<MaxPoolParams, 'out'> {
   /** [B, C, Ho, Wo] int32 gradient at the pool output. Exactly one of delta and head. */
   delta?: Tensor;
@@ -113,6 +119,7 @@ export interface MaxPoolBackwardParams extends Omit<MaxPoolParams, 'out'> {
   out: Tensor;
 }
 
+/** Parameters of `Ops.lossGradient`: the int8 loss gradient of a head or the output, with optional metrics. */
 export interface LossParams {
   /** [B, classes] int8 prediction. */
   yhat: Tensor;
@@ -143,6 +150,7 @@ export interface SgdUpdate {
   decayInv: number;
 }
 
+/** The NITRO-D ops every backend implements with the same bits (docs/algorithm.md). */
 export interface Ops {
   /** z = x·wᵀ (+ bias), then the optional epilogue. i32 accumulation wraps. */
   linear(p: LinearParams): void;
@@ -154,6 +162,7 @@ export interface Ops {
   nitroRelu(p: { x: Tensor; out: Tensor; slopeInv: number }): void;
   /** NITRO-ReLU backward: out = trunc(delta / g_inv(x)) with x the saved int8 input of the activation. */
   nitroReluBackward(p: { delta: Tensor; x: Tensor; out: Tensor; slopeInv: number }): void;
+  /** Max-pool forward: each window's largest value. */
   maxPool(p: MaxPoolParams): void;
   /** Routes each window's gradient to its first maximum, optionally from a head and through NITRO-ReLU's backward. */
   maxPoolBackward(p: MaxPoolBackwardParams): void;
@@ -223,7 +232,9 @@ export interface Program {
   readonly label: string;
 }
 
+/** Where tensors live and ops run: the WebGPU engine or the CPU reference (`createBackend`). */
 export interface Backend {
+  /** Which backend this is. */
   readonly kind: 'webgpu' | 'cpu';
   /** Human-readable description of the device (adapter, or the CPU). */
   readonly description: string;
@@ -241,6 +252,7 @@ export interface Backend {
   write(t: Tensor, values: ArrayLike<number>): void;
   /** Reads logical values back (one int32 per element, C-order). */
   read(t: Tensor): Promise<Int32Array>;
+  /** Frees a tensor's storage (a view frees nothing). */
   dispose(t: Tensor): void;
   /** Records the ops `build` issues into a program instead of running them. */
   record(label: string, build: (ops: Ops) => void): Program;
@@ -250,5 +262,6 @@ export interface Backend {
   sync(): Promise<void>;
   /** Bytes held by live tensors. */
   bytesInUse(): number;
+  /** Releases the device and everything on it; the backend cannot be used afterwards. */
   destroy(): void;
 }

@@ -4,8 +4,10 @@ import { CpuBackend } from './cpu/cpu-backend.ts';
 import type { DeviceOptions } from './gpu/device.ts';
 import { WebGPUBackend } from './gpu/webgpu-backend.ts';
 
+/** A backend by name: the WebGPU engine or the CPU reference. */
 export type BackendKind = 'webgpu' | 'cpu';
 
+/** Creates a backend by name (default WebGPU); `options` choose the WebGPU adapter. */
 export async function createBackend(
   kind: BackendKind = 'webgpu',
   options: DeviceOptions = {},

@@ -2,6 +2,7 @@
 /** nitro-d: integer-only training of NITRO-D networks on WebGPU (and a CPU reference backend). */
 export * from './backend.ts';
 export { WebGPUBackend } from './gpu/webgpu-backend.ts';
+/** The CPU reference backend. */
 export { CpuBackend } from './cpu/cpu-backend.ts';
 export {
   createGpuContext,
@@ -12,6 +13,13 @@ export {
 export { Rng } from './rng.ts';
 export { createBackend, type BackendKind } from './backends.ts';
 export { Model, type PredictResult } from './model/model.ts';
+export {
+  loadModel,
+  predict,
+  InferenceModel,
+  type LoadModelOptions,
+  type Prediction,
+} from './inference.ts';
 export {
   getPreset,
   presetNames,
@@ -49,8 +57,41 @@ export {
   type DataSplit,
 } from './data/dataset.ts';
 export { computeNormStats, normalizeDataset, type NormStats } from './data/normalize.ts';
+export {
+  datasetFromArrays,
+  datasetFromNpy,
+  splitFromNpz,
+  NPZ_NAMES,
+  type ArrayDatasetOptions,
+  type ImageLayout,
+  type NpyDatasetOptions,
+} from './data/arrays.ts';
+export { parseNpy, parseNpz, NPY_MAX_BYTES, type NpyArray } from './data/npy.ts';
+export {
+  decodeImage,
+  imageSize,
+  loadImageFolder,
+  type DecodedImage,
+  type ImageFolderOptions,
+  type ImageFolderSplit,
+} from './data/images.ts';
+export {
+  loadData,
+  detectDataFormat,
+  DATA_FORMATS,
+  type DataFormat,
+  type LoadDataOptions,
+} from './data/sources.ts';
 export { statsOrder } from './data/batches.ts';
 export { parseCheckpoint, serializeCheckpoint, type Checkpoint } from './io/checkpoint.ts';
+export {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  SPEC_VERSION,
+  checkpointFormatTag,
+  checkpointVersion,
+  FormatVersionError,
+} from './io/formats.ts';
 export { parseSafetensors, serializeSafetensors, SafetensorsError } from './io/safetensors.ts';
 export { parseBatches, parseInputs } from './io/batches.ts';
 export { formatBp } from './train/schedule.ts';

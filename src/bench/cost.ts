@@ -8,6 +8,7 @@ import { type Ops, rowsOf, type Tensor } from '../backend.ts';
 
 export type OpName = keyof Ops;
 
+/** What one op call costs: multiply-adds and bytes moved (benchmarks' throughput figures). */
 export interface OpCost {
   /** Multiply-accumulates of the call (0 for element-wise ops). */
   macs: number;
@@ -17,6 +18,7 @@ export interface OpCost {
 
 const dims = (t: Tensor) => t.shape.join('x');
 
+/** The cost of one op call from its parameters' shapes. */
 export function opCost(op: OpName, params: unknown): OpCost {
   const p = params as Record<string, Tensor>;
   switch (op) {

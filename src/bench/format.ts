@@ -25,6 +25,7 @@ export function num(x: number | null | undefined): string {
   return x.toPrecision(3);
 }
 
+/** A training benchmark's result as the text table `nitro-d bench` prints. */
 export function formatTrainingBench(r: TrainingBenchResult): string {
   const lines = [
     `${r.preset} at batch ${r.batch}, ${r.backend} on ${r.adapter}`,

@@ -30,6 +30,7 @@ import {
   wallTime,
 } from './util.ts';
 
+/** A layer shape the kernel benchmark times (linear or conv, with batch). */
 export type KernelShape =
   | {
       kind: 'linear';
@@ -53,6 +54,7 @@ export type KernelShape =
       headPool?: HeadPool;
     };
 
+/** Which op of a layer a kernel benchmark row times. */
 export type KernelOp =
   | 'linear'
   | 'linearInputGrad'
@@ -60,6 +62,7 @@ export type KernelOp =
   | 'conv2d'
   | 'conv2dWeightGrad';
 
+/** One timed (shape, op, variant) of the kernel benchmark. */
 export interface KernelBenchRow {
   layer: string;
   op: KernelOp;
@@ -79,6 +82,7 @@ export interface KernelBenchRow {
   skipped?: string;
 }
 
+/** The kernel benchmark of one shape: its rows and the backend it ran on. */
 export interface KernelBenchResult {
   backend: Backend['kind'];
   adapter: string;
@@ -87,6 +91,7 @@ export interface KernelBenchResult {
   rows: KernelBenchRow[];
 }
 
+/** Options of {@link benchKernels}. */
 export interface KernelBenchOptions {
   timing?: Exclude<KernelTiming, 'none'>;
   /** Each op is replayed until about this many milliseconds (default 50). */
@@ -97,6 +102,7 @@ export interface KernelBenchOptions {
   maxOps?: number;
   /** Time every kernel variant of each op on WebGPU, not only the default (default false). */
   variants?: boolean;
+  /** Called with every row as soon as it is timed. */
   onRow?: (row: KernelBenchRow) => void;
 }
 
@@ -353,6 +359,7 @@ async function timeProgram(
   return wallTime(backend, (times) => backend.run(program, times), targetMs, maxReps);
 }
 
+/** Times every op (and kernel variant) of the given layer shapes on a backend. */
 export async function benchKernels(
   backend: Backend,
   shapes: KernelShape[] = paperKernelShapes(),

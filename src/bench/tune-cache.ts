@@ -19,12 +19,15 @@ import {
 
 /** Reads and writes the whole cache document (text). */
 export interface TuneStore {
+  /** The stored text, or undefined when nothing is stored yet. */
   load(): string | undefined;
+  /** Replaces the stored text. */
   save(text: string): void;
   /** Where it lives, for messages. */
   readonly where: string;
 }
 
+/** The kernel variants `nitro-d tune` chose for one adapter and engine version. */
 export interface TuneEntry {
   adapter: string;
   engine: string;

@@ -160,6 +160,7 @@ export function trainingGemmShapes(plan: NetworkPlan, batch: number): GemmShape[
     .sort((a, b) => b.macs - a.macs || a.key.localeCompare(b.key));
 }
 
+/** Options of {@link tuneVariants}. */
 export interface TuneOptions {
   timing?: Exclude<KernelTiming, 'none'>;
   /** Timed samples per variant, the median taken (default 15; wall-clock timing takes half as many). */
@@ -174,9 +175,11 @@ export interface TuneOptions {
   margin?: number;
   /** Seed of the random operands. */
   seed?: number;
+  /** Called with every row as soon as it is timed. */
   onShape?: (row: TuneRow) => void;
 }
 
+/** One timed kernel variant of one training GEMM shape. */
 export interface TuneRow {
   key: string;
   op: GemmOp;
@@ -192,6 +195,7 @@ export interface TuneRow {
   skipped?: 'tiny' | 'time budget';
 }
 
+/** What tuning measured and the fastest variant per op. */
 export interface TuneResult {
   adapter: string;
   timing: 'timestamps' | 'solo';

@@ -2,6 +2,7 @@
 import type { Backend } from '../backend.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
 
+/** The JavaScript runtime a benchmark ran in. */
 export type Runtime = 'node' | 'deno' | 'browser';
 
 export function runtimeName(): Runtime {

@@ -15,6 +15,7 @@ import {
 } from './cifar.ts';
 import { decodeIdxImages, decodeIdxLabels } from './idx.ts';
 
+/** Images (pixel - 128, [N, C, H, W]) and labels in memory: what training and evaluation read. */
 export interface Dataset {
   name: string;
   /** pixel - 128, [N, C, H, W] in C order. */
@@ -26,6 +27,7 @@ export interface Dataset {
   classes: number;
 }
 
+/** A training set and a test set of the same sample shape. */
 export interface DataSplit {
   train: Dataset;
   test: Dataset;

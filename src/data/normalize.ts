@@ -8,6 +8,7 @@
  */
 import type { Dataset } from './dataset.ts';
 
+/** Per-channel normalisation statistics of a training set (docs/algorithm.md §2.1). */
 export interface NormStats {
   /** [C] truncated channel means. */
   mean: Int32Array;
@@ -32,6 +33,7 @@ export interface StatsOptions {
   statsSamples?: number;
 }
 
+/** Per-channel mean and MAD of the training images, as integers (see the top of this file). */
 export function computeNormStats(
   images: Int8Array,
   shape: readonly number[],

@@ -45,6 +45,7 @@ function runtimeName(): DeviceInfo['runtime'] {
   return 'node';
 }
 
+/** The runtime has no WebGPU adapter (no `navigator.gpu`, or no adapter behind it). */
 export class WebGPUUnavailableError extends Error {
   override name = 'WebGPUUnavailableError';
 }
@@ -73,6 +74,7 @@ async function requestAdapter(options: DeviceOptions): Promise<GPUAdapter> {
   );
 }
 
+/** Requests an adapter and a device with the limits the kernels use raised to the adapter's maximum. */
 export async function createGpuContext(options: DeviceOptions = {}): Promise<GpuContext> {
   const adapter = await requestAdapter(options);
   const requiredLimits: Record<string, number> = {};

@@ -5,9 +5,16 @@
  * loader re-reads VK_ICD_FILENAMES on every `create()`, so each candidate is tried in turn.
  * An explicit VK_ICD_FILENAMES always wins.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Default imports: a browser app's bundler links them to its empty stand-ins for Node builtins
+// (named imports fail to link), so apps that bundle nitro-d build without extra configuration;
+// this module only ever loads under Node.
+import fs from 'node:fs';
+import path from 'node:path';
+import url from 'node:url';
+
+const { existsSync } = fs;
+const { dirname, join } = path;
+const { fileURLToPath } = url;
 
 interface DawnModule {
   create(flags: string[]): GPU;

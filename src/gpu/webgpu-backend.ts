@@ -61,6 +61,7 @@ export function bufferOf(t: Tensor): GPUBuffer {
   return t.buffer;
 }
 
+/** The WebGPU engine (see the top of this file). */
 export class WebGPUBackend implements Backend {
   readonly kind = 'webgpu' as const;
   readonly description: string;
@@ -78,6 +79,7 @@ export class WebGPUBackend implements Backend {
   /** Submissions so far (for tests and benchmarks). */
   submits = 0;
 
+  /** A backend on a new WebGPU device (see createGpuContext). */
   static async create(options: DeviceOptions = {}): Promise<WebGPUBackend> {
     return new WebGPUBackend(await createGpuContext(options));
   }
@@ -194,6 +196,7 @@ export class WebGPUBackend implements Backend {
     this.device.queue.writeBuffer(bufferOf(t), wordOffset * 4, words);
   }
 
+  /** Reads a tensor's raw device words (i8 tensors packed four to a word). */
   async readWords(t: Tensor): Promise<Uint32Array> {
     this.flush();
     const g = t as GpuTensor;

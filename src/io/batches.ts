@@ -92,6 +92,7 @@ function checkSample(
   }
 }
 
+/** Reads training batches (docs/contract.md §3), checked against the model's sample shape and classes. */
 export function parseBatches(bytes: Uint8Array, file = '<bytes>', check: BatchCheck = {}): Batches {
   const kind = 'batches';
   const { tensors } = parseSafetensors(bytes, { file, kind, dtypes: ['I32'] });
@@ -120,6 +121,7 @@ export function parseBatches(bytes: Uint8Array, file = '<bytes>', check: BatchCh
   return { steps, batch, shape: [x.shape[2], x.shape[3], x.shape[4]], x: x.data, y: y.data };
 }
 
+/** Reads prediction inputs (docs/contract.md §3), checked against the model's sample shape. */
 export function parseInputs(
   bytes: Uint8Array,
   file = '<bytes>',

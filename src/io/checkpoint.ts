@@ -2,8 +2,15 @@
  * Checkpoints (docs/contract.md §2): I32 safetensors whose tensor names and shapes are fixed by the
  * model, with the model spec JSON under metadata "model" and other string fields (steps, epoch,
  * RNG state, ...). The model layer supplies the expected tensor list; this module only checks
- * files against it.
+ * files against it. Every checkpoint written carries its format version under metadata "format"
+ * (src/io/formats.ts); a newer version than this release reads is refused before anything else.
  */
+import {
+  checkpointFormatTag,
+  checkpointVersion,
+  FORMAT_KEY,
+  peekSafetensorsMetadata,
+} from './formats.ts';
 import {
   formatShape,
   parseSafetensors,
@@ -17,11 +24,14 @@ export interface TensorSpec {
   shape: readonly number[];
 }
 
+/** A parsed checkpoint: its tensors, metadata and format version. */
 export interface Checkpoint {
   /** Tensor values by name, in the order of the expected list. */
   tensors: Map<string, Int32Array>;
   /** Every metadata field, "model" included when present. */
   metadata: Record<string, string>;
+  /** The file's format version (1 for files without a "format" field). */
+  version: number;
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -37,6 +47,8 @@ export function parseCheckpoint(
   expected: readonly TensorSpec[],
   file = '<bytes>',
 ): Checkpoint {
+  // The version first: a newer format may differ in anything checked below.
+  checkpointVersion(peekSafetensorsMetadata(bytes), file);
   const parsed = parseSafetensors(bytes, { file, kind: 'checkpoint', dtypes: ['I32'] });
   const prefix = `checkpoint ${file}`;
   const wanted = new Map(expected.map((t) => [t.name, t.shape]));
@@ -67,7 +79,7 @@ export function parseCheckpoint(
   }
   const tensors = new Map<string, Int32Array>();
   for (const t of expected) tensors.set(t.name, parsed.tensors.get(t.name)!.data);
-  return { tensors, metadata: parsed.metadata };
+  return { tensors, metadata: parsed.metadata, version: checkpointVersion(parsed.metadata, file) };
 }
 
 /**
@@ -86,7 +98,7 @@ export function checkpointMetadata(
 
 /**
  * Serialises a checkpoint after checking that `tensors` holds exactly the expected tensors with
- * the right number of values.
+ * the right number of values. Metadata "format" is set to this release's checkpoint format.
  */
 export function serializeCheckpoint(
   expected: readonly TensorSpec[],
@@ -111,5 +123,5 @@ export function serializeCheckpoint(
     }
     out.set(t.name, { shape: t.shape, data });
   }
-  return serializeSafetensors(out, metadata);
+  return serializeSafetensors(out, { ...metadata, [FORMAT_KEY]: checkpointFormatTag() });
 }

@@ -53,6 +53,7 @@ export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
+/** Reads a safetensors file with the checks docs/contract.md §2 asks for; errors name the file and tensor. */
 export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}): SafetensorsFile {
   const file = options.file ?? '<bytes>';
   const prefix = `${options.kind ?? 'safetensors'} ${file}`;

@@ -17,6 +17,7 @@ import { type NetworkPlan, planFromSpec } from '../train/plan.ts';
 import { initWeights } from './init.ts';
 import { type ModelSpec, parseModelSpec } from './spec.ts';
 
+/** Predictions of N samples: output logits and every block head's. */
 export interface PredictResult {
   /** [N, classes] int8 output of the output layers. */
   logits: Int32Array;
@@ -24,6 +25,7 @@ export interface PredictResult {
   heads: Int32Array[];
 }
 
+/** A NITRO-D model on a backend (see the top of this file). */
 export class Model {
   readonly plan: NetworkPlan;
   readonly params: Parameters;
@@ -62,6 +64,7 @@ export class Model {
     return Model.create(backend, parsed, { weights: tensors });
   }
 
+  /** Uploads every parameter tensor (checked by name and size). */
   setWeights(weights: Map<string, ArrayLike<number>>): void {
     for (const { name, shape } of this.plan.parameters) {
       const v = weights.get(name);
@@ -75,6 +78,7 @@ export class Model {
     writeParameters(this.backend, this.params, weights);
   }
 
+  /** Reads every parameter tensor back, by name. */
   getWeights(): Promise<Map<string, Int32Array>> {
     return readParameters(this.backend, this.params);
   }
@@ -178,12 +182,14 @@ export class Model {
     return { data, labels, indices };
   }
 
+  /** Frees the tensors of an uploaded batch source. */
   disposeSource(source: BatchSource): void {
     const tensors: Tensor[] = [source.data, source.labels, source.indices];
     if (source.augment) tensors.push(source.augment.params);
     for (const t of tensors) this.backend.dispose(t);
   }
 
+  /** Frees the model's parameters and networks. */
   dispose(): void {
     for (const n of this.networks.values()) n.dispose();
     this.networks.clear();

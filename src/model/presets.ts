@@ -5,11 +5,13 @@
  */
 import { type FeatureSpec, type ModelSpec, parseModelSpec } from './spec.ts';
 
+/** The data sets the presets train on. */
 export type DatasetName = 'mnist' | 'fashion-mnist' | 'cifar10';
 
 /** Per batch, each transform applied with probability 1/2 (the same one for the whole batch). */
 export type AugmentMode = 'none' | 'crop' | 'crop-flip';
 
+/** A preset's training protocol: batch, epochs, augmentation, LR plateau and early stopping. */
 export interface TrainingProtocol {
   batch: number;
   /** Maximum number of epochs. */
@@ -26,6 +28,7 @@ export interface TrainingProtocol {
   seed: number;
 }
 
+/** A named model: spec, data set, protocol and the paper's accuracy. */
 export interface Preset {
   name: string;
   description: string;
@@ -265,6 +268,7 @@ const PRESETS: Preset[] = [
   },
 ];
 
+/** The preset names, in the order the CLI lists them. */
 export const presetNames: readonly string[] = PRESETS.map((p) => p.name);
 
 /** A fresh copy of a preset (callers may edit it). */

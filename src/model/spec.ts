@@ -3,6 +3,10 @@
  * IntegerSGD hyper-parameters. `parseModelSpec` fills in defaults and rejects anything that
  * could not be built, with one-line errors that name the offending field.
  *
+ * "version" (optional, omitted = 1) is the spec format version (src/io/formats.ts): a spec from
+ * a newer release is refused by name; the returned spec leaves it out, as every version this
+ * release reads describes the same network.
+ *
  * Extension beyond docs/contract.md §1 (optional, omitted = no dropout):
  *
  *   "dropout": { "features": 0, "hidden": 100 }   // per-mille rates, multiples of 50 in [0, 950]
@@ -15,6 +19,7 @@
  * `hidden` dropout the features must end with a conv block followed by a pool, the only
  * layout in which the reference's "before the last feature layer" is a block output.
  */
+import { newerVersionMessage, SPEC_VERSION } from '../io/formats.ts';
 import { headPooling } from './geometry.ts';
 
 export const I32_MAX = 0x7fffffff;
@@ -57,6 +62,7 @@ export interface DropoutSpec {
 /** "reference": reproduce the published reference bit for bit, quirks included (docs/algorithm.md §10). */
 export type Compat = 'reference' | 'none';
 
+/** A parsed model spec (docs/contract.md §1) with every optional key filled in. */
 export interface ModelSpec {
   /** [channels, height, width]. An MLP flattens it in C-order. */
   input: [number, number, number];
@@ -111,6 +117,7 @@ export class ModelSpecError extends Error {
 }
 
 const TOP_KEYS = [
+  'version',
   'input',
   'classes',
   'features',
@@ -169,6 +176,17 @@ export function parseModelSpec(json: unknown, source = 'model spec'): ModelSpec 
   };
 
   const root = obj(json, '');
+  // The version first: a newer spec may have keys this release does not know.
+  if (root.version !== undefined) {
+    const v = int(
+      root.version,
+      'version',
+      1,
+      I32_MAX,
+      'a positive integer (the spec format version)',
+    );
+    if (v > SPEC_VERSION) fail('version', newerVersionMessage(v, SPEC_VERSION));
+  }
   onlyKeys(root, TOP_KEYS, '');
   for (const k of ['input', 'classes']) if (root[k] === undefined) fail(k, `missing key "${k}"`);
 

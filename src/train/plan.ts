@@ -25,6 +25,7 @@ export interface NetworkPlan
   oneHot: number;
 }
 
+/** The network plan of a spec: blocks, shapes, scaling factors and parameter tensors. */
 export function planFromSpec(spec: ModelSpec): NetworkPlan {
   const g = modelGeometry(spec);
   return {

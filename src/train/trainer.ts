@@ -25,6 +25,7 @@ import {
   type WatchState,
 } from './schedule.ts';
 
+/** Correct predictions, accuracy and mean loss of one head or the output. */
 export interface HeadMetrics {
   correct: number;
   total: number;
@@ -34,6 +35,7 @@ export interface HeadMetrics {
   loss: number;
 }
 
+/** Metrics of one split: the output and every block head. */
 export interface SplitMetrics {
   /** The output layer. */
   output: HeadMetrics;
@@ -43,6 +45,7 @@ export interface SplitMetrics {
   confusion?: number[][];
 }
 
+/** What one training epoch gave: metrics, speed and the schedule's decisions. */
 export interface EpochResult {
   epoch: number;
   lrInv: number;
@@ -58,6 +61,7 @@ export interface EpochResult {
   stop: boolean;
 }
 
+/** Progress within an epoch, for progress bars. */
 export interface StepProgress {
   epoch: number;
   step: number;
@@ -65,6 +69,7 @@ export interface StepProgress {
   imagesPerSecond: number;
 }
 
+/** The trainer's state between epochs (stored in checkpoints for `--resume`). */
 export interface TrainerState {
   /** Epochs completed. */
   epoch: number;
@@ -75,6 +80,7 @@ export interface TrainerState {
   bestEpoch: number;
 }
 
+/** Options of {@link Trainer}: the protocol, submission sizes, callbacks and recovery. */
 export interface TrainerOptions {
   batch: number;
   epochs: number;
@@ -89,7 +95,9 @@ export interface TrainerOptions {
   snapshotEvery?: number;
   /** Evaluation batch size (default: the largest divisor of the test size up to 256). */
   evalBatch?: number;
+  /** Called after every chunk of steps. */
   onStep?: (p: StepProgress) => void;
+  /** Called after every epoch (awaited), e.g. to write a checkpoint. */
   onEpoch?: (r: EpochResult, trainer: Trainer) => void | Promise<void>;
   /** Called when the device is lost and training resumes from a snapshot. */
   onRecover?: (info: { epoch: number; step: number; lostSteps: number; message: string }) => void;
@@ -131,6 +139,7 @@ export function evalBatchFor(n: number, max = 256): number {
   return 1;
 }
 
+/** Trains a model epoch by epoch with the paper's protocol, on device-resident data. */
 export class Trainer {
   model: Model;
   state: TrainerState;
@@ -376,6 +385,7 @@ export class Trainer {
     return { epoch, lrInv, train, test, seconds, imagesPerSecond, best, plateau, stop };
   }
 
+  /** Frees the uploaded data sets (the model stays the caller's). */
   dispose(): void {
     for (const d of [this.trainData, this.testData]) {
       if (d) {

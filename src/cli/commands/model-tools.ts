@@ -49,7 +49,8 @@ export const EVAL_HELP = `evaluate a checkpoint on the test set: accuracy, per-h
   --preset P | --model M.json   the model (default mlp2)
   --weights W            the checkpoint (safetensors), e.g. best.safetensors of a training run
   --dataset NAME         fashion-mnist | mnist | cifar10 (default: the preset's)
-  --data DIR             data folder (default for Fashion-MNIST: /usr/share/datasets/fashion-mnist)
+  --data PATH            data folder or file (default for Fashion-MNIST: /usr/share/datasets/fashion-mnist)
+  --data-format F        idx | cifar10 | npz | npy | images (default: detected from PATH)
   --test-limit N         evaluate only the first N test samples
   --train-limit N        the training samples the run used: the inputs are normalised with their
                          statistics, as in training (default: all)
@@ -62,6 +63,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     ...MODEL_FLAGS,
     weights: { type: 'string' },
     data: { type: 'string' },
+    'data-format': { type: 'string' },
     'test-limit': { type: 'string' },
     'train-limit': { type: 'string' },
     seed: { type: 'string' },

@@ -7,8 +7,9 @@ import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type Backend, deviceBytes } from '../../backend.ts';
 import { createBackend } from '../../backends.ts';
-import { type DataSplit, loadDataset } from '../../data/dataset.ts';
+import type { DataSplit } from '../../data/dataset.ts';
 import type { NormStats } from '../../data/normalize.ts';
+import { loadCommandData } from '../../data/sources.ts';
 import { adapterName } from '../../gpu/device.ts';
 import { WebGPUBackend } from '../../gpu/webgpu-backend.ts';
 import { parseCheckpoint } from '../../io/checkpoint.ts';
@@ -38,6 +39,7 @@ export const TRAIN_FLAGS = {
   model: { type: 'string' },
   dataset: { type: 'string' },
   data: { type: 'string' },
+  'data-format': { type: 'string' },
   epochs: { type: 'string' },
   batch: { type: 'string' },
   seed: { type: 'string' },
@@ -60,7 +62,9 @@ export const TRAIN_HELP = `train a model (default: the paper's MLP2 on Fashion-M
   --preset NAME          mlp1 | mlp2 | mlp3 | mlp3-mnist | mlp4 | vgg8b | vgg8b-mnist | vgg8b-cifar10 | vgg11b | cnn-small (default mlp2)
   --model M.json         a custom model spec (uses the preset's protocol; --dataset picks the data)
   --dataset NAME         fashion-mnist | mnist | cifar10 (default: the preset's)
-  --data DIR             data folder (default for Fashion-MNIST: /usr/share/datasets/fashion-mnist)
+  --data PATH            data folder or file (default for Fashion-MNIST: /usr/share/datasets/fashion-mnist)
+  --data-format F        idx | cifar10 | npz | npy | images (default: detected from PATH; npz/npy hold
+                         x_train y_train x_test y_test, images is PATH/{train,test}/CLASS/*.png|jpg)
   --epochs N --batch B --seed S --lr-inv N   override the preset's protocol
   --no-augment           train without the preset's augmentation
   --out DIR              where last.safetensors, best.safetensors and log.jsonl go (default runs/<preset>)
@@ -108,7 +112,12 @@ export async function prepareData(
   flags: Record<string, unknown>,
   command: string,
 ): Promise<RunSetup> {
-  const raw = await loadDataset(preset.dataset, flags.data as string | undefined);
+  const raw = await loadCommandData(
+    preset.dataset,
+    flags.data as string | undefined,
+    flags['data-format'] as string | undefined,
+    planFromSpec(preset.spec).input,
+  );
   const trainRaw = firstSamples(
     raw.train,
     flags['train-limit'] === undefined ? undefined : intFlag(command, flags, 'train-limit', 0),
