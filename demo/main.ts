@@ -11,7 +11,13 @@ import {
   type SplitMetrics,
   type WebGPUBackend,
 } from '../src/index.ts';
-import { type AdapterSummary, probeWebGpu, renderAdapter, type WebGpuProbe } from './ui/adapter.ts';
+import {
+  type AdapterSummary,
+  probeWebGpu,
+  renderAdapter,
+  softwareRenderer,
+  type WebGpuProbe,
+} from './ui/adapter.ts';
 import { LineChart, type Series } from './ui/chart.ts';
 import { renderConfusion } from './ui/confusion.ts';
 import { Controls } from './ui/controls.ts';
@@ -420,7 +426,7 @@ async function showDevice(): Promise<void> {
   const backend = await session.existingBackend('webgpu');
   if (backend && backend.kind === 'webgpu') {
     const info = (backend as WebGPUBackend).info;
-    adapter = { ...info, source: 'device' };
+    adapter = { ...info, fallback: adapter?.fallback, source: 'device' };
   }
   // The CPU backend is cheap to create and names its kernels (WebAssembly SIMD or JavaScript).
   const cpu =
@@ -631,6 +637,9 @@ async function init(): Promise<void> {
     controls.webgpuUnavailable();
   } else {
     document.body.dataset.webgpu = 'available';
+    const software = softwareRenderer(probe.adapter);
+    const hint = document.getElementById('webgpu-hint');
+    if (software && hint) hint.textContent = `(here ${software}, a software adapter)`;
   }
   await showDevice();
   refreshControls();
