@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { defineConfig, type Plugin } from 'vite';
+import { defineConfig, type Plugin, type PreviewServer, type ViteDevServer } from 'vite';
 
 /**
  * The pages bundle the library, which reaches Node-only modules (the dawn.node adapter, file
@@ -18,6 +18,27 @@ function nodeBuiltinsForBrowser(): Plugin {
       id.startsWith(prefix)
         ? `export default new Proxy({}, { get: (_, key) => () => { throw new Error(${JSON.stringify(id.slice(prefix.length))} + '.' + String(key) + ' is not available in a browser'); } });`
         : undefined,
+  };
+}
+
+/**
+ * `npm run demo` (and `vite preview`) print the demo's URL; this adds the benchmark page's
+ * under each of them.
+ */
+function printBenchUrl(): Plugin {
+  const wrap = (server: ViteDevServer | PreviewServer) => {
+    const print = server.printUrls.bind(server);
+    server.printUrls = () => {
+      print();
+      const urls = server.resolvedUrls;
+      for (const url of [...(urls?.local ?? []), ...(urls?.network ?? [])])
+        server.config.logger.info(`  ➜  Bench:   ${url}bench.html`);
+    };
+  };
+  return {
+    name: 'nitro-d:print-bench-url',
+    configureServer: wrap,
+    configurePreviewServer: wrap,
   };
 }
 
@@ -71,7 +92,7 @@ export default defineConfig(({ mode }) => {
   return {
     root: 'demo',
     base: './',
-    plugins: [nodeBuiltinsForBrowser()],
+    plugins: [nodeBuiltinsForBrowser(), printBenchUrl()],
     build: {
       outDir: resolve(__dirname, 'dist/demo'),
       emptyOutDir: true,

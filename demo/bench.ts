@@ -5,6 +5,10 @@
  * paper's layer shapes with benchKernels. Results as tables, bar charts and a JSON download.
  * The tuner (tuneVariants) times each kernel variant of a model's op shapes and keeps the winners
  * per adapter in localStorage; the page installs them when it loads, so training rows use them.
+ * Stop ends a run or a tuning at once: the library's calls cannot be interrupted, so the page
+ * stops waiting for them, ignores what they report afterwards and destroys their device once
+ * the work already submitted to it is done. On a software adapter (SwiftShader, llvmpipe) the
+ * default run leaves VGG8B out.
  */
 import pkg from '../package.json';
 import {
@@ -43,12 +47,14 @@ import {
   DEFAULT_CONFIG,
   layerSelected,
   queryOf,
+  SLOW_ON_SOFTWARE,
+  softwareDefaults,
   stepsFor,
   TRAINING_PRESETS,
 } from './bench/config.ts';
 import { benchTfjsMlp, type TfjsMlpResult } from './bench/tfjs-mlp.ts';
 import { TuneTable, VARIANT_COLUMNS, variantsCell } from './bench/tune-view.ts';
-import { type AdapterSummary, probeWebGpu, renderAdapter } from './ui/adapter.ts';
+import { type AdapterSummary, probeWebGpu, renderAdapter, softwareRenderer } from './ui/adapter.ts';
 import { bytes } from './ui/format.ts';
 
 export interface BenchReport {
@@ -67,6 +73,8 @@ export interface BenchReport {
   /** The last tuning on this page, if any. */
   tuning?: TuneResult;
   errors: { task: string; message: string }[];
+  /** Stop was pressed: the rows so far, the rest not measured. */
+  stopped?: boolean;
   seconds: number;
 }
 
@@ -98,6 +106,7 @@ const form = {
   kernels: byId<HTMLInputElement>('kernels'),
   variants: byId<HTMLInputElement>('variants'),
   kernelBatch: byId<HTMLInputElement>('kernel-batch'),
+  vggKernels: byId<HTMLInputElement>('vgg-kernels'),
   kernelMs: byId<HTMLInputElement>('kernel-ms'),
   layers: byId<HTMLInputElement>('layers'),
   timing: byId<HTMLSelectElement>('timing'),
@@ -106,6 +115,7 @@ const form = {
   tune: byId<HTMLButtonElement>('tune'),
   forget: byId<HTMLButtonElement>('forget'),
   run: byId<HTMLButtonElement>('run'),
+  stop: byId<HTMLButtonElement>('stop'),
   download: byId<HTMLButtonElement>('download'),
   permalink: byId<HTMLAnchorElement>('permalink'),
 };
@@ -123,6 +133,7 @@ const view = {
   tuneHint: byId<HTMLSpanElement>('tune-hint'),
   tuneTable: new TuneTable(byId<HTMLTableElement>('tune-table')),
   adapter: byId<HTMLDivElement>('adapter'),
+  sizing: byId<HTMLParagraphElement>('sizing'),
   missing: byId<HTMLDivElement>('webgpu-missing'),
   missingReason: byId<HTMLParagraphElement>('webgpu-reason'),
   error: byId<HTMLDivElement>('error'),
@@ -134,6 +145,91 @@ const OFFERED = [...TRAINING_PRESETS];
 
 let report: BenchReport | undefined;
 let running = false;
+/** Aborted by the Stop button; one per run or tuning. */
+let stopper: AbortController | undefined;
+
+/** What a run or a tuning throws when Stop was pressed. */
+class Stopped extends Error {
+  constructor() {
+    super('stopped');
+  }
+}
+
+/**
+ * Settles as `p` does, or rejects with Stopped as soon as `signal` aborts; `p` then runs on
+ * unobserved (its device destroyed by the caller's cleanup).
+ */
+function unlessStopped<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  p.catch(() => {});
+  if (signal.aborted) return Promise.reject(new Stopped());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Stopped());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** GPU work that Stop abandoned and that has not finished yet (the GPU cannot be interrupted). */
+const abandoned = new Set<Promise<void>>();
+
+/** Keeps track of `p`, which Stop abandoned, until it settles. */
+function abandon(p: Promise<unknown>): Promise<void> {
+  const settled = p.then(
+    () => {},
+    () => {},
+  );
+  abandoned.add(settled);
+  void settled.then(() => abandoned.delete(settled));
+  return settled;
+}
+
+/** Before new measurements: the work Stop abandoned must be done, or it would share the GPU. */
+async function settleAbandoned(signal: AbortSignal): Promise<void> {
+  if (abandoned.size === 0) return;
+  setPhase(
+    'running',
+    'Waiting for the GPU to finish the work of the stopped run (submitted work cannot be recalled)…',
+  );
+  await unlessStopped(Promise.all(abandoned), signal);
+}
+
+/**
+ * Runs `task` on a WebGPU backend of its own and destroys that afterwards. Stop ends the wait at
+ * once; the device goes as soon as the work submitted to it is done (destroying it earlier
+ * would wait for that work inside the browser's GPU process, which on a software adapter
+ * stalls the whole page), and the abandoned task's next calls then fail on a destroyed device.
+ */
+async function onOwnBackend<T>(
+  signal: AbortSignal,
+  options: Parameters<typeof createBackend>[1],
+  task: (backend: Backend) => Promise<T>,
+): Promise<T> {
+  const created = createBackend('webgpu', options);
+  const backend = await unlessStopped(created, signal).catch((e: unknown) => {
+    if (e instanceof Stopped)
+      created.then(
+        (b) => b.destroy(),
+        () => {},
+      );
+    throw e;
+  });
+  const work = task(backend);
+  try {
+    return await unlessStopped(work, signal);
+  } finally {
+    if (signal.aborted) void abandon(backend.sync()).then(() => backend.destroy());
+    else backend.destroy();
+  }
+}
 
 function showError(e: unknown): void {
   console.error(e);
@@ -148,7 +244,7 @@ function num(v: number | null | undefined): string {
   return String(Number(v.toPrecision(3)));
 }
 
-function setPhase(phase: 'idle' | 'running' | 'done' | 'error', text: string): void {
+function setPhase(phase: 'idle' | 'running' | 'done' | 'stopped' | 'error', text: string): void {
   document.body.dataset.phase = phase;
   view.status.textContent = text;
 }
@@ -179,6 +275,7 @@ function fillForm(c: BenchConfig): void {
   form.kernels.checked = c.kernels;
   form.variants.checked = c.variants;
   form.kernelBatch.value = String(c.kernelBatch);
+  form.vggKernels.checked = c.vggKernels;
   form.kernelMs.value = String(c.kernelMs);
   form.layers.value = c.layers.join(',');
   form.timing.value = c.timing;
@@ -230,6 +327,7 @@ function readForm(): BenchConfig {
     kernels: form.kernels.checked,
     variants: form.variants.checked,
     kernelBatch: int(form.kernelBatch, 'Kernel batch size', 1),
+    vggKernels: form.vggKernels.checked,
     kernelMs: int(form.kernelMs, 'Time per kernel', 1),
     timing: form.timing.value as KernelTimingChoice,
     tunePreset: form.tunePreset.value,
@@ -261,6 +359,7 @@ function setBusy(busy: boolean): void {
     form.kernels,
     form.variants,
     form.kernelBatch,
+    form.vggKernels,
     form.kernelMs,
     form.layers,
     form.timing,
@@ -271,6 +370,7 @@ function setBusy(busy: boolean): void {
     form.run,
   ])
     el.disabled = busy || webgpuMissing;
+  form.stop.disabled = !busy;
   form.download.disabled = busy || report === undefined;
 }
 
@@ -356,13 +456,13 @@ function tfjsRow(t: TrainingTask, r: TfjsMlpResult): void {
   ]);
 }
 
-function failedRow(row: HTMLTableRowElement, message: string): void {
+function failedRow(row: HTMLTableRowElement, message: string, kind = 'failed'): void {
   row.classList.remove('pending');
-  row.classList.add('failed');
+  row.classList.add(kind);
   const td = row.cells[4];
   td.colSpan = 6;
   td.className = '';
-  td.textContent = `failed: ${message}`;
+  td.textContent = kind === 'failed' ? `failed: ${message}` : message;
   while (row.cells.length > 5) row.deleteCell(5);
 }
 
@@ -484,12 +584,21 @@ function summaryOf(backend: Backend): AdapterSummary | undefined {
     description: info.description,
     features: info.features,
     limits: info.limits,
+    fallback: adapter?.fallback,
     source: 'device',
   };
 }
 
-async function run(c: BenchConfig): Promise<BenchReport> {
+/**
+ * Runs the configured benchmarks. Stop (`signal`) ends it at once: the rows not measured yet are
+ * marked, and the report holds what was measured, with `stopped` set.
+ */
+async function run(c: BenchConfig, signal: AbortSignal): Promise<BenchReport> {
   const started = performance.now();
+  /** Progress from a task that Stop abandoned must not reach the page. */
+  const live = (f: () => void) => {
+    if (!signal.aborted) f();
+  };
   const r: BenchReport = {
     page: 'nitro-d benchmarks',
     version: pkg.version,
@@ -533,103 +642,125 @@ async function run(c: BenchConfig): Promise<BenchReport> {
   const kernelWhat = `batch ${c.kernelBatch}, ${shapes.length} layers${c.variants ? ', every kernel variant' : ''}`;
   view.kernelHint.textContent = c.kernels ? kernelWhat : 'not run (turned off)';
 
-  for (const t of tasks) {
-    const { steps, warmup } = stepsFor(c, t.preset);
-    const label = `${t.preset} on ${t.engine === 'tfjs' ? 'TensorFlow.js' : 'nitro-d'}`;
-    setPhase('running', `Training ${label}: cold start…`);
-    try {
-      if (t.engine === 'nitro-d') {
-        // A device of its own, so the cold start compiles every shader the preset needs.
-        const backend = await createBackend('webgpu');
-        try {
-          r.adapter ??= summaryOf(backend);
-          const result = await benchTraining(backend, {
-            preset: t.preset,
-            batch: c.batch,
-            steps,
-            warmup,
-            kernelTiming: 'none',
-            onPhase: (p) => setPhase('running', `Training ${label}: ${p}…`),
+  /** Every task in turn; throws Stopped when Stop is pressed. */
+  async function measure(): Promise<void> {
+    for (const t of tasks) {
+      const { steps, warmup } = stepsFor(c, t.preset);
+      const label = `${t.preset} on ${t.engine === 'tfjs' ? 'TensorFlow.js' : 'nitro-d'}`;
+      setPhase('running', `Training ${label}: cold start…`);
+      try {
+        if (t.engine === 'nitro-d') {
+          // A device of its own, so the cold start compiles every shader the preset needs.
+          const result = await onOwnBackend(signal, undefined, (backend) => {
+            r.adapter ??= summaryOf(backend);
+            return benchTraining(backend, {
+              preset: t.preset,
+              batch: c.batch,
+              steps,
+              warmup,
+              kernelTiming: 'none',
+              onPhase: (p) => live(() => setPhase('running', `Training ${label}: ${p}…`)),
+            });
           });
           r.training.push(result);
           nitroRow(t, result);
-        } finally {
-          backend.destroy();
+        } else {
+          // TensorFlow.js has a device of its own; stopped, it ends before its next steps.
+          const work = benchTfjsMlp(t.preset, getPreset(t.preset).spec, {
+            batch: c.batch,
+            steps,
+            warmup,
+            signal,
+            onPhase: (p) => live(() => setPhase('running', `TensorFlow.js ${p}…`)),
+          });
+          const result = await unlessStopped(work, signal).catch((e: unknown) => {
+            if (e instanceof Stopped) void abandon(work);
+            throw e;
+          });
+          r.tfjs.push(result);
+          tfjsRow(t, result);
         }
-      } else {
-        const result = await benchTfjsMlp(t.preset, getPreset(t.preset).spec, {
-          batch: c.batch,
-          steps,
-          warmup,
-          onPhase: (p) => setPhase('running', `TensorFlow.js ${p}…`),
-        });
-        r.tfjs.push(result);
-        tfjsRow(t, result);
+      } catch (e) {
+        if (e instanceof Stopped) throw e;
+        const message = e instanceof Error ? e.message : String(e);
+        console.error(e);
+        r.errors.push({ task: label, message });
+        failedRow(t.row, message);
       }
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      console.error(e);
-      r.errors.push({ task: label, message });
-      failedRow(t.row, message);
+      tick();
+      report = r;
+      drawCharts();
     }
-    tick();
-    report = r;
-    drawCharts();
+
+    if (shapes.length > 0) {
+      setPhase('running', 'Kernels: creating the device…');
+      const rows: KernelBenchRow[] = [];
+      try {
+        r.kernels = await onOwnBackend(signal, { timestamps: c.timing !== 'solo' }, (backend) => {
+          r.adapter ??= summaryOf(backend);
+          const trs: HTMLTableRowElement[] = [];
+          const timingUsed =
+            c.timing === 'auto'
+              ? (backend as WebGPUBackend).hasTimestamps
+                ? 'timestamps'
+                : 'solo'
+              : c.timing;
+          view.kernelHint.textContent = `${kernelWhat}, ${timingUsed === 'timestamps' ? 'GPU time from timestamp queries' : 'wall clock per call (submission and sync included)'}`;
+          const first = shapes[0].layer.split(' = ')[0];
+          setPhase('running', `Kernels: ${first} (1 of ${kernelRowCount})…`);
+          return benchKernels(backend, shapes, {
+            targetMs: c.kernelMs,
+            timing: c.timing === 'auto' ? undefined : c.timing,
+            variants: c.variants,
+            onRow: (row) => {
+              if (signal.aborted) return;
+              rows.push(row);
+              const tr = kernelRow(row);
+              trs.push(tr);
+              view.kernelsBody.append(tr);
+              markFastest(rows, trs);
+              tick();
+              const last = `${row.layer.split(' = ')[0]} ${OP_SHORT[row.op] ?? row.op}${row.variant ? ` ${row.variant}` : ''}`;
+              if (rows.length < kernelRowCount)
+                setPhase(
+                  'running',
+                  `Kernels: ${rows.length} of ${kernelRowCount} timed (last: ${last})…`,
+                );
+              report = {
+                ...r,
+                kernels: {
+                  backend: backend.kind,
+                  adapter: backend.description,
+                  runtime: 'browser',
+                  timing: timingUsed,
+                  rows,
+                },
+              };
+              drawCharts();
+            },
+          });
+        });
+      } catch (e) {
+        if (e instanceof Stopped) {
+          // What was timed so far stays in the report.
+          r.kernels = report?.kernels;
+          throw e;
+        }
+        const message = e instanceof Error ? e.message : String(e);
+        console.error(e);
+        r.errors.push({ task: 'kernels', message });
+      }
+    }
   }
 
-  if (shapes.length > 0) {
-    setPhase('running', 'Kernels: creating the device…');
-    const backend = await createBackend('webgpu', { timestamps: c.timing !== 'solo' });
-    try {
-      r.adapter ??= summaryOf(backend);
-      const rows: KernelBenchRow[] = [];
-      const trs: HTMLTableRowElement[] = [];
-      const timingUsed =
-        c.timing === 'auto'
-          ? (backend as WebGPUBackend).hasTimestamps
-            ? 'timestamps'
-            : 'solo'
-          : c.timing;
-      view.kernelHint.textContent = `${kernelWhat}, ${timingUsed === 'timestamps' ? 'GPU time from timestamp queries' : 'wall clock per call (submission and sync included)'}`;
-      const first = shapes[0].layer.split(' = ')[0];
-      setPhase('running', `Kernels: ${first} (1 of ${kernelRowCount})…`);
-      r.kernels = await benchKernels(backend, shapes, {
-        targetMs: c.kernelMs,
-        timing: c.timing === 'auto' ? undefined : c.timing,
-        variants: c.variants,
-        onRow: (row) => {
-          rows.push(row);
-          const tr = kernelRow(row);
-          trs.push(tr);
-          view.kernelsBody.append(tr);
-          markFastest(rows, trs);
-          tick();
-          const last = `${row.layer.split(' = ')[0]} ${OP_SHORT[row.op] ?? row.op}${row.variant ? ` ${row.variant}` : ''}`;
-          if (rows.length < kernelRowCount)
-            setPhase(
-              'running',
-              `Kernels: ${rows.length} of ${kernelRowCount} timed (last: ${last})…`,
-            );
-          report = {
-            ...r,
-            kernels: {
-              backend: backend.kind,
-              adapter: backend.description,
-              runtime: 'browser',
-              timing: timingUsed,
-              rows,
-            },
-          };
-          drawCharts();
-        },
-      });
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      console.error(e);
-      r.errors.push({ task: 'kernels', message });
-    } finally {
-      backend.destroy();
-    }
+  try {
+    await settleAbandoned(signal);
+    await measure();
+  } catch (e) {
+    if (!(e instanceof Stopped)) throw e;
+    r.stopped = true;
+    for (const t of tasks)
+      if (t.row.classList.contains('pending')) failedRow(t.row, 'stopped', 'stopped');
   }
   r.seconds = Math.round((performance.now() - started) / 100) / 10;
   report = r;
@@ -711,35 +842,43 @@ async function tune(): Promise<void> {
   const what = `${c.tunePreset} batch ${c.batch}`;
   const plan = planFromSpec(getPreset(c.tunePreset).spec);
   const total = trainingGemmShapes(plan, c.batch).length;
+  const stop = new AbortController();
+  stopper = stop;
+  const signal = stop.signal;
   setBusy(true);
   document.body.dataset.tune = 'running';
   view.tuneTable.clear();
   view.tuneHint.textContent = `${what}, up to ${c.tuneBudget} s of timing`;
   view.progress.value = 0;
   setPhase('running', `Tuning ${what}: creating the device…`);
-  let backend: Backend | undefined;
   try {
-    backend = await createBackend('webgpu', { timestamps: true });
-    const adapter = adapterKey(backend);
-    if (!adapter) throw new Error('tune: the kernel variants need the WebGPU backend');
-    let done = 0;
-    setPhase('running', `Tuning ${what}: op shape 1 of ${total}…`);
-    const result = await tuneVariants(backend, plan, c.batch, {
-      budgetMs: c.tuneBudget * 1000,
-      onShape: (row) => {
-        done++;
-        view.tuneTable.add(row);
-        view.progress.value = done / Math.max(1, total);
-        if (done < total)
-          setPhase(
-            'running',
-            `Tuning ${what}: ${done} of ${total} op shapes timed (last: ${row.key} → ${row.winner})…`,
-          );
-      },
+    await settleAbandoned(signal);
+    const result = await onOwnBackend(signal, { timestamps: true }, async (backend) => {
+      const adapter = adapterKey(backend);
+      if (!adapter) throw new Error('tune: the kernel variants need the WebGPU backend');
+      let done = 0;
+      setPhase('running', `Tuning ${what}: op shape 1 of ${total}…`);
+      const tuned = await tuneVariants(backend, plan, c.batch, {
+        budgetMs: c.tuneBudget * 1000,
+        onShape: (row) => {
+          if (signal.aborted) return;
+          done++;
+          view.tuneTable.add(row);
+          view.progress.value = done / Math.max(1, total);
+          if (done < total)
+            setPhase(
+              'running',
+              `Tuning ${what}: ${done} of ${total} op shapes timed (last: ${row.key} → ${row.winner})…`,
+            );
+        },
+      });
+      // A tuning that Stop abandoned keeps nothing.
+      if (signal.aborted) return tuned;
+      lastTuning = tuned;
+      saveTuned(tuneStore(), adapter, tuned.choices, what);
+      installStored(backend);
+      return tuned;
     });
-    lastTuning = result;
-    saveTuned(tuneStore(), adapter, result.choices, what);
-    installStored(backend);
     if (installed.error !== undefined)
       throw new Error(`tuned variants were saved but not installed: ${installed.error}`);
     const compared = Object.keys(result.choices);
@@ -754,11 +893,19 @@ async function tune(): Promise<void> {
     );
     document.body.dataset.tune = 'done';
   } catch (e) {
-    setPhase('error', `Tuning ${what} stopped by an error.`);
-    document.body.dataset.tune = 'error';
-    showError(e);
+    if (e instanceof Stopped) {
+      setPhase(
+        'stopped',
+        `Tuning ${what} stopped: nothing saved, the variants installed before stay in use.`,
+      );
+      document.body.dataset.tune = 'stopped';
+    } else {
+      setPhase('error', `Tuning ${what} stopped by an error.`);
+      document.body.dataset.tune = 'error';
+      showError(e);
+    }
   } finally {
-    backend?.destroy();
+    if (stopper === stop) stopper = undefined;
     setBusy(false);
   }
 }
@@ -806,12 +953,19 @@ async function start(): Promise<void> {
     showError(e);
     return;
   }
+  const stop = new AbortController();
+  stopper = stop;
   setBusy(true);
   try {
-    const r = await run(c);
+    const r = await run(c, stop.signal);
     const failed = r.errors.length;
     const rows = r.training.length + r.tfjs.length + (r.kernels?.rows.length ?? 0);
-    if (failed > 0) {
+    if (r.stopped) {
+      setPhase(
+        'stopped',
+        `Stopped after ${r.seconds} s: ${rows} result${rows === 1 ? '' : 's'} so far${failed ? `, ${failed} failed` : ''}; the rest was not measured.${rows ? ' Download the JSON to keep them.' : ''}`,
+      );
+    } else if (failed > 0) {
       setPhase(
         'error',
         `Finished with ${failed} failure${failed === 1 ? '' : 's'} (${r.errors.map((x) => x.task).join(', ')}); ${rows} results in ${r.seconds} s.`,
@@ -820,15 +974,21 @@ async function start(): Promise<void> {
     } else {
       setPhase(
         'done',
-        `Done: ${rows} results in ${r.seconds} s. Download the JSON to keep them with the adapter's details.`,
+        `Done: ${rows} result${rows === 1 ? '' : 's'} in ${r.seconds} s. Download the JSON to keep them with the adapter's details.`,
       );
     }
   } catch (e) {
     setPhase('error', 'Stopped by an error.');
     showError(e);
   } finally {
+    if (stopper === stop) stopper = undefined;
     setBusy(false);
   }
+}
+
+/** The Stop button: the run or tuning in progress ends now. */
+function stop(): void {
+  stopper?.abort();
 }
 
 function download(): void {
@@ -845,17 +1005,34 @@ function download(): void {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+/**
+ * Sizes the default run to the adapter: on a software adapter VGG8B is left out (its training
+ * and its conv kernels), and the page says so.
+ */
+function defaultsFor(probed: AdapterSummary | undefined): BenchConfig {
+  const software = probed ? softwareRenderer(probed) : undefined;
+  document.body.dataset.adapter = software ? 'software' : probed ? 'hardware' : 'none';
+  if (!software) return DEFAULT_CONFIG;
+  const slow = SLOW_ON_SOFTWARE.join(', ');
+  view.sizing.textContent = `This adapter renders on the CPU (${software}), 10 to 100 times slower than a GPU: the default run leaves out ${slow} (its cold start alone takes minutes here) and its conv kernels. Tick ${slow} under Presets and VGG8B conv layers under Kernels to add them.`;
+  view.sizing.classList.add('software');
+  return softwareDefaults();
+}
+
 async function init(): Promise<boolean> {
+  const probe = await probeWebGpu();
+  const defaults = defaultsFor(probe.available ? probe.adapter : undefined);
   let config: BenchConfig;
   try {
-    config = configFromQuery(location.search, presetNames);
+    config = configFromQuery(location.search, presetNames, defaults);
   } catch (e) {
     showError(e);
-    config = DEFAULT_CONFIG;
+    config = defaults;
   }
   fillForm(config);
   updatePermalink();
   form.run.addEventListener('click', () => void start());
+  form.stop.addEventListener('click', stop);
   form.download.addEventListener('click', download);
   form.tune.addEventListener('click', () => void tune());
   form.forget.addEventListener('click', forget);
@@ -868,7 +1045,6 @@ async function init(): Promise<boolean> {
   new ResizeObserver(() => drawCharts()).observe(view.trainingChart);
   drawCharts();
 
-  const probe = await probeWebGpu();
   if (!probe.available) {
     webgpuMissing = true;
     view.missingReason.textContent = `On this page, ${probe.reason}.`;

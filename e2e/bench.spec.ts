@@ -5,17 +5,19 @@
  * layer's op with the fastest highlighted, and its JSON download must hold the same results
  * with the adapter's details. The tuner: a short tuning of a small model is kept in localStorage
  * for the adapter, installed again after a reload (a training row then runs the tuned variants)
- * and dropped by Forget tuning.
+ * and dropped by Forget tuning. On this software adapter the default run leaves VGG8B out (its
+ * checkboxes add it); Stop ends a run or a tuning at once, and the page runs again after it.
  */
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
+import { getPreset } from '../src/model/presets.ts';
 import { type GemmOp, variantsOf } from '../src/kernels/gemm-tiles.ts';
 import { saveScreenshot } from './pages/demo-page.ts';
 
 const PRESETS = ['mlp1', 'mlp2', 'cnn-small'];
 /** Kernel layers of MLP1 (three linear layers) and VGG8B's first conv, at batch 16, every variant. */
 const LAYERS = ['mlp1', 'vgg8b conv1'];
-const QUERY = `?presets=${PRESETS.join(',')}&steps=2&warmup=1&kernelBatch=16&kernelMs=20&layers=${LAYERS.join(',')}&variants=1&run=1`;
+const QUERY = `?presets=${PRESETS.join(',')}&steps=2&warmup=1&kernelBatch=16&kernelMs=20&layers=${LAYERS.join(',')}&vggKernels=1&variants=1&run=1`;
 /** The ops timed per kernel layer, and how many rows they make with every variant. */
 const LINEAR_OPS: GemmOp[] = ['linear', 'linearInputGrad', 'linearWeightGrad'];
 const CONV_OPS: GemmOp[] = ['conv2d', 'conv2dWeightGrad'];
@@ -360,4 +362,163 @@ test('the tuner keeps the fastest variants per adapter in localStorage, the page
   await expect(state).toContainText('Tuned for this adapter: none');
   await expect(state).not.toHaveClass(/\bbad\b/);
   expect(await stored()).toBeNull();
+});
+
+/** The presets' checkboxes that are ticked. */
+function checkedPresets(page: Page): Promise<string[]> {
+  return page
+    .locator('#presets input:checked')
+    .evaluateAll((boxes) => boxes.map((b) => (b as HTMLInputElement).value));
+}
+
+test('on a software adapter the default run leaves VGG8B out, and its checkboxes add it back', async ({
+  page,
+}) => {
+  await page.setViewportSize({ width: 1400, height: 1000 });
+  await page.goto('/bench.html');
+  await page.evaluate(() => window.nitroBench!.ready());
+  // Headless Chromium's adapter is SwiftShader (a fallback adapter): the page says so.
+  await expect(page.locator('body')).toHaveAttribute('data-adapter', 'software');
+  await expect(page.locator('#adapter')).toContainText('on the CPU (SwiftShader)');
+  const sizing = page.locator('#sizing');
+  await expect(sizing).toContainText('renders on the CPU (SwiftShader)');
+  await expect(sizing).toContainText('leaves out vgg8b');
+  await expect(sizing).toContainText(
+    'Tick vgg8b under Presets and VGG8B conv layers under Kernels',
+  );
+  expect(await checkedPresets(page)).toEqual(['mlp1', 'mlp2', 'cnn-small']);
+  await expect(page.locator('#presets input[value="vgg8b"]')).not.toBeChecked();
+  await expect(page.locator('#presets input[value="vgg8b"]')).toBeEnabled();
+  await expect(page.locator('#vgg-kernels')).not.toBeChecked();
+  await expect(page.locator('#kernels')).toBeChecked();
+  // The link names the smaller set, so it asks for the same run on a hardware adapter.
+  const link = page.locator('#permalink');
+  await expect(link).toHaveAttribute(
+    'href',
+    './bench.html?presets=mlp1%2Cmlp2%2Ccnn-small&vggKernels=0',
+  );
+  // The checkboxes add VGG8B back: the link is then the full default, an empty query.
+  await page.check('#presets input[value="vgg8b"]');
+  await page.check('#vgg-kernels');
+  await expect(link).toHaveAttribute('href', './bench.html');
+  // A link that asks for VGG8B gets it on this adapter too.
+  await page.goto('/bench.html?presets=vgg8b&vggKernels=1');
+  await page.evaluate(() => window.nitroBench!.ready());
+  expect(await checkedPresets(page)).toEqual(['vgg8b']);
+  await expect(page.locator('#vgg-kernels')).toBeChecked();
+});
+
+test('Stop ends the default run at once, keeps the rows measured so far, and the page runs again', async ({
+  page,
+}) => {
+  test.setTimeout(300_000);
+  await page.setViewportSize({ width: 1400, height: 1000 });
+  await page.goto('/bench.html');
+  await page.evaluate(() => window.nitroBench!.ready());
+  await expect(page.locator('#stop')).toBeDisabled();
+  await page.click('#run');
+  await expect(page.locator('body')).toHaveAttribute('data-phase', 'running');
+  await expect(page.locator('#stop')).toBeEnabled();
+  await expect(page.locator('#run')).toBeDisabled();
+  // The default kernel layers on this adapter: the MLPs' (each shape once), none of VGG8B's.
+  const shapes = new Set<string>();
+  for (const name of ['mlp1', 'mlp2']) {
+    const spec = getPreset(name).spec;
+    const widths = [784, ...spec.hidden, spec.classes];
+    for (let i = 1; i < widths.length; i++) shapes.add(`${widths[i - 1]}x${widths[i]}`);
+  }
+  const mlpLayers = shapes.size;
+  await expect(page.locator('#kernel-hint')).toHaveText(
+    `batch 64, ${mlpLayers} layers, every kernel variant`,
+  );
+  const rows = page.locator('#training-body tr');
+  expect(
+    await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.preset)),
+  ).toEqual(['mlp1', 'mlp1', 'mlp2', 'mlp2', 'cnn-small']);
+
+  // Stop while MLP2 trains, after MLP1's rows are in.
+  await expect(page.locator('#status')).toContainText('mlp2 on nitro-d', { timeout: 120_000 });
+  const stopMs = await page.evaluate(
+    () =>
+      new Promise<number>((resolve) => {
+        const t0 = performance.now();
+        new MutationObserver((_, observer) => {
+          if (document.body.dataset.phase === 'running') return;
+          observer.disconnect();
+          resolve(performance.now() - t0);
+        }).observe(document.body, { attributes: true, attributeFilter: ['data-phase'] });
+        document.getElementById('stop')!.click();
+      }),
+  );
+  console.log(`Stop to the stopped state: ${stopMs.toFixed(0)} ms`);
+  expect(stopMs, 'milliseconds from Stop to the stopped state').toBeLessThan(1000);
+  await expect(page.locator('body')).toHaveAttribute('data-phase', 'stopped');
+  await expect(page.locator('#status')).toHaveText(
+    /^Stopped after [\d.]+ s: \d+ results? so far; the rest was not measured\. Download the JSON to keep them\.$/,
+  );
+  await expect(page.locator('#error')).toBeHidden();
+  // Buttons and fields are back as before a run.
+  await expect(page.locator('#stop')).toBeDisabled();
+  for (const id of ['#run', '#tune', '#forget', '#download', '#batch', '#kernels', '#vgg-kernels'])
+    await expect(page.locator(id), id).toBeEnabled();
+  for (const box of await page.locator('#presets input').all()) await expect(box).toBeEnabled();
+  // The rows measured keep their numbers; the others say they were stopped, none is pending.
+  const table = await rows.evaluateAll((trs) =>
+    trs.map((tr) => ({
+      preset: (tr as HTMLElement).dataset.preset,
+      className: tr.className,
+      values: Array.from(tr.querySelectorAll<HTMLElement>('td[data-value]'), (td) =>
+        Number(td.dataset.value),
+      ),
+      text: tr.textContent ?? '',
+    })),
+  );
+  const measured = table.filter((r) => !r.className.includes('stopped'));
+  const stopped = table.filter((r) => r.className.includes('stopped'));
+  expect(measured.map((r) => r.preset).slice(0, 2)).toEqual(['mlp1', 'mlp1']);
+  expect(stopped.length, 'rows left unmeasured').toBeGreaterThanOrEqual(1);
+  expect(stopped.at(-1)?.preset).toBe('cnn-small');
+  for (const r of table) expect(r.className, r.text).not.toMatch(/pending|failed/);
+  for (const r of measured) {
+    expect(r.values.length, r.text).toBeGreaterThanOrEqual(6);
+    for (const v of r.values) expect(v, r.text).toBeGreaterThan(0);
+  }
+  for (const r of stopped) expect(r.text).toContain('stopped');
+  await expect(page.locator('#kernels-body tr')).toHaveCount(0);
+  const report = (await page.evaluate(() => window.nitroBench!.report()))!;
+  expect(report.stopped).toBe(true);
+  expect(report.errors).toEqual([]);
+  expect(report.training.length + report.tfjs.length).toBe(measured.length);
+  expect(report.training[0].preset).toBe('mlp1');
+
+  // A new run after the stop: a short one, to the end.
+  for (const p of ['mlp2', 'cnn-small']) await page.uncheck(`#presets input[value="${p}"]`);
+  await page.uncheck('#tfjs');
+  await page.uncheck('#kernels');
+  await page.fill('#steps', '2');
+  await page.click('#run');
+  await expect(page.locator('body')).toHaveAttribute('data-phase', /^(done|error|stopped)$/, {
+    timeout: 180_000,
+  });
+  await expect(page.locator('body')).toHaveAttribute('data-phase', 'done');
+  await expect(page.locator('#status')).toContainText('Done: 1 result in');
+  await expect(page.locator('#stop')).toBeDisabled();
+  await expect(page.locator('#run')).toBeEnabled();
+  const again = (await page.evaluate(() => window.nitroBench!.report()))!;
+  expect(again.stopped).toBeUndefined();
+  expect(again.training.map((t) => [t.preset, t.steps])).toEqual([['mlp1', 2]]);
+  expect(again.training[0].imagesPerSecond).toBeGreaterThan(0);
+  await expect(page.locator('#training-body tr')).toHaveCount(1);
+
+  // Stop ends a tuning too, and keeps nothing of it.
+  await page.click('#tune');
+  await expect(page.locator('body')).toHaveAttribute('data-tune', 'running');
+  await page.click('#stop');
+  await expect(page.locator('body')).toHaveAttribute('data-tune', 'stopped');
+  await expect(page.locator('body')).toHaveAttribute('data-phase', 'stopped');
+  await expect(page.locator('#status')).toContainText('stopped: nothing saved');
+  await expect(page.locator('#tune')).toBeEnabled();
+  await expect(page.locator('#stop')).toBeDisabled();
+  expect(await page.evaluate(() => localStorage.getItem('nitro-d.tuned-variants'))).toBeNull();
+  expect(await page.evaluate(() => window.nitroBench!.tuning())).toBeUndefined();
 });

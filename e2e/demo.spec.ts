@@ -29,6 +29,127 @@ const RUN: RunSettings = {
   testLimit: 512,
 };
 
+/** The form as the page opens: what `nitro-d train` gets for the page's default run. */
+const DEFAULT_RUN: RunSettings = { preset: 'mlp1', epochs: 10, batch: 32, lrInv: 64 };
+/**
+ * What "learning at once" means for the default run: the test accuracy reaches 70 % after its
+ * second epoch (2 x floor(3000 / 32) = 186 steps), within 30 s of pressing Start on the page's
+ * software GPU. The CPU backend is far faster; its limit only catches a stall.
+ */
+const DEFAULT_TARGET = { epoch: 2, percent: 70, seconds: { webgpu: 30, cpu: 10 } };
+
+interface EpochMark {
+  epoch: number;
+  testPercent: number;
+  /** Since Start was pressed. */
+  seconds: number;
+}
+
+/** Presses Start and notes when each row of the epochs table appears. */
+async function startTimed(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { epochMarks: { row: string[]; at: number }[] };
+    w.epochMarks = [];
+    const body = document.getElementById('epochs-body')!;
+    const t0 = performance.now();
+    new MutationObserver(() => {
+      for (const tr of body.querySelectorAll('tr')) {
+        const row = Array.from(tr.cells, (c) => c.textContent ?? '');
+        if (row.length > 1 && !w.epochMarks.some((m) => m.row[0] === row[0]))
+          w.epochMarks.push({ row, at: (performance.now() - t0) / 1000 });
+      }
+    }).observe(body, { childList: true });
+    document.getElementById('start')!.click();
+  });
+}
+
+async function epochMarks(page: Page): Promise<EpochMark[]> {
+  const marks = await page.evaluate(
+    () => (window as unknown as { epochMarks: { row: string[]; at: number }[] }).epochMarks,
+  );
+  return marks.map((m) => ({
+    epoch: Number.parseInt(m.row[0], 10),
+    testPercent: Number.parseFloat(m.row[2]),
+    seconds: m.at,
+  }));
+}
+
+test.describe('the default run', () => {
+  for (const backend of ['webgpu', 'cpu'] as const) {
+    test(`learns at once on ${backend === 'webgpu' ? 'WebGPU (SwiftShader)' : 'the CPU backend'}: ${DEFAULT_TARGET.percent} % test accuracy after epoch ${DEFAULT_TARGET.epoch}, within ${DEFAULT_TARGET.seconds[backend]} s`, async ({
+      page,
+    }) => {
+      test.setTimeout(300_000);
+      await page.setViewportSize({ width: 1400, height: 1000 });
+      const demo = new DemoPage(page);
+      await demo.goto();
+      // The form as it opens, and the page says what the default is and why.
+      await expect(page.locator('#preset')).toHaveValue('mlp1');
+      await expect(page.locator('#batch')).toHaveValue('32');
+      await expect(page.locator('#lr-inv')).toHaveValue('64');
+      await expect(page.locator('#epochs')).toHaveValue('10');
+      await expect(page.locator('input[name="data"][value="sample"]')).toBeChecked();
+      await expect(page.locator('input[name="backend"][value="webgpu"]')).toBeChecked();
+      await expect(page.locator('#default-note')).toContainText('Default run:');
+      await expect(page.locator('#default-note')).toContainText("paper's rate");
+      await expect(page.locator('#cli-command')).toHaveText(
+        'npx nitro-d train --preset mlp1 --dataset fashion-mnist --data demo/public/data/fashion-mnist-sample --epochs 10 --batch 32 --lr-inv 64 --out runs/demo',
+      );
+      if (backend === 'cpu') await page.check('input[name="backend"][value="cpu"]');
+
+      await startTimed(page);
+      await expect
+        .poll(async () => (await epochMarks(page)).length, {
+          timeout: 120_000,
+          message: `epoch ${DEFAULT_TARGET.epoch} finished`,
+        })
+        .toBeGreaterThanOrEqual(DEFAULT_TARGET.epoch);
+      const target = (await epochMarks(page))[DEFAULT_TARGET.epoch - 1];
+      console.log(
+        `default run on ${backend}: epoch ${target.epoch} test ${target.testPercent} % after ${target.seconds.toFixed(1)} s`,
+      );
+      expect(target.epoch).toBe(DEFAULT_TARGET.epoch);
+      expect(
+        target.testPercent,
+        `test accuracy after epoch ${target.epoch}`,
+      ).toBeGreaterThanOrEqual(DEFAULT_TARGET.percent);
+      expect(target.seconds, `seconds from Start to epoch ${target.epoch}`).toBeLessThanOrEqual(
+        DEFAULT_TARGET.seconds[backend],
+      );
+      // Now that the timed part is over, the command line trains the same run on Node's WebGPU.
+      const cli = cliCheckpoint(DEFAULT_RUN);
+      cli.catch(() => {});
+
+      await expect(page.locator('body')).toHaveAttribute('data-phase', /^(ready|error)$/, {
+        timeout: 240_000,
+      });
+      await demo.expectNoError();
+      const marks = await epochMarks(page);
+      console.log(
+        marks
+          .map((m) => `epoch ${m.epoch}: ${m.testPercent} % at ${m.seconds.toFixed(1)} s`)
+          .join('\n'),
+      );
+      expect(marks.map((m) => m.epoch)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      await expect(page.locator('#tile-epoch')).toHaveText('10 / 10');
+      expect(await demo.shownTestAccuracy()).toBe(marks[9].testPercent);
+      // No longer one class for every image: the prediction grid names many classes.
+      const predicted = await page.locator('#image-grid .pred').allTextContents();
+      expect(predicted.length).toBeGreaterThan(0);
+      const classes = new Set(predicted.map((t) => t.replace(/^[✓✗]\s*/, '')));
+      expect(classes.size, `classes predicted: ${[...classes].join(', ')}`).toBeGreaterThanOrEqual(
+        5,
+      );
+      if (backend === 'webgpu') await demo.screenshot('demo-trained.png');
+      // The same bits as the command line (so the accuracies above are the CLI's too).
+      const { bytes, name } = await demo.downloadCheckpoint();
+      expect(name).toBe('mlp1-fashion-mnist-epoch10.safetensors');
+      expectSameTensors(bytes, await cli, `page (${backend}) vs CLI checkpoint of the default run`);
+      expect(bytes.equals(await cli)).toBe(true);
+    });
+  }
+});
+
 test.describe
   .serial('training on WebGPU', () => {
     let page: Page;
@@ -73,7 +194,6 @@ test.describe
         'block 1 head',
         'output',
       ]);
-      await demo.screenshot('demo-trained.png');
     });
 
     test('the downloaded checkpoint is byte-identical to the one the CLI writes', async () => {

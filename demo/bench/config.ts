@@ -8,6 +8,7 @@
  *                                        VGG8B 3 and 1: on a software adapter a step takes seconds)
  *   &tfjs=1                              the float32 TensorFlow.js twin of every MLP preset
  *   &kernels=1&kernelBatch=64            kernel microbenchmarks at the paper's layer shapes
+ *   &vggKernels=1                        VGG8B's conv layers among them
  *   &variants=1                          every kernel variant of each op, not only the engine's pick
  *                                        (default: on when the page is opened to be used, off with
  *                                        &run=1, where a link asks for a run of its own)
@@ -19,6 +20,10 @@
  *   &tuneBudget=30                       seconds of timing after which the tuner leaves the remaining
  *                                        op shapes at their defaults
  *   &run=1                               start at once
+ *
+ * Without a query the page measures everything on a hardware adapter; on a software adapter
+ * (SwiftShader, llvmpipe: VGG8B's cold start alone takes minutes there) it leaves VGG8B's
+ * training and conv kernels out (softwareDefaults), and its checkboxes add them back.
  */
 
 export const TRAINING_PRESETS = ['mlp1', 'mlp2', 'cnn-small', 'vgg8b'] as const;
@@ -37,6 +42,8 @@ export interface BenchConfig {
   tfjs: boolean;
   kernels: boolean;
   kernelBatch: number;
+  /** VGG8B's conv layers among the kernels (the MLP layers are always there). */
+  vggKernels: boolean;
   /** Time every kernel variant of each op (tile sizes, dot4 path), not only the default. */
   variants: boolean;
   /** Substrings of kernel layer names to run (all when empty). */
@@ -58,6 +65,7 @@ export const DEFAULT_CONFIG: BenchConfig = {
   tfjs: true,
   kernels: true,
   kernelBatch: 64,
+  vggKernels: true,
   variants: true,
   layers: [],
   kernelMs: 50,
@@ -66,6 +74,18 @@ export const DEFAULT_CONFIG: BenchConfig = {
   tuneBudget: 30,
   run: false,
 };
+
+/** Presets left out of a software adapter's default run (minutes per run there). */
+export const SLOW_ON_SOFTWARE = ['vgg8b'];
+
+/** The defaults on a software adapter: no VGG8B, neither its training nor its conv kernels. */
+export function softwareDefaults(): BenchConfig {
+  return {
+    ...DEFAULT_CONFIG,
+    presets: DEFAULT_CONFIG.presets.filter((p) => !SLOW_ON_SOFTWARE.includes(p)),
+    vggKernels: false,
+  };
+}
 
 function positive(
   query: URLSearchParams,
@@ -102,38 +122,49 @@ function timingOf(raw: string | null): KernelTimingChoice {
   throw new Error(`URL query timing=${raw}: expected auto, timestamps or solo`);
 }
 
-/** The configuration a URL query asks for; throws a one-line message naming a bad parameter. */
-export function configFromQuery(search: string, known: readonly string[]): BenchConfig {
+/**
+ * The configuration a URL query asks for, on top of `defaults` (DEFAULT_CONFIG, or
+ * softwareDefaults() on a software adapter); throws a one-line message naming a bad parameter.
+ */
+export function configFromQuery(
+  search: string,
+  known: readonly string[],
+  defaults: BenchConfig = DEFAULT_CONFIG,
+): BenchConfig {
   const q = new URLSearchParams(search);
-  const presets = list(q, 'presets') ?? DEFAULT_CONFIG.presets;
+  const presets = list(q, 'presets') ?? defaults.presets;
   for (const p of presets)
     if (!known.includes(p))
       throw new Error(`URL query presets: unknown preset '${p}' (known: ${known.join(', ')})`);
   const run = flag(q, 'run', false);
-  const tunePreset = q.get('tunePreset') || DEFAULT_CONFIG.tunePreset;
+  const tunePreset = q.get('tunePreset') || defaults.tunePreset;
   if (!known.includes(tunePreset))
     throw new Error(
       `URL query tunePreset: unknown preset '${tunePreset}' (known: ${known.join(', ')})`,
     );
   return {
     presets,
-    batch: positive(q, 'batch', DEFAULT_CONFIG.batch)!,
+    batch: positive(q, 'batch', defaults.batch)!,
     steps: positive(q, 'steps', undefined),
     warmup: positive(q, 'warmup', undefined, 0),
-    tfjs: flag(q, 'tfjs', DEFAULT_CONFIG.tfjs),
-    kernels: flag(q, 'kernels', DEFAULT_CONFIG.kernels),
-    kernelBatch: positive(q, 'kernelBatch', DEFAULT_CONFIG.kernelBatch)!,
-    variants: flag(q, 'variants', DEFAULT_CONFIG.variants && !run),
+    tfjs: flag(q, 'tfjs', defaults.tfjs),
+    kernels: flag(q, 'kernels', defaults.kernels),
+    kernelBatch: positive(q, 'kernelBatch', defaults.kernelBatch)!,
+    vggKernels: flag(q, 'vggKernels', defaults.vggKernels),
+    variants: flag(q, 'variants', defaults.variants && !run),
     layers: list(q, 'layers') ?? [],
-    kernelMs: positive(q, 'kernelMs', DEFAULT_CONFIG.kernelMs)!,
+    kernelMs: positive(q, 'kernelMs', defaults.kernelMs)!,
     timing: timingOf(q.get('timing')),
     tunePreset,
-    tuneBudget: positive(q, 'tuneBudget', DEFAULT_CONFIG.tuneBudget)!,
+    tuneBudget: positive(q, 'tuneBudget', defaults.tuneBudget)!,
     run,
   };
 }
 
-/** The URL query of a configuration (only what differs from the defaults). */
+/**
+ * The URL query of a configuration: what differs from DEFAULT_CONFIG (not from a software
+ * adapter's defaults, so that a link asks for the same run on every adapter).
+ */
 export function queryOf(c: BenchConfig): string {
   const q = new URLSearchParams();
   if (c.presets.join(',') !== DEFAULT_CONFIG.presets.join(','))
@@ -144,6 +175,7 @@ export function queryOf(c: BenchConfig): string {
   if (c.tfjs !== DEFAULT_CONFIG.tfjs) q.set('tfjs', c.tfjs ? '1' : '0');
   if (c.kernels !== DEFAULT_CONFIG.kernels) q.set('kernels', c.kernels ? '1' : '0');
   if (c.kernelBatch !== DEFAULT_CONFIG.kernelBatch) q.set('kernelBatch', String(c.kernelBatch));
+  if (c.vggKernels !== DEFAULT_CONFIG.vggKernels) q.set('vggKernels', c.vggKernels ? '1' : '0');
   if (c.variants !== DEFAULT_CONFIG.variants || c.run) q.set('variants', c.variants ? '1' : '0');
   if (c.layers.length > 0) q.set('layers', c.layers.join(','));
   if (c.kernelMs !== DEFAULT_CONFIG.kernelMs) q.set('kernelMs', String(c.kernelMs));
@@ -163,7 +195,11 @@ export function stepsFor(c: BenchConfig, preset: string): { steps: number; warmu
   };
 }
 
-/** Whether a kernel layer (e.g. "mlp2 fc1 = mlp1 fc1") is selected by `layers`. */
+/**
+ * Whether a kernel layer (e.g. "mlp2 fc1 = mlp1 fc1", "vgg8b conv1") is selected: by `layers`,
+ * and for VGG8B's layers by `vggKernels`.
+ */
 export function layerSelected(c: BenchConfig, layer: string): boolean {
+  if (!c.vggKernels && layer.startsWith('vgg8b')) return false;
   return c.layers.length === 0 || c.layers.some((s) => layer.includes(s));
 }

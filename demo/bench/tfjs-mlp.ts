@@ -45,6 +45,8 @@ export async function benchTfjsMlp(
     steps: number;
     warmup: number;
     seed?: number;
+    /** Aborting it stops the run before its next steps (with an error). */
+    signal?: AbortSignal;
     onPhase?: (phase: string) => void;
   },
 ): Promise<TfjsMlpResult> {
@@ -97,6 +99,10 @@ export async function benchTfjsMlp(
   const run = async (from: number, count: number) => {
     let last: Scalar | null = null;
     for (let s = 0; s < count; s++) {
+      if (options.signal?.aborted) {
+        last?.dispose();
+        throw new Error(`TensorFlow.js ${preset} twin: stopped`);
+      }
       last?.dispose();
       last = optimizer.minimize(loss(from + s), s === count - 1);
     }

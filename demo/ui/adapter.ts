@@ -7,6 +7,8 @@ export interface AdapterSummary {
   description: string;
   features: string[];
   limits: Record<string, number>;
+  /** The adapter says it is a fallback adapter (GPUAdapterInfo.isFallbackAdapter), if known. */
+  fallback?: boolean;
   /** Where the numbers come from: the adapter (before a device exists) or the device the page uses. */
   source: 'adapter' | 'device';
 }
@@ -54,6 +56,9 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
         'the browser has WebGPU but found no usable adapter (it may be disabled or blocklisted for this GPU)',
     };
   const info = adapter.info ?? ({} as GPUAdapterInfo);
+  // Older browsers have the flag on the adapter itself.
+  const fallback =
+    info.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
   return {
     available: true,
     adapter: {
@@ -61,11 +66,30 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
       architecture: info.architecture ?? '',
       device: info.device ?? '',
       description: info.description ?? '',
+      fallback,
       features: [...adapter.features].map(String).sort(),
       limits: limitsOf(adapter.limits),
       source: 'adapter',
     },
   };
+}
+
+/** CPU renderers behind WebGPU adapters, as their adapter info names them. */
+const SOFTWARE_RENDERERS: [RegExp, string][] = [
+  [/swiftshader/i, 'SwiftShader'],
+  [/llvmpipe/i, 'llvmpipe'],
+  [/lavapipe/i, 'lavapipe'],
+  [/basic render driver/i, 'Microsoft Basic Render Driver'],
+];
+
+/**
+ * Whether the adapter renders on the CPU (a software fallback, 10 to 100 times slower than a
+ * GPU): the name of the renderer, 'a fallback adapter', or undefined for a hardware adapter.
+ */
+export function softwareRenderer(a: AdapterSummary): string | undefined {
+  const text = [a.vendor, a.architecture, a.device, a.description].join(' ');
+  for (const [re, name] of SOFTWARE_RENDERERS) if (re.test(text)) return name;
+  return a.fallback ? 'a fallback adapter' : undefined;
 }
 
 /** The limits that decide which models and batch sizes fit, shown first. */
@@ -111,6 +135,8 @@ export function renderAdapter(
     row(dl, 'architecture', adapter.architecture);
     if (adapter.device) row(dl, 'device', adapter.device);
     if (adapter.description) row(dl, 'description', adapter.description);
+    const software = softwareRenderer(adapter);
+    if (software) row(dl, 'renders', `on the CPU (${software}): a software adapter`);
   }
   container.append(dl);
   if (!adapter) return;
