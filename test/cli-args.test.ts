@@ -16,7 +16,7 @@ import { planFetch } from '../src/cli/fetch-fallback.ts';
 import { COMMANDS } from '../src/cli/main.ts';
 import { ProgressBar, type ProgressState, RunProgress } from '../src/cli/progress.ts';
 import { isSoftwareAdapter, probeAdapter } from '../src/gpu/device.ts';
-import { noAdapterMessage } from '../src/gpu/node-gpu.ts';
+import { noAdapterMessage, probeNodeAdapters } from '../src/gpu/node-gpu.ts';
 import type { EpochResult } from '../src/train/trainer.ts';
 import {
   CLI,
@@ -314,6 +314,18 @@ describe('nitro-d doctor', () => {
       if (a.adapter) expect(a.adapter.softwareFallback).toBe(isSoftwareAdapter(a.adapter));
     const system = report.adapters[0].adapter;
     expect(report.auto.kind).toBe(system && !system.softwareFallback ? 'webgpu' : 'cpu');
+  });
+
+  it("the drivers' notices show with --verbose only", async () => {
+    const { log } = await probeNodeAdapters({ fallbacks: true, all: true });
+    const quiet = await nitro(['doctor']);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toBe('');
+    const loud = await nitro(['doctor', '--verbose']);
+    expect(loud.code, loud.stderr).toBe(0);
+    // What the drivers say depends on the machine; here Debian's Mesa 22 lavapipe is refused.
+    const first = log.split('\n').find((l) => l.startsWith('Warning: '));
+    if (first) expect(loud.stderr).toContain(first);
   });
 
   it('text: names the fallback command when nothing is fetched', async () => {

@@ -165,7 +165,7 @@ export function presetFlag(command: string, values: Record<string, unknown>, fal
 
 export const BACKEND_HELP = `  --backend B            auto | webgpu | cpu (default auto: WebGPU on a hardware GPU, the CPU
                          backend when the only adapter is a software fallback; same bits)
-  --verbose              also print the GPU drivers' notices`;
+  --verbose              also say which backend and why, and print the GPU drivers' notices`;
 
 /** Every command that makes a backend takes these two. */
 export const BACKEND_FLAG = {

@@ -84,7 +84,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const ckpt = parseCheckpoint(bytes, planFromSpec(preset.spec).parameters, weightsFile);
   const { split } = await prepareData(preset, flags, 'eval');
   const { backend, line } = await openBackend('eval', flags);
-  console.error(`eval: backend ${line}`);
+  if (flags.verbose) console.error(`eval: backend ${line}`);
   try {
     if (backend instanceof WebGPUBackend)
       checkFits(preset.spec, evalBatchFor(split.test.labels.length), backend.device.limits);
