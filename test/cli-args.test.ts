@@ -59,10 +59,10 @@ describe('auto never makes a GPU device for CPU work', () => {
     const backend = await createBackend();
     try {
       expect(backend.kind).toBe(decision.kind);
-      const instances = (globalThis as Record<symbol, unknown[] | undefined>)[
+      const instances = (globalThis as Record<symbol, Map<string, unknown> | undefined>)[
         Symbol.for('nitro-d.dawn-instances')
       ];
-      if (decision.kind === 'cpu') expect(instances ?? []).toHaveLength(0);
+      if (decision.kind === 'cpu') expect(instances?.size ?? 0).toBe(0);
     } finally {
       backend.destroy();
     }

@@ -72,13 +72,20 @@ async function loadDawn(): Promise<DawnModule> {
 }
 
 // dawn.node tears an instance down when its GPU object is collected, taking every device with
-// it. The instances live on globalThis: a module-level array that is only pushed to would be
-// removed by the bundler's tree shaking.
-const KEEP_ALIVE = Symbol.for('nitro-d.dawn-instances');
-function keepAlive(gpu: GPU): void {
-  const g = globalThis as unknown as Record<symbol, GPU[]>;
-  g[KEEP_ALIVE] ??= [];
-  g[KEEP_ALIVE].push(gpu);
+// it, so instances live on globalThis (a module-level map that is only written to would be
+// removed by the bundler's tree shaking). One instance per set of flags and drivers: Dawn
+// enumerates the drivers, and prints its notices about them, once per instance.
+const INSTANCES = Symbol.for('nitro-d.dawn-instances');
+function dawnInstance(dawn: DawnModule, flags: string[]): GPU {
+  const g = globalThis as unknown as Record<symbol, Map<string, GPU> | undefined>;
+  const instances = (g[INSTANCES] ??= new Map());
+  const key = JSON.stringify([flags, process.env.VK_ICD_FILENAMES ?? null]);
+  let gpu = instances.get(key);
+  if (!gpu) {
+    gpu = dawn.create(flags);
+    instances.set(key, gpu);
+  }
+  return gpu;
 }
 
 function dawnFlags(extra: string[] = []): string[] {
@@ -191,9 +198,9 @@ export async function nodeAdapter(
   }
   const dawn = await loadDawn();
   Object.assign(globalThis, dawn.globals);
-  const gpu = dawn.create(dawnFlags(extraFlags));
-  keepAlive(gpu);
-  const adapter = await gpu.requestAdapter({ powerPreference });
+  const adapter = await dawnInstance(dawn, dawnFlags(extraFlags)).requestAdapter({
+    powerPreference,
+  });
   if (adapter) return adapter;
   throw new Error(
     `no WebGPU adapter with VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? '(unset)'}: \`nitro-d doctor\` says what this machine has`,
