@@ -251,6 +251,38 @@ describe('nitro-d train: header, --quiet', () => {
   });
 });
 
+describe('auto without any adapter', () => {
+  it('trains on the CPU and says why, on any machine', async () => {
+    const tiny = join(dir, 'tiny-none.json');
+    writeFileSync(tiny, JSON.stringify({ input: [1, 28, 28], classes: 10, hidden: [8] }));
+    const icd = join(dir, 'absent_icd.json');
+    const r = await nitroEnv(
+      [
+        'train',
+        '--model',
+        tiny,
+        '--data',
+        join(dir, 'data'),
+        '--batch',
+        '32',
+        '--epochs',
+        '1',
+        '--out',
+        join(dir, 'none'),
+      ],
+      { VK_ICD_FILENAMES: icd },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(stderrLines(r.stderr)).toContainEqual(
+      expect.stringMatching(
+        new RegExp(
+          `^backend: cpu on CPU \\(.+\\); auto: no WebGPU adapter with VK_ICD_FILENAMES=${icd.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`,
+        ),
+      ),
+    );
+  });
+});
+
 describe('RunProgress', () => {
   function fake() {
     const updates: ProgressState[] = [];

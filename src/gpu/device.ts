@@ -96,8 +96,9 @@ export async function probeAdapter(
   const probe = await probeNodeAdapters();
   if (options.verbose && probe.log) process.stderr.write(probe.log);
   if (!probe.binding) return { missing: 'the webgpu package is not installed' };
-  const adapter = probe.entries[0].adapter;
+  const { adapter, label } = probe.entries[0];
   if (adapter) return { adapter };
+  if (label.startsWith('VK_ICD_FILENAMES=')) return { missing: `no WebGPU adapter with ${label}` };
   return {
     missing: softwareIcds().length
       ? 'no hardware GPU adapter, only software Vulkan; --backend webgpu uses it'
