@@ -4,6 +4,9 @@
 #      (browser tests, and its SwiftShader Vulkan driver for Node), Fashion-MNIST.
 #      Skipped when all are installed; needs root (or passwordless sudo) otherwise.
 #   2. Mesa 25 lavapipe into .cache/lavapipe (optional; 3-7x faster than SwiftShader in Node).
+#      The checkout keeps its own copy (CI caches it, scripts/test-deno.sh and every worktree
+#      use it, and setting up a checkout writes nothing into the user's home); an installed
+#      nitro-d fetches the same driver into the user cache with `nitro-d doctor --fetch-fallback`.
 #   3. npm ci (when package-lock.json changed since the last install), then the build.
 # Safe to re-run. Options: --no-build (leave the build to `npm test`), --clean (always npm ci).
 set -euo pipefail

@@ -8,10 +8,20 @@ export {
   createGpuContext,
   adapterName,
   type DeviceInfo,
+  type AdapterSummary,
+  isSoftwareAdapter,
+  probeAdapter,
   WebGPUUnavailableError,
 } from './gpu/device.ts';
 export { Rng } from './rng.ts';
-export { createBackend, type BackendKind } from './backends.ts';
+export {
+  createBackend,
+  resolveBackend,
+  BACKEND_CHOICES,
+  type BackendKind,
+  type BackendChoice,
+  type BackendDecision,
+} from './backends.ts';
 export { Model, type PredictResult } from './model/model.ts';
 export {
   loadModel,

@@ -1,36 +1,107 @@
 /** The `nitro-d` command line: one subcommand per job, one-line errors, non-zero exit on failure. */
-import { UsageError } from './args.ts';
-import { BENCH_HELP, benchCommand } from './commands/bench.ts';
-import { BENCH_KERNELS_HELP, benchKernelsCommand } from './commands/bench-kernels.ts';
-import { predictCommand, stepCommand } from './commands/golden.ts';
-import { EVAL_HELP, evalCommand, infoCommand, initCommand } from './commands/model-tools.ts';
-import { TRAIN_HELP, trainCommand } from './commands/train.ts';
-import { TUNE_HELP, tuneCommand } from './commands/tune.ts';
+import { type FlagSpec, UsageError } from './args.ts';
+import { BENCH_FLAGS, BENCH_HELP, benchCommand } from './commands/bench.ts';
+import {
+  BENCH_KERNELS_FLAGS,
+  BENCH_KERNELS_HELP,
+  benchKernelsCommand,
+} from './commands/bench-kernels.ts';
+import { DOCTOR_FLAGS, DOCTOR_HELP, doctorCommand } from './commands/doctor.ts';
+import {
+  PREDICT_FLAGS,
+  PREDICT_HELP,
+  predictCommand,
+  STEP_FLAGS,
+  STEP_HELP,
+  stepCommand,
+} from './commands/golden.ts';
+import {
+  EVAL_FLAGS,
+  EVAL_HELP,
+  evalCommand,
+  INFO_FLAGS,
+  INFO_HELP,
+  INIT_FLAGS,
+  INIT_HELP,
+  infoCommand,
+  initCommand,
+} from './commands/model-tools.ts';
+import { TRAIN_FLAGS, TRAIN_HELP, trainCommand } from './commands/train.ts';
+import { TUNE_FLAGS, TUNE_HELP, tuneCommand } from './commands/tune.ts';
 
 type Command = (argv: string[]) => Promise<number>;
 
-const COMMANDS: Record<string, { run: Command; help: string }> = {
-  train: { run: trainCommand, help: TRAIN_HELP },
-  eval: { run: evalCommand, help: EVAL_HELP },
+export interface CommandEntry {
+  run: Command;
+  /** First line: what it does; then one line per flag. */
+  help: string;
+  flags: FlagSpec;
+  example: string;
+}
+
+export const COMMANDS: Record<string, CommandEntry> = {
+  train: {
+    run: trainCommand,
+    help: TRAIN_HELP,
+    flags: TRAIN_FLAGS,
+    example: 'nitro-d train --preset mlp1 --epochs 3 --out runs/mlp1',
+  },
+  eval: {
+    run: evalCommand,
+    help: EVAL_HELP,
+    flags: EVAL_FLAGS,
+    example: 'nitro-d eval --preset mlp1 --weights runs/mlp1/best.safetensors',
+  },
   init: {
     run: initCommand,
-    help: 'write seeded integer Kaiming weights: --preset P | --model M.json, --out W [--seed S]',
+    help: INIT_HELP,
+    flags: INIT_FLAGS,
+    example: 'nitro-d init --preset mlp2 --seed 7 --out mlp2-init.safetensors',
   },
   info: {
     run: infoCommand,
-    help: 'adapter, features and limits; with --preset P | --model M.json [--batch B]: the memory plan [--json]',
+    help: INFO_HELP,
+    flags: INFO_FLAGS,
+    example: 'nitro-d info --preset vgg8b --batch 64',
   },
   step: {
     run: stepCommand,
-    help: 'run training steps on pre-made batches: --model M.json --weights W --batches B --out OUT [--backend webgpu|cpu]',
+    help: STEP_HELP,
+    flags: STEP_FLAGS,
+    example:
+      'nitro-d step --model model.json --weights init.safetensors --batches batches.safetensors --out after.safetensors',
   },
   predict: {
     run: predictCommand,
-    help: 'predict inputs: --model M.json --weights W --input X --out P [--backend webgpu|cpu]',
+    help: PREDICT_HELP,
+    flags: PREDICT_FLAGS,
+    example:
+      'nitro-d predict --model model.json --weights best.safetensors --input x.safetensors --out logits.safetensors',
   },
-  bench: { run: benchCommand, help: BENCH_HELP },
-  'bench-kernels': { run: benchKernelsCommand, help: BENCH_KERNELS_HELP },
-  tune: { run: tuneCommand, help: TUNE_HELP },
+  bench: {
+    run: benchCommand,
+    help: BENCH_HELP,
+    flags: BENCH_FLAGS,
+    example: 'nitro-d bench --preset mlp2 --steps 50',
+  },
+  'bench-kernels': {
+    run: benchKernelsCommand,
+    help: BENCH_KERNELS_HELP,
+    flags: BENCH_KERNELS_FLAGS,
+    example: 'nitro-d bench-kernels --backend webgpu --filter conv --variants',
+  },
+  tune: {
+    run: tuneCommand,
+    help: TUNE_HELP,
+    flags: TUNE_FLAGS,
+    example: 'nitro-d tune --preset vgg8b --budget-s 60',
+  },
+  doctor: {
+    run: doctorCommand,
+    help: DOCTOR_HELP,
+    flags: DOCTOR_FLAGS,
+    example: 'nitro-d doctor --fetch-fallback',
+  },
 };
 
 export function usage(): string {
@@ -41,6 +112,11 @@ export function usage(): string {
   return lines.join('\n');
 }
 
+export function commandHelp(name: string): string {
+  const c = COMMANDS[name];
+  return `usage: nitro-d ${name} [options]\n${name}: ${c.help}\n  --help                 this text\nexample:\n  ${c.example}`;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
@@ -49,11 +125,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    console.error(`nitro-d: unknown command '${name}'\n${usage()}`);
+    console.error(`nitro-d: unknown command '${name}' (nitro-d --help lists the commands)`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(`nitro-d ${name}: ${command.help}`);
+    console.log(commandHelp(name));
     return 0;
   }
   try {

@@ -1,20 +1,15 @@
 /**
- * The tuned-variant cache as a file (Node and Deno): tuned-variants.json in $NITRO_D_CACHE_DIR,
- * else $XDG_CACHE_HOME/nitro-d, else ~/.cache/nitro-d. Written atomically.
+ * The tuned-variant cache as a file (Node and Deno): tuned-variants.json in the user cache
+ * folder (see ../cache-dir.ts). Written atomically.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend } from '../backend.ts';
 import { installTuned, type TuneStore } from '../bench/tune-cache.ts';
+import { cacheDir } from '../cache-dir.ts';
 import { writeFileAtomicSync } from '../io/files.ts';
 
-export function cacheDir(): string {
-  const env = globalThis.process?.env ?? {};
-  if (env.NITRO_D_CACHE_DIR) return env.NITRO_D_CACHE_DIR;
-  if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, 'nitro-d');
-  return join(homedir(), '.cache', 'nitro-d');
-}
+export { cacheDir };
 
 export function fileTuneStore(file = join(cacheDir(), 'tuned-variants.json')): TuneStore {
   return {

@@ -3,6 +3,9 @@
  * Node gets it from the `webgpu` package (dawn.node), with software Vulkan drivers as a
  * fallback on machines without a GPU (see ./node-gpu.ts).
  */
+import { type AdapterSummary, summarizeAdapter } from './adapter.ts';
+
+export { type AdapterSummary, isSoftwareAdapter, summarizeAdapter } from './adapter.ts';
 
 export interface DeviceInfo {
   vendor: string;
@@ -25,6 +28,8 @@ export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Ask for 'timestamp-query' when the adapter has it, unquantized under Node (benchmarks). */
   timestamps?: boolean;
+  /** Under Node: print the drivers' notices (Dawn's warnings about drivers it rejects). */
+  verbose?: boolean;
 }
 
 /** Limits the kernels benefit from; each is raised to the adapter's maximum. */
@@ -71,7 +76,35 @@ async function requestAdapter(options: DeviceOptions): Promise<GPUAdapter> {
   return nodeAdapter(
     options.powerPreference,
     options.timestamps ? ['disable-dawn-features=timestamp_quantization'] : [],
+    options.verbose,
   );
+}
+
+/**
+ * The adapter WebGPU would use, from `requestAdapter` alone (no device is made; under Node the
+ * system's drivers are asked in a child process, software fallbacks aside), or why there is none.
+ */
+export async function probeAdapter(
+  options: DeviceOptions = {},
+): Promise<{ adapter?: AdapterSummary; missing?: string }> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (runtimeName() !== 'node') {
+    if (!nav?.gpu) return { missing: 'WebGPU is not available in this runtime' };
+    const adapter = await nav.gpu.requestAdapter({ powerPreference: options.powerPreference });
+    return adapter ? { adapter: summarizeAdapter(adapter) } : { missing: 'no WebGPU adapter' };
+  }
+  const { probeNodeAdapters, softwareIcds } = await import('./node-gpu.ts');
+  const probe = await probeNodeAdapters();
+  if (options.verbose && probe.log) process.stderr.write(probe.log);
+  if (!probe.binding) return { missing: 'the webgpu package is not installed' };
+  const { adapter, label } = probe.entries[0];
+  if (adapter) return { adapter };
+  if (label.startsWith('VK_ICD_FILENAMES=')) return { missing: `no WebGPU adapter with ${label}` };
+  return {
+    missing: softwareIcds().length
+      ? 'no hardware GPU adapter, only software Vulkan; --backend webgpu uses it'
+      : 'no WebGPU adapter',
+  };
 }
 
 /** Requests an adapter and a device with the limits the kernels use raised to the adapter's maximum. */

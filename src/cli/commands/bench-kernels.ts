@@ -2,14 +2,14 @@
  * `nitro-d bench-kernels`: the paper's linear and conv layers one op at a time, WebGPU against
  * the CPU backend; with --variants, every kernel variant of the WebGPU engine.
  */
-import { createBackend, type BackendKind } from '../../backends.ts';
+import { type BackendKind, createBackend, resolveBackend } from '../../backends.ts';
 import { formatKernelBench } from '../../bench/format.ts';
 import { benchKernels, type KernelBenchResult, paperKernelShapes } from '../../bench/kernels.ts';
 import type { KernelTiming } from '../../bench/util.ts';
-import { BACKEND_FLAG, backendFlag, choiceFlag, intFlag, parseFlags, UsageError } from '../args.ts';
+import { BACKEND_FLAG, choiceFlag, intFlag, parseFlags, UsageError } from '../args.ts';
 
 export const BENCH_KERNELS_HELP = `GOP/s of linear and conv forward and gradients at the paper's layer shapes
-  --backend webgpu|cpu|both   (default both)
+  --backend B            both | auto | webgpu | cpu (default both)
   --batch B              batch size (default 64)
   --filter S             only layers whose name contains S (e.g. mlp, conv3)
   --variants             time every WebGPU kernel variant of each op (tile sizes, dot4 path), not
@@ -17,26 +17,26 @@ export const BENCH_KERNELS_HELP = `GOP/s of linear and conv forward and gradient
   --cpu-max-mop N        skip CPU ops above N million operations (default 2000; 0: no limit)
   --target-ms N          replay each op for about N ms (default 50)
   --timing T             auto | timestamps | solo (default auto)
+  --verbose              also print the GPU drivers' notices
   --json                 print one JSON object`;
 
 type Timing = Exclude<KernelTiming, 'none'>;
+const BENCH_KERNELS_BACKENDS = ['both', 'auto', 'webgpu', 'cpu'] as const;
+
+export const BENCH_KERNELS_FLAGS = {
+  batch: { type: 'string' },
+  filter: { type: 'string' },
+  variants: { type: 'boolean' },
+  'cpu-max-mop': { type: 'string' },
+  'target-ms': { type: 'string' },
+  timing: { type: 'string' },
+  json: { type: 'boolean' },
+  ...BACKEND_FLAG,
+} as const;
 
 export async function benchKernelsCommand(argv: string[]): Promise<number> {
-  const flags = parseFlags('bench-kernels', argv, {
-    batch: { type: 'string' },
-    filter: { type: 'string' },
-    variants: { type: 'boolean' },
-    'cpu-max-mop': { type: 'string' },
-    'target-ms': { type: 'string' },
-    timing: { type: 'string' },
-    json: { type: 'boolean' },
-    ...BACKEND_FLAG,
-  });
-  const which = (flags.backend as string | undefined) ?? 'both';
-  if (!['webgpu', 'cpu', 'both'].includes(which))
-    throw new UsageError(`bench-kernels: --backend must be webgpu, cpu or both, got '${which}'`);
-  const kinds: BackendKind[] =
-    which === 'both' ? ['webgpu', 'cpu'] : [backendFlag('bench-kernels', flags)];
+  const flags = parseFlags('bench-kernels', argv, BENCH_KERNELS_FLAGS);
+  const which = choiceFlag('bench-kernels', flags, 'backend', BENCH_KERNELS_BACKENDS, 'both');
   const batch = intFlag('bench-kernels', flags, 'batch', 64);
   const cpuMaxMop = intFlag('bench-kernels', flags, 'cpu-max-mop', 2000, 0);
   const targetMs = intFlag('bench-kernels', flags, 'target-ms', 50);
@@ -52,12 +52,17 @@ export async function benchKernelsCommand(argv: string[]): Promise<number> {
   const shapes = paperKernelShapes(batch).filter((s) => s.layer.includes(filter));
   if (shapes.length === 0)
     throw new UsageError(`bench-kernels: no layer matches --filter '${filter}'`);
+  const verbose = Boolean(flags.verbose);
+  const kinds: BackendKind[] =
+    which === 'both' ? ['webgpu', 'cpu'] : [(await resolveBackend(which, { verbose })).kind];
   const results: KernelBenchResult[] = [];
   for (const kind of kinds) {
     const kindTiming = kind === 'cpu' ? 'solo' : timing;
     const backend = await createBackend(
       kind,
-      kind === 'webgpu' ? { timestamps: kindTiming === 'auto' || kindTiming === 'timestamps' } : {},
+      kind === 'webgpu'
+        ? { timestamps: kindTiming === 'auto' || kindTiming === 'timestamps', verbose }
+        : {},
     );
     try {
       results.push(

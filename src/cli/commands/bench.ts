@@ -2,22 +2,28 @@
  * `nitro-d bench`: training throughput of a preset at a batch size (cold start, warm
  * images/s, GOP/s, memory, per-kernel time).
  */
-import type { Backend } from '../../backend.ts';
-import { createBackend, type BackendKind } from '../../backends.ts';
 import { formatTrainingBench } from '../../bench/format.ts';
 import { benchTraining } from '../../bench/training.ts';
 import type { KernelTiming } from '../../bench/util.ts';
 import { presetNames } from '../../model/presets.ts';
 import { formatVariantsInUse } from '../../bench/tune.ts';
 import { loadTunedForCommand } from '../tune-store.ts';
-import { BACKEND_FLAG, backendFlag, choiceFlag, intFlag, parseFlags, UsageError } from '../args.ts';
+import {
+  BACKEND_FLAG,
+  BACKEND_HELP,
+  choiceFlag,
+  intFlag,
+  parseFlags,
+  presetFlag,
+} from '../args.ts';
+import { openBackend } from '../open-backend.ts';
 
 export const BENCH_HELP = `training throughput of a preset: images/s, GOP/s, memory, time per kernel
   --preset P             ${presetNames.join(' | ')} (default mlp1)
   --batch B              batch size (default: the preset's, 64)
   --steps N              timed steps (default 20)
   --warmup N             untimed steps before them (default 2)
-  --backend webgpu|cpu   (default webgpu)
+${BACKEND_HELP}
   --kernel-timing T      auto | timestamps | solo | none (default auto: timestamp queries when the
                          adapter has them, else each op call replayed alone)
   --kernel-reps N        whole-step replays timed with timestamps, median taken (default 3,
@@ -26,31 +32,22 @@ export const BENCH_HELP = `training throughput of a preset: images/s, GOP/s, mem
   --no-tuned             ignore the kernel variants \`nitro-d tune\` cached for this adapter
   --json                 print one JSON object`;
 
-function backendFor(kind: BackendKind, timing: KernelTiming): Promise<Backend> {
-  return createBackend(
-    kind,
-    kind === 'webgpu' ? { timestamps: timing === 'auto' || timing === 'timestamps' } : {},
-  );
-}
+export const BENCH_FLAGS = {
+  preset: { type: 'string' },
+  batch: { type: 'string' },
+  steps: { type: 'string' },
+  warmup: { type: 'string' },
+  'kernel-timing': { type: 'string' },
+  'kernel-reps': { type: 'string' },
+  seed: { type: 'string' },
+  json: { type: 'boolean' },
+  'no-tuned': { type: 'boolean' },
+  ...BACKEND_FLAG,
+} as const;
 
 export async function benchCommand(argv: string[]): Promise<number> {
-  const flags = parseFlags('bench', argv, {
-    preset: { type: 'string' },
-    batch: { type: 'string' },
-    steps: { type: 'string' },
-    warmup: { type: 'string' },
-    'kernel-timing': { type: 'string' },
-    'kernel-reps': { type: 'string' },
-    seed: { type: 'string' },
-    json: { type: 'boolean' },
-    'no-tuned': { type: 'boolean' },
-    ...BACKEND_FLAG,
-  });
-  const preset = (flags.preset as string | undefined) ?? 'mlp1';
-  if (!presetNames.includes(preset))
-    throw new UsageError(
-      `bench: unknown preset '${preset}'; valid presets: ${presetNames.join(', ')}`,
-    );
+  const flags = parseFlags('bench', argv, BENCH_FLAGS);
+  const preset = presetFlag('bench', flags, 'mlp1');
   const batch = flags.batch === undefined ? undefined : intFlag('bench', flags, 'batch', 64);
   const steps = intFlag('bench', flags, 'steps', 20);
   const warmup = intFlag('bench', flags, 'warmup', 2, 0);
@@ -63,7 +60,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
     ['auto', 'timestamps', 'solo', 'none'],
     'auto',
   );
-  const backend = await backendFor(backendFlag('bench', flags), kernelTiming);
+  const { backend, line } = await openBackend('bench', flags, {
+    timestamps: kernelTiming === 'auto' || kernelTiming === 'timestamps',
+  });
+  console.error(`bench: backend ${line}`);
   try {
     const tuned = loadTunedForCommand(backend, Boolean(flags['no-tuned']));
     if (tuned) console.error(`bench: ${tuned}`);

@@ -2,13 +2,43 @@
  * `nitro-d step` and `nitro-d predict` (docs/contract.md §4): run pre-made batches or inputs through
  * a model and write safetensors. Both backends write the same bytes.
  */
-import { createBackend } from '../../backends.ts';
 import { parseBatches, parseInputs } from '../../io/batches.ts';
 import { readFileBytes, readTextFile, writeFileAtomic } from '../../io/files.ts';
 import { serializeSafetensors, type TensorToWrite } from '../../io/safetensors.ts';
 import { Model } from '../../model/model.ts';
 import { type ModelSpec, parseModelSpec } from '../../model/spec.ts';
-import { BACKEND_FLAG, backendFlag, parseFlags, requireString } from '../args.ts';
+import { BACKEND_FLAG, BACKEND_HELP, parseFlags, requireString } from '../args.ts';
+import { openBackend } from '../open-backend.ts';
+
+export const STEP_FLAGS = {
+  model: { type: 'string' },
+  weights: { type: 'string' },
+  batches: { type: 'string' },
+  out: { type: 'string' },
+  ...BACKEND_FLAG,
+} as const;
+
+export const STEP_HELP = `run training steps on pre-made batches and write the weights after them
+  --model M.json         the model spec
+  --weights W            the starting weights (safetensors)
+  --batches B            the batches (safetensors: x, y)
+  --out OUT              where the weights after the steps go (safetensors)
+${BACKEND_HELP}`;
+
+export const PREDICT_FLAGS = {
+  model: { type: 'string' },
+  weights: { type: 'string' },
+  input: { type: 'string' },
+  out: { type: 'string' },
+  ...BACKEND_FLAG,
+} as const;
+
+export const PREDICT_HELP = `predict inputs: write the logits and every head's scores
+  --model M.json         the model spec
+  --weights W            the weights (safetensors)
+  --input X              the inputs (safetensors: x)
+  --out P                where logits and heads.N go (safetensors)
+${BACKEND_HELP}`;
 
 export function loadSpec(file: string): ModelSpec {
   const text = readTextFile(file);
@@ -26,7 +56,8 @@ async function loadModel(flags: Record<string, unknown>, command: string) {
   const spec = loadSpec(requireString(command, flags, 'model'));
   const weightsFile = requireString(command, flags, 'weights');
   const weightBytes = await readFileBytes(weightsFile);
-  const backend = await createBackend(backendFlag(command, flags));
+  const { backend, line } = await openBackend(command, flags);
+  if (flags.verbose) console.error(`${command}: backend ${line}`);
   try {
     return { backend, model: Model.fromCheckpoint(backend, spec, weightBytes, weightsFile) };
   } catch (e) {
@@ -36,13 +67,7 @@ async function loadModel(flags: Record<string, unknown>, command: string) {
 }
 
 export async function stepCommand(argv: string[]): Promise<number> {
-  const flags = parseFlags('step', argv, {
-    model: { type: 'string' },
-    weights: { type: 'string' },
-    batches: { type: 'string' },
-    out: { type: 'string' },
-    ...BACKEND_FLAG,
-  });
+  const flags = parseFlags('step', argv, STEP_FLAGS);
   const batchesFile = requireString('step', flags, 'batches');
   const out = requireString('step', flags, 'out');
   const batchBytes = await readFileBytes(batchesFile);
@@ -61,13 +86,7 @@ export async function stepCommand(argv: string[]): Promise<number> {
 }
 
 export async function predictCommand(argv: string[]): Promise<number> {
-  const flags = parseFlags('predict', argv, {
-    model: { type: 'string' },
-    weights: { type: 'string' },
-    input: { type: 'string' },
-    out: { type: 'string' },
-    ...BACKEND_FLAG,
-  });
+  const flags = parseFlags('predict', argv, PREDICT_FLAGS);
   const inputFile = requireString('predict', flags, 'input');
   const out = requireString('predict', flags, 'out');
   const inputBytes = await readFileBytes(inputFile);

@@ -1,5 +1,4 @@
 /** `nitro-d init`, `eval` and `info`: make weights, evaluate a checkpoint, describe the device and a model's memory. */
-import { createBackend } from '../../backends.ts';
 import { adapterName } from '../../gpu/device.ts';
 import { WebGPUBackend } from '../../gpu/webgpu-backend.ts';
 import { parseCheckpoint } from '../../io/checkpoint.ts';
@@ -11,7 +10,8 @@ import { planFromSpec } from '../../train/plan.ts';
 import { formatBp } from '../../train/schedule.ts';
 import { evalBatchFor, evaluateOn, uploadDataset } from '../../train/trainer.ts';
 import { checkFits, formatMemoryReport, memoryReport } from '../../train/memory.ts';
-import { BACKEND_FLAG, backendFlag, intFlag, parseFlags, requireString } from '../args.ts';
+import { BACKEND_FLAG, BACKEND_HELP, intFlag, parseFlags, requireString } from '../args.ts';
+import { openBackend } from '../open-backend.ts';
 import { prepareData, resolvePreset } from './train.ts';
 
 const MODEL_FLAGS = {
@@ -20,12 +20,20 @@ const MODEL_FLAGS = {
   dataset: { type: 'string' },
 } as const;
 
+export const INIT_FLAGS = {
+  ...MODEL_FLAGS,
+  seed: { type: 'string' },
+  out: { type: 'string' },
+} as const;
+
+export const INIT_HELP = `write seeded integer Kaiming weights for a model
+  --preset P | --model M.json   the model (default mlp2)
+  --dataset NAME         accepted as in train (the weights do not depend on it)
+  --out W                where the weights go (safetensors)
+  --seed S               the seed (default: the preset's)`;
+
 export async function initCommand(argv: string[]): Promise<number> {
-  const flags = parseFlags('init', argv, {
-    ...MODEL_FLAGS,
-    seed: { type: 'string' },
-    out: { type: 'string' },
-  });
+  const flags = parseFlags('init', argv, INIT_FLAGS);
   const preset = resolvePreset('init', flags);
   const out = requireString('init', flags, 'out');
   const seed = intFlag('init', flags, 'seed', preset.protocol.seed, 0);
@@ -55,27 +63,30 @@ export const EVAL_HELP = `evaluate a checkpoint on the test set: accuracy, per-h
   --train-limit N        the training samples the run used: the inputs are normalised with their
                          statistics, as in training (default: all)
   --seed S               accepted as in train (evaluation is deterministic and does not use it)
-  --backend webgpu|cpu   (default webgpu)
+${BACKEND_HELP}
   --json                 print one JSON object`;
 
+export const EVAL_FLAGS = {
+  ...MODEL_FLAGS,
+  weights: { type: 'string' },
+  data: { type: 'string' },
+  'data-format': { type: 'string' },
+  'test-limit': { type: 'string' },
+  'train-limit': { type: 'string' },
+  seed: { type: 'string' },
+  json: { type: 'boolean' },
+  ...BACKEND_FLAG,
+} as const;
+
 export async function evalCommand(argv: string[]): Promise<number> {
-  const flags = parseFlags('eval', argv, {
-    ...MODEL_FLAGS,
-    weights: { type: 'string' },
-    data: { type: 'string' },
-    'data-format': { type: 'string' },
-    'test-limit': { type: 'string' },
-    'train-limit': { type: 'string' },
-    seed: { type: 'string' },
-    json: { type: 'boolean' },
-    ...BACKEND_FLAG,
-  });
+  const flags = parseFlags('eval', argv, EVAL_FLAGS);
   const preset = resolvePreset('eval', flags);
   const weightsFile = requireString('eval', flags, 'weights');
   const bytes = await readFileBytes(weightsFile);
   const ckpt = parseCheckpoint(bytes, planFromSpec(preset.spec).parameters, weightsFile);
   const { split } = await prepareData(preset, flags, 'eval');
-  const backend = await createBackend(backendFlag('eval', flags));
+  const { backend, line } = await openBackend('eval', flags);
+  if (flags.verbose) console.error(`eval: backend ${line}`);
   try {
     if (backend instanceof WebGPUBackend)
       checkFits(preset.spec, evalBatchFor(split.test.labels.length), backend.device.limits);
@@ -107,17 +118,29 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
 }
 
+export const INFO_FLAGS = {
+  ...MODEL_FLAGS,
+  batch: { type: 'string' },
+  json: { type: 'boolean' },
+  ...BACKEND_FLAG,
+} as const;
+
+export const INFO_HELP = `the adapter, its features and limits; with a model, the memory plan of a training step
+  --preset P | --model M.json   the model whose memory to plan (default: none)
+  --dataset NAME         accepted as in train
+  --batch B              batch size of the plan (default: the preset's)
+  --backend B            webgpu | cpu | auto (default webgpu: info describes the WebGPU adapter)
+  --verbose              also print the GPU drivers' notices
+  --json                 print one JSON object
+  \`nitro-d doctor\` says what the machine has when there is no adapter.`;
+
 export async function infoCommand(argv: string[]): Promise<number> {
-  const flags = parseFlags('info', argv, {
-    ...MODEL_FLAGS,
-    batch: { type: 'string' },
-    json: { type: 'boolean' },
-    ...BACKEND_FLAG,
-  });
+  const flags = parseFlags('info', argv, INFO_FLAGS);
   const withModel = typeof flags.preset === 'string' || typeof flags.model === 'string';
   const preset = withModel ? resolvePreset('info', flags) : undefined;
   const batch = preset ? intFlag('info', flags, 'batch', preset.protocol.batch) : 0;
-  const backend = await createBackend(backendFlag('info', flags));
+  // info describes the WebGPU adapter unless told otherwise.
+  const { backend } = await openBackend('info', flags, {}, 'webgpu');
   try {
     const report: Record<string, unknown> = {};
     if (backend instanceof WebGPUBackend) {

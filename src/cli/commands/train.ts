@@ -6,7 +6,7 @@
 import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type Backend, deviceBytes } from '../../backend.ts';
-import { createBackend } from '../../backends.ts';
+import { createBackend, resolveBackend } from '../../backends.ts';
 import type { DataSplit } from '../../data/dataset.ts';
 import type { NormStats } from '../../data/normalize.ts';
 import { loadCommandData } from '../../data/sources.ts';
@@ -28,9 +28,18 @@ import {
   type TrainerState,
   trainingMetadata,
 } from '../../train/trainer.ts';
-import { BACKEND_FLAG, backendFlag, intFlag, parseFlags, UsageError } from '../args.ts';
+import {
+  BACKEND_FLAG,
+  BACKEND_HELP,
+  backendFlag,
+  intFlag,
+  parseFlags,
+  presetFlag,
+  UsageError,
+} from '../args.ts';
 import { JsonLog } from '../log.ts';
-import { ProgressBar } from '../progress.ts';
+import { backendLine } from '../open-backend.ts';
+import { ProgressBar, RunProgress } from '../progress.ts';
 import { loadTunedForCommand } from '../tune-store.ts';
 import { loadSpec } from './golden.ts';
 
@@ -71,12 +80,13 @@ export const TRAIN_HELP = `train a model (default: the paper's MLP2 on Fashion-M
   --resume CKPT          continue from a checkpoint written by train (same bytes as an unbroken run)
   --log FILE             JSON-lines log (default OUT/log.jsonl)
   --snapshot-every N     host snapshot every N steps for device-loss recovery (default 200)
-  --simulate-device-loss E:S   destroy the GPU device once, before step S+1 of epoch E (tests the recovery)
+  --simulate-device-loss E:S   destroy the GPU device once, before step S+1 of epoch E (tests the
+                         recovery; implies --backend webgpu)
   --steps-per-submit N   training steps per GPU submission (default adaptive)
   --train-limit N --test-limit N   use only the first N samples (quick runs)
-  --backend webgpu|cpu   (default webgpu)
+${BACKEND_HELP}
   --no-tuned             ignore the kernel variants \`nitro-d tune\` cached for this adapter
-  --quiet                no progress bar`;
+  --quiet                only the final summary line`;
 
 export interface RunSetup {
   preset: Preset;
@@ -86,7 +96,7 @@ export interface RunSetup {
 
 /** Resolves preset, spec and protocol overrides from the flags. */
 export function resolvePreset(command: string, flags: Record<string, unknown>): Preset {
-  const base = getPreset((flags.preset as string | undefined) ?? 'mlp2');
+  const base = getPreset(presetFlag(command, flags, 'mlp2'));
   const spec = typeof flags.model === 'string' ? loadSpec(flags.model) : base.spec;
   const dataset = (flags.dataset as DatasetName | undefined) ?? base.dataset;
   if (!['fashion-mnist', 'mnist', 'cifar10'].includes(dataset)) {
@@ -285,7 +295,7 @@ class RunOutputs {
 export async function trainCommand(argv: string[]): Promise<number> {
   const flags = parseFlags('train', argv, TRAIN_FLAGS);
   const preset = resolvePreset('train', flags);
-  const backendKind = backendFlag('train', flags);
+  let backendChoice = backendFlag('train', flags);
   const out = (flags.out as string | undefined) ?? join('runs', preset.name);
   const logFile = (flags.log as string | undefined) ?? join(out, 'log.jsonl');
   const snapshotEvery = intFlag('train', flags, 'snapshot-every', 200, 0);
@@ -301,8 +311,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
       throw new UsageError(
         `train: --simulate-device-loss must be EPOCH:STEP (epoch from 1), got '${flags['simulate-device-loss']}'`,
       );
-    if (backendKind !== 'webgpu')
+    if (backendChoice === 'cpu')
       throw new UsageError('train: --simulate-device-loss needs --backend webgpu');
+    backendChoice = 'webgpu';
     loseAt = { epoch: Number(m[1]), step: Number(m[2]) };
     // The loss happens between submissions, so step S must end one.
     if (stepsPerSubmit !== undefined && loseAt.step % stepsPerSubmit !== 0) {
@@ -329,7 +340,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
       );
   }
 
-  const backend = await createBackend(backendKind);
+  const decision = await resolveBackend(backendChoice, { verbose: Boolean(flags.verbose) });
+  const backendKind = decision.kind;
+  const backend = await createBackend(backendKind, { verbose: Boolean(flags.verbose) });
   let current: Backend = backend;
   let trainer: Trainer | undefined;
   const outputs = new RunOutputs();
@@ -372,7 +385,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     }
     const device =
       backend instanceof WebGPUBackend ? adapterName(backend.info) : backend.description;
-    say(`backend: ${backendKind} on ${device}`);
+    say(`backend: ${backendLine(backend, decision)}`);
     const tuned = loadTunedForCommand(backend, Boolean(flags['no-tuned']));
     if (tuned) say(tuned);
 
@@ -386,6 +399,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const runLog = new JsonLog(logFile, !resume);
     log = runLog;
     const bar = quiet ? undefined : new ProgressBar();
+    const progress = bar && new RunProgress(bar, preset.protocol.epochs, batch);
     // Where training is (for --simulate-device-loss): epoch E starts at step 0.
     let position = { epoch: (resume?.state.epoch ?? 0) + 1, step: 0 };
     const options: TrainerOptions = {
@@ -395,12 +409,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       snapshotEvery,
       onStep: (p) => {
         position = { epoch: p.epoch, step: p.step };
-        bar?.update({
-          label: `epoch ${p.epoch}`,
-          done: p.step * batch,
-          total: p.steps * batch,
-          rate: p.imagesPerSecond,
-        });
+        progress?.step(p);
       },
       beforeChunk: loseAt
         ? () => {
@@ -428,7 +437,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       recreateBackend: backendKind === 'webgpu' ? () => createBackend('webgpu') : undefined,
       onEpoch: async (r, t) => {
         position = { epoch: r.epoch + 1, step: 0 };
-        bar?.done();
+        progress?.epochDone(r);
         say(summary(r));
         // best before last, last before the log line: a run killed in between resumes from the
         // previous last checkpoint, redoes this epoch and writes the same bytes again.
@@ -456,7 +465,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const s = trainer.state;
     const bestBp =
       s.bestCorrect >= 0 ? Math.floor((s.bestCorrect * 10000) / test.labels.length) : 0;
-    say(
+    // The one line --quiet keeps.
+    console.error(
       `done: ${results.length} epochs this run; best test accuracy ${formatBp(bestBp)} at epoch ${s.bestEpoch}; checkpoints in ${out}`,
     );
     runLog.write({

@@ -22,6 +22,7 @@ export const TUNE_HELP = `time each kernel variant of a model's GEMM ops on this
   --budget-s N           stop timing after N seconds; the rest keep their defaults (default 120)
   --margin-pct N         a variant replaces the default only when N% faster (default 5)
   --all                  time every variant of small ops too (by default they keep their default)
+  --verbose              also print the GPU drivers' notices
   --json                 print one JSON object
   The cache is tuned-variants.json in $NITRO_D_CACHE_DIR, else $XDG_CACHE_HOME/nitro-d, else
   ~/.cache/nitro-d; train and bench load it for their adapter (--no-tuned ignores it).`;
@@ -53,18 +54,21 @@ export function formatTune(r: TuneResult): string {
   return lines.join('\n');
 }
 
+export const TUNE_FLAGS = {
+  preset: { type: 'string' },
+  model: { type: 'string' },
+  batch: { type: 'string' },
+  timing: { type: 'string' },
+  reps: { type: 'string' },
+  'budget-s': { type: 'string' },
+  'margin-pct': { type: 'string' },
+  all: { type: 'boolean' },
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean' },
+} as const;
+
 export async function tuneCommand(argv: string[]): Promise<number> {
-  const flags = parseFlags('tune', argv, {
-    preset: { type: 'string' },
-    model: { type: 'string' },
-    batch: { type: 'string' },
-    timing: { type: 'string' },
-    reps: { type: 'string' },
-    'budget-s': { type: 'string' },
-    'margin-pct': { type: 'string' },
-    all: { type: 'boolean' },
-    json: { type: 'boolean' },
-  });
+  const flags = parseFlags('tune', argv, TUNE_FLAGS);
   const preset = resolvePreset('tune', flags);
   const batch = preset.protocol.batch;
   const timing = choiceFlag<Exclude<KernelTiming, 'none'>>(
@@ -77,7 +81,10 @@ export async function tuneCommand(argv: string[]): Promise<number> {
   const reps = intFlag('tune', flags, 'reps', 15);
   const budgetS = intFlag('tune', flags, 'budget-s', 120, 0);
   const marginPct = intFlag('tune', flags, 'margin-pct', 5, 0, 1000);
-  const backend = await createBackend('webgpu', { timestamps: timing !== 'solo' });
+  const backend = await createBackend('webgpu', {
+    timestamps: timing !== 'solo',
+    verbose: Boolean(flags.verbose),
+  });
   try {
     const adapter = adapterKey(backend);
     if (!adapter) throw new Error('tune: needs the WebGPU backend');
