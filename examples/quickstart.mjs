@@ -14,7 +14,7 @@ const { values: args } = parseArgs({
     limit: { type: 'string' },
     epochs: { type: 'string', default: '3' },
     out: { type: 'string', default: 'mlp2.safetensors' },
-    backend: { type: 'string', default: 'webgpu' },
+    backend: { type: 'string', default: 'auto' },
   },
 });
 const limit = args.limit === undefined ? undefined : Number(args.limit);
@@ -26,7 +26,7 @@ const preset = getPreset('mlp2');
 const raw = await loadFashionMnist(args.data);
 const { split } = normalizeSplit({ train: firstSamples(raw.train, limit), test: firstSamples(raw.test, limit) }, preset.protocol);
 
-const backend = await createBackend(args.backend); // WebGPU by default; 'cpu' is the exact reference
+const backend = await createBackend(args.backend); // auto: WebGPU on a GPU, else the CPU backend
 const model = Model.create(backend, preset.spec, { seed: 42 }); // seeded integer Kaiming init
 
 const trainer = new Trainer(model, split.train, split.test, {
