@@ -3,9 +3,9 @@
  * paper's protocol, shows progress, logs every epoch as a JSON line, keeps the last and the
  * best checkpoint (written atomically), and resumes from a checkpoint bit for bit.
  */
-import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { type Backend, deviceBytes } from '../../backend.ts';
+import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import process from 'node:process';
 import { createBackend } from '../../backends.ts';
 import { type DataSplit, loadDataset } from '../../data/dataset.ts';
 import type { NormStats } from '../../data/normalize.ts';
@@ -15,21 +15,42 @@ import { parseCheckpoint } from '../../io/checkpoint.ts';
 import { readFileBytes, writeFileAtomic } from '../../io/files.ts';
 import { Model } from '../../model/model.ts';
 import { type DatasetName, getPreset, type Preset } from '../../model/presets.ts';
+import {
+  checkDataMatchesModel,
+  checkTrainingFits,
+  DatasetTooLargeError,
+} from '../../train/checks.ts';
+import { METRIC_WORDS } from '../../train/network.ts';
 import { planFromSpec } from '../../train/plan.ts';
 import { firstSamples, normalizeSplit, protocolOptions } from '../../train/protocol.ts';
 import { formatBp } from '../../train/schedule.ts';
-import { checkFits } from '../../train/memory.ts';
+import {
+  checkResumePosition,
+  checkTrainerState,
+  type ResumePosition,
+  type StateContext,
+  type TrainerState,
+} from '../../train/state.ts';
 import {
   type EpochResult,
-  evalBatchFor,
+  epochFromSummary,
+  snapshotCheckpoint,
+  stepsPerEpoch,
   Trainer,
   type TrainerOptions,
-  type TrainerState,
   trainingMetadata,
 } from '../../train/trainer.ts';
 import { BACKEND_FLAG, backendFlag, intFlag, parseFlags, UsageError } from '../args.ts';
-import { JsonLog } from '../log.ts';
+import { JsonLog, loggedEpoch, readLog } from '../log.ts';
 import { ProgressBar } from '../progress.ts';
+import {
+  moveRunAside,
+  removeInterruptedCheckpoints,
+  resumeCommand,
+  runFilesIn,
+  sameFile,
+} from '../run-folder.ts';
+import { testStopper } from '../test-stop.ts';
 import { loadTunedForCommand } from '../tune-store.ts';
 import { loadSpec } from './golden.ts';
 
@@ -43,6 +64,7 @@ export const TRAIN_FLAGS = {
   seed: { type: 'string' },
   out: { type: 'string' },
   resume: { type: 'string' },
+  force: { type: 'boolean' },
   log: { type: 'string' },
   'lr-inv': { type: 'string' },
   'no-augment': { type: 'boolean' },
@@ -64,7 +86,9 @@ export const TRAIN_HELP = `train a model (default: the paper's MLP2 on Fashion-M
   --epochs N --batch B --seed S --lr-inv N   override the preset's protocol
   --no-augment           train without the preset's augmentation
   --out DIR              where last.safetensors, best.safetensors and log.jsonl go (default runs/<preset>)
-  --resume CKPT          continue from a checkpoint written by train (same bytes as an unbroken run)
+  --resume CKPT          continue from a checkpoint written by train (same bytes as an unbroken run);
+                         Ctrl-C (SIGINT) or SIGTERM stops at a step and prints the command that resumes
+  --force                a fresh run into an --out that holds a run moves that run aside to OUT.N first
   --log FILE             JSON-lines log (default OUT/log.jsonl)
   --snapshot-every N     host snapshot every N steps for device-loss recovery (default 200)
   --simulate-device-loss E:S   destroy the GPU device once, before step S+1 of epoch E (tests the recovery)
@@ -117,14 +141,12 @@ export async function prepareData(
     raw.test,
     flags['test-limit'] === undefined ? undefined : intFlag(command, flags, 'test-limit', 0),
   );
-  const expected = planFromSpec(preset.spec).input;
-  if (trainRaw.shape.some((d, i) => d !== expected[i])) {
-    const source =
-      typeof flags.model === 'string' ? `the model ${flags.model}` : `preset ${preset.name}`;
-    throw new Error(
-      `${preset.dataset} samples are [${trainRaw.shape.join(', ')}], ${source} expects input [${expected.join(', ')}] (pick the data with --dataset and --data)`,
-    );
-  }
+  checkDataMatchesModel(
+    preset.dataset,
+    trainRaw.shape,
+    preset.spec,
+    typeof flags.model === 'string' ? `the model ${flags.model}` : `preset ${preset.name}`,
+  );
   const { split, stats } = normalizeSplit({ train: trainRaw, test: testRaw }, preset.protocol);
   return { preset, stats, split };
 }
@@ -190,25 +212,24 @@ function metadataJson(file: string, meta: Record<string, string>, key: string): 
   }
 }
 
-/** Reads a --resume checkpoint and checks it continues this very run (spec and protocol). */
-async function loadResume(
-  file: string,
-  preset: Preset,
-): Promise<{ weights: Map<string, Int32Array>; state: TrainerState; normalization: unknown }> {
-  const ckpt = parseCheckpoint(
-    await readFileBytes(file),
-    planFromSpec(preset.spec).parameters,
-    file,
+interface Resume {
+  file: string;
+  weights: Map<string, Int32Array>;
+  state: TrainerState;
+  /** Where a run stopped inside an epoch resumes (unchecked against the epoch's steps yet). */
+  position?: unknown;
+  normalization: unknown;
+}
+
+/** Reads a --resume checkpoint and checks it continues this very run (spec, protocol, state). */
+async function loadResume(file: string, preset: Preset): Promise<Resume> {
+  const plan = planFromSpec(preset.spec);
+  const ckpt = parseCheckpoint(await readFileBytes(file), plan.parameters, file);
+  const state = checkTrainerState(
+    metadataJson(file, ckpt.metadata, 'trainer'),
+    stateContextFor(preset),
+    `checkpoint ${file}`,
   );
-  const state = metadataJson(file, ckpt.metadata, 'trainer') as TrainerState;
-  if (
-    !Number.isInteger(state?.epoch) ||
-    state.epoch < 0 ||
-    !Number.isInteger(state.lrInv) ||
-    state.lrInv <= 0
-  ) {
-    throw new Error(`checkpoint ${file}: metadata "trainer" holds no valid trainer state`);
-  }
   const specDiff = firstDifference(
     metadataJson(file, ckpt.metadata, 'model'),
     preset.spec,
@@ -235,13 +256,29 @@ async function loadResume(
     );
   }
   return {
+    file,
     weights: ckpt.tensors,
     state,
+    position:
+      ckpt.metadata.position === undefined
+        ? undefined
+        : metadataJson(file, ckpt.metadata, 'position'),
     normalization: metadataJson(file, ckpt.metadata, 'normalization'),
   };
 }
 
-/** Files and folders a fresh run made, removed again when it fails before its first checkpoint. */
+/** What a resumed trainer state is checked against (the trainer checks the same). */
+function stateContextFor(preset: Preset): StateContext {
+  const blocks = planFromSpec(preset.spec).blocks.length;
+  return {
+    blocks,
+    metricWords: (blocks + 1) * METRIC_WORDS,
+    plateauPatience: preset.protocol.plateau.patience,
+    earlyPatience: preset.protocol.earlyStopping.patience,
+  };
+}
+
+/** Files and folders a run made, removed again when it fails before its first checkpoint. */
 class RunOutputs {
   private dirs: string[] = [];
   private files: string[] = [];
@@ -257,6 +294,7 @@ class RunOutputs {
     }
   }
 
+  /** A file this run created (never one that existed before it). */
   file(f: string): void {
     this.files.push(f);
   }
@@ -273,6 +311,70 @@ class RunOutputs {
   }
 }
 
+/** SIGINT and SIGTERM while training: the first asks for a clean stop, a second exits at once. */
+class Interrupt {
+  readonly controller = new AbortController();
+  signal?: NodeJS.Signals;
+  private readonly handler = (signal: NodeJS.Signals) => {
+    if (this.signal) process.exit(exitCodeOf(signal));
+    this.signal = signal;
+    this.controller.abort();
+  };
+
+  constructor() {
+    process.on('SIGINT', this.handler);
+    process.on('SIGTERM', this.handler);
+  }
+
+  get code(): number {
+    return exitCodeOf(this.signal ?? 'SIGINT');
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.handler);
+    process.off('SIGTERM', this.handler);
+  }
+}
+
+/** 128 + the signal number, as a shell reports a process the signal ended. */
+function exitCodeOf(signal: NodeJS.Signals): number {
+  return signal === 'SIGTERM' ? 143 : 130;
+}
+
+/** --simulate-device-loss E:S, checked as far as the flags go (the run's size is checked later). */
+function deviceLossFlag(
+  flags: Record<string, unknown>,
+  backendKind: string,
+): { epoch: number; step: number } | undefined {
+  const v = flags['simulate-device-loss'];
+  if (typeof v !== 'string') return undefined;
+  const m = /^(\d+):(\d+)$/.exec(v);
+  if (!m || Number(m[1]) < 1)
+    throw new UsageError(
+      `train: --simulate-device-loss must be EPOCH:STEP (epoch from 1), got '${v}'`,
+    );
+  if (backendKind !== 'webgpu')
+    throw new UsageError('train: --simulate-device-loss needs --backend webgpu');
+  return { epoch: Number(m[1]), step: Number(m[2]) };
+}
+
+/**
+ * How a resumed run's log continues: it must have reached the checkpoint's epoch, or the one
+ * before when the run was killed between its checkpoint and its log line; then the record
+ * the checkpoint keeps is written again. Returns that record, if one is missing.
+ */
+function logRepair(logFile: string, resume: Resume, blocks: number): EpochResult | undefined {
+  const contents = readLog(logFile);
+  const logged = contents && loggedEpoch(contents.records);
+  const epoch = resume.state.epoch;
+  if (logged === undefined || logged === epoch) return undefined;
+  const last = resume.state.last;
+  if (logged === epoch - 1 && last?.epoch === epoch) return epochFromSummary(last, blocks);
+  throw new Error(
+    `the log ${logFile} has reached epoch ${logged}, the checkpoint ${resume.file} epoch ${epoch}: they are not one run; give this run its own --log, or move the old one aside with --force`,
+  );
+}
+
 export async function trainCommand(argv: string[]): Promise<number> {
   const flags = parseFlags('train', argv, TRAIN_FLAGS);
   const preset = resolvePreset('train', flags);
@@ -285,194 +387,241 @@ export async function trainCommand(argv: string[]): Promise<number> {
       ? undefined
       : intFlag('train', flags, 'steps-per-submit', 1);
   const batch = preset.protocol.batch;
-  let loseAt: { epoch: number; step: number } | undefined;
-  if (typeof flags['simulate-device-loss'] === 'string') {
-    const m = /^(\d+):(\d+)$/.exec(flags['simulate-device-loss']);
-    if (!m || Number(m[1]) < 1)
-      throw new UsageError(
-        `train: --simulate-device-loss must be EPOCH:STEP (epoch from 1), got '${flags['simulate-device-loss']}'`,
-      );
-    if (backendKind !== 'webgpu')
-      throw new UsageError('train: --simulate-device-loss needs --backend webgpu');
-    loseAt = { epoch: Number(m[1]), step: Number(m[2]) };
-    // The loss happens between submissions, so step S must end one.
-    if (stepsPerSubmit !== undefined && loseAt.step % stepsPerSubmit !== 0) {
-      throw new UsageError(
-        `train: --simulate-device-loss step ${loseAt.step} is not a multiple of --steps-per-submit ${stepsPerSubmit}`,
-      );
-    }
-  }
-
-  // Everything is checked before anything is printed, created or written.
-  const resume =
-    typeof flags.resume === 'string' ? await loadResume(flags.resume, preset) : undefined;
-  const setup = await prepareData(preset, flags, 'train');
-  const { train, test } = setup.split;
-  if (batch > train.labels.length)
-    throw new UsageError(
-      `train: --batch ${batch} is larger than the training set (${train.labels.length} samples)`,
-    );
-  if (resume) {
-    const d = firstDifference(resume.normalization, setup.stats, 'normalization');
-    if (d)
-      throw new Error(
-        `checkpoint ${flags.resume}: its ${d} differs from this data's (trained on other data or another --train-limit?)`,
-      );
-  }
-
-  const backend = await createBackend(backendKind);
-  let current: Backend = backend;
-  let trainer: Trainer | undefined;
-  const outputs = new RunOutputs();
-  let log: JsonLog | undefined;
+  const loseAt = deviceLossFlag(flags, backendKind);
+  const stopAt = testStopper();
+  const interrupt = new Interrupt();
   try {
-    if (backend instanceof WebGPUBackend) {
-      const limits = backend.device.limits;
-      checkFits(preset.spec, batch, limits);
-      checkFits(preset.spec, evalBatchFor(test.labels.length), limits);
-      const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-      for (const [name, ds, flag] of [
-        ['training', train, 'train-limit'],
-        ['test', test, 'test-limit'],
-      ] as const) {
-        const bytes = deviceBytes([ds.labels.length, ...ds.shape], 'i8');
-        if (bytes > limit) {
-          const most = Math.floor(limit / Math.ceil(bytes / ds.labels.length));
-          throw new UsageError(
-            `train: the ${name} set (${ds.labels.length} samples, ${bytes} bytes) is larger than the adapter's ${limit}-byte buffer limit; use --${flag} ${most} or less`,
-          );
-        }
-      }
-    }
-    const quiet = Boolean(flags.quiet);
-    const say = (s: string) => {
-      if (!quiet) console.error(s);
-    };
-    say(`nitro-d train: ${preset.name} (${preset.description}) on ${preset.dataset}`);
-    say(
-      `data: ${train.labels.length} train / ${test.labels.length} test samples, normalisation mean [${setup.stats.mean}] MAD [${setup.stats.mad}]`,
-    );
-    if (
-      loseAt &&
-      (loseAt.epoch > preset.protocol.epochs ||
-        loseAt.step >= Math.floor(train.labels.length / batch))
-    ) {
-      throw new UsageError(
-        `train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} is outside the run (${preset.protocol.epochs} epochs of ${Math.floor(train.labels.length / batch)} steps)`,
-      );
-    }
-    const device =
-      backend instanceof WebGPUBackend ? adapterName(backend.info) : backend.description;
-    say(`backend: ${backendKind} on ${device}`);
-    const tuned = loadTunedForCommand(backend, Boolean(flags['no-tuned']));
-    if (tuned) say(tuned);
-
-    const model = Model.create(backend, preset.spec, {
-      seed: preset.protocol.seed,
-      weights: resume?.weights,
-    });
-    outputs.mkdir(out);
-    outputs.mkdir(dirname(logFile));
-    if (!resume) outputs.file(logFile);
-    const runLog = new JsonLog(logFile, !resume);
-    log = runLog;
-    const bar = quiet ? undefined : new ProgressBar();
-    // Where training is (for --simulate-device-loss): epoch E starts at step 0.
-    let position = { epoch: (resume?.state.epoch ?? 0) + 1, step: 0 };
-    const options: TrainerOptions = {
-      ...protocolOptions(preset),
-      // With a simulated loss every step ends a submission, so the loss lands exactly at step S.
-      stepsPerSubmit: loseAt ? (stepsPerSubmit ?? 1) : stepsPerSubmit,
-      snapshotEvery,
-      onStep: (p) => {
-        position = { epoch: p.epoch, step: p.step };
-        bar?.update({
-          label: `epoch ${p.epoch}`,
-          done: p.step * batch,
-          total: p.steps * batch,
-          rate: p.imagesPerSecond,
-        });
-      },
-      beforeChunk: loseAt
-        ? () => {
-            if (
-              loseAt &&
-              trainer &&
-              position.epoch === loseAt.epoch &&
-              position.step === loseAt.step
-            ) {
-              loseAt = undefined;
-              (trainer.model.backend as WebGPUBackend).device.destroy();
-            }
-          }
-        : undefined,
-      onRecover: (info) => {
-        const most =
-          snapshotEvery > 0
-            ? `at most ${snapshotEvery} with --snapshot-every ${snapshotEvery}`
-            : 'at most an epoch with --snapshot-every 0';
-        const line = `${info.message}; re-created the device, resumed from the host snapshot at epoch ${info.epoch} step ${info.step} and redid ${info.lostSteps} steps (${most})`;
-        bar?.done();
-        say(line);
-        runLog.write({ event: 'device-lost', ...info, snapshotEvery });
-      },
-      recreateBackend: backendKind === 'webgpu' ? () => createBackend('webgpu') : undefined,
-      onEpoch: async (r, t) => {
-        position = { epoch: r.epoch + 1, step: 0 };
-        bar?.done();
-        say(summary(r));
-        // best before last, last before the log line: a run killed in between resumes from the
-        // previous last checkpoint, redoes this epoch and writes the same bytes again.
-        const bytes = await t.model.toCheckpoint(trainingMetadata(preset, setup.stats, t.state));
-        if (r.best) await writeFileAtomic(join(out, 'best.safetensors'), bytes);
-        await writeFileAtomic(join(out, 'last.safetensors'), bytes);
-        outputs.checkpointWritten = true;
-        runLog.write(epochRecord(r));
-      },
-    };
-    runLog.write({
-      event: 'start',
-      preset: preset.name,
-      dataset: preset.dataset,
-      spec: preset.spec,
-      protocol: preset.protocol,
-      backend: backendKind,
-      device,
-      resumedAtEpoch: resume?.state.epoch ?? 0,
-      command: `nitro-d train ${argv.join(' ')}`.trim(),
-    });
-    trainer = new Trainer(model, train, test, options, resume?.state);
-    const results = await trainer.fit();
-    current = trainer.model.backend;
-    const s = trainer.state;
-    const bestBp =
-      s.bestCorrect >= 0 ? Math.floor((s.bestCorrect * 10000) / test.labels.length) : 0;
-    say(
-      `done: ${results.length} epochs this run; best test accuracy ${formatBp(bestBp)} at epoch ${s.bestEpoch}; checkpoints in ${out}`,
-    );
-    runLog.write({
-      event: 'end',
-      epochs: s.epoch,
-      bestEpoch: s.bestEpoch,
-      bestTestAccuracy: bestBp / 100,
-    });
-    if (loseAt) {
-      // The checkpoints are good; the recovery the flag asked for was not exercised.
-      console.error(
-        `nitro-d train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} was never reached (the run stopped early)`,
-      );
-      return 1;
-    }
-    return 0;
-  } catch (e) {
-    if (trainer) current = trainer.model.backend;
-    // A run that wrote checkpoints keeps its log, with the reason it stopped.
-    if (outputs.checkpointWritten || resume)
-      log?.write({ event: 'error', message: (e as Error).message?.split('\n')[0] });
-    outputs.discard();
-    throw e;
+    return await runTraining();
   } finally {
-    trainer?.dispose();
-    current.destroy();
+    interrupt.dispose();
+  }
+
+  async function runTraining(): Promise<number> {
+    // Everything is checked before anything is printed, created or written.
+    const resume =
+      typeof flags.resume === 'string' ? await loadResume(flags.resume, preset) : undefined;
+    const setup = await prepareData(preset, flags, 'train');
+    const { train, test } = setup.split;
+    if (batch > train.labels.length)
+      throw new UsageError(
+        `train: --batch ${batch} is larger than the training set (${train.labels.length} samples)`,
+      );
+    const steps = stepsPerEpoch(train.labels.length, batch);
+    if (loseAt && (loseAt.epoch > preset.protocol.epochs || loseAt.step >= steps)) {
+      throw new UsageError(
+        `train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} is outside the run (${preset.protocol.epochs} epochs of ${steps} steps)`,
+      );
+    }
+    let position: ResumePosition | undefined;
+    if (resume) {
+      const d = firstDifference(resume.normalization, setup.stats, 'normalization');
+      if (d)
+        throw new Error(
+          `checkpoint ${resume.file}: its ${d} differs from this data's (trained on other data or another --train-limit?)`,
+        );
+      if (resume.position !== undefined)
+        position = checkResumePosition(
+          resume.position,
+          resume.state,
+          { ...stateContextFor(preset), steps },
+          `checkpoint ${resume.file}`,
+        );
+    }
+    // A folder holding a run is continued (--resume of its last checkpoint) or moved aside
+    // (--force), never written over.
+    const existing = runFilesIn(out, logFile);
+    const force = Boolean(flags.force);
+    const sameRun = resume !== undefined && sameFile(resume.file, join(out, 'last.safetensors'));
+    if (existing.length > 0 && !sameRun && !force) {
+      const what = existing
+        .map((f) => (resolve(dirname(f)) === resolve(out) ? basename(f) : f))
+        .join(', ');
+      const last = join(out, 'last.safetensors');
+      const how = existsSync(last)
+        ? `continue it with --resume ${last}, move it aside to ${out}.N with --force,`
+        : `it has no last checkpoint to resume; move it aside to ${out}.N with --force`;
+      throw new UsageError(
+        `train: ${out} holds ${resume ? 'another' : 'a'} run (${what}); ${how} or pick another --out`,
+      );
+    }
+    const blocks = planFromSpec(preset.spec).blocks.length;
+    const repair =
+      resume && !force && existsSync(logFile) ? logRepair(logFile, resume, blocks) : undefined;
+    if (interrupt.signal) return interrupt.code;
+
+    const backend = await createBackend(backendKind);
+    let trainer: Trainer | undefined;
+    const outputs = new RunOutputs();
+    let log: JsonLog | undefined;
+    const current = () => trainer?.model.backend ?? backend;
+    try {
+      try {
+        checkTrainingFits(backend, preset.spec, batch, train, test);
+      } catch (e) {
+        if (!(e instanceof DatasetTooLargeError)) throw e;
+        const flag = e.split === 'training' ? 'train-limit' : 'test-limit';
+        throw new UsageError(
+          `train: the ${e.split} set (${e.samples} samples, ${e.bytes} bytes) is larger than the adapter's ${e.limit}-byte buffer limit; use --${flag} ${e.most} or less`,
+        );
+      }
+      const quiet = Boolean(flags.quiet);
+      const say = (s: string) => {
+        if (!quiet) console.error(s);
+      };
+      say(`nitro-d train: ${preset.name} (${preset.description}) on ${preset.dataset}`);
+      say(
+        `data: ${train.labels.length} train / ${test.labels.length} test samples, normalisation mean [${setup.stats.mean}] MAD [${setup.stats.mad}]`,
+      );
+      const device =
+        backend instanceof WebGPUBackend ? adapterName(backend.info) : backend.description;
+      say(`backend: ${backendKind} on ${device}`);
+      const tuned = loadTunedForCommand(backend, Boolean(flags['no-tuned']));
+      if (tuned) say(tuned);
+
+      const model = Model.create(backend, preset.spec, {
+        seed: preset.protocol.seed,
+        weights: resume?.weights,
+      });
+      if (force && existing.length > 0)
+        console.error(
+          `nitro-d train: moved the earlier run to ${moveRunAside(out, existing).join(' and ')}`,
+        );
+      outputs.mkdir(out);
+      outputs.mkdir(dirname(logFile));
+      const removed = removeInterruptedCheckpoints(out);
+      if (removed.length > 0)
+        say(`removed ${removed.length} temporary file(s) of interrupted checkpoint writes`);
+      const onRecord = (r: Record<string, unknown>) => {
+        if (r.event === 'epoch') stopAt('log-appended');
+      };
+      const appending = existsSync(logFile);
+      const runLog = appending
+        ? JsonLog.append(logFile, onRecord)
+        : JsonLog.create(logFile, onRecord);
+      if (!appending) outputs.file(logFile);
+      log = runLog;
+      const bar = quiet ? undefined : new ProgressBar();
+      const write = (name: 'best' | 'last', bytes: Uint8Array) =>
+        writeFileAtomic(join(out, `${name}.safetensors`), bytes, (stage) =>
+          stopAt(`${name}-${stage}`),
+        );
+      const options: TrainerOptions = {
+        ...protocolOptions(preset),
+        stepsPerSubmit,
+        snapshotEvery,
+        signal: interrupt.controller.signal,
+        simulateDeviceLoss: loseAt,
+        // Let signal handlers run between chunks (the CPU backend never waits on the event loop).
+        beforeChunk: () => new Promise<void>((r) => setImmediate(r)),
+        onStep: (p) => {
+          bar?.update({
+            label: `epoch ${p.epoch}`,
+            done: p.step * batch,
+            total: p.steps * batch,
+            rate: p.imagesPerSecond,
+          });
+          stopAt('step');
+        },
+        onRecover: (info) => {
+          const most =
+            snapshotEvery > 0
+              ? `at most ${snapshotEvery} with --snapshot-every ${snapshotEvery}`
+              : 'at most an epoch with --snapshot-every 0';
+          const line = `${info.message}; re-created the device, resumed from the host snapshot at epoch ${info.epoch} step ${info.step} and redid ${info.lostSteps} steps (${most})`;
+          bar?.done();
+          say(line);
+          runLog.write({ event: 'device-lost', ...info, snapshotEvery });
+        },
+        recreateBackend: backendKind === 'webgpu' ? () => createBackend('webgpu') : undefined,
+        onEpoch: async (r, t) => {
+          bar?.done();
+          say(summary(r));
+          // Checkpoints before the log line: a run killed in between has the epoch in
+          // last.safetensors, whose trainer state keeps what --resume writes to the log again.
+          const bytes = await t.model.toCheckpoint(trainingMetadata(preset, setup.stats, t.state));
+          if (r.best) await write('best', bytes);
+          await write('last', bytes);
+          outputs.checkpointWritten = true;
+          runLog.write(epochRecord(r));
+        },
+      };
+      if (repair)
+        runLog.write({
+          ...epochRecord(repair),
+          seconds: undefined,
+          imagesPerSecond: undefined,
+          restored: true,
+        });
+      runLog.write({
+        event: 'start',
+        preset: preset.name,
+        dataset: preset.dataset,
+        spec: preset.spec,
+        protocol: preset.protocol,
+        backend: backendKind,
+        device,
+        resumedAtEpoch: resume?.state.epoch ?? 0,
+        resumedAtStep: position?.step,
+        command: `nitro-d train ${argv.join(' ')}`.trim(),
+      });
+      trainer = new Trainer(model, train, test, options, resume?.state, position);
+      const results = await trainer.fit();
+      const s = trainer.state;
+      const finished = s.epoch >= preset.protocol.epochs || results.at(-1)?.stop === true;
+      if (interrupt.signal && !finished) {
+        bar?.done();
+        const snap = trainer.stoppedAt;
+        if (snap) {
+          await write('last', snapshotCheckpoint(trainer.model, snap, preset, setup.stats, s));
+          outputs.checkpointWritten = true;
+        }
+        const at = snap ? { epoch: snap.epoch, step: snap.step } : { epoch: s.epoch + 1, step: 0 };
+        if (!outputs.checkpointWritten && !sameRun) {
+          outputs.discard();
+          const still = resume ? `; ${resume.file} still continues the run` : '';
+          console.error(
+            `nitro-d train: interrupted by ${interrupt.signal} before the first checkpoint; nothing written${still}`,
+          );
+          return interrupt.code;
+        }
+        runLog.write({ event: 'interrupted', signal: interrupt.signal, ...at, steps });
+        const checkpoint = join(out, 'last.safetensors');
+        console.error(
+          `nitro-d train: interrupted by ${interrupt.signal} at epoch ${at.epoch} step ${at.step} of ${steps}; ${checkpoint} continues it: ${resumeCommand(argv, checkpoint)}`,
+        );
+        return interrupt.code;
+      }
+      const bestBp =
+        s.bestCorrect >= 0 ? Math.floor((s.bestCorrect * 10000) / test.labels.length) : 0;
+      say(
+        `done: ${results.length} epochs this run; best test accuracy ${formatBp(bestBp)} at epoch ${s.bestEpoch}; checkpoints in ${out}`,
+      );
+      runLog.write({
+        event: 'end',
+        epochs: s.epoch,
+        bestEpoch: s.bestEpoch,
+        bestTestAccuracy: bestBp / 100,
+      });
+      if (loseAt && !trainer.deviceLossSimulated) {
+        // The checkpoints are good; the recovery the flag asked for was not exercised.
+        console.error(
+          `nitro-d train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} was never reached (the run stopped early)`,
+        );
+        return 1;
+      }
+      return 0;
+    } catch (e) {
+      // A run that wrote checkpoints keeps its log, with the reason it stopped.
+      if (outputs.checkpointWritten || resume)
+        try {
+          log?.write({ event: 'error', message: (e as Error).message?.split('\n')[0] });
+        } catch {}
+      outputs.discard();
+      throw e;
+    } finally {
+      const last = current();
+      trainer?.dispose();
+      last.destroy();
+    }
   }
 }
