@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import process from 'node:process';
-import { createBackend } from '../../backends.ts';
+import type { Backend } from '../../backend.ts';
+import { type BackendKind, createBackend } from '../../backends.ts';
 import { type DataSplit, loadDataset } from '../../data/dataset.ts';
 import type { NormStats } from '../../data/normalize.ts';
 import { adapterName } from '../../gpu/device.ts';
@@ -375,253 +376,327 @@ function logRepair(logFile: string, resume: Resume, blocks: number): EpochResult
   );
 }
 
-export async function trainCommand(argv: string[]): Promise<number> {
+/** The flags of one `train` invocation, parsed and range-checked. */
+interface TrainArgs {
+  argv: string[];
+  flags: Record<string, unknown>;
+  preset: Preset;
+  backendKind: BackendKind;
+  out: string;
+  logFile: string;
+  snapshotEvery: number;
+  stepsPerSubmit?: number;
+  loseAt?: { epoch: number; step: number };
+  force: boolean;
+  quiet: boolean;
+}
+
+function trainArgs(argv: string[]): TrainArgs {
   const flags = parseFlags('train', argv, TRAIN_FLAGS);
   const preset = resolvePreset('train', flags);
   const backendKind = backendFlag('train', flags);
   const out = (flags.out as string | undefined) ?? join('runs', preset.name);
-  const logFile = (flags.log as string | undefined) ?? join(out, 'log.jsonl');
-  const snapshotEvery = intFlag('train', flags, 'snapshot-every', 200, 0);
-  const stepsPerSubmit =
-    flags['steps-per-submit'] === undefined
-      ? undefined
-      : intFlag('train', flags, 'steps-per-submit', 1);
+  return {
+    argv,
+    flags,
+    preset,
+    backendKind,
+    out,
+    logFile: (flags.log as string | undefined) ?? join(out, 'log.jsonl'),
+    snapshotEvery: intFlag('train', flags, 'snapshot-every', 200, 0),
+    stepsPerSubmit:
+      flags['steps-per-submit'] === undefined
+        ? undefined
+        : intFlag('train', flags, 'steps-per-submit', 1),
+    loseAt: deviceLossFlag(flags, backendKind),
+    force: Boolean(flags.force),
+    quiet: Boolean(flags.quiet),
+  };
+}
+
+/** A run whose inputs, checkpoint and folder passed every check. */
+interface CheckedRun {
+  resume?: Resume;
+  position?: ResumePosition;
+  setup: RunSetup;
+  steps: number;
+  /** Run files already in the folder (moved aside with --force, else this run continues them). */
+  existing: string[];
+  /** --resume names this folder's own last checkpoint. */
+  sameRun: boolean;
+  /** The log record a kill lost, written again before the run starts. */
+  repair?: EpochResult;
+}
+
+/** Everything a run checks before anything is printed, created or written. */
+async function checkRun(a: TrainArgs): Promise<CheckedRun> {
+  const { preset, out, logFile, loseAt } = a;
   const batch = preset.protocol.batch;
-  const loseAt = deviceLossFlag(flags, backendKind);
-  const stopAt = testStopper();
+  const resume =
+    typeof a.flags.resume === 'string' ? await loadResume(a.flags.resume, preset) : undefined;
+  const setup = await prepareData(preset, a.flags, 'train');
+  const train = setup.split.train;
+  if (batch > train.labels.length)
+    throw new UsageError(
+      `train: --batch ${batch} is larger than the training set (${train.labels.length} samples)`,
+    );
+  const steps = stepsPerEpoch(train.labels.length, batch);
+  if (loseAt && (loseAt.epoch > preset.protocol.epochs || loseAt.step >= steps)) {
+    throw new UsageError(
+      `train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} is outside the run (${preset.protocol.epochs} epochs of ${steps} steps)`,
+    );
+  }
+  let position: ResumePosition | undefined;
+  if (resume) {
+    const d = firstDifference(resume.normalization, setup.stats, 'normalization');
+    if (d)
+      throw new Error(
+        `checkpoint ${resume.file}: its ${d} differs from this data's (trained on other data or another --train-limit?)`,
+      );
+    if (resume.position !== undefined)
+      position = checkResumePosition(
+        resume.position,
+        resume.state,
+        { ...stateContextFor(preset), steps },
+        `checkpoint ${resume.file}`,
+      );
+  }
+  // A folder holding a run is continued (--resume of its last checkpoint) or moved aside
+  // (--force), never written over.
+  const existing = runFilesIn(out, logFile);
+  const sameRun = resume !== undefined && sameFile(resume.file, join(out, 'last.safetensors'));
+  if (existing.length > 0 && !sameRun && !a.force) {
+    const what = existing
+      .map((f) => (resolve(dirname(f)) === resolve(out) ? basename(f) : f))
+      .join(', ');
+    const last = join(out, 'last.safetensors');
+    const how = existsSync(last)
+      ? `continue it with --resume ${last}, move it aside to ${out}.N with --force,`
+      : `it has no last checkpoint to resume; move it aside to ${out}.N with --force`;
+    throw new UsageError(
+      `train: ${out} holds ${resume ? 'another' : 'a'} run (${what}); ${how} or pick another --out`,
+    );
+  }
+  const blocks = planFromSpec(preset.spec).blocks.length;
+  const repair =
+    resume && !a.force && existsSync(logFile) ? logRepair(logFile, resume, blocks) : undefined;
+  return { resume, position, setup, steps, existing, sameRun, repair };
+}
+
+/** The adapter-fit checks, with the flag that shrinks a data set that is too large. */
+function checkFitsFlags(backend: Backend, preset: Preset, split: DataSplit): void {
+  try {
+    checkTrainingFits(backend, preset.spec, preset.protocol.batch, split.train, split.test);
+  } catch (e) {
+    if (!(e instanceof DatasetTooLargeError)) throw e;
+    const flag = e.split === 'training' ? 'train-limit' : 'test-limit';
+    throw new UsageError(
+      `train: the ${e.split} set (${e.samples} samples, ${e.bytes} bytes) is larger than the adapter's ${e.limit}-byte buffer limit; use --${flag} ${e.most} or less`,
+    );
+  }
+}
+
+/**
+ * Prepares the run folder: moves an earlier run aside (--force), removes what killed writes
+ * left, opens the log (appending to this run's own) and writes a record a kill lost.
+ */
+function openRunFolder(
+  a: TrainArgs,
+  run: CheckedRun,
+  outputs: RunOutputs,
+  stopAt: (stage: string) => void,
+  say: (s: string) => void,
+): JsonLog {
+  if (a.force && run.existing.length > 0)
+    console.error(
+      `nitro-d train: moved the earlier run to ${moveRunAside(a.out, run.existing).join(' and ')}`,
+    );
+  outputs.mkdir(a.out);
+  outputs.mkdir(dirname(a.logFile));
+  const removed = removeInterruptedCheckpoints(a.out);
+  if (removed.length > 0)
+    say(`removed ${removed.length} temporary file(s) of interrupted checkpoint writes`);
+  const onRecord = (r: Record<string, unknown>) => {
+    if (r.event === 'epoch') stopAt('log-appended');
+  };
+  const appending = existsSync(a.logFile);
+  const log = appending ? JsonLog.append(a.logFile, onRecord) : JsonLog.create(a.logFile, onRecord);
+  if (!appending) outputs.file(a.logFile);
+  if (run.repair)
+    log.write({
+      ...epochRecord(run.repair),
+      seconds: undefined,
+      imagesPerSecond: undefined,
+      restored: true,
+    });
+  return log;
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const a = trainArgs(argv);
   const interrupt = new Interrupt();
   try {
-    return await runTraining();
+    return await runTraining(a, interrupt);
   } finally {
     interrupt.dispose();
   }
+}
 
-  async function runTraining(): Promise<number> {
-    // Everything is checked before anything is printed, created or written.
-    const resume =
-      typeof flags.resume === 'string' ? await loadResume(flags.resume, preset) : undefined;
-    const setup = await prepareData(preset, flags, 'train');
-    const { train, test } = setup.split;
-    if (batch > train.labels.length)
-      throw new UsageError(
-        `train: --batch ${batch} is larger than the training set (${train.labels.length} samples)`,
-      );
-    const steps = stepsPerEpoch(train.labels.length, batch);
-    if (loseAt && (loseAt.epoch > preset.protocol.epochs || loseAt.step >= steps)) {
-      throw new UsageError(
-        `train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} is outside the run (${preset.protocol.epochs} epochs of ${steps} steps)`,
-      );
-    }
-    let position: ResumePosition | undefined;
-    if (resume) {
-      const d = firstDifference(resume.normalization, setup.stats, 'normalization');
-      if (d)
-        throw new Error(
-          `checkpoint ${resume.file}: its ${d} differs from this data's (trained on other data or another --train-limit?)`,
-        );
-      if (resume.position !== undefined)
-        position = checkResumePosition(
-          resume.position,
-          resume.state,
-          { ...stateContextFor(preset), steps },
-          `checkpoint ${resume.file}`,
-        );
-    }
-    // A folder holding a run is continued (--resume of its last checkpoint) or moved aside
-    // (--force), never written over.
-    const existing = runFilesIn(out, logFile);
-    const force = Boolean(flags.force);
-    const sameRun = resume !== undefined && sameFile(resume.file, join(out, 'last.safetensors'));
-    if (existing.length > 0 && !sameRun && !force) {
-      const what = existing
-        .map((f) => (resolve(dirname(f)) === resolve(out) ? basename(f) : f))
-        .join(', ');
-      const last = join(out, 'last.safetensors');
-      const how = existsSync(last)
-        ? `continue it with --resume ${last}, move it aside to ${out}.N with --force,`
-        : `it has no last checkpoint to resume; move it aside to ${out}.N with --force`;
-      throw new UsageError(
-        `train: ${out} holds ${resume ? 'another' : 'a'} run (${what}); ${how} or pick another --out`,
-      );
-    }
-    const blocks = planFromSpec(preset.spec).blocks.length;
-    const repair =
-      resume && !force && existsSync(logFile) ? logRepair(logFile, resume, blocks) : undefined;
-    if (interrupt.signal) return interrupt.code;
+async function runTraining(a: TrainArgs, interrupt: Interrupt): Promise<number> {
+  const { preset, out, backendKind, snapshotEvery, loseAt } = a;
+  const batch = preset.protocol.batch;
+  const stopAt = testStopper();
+  const run = await checkRun(a);
+  const { resume, position, setup, steps } = run;
+  const { train, test } = setup.split;
+  if (interrupt.signal) {
+    console.error(
+      `nitro-d train: interrupted by ${interrupt.signal} before training started; nothing written`,
+    );
+    return interrupt.code;
+  }
 
-    const backend = await createBackend(backendKind);
-    let trainer: Trainer | undefined;
-    const outputs = new RunOutputs();
-    let log: JsonLog | undefined;
-    const current = () => trainer?.model.backend ?? backend;
-    try {
-      try {
-        checkTrainingFits(backend, preset.spec, batch, train, test);
-      } catch (e) {
-        if (!(e instanceof DatasetTooLargeError)) throw e;
-        const flag = e.split === 'training' ? 'train-limit' : 'test-limit';
-        throw new UsageError(
-          `train: the ${e.split} set (${e.samples} samples, ${e.bytes} bytes) is larger than the adapter's ${e.limit}-byte buffer limit; use --${flag} ${e.most} or less`,
-        );
-      }
-      const quiet = Boolean(flags.quiet);
-      const say = (s: string) => {
-        if (!quiet) console.error(s);
-      };
-      say(`nitro-d train: ${preset.name} (${preset.description}) on ${preset.dataset}`);
-      say(
-        `data: ${train.labels.length} train / ${test.labels.length} test samples, normalisation mean [${setup.stats.mean}] MAD [${setup.stats.mad}]`,
-      );
-      const device =
-        backend instanceof WebGPUBackend ? adapterName(backend.info) : backend.description;
-      say(`backend: ${backendKind} on ${device}`);
-      const tuned = loadTunedForCommand(backend, Boolean(flags['no-tuned']));
-      if (tuned) say(tuned);
+  const backend = await createBackend(backendKind);
+  let trainer: Trainer | undefined;
+  const outputs = new RunOutputs();
+  let log: JsonLog | undefined;
+  const current = () => trainer?.model.backend ?? backend;
+  try {
+    checkFitsFlags(backend, preset, setup.split);
+    const say = (s: string) => {
+      if (!a.quiet) console.error(s);
+    };
+    say(`nitro-d train: ${preset.name} (${preset.description}) on ${preset.dataset}`);
+    say(
+      `data: ${train.labels.length} train / ${test.labels.length} test samples, normalisation mean [${setup.stats.mean}] MAD [${setup.stats.mad}]`,
+    );
+    const device =
+      backend instanceof WebGPUBackend ? adapterName(backend.info) : backend.description;
+    say(`backend: ${backendKind} on ${device}`);
+    const tuned = loadTunedForCommand(backend, Boolean(a.flags['no-tuned']));
+    if (tuned) say(tuned);
 
-      const model = Model.create(backend, preset.spec, {
-        seed: preset.protocol.seed,
-        weights: resume?.weights,
-      });
-      if (force && existing.length > 0)
-        console.error(
-          `nitro-d train: moved the earlier run to ${moveRunAside(out, existing).join(' and ')}`,
-        );
-      outputs.mkdir(out);
-      outputs.mkdir(dirname(logFile));
-      const removed = removeInterruptedCheckpoints(out);
-      if (removed.length > 0)
-        say(`removed ${removed.length} temporary file(s) of interrupted checkpoint writes`);
-      const onRecord = (r: Record<string, unknown>) => {
-        if (r.event === 'epoch') stopAt('log-appended');
-      };
-      const appending = existsSync(logFile);
-      const runLog = appending
-        ? JsonLog.append(logFile, onRecord)
-        : JsonLog.create(logFile, onRecord);
-      if (!appending) outputs.file(logFile);
-      log = runLog;
-      const bar = quiet ? undefined : new ProgressBar();
-      const write = (name: 'best' | 'last', bytes: Uint8Array) =>
-        writeFileAtomic(join(out, `${name}.safetensors`), bytes, (stage) =>
-          stopAt(`${name}-${stage}`),
-        );
-      const options: TrainerOptions = {
-        ...protocolOptions(preset),
-        stepsPerSubmit,
-        snapshotEvery,
-        signal: interrupt.controller.signal,
-        simulateDeviceLoss: loseAt,
-        // Let signal handlers run between chunks (the CPU backend never waits on the event loop).
-        beforeChunk: () => new Promise<void>((r) => setImmediate(r)),
-        onStep: (p) => {
-          bar?.update({
-            label: `epoch ${p.epoch}`,
-            done: p.step * batch,
-            total: p.steps * batch,
-            rate: p.imagesPerSecond,
-          });
-          stopAt('step');
-        },
-        onRecover: (info) => {
-          const most =
-            snapshotEvery > 0
-              ? `at most ${snapshotEvery} with --snapshot-every ${snapshotEvery}`
-              : 'at most an epoch with --snapshot-every 0';
-          const line = `${info.message}; re-created the device, resumed from the host snapshot at epoch ${info.epoch} step ${info.step} and redid ${info.lostSteps} steps (${most})`;
-          bar?.done();
-          say(line);
-          runLog.write({ event: 'device-lost', ...info, snapshotEvery });
-        },
-        recreateBackend: backendKind === 'webgpu' ? () => createBackend('webgpu') : undefined,
-        onEpoch: async (r, t) => {
-          bar?.done();
-          say(summary(r));
-          // Checkpoints before the log line: a run killed in between has the epoch in
-          // last.safetensors, whose trainer state keeps what --resume writes to the log again.
-          const bytes = await t.model.toCheckpoint(trainingMetadata(preset, setup.stats, t.state));
-          if (r.best) await write('best', bytes);
-          await write('last', bytes);
-          outputs.checkpointWritten = true;
-          runLog.write(epochRecord(r));
-        },
-      };
-      if (repair)
-        runLog.write({
-          ...epochRecord(repair),
-          seconds: undefined,
-          imagesPerSecond: undefined,
-          restored: true,
+    const model = Model.create(backend, preset.spec, {
+      seed: preset.protocol.seed,
+      weights: resume?.weights,
+    });
+    const runLog = openRunFolder(a, run, outputs, stopAt, say);
+    log = runLog;
+    const bar = a.quiet ? undefined : new ProgressBar();
+    const write = (name: 'best' | 'last', bytes: Uint8Array) =>
+      writeFileAtomic(join(out, `${name}.safetensors`), bytes, (stage) =>
+        stopAt(`${name}-${stage}`),
+      );
+    const options: TrainerOptions = {
+      ...protocolOptions(preset),
+      stepsPerSubmit: a.stepsPerSubmit,
+      snapshotEvery,
+      signal: interrupt.controller.signal,
+      simulateDeviceLoss: loseAt,
+      // Let signal handlers run between chunks (the CPU backend never waits on the event loop).
+      beforeChunk: () => new Promise<void>((r) => setImmediate(r)),
+      onStep: (p) => {
+        bar?.update({
+          label: `epoch ${p.epoch}`,
+          done: p.step * batch,
+          total: p.steps * batch,
+          rate: p.imagesPerSecond,
         });
-      runLog.write({
-        event: 'start',
-        preset: preset.name,
-        dataset: preset.dataset,
-        spec: preset.spec,
-        protocol: preset.protocol,
-        backend: backendKind,
-        device,
-        resumedAtEpoch: resume?.state.epoch ?? 0,
-        resumedAtStep: position?.step,
-        command: `nitro-d train ${argv.join(' ')}`.trim(),
-      });
-      trainer = new Trainer(model, train, test, options, resume?.state, position);
-      const results = await trainer.fit();
-      const s = trainer.state;
-      const finished = s.epoch >= preset.protocol.epochs || results.at(-1)?.stop === true;
-      if (interrupt.signal && !finished) {
+        stopAt('step');
+      },
+      onRecover: (info) => {
+        const most =
+          snapshotEvery > 0
+            ? `at most ${snapshotEvery} with --snapshot-every ${snapshotEvery}`
+            : 'at most an epoch with --snapshot-every 0';
+        const line = `${info.message}; re-created the device, resumed from the host snapshot at epoch ${info.epoch} step ${info.step} and redid ${info.lostSteps} steps (${most})`;
         bar?.done();
-        const snap = trainer.stoppedAt;
-        if (snap) {
-          await write('last', snapshotCheckpoint(trainer.model, snap, preset, setup.stats, s));
-          outputs.checkpointWritten = true;
-        }
-        const at = snap ? { epoch: snap.epoch, step: snap.step } : { epoch: s.epoch + 1, step: 0 };
-        if (!outputs.checkpointWritten && !sameRun) {
-          outputs.discard();
-          const still = resume ? `; ${resume.file} still continues the run` : '';
-          console.error(
-            `nitro-d train: interrupted by ${interrupt.signal} before the first checkpoint; nothing written${still}`,
-          );
-          return interrupt.code;
-        }
-        runLog.write({ event: 'interrupted', signal: interrupt.signal, ...at, steps });
-        const checkpoint = join(out, 'last.safetensors');
+        say(line);
+        runLog.write({ event: 'device-lost', ...info, snapshotEvery });
+      },
+      recreateBackend: backendKind === 'webgpu' ? () => createBackend('webgpu') : undefined,
+      onEpoch: async (r, t) => {
+        bar?.done();
+        say(summary(r));
+        // Checkpoints before the log line: a run killed in between has the epoch in
+        // last.safetensors, whose trainer state keeps what --resume writes to the log again.
+        const bytes = await t.model.toCheckpoint(trainingMetadata(preset, setup.stats, t.state));
+        if (r.best) await write('best', bytes);
+        await write('last', bytes);
+        outputs.checkpointWritten = true;
+        runLog.write(epochRecord(r));
+      },
+    };
+    runLog.write({
+      event: 'start',
+      preset: preset.name,
+      dataset: preset.dataset,
+      spec: preset.spec,
+      protocol: preset.protocol,
+      backend: backendKind,
+      device,
+      resumedAtEpoch: resume?.state.epoch ?? 0,
+      resumedAtStep: position?.step,
+      command: `nitro-d train ${a.argv.join(' ')}`.trim(),
+    });
+    trainer = new Trainer(model, train, test, options, resume?.state, position);
+    const results = await trainer.fit();
+    const s = trainer.state;
+    const finished = s.epoch >= preset.protocol.epochs || results.at(-1)?.stop === true;
+    if (interrupt.signal && !finished) {
+      bar?.done();
+      // The host snapshot of the step it stopped at becomes last.safetensors.
+      const snap = trainer.stoppedAt;
+      if (snap) {
+        await write('last', snapshotCheckpoint(trainer.model, snap, preset, setup.stats, s));
+        outputs.checkpointWritten = true;
+      }
+      const at = snap ? { epoch: snap.epoch, step: snap.step } : { epoch: s.epoch + 1, step: 0 };
+      if (!outputs.checkpointWritten && !run.sameRun) {
+        outputs.discard();
+        const still = resume ? `; ${resume.file} still continues the run` : '';
         console.error(
-          `nitro-d train: interrupted by ${interrupt.signal} at epoch ${at.epoch} step ${at.step} of ${steps}; ${checkpoint} continues it: ${resumeCommand(argv, checkpoint)}`,
+          `nitro-d train: interrupted by ${interrupt.signal} before the first checkpoint; nothing written${still}`,
         );
         return interrupt.code;
       }
-      const bestBp =
-        s.bestCorrect >= 0 ? Math.floor((s.bestCorrect * 10000) / test.labels.length) : 0;
-      say(
-        `done: ${results.length} epochs this run; best test accuracy ${formatBp(bestBp)} at epoch ${s.bestEpoch}; checkpoints in ${out}`,
+      runLog.write({ event: 'interrupted', signal: interrupt.signal, ...at, steps });
+      const checkpoint = join(out, 'last.safetensors');
+      console.error(
+        `nitro-d train: interrupted by ${interrupt.signal} at epoch ${at.epoch} step ${at.step} of ${steps}; ${checkpoint} continues it: ${resumeCommand(a.argv, checkpoint)}`,
       );
-      runLog.write({
-        event: 'end',
-        epochs: s.epoch,
-        bestEpoch: s.bestEpoch,
-        bestTestAccuracy: bestBp / 100,
-      });
-      if (loseAt && !trainer.deviceLossSimulated) {
-        // The checkpoints are good; the recovery the flag asked for was not exercised.
-        console.error(
-          `nitro-d train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} was never reached (the run stopped early)`,
-        );
-        return 1;
-      }
-      return 0;
-    } catch (e) {
-      // A run that wrote checkpoints keeps its log, with the reason it stopped.
-      if (outputs.checkpointWritten || resume)
-        try {
-          log?.write({ event: 'error', message: (e as Error).message?.split('\n')[0] });
-        } catch {}
-      outputs.discard();
-      throw e;
-    } finally {
-      const last = current();
-      trainer?.dispose();
-      last.destroy();
+      return interrupt.code;
     }
+    const bestBp =
+      s.bestCorrect >= 0 ? Math.floor((s.bestCorrect * 10000) / test.labels.length) : 0;
+    say(
+      `done: ${results.length} epochs this run; best test accuracy ${formatBp(bestBp)} at epoch ${s.bestEpoch}; checkpoints in ${out}`,
+    );
+    runLog.write({
+      event: 'end',
+      epochs: s.epoch,
+      bestEpoch: s.bestEpoch,
+      bestTestAccuracy: bestBp / 100,
+    });
+    if (loseAt && !trainer.deviceLossSimulated) {
+      // The checkpoints are good; the recovery the flag asked for was not exercised.
+      console.error(
+        `nitro-d train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} was never reached (the run stopped early)`,
+      );
+      return 1;
+    }
+    return 0;
+  } catch (e) {
+    // A run that wrote checkpoints keeps its log, with the reason it stopped.
+    if (outputs.checkpointWritten || resume)
+      try {
+        log?.write({ event: 'error', message: (e as Error).message?.split('\n')[0] });
+      } catch {}
+    outputs.discard();
+    throw e;
+  } finally {
+    const last = current();
+    trainer?.dispose();
+    last.destroy();
   }
 }
