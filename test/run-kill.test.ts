@@ -8,7 +8,7 @@
  * same bytes. A folder holding a run is never written over.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -195,6 +195,35 @@ describe('train killed at each stage of a checkpoint write resumes to the unbrok
     expect(temps(out)).toHaveLength(1);
     await resume(flags('cpu', out), out);
     expectUnbroken('cpu', out);
+  });
+
+  it('a torn last log line (a killed append) is dropped on resume', async () => {
+    const out = join(dir, 'torn');
+    await killAt(flags('cpu', out), 'last-renamed@2');
+    appendFileSync(join(out, 'log.jsonl'), '{"time":"2026-01-01T00:00:00.000Z","event":"ep');
+    await resume(flags('cpu', out), out);
+    expectUnbroken('cpu', out);
+  });
+
+  it('a log that does not belong to the checkpoint is refused in one line, nothing changed', async () => {
+    const out = join(dir, 'mismatch');
+    await killAt(flags('cpu', out), 'log-appended@1');
+    const early = readFileSync(join(out, 'last.safetensors'));
+    await resume(flags('cpu', out), out);
+    // An epoch-1 checkpoint against a log that has reached epoch 3.
+    writeFileSync(join(out, 'last.safetensors'), early);
+    const log = readFileSync(join(out, 'log.jsonl'));
+    const r = await nitro([
+      'train',
+      ...flags('cpu', out),
+      '--resume',
+      join(out, 'last.safetensors'),
+    ]);
+    expect(r.code).toBe(1);
+    expect(stderrLines(r.stderr)).toEqual([
+      `nitro-d train: the log ${join(out, 'log.jsonl')} has reached epoch 3, the checkpoint ${join(out, 'last.safetensors')} epoch 1: they are not one run; give this run its own --log, or move the old one aside with --force`,
+    ]);
+    expect(readFileSync(join(out, 'log.jsonl')).equals(log)).toBe(true);
   });
 
   it('temporary files of a live process stay, those of a dead one go', async () => {

@@ -286,7 +286,19 @@ class RunOutputs {
   checkpointWritten = false;
 
   mkdir(dir: string): void {
-    const first = mkdirSync(dir, { recursive: true });
+    let first: string | undefined;
+    try {
+      first = mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      const why =
+        code === 'EEXIST' || code === 'ENOTDIR'
+          ? 'a file is in the way'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : (e as Error).message;
+      throw new Error(`cannot create the folder ${dir}: ${why}`);
+    }
     if (first === undefined) return;
     // mkdir -p made `first` and everything below it, down to `dir`.
     for (let d = resolve(dir); ; d = dirname(d)) {
