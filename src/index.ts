@@ -44,10 +44,16 @@ export { METRIC_WORDS } from './train/network.ts';
 export {
   Trainer,
   trainingMetadata,
+  snapshotCheckpoint,
+  stepsPerEpoch,
+  epochFromSummary,
   evaluateOn,
   uploadDataset,
   evalBatchFor,
 } from './train/trainer.ts';
+export { checkTrainerState, checkResumePosition, TrainerStateError } from './train/state.ts';
+export type { EpochSummary, ResumePosition } from './train/state.ts';
+export { checkDataMatchesModel, checkTrainingFits, DatasetTooLargeError } from './train/checks.ts';
 export type {
   TrainerOptions,
   TrainerState,

@@ -2,9 +2,8 @@
  * `nitro-d train --resume`: a run split in two writes the same checkpoint bytes as the same
  * run in one go, on both backends, with augmentation (crop, crop+flip), dropout and a CNN;
  * the checkpoints of both backends are equal too. Split two ways: `--epochs 1` then
- * `--resume` to the end (the checkpoints differ only in the epoch count each invocation was
- * asked for, which the metadata records), and a run killed after a checkpoint and resumed with
- * the same command (every byte equal, best checkpoint included).
+ * `--resume` to the end, and a run killed after a checkpoint and resumed with the same command
+ * (every byte equal, best checkpoint included, either way).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -144,23 +143,15 @@ describe('train --resume continues bit for bit', () => {
       expect(parseSafetensors(new Uint8Array(a)).metadata.epoch).toBe(String(run.epochs));
       expect(Buffer.compare(a, b), 'last.safetensors differs').toBe(0);
       expect(Buffer.compare(a, first), 'training changed nothing after epoch 1').not.toBe(0);
-      // best.safetensors: the same weights and trainer state; its protocol records the epochs
-      // of the invocation that wrote it (1 when the best epoch was the first).
-      const bestA = parseSafetensors(new Uint8Array(readFileSync(join(whole, 'best.safetensors'))));
-      const bestB = parseSafetensors(new Uint8Array(readFileSync(join(split, 'best.safetensors'))));
-      expect([...bestB.tensors.keys()]).toEqual([...bestA.tensors.keys()]);
-      for (const [k, t] of bestA.tensors)
-        expect(
-          Buffer.compare(
-            Buffer.from(bestB.tensors.get(k)!.data.buffer),
-            Buffer.from(t.data.buffer),
-          ),
-          k,
-        ).toBe(0);
-      const { protocol: pa, ...metaA } = bestA.metadata;
-      const { protocol: pb, ...metaB } = bestB.metadata;
-      expect(metaB).toEqual(metaA);
-      expect({ ...JSON.parse(pb), epochs: 0 }).toEqual({ ...JSON.parse(pa), epochs: 0 });
+      // best.safetensors: the same bytes, metadata included (the protocol it records leaves
+      // out the epoch count each invocation was asked for).
+      expect(
+        Buffer.compare(
+          readFileSync(join(whole, 'best.safetensors')),
+          readFileSync(join(split, 'best.safetensors')),
+        ),
+        'best.safetensors differs',
+      ).toBe(0);
 
       // The split run's log: both starts, then the same epochs with the same metrics.
       const whole_ = events(join(whole, 'log.jsonl'));

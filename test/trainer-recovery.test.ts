@@ -279,7 +279,7 @@ describe('nitro-d train --simulate-device-loss (the CLI wiring: recovery, consol
     }
   }, 600_000);
 
-  it('refuses a step outside the run, or one that does not end a submission, in one line', async () => {
+  it('refuses a step outside the run in one line; cuts a submission to end at the step', async () => {
     const data = [
       '--preset',
       'mlp1',
@@ -301,27 +301,29 @@ describe('nitro-d train --simulate-device-loss (the CLI wiring: recovery, consol
       join(tmpdir(), 'never'),
     ]);
     expect(outside.code, outside.stderr).toBe(2);
-    expect(
-      stderrLines(outside.stderr).filter(
-        (l) => l.startsWith('nitro-d train:') && l.includes('--simulate'),
-      ),
-    ).toEqual([
+    // Refused before anything is printed.
+    expect(stderrLines(outside.stderr)).toEqual([
       'nitro-d train: --simulate-device-loss 1:8 is outside the run (1 epochs of 8 steps)',
     ]);
-    const chunk = await nitro([
+    // A step inside a submission of 4: the trainer ends one there (steps 4..5), then loses the device.
+    const cut = await nitro([
       'train',
       ...data,
       '--steps-per-submit',
       '4',
+      '--snapshot-every',
+      '4',
       '--simulate-device-loss',
       '1:6',
+      '--test-limit',
+      '64',
       '--out',
-      join(tmpdir(), 'never'),
+      mkdtempSync(join(tmpdir(), 'nitro-cut-')),
     ]);
-    expect(chunk.code, chunk.stderr).toBe(2);
-    expect(stderrLines(chunk.stderr)).toEqual([
-      'nitro-d train: --simulate-device-loss step 6 is not a multiple of --steps-per-submit 4',
-    ]);
+    expect(cut.code, cut.stderr).toBe(0);
+    expect(stderrLines(cut.stderr)).toContain(
+      'GPU device lost (destroyed): device was destroyed; re-created the device, resumed from the host snapshot at epoch 1 step 4 and redid 2 steps (at most 4 with --snapshot-every 4)',
+    );
   });
 
   it('is refused on the CPU backend', async () => {

@@ -70,12 +70,23 @@ export function isDirectory(dir: string): boolean {
   }
 }
 
+/** The stages of an atomic write, reported to `onStage` (a test stops a process there). */
+export type WriteStage = 'written' | 'renamed';
+
+/** `.NAME.PID.N.tmp`: the temporary file of an atomic write of NAME by process PID. */
+const TEMP = /^\.(.+)\.(\d+)\.(\d+)\.tmp$/;
+
 /**
  * Replaces `file` with `bytes` all at once: writes a temporary file in the same directory,
  * flushes it to disk, then renames it over the target. On any failure the temporary file is
- * removed and the previous contents of `file` (if any) are untouched.
+ * removed and the previous contents of `file` (if any) are untouched; a process killed in
+ * between leaves the temporary file, which removeInterruptedWrites deletes later.
  */
-export function writeFileAtomicSync(file: string, bytes: Uint8Array): void {
+export function writeFileAtomicSync(
+  file: string,
+  bytes: Uint8Array,
+  onStage?: (stage: WriteStage) => void,
+): void {
   const dir = path.dirname(file);
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${tempCounter++}.tmp`);
   let fd: number | undefined;
@@ -87,6 +98,7 @@ export function writeFileAtomicSync(file: string, bytes: Uint8Array): void {
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
+    onStage?.('written');
     fs.renameSync(temp, file);
   } catch (e) {
     if (fd !== undefined) {
@@ -108,8 +120,51 @@ export function writeFileAtomicSync(file: string, bytes: Uint8Array): void {
       fs.closeSync(dfd);
     }
   } catch {}
+  onStage?.('renamed');
 }
 
-export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
-  writeFileAtomicSync(file, bytes);
+export async function writeFileAtomic(
+  file: string,
+  bytes: Uint8Array,
+  onStage?: (stage: WriteStage) => void,
+): Promise<void> {
+  writeFileAtomicSync(file, bytes, onStage);
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM';
+  }
+}
+
+/**
+ * Deletes the temporary files that atomic writes of `names` in `dir` left when their process
+ * was killed (`.NAME.PID.N.tmp` of a process that no longer runs); returns their paths. Files
+ * of a live process (a write in progress) and every other file stay.
+ */
+export function removeInterruptedWrites(dir: string, names: readonly string[]): string[] {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const entry of entries) {
+    const m = TEMP.exec(entry);
+    if (!m || !names.includes(m[1]) || alive(Number(m[2]))) continue;
+    const p = path.join(dir, entry);
+    try {
+      if (!fs.lstatSync(p).isFile()) continue;
+      fs.unlinkSync(p);
+      removed.push(p);
+    } catch (e) {
+      throw new Error(`cannot remove ${p} (left by an interrupted write): ${reason(e)}`);
+    }
+  }
+  return removed;
 }

@@ -8,21 +8,30 @@
  * from a snapshot) makes exactly the same updates as an uninterrupted one.
  */
 import type { Backend, Tensor } from '../backend.ts';
+import type { WebGPUBackend } from '../gpu/webgpu-backend.ts';
 import { epochPlan } from '../data/batches.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { DeviceLostError } from '../gpu/errors.ts';
+import { checkpointMetadata, serializeCheckpoint } from '../io/checkpoint.ts';
 import { Model } from '../model/model.ts';
 import type { Preset } from '../model/presets.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import type { NormStats } from '../data/normalize.ts';
 import { type BatchSource, METRIC_WORDS, type Network } from './network.ts';
 import {
+  checkResumePosition,
+  checkTrainerState,
+  type EpochSummary,
+  type ResumePosition,
+  type StateContext,
+  type TrainerState,
+} from './state.ts';
+import {
   basisPoints,
   type EarlyStoppingConfig,
   newWatch,
   observe,
   type PlateauConfig,
-  type WatchState,
 } from './schedule.ts';
 
 /** Correct predictions, accuracy and mean loss of one head or the output. */
@@ -69,16 +78,7 @@ export interface StepProgress {
   imagesPerSecond: number;
 }
 
-/** The trainer's state between epochs (stored in checkpoints for `--resume`). */
-export interface TrainerState {
-  /** Epochs completed. */
-  epoch: number;
-  lrInv: number;
-  plateau: WatchState;
-  early: WatchState;
-  bestCorrect: number;
-  bestEpoch: number;
-}
+export type { EpochSummary, ResumePosition, TrainerState } from './state.ts';
 
 /** Options of {@link Trainer}: the protocol, submission sizes, callbacks and recovery. */
 export interface TrainerOptions {
@@ -101,15 +101,28 @@ export interface TrainerOptions {
   onEpoch?: (r: EpochResult, trainer: Trainer) => void | Promise<void>;
   /** Called when the device is lost and training resumes from a snapshot. */
   onRecover?: (info: { epoch: number; step: number; lostSteps: number; message: string }) => void;
-  /** Stops after the current chunk of steps. */
+  /**
+   * Stops after the current chunk of steps. Stopped inside an epoch, the trainer keeps a host
+   * snapshot of that step (`stoppedAt`), which a checkpoint can carry to resume from.
+   */
   signal?: AbortSignal;
   /** Awaited before every chunk of steps: a UI pauses training by returning a pending promise. */
   beforeChunk?: () => void | Promise<void>;
   /** Makes the backend again after a device loss (default: give up). */
   recreateBackend?: () => Promise<Backend>;
+  /**
+   * Destroys the GPU device once, before step `step` (0-based) of epoch `epoch`, to exercise the
+   * recovery (WebGPU only); chunks of steps are cut so that one ends exactly there.
+   */
+  simulateDeviceLoss?: { epoch: number; step: number };
 }
 
-interface Snapshot {
+/** Training steps of an epoch (every one a full batch; the rest of the samples waits). */
+export function stepsPerEpoch(samples: number, batch: number): number {
+  return Math.floor(samples / batch);
+}
+
+export interface Snapshot {
   epoch: number;
   step: number;
   weights: Map<string, Int32Array>;
@@ -133,6 +146,31 @@ function metricsOf(
   return { output: at(blocks), heads: Array.from({ length: blocks }, (_, i) => at(i)) };
 }
 
+/** A split's metrics with the integer words they were read from and the samples counted. */
+interface MeasuredSplit {
+  metrics: SplitMetrics;
+  words: Int32Array;
+  total: number;
+}
+
+/** The epoch result (without timings) that a state's `last` summary stands for. */
+export function epochFromSummary(last: EpochSummary, blocks: number): EpochResult {
+  const split = (w: { words: number[]; total: number }) =>
+    metricsOf(Int32Array.from(w.words), blocks, 0, w.total);
+  const result: EpochResult = {
+    epoch: last.epoch,
+    lrInv: last.lrInv,
+    train: split(last.train),
+    seconds: 0,
+    imagesPerSecond: 0,
+    best: last.best,
+    plateau: last.plateau,
+    stop: last.stop,
+  };
+  if (last.test) result.test = split(last.test);
+  return result;
+}
+
 /** Largest divisor of n that is at most `max` (so evaluation covers every sample). */
 export function evalBatchFor(n: number, max = 256): number {
   for (let b = Math.min(n, max); b > 1; b--) if (n % b === 0) return b;
@@ -143,17 +181,25 @@ export function evalBatchFor(n: number, max = 256): number {
 export class Trainer {
   model: Model;
   state: TrainerState;
+  /** Where an abort stopped training inside an epoch (its weights and metrics), if it did. */
+  stoppedAt?: Snapshot;
   private backend: Backend;
   private trainData?: { data: Tensor; labels: Tensor };
   private testData?: { data: Tensor; labels: Tensor };
   private snapshot?: Snapshot;
+  private lossPending?: { epoch: number; step: number };
 
+  /**
+   * `state` continues a run at an epoch boundary; with `position` too, inside the next epoch
+   * (the model then holds that step's weights). Both are checked (TrainerStateError).
+   */
   constructor(
     model: Model,
     readonly train: Dataset,
     readonly test: Dataset | undefined,
     readonly options: TrainerOptions,
     state?: TrainerState,
+    position?: ResumePosition,
   ) {
     this.model = model;
     this.backend = model.backend;
@@ -164,14 +210,56 @@ export class Trainer {
         `batch ${options.batch} is larger than the training set (${train.labels.length} samples)`,
       );
     }
-    this.state = state ?? {
-      epoch: 0,
-      lrInv: model.plan.lrInv,
-      plateau: newWatch(),
-      early: newWatch(),
-      bestCorrect: -1,
-      bestEpoch: 0,
+    const steps = stepsPerEpoch(train.labels.length, options.batch);
+    const ctx = this.stateContext();
+    this.state = state
+      ? checkTrainerState(state, ctx, 'trainer state')
+      : {
+          epoch: 0,
+          lrInv: model.plan.lrInv,
+          plateau: newWatch(),
+          early: newWatch(),
+          bestCorrect: -1,
+          bestEpoch: 0,
+        };
+    if (position) {
+      const p = checkResumePosition(position, this.state, { ...ctx, steps }, 'resume position');
+      this.pendingResume = { ...p, weights: new Map(), metrics: Int32Array.from(p.metrics) };
+    }
+    const loss = options.simulateDeviceLoss;
+    if (loss) {
+      if (model.backend.kind !== 'webgpu')
+        throw new Error('simulateDeviceLoss needs the WebGPU backend');
+      if (
+        !Number.isInteger(loss.epoch) ||
+        !Number.isInteger(loss.step) ||
+        loss.epoch < 1 ||
+        loss.epoch > options.epochs ||
+        loss.step < 0 ||
+        loss.step >= steps
+      ) {
+        throw new Error(
+          `simulateDeviceLoss ${loss.epoch}:${loss.step} is outside the run (${options.epochs} epochs of ${steps} steps)`,
+        );
+      }
+      this.lossPending = { ...loss };
+    }
+  }
+
+  /** What checkTrainerState checks a state against for this model and protocol. */
+  stateContext(): StateContext {
+    const blocks = this.model.plan.blocks.length;
+    return {
+      blocks,
+      metricWords: (blocks + 1) * METRIC_WORDS,
+      plateauPatience: this.options.plateau?.patience,
+      earlyPatience: this.options.earlyStopping?.patience,
     };
+  }
+
+  /** True once the device loss asked for by `simulateDeviceLoss` has happened. */
+  get deviceLossSimulated(): boolean {
+    return this.options.simulateDeviceLoss !== undefined && this.lossPending === undefined;
   }
 
   /** Trains until `epochs` are done or early stopping fires; returns every epoch's result. */
@@ -194,8 +282,14 @@ export class Trainer {
 
   /** Evaluates a dataset with the current weights (every sample). */
   async evaluate(dataset: Dataset): Promise<SplitMetrics> {
+    return (await this.evaluateWords(dataset)).metrics;
+  }
+
+  private async evaluateWords(
+    dataset: Dataset,
+  ): Promise<{ metrics: SplitMetrics; words: Int32Array }> {
     const device = this.deviceData(dataset, 'test');
-    return evaluateOn(this.model, device, dataset.labels.length, this.options.evalBatch);
+    return evaluateWordsOn(this.model, device, dataset.labels.length, this.options.evalBatch);
   }
 
   private deviceData(dataset: Dataset, which: 'train' | 'test'): { data: Tensor; labels: Tensor } {
@@ -307,9 +401,21 @@ export class Trainer {
       const snapshotEvery = this.options.snapshotEvery ?? 0;
       while (step < steps) {
         await this.options.beforeChunk?.();
-        if (this.options.signal?.aborted) return undefined;
+        if (this.options.signal?.aborted) {
+          if (step > 0) {
+            await this.takeSnapshot(net, epoch, step);
+            this.stoppedAt = this.snapshot;
+          }
+          return undefined;
+        }
+        const loss = this.lossPending;
+        if (loss && loss.epoch === epoch && loss.step === step) {
+          this.lossPending = undefined;
+          (backend as WebGPUBackend).device.destroy();
+        }
         let k = Math.min(chunk, steps - step);
         if (snapshotEvery > 0) k = Math.min(k, snapshotEvery - (step % snapshotEvery));
+        if (loss && loss.epoch === epoch && loss.step > step) k = Math.min(k, loss.step - step);
         const t0 = performance.now();
         backend.run(program, k);
         await backend.sync();
@@ -335,11 +441,11 @@ export class Trainer {
         this.model.plan.classes,
         steps * batch,
       );
-      const test = this.test ? await this.evaluate(this.test) : undefined;
+      const test = this.test ? await this.evaluateWords(this.test) : undefined;
       return this.finishEpoch(
         epoch,
-        train,
-        test,
+        { metrics: train, words, total: steps * batch },
+        test && { ...test, total: this.test!.labels.length },
         seconds,
         ((steps - firstStep) * batch) / Math.max(seconds, 1e-9),
         net,
@@ -352,8 +458,8 @@ export class Trainer {
 
   private async finishEpoch(
     epoch: number,
-    train: SplitMetrics,
-    test: SplitMetrics | undefined,
+    trainSplit: MeasuredSplit,
+    testSplit: MeasuredSplit | undefined,
     seconds: number,
     imagesPerSecond: number,
     net: Network,
@@ -361,6 +467,8 @@ export class Trainer {
     // The epoch's weights are final: snapshot them before the state moves on, so a device lost
     // while taking it replays the end of this epoch rather than starting the next one.
     await this.takeSnapshot(net, epoch + 1, 0);
+    const train = trainSplit.metrics;
+    const test = testSplit?.metrics;
     const s = this.state;
     const lrInv = s.lrInv;
     let best = false;
@@ -382,6 +490,9 @@ export class Trainer {
     }
     if (ec && observe(s.early, ec, epoch, watched.correct, watched.total)) stop = true;
     s.epoch = epoch;
+    const words = (m: MeasuredSplit) => ({ words: Array.from(m.words), total: m.total });
+    s.last = { epoch, lrInv, train: words(trainSplit), best, plateau, stop };
+    if (testSplit) s.last.test = words(testSplit);
     return { epoch, lrInv, train, test, seconds, imagesPerSecond, best, plateau, stop };
   }
 
@@ -418,6 +529,16 @@ export async function evaluateOn(
   n: number,
   evalBatch?: number,
 ): Promise<SplitMetrics> {
+  return (await evaluateWordsOn(model, device, n, evalBatch)).metrics;
+}
+
+/** evaluateOn, with the metric words the metrics were read from. */
+async function evaluateWordsOn(
+  model: Model,
+  device: { data: Tensor; labels: Tensor },
+  n: number,
+  evalBatch?: number,
+): Promise<{ metrics: SplitMetrics; words: Int32Array }> {
   const backend = model.backend;
   const B = evalBatch ?? evalBatchFor(n);
   const C = model.plan.classes;
@@ -456,7 +577,7 @@ export async function evaluateOn(
     result.confusion = Array.from({ length: C }, (_, t) =>
       Array.from(cm.subarray(t * C, t * C + C)),
     );
-    return result;
+    return { metrics: result, words };
   } finally {
     backend.dispose(confusion);
   }
@@ -475,19 +596,49 @@ function addMetricWords(into: Int32Array, add: Int32Array): void {
 
 /**
  * Checkpoint metadata of a training run: everything `--resume` needs (protocol, normalisation,
- * trainer state). Deterministic, so the CLI and the demo page write the same bytes.
+ * trainer state, and for a run stopped inside an epoch its position). Deterministic, so the
+ * CLI and the demo page write the same bytes. The protocol leaves out the epoch count: that is
+ * how far one invocation was asked to go, not how the epochs it trained were made, so a best
+ * checkpoint written on the way reads the same whether the run was split or not.
  */
 export function trainingMetadata(
   preset: Preset,
   stats: NormStats,
   state: TrainerState,
+  position?: ResumePosition,
 ): Record<string, string> {
-  return {
+  const { epochs: _epochs, ...protocol } = preset.protocol;
+  const meta: Record<string, string> = {
     preset: preset.name,
     dataset: preset.dataset,
-    protocol: JSON.stringify(preset.protocol),
+    protocol: JSON.stringify(protocol),
     normalization: JSON.stringify(stats),
     epoch: String(state.epoch),
     trainer: JSON.stringify(state),
   };
+  if (position) meta.position = JSON.stringify(position);
+  return meta;
+}
+
+/**
+ * The checkpoint of a host snapshot taken inside an epoch (`Trainer.stoppedAt`): its weights,
+ * with the position that `new Trainer(..., state, position)` resumes from.
+ */
+export function snapshotCheckpoint(
+  model: Model,
+  snapshot: Snapshot,
+  preset: Preset,
+  stats: NormStats,
+  state: TrainerState,
+): Uint8Array {
+  const position: ResumePosition = {
+    epoch: snapshot.epoch,
+    step: snapshot.step,
+    metrics: Array.from(snapshot.metrics),
+  };
+  return serializeCheckpoint(
+    model.plan.parameters,
+    snapshot.weights,
+    checkpointMetadata(model.spec, trainingMetadata(preset, stats, state, position)),
+  );
 }

@@ -3,10 +3,11 @@
  * paper's protocol, shows progress, logs every epoch as a JSON line, keeps the last and the
  * best checkpoint (written atomically), and resumes from a checkpoint bit for bit.
  */
-import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { type Backend, deviceBytes } from '../../backend.ts';
-import { createBackend, resolveBackend } from '../../backends.ts';
+import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import process from 'node:process';
+import type { Backend } from '../../backend.ts';
+import { type BackendChoice, createBackend, resolveBackend } from '../../backends.ts';
 import type { DataSplit } from '../../data/dataset.ts';
 import type { NormStats } from '../../data/normalize.ts';
 import { loadCommandData } from '../../data/sources.ts';
@@ -16,16 +17,29 @@ import { parseCheckpoint } from '../../io/checkpoint.ts';
 import { readFileBytes, writeFileAtomic } from '../../io/files.ts';
 import { Model } from '../../model/model.ts';
 import { type DatasetName, getPreset, type Preset } from '../../model/presets.ts';
+import {
+  checkDataMatchesModel,
+  checkTrainingFits,
+  DatasetTooLargeError,
+} from '../../train/checks.ts';
+import { METRIC_WORDS } from '../../train/network.ts';
 import { planFromSpec } from '../../train/plan.ts';
 import { firstSamples, normalizeSplit, protocolOptions } from '../../train/protocol.ts';
 import { formatBp } from '../../train/schedule.ts';
-import { checkFits } from '../../train/memory.ts';
+import {
+  checkResumePosition,
+  checkTrainerState,
+  type ResumePosition,
+  type StateContext,
+  type TrainerState,
+} from '../../train/state.ts';
 import {
   type EpochResult,
-  evalBatchFor,
+  epochFromSummary,
+  snapshotCheckpoint,
+  stepsPerEpoch,
   Trainer,
   type TrainerOptions,
-  type TrainerState,
   trainingMetadata,
 } from '../../train/trainer.ts';
 import {
@@ -37,9 +51,17 @@ import {
   presetFlag,
   UsageError,
 } from '../args.ts';
-import { JsonLog } from '../log.ts';
+import { JsonLog, loggedEpoch, readLog } from '../log.ts';
 import { backendLine } from '../open-backend.ts';
 import { ProgressBar, RunProgress } from '../progress.ts';
+import {
+  moveRunAside,
+  removeInterruptedCheckpoints,
+  resumeCommand,
+  runFilesIn,
+  sameFile,
+} from '../run-folder.ts';
+import { testStopper } from '../test-stop.ts';
 import { loadTunedForCommand } from '../tune-store.ts';
 import { loadSpec } from './golden.ts';
 
@@ -54,6 +76,7 @@ export const TRAIN_FLAGS = {
   seed: { type: 'string' },
   out: { type: 'string' },
   resume: { type: 'string' },
+  force: { type: 'boolean' },
   log: { type: 'string' },
   'lr-inv': { type: 'string' },
   'no-augment': { type: 'boolean' },
@@ -77,11 +100,12 @@ export const TRAIN_HELP = `train a model (default: the paper's MLP2 on Fashion-M
   --epochs N --batch B --seed S --lr-inv N   override the preset's protocol
   --no-augment           train without the preset's augmentation
   --out DIR              where last.safetensors, best.safetensors and log.jsonl go (default runs/<preset>)
-  --resume CKPT          continue from a checkpoint written by train (same bytes as an unbroken run)
+  --resume CKPT          continue from a checkpoint written by train (same bytes as an unbroken run);
+                         Ctrl-C (SIGINT) or SIGTERM stops at a step and prints the command that resumes
+  --force                a fresh run into an --out that holds a run moves that run aside to OUT.N first
   --log FILE             JSON-lines log (default OUT/log.jsonl)
   --snapshot-every N     host snapshot every N steps for device-loss recovery (default 200)
-  --simulate-device-loss E:S   destroy the GPU device once, before step S+1 of epoch E (tests the
-                         recovery; implies --backend webgpu)
+  --simulate-device-loss E:S   destroy the GPU device once, before step S+1 of epoch E (tests the recovery)
   --steps-per-submit N   training steps per GPU submission (default adaptive)
   --train-limit N --test-limit N   use only the first N samples (quick runs)
 ${BACKEND_HELP}
@@ -136,14 +160,12 @@ export async function prepareData(
     raw.test,
     flags['test-limit'] === undefined ? undefined : intFlag(command, flags, 'test-limit', 0),
   );
-  const expected = planFromSpec(preset.spec).input;
-  if (trainRaw.shape.some((d, i) => d !== expected[i])) {
-    const source =
-      typeof flags.model === 'string' ? `the model ${flags.model}` : `preset ${preset.name}`;
-    throw new Error(
-      `${preset.dataset} samples are [${trainRaw.shape.join(', ')}], ${source} expects input [${expected.join(', ')}] (pick the data with --dataset and --data)`,
-    );
-  }
+  checkDataMatchesModel(
+    preset.dataset,
+    trainRaw.shape,
+    preset.spec,
+    typeof flags.model === 'string' ? `the model ${flags.model}` : `preset ${preset.name}`,
+  );
   const { split, stats } = normalizeSplit({ train: trainRaw, test: testRaw }, preset.protocol);
   return { preset, stats, split };
 }
@@ -209,25 +231,24 @@ function metadataJson(file: string, meta: Record<string, string>, key: string): 
   }
 }
 
-/** Reads a --resume checkpoint and checks it continues this very run (spec and protocol). */
-async function loadResume(
-  file: string,
-  preset: Preset,
-): Promise<{ weights: Map<string, Int32Array>; state: TrainerState; normalization: unknown }> {
-  const ckpt = parseCheckpoint(
-    await readFileBytes(file),
-    planFromSpec(preset.spec).parameters,
-    file,
+interface Resume {
+  file: string;
+  weights: Map<string, Int32Array>;
+  state: TrainerState;
+  /** Where a run stopped inside an epoch resumes (unchecked against the epoch's steps yet). */
+  position?: unknown;
+  normalization: unknown;
+}
+
+/** Reads a --resume checkpoint and checks it continues this very run (spec, protocol, state). */
+async function loadResume(file: string, preset: Preset): Promise<Resume> {
+  const plan = planFromSpec(preset.spec);
+  const ckpt = parseCheckpoint(await readFileBytes(file), plan.parameters, file);
+  const state = checkTrainerState(
+    metadataJson(file, ckpt.metadata, 'trainer'),
+    stateContextFor(preset),
+    `checkpoint ${file}`,
   );
-  const state = metadataJson(file, ckpt.metadata, 'trainer') as TrainerState;
-  if (
-    !Number.isInteger(state?.epoch) ||
-    state.epoch < 0 ||
-    !Number.isInteger(state.lrInv) ||
-    state.lrInv <= 0
-  ) {
-    throw new Error(`checkpoint ${file}: metadata "trainer" holds no valid trainer state`);
-  }
   const specDiff = firstDifference(
     metadataJson(file, ckpt.metadata, 'model'),
     preset.spec,
@@ -254,20 +275,48 @@ async function loadResume(
     );
   }
   return {
+    file,
     weights: ckpt.tensors,
     state,
+    position:
+      ckpt.metadata.position === undefined
+        ? undefined
+        : metadataJson(file, ckpt.metadata, 'position'),
     normalization: metadataJson(file, ckpt.metadata, 'normalization'),
   };
 }
 
-/** Files and folders a fresh run made, removed again when it fails before its first checkpoint. */
+/** What a resumed trainer state is checked against (the trainer checks the same). */
+function stateContextFor(preset: Preset): StateContext {
+  const blocks = planFromSpec(preset.spec).blocks.length;
+  return {
+    blocks,
+    metricWords: (blocks + 1) * METRIC_WORDS,
+    plateauPatience: preset.protocol.plateau.patience,
+    earlyPatience: preset.protocol.earlyStopping.patience,
+  };
+}
+
+/** Files and folders a run made, removed again when it fails before its first checkpoint. */
 class RunOutputs {
   private dirs: string[] = [];
   private files: string[] = [];
   checkpointWritten = false;
 
   mkdir(dir: string): void {
-    const first = mkdirSync(dir, { recursive: true });
+    let first: string | undefined;
+    try {
+      first = mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      const why =
+        code === 'EEXIST' || code === 'ENOTDIR'
+          ? 'a file is in the way'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : (e as Error).message;
+      throw new Error(`cannot create the folder ${dir}: ${why}`);
+    }
     if (first === undefined) return;
     // mkdir -p made `first` and everything below it, down to `dir`.
     for (let d = resolve(dir); ; d = dirname(d)) {
@@ -276,6 +325,7 @@ class RunOutputs {
     }
   }
 
+  /** A file this run created (never one that existed before it). */
   file(f: string): void {
     this.files.push(f);
   }
@@ -292,138 +342,299 @@ class RunOutputs {
   }
 }
 
-export async function trainCommand(argv: string[]): Promise<number> {
-  const flags = parseFlags('train', argv, TRAIN_FLAGS);
-  const preset = resolvePreset('train', flags);
-  let backendChoice = backendFlag('train', flags);
-  const out = (flags.out as string | undefined) ?? join('runs', preset.name);
-  const logFile = (flags.log as string | undefined) ?? join(out, 'log.jsonl');
-  const snapshotEvery = intFlag('train', flags, 'snapshot-every', 200, 0);
-  const stepsPerSubmit =
-    flags['steps-per-submit'] === undefined
-      ? undefined
-      : intFlag('train', flags, 'steps-per-submit', 1);
-  const batch = preset.protocol.batch;
-  let loseAt: { epoch: number; step: number } | undefined;
-  if (typeof flags['simulate-device-loss'] === 'string') {
-    const m = /^(\d+):(\d+)$/.exec(flags['simulate-device-loss']);
-    if (!m || Number(m[1]) < 1)
-      throw new UsageError(
-        `train: --simulate-device-loss must be EPOCH:STEP (epoch from 1), got '${flags['simulate-device-loss']}'`,
-      );
-    if (backendChoice === 'cpu')
-      throw new UsageError('train: --simulate-device-loss needs --backend webgpu');
-    backendChoice = 'webgpu';
-    loseAt = { epoch: Number(m[1]), step: Number(m[2]) };
-    // The loss happens between submissions, so step S must end one.
-    if (stepsPerSubmit !== undefined && loseAt.step % stepsPerSubmit !== 0) {
-      throw new UsageError(
-        `train: --simulate-device-loss step ${loseAt.step} is not a multiple of --steps-per-submit ${stepsPerSubmit}`,
-      );
-    }
+/** SIGINT and SIGTERM while training: the first asks for a clean stop, a second exits at once. */
+class Interrupt {
+  readonly controller = new AbortController();
+  signal?: NodeJS.Signals;
+  private readonly handler = (signal: NodeJS.Signals) => {
+    if (this.signal) process.exit(exitCodeOf(signal));
+    this.signal = signal;
+    this.controller.abort();
+  };
+
+  constructor() {
+    process.on('SIGINT', this.handler);
+    process.on('SIGTERM', this.handler);
   }
 
-  // Everything is checked before anything is printed, created or written.
+  get code(): number {
+    return exitCodeOf(this.signal ?? 'SIGINT');
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.handler);
+    process.off('SIGTERM', this.handler);
+  }
+}
+
+/** 128 + the signal number, as a shell reports a process the signal ended. */
+function exitCodeOf(signal: NodeJS.Signals): number {
+  return signal === 'SIGTERM' ? 143 : 130;
+}
+
+/** --simulate-device-loss E:S, checked as far as the flags go (the run's size is checked later). */
+function deviceLossFlag(
+  flags: Record<string, unknown>,
+  backendChoice: BackendChoice,
+): { epoch: number; step: number } | undefined {
+  const v = flags['simulate-device-loss'];
+  if (typeof v !== 'string') return undefined;
+  const m = /^(\d+):(\d+)$/.exec(v);
+  if (!m || Number(m[1]) < 1)
+    throw new UsageError(
+      `train: --simulate-device-loss must be EPOCH:STEP (epoch from 1), got '${v}'`,
+    );
+  if (backendChoice === 'cpu')
+    throw new UsageError('train: --simulate-device-loss needs --backend webgpu');
+  return { epoch: Number(m[1]), step: Number(m[2]) };
+}
+
+/**
+ * How a resumed run's log continues: it must have reached the checkpoint's epoch, or the one
+ * before when the run was killed between its checkpoint and its log line; then the record
+ * the checkpoint keeps is written again. Returns that record, if one is missing.
+ */
+function logRepair(logFile: string, resume: Resume, blocks: number): EpochResult | undefined {
+  const contents = readLog(logFile);
+  const logged = contents && loggedEpoch(contents.records);
+  const epoch = resume.state.epoch;
+  if (logged === undefined || logged === epoch) return undefined;
+  const last = resume.state.last;
+  if (logged === epoch - 1 && last?.epoch === epoch) return epochFromSummary(last, blocks);
+  throw new Error(
+    `the log ${logFile} has reached epoch ${logged}, the checkpoint ${resume.file} epoch ${epoch}: they are not one run; give this run its own --log, or move the old one aside with --force`,
+  );
+}
+
+/** The flags of one `train` invocation, parsed and range-checked. */
+interface TrainArgs {
+  argv: string[];
+  flags: Record<string, unknown>;
+  preset: Preset;
+  /** --backend as given; --simulate-device-loss makes `auto` WebGPU. */
+  backendChoice: BackendChoice;
+  out: string;
+  logFile: string;
+  snapshotEvery: number;
+  stepsPerSubmit?: number;
+  loseAt?: { epoch: number; step: number };
+  force: boolean;
+  quiet: boolean;
+}
+
+function trainArgs(argv: string[]): TrainArgs {
+  const flags = parseFlags('train', argv, TRAIN_FLAGS);
+  const preset = resolvePreset('train', flags);
+  const choice = backendFlag('train', flags);
+  const out = (flags.out as string | undefined) ?? join('runs', preset.name);
+  const loseAt = deviceLossFlag(flags, choice);
+  return {
+    argv,
+    flags,
+    preset,
+    backendChoice: loseAt ? 'webgpu' : choice,
+    out,
+    logFile: (flags.log as string | undefined) ?? join(out, 'log.jsonl'),
+    snapshotEvery: intFlag('train', flags, 'snapshot-every', 200, 0),
+    stepsPerSubmit:
+      flags['steps-per-submit'] === undefined
+        ? undefined
+        : intFlag('train', flags, 'steps-per-submit', 1),
+    loseAt,
+    force: Boolean(flags.force),
+    quiet: Boolean(flags.quiet),
+  };
+}
+
+/** A run whose inputs, checkpoint and folder passed every check. */
+interface CheckedRun {
+  resume?: Resume;
+  position?: ResumePosition;
+  setup: RunSetup;
+  steps: number;
+  /** Run files already in the folder (moved aside with --force, else this run continues them). */
+  existing: string[];
+  /** --resume names this folder's own last checkpoint. */
+  sameRun: boolean;
+  /** The log record a kill lost, written again before the run starts. */
+  repair?: EpochResult;
+}
+
+/** Everything a run checks before anything is printed, created or written. */
+async function checkRun(a: TrainArgs): Promise<CheckedRun> {
+  const { preset, out, logFile, loseAt } = a;
+  const batch = preset.protocol.batch;
   const resume =
-    typeof flags.resume === 'string' ? await loadResume(flags.resume, preset) : undefined;
-  const setup = await prepareData(preset, flags, 'train');
-  const { train, test } = setup.split;
+    typeof a.flags.resume === 'string' ? await loadResume(a.flags.resume, preset) : undefined;
+  const setup = await prepareData(preset, a.flags, 'train');
+  const train = setup.split.train;
   if (batch > train.labels.length)
     throw new UsageError(
       `train: --batch ${batch} is larger than the training set (${train.labels.length} samples)`,
     );
+  const steps = stepsPerEpoch(train.labels.length, batch);
+  if (loseAt && (loseAt.epoch > preset.protocol.epochs || loseAt.step >= steps)) {
+    throw new UsageError(
+      `train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} is outside the run (${preset.protocol.epochs} epochs of ${steps} steps)`,
+    );
+  }
+  let position: ResumePosition | undefined;
   if (resume) {
     const d = firstDifference(resume.normalization, setup.stats, 'normalization');
     if (d)
       throw new Error(
-        `checkpoint ${flags.resume}: its ${d} differs from this data's (trained on other data or another --train-limit?)`,
+        `checkpoint ${resume.file}: its ${d} differs from this data's (trained on other data or another --train-limit?)`,
+      );
+    if (resume.position !== undefined)
+      position = checkResumePosition(
+        resume.position,
+        resume.state,
+        { ...stateContextFor(preset), steps },
+        `checkpoint ${resume.file}`,
       );
   }
+  // A folder holding a run is continued (--resume of its last checkpoint) or moved aside
+  // (--force), never written over.
+  const existing = runFilesIn(out, logFile);
+  const sameRun = resume !== undefined && sameFile(resume.file, join(out, 'last.safetensors'));
+  if (existing.length > 0 && !sameRun && !a.force) {
+    const what = existing
+      .map((f) => (resolve(dirname(f)) === resolve(out) ? basename(f) : f))
+      .join(', ');
+    const last = join(out, 'last.safetensors');
+    const how = existsSync(last)
+      ? `continue it with --resume ${last}, move it aside to ${out}.N with --force,`
+      : `it has no last checkpoint to resume; move it aside to ${out}.N with --force`;
+    throw new UsageError(
+      `train: ${out} holds ${resume ? 'another' : 'a'} run (${what}); ${how} or pick another --out`,
+    );
+  }
+  const blocks = planFromSpec(preset.spec).blocks.length;
+  const repair =
+    resume && !a.force && existsSync(logFile) ? logRepair(logFile, resume, blocks) : undefined;
+  return { resume, position, setup, steps, existing, sameRun, repair };
+}
 
-  const decision = await resolveBackend(backendChoice, { verbose: Boolean(flags.verbose) });
+/** The adapter-fit checks, with the flag that shrinks a data set that is too large. */
+function checkFitsFlags(backend: Backend, preset: Preset, split: DataSplit): void {
+  try {
+    checkTrainingFits(backend, preset.spec, preset.protocol.batch, split.train, split.test);
+  } catch (e) {
+    if (!(e instanceof DatasetTooLargeError)) throw e;
+    const flag = e.split === 'training' ? 'train-limit' : 'test-limit';
+    throw new UsageError(
+      `train: the ${e.split} set (${e.samples} samples, ${e.bytes} bytes) is larger than the adapter's ${e.limit}-byte buffer limit; use --${flag} ${e.most} or less`,
+    );
+  }
+}
+
+/**
+ * Prepares the run folder: moves an earlier run aside (--force), removes what killed writes
+ * left, opens the log (appending to this run's own) and writes a record a kill lost.
+ */
+function openRunFolder(
+  a: TrainArgs,
+  run: CheckedRun,
+  outputs: RunOutputs,
+  stopAt: (stage: string) => void,
+  say: (s: string) => void,
+): JsonLog {
+  if (a.force && run.existing.length > 0)
+    console.error(
+      `nitro-d train: moved the earlier run to ${moveRunAside(a.out, run.existing).join(' and ')}`,
+    );
+  outputs.mkdir(a.out);
+  outputs.mkdir(dirname(a.logFile));
+  const removed = removeInterruptedCheckpoints(a.out);
+  if (removed.length > 0)
+    say(`removed ${removed.length} temporary file(s) of interrupted checkpoint writes`);
+  const onRecord = (r: Record<string, unknown>) => {
+    if (r.event === 'epoch') stopAt('log-appended');
+  };
+  const appending = existsSync(a.logFile);
+  const log = appending ? JsonLog.append(a.logFile, onRecord) : JsonLog.create(a.logFile, onRecord);
+  if (!appending) outputs.file(a.logFile);
+  if (run.repair)
+    log.write({
+      ...epochRecord(run.repair),
+      seconds: undefined,
+      imagesPerSecond: undefined,
+      restored: true,
+    });
+  return log;
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const a = trainArgs(argv);
+  const interrupt = new Interrupt();
+  try {
+    return await runTraining(a, interrupt);
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+async function runTraining(a: TrainArgs, interrupt: Interrupt): Promise<number> {
+  const { preset, out, snapshotEvery, loseAt } = a;
+  const batch = preset.protocol.batch;
+  const stopAt = testStopper();
+  const run = await checkRun(a);
+  const { resume, position, setup, steps } = run;
+  const { train, test } = setup.split;
+  if (interrupt.signal) {
+    console.error(
+      `nitro-d train: interrupted by ${interrupt.signal} before training started; nothing written`,
+    );
+    return interrupt.code;
+  }
+
+  const verbose = Boolean(a.flags.verbose);
+  const decision = await resolveBackend(a.backendChoice, { verbose });
   const backendKind = decision.kind;
-  const backend = await createBackend(backendKind, { verbose: Boolean(flags.verbose) });
-  let current: Backend = backend;
+  const backend = await createBackend(backendKind, { verbose });
   let trainer: Trainer | undefined;
   const outputs = new RunOutputs();
   let log: JsonLog | undefined;
+  const current = () => trainer?.model.backend ?? backend;
   try {
-    if (backend instanceof WebGPUBackend) {
-      const limits = backend.device.limits;
-      checkFits(preset.spec, batch, limits);
-      checkFits(preset.spec, evalBatchFor(test.labels.length), limits);
-      const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-      for (const [name, ds, flag] of [
-        ['training', train, 'train-limit'],
-        ['test', test, 'test-limit'],
-      ] as const) {
-        const bytes = deviceBytes([ds.labels.length, ...ds.shape], 'i8');
-        if (bytes > limit) {
-          const most = Math.floor(limit / Math.ceil(bytes / ds.labels.length));
-          throw new UsageError(
-            `train: the ${name} set (${ds.labels.length} samples, ${bytes} bytes) is larger than the adapter's ${limit}-byte buffer limit; use --${flag} ${most} or less`,
-          );
-        }
-      }
-    }
-    const quiet = Boolean(flags.quiet);
+    checkFitsFlags(backend, preset, setup.split);
     const say = (s: string) => {
-      if (!quiet) console.error(s);
+      if (!a.quiet) console.error(s);
     };
     say(`nitro-d train: ${preset.name} (${preset.description}) on ${preset.dataset}`);
     say(
       `data: ${train.labels.length} train / ${test.labels.length} test samples, normalisation mean [${setup.stats.mean}] MAD [${setup.stats.mad}]`,
     );
-    if (
-      loseAt &&
-      (loseAt.epoch > preset.protocol.epochs ||
-        loseAt.step >= Math.floor(train.labels.length / batch))
-    ) {
-      throw new UsageError(
-        `train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} is outside the run (${preset.protocol.epochs} epochs of ${Math.floor(train.labels.length / batch)} steps)`,
-      );
-    }
     const device =
       backend instanceof WebGPUBackend ? adapterName(backend.info) : backend.description;
     say(`backend: ${backendLine(backend, decision)}`);
-    const tuned = loadTunedForCommand(backend, Boolean(flags['no-tuned']));
+    const tuned = loadTunedForCommand(backend, Boolean(a.flags['no-tuned']));
     if (tuned) say(tuned);
 
     const model = Model.create(backend, preset.spec, {
       seed: preset.protocol.seed,
       weights: resume?.weights,
     });
-    outputs.mkdir(out);
-    outputs.mkdir(dirname(logFile));
-    if (!resume) outputs.file(logFile);
-    const runLog = new JsonLog(logFile, !resume);
+    const runLog = openRunFolder(a, run, outputs, stopAt, say);
     log = runLog;
-    const bar = quiet ? undefined : new ProgressBar();
+    const bar = a.quiet ? undefined : new ProgressBar();
     const progress = bar && new RunProgress(bar, preset.protocol.epochs, batch);
-    // Where training is (for --simulate-device-loss): epoch E starts at step 0.
-    let position = { epoch: (resume?.state.epoch ?? 0) + 1, step: 0 };
+    const write = (name: 'best' | 'last', bytes: Uint8Array) =>
+      writeFileAtomic(join(out, `${name}.safetensors`), bytes, (stage) =>
+        stopAt(`${name}-${stage}`),
+      );
     const options: TrainerOptions = {
       ...protocolOptions(preset),
-      // With a simulated loss every step ends a submission, so the loss lands exactly at step S.
-      stepsPerSubmit: loseAt ? (stepsPerSubmit ?? 1) : stepsPerSubmit,
+      stepsPerSubmit: a.stepsPerSubmit,
       snapshotEvery,
+      signal: interrupt.controller.signal,
+      simulateDeviceLoss: loseAt,
+      // Let signal handlers run between chunks (the CPU backend never waits on the event loop).
+      beforeChunk: () => new Promise<void>((r) => setImmediate(r)),
       onStep: (p) => {
-        position = { epoch: p.epoch, step: p.step };
         progress?.step(p);
+        stopAt('step');
       },
-      beforeChunk: loseAt
-        ? () => {
-            if (
-              loseAt &&
-              trainer &&
-              position.epoch === loseAt.epoch &&
-              position.step === loseAt.step
-            ) {
-              loseAt = undefined;
-              (trainer.model.backend as WebGPUBackend).device.destroy();
-            }
-          }
-        : undefined,
       onRecover: (info) => {
         const most =
           snapshotEvery > 0
@@ -436,14 +647,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
       },
       recreateBackend: backendKind === 'webgpu' ? () => createBackend('webgpu') : undefined,
       onEpoch: async (r, t) => {
-        position = { epoch: r.epoch + 1, step: 0 };
         progress?.epochDone(r);
         say(summary(r));
-        // best before last, last before the log line: a run killed in between resumes from the
-        // previous last checkpoint, redoes this epoch and writes the same bytes again.
+        // Checkpoints before the log line: a run killed in between has the epoch in
+        // last.safetensors, whose trainer state keeps what --resume writes to the log again.
         const bytes = await t.model.toCheckpoint(trainingMetadata(preset, setup.stats, t.state));
-        if (r.best) await writeFileAtomic(join(out, 'best.safetensors'), bytes);
-        await writeFileAtomic(join(out, 'last.safetensors'), bytes);
+        if (r.best) await write('best', bytes);
+        await write('last', bytes);
         outputs.checkpointWritten = true;
         runLog.write(epochRecord(r));
       },
@@ -457,12 +667,37 @@ export async function trainCommand(argv: string[]): Promise<number> {
       backend: backendKind,
       device,
       resumedAtEpoch: resume?.state.epoch ?? 0,
-      command: `nitro-d train ${argv.join(' ')}`.trim(),
+      resumedAtStep: position?.step,
+      command: `nitro-d train ${a.argv.join(' ')}`.trim(),
     });
-    trainer = new Trainer(model, train, test, options, resume?.state);
+    trainer = new Trainer(model, train, test, options, resume?.state, position);
     const results = await trainer.fit();
-    current = trainer.model.backend;
     const s = trainer.state;
+    const finished = s.epoch >= preset.protocol.epochs || results.at(-1)?.stop === true;
+    if (interrupt.signal && !finished) {
+      bar?.done();
+      // The host snapshot of the step it stopped at becomes last.safetensors.
+      const snap = trainer.stoppedAt;
+      if (snap) {
+        await write('last', snapshotCheckpoint(trainer.model, snap, preset, setup.stats, s));
+        outputs.checkpointWritten = true;
+      }
+      const at = snap ? { epoch: snap.epoch, step: snap.step } : { epoch: s.epoch + 1, step: 0 };
+      if (!outputs.checkpointWritten && !run.sameRun) {
+        outputs.discard();
+        const still = resume ? `; ${resume.file} still continues the run` : '';
+        console.error(
+          `nitro-d train: interrupted by ${interrupt.signal} before the first checkpoint; nothing written${still}`,
+        );
+        return interrupt.code;
+      }
+      runLog.write({ event: 'interrupted', signal: interrupt.signal, ...at, steps });
+      const checkpoint = join(out, 'last.safetensors');
+      console.error(
+        `nitro-d train: interrupted by ${interrupt.signal} at epoch ${at.epoch} step ${at.step} of ${steps}; ${checkpoint} continues it: ${resumeCommand(a.argv, checkpoint)}`,
+      );
+      return interrupt.code;
+    }
     const bestBp =
       s.bestCorrect >= 0 ? Math.floor((s.bestCorrect * 10000) / test.labels.length) : 0;
     // The one line --quiet keeps.
@@ -475,7 +710,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       bestEpoch: s.bestEpoch,
       bestTestAccuracy: bestBp / 100,
     });
-    if (loseAt) {
+    if (loseAt && !trainer.deviceLossSimulated) {
       // The checkpoints are good; the recovery the flag asked for was not exercised.
       console.error(
         `nitro-d train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} was never reached (the run stopped early)`,
@@ -484,14 +719,16 @@ export async function trainCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (trainer) current = trainer.model.backend;
     // A run that wrote checkpoints keeps its log, with the reason it stopped.
     if (outputs.checkpointWritten || resume)
-      log?.write({ event: 'error', message: (e as Error).message?.split('\n')[0] });
+      try {
+        log?.write({ event: 'error', message: (e as Error).message?.split('\n')[0] });
+      } catch {}
     outputs.discard();
     throw e;
   } finally {
+    const last = current();
     trainer?.dispose();
-    current.destroy();
+    last.destroy();
   }
 }
