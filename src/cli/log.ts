@@ -7,8 +7,19 @@ export class JsonLog {
     readonly file: string,
     fresh: boolean,
   ) {
-    mkdirSync(dirname(file), { recursive: true });
-    if (fresh) writeFileSync(file, '');
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+      if (fresh) writeFileSync(file, '');
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      const why =
+        code === 'EISDIR'
+          ? 'it is a folder'
+          : code === 'EEXIST' || code === 'ENOTDIR'
+            ? 'a file is in the way of its folder'
+            : ((e as Error).message ?? String(e)).replace(/\s+/g, ' ');
+      throw new Error(`cannot open log ${file}: ${why}`);
+    }
   }
 
   write(record: Record<string, unknown>): void {

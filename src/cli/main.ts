@@ -14,19 +14,19 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   eval: { run: evalCommand, help: EVAL_HELP },
   init: {
     run: initCommand,
-    help: 'write seeded integer Kaiming weights: --preset P | --model M.json, --out W [--seed S]',
+    help: 'write seeded integer Kaiming weights: --preset P | --model M.json, --out W [--seed S] [--memory-limit SIZE]',
   },
   info: {
     run: infoCommand,
-    help: 'adapter, features and limits; with --preset P | --model M.json [--batch B]: the memory plan [--json]',
+    help: 'adapter, features and limits; with --preset P | --model M.json [--batch B]: the memory plan [--json] [--memory-limit SIZE]',
   },
   step: {
     run: stepCommand,
-    help: 'run training steps on pre-made batches: --model M.json --weights W --batches B --out OUT [--backend webgpu|cpu]',
+    help: 'run training steps on pre-made batches: --model M.json --weights W --batches B --out OUT [--backend webgpu|cpu] [--memory-limit SIZE]',
   },
   predict: {
     run: predictCommand,
-    help: 'predict inputs: --model M.json --weights W --input X --out P [--backend webgpu|cpu]',
+    help: 'predict inputs: --model M.json --weights W --input X --out P [--backend webgpu|cpu] [--memory-limit SIZE]',
   },
   bench: { run: benchCommand, help: BENCH_HELP },
   'bench-kernels': { run: benchKernelsCommand, help: BENCH_KERNELS_HELP },

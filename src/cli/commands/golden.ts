@@ -4,31 +4,53 @@
  */
 import { createBackend } from '../../backends.ts';
 import { parseBatches, parseInputs } from '../../io/batches.ts';
-import { readFileBytes, readTextFile, writeFileAtomic } from '../../io/files.ts';
+import { parseCheckpoint } from '../../io/checkpoint.ts';
+import { readJsonFile, readSafetensorsFile, writeFileAtomic } from '../../io/files.ts';
 import { serializeSafetensors, type TensorToWrite } from '../../io/safetensors.ts';
 import { Model } from '../../model/model.ts';
 import { type ModelSpec, parseModelSpec } from '../../model/spec.ts';
+import { WebGPUBackend } from '../../gpu/webgpu-backend.ts';
+import { checkCapacity } from '../../train/capacity.ts';
+import { checkFits } from '../../train/memory.ts';
+import { planFromSpec } from '../../train/plan.ts';
+import { capacityFor, MEMORY_FLAG } from '../memory-limit.ts';
 import { BACKEND_FLAG, backendFlag, parseFlags, requireString } from '../args.ts';
 
 export function loadSpec(file: string): ModelSpec {
-  const text = readTextFile(file);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${file}: invalid JSON: ${(e as Error).message}`);
-  }
-  return parseModelSpec(json, file);
+  return parseModelSpec(readJsonFile(file, `model spec ${file}`), file);
 }
 
-/** Reads spec and weights first (cheap, validates everything), then creates the backend. */
-async function loadModel(flags: Record<string, unknown>, command: string) {
+/** Spec and checkpoint, read and checked before any backend exists. */
+function loadModelFiles(flags: Record<string, unknown>, command: string) {
   const spec = loadSpec(requireString(command, flags, 'model'));
+  const plan = planFromSpec(spec);
   const weightsFile = requireString(command, flags, 'weights');
-  const weightBytes = await readFileBytes(weightsFile);
-  const backend = await createBackend(backendFlag(command, flags));
+  const ckpt = parseCheckpoint(
+    readSafetensorsFile(weightsFile, { kind: 'checkpoint' }),
+    plan.parameters,
+    weightsFile,
+  );
+  return { spec, plan, weights: ckpt.tensors };
+}
+
+/**
+ * Every file is read and checked, and the memory plan held against the backend's capacity,
+ * before the backend is created: a bad file gives its one-line error and nothing else (no
+ * device, no driver messages).
+ */
+async function openModel(
+  flags: Record<string, unknown>,
+  command: string,
+  spec: ModelSpec,
+  weights: Map<string, Int32Array>,
+  batch: number,
+) {
+  const kind = backendFlag(command, flags);
+  checkCapacity(spec, batch, capacityFor(command, flags, kind));
+  const backend = await createBackend(kind);
   try {
-    return { backend, model: Model.fromCheckpoint(backend, spec, weightBytes, weightsFile) };
+    if (backend instanceof WebGPUBackend) checkFits(spec, batch, backend.device.limits);
+    return { backend, model: Model.create(backend, spec, { weights }) };
   } catch (e) {
     backend.destroy();
     throw e;
@@ -42,16 +64,17 @@ export async function stepCommand(argv: string[]): Promise<number> {
     batches: { type: 'string' },
     out: { type: 'string' },
     ...BACKEND_FLAG,
+    ...MEMORY_FLAG,
   });
   const batchesFile = requireString('step', flags, 'batches');
   const out = requireString('step', flags, 'out');
-  const batchBytes = await readFileBytes(batchesFile);
-  const { backend, model } = await loadModel(flags, 'step');
+  const { spec, plan, weights } = loadModelFiles(flags, 'step');
+  const b = parseBatches(readSafetensorsFile(batchesFile, { kind: 'batches' }), batchesFile, {
+    shape: plan.input,
+    classes: plan.classes,
+  });
+  const { backend, model } = await openModel(flags, 'step', spec, weights, b.batch);
   try {
-    const b = parseBatches(batchBytes, batchesFile, {
-      shape: model.plan.input,
-      classes: model.plan.classes,
-    });
     await model.trainOnBatches(b.x, b.y, b.steps, b.batch);
     await writeFileAtomic(out, await model.toCheckpoint({ steps: String(b.steps) }));
     return 0;
@@ -67,13 +90,18 @@ export async function predictCommand(argv: string[]): Promise<number> {
     input: { type: 'string' },
     out: { type: 'string' },
     ...BACKEND_FLAG,
+    ...MEMORY_FLAG,
   });
   const inputFile = requireString('predict', flags, 'input');
   const out = requireString('predict', flags, 'out');
-  const inputBytes = await readFileBytes(inputFile);
-  const { backend, model } = await loadModel(flags, 'predict');
+  const { spec, plan, weights } = loadModelFiles(flags, 'predict');
+  const inputs = parseInputs(readSafetensorsFile(inputFile, { kind: 'input' }), inputFile, {
+    shape: plan.input,
+  });
+  // Model.predict runs batches of at most 256.
+  const batch = Math.min(inputs.count, 256);
+  const { backend, model } = await openModel(flags, 'predict', spec, weights, batch);
   try {
-    const inputs = parseInputs(inputBytes, inputFile, { shape: model.plan.input });
     const n = inputs.count;
     const { logits, heads } = await model.predict(inputs.x, n);
     const C = model.plan.classes;

@@ -3,14 +3,22 @@ import { createBackend } from '../../backends.ts';
 import { adapterName } from '../../gpu/device.ts';
 import { WebGPUBackend } from '../../gpu/webgpu-backend.ts';
 import { parseCheckpoint } from '../../io/checkpoint.ts';
-import { readFileBytes, writeFileAtomic } from '../../io/files.ts';
+import { readSafetensorsFile, writeFileAtomic } from '../../io/files.ts';
 import { initWeights } from '../../model/init.ts';
 import { Model } from '../../model/model.ts';
 import { serializeCheckpoint, checkpointMetadata } from '../../io/checkpoint.ts';
 import { planFromSpec } from '../../train/plan.ts';
 import { formatBp } from '../../train/schedule.ts';
 import { evalBatchFor, evaluateOn, uploadDataset } from '../../train/trainer.ts';
-import { checkFits, formatMemoryReport, memoryReport } from '../../train/memory.ts';
+import { checkCapacity, datasetBytes, gib, planProblem, planSize } from '../../train/capacity.ts';
+import {
+  checkFits,
+  formatMemoryReport,
+  MemoryFitError,
+  type MemoryReport,
+  memoryReport,
+} from '../../train/memory.ts';
+import { capacityFor, MEMORY_FLAG, MEMORY_HELP } from '../memory-limit.ts';
 import { BACKEND_FLAG, backendFlag, intFlag, parseFlags, requireString } from '../args.ts';
 import { prepareData, resolvePreset } from './train.ts';
 
@@ -25,11 +33,19 @@ export async function initCommand(argv: string[]): Promise<number> {
     ...MODEL_FLAGS,
     seed: { type: 'string' },
     out: { type: 'string' },
+    ...MEMORY_FLAG,
   });
   const preset = resolvePreset('init', flags);
   const out = requireString('init', flags, 'out');
   const seed = intFlag('init', flags, 'seed', preset.protocol.seed, 0);
   const plan = planFromSpec(preset.spec);
+  // The weights and the file's bytes coexist in host memory.
+  const host = capacityFor('init', flags, 'cpu');
+  const need = 2 * 4 * plan.geometry.cost.parameters;
+  if (need > host.bytes)
+    throw new MemoryFitError(
+      `the model's ${plan.geometry.cost.parameters} parameters need ${gib(need)} to initialise and write, more than the ${gib(host.bytes)} this machine can hold (${host.source})`,
+    );
   const weights = initWeights(preset.spec, seed);
   await writeFileAtomic(
     out,
@@ -55,7 +71,8 @@ export const EVAL_HELP = `evaluate a checkpoint on the test set: accuracy, per-h
                          statistics, as in training (default: all)
   --seed S               accepted as in train (evaluation is deterministic and does not use it)
   --backend webgpu|cpu   (default webgpu)
-  --json                 print one JSON object`;
+  --json                 print one JSON object
+${MEMORY_HELP}`;
 
 export async function evalCommand(argv: string[]): Promise<number> {
   const flags = parseFlags('eval', argv, {
@@ -67,16 +84,21 @@ export async function evalCommand(argv: string[]): Promise<number> {
     seed: { type: 'string' },
     json: { type: 'boolean' },
     ...BACKEND_FLAG,
+    ...MEMORY_FLAG,
   });
   const preset = resolvePreset('eval', flags);
   const weightsFile = requireString('eval', flags, 'weights');
-  const bytes = await readFileBytes(weightsFile);
+  const bytes = readSafetensorsFile(weightsFile, { kind: 'checkpoint' });
   const ckpt = parseCheckpoint(bytes, planFromSpec(preset.spec).parameters, weightsFile);
   const { split } = await prepareData(preset, flags, 'eval');
-  const backend = await createBackend(backendFlag('eval', flags));
+  const kind = backendFlag('eval', flags);
+  const evalBatch = evalBatchFor(split.test.labels.length);
+  checkCapacity(preset.spec, evalBatch, capacityFor('eval', flags, kind), {
+    extraBytes: datasetBytes(split.test.labels.length, split.test.shape),
+  });
+  const backend = await createBackend(kind);
   try {
-    if (backend instanceof WebGPUBackend)
-      checkFits(preset.spec, evalBatchFor(split.test.labels.length), backend.device.limits);
+    if (backend instanceof WebGPUBackend) checkFits(preset.spec, evalBatch, backend.device.limits);
     const model = Model.create(backend, preset.spec, { weights: ckpt.tensors });
     const device = uploadDataset(backend, split.test);
     const m = await evaluateOn(model, device, split.test.labels.length);
@@ -105,17 +127,27 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
 }
 
+interface TooLarge {
+  batch: number;
+  plannedBytes: number;
+  tooLarge: string;
+}
+
 export async function infoCommand(argv: string[]): Promise<number> {
   const flags = parseFlags('info', argv, {
     ...MODEL_FLAGS,
     batch: { type: 'string' },
     json: { type: 'boolean' },
     ...BACKEND_FLAG,
+    ...MEMORY_FLAG,
   });
   const withModel = typeof flags.preset === 'string' || typeof flags.model === 'string';
   const preset = withModel ? resolvePreset('info', flags) : undefined;
   const batch = preset ? intFlag('info', flags, 'batch', preset.protocol.batch) : 0;
-  const backend = await createBackend(backendFlag('info', flags));
+  const kind = backendFlag('info', flags);
+  const capacity = capacityFor('info', flags, kind);
+  const backend = await createBackend(kind);
+  let fits = true;
   try {
     const report: Record<string, unknown> = {};
     if (backend instanceof WebGPUBackend) {
@@ -126,13 +158,30 @@ export async function infoCommand(argv: string[]): Promise<number> {
       report.adapter = backend.description;
     }
     if (preset) {
-      if (backend instanceof WebGPUBackend) checkFits(preset.spec, batch, backend.device.limits);
-      report.memory = memoryReport(backend, preset.spec, batch);
+      // A plan that does not fit is reported from its shapes, never allocated.
+      let problem = planProblem(preset.spec, batch, capacity);
+      if (!problem && backend instanceof WebGPUBackend) {
+        try {
+          checkFits(preset.spec, batch, backend.device.limits);
+        } catch (e) {
+          if (!(e instanceof MemoryFitError)) throw e;
+          problem = e.message;
+        }
+      }
+      if (problem) {
+        fits = false;
+        report.memory = {
+          batch,
+          plannedBytes: planSize(preset.spec, [batch]).total,
+          tooLarge: problem,
+        };
+      } else report.memory = memoryReport(backend, preset.spec, batch);
     }
     if (flags.json) {
       console.log(JSON.stringify(report, null, 2));
-      return 0;
+      return fits ? 0 : 1;
     }
+    if (!fits) throw new MemoryFitError((report.memory as TooLarge).tooLarge);
     console.log(`adapter: ${report.adapter}`);
     if (report.features)
       console.log(`features: ${(report.features as string[]).join(', ') || '(none)'}`);
@@ -141,8 +190,7 @@ export async function infoCommand(argv: string[]): Promise<number> {
       for (const [k, v] of Object.entries(report.limits as Record<string, number>))
         console.log(`  ${k.padEnd(44)} ${v}`);
     }
-    if (report.memory)
-      console.log(formatMemoryReport(report.memory as ReturnType<typeof memoryReport>));
+    if (report.memory) console.log(formatMemoryReport(report.memory as MemoryReport));
     return 0;
   } finally {
     backend.destroy();

@@ -12,7 +12,10 @@ import type { NormStats } from '../../data/normalize.ts';
 import { adapterName } from '../../gpu/device.ts';
 import { WebGPUBackend } from '../../gpu/webgpu-backend.ts';
 import { parseCheckpoint } from '../../io/checkpoint.ts';
-import { readFileBytes, writeFileAtomic } from '../../io/files.ts';
+import { InputError, readSafetensorsFile, writeFileAtomic } from '../../io/files.ts';
+import { parseJson } from '../../io/json.ts';
+import { checkCapacity, datasetBytes } from '../../train/capacity.ts';
+import { capacityFor, MEMORY_FLAG, MEMORY_HELP } from '../memory-limit.ts';
 import { Model } from '../../model/model.ts';
 import { type DatasetName, getPreset, type Preset } from '../../model/presets.ts';
 import { planFromSpec } from '../../train/plan.ts';
@@ -54,6 +57,7 @@ export const TRAIN_FLAGS = {
   quiet: { type: 'boolean' },
   'no-tuned': { type: 'boolean' },
   ...BACKEND_FLAG,
+  ...MEMORY_FLAG,
 } as const;
 
 export const TRAIN_HELP = `train a model (default: the paper's MLP2 on Fashion-MNIST)
@@ -72,7 +76,8 @@ export const TRAIN_HELP = `train a model (default: the paper's MLP2 on Fashion-M
   --train-limit N --test-limit N   use only the first N samples (quick runs)
   --backend webgpu|cpu   (default webgpu)
   --no-tuned             ignore the kernel variants \`nitro-d tune\` cached for this adapter
-  --quiet                no progress bar`;
+  --quiet                no progress bar
+${MEMORY_HELP}`;
 
 export interface RunSetup {
   preset: Preset;
@@ -184,9 +189,10 @@ function metadataJson(file: string, meta: Record<string, string>, key: string): 
       `checkpoint ${file}: no "${key}" in its metadata (not written by nitro-d train)`,
     );
   try {
-    return JSON.parse(text);
-  } catch {
-    throw new Error(`checkpoint ${file}: metadata "${key}" is not valid JSON`);
+    return parseJson(text, file, { what: `checkpoint ${file}: metadata "${key}"` });
+  } catch (e) {
+    if (e instanceof InputError && !e.message.includes('invalid JSON')) throw e;
+    throw new InputError(`checkpoint ${file}: metadata "${key}" is not valid JSON`, file);
   }
 }
 
@@ -196,7 +202,7 @@ async function loadResume(
   preset: Preset,
 ): Promise<{ weights: Map<string, Int32Array>; state: TrainerState; normalization: unknown }> {
   const ckpt = parseCheckpoint(
-    await readFileBytes(file),
+    readSafetensorsFile(file, { kind: 'checkpoint' }),
     planFromSpec(preset.spec).parameters,
     file,
   );
@@ -248,7 +254,14 @@ class RunOutputs {
   checkpointWritten = false;
 
   mkdir(dir: string): void {
-    const first = mkdirSync(dir, { recursive: true });
+    let first: string | undefined;
+    try {
+      first = mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : code;
+      throw new Error(`cannot create folder ${dir}: ${why ?? (e as Error).message}`);
+    }
     if (first === undefined) return;
     // mkdir -p made `first` and everything below it, down to `dir`.
     for (let d = resolve(dir); ; d = dirname(d)) {
@@ -264,7 +277,12 @@ class RunOutputs {
   /** Removes what this run created (deepest folders first; a folder that is not empty stays). */
   discard(): void {
     if (this.checkpointWritten) return;
-    for (const f of this.files) rmSync(f, { force: true });
+    // Cleanup never hides the error that stopped the run (a --log that is a folder, say).
+    for (const f of this.files) {
+      try {
+        rmSync(f, { force: true });
+      } catch {}
+    }
     for (const d of this.dirs) {
       try {
         rmdirSync(d);
@@ -312,6 +330,20 @@ export async function trainCommand(argv: string[]): Promise<number> {
     throw new UsageError(
       `train: --batch ${batch} is larger than the training set (${train.labels.length} samples)`,
     );
+  if (
+    loseAt &&
+    (loseAt.epoch > preset.protocol.epochs ||
+      loseAt.step >= Math.floor(train.labels.length / batch))
+  ) {
+    throw new UsageError(
+      `train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} is outside the run (${preset.protocol.epochs} epochs of ${Math.floor(train.labels.length / batch)} steps)`,
+    );
+  }
+  checkCapacity(preset.spec, batch, capacityFor('train', flags, backendKind), {
+    evalBatch: evalBatchFor(test.labels.length),
+    extraBytes:
+      datasetBytes(train.labels.length, train.shape) + datasetBytes(test.labels.length, test.shape),
+  });
   if (resume) {
     const d = firstDifference(resume.normalization, setup.stats, 'normalization');
     if (d)
@@ -352,15 +384,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
     say(
       `data: ${train.labels.length} train / ${test.labels.length} test samples, normalisation mean [${setup.stats.mean}] MAD [${setup.stats.mad}]`,
     );
-    if (
-      loseAt &&
-      (loseAt.epoch > preset.protocol.epochs ||
-        loseAt.step >= Math.floor(train.labels.length / batch))
-    ) {
-      throw new UsageError(
-        `train: --simulate-device-loss ${loseAt.epoch}:${loseAt.step} is outside the run (${preset.protocol.epochs} epochs of ${Math.floor(train.labels.length / batch)} steps)`,
-      );
-    }
     const device =
       backend instanceof WebGPUBackend ? adapterName(backend.info) : backend.description;
     say(`backend: ${backendKind} on ${device}`);
