@@ -81,8 +81,9 @@ export function idxDeclaredBytes(
 
 /**
  * Inflates a gzip-compressed IDX file incrementally, up to the size its header declares: memory
- * stays within that size (itself bounded) whatever the compressed data expands to, and a stream
- * that goes on past it is refused as soon as it does.
+ * stays within twice what has arrived and within the declared size (itself bounded), whatever
+ * the compressed data expands to or the header claims, and a stream that goes on past the
+ * declared size is refused as soon as it does.
  */
 export async function inflateIdx(
   bytes: Uint8Array,
@@ -96,6 +97,7 @@ export async function inflateIdx(
   // Header bytes gathered before the declared size is known (at most 4 + 4·255).
   let head = new Uint8Array(0);
   let out: Uint8Array | undefined;
+  let declared = 0;
   let total = 0;
   let over = false;
   try {
@@ -121,12 +123,22 @@ export async function inflateIdx(
           continue;
         }
         const h = idxDeclaredBytes(joined.subarray(0, need), file, expect);
-        out = new Uint8Array(h.headerBytes + h.dataBytes);
+        declared = h.headerBytes + h.dataBytes;
+        out = new Uint8Array(Math.min(declared, 1 << 16));
         chunk = joined;
       }
-      if (total + chunk.length > out.length) {
+      if (total + chunk.length > declared) {
         over = true;
         break;
+      }
+      if (total + chunk.length > out.length) {
+        // Grown by doubling as data arrives: a header that claims much more than the stream
+        // holds costs nothing.
+        const grown = new Uint8Array(
+          Math.min(declared, Math.max(2 * out.length, total + chunk.length)),
+        );
+        grown.set(out.subarray(0, total));
+        out = grown;
       }
       out.set(chunk, total);
       total += chunk.length;
@@ -137,7 +149,7 @@ export async function inflateIdx(
   if (!out) return head; // shorter than its header: parseIdx says what is missing
   if (over) {
     throw new InputError(
-      `idx ${file}: trailing bytes: the inflated data runs past the ${out.length} bytes its header declares`,
+      `idx ${file}: trailing bytes: the inflated data runs past the ${declared} bytes its header declares`,
       file,
     );
   }

@@ -216,15 +216,22 @@ export function parseSafetensorsHeader(
     entries.push({ name, dtype: dtype as SafetensorsDType, shape: shape as number[], begin, end });
   }
 
-  // Overlap and coverage on the sorted extents (empty tensors occupy nothing).
+  // Overlaps, holes and coverage on the sorted extents (empty tensors occupy nothing): the
+  // tensors must fill the data section exactly.
   const extents = entries.filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < extents.length; i++) {
-    if (extents[i].begin < extents[i - 1].end) {
+  for (let i = 0; i < extents.length; i++) {
+    const end = i > 0 ? extents[i - 1].end : 0;
+    if (extents[i].begin < end) {
       fail(
         `data_offsets [${extents[i].begin}, ${extents[i].end}] overlap tensor ${extents[i - 1].name}`,
         extents[i].name,
       );
     }
+    if (extents[i].begin > end)
+      fail(
+        `data_offsets [${extents[i].begin}, ${extents[i].end}] leave a hole of ${extents[i].begin - end} bytes before it`,
+        extents[i].name,
+      );
   }
   const used = extents.length ? extents[extents.length - 1].end : 0;
   if (used < dataLength)

@@ -15,6 +15,7 @@
  * `hidden` dropout the features must end with a conv block followed by a pool, the only
  * layout in which the reference's "before the last feature layer" is a block output.
  */
+import { InputError } from '../io/errors.ts';
 import { headPooling, modelGeometry } from './geometry.ts';
 
 export const I32_MAX = 0x7fffffff;
@@ -105,13 +106,15 @@ export function dropoutMultiplier(permille: number): number {
   return Math.trunc(1_000_000 / (1000 - permille));
 }
 
-export class ModelSpecError extends Error {
+export class ModelSpecError extends InputError {
   constructor(
     message: string,
     /** Field path, e.g. "training.lrInv" or "features[2]"; "" for the spec as a whole. */
     readonly field: string,
+    /** The spec's source (its file), as named at the start of the message. */
+    source = 'model spec',
   ) {
-    super(message);
+    super(message, source);
     this.name = 'ModelSpecError';
   }
 }
@@ -139,7 +142,7 @@ const DROPOUT_KEYS = ['features', 'hidden'];
  */
 export function parseModelSpec(json: unknown, source = 'model spec'): ModelSpec {
   const fail = (field: string, message: string): never => {
-    throw new ModelSpecError(`${source}: ${message}`, field);
+    throw new ModelSpecError(`${source}: ${message}`, field, source);
   };
 
   const obj = (v: unknown, field: string): Record<string, unknown> => {
