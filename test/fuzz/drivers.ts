@@ -604,7 +604,8 @@ function onlyTensors(f: StFile, names: string[]): string | undefined {
 }
 
 function shapeOf(f: StFile, name: string): number[] {
-  return (f.entries.find((e) => e[0] === name)?.[1] as { shape: number[] }).shape;
+  const entry = f.entries.find((e) => e[0] === name);
+  return (entry?.[1] as { shape: number[] } | undefined)?.shape ?? [];
 }
 
 function batchesOracle(f: StFile, sh: BatchShape): string | undefined {
@@ -971,7 +972,7 @@ function idxRaw(magic: number, dims: number[], data: Uint8Array): Uint8Array {
   const out = new Uint8Array(4 + 4 * dims.length + data.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, magic, false);
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  for (const [i, d] of dims.entries()) view.setUint32(4 + 4 * i, d, false);
   out.set(data, 4 + 4 * dims.length);
   return out;
 }
