@@ -186,7 +186,7 @@ const CASES: Case[] = [
     'images of another size than the model',
     'train',
     (f) => trainArgs(f, '--model', f.cifarSpec),
-    /fashion-mnist samples are \[1, 28, 28\], the model \S+cifar\.json expects input \[3, 32, 32\]/,
+    /fashion-mnist training samples in \S+ are \[1, 28, 28\], the model \S+cifar\.json expects input \[3, 32, 32\]/,
   ],
   [
     'missing data folder',

@@ -280,7 +280,9 @@ describe('train: raw runtime messages become one line naming the path or flag', 
   it('a --log that is a folder gives its own error, not the cleanup EISDIR', async () => {
     const out = outDir();
     mkdirSync(join(out, 'logdir'));
-    const r = await nitro(train('--quiet', '--out', join(out, 'run'), '--log', join(out, 'logdir')));
+    const r = await nitro(
+      train('--quiet', '--out', join(out, 'run'), '--log', join(out, 'logdir')),
+    );
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr.trimEnd()).toMatch(
       /^nitro-d train: cannot open log \S+logdir: it is a folder$/,
@@ -309,5 +311,38 @@ describe('train: raw runtime messages become one line naming the path or flag', 
       'nitro-d train: --simulate-device-loss 1:99 is outside the run (1 epochs of 3 steps)',
     ]);
     expect(listTree(out)).toEqual([]);
+  });
+});
+
+describe('data whose test set has another sample shape', () => {
+  it('is refused before the device, naming the folder', async () => {
+    const data = join(dir, 'mixed');
+    writeIdxDataset(data, 8, 4);
+    const head = new Uint8Array(16 + 4 * 10);
+    const view = new DataView(head.buffer);
+    for (const [i, v] of [0x0803, 4, 2, 5].entries()) view.setUint32(4 * i, v, false);
+    writeFileSync(join(data, 't10k-images-idx3-ubyte'), head);
+    const spec = join(dir, 'mixed.json');
+    writeFileSync(spec, JSON.stringify({ input: [1, 28, 28], classes: 10, hidden: [4] }));
+    const weights = join(dir, 'mixed.safetensors');
+    const init = await nitro(['init', '--model', spec, '--out', weights]);
+    expect(init.code, init.stderr).toBe(0);
+    const r = await nitro([
+      'eval',
+      '--model',
+      spec,
+      '--weights',
+      weights,
+      '--dataset',
+      'mnist',
+      '--data',
+      data,
+      '--backend',
+      'cpu',
+    ]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr.trimEnd()).toBe(
+      `nitro-d eval: mnist test samples in ${data} are [1, 2, 5], the model ${spec} expects input [1, 28, 28] (pick the data with --dataset and --data)`,
+    );
   });
 });

@@ -263,7 +263,7 @@ function intact(e: [string, unknown]): boolean {
     v.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0) &&
     Array.isArray(v.data_offsets) &&
     v.data_offsets.length === 2 &&
-    v.data_offsets.every((d) => Number.isSafeInteger(d)) &&
+    v.data_offsets.every((d) => Number.isSafeInteger(d) && (d as number) >= 0) &&
     typeof v.dtype === 'string' &&
     v.dtype in ITEM
   );
@@ -713,7 +713,7 @@ function valueMutation(tensor: string, bad: number[]): fc.Arbitrary<Mutation> {
     const i = f.entries.findIndex((e) => e[0] === tensor && intact(e));
     if (i < 0) return;
     const [b, e] = entryOf(f, i).data_offsets as number[];
-    if (e <= b || e > f.data.length || b % 4 !== 0 || (e - b) % 4 !== 0) return;
+    if (b < 0 || e <= b || e > f.data.length || b % 4 !== 0 || (e - b) % 4 !== 0) return;
     const data = f.data.slice();
     const word = b / 4 + (at % ((e - b) / 4));
     new DataView(data.buffer).setInt32(4 * word, v, true);

@@ -7,7 +7,7 @@ import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type Backend, deviceBytes } from '../../backend.ts';
 import { createBackend } from '../../backends.ts';
-import { type DataSplit, loadDataset } from '../../data/dataset.ts';
+import { type DataSplit, FASHION_MNIST_DIR, loadDataset } from '../../data/dataset.ts';
 import type { NormStats } from '../../data/normalize.ts';
 import { adapterName } from '../../gpu/device.ts';
 import { WebGPUBackend } from '../../gpu/webgpu-backend.ts';
@@ -123,12 +123,15 @@ export async function prepareData(
     flags['test-limit'] === undefined ? undefined : intFlag(command, flags, 'test-limit', 0),
   );
   const expected = planFromSpec(preset.spec).input;
-  if (trainRaw.shape.some((d, i) => d !== expected[i])) {
-    const source =
-      typeof flags.model === 'string' ? `the model ${flags.model}` : `preset ${preset.name}`;
-    throw new Error(
-      `${preset.dataset} samples are [${trainRaw.shape.join(', ')}], ${source} expects input [${expected.join(', ')}] (pick the data with --dataset and --data)`,
-    );
+  // Both splits: a test set of another sample shape would reach the device otherwise.
+  for (const ds of [trainRaw, testRaw]) {
+    if (ds.shape.some((d, i) => d !== expected[i])) {
+      const source =
+        typeof flags.model === 'string' ? `the model ${flags.model}` : `preset ${preset.name}`;
+      throw new Error(
+        `${preset.dataset} ${ds === trainRaw ? 'training' : 'test'} samples in ${(flags.data as string | undefined) ?? FASHION_MNIST_DIR} are [${ds.shape.join(', ')}], ${source} expects input [${expected.join(', ')}] (pick the data with --dataset and --data)`,
+      );
+    }
   }
   const { split, stats } = normalizeSplit({ train: trainRaw, test: testRaw }, preset.protocol);
   return { preset, stats, split };
