@@ -51,6 +51,7 @@ export { computeNormStats, normalizeDataset, type NormStats } from './data/norma
 export { statsOrder } from './data/batches.ts';
 export { parseCheckpoint, serializeCheckpoint, type Checkpoint } from './io/checkpoint.ts';
 export { parseSafetensors, serializeSafetensors, SafetensorsError } from './io/safetensors.ts';
+export { InputError } from './io/errors.ts';
 export { parseBatches, parseInputs } from './io/batches.ts';
 export { formatBp } from './train/schedule.ts';
 export * from './bench/index.ts';
