@@ -10,7 +10,7 @@ import { serializeSafetensors, type TensorToWrite } from '../../io/safetensors.t
 import { Model } from '../../model/model.ts';
 import { type ModelSpec, parseModelSpec } from '../../model/spec.ts';
 import { WebGPUBackend } from '../../gpu/webgpu-backend.ts';
-import { checkCapacity } from '../../train/capacity.ts';
+import { checkCapacity, datasetBytes } from '../../train/capacity.ts';
 import { checkFits } from '../../train/memory.ts';
 import { planFromSpec } from '../../train/plan.ts';
 import { capacityFor, MEMORY_FLAG } from '../memory-limit.ts';
@@ -44,9 +44,10 @@ async function openModel(
   spec: ModelSpec,
   weights: Map<string, Int32Array>,
   batch: number,
+  extraBytes = 0,
 ) {
   const kind = backendFlag(command, flags);
-  checkCapacity(spec, batch, capacityFor(command, flags, kind));
+  checkCapacity(spec, batch, capacityFor(command, flags, kind), { extraBytes });
   const backend = await createBackend(kind);
   try {
     if (backend instanceof WebGPUBackend) checkFits(spec, batch, backend.device.limits);
@@ -73,7 +74,9 @@ export async function stepCommand(argv: string[]): Promise<number> {
     shape: plan.input,
     classes: plan.classes,
   });
-  const { backend, model } = await openModel(flags, 'step', spec, weights, b.batch);
+  // Every step's batch is uploaded at once.
+  const uploaded = datasetBytes(b.steps * b.batch, b.shape);
+  const { backend, model } = await openModel(flags, 'step', spec, weights, b.batch, uploaded);
   try {
     await model.trainOnBatches(b.x, b.y, b.steps, b.batch);
     await writeFileAtomic(out, await model.toCheckpoint({ steps: String(b.steps) }));
