@@ -2,12 +2,13 @@
 import { defineConfig } from 'vitest/config';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './e2e/chromium.ts';
 
-/** The test files that run unchanged in a browser (no node:* imports): WebGPU kernels and the CPU backend. */
+/** The test files that run unchanged in a browser (no node:* imports): WebGPU kernels, the CPU backend, IDX inflation. */
 const browserTests = [
   'test/smoke.test.ts',
   'test/kernels-*.test.ts',
   'test/vectors.test.ts',
   'test/cpu-*.test.ts',
+  'test/idx-stream.test.ts',
 ];
 
 // Chromium suite: the GPU kernel tests in headless Debian Chromium, which always uses its own

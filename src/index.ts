@@ -109,6 +109,15 @@ export {
   FormatVersionError,
 } from './io/formats.ts';
 export { parseSafetensors, serializeSafetensors, SafetensorsError } from './io/safetensors.ts';
+export { InputError } from './io/errors.ts';
+export {
+  checkCapacity,
+  cpuCapacity,
+  planProblem,
+  planSize,
+  webgpuCapacity,
+  type Capacity,
+} from './train/capacity.ts';
 export { parseBatches, parseInputs } from './io/batches.ts';
 export { formatBp } from './train/schedule.ts';
 export * from './bench/index.ts';

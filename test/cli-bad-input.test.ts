@@ -42,7 +42,7 @@ type Case = [name: string, command: string, args: (f: Fixtures) => string[], mes
 
 const g = (c: string, f: string) => join(GOLDEN, c, f);
 const TINY = { input: [1, 28, 28], classes: 10, hidden: [16] };
-const HUGE = { input: [1, 28, 28], classes: 10, hidden: [40000, 40000] };
+const HUGE = { input: [1, 28, 28], classes: 10, hidden: [20000, 20000] };
 
 let F: Omit<Fixtures, 'out'>;
 let caseCounter = 0;
@@ -186,7 +186,7 @@ const CASES: Case[] = [
     'images of another size than the model',
     'train',
     (f) => trainArgs(f, '--model', f.cifarSpec),
-    /fashion-mnist samples are \[1, 28, 28\], the model \S+cifar\.json expects input \[3, 32, 32\]/,
+    /fashion-mnist training samples in \S+ are \[1, 28, 28\], the model \S+cifar\.json expects input \[3, 32, 32\]/,
   ],
   [
     'missing data folder',
@@ -377,7 +377,7 @@ const CASES: Case[] = [
           bytesOf(g('micro_mlp_step', 'init.safetensors')).subarray(0, 100),
         ),
       }),
-    /checkpoint \S+cut-header\.safetensors: header length \d+ runs past the end of the file \(100 bytes\)/,
+    /checkpoint \S+cut-header\.safetensors: not a safetensors file: its first 8 bytes give a header length of \d+, past the end of the file \(100 bytes\)/,
   ],
   [
     'weights cut inside the data',
@@ -395,7 +395,7 @@ const CASES: Case[] = [
     'weights shorter than a header',
     'eval',
     (f) => evalArgs(f, '--weights', file('tiny.safetensors', new Uint8Array(5))),
-    /checkpoint \S+tiny\.safetensors: truncated header: 5 bytes, need at least 8/,
+    /checkpoint \S+tiny\.safetensors: not a safetensors file: 5 bytes, too short for the 8-byte header length/,
   ],
   [
     'weights whose header length runs past the file',
@@ -407,7 +407,7 @@ const CASES: Case[] = [
           new Uint8Array([200, 0, 0, 0, 0, 0, 0, 0, 123, 125]),
         ),
       }),
-    /header-len\.safetensors: header length 200 runs past the end of the file/,
+    /header-len\.safetensors: not a safetensors file: its first 8 bytes give a header length of 200, past the end of the file/,
   ],
   [
     'batches whose header is not JSON',
@@ -843,7 +843,7 @@ describe('models that do not fit the adapter (WebGPU)', () => {
       'info refuses a model whose weights exceed a buffer',
       'info',
       () => ['--model', json('huge.json', HUGE)],
-      /model does not fit the adapter even at batch 1: tensor blocks\.1\.weight \[40000, 40000\] needs 6103\.52 MiB, more than the adapter's \d+\.\d\d MiB per buffer; shrink hidden\[1\] \(40000 wide, 40000 inputs\)/,
+      /model does not fit the adapter even at batch 1: tensor blocks\.1\.weight \[20000, 20000\] needs 1525\.88 MiB, more than the adapter's \d+\.\d\d MiB per buffer; shrink hidden\[1\] \(20000 wide, 20000 inputs\)/,
     ],
     [
       'info refuses a batch whose activations exceed a buffer',

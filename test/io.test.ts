@@ -152,12 +152,12 @@ describe('safetensors', () => {
     [
       'a file shorter than the length field',
       () => new Uint8Array(5),
-      /: truncated header: 5 bytes/,
+      /: not a safetensors file: 5 bytes, too short for the 8-byte header length$/,
     ],
     [
       'a header length past the end',
       () => raw({ w: t() }, 8, 1000),
-      /: header length 1000 runs past the end of the file/,
+      /: not a safetensors file: its first 8 bytes give a header length of 1000, past the end of the file \(70 bytes\)$/,
     ],
     [
       'a huge header length',
@@ -166,14 +166,18 @@ describe('safetensors', () => {
         new DataView(b.buffer).setUint32(4, 7, true);
         return b;
       },
-      /: header length \d+ is too large/,
+      /: not a safetensors file: its first 8 bytes give a header length of \d+, more than any header/,
     ],
     ['bad JSON', () => raw('{"w": {"dtype": "I32",', 8), /: header is not valid JSON/],
-    ['a header that is not an object', () => raw('[1, 2]', 8), /: header is not a JSON object$/],
+    [
+      'a header that is not an object',
+      () => raw('[1, 2]', 8),
+      /: not a safetensors file: the header is not a JSON object$/,
+    ],
     [
       'invalid UTF-8',
       () => raw('{"a":1}').map((v, i) => (i === 10 ? 0xff : v)),
-      /: header is not valid UTF-8$/,
+      /: not a safetensors file: the header is not valid UTF-8$/,
     ],
     [
       'a missing dtype',
@@ -365,7 +369,7 @@ describe('checkpoint', () => {
 
   it('rejects a malformed file under the checkpoint name', () => {
     expect(() => parseCheckpoint(new Uint8Array(3), spec, 'W.safetensors')).toThrow(
-      /^checkpoint W\.safetensors: truncated header/,
+      /^checkpoint W\.safetensors: not a safetensors file: 3 bytes/,
     );
   });
 

@@ -60,13 +60,13 @@ describe('plannedTensors', () => {
   );
 
   it('plans a model far too large to allocate without allocating it', () => {
-    const spec = parseModelSpec({ input: [1, 28, 28], classes: 10, hidden: [40000, 40000] });
+    const spec = parseModelSpec({ input: [1, 28, 28], classes: 10, hidden: [20000, 20000] });
     const planned = plannedTensors(spec, 64);
     expect(planned.find((t) => t.label === 'blocks.1.weight')).toEqual({
       label: 'blocks.1.weight',
-      shape: [40000, 40000],
+      shape: [20000, 20000],
       dtype: 'i32',
-      bytes: 6_400_000_000,
+      bytes: 1_600_000_000,
     });
   });
 });
@@ -109,9 +109,9 @@ describe('checkFits', () => {
   );
 
   it('a layer too large even at batch 1 names the spec field to shrink (MLP)', () => {
-    const spec = parseModelSpec({ input: [1, 28, 28], classes: 10, hidden: [40000, 40000] });
+    const spec = parseModelSpec({ input: [1, 28, 28], classes: 10, hidden: [20000, 20000] });
     expect(refusal(spec, 64, 128 * MiB)).toBe(
-      "model does not fit the adapter even at batch 1: tensor blocks.1.weight [40000, 40000] needs 6103.52 MiB, more than the adapter's 128.00 MiB per buffer; shrink hidden[1] (40000 wide, 40000 inputs)",
+      "model does not fit the adapter even at batch 1: tensor blocks.1.weight [20000, 20000] needs 1525.88 MiB, more than the adapter's 128.00 MiB per buffer; shrink hidden[1] (20000 wide, 20000 inputs)",
     );
     const first = parseModelSpec({ input: [1, 28, 28], classes: 10, hidden: [50000, 10] });
     expect(refusal(first, 1, 128 * MiB)).toMatch(

@@ -5,7 +5,7 @@
  * pipeline compiles, first step) apart from the warm rate (after warm-up steps), the cost of a
  * step from the model geometry, device memory, and where the time of a step goes per kernel.
  */
-import type { Backend, Program } from '../backend.ts';
+import type { Backend, Program, Tensor } from '../backend.ts';
 import { AUG_PARAMS, augmentPlan } from '../data/batches.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
 import { trainingStepOps } from '../model/geometry.ts';
@@ -111,6 +111,51 @@ export interface TrainingBenchResult {
   dispatchesPerStep: number;
   /** Kernel variant each GEMM op shape of the step ran with (WebGPU; tuned: from setTunedVariants). */
   variants: { key: string; variant: string; tuned: boolean }[];
+}
+
+/** Steps of random batches the source holds; the cursor wraps around them. */
+const CYCLE_STEPS = 64;
+/** Steps per submission of the timed loop. */
+const STEPS_PER_SUBMIT = 16;
+/**
+ * Submissions between waits for the queue: every WAIT_EVERY submissions the loop waits for the
+ * work submitted up to the previous wait, so at most 2·WAIT_EVERY submissions (and their error
+ * scopes) are in flight, whatever the number of steps, and the queue never runs dry.
+ */
+const WAIT_EVERY = 8;
+
+/**
+ * Runs `steps` training steps from the start of the source, in submissions of STEPS_PER_SUBMIT
+ * that never cross the end of the source's `cycle` (the cursor is rewound there), with bounded
+ * submissions in flight.
+ */
+async function runSteps(
+  backend: Backend,
+  program: Program,
+  cursor: Tensor,
+  steps: number,
+  cycle: number,
+): Promise<void> {
+  backend.write(cursor, [0]);
+  let pos = 0;
+  let submits = 0;
+  let previous: Promise<void> = Promise.resolve();
+  for (let done = 0; done < steps; ) {
+    if (pos === cycle) {
+      backend.write(cursor, [0]);
+      pos = 0;
+    }
+    const n = Math.min(STEPS_PER_SUBMIT, cycle - pos, steps - done);
+    backend.run(program, n);
+    done += n;
+    pos += n;
+    if (++submits % WAIT_EVERY === 0) {
+      await previous;
+      previous = backend.sync();
+    }
+  }
+  await previous;
+  await backend.sync();
 }
 
 function positiveInt(name: string, v: number, min = 1): number {
@@ -224,14 +269,14 @@ export async function benchTraining(
   try {
     const net = model.network(batch);
     const modelBytes = backend.bytesInUse() - before;
-    source = randomSource(
-      traced,
-      model.plan,
-      augment,
-      batch,
+    // The source holds a cycle of steps and the cursor is rewound after each, so its size (and
+    // the host arrays behind it) do not grow with --steps or --warmup.
+    // Kernel timing replays kernelReps steps without rewinding: the cycle covers them.
+    const cycle = Math.min(
       Math.max(1, warmup, steps, kernelReps),
-      seed,
+      Math.max(CYCLE_STEPS, kernelReps),
     );
+    source = randomSource(traced, model.plan, augment, batch, cycle, seed);
     const dataBytes = backend.bytesInUse() - before - modelBytes;
     const t1 = now();
     const program = net.recordTrainStep(source);
@@ -246,19 +291,11 @@ export async function benchTraining(
       backend.kind === 'webgpu' ? variantsInUse(model.plan, batch, tunedVariants()) : [];
 
     phase(`${warmup} warm-up steps`);
-    backend.write(net.cursor, [0]);
-    if (warmup > 0) {
-      backend.run(program, warmup);
-      await backend.sync();
-    }
+    if (warmup > 0) await runSteps(backend, program, net.cursor, warmup, cycle);
 
     phase(`${steps} timed steps`);
-    backend.write(net.cursor, [0]);
-    const chunk = 16;
     const s0 = now();
-    for (let done = 0; done < steps; done += chunk)
-      backend.run(program, Math.min(chunk, steps - done));
-    await backend.sync();
+    await runSteps(backend, program, net.cursor, steps, cycle);
     const elapsed = now() - s0;
 
     const calls = traced.traces.get(program) ?? [];

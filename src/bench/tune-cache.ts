@@ -16,6 +16,7 @@ import {
   setTunedVariants,
   variantsOf,
 } from '../kernels/gemm-tiles.ts';
+import { jsonProblemText, MAX_JSON_DEPTH, scanJson } from '../io/json.ts';
 
 /** Reads and writes the whole cache document (text). */
 export interface TuneStore {
@@ -82,6 +83,8 @@ function parse(store: TuneStore): TuneDocument {
   const empty: TuneDocument = { format: 'nitro-d tuned variants', version: 1, entries: {} };
   const text = store.load();
   if (text === undefined || text.trim() === '') return empty;
+  const problem = scanJson(text, MAX_JSON_DEPTH);
+  if (problem) throw new Error(`tuned variants ${store.where}: ${jsonProblemText(problem)}`);
   let doc: unknown;
   try {
     doc = JSON.parse(text);

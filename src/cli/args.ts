@@ -122,8 +122,9 @@ export function intFlag(
   if (!/^-?\d+$/.test(s))
     throw new UsageError(`${command}: --${name} must be an integer, got '${s}'`);
   const n = Number(s);
+  // The flag's own digits: a number beyond 2^53 would print rounded.
   if (n < min || n > max)
-    throw new UsageError(`${command}: --${name} must be in [${min}, ${max}], got ${n}`);
+    throw new UsageError(`${command}: --${name} must be in [${min}, ${max}], got ${s}`);
   return n;
 }
 

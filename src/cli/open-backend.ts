@@ -3,6 +3,7 @@ import type { Backend } from '../backend.ts';
 import {
   type BackendChoice,
   type BackendDecision,
+  type BackendKind,
   createBackend,
   resolveBackend,
 } from '../backends.ts';
@@ -23,15 +24,21 @@ export function backendLine(backend: Backend, decision: BackendDecision): string
   return `${decision.kind} on ${device}; ${why}`;
 }
 
-/** Resolves --backend (default `fallback`) and --verbose, then makes the backend. */
+/**
+ * Resolves --backend (default `fallback`) and --verbose, then makes the backend. `check` runs
+ * once the kind is known and before anything is allocated (the memory plan against the
+ * backend's capacity).
+ */
 export async function openBackend(
   command: string,
   flags: Record<string, unknown>,
   options: DeviceOptions = {},
   fallback: BackendChoice = 'auto',
+  check?: (kind: BackendKind) => void,
 ): Promise<OpenedBackend> {
   const verbose = Boolean(flags.verbose);
   const decision = await resolveBackend(backendFlag(command, flags, fallback), { verbose });
+  check?.(decision.kind);
   const backend = await createBackend(decision.kind, { ...options, verbose });
   return { backend, decision, line: backendLine(backend, decision) };
 }

@@ -2,12 +2,12 @@
  * The tuned-variant cache as a file (Node and Deno): tuned-variants.json in the user cache
  * folder (see ../cache-dir.ts). Written atomically.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../backend.ts';
 import { installTuned, type TuneStore } from '../bench/tune-cache.ts';
 import { cacheDir } from '../cache-dir.ts';
-import { writeFileAtomicSync } from '../io/files.ts';
+import { readTextFile, writeFileAtomicSync } from '../io/files.ts';
 
 export { cacheDir };
 
@@ -17,11 +17,10 @@ export function fileTuneStore(file = join(cacheDir(), 'tuned-variants.json')): T
     load: () => {
       if (!existsSync(file)) return undefined;
       try {
-        return readFileSync(file, 'utf8');
+        // A regular file of at most the JSON limit: never a FIFO or a device read without end.
+        return readTextFile(file);
       } catch (e) {
-        throw new Error(
-          `tuned variants ${file}: cannot read (${(e as Error).message.split('\n')[0]})`,
-        );
+        throw new Error(`tuned variants ${file}: ${(e as Error).message.split('\n')[0]}`);
       }
     },
     save: (text) => {

@@ -3,6 +3,7 @@
  * 1024 red, 1024 green, 1024 blue, each a 32x32 row-major plane, i.e. already [C, H, W].
  * The training set is data_batch_1.bin .. data_batch_5.bin, the test set test_batch.bin.
  */
+import { InputError } from '../io/errors.ts';
 
 export const CIFAR_SHAPE: [number, number, number] = [3, 32, 32];
 export const CIFAR_RECORD = 1 + 3 * 32 * 32;
@@ -22,13 +23,19 @@ export interface CifarRecords {
   labels: Int32Array;
 }
 
-/** Parses one CIFAR-10 binary file; errors name the file (and the record for a bad label). */
-export function parseCifar(bytes: Uint8Array, file = '<bytes>'): CifarRecords {
-  if (bytes.length === 0 || bytes.length % CIFAR_RECORD !== 0) {
-    throw new Error(
-      `cifar ${file}: size ${bytes.length} is not a positive multiple of the ${CIFAR_RECORD}-byte record`,
+/** A CIFAR-10 file holds a whole, positive number of records; checked before it is read. */
+export function checkCifarSize(size: number, file = '<bytes>'): void {
+  if (size === 0 || size % CIFAR_RECORD !== 0) {
+    throw new InputError(
+      `cifar ${file}: size ${size} is not a positive multiple of the ${CIFAR_RECORD}-byte record`,
+      file,
     );
   }
+}
+
+/** Parses one CIFAR-10 binary file; errors name the file (and the record for a bad label). */
+export function parseCifar(bytes: Uint8Array, file = '<bytes>'): CifarRecords {
+  checkCifarSize(bytes.length, file);
   const count = bytes.length / CIFAR_RECORD;
   const pixels = CIFAR_RECORD - 1;
   const images = new Int8Array(count * pixels);
@@ -36,7 +43,8 @@ export function parseCifar(bytes: Uint8Array, file = '<bytes>'): CifarRecords {
   for (let r = 0; r < count; r++) {
     const base = r * CIFAR_RECORD;
     const label = bytes[base];
-    if (label > 9) throw new Error(`cifar ${file}: record ${r} has label ${label}, expected 0..9`);
+    if (label > 9)
+      throw new InputError(`cifar ${file}: record ${r} has label ${label}, expected 0..9`, file);
     labels[r] = label;
     const out = r * pixels;
     for (let i = 0; i < pixels; i++) images[out + i] = bytes[base + 1 + i] - 128;

@@ -13,7 +13,8 @@ import {
   concatCifar,
   parseCifar,
 } from './cifar.ts';
-import { decodeIdxImages, decodeIdxLabels } from './idx.ts';
+import { decodeIdxImages, decodeIdxLabels, IDX_IMAGES, IDX_LABELS } from './idx.ts';
+import { InputError } from '../io/errors.ts';
 
 /** Images (pixel - 128, [N, C, H, W]) and labels in memory: what training and evaluation read. */
 export interface Dataset {
@@ -46,7 +47,10 @@ export function sampleSize(ds: Pick<Dataset, 'shape'>): number {
 function checkLabels(labels: ArrayLike<number>, classes: number, file: string): void {
   for (let i = 0; i < labels.length; i++) {
     if (labels[i] >= classes)
-      throw new Error(`${file}: label ${labels[i]} at ${i} is not below ${classes} classes`);
+      throw new InputError(
+        `${file}: label ${labels[i]} at ${i} is not below ${classes} classes`,
+        file,
+      );
   }
 }
 
@@ -63,8 +67,9 @@ export async function datasetFromIdx(
   const img = await decodeIdxImages(imageBytes, imagesFile);
   const lab = await decodeIdxLabels(labelBytes, labelsFile);
   if (lab.length !== img.count) {
-    throw new Error(
+    throw new InputError(
       `${name}: ${imagesFile} has ${img.count} images but ${labelsFile} has ${lab.length} labels`,
+      labelsFile,
     );
   }
   checkLabels(lab, classes, labelsFile);
@@ -122,13 +127,15 @@ async function findIdxFiles(
 }
 
 async function loadIdxSplit(name: string, dir: string, hint: string): Promise<DataSplit> {
-  const { readFileBytes } = await import('../io/files.ts');
+  const { readIdxFile } = await import('../io/files.ts');
   const f = await findIdxFiles(name, dir, hint);
   const load = async (images: string, labels: string, split: string) =>
-    datasetFromIdx(`${name}/${split}`, await readFileBytes(images), await readFileBytes(labels), {
-      images,
-      labels,
-    });
+    datasetFromIdx(
+      `${name}/${split}`,
+      readIdxFile(images, IDX_IMAGES),
+      readIdxFile(labels, IDX_LABELS),
+      { images, labels },
+    );
   const train = await load(f.trainImages, f.trainLabels, 'train');
   const test = await load(f.testImages, f.testLabels, 'test');
   return { train, test };
@@ -150,7 +157,7 @@ export function loadMnist(dir: string): Promise<DataSplit> {
 
 /** CIFAR-10 binary version from `dir` or its cifar-10-batches-bin subfolder. */
 export async function loadCifar10(dir: string): Promise<DataSplit> {
-  const { isDirectory, isFile, readFileBytes } = await import('../io/files.ts');
+  const { isDirectory, isFile, readCifarFile } = await import('../io/files.ts');
   const hint =
     'pass --data DIR with data_batch_1.bin .. data_batch_5.bin and test_batch.bin (CIFAR-10 binary version)';
   if (!isDirectory(dir)) throw new Error(`cifar10: data directory ${dir} does not exist; ${hint}`);
@@ -160,7 +167,7 @@ export async function loadCifar10(dir: string): Promise<DataSplit> {
   const missing = names.filter((n) => !isFile(join(base, n)));
   if (missing.length > 0) throw new Error(`cifar10: ${base} lacks ${missing.join(', ')}; ${hint}`);
   const read = async (n: string) => ({
-    bytes: await readFileBytes(join(base, n)),
+    bytes: readCifarFile(join(base, n)),
     file: join(base, n),
   });
   const trainParts = [];

@@ -6,6 +6,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
+import { checkCifarSize } from '../data/cifar.ts';
+import { idxDeclaredBytes, isGzip } from '../data/idx.ts';
+import { type FileKind, InputError, MAX_FILE_BYTES } from './errors.ts';
+import { parseJson } from './json.ts';
+import { type ParseOptions, parseSafetensorsHeader, safetensorsHeaderEnd } from './safetensors.ts';
+
+export { InputError } from './errors.ts';
 
 /** Bytes written per write call; a failure between two chunks must not leave a partial file. */
 const CHUNK = 1 << 20;
@@ -30,27 +37,171 @@ function reason(e: unknown): string {
   }
 }
 
-export function readFileBytesSync(file: string): Uint8Array {
-  try {
-    const buf = fs.readFileSync(file);
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  } catch (e) {
-    throw new Error(`cannot read ${file}: ${reason(e)}`);
+const KIND_NAMES: Record<FileKind, string> = {
+  json: 'a JSON file',
+  safetensors: 'a safetensors file',
+  idx: 'an IDX file',
+  idxGz: 'a gzip-compressed IDX file',
+  cifar: 'a CIFAR-10 batch file',
+};
+
+function statKind(st: fs.Stats): string {
+  if (st.isDirectory()) return 'is a directory';
+  if (st.isFIFO()) return 'is a FIFO (named pipe), not a regular file';
+  if (st.isCharacterDevice()) return 'is a character device, not a regular file';
+  if (st.isBlockDevice()) return 'is a block device, not a regular file';
+  if (st.isSocket()) return 'is a socket, not a regular file';
+  return 'is not a regular file';
+}
+
+/**
+ * A regular file opened for reading, its size checked against the limit of its kind. Anything
+ * else (a directory, a FIFO, /dev/zero) is refused before it is opened, so nothing blocks or
+ * reads without end.
+ */
+export class InputFile {
+  private constructor(
+    readonly file: string,
+    private fd: number,
+    readonly size: number,
+  ) {}
+
+  static open(file: string, kind: FileKind): InputFile {
+    let fd: number | undefined;
+    try {
+      const st = fs.statSync(file);
+      if (!st.isFile()) throw new InputError(`cannot read ${file}: ${statKind(st)}`, file);
+      // O_NONBLOCK: should the path turn into a FIFO after the stat, opening it does not wait.
+      fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+      const size = fs.fstatSync(fd).size;
+      if (!fs.fstatSync(fd).isFile())
+        throw new InputError(`cannot read ${file}: is not a regular file`, file);
+      const limit = MAX_FILE_BYTES[kind];
+      if (size > limit)
+        throw new InputError(
+          `cannot read ${file}: ${size} bytes, more than the ${limit}-byte limit for ${KIND_NAMES[kind]}`,
+          file,
+        );
+      const opened = new InputFile(file, fd, size);
+      fd = undefined;
+      return opened;
+    } catch (e) {
+      if (fd !== undefined) fs.closeSync(fd);
+      if (e instanceof InputError) throw e;
+      throw new InputError(`cannot read ${file}: ${reason(e)}`, file);
+    }
   }
+
+  /** `length` bytes from `offset` (fewer only if the file shrank meanwhile: then an error). */
+  read(offset: number, length: number): Uint8Array {
+    const out = new Uint8Array(Math.max(0, Math.min(length, this.size - offset)));
+    let done = 0;
+    try {
+      while (done < out.length) {
+        const n = fs.readSync(this.fd, out, done, out.length - done, offset + done);
+        if (n === 0) break;
+        done += n;
+      }
+    } catch (e) {
+      throw new InputError(`cannot read ${this.file}: ${reason(e)}`, this.file);
+    }
+    if (done < out.length)
+      throw new InputError(
+        `cannot read ${this.file}: it shrank to ${offset + done} bytes while being read`,
+        this.file,
+      );
+    return out;
+  }
+
+  readAll(): Uint8Array {
+    return this.read(0, this.size);
+  }
+
+  close(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {}
+  }
+}
+
+function withInput<T>(file: string, kind: FileKind, use: (f: InputFile) => T): T {
+  const f = InputFile.open(file, kind);
+  try {
+    return use(f);
+  } finally {
+    f.close();
+  }
+}
+
+/** Whole regular file as bytes, at most the limit of its kind; errors read "cannot read FILE: ...". */
+export function readFileBytesSync(file: string, kind: FileKind = 'safetensors'): Uint8Array {
+  return withInput(file, kind, (f) => f.readAll());
 }
 
 /** Whole file as bytes; a missing file gives "cannot read FILE: no such file". */
-export async function readFileBytes(file: string): Promise<Uint8Array> {
-  try {
-    const buf = await fs.promises.readFile(file);
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  } catch (e) {
-    throw new Error(`cannot read ${file}: ${reason(e)}`);
-  }
+export async function readFileBytes(
+  file: string,
+  kind: FileKind = 'safetensors',
+): Promise<Uint8Array> {
+  return readFileBytesSync(file, kind);
 }
 
 export function readTextFile(file: string): string {
-  return new TextDecoder().decode(readFileBytesSync(file));
+  const bytes = readFileBytesSync(file, 'json');
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new InputError(`${file}: not a text file (invalid UTF-8)`, file);
+  }
+}
+
+/** A JSON file (at most MAX_FILE_BYTES.json, nesting and duplicate keys checked). */
+export function readJsonFile(file: string, what = file): unknown {
+  return parseJson(readTextFile(file), file, { what });
+}
+
+/**
+ * A safetensors file whose header is read and checked first: the file's size must be what the
+ * header accounts for before its data is read. The bytes are returned for the full parser.
+ */
+export function readSafetensorsFile(file: string, options: ParseOptions = {}): Uint8Array {
+  const opts = { ...options, file };
+  return withInput(file, 'safetensors', (f) => {
+    const dataStart = safetensorsHeaderEnd(f.read(0, 8), f.size, opts);
+    parseSafetensorsHeader(f.read(0, dataStart), f.size, opts);
+    return f.readAll();
+  });
+}
+
+/**
+ * An IDX file, raw or gzip: a raw file's size must match the dimensions of its header before
+ * the data is read; a compressed one is read whole (at most MAX_FILE_BYTES.idxGz) and inflated
+ * later up to its declared size only.
+ */
+export function readIdxFile(file: string, expect?: number): Uint8Array {
+  return withInput(file, 'idx', (f) => {
+    const first = f.read(0, Math.min(4, f.size));
+    if (isGzip(first)) {
+      const limit = MAX_FILE_BYTES.idxGz;
+      if (f.size > limit)
+        throw new InputError(
+          `cannot read ${file}: ${f.size} bytes, more than the ${limit}-byte limit for ${KIND_NAMES.idxGz}`,
+          file,
+        );
+      return f.readAll();
+    }
+    const headerBytes = first.length === 4 ? 4 + 4 * first[3] : first.length;
+    idxDeclaredBytes(f.read(0, Math.min(headerBytes, f.size)), file, expect, f.size);
+    return f.readAll();
+  });
+}
+
+/** A CIFAR-10 binary file, its size checked (a whole number of records) before it is read. */
+export function readCifarFile(file: string): Uint8Array {
+  return withInput(file, 'cifar', (f) => {
+    checkCifarSize(f.size, file);
+    return f.readAll();
+  });
 }
 
 /** True when `file` exists and is a regular file. */

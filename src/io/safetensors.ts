@@ -6,6 +6,8 @@
  * to the data section) and may hold "__metadata__": {string: string}.
  * Tensor values are returned as Int32Array whatever the stored integer dtype.
  */
+import { InputError } from './errors.ts';
+import { jsonProblemText, scanJson } from './json.ts';
 
 /** Integer dtypes this reader can widen to int32. */
 export type SafetensorsDType = 'I8' | 'U8' | 'I16' | 'U16' | 'I32';
@@ -31,13 +33,13 @@ export interface ParseOptions {
 }
 
 /** A malformed or unexpected safetensors file. `tensor` is set when one tensor is at fault. */
-export class SafetensorsError extends Error {
+export class SafetensorsError extends InputError {
   constructor(
     message: string,
-    readonly file: string,
+    file: string,
     readonly tensor?: string,
   ) {
-    super(message);
+    super(message, file);
     this.name = 'SafetensorsError';
   }
 }
@@ -46,6 +48,8 @@ const ITEM_BYTES: Record<SafetensorsDType, number> = { I8: 1, U8: 1, I16: 2, U16
 const KNOWN = new Set(Object.keys(ITEM_BYTES));
 /** Headers larger than this are refused before decoding (guards against absurd lengths). */
 const MAX_HEADER = 100 * 1024 * 1024;
+/** A header is an object of objects holding a shape array: three levels, with room to spare. */
+const MAX_HEADER_DEPTH = 8;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** "[100, 784]": the shape notation of every error message. */
@@ -53,34 +57,90 @@ export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-/** Reads a safetensors file with the checks docs/contract.md §2 asks for; errors name the file and tensor. */
-export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}): SafetensorsFile {
+/** One tensor of a parsed header: offsets relative to the data section. */
+export interface HeaderEntry {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+export interface SafetensorsHeader {
+  /** Bytes before the data section (8 + the JSON header's length). */
+  dataStart: number;
+  entries: HeaderEntry[];
+  metadata: Record<string, string>;
+}
+
+function failer(options: ParseOptions) {
   const file = options.file ?? '<bytes>';
   const prefix = `${options.kind ?? 'safetensors'} ${file}`;
-  const accepted = new Set<string>(options.dtypes ?? ['I32']);
-  const fail = (what: string, tensor?: string): never => {
+  return (what: string, tensor?: string): never => {
     throw new SafetensorsError(
       tensor === undefined ? `${prefix}: ${what}` : `${prefix}: tensor ${tensor}: ${what}`,
       file,
       tensor,
     );
   };
+}
 
-  if (bytes.length < 8) fail(`truncated header: ${bytes.length} bytes, need at least 8`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const lo = view.getUint32(0, true);
-  const hi = view.getUint32(4, true);
-  const headerLength = hi * 0x100000000 + lo;
-  if (headerLength > MAX_HEADER) fail(`header length ${headerLength} is too large`);
-  if (8 + headerLength > bytes.length) {
-    fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes)`);
+/**
+ * Bytes before the data section, from the first 8 bytes of a file of `fileLength` bytes. A
+ * length that cannot be a header (larger than the file or than any header) means the file is
+ * not safetensors at all.
+ */
+export function safetensorsHeaderEnd(
+  first: Uint8Array,
+  fileLength: number,
+  options: ParseOptions = {},
+): number {
+  const fail = failer(options);
+  if (first.length < 8 || fileLength < 8)
+    fail(`not a safetensors file: ${fileLength} bytes, too short for the 8-byte header length`);
+  const view = new DataView(first.buffer, first.byteOffset, 8);
+  // u64 as a bigint, so a length beyond 2^53 is printed exactly.
+  const headerLength = view.getBigUint64(0, true);
+  if (headerLength > BigInt(Math.min(MAX_HEADER, fileLength - 8))) {
+    const where =
+      headerLength > BigInt(MAX_HEADER)
+        ? `more than any header (${MAX_HEADER} bytes)`
+        : `past the end of the file (${fileLength} bytes)`;
+    fail(
+      `not a safetensors file: its first 8 bytes give a header length of ${headerLength}, ${where}`,
+    );
   }
+  return 8 + Number(headerLength);
+}
+
+/**
+ * Parses and checks the header of a safetensors file of `fileLength` bytes whose first bytes
+ * (at least up to the end of the header) are `head`: every tensor's dtype, shape and offsets,
+ * duplicates, overlaps, and that the tensors cover the data section exactly. Reads no data, so a
+ * file's size can be checked against its header before the data is read.
+ */
+export function parseSafetensorsHeader(
+  head: Uint8Array,
+  fileLength: number,
+  options: ParseOptions = {},
+): SafetensorsHeader {
+  const fail = failer(options);
+  const accepted = new Set<string>(options.dtypes ?? ['I32']);
+  const dataStart = safetensorsHeaderEnd(head, fileLength, options);
+  if (head.length < dataStart)
+    fail(`header runs past the ${head.length} bytes given (needs ${dataStart})`);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(8, dataStart));
   } catch {
-    return fail('header is not valid UTF-8');
+    return fail('not a safetensors file: the header is not valid UTF-8');
   }
+  if (!text.trimStart().startsWith('{'))
+    fail('not a safetensors file: the header is not a JSON object');
+  const problem = scanJson(text, MAX_HEADER_DEPTH);
+  if (problem?.kind === 'duplicate' && problem.depth === 1)
+    fail('listed twice in the header', problem.key);
+  if (problem) fail(`header: ${jsonProblemText(problem)}`);
   let header: unknown;
   try {
     header = JSON.parse(text);
@@ -89,16 +149,9 @@ export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}):
   }
   if (!isPlainObject(header)) return fail('header is not a JSON object');
 
-  const dataStart = 8 + headerLength;
-  const dataLength = bytes.length - dataStart;
+  const dataLength = fileLength - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: {
-    name: string;
-    dtype: SafetensorsDType;
-    shape: number[];
-    begin: number;
-    end: number;
-  }[] = [];
+  const entries: HeaderEntry[] = [];
 
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
@@ -125,7 +178,7 @@ export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}):
     for (const d of shape) {
       if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
         fail(
-          `shape ${JSON.stringify(shape)} has a dimension that is not a non-negative integer`,
+          `shape ${oneLine(JSON.stringify(shape)).slice(0, 80)} has a dimension that is not a non-negative integer`,
           name,
         );
       }
@@ -137,7 +190,7 @@ export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}):
       !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)
     ) {
       return fail(
-        `data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`,
+        `data_offsets ${oneLine(JSON.stringify(offsets) ?? String(offsets)).slice(0, 80)} is not a pair of non-negative integers`,
         name,
       );
     }
@@ -149,28 +202,48 @@ export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}):
         name,
       );
     }
-    const elements = (shape as number[]).reduce((a, b) => a * b, 1);
+    // Exact in doubles only while below 2^53: a larger product cannot match the offsets anyway.
+    let elements = 1;
+    for (const d of shape as number[]) elements *= d;
     const need = elements * ITEM_BYTES[dtype as SafetensorsDType];
     if (end - begin !== need) {
+      const needText = Number.isSafeInteger(need) ? String(need) : 'more than 2^53';
       fail(
-        `data_offsets [${begin}, ${end}] hold ${end - begin} bytes, shape ${formatShape(shape as number[])} ${dtype} needs ${need}`,
+        `data_offsets [${begin}, ${end}] hold ${end - begin} bytes, shape ${formatShape(shape as number[])} ${dtype} needs ${needText}`,
         name,
       );
     }
     entries.push({ name, dtype: dtype as SafetensorsDType, shape: shape as number[], begin, end });
   }
 
-  // Overlap check on the sorted extents (empty tensors occupy nothing).
+  // Overlaps, holes and coverage on the sorted extents (empty tensors occupy nothing): the
+  // tensors must fill the data section exactly.
   const extents = entries.filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < extents.length; i++) {
-    if (extents[i].begin < extents[i - 1].end) {
+  for (let i = 0; i < extents.length; i++) {
+    const end = i > 0 ? extents[i - 1].end : 0;
+    if (extents[i].begin < end) {
       fail(
         `data_offsets [${extents[i].begin}, ${extents[i].end}] overlap tensor ${extents[i - 1].name}`,
         extents[i].name,
       );
     }
+    if (extents[i].begin > end)
+      fail(
+        `data_offsets [${extents[i].begin}, ${extents[i].end}] leave a hole of ${extents[i].begin - end} bytes before it`,
+        extents[i].name,
+      );
   }
+  const used = extents.length ? extents[extents.length - 1].end : 0;
+  if (used < dataLength)
+    fail(
+      `${dataLength - used} bytes after the last tensor's data (the file has ${fileLength} bytes, the header accounts for ${dataStart + used})`,
+    );
+  return { dataStart, entries, metadata };
+}
 
+export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}): SafetensorsFile {
+  const { dataStart, entries, metadata } = parseSafetensorsHeader(bytes, bytes.length, options);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tensors = new Map<string, SafetensorsTensor>();
   for (const t of entries) {
     tensors.set(t.name, {

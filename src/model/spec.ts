@@ -19,10 +19,17 @@
  * `hidden` dropout the features must end with a conv block followed by a pool, the only
  * layout in which the reference's "before the last feature layer" is a block output.
  */
+import { InputError } from '../io/errors.ts';
 import { newerVersionMessage, SPEC_VERSION } from '../io/formats.ts';
-import { headPooling } from './geometry.ts';
+import { headPooling, modelGeometry } from './geometry.ts';
 
 export const I32_MAX = 0x7fffffff;
+
+/**
+ * Most parameters a model may have: 2^29 int32 weights make a 2 GiB checkpoint, the largest
+ * file the readers accept (and far beyond what either backend trains).
+ */
+export const MAX_PARAMETERS = 2 ** 29;
 
 /** NITRO-ReLU inverse slopes with a published mean-correction constant (docs/algorithm.md §1.3). */
 export const SLOPE_INVS = [3, 4, 5, 7, 8, 10, 15, 16, 20] as const;
@@ -105,13 +112,15 @@ export function dropoutMultiplier(permille: number): number {
   return Math.trunc(1_000_000 / (1000 - permille));
 }
 
-export class ModelSpecError extends Error {
+export class ModelSpecError extends InputError {
   constructor(
     message: string,
     /** Field path, e.g. "training.lrInv" or "features[2]"; "" for the spec as a whole. */
     readonly field: string,
+    /** The spec's source (its file), as named at the start of the message. */
+    source = 'model spec',
   ) {
-    super(message);
+    super(message, source);
     this.name = 'ModelSpecError';
   }
 }
@@ -140,7 +149,7 @@ const DROPOUT_KEYS = ['features', 'hidden'];
  */
 export function parseModelSpec(json: unknown, source = 'model spec'): ModelSpec {
   const fail = (field: string, message: string): never => {
-    throw new ModelSpecError(`${source}: ${message}`, field);
+    throw new ModelSpecError(`${source}: ${message}`, field, source);
   };
 
   const obj = (v: unknown, field: string): Record<string, unknown> => {
@@ -391,6 +400,16 @@ function checkGeometry(spec: ModelSpec, fail: (field: string, message: string) =
       `the output layer's fan-in ${inFeatures} makes its scaling factor overflow i32`,
     );
 
+  const g = modelGeometry(spec);
+  if (g.cost.parameters > MAX_PARAMETERS) {
+    const largest = g.parameters.reduce((a, p) => (p.size > a.size ? p : a));
+    const field = layerField(spec, largest.block, largest.role);
+    fail(
+      field,
+      `the model has ${g.cost.parameters} parameters (${(g.cost.parameters / 2 ** 28).toFixed(1)} GiB as int32), more than the ${MAX_PARAMETERS} a checkpoint can hold; the largest, ${largest.name} [${largest.shape.join(', ')}], comes from ${field}`,
+    );
+  }
+
   const fc = spec.dropout?.hidden ?? 0;
   if (fc > 0 && spec.features.length > 0) {
     const n = spec.features.length;
@@ -401,6 +420,18 @@ function checkGeometry(spec: ModelSpec, fail: (field: string, message: string) =
       );
     }
   }
+}
+
+/** The spec field that sizes block `block`'s tensors (the output layer: the last block's width). */
+function layerField(spec: ModelSpec, block: number | undefined, role: string): string {
+  const convs = spec.features.filter(isConv).length;
+  const b = role === 'output' || block === undefined ? convs + spec.hidden.length - 1 : block;
+  if (role === 'head' && b < convs) return 'headDim';
+  if (b < convs) {
+    let seen = -1;
+    return `features[${spec.features.findIndex((f) => isConv(f) && ++seen === b)}]`;
+  }
+  return b - convs >= 0 ? `hidden[${b - convs}]` : 'input';
 }
 
 function show(v: unknown): string {

@@ -36,11 +36,14 @@ export function checkDataMatchesModel(
   shape: readonly number[],
   spec: ModelSpec,
   source: string,
+  where: { split?: 'training' | 'test'; path?: string } = {},
 ): void {
   const expected = planFromSpec(spec).input;
   if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) {
+    const split = where.split ? ` ${where.split}` : '';
+    const path = where.path ? ` in ${where.path}` : '';
     throw new Error(
-      `${dataset} samples are [${shape.join(', ')}], ${source} expects input [${expected.join(', ')}] (pick the data with --dataset and --data)`,
+      `${dataset}${split} samples${path} are [${shape.join(', ')}], ${source} expects input [${expected.join(', ')}] (pick the data with --dataset and --data)`,
     );
   }
 }

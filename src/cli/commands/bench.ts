@@ -5,7 +5,11 @@
 import { formatTrainingBench } from '../../bench/format.ts';
 import { benchTraining } from '../../bench/training.ts';
 import type { KernelTiming } from '../../bench/util.ts';
-import { presetNames } from '../../model/presets.ts';
+import { WebGPUBackend } from '../../gpu/webgpu-backend.ts';
+import { getPreset, presetNames } from '../../model/presets.ts';
+import { checkCapacity, datasetBytes } from '../../train/capacity.ts';
+import { checkFits } from '../../train/memory.ts';
+import { capacityFor, MEMORY_FLAG, MEMORY_HELP } from '../memory-limit.ts';
 import { formatVariantsInUse } from '../../bench/tune.ts';
 import { loadTunedForCommand } from '../tune-store.ts';
 import {
@@ -30,7 +34,8 @@ ${BACKEND_HELP}
                          fewer when they pass 10 s)
   --seed S               seed of the weights and random batches (default 1)
   --no-tuned             ignore the kernel variants \`nitro-d tune\` cached for this adapter
-  --json                 print one JSON object`;
+  --json                 print one JSON object
+${MEMORY_HELP}`;
 
 export const BENCH_FLAGS = {
   preset: { type: 'string' },
@@ -43,6 +48,7 @@ export const BENCH_FLAGS = {
   json: { type: 'boolean' },
   'no-tuned': { type: 'boolean' },
   ...BACKEND_FLAG,
+  ...MEMORY_FLAG,
 } as const;
 
 export async function benchCommand(argv: string[]): Promise<number> {
@@ -51,7 +57,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const batch = flags.batch === undefined ? undefined : intFlag('bench', flags, 'batch', 64);
   const steps = intFlag('bench', flags, 'steps', 20);
   const warmup = intFlag('bench', flags, 'warmup', 2, 0);
-  const kernelReps = intFlag('bench', flags, 'kernel-reps', 3);
+  const kernelReps = intFlag('bench', flags, 'kernel-reps', 3, 1, 10_000);
   const seed = intFlag('bench', flags, 'seed', 1, 0);
   const kernelTiming = choiceFlag<KernelTiming>(
     'bench',
@@ -60,11 +66,20 @@ export async function benchCommand(argv: string[]): Promise<number> {
     ['auto', 'timestamps', 'solo', 'none'],
     'auto',
   );
-  const { backend, line } = await openBackend('bench', flags, {
-    timestamps: kernelTiming === 'auto' || kernelTiming === 'timestamps',
-  });
+  const spec = getPreset(preset).spec;
+  const planBatch = batch ?? getPreset(preset).protocol.batch;
+  // The random source holds two batches of samples.
+  const extraBytes = (b: number) => datasetBytes(2 * b, spec.input);
+  const { backend, line } = await openBackend(
+    'bench',
+    flags,
+    { timestamps: kernelTiming === 'auto' || kernelTiming === 'timestamps' },
+    'auto',
+    (kind) => checkCapacity(spec, planBatch, capacityFor('bench', flags, kind), { extraBytes }),
+  );
   console.error(`bench: backend ${line}`);
   try {
+    if (backend instanceof WebGPUBackend) checkFits(spec, planBatch, backend.device.limits);
     const tuned = loadTunedForCommand(backend, Boolean(flags['no-tuned']));
     if (tuned) console.error(`bench: ${tuned}`);
     const result = await benchTraining(backend, {

@@ -3,11 +3,17 @@
  * a model and write safetensors. Both backends write the same bytes.
  */
 import { parseBatches, parseInputs } from '../../io/batches.ts';
-import { readFileBytes, readTextFile, writeFileAtomic } from '../../io/files.ts';
+import { parseCheckpoint } from '../../io/checkpoint.ts';
+import { readJsonFile, readSafetensorsFile, writeFileAtomic } from '../../io/files.ts';
 import { serializeSafetensors, type TensorToWrite } from '../../io/safetensors.ts';
 import { Model } from '../../model/model.ts';
 import { type ModelSpec, parseModelSpec } from '../../model/spec.ts';
+import { WebGPUBackend } from '../../gpu/webgpu-backend.ts';
+import { checkCapacity, datasetBytes } from '../../train/capacity.ts';
+import { checkFits } from '../../train/memory.ts';
+import { planFromSpec } from '../../train/plan.ts';
 import { BACKEND_FLAG, BACKEND_HELP, parseFlags, requireString } from '../args.ts';
+import { capacityFor, MEMORY_FLAG, MEMORY_HELP } from '../memory-limit.ts';
 import { openBackend } from '../open-backend.ts';
 
 export const STEP_FLAGS = {
@@ -16,6 +22,7 @@ export const STEP_FLAGS = {
   batches: { type: 'string' },
   out: { type: 'string' },
   ...BACKEND_FLAG,
+  ...MEMORY_FLAG,
 } as const;
 
 export const STEP_HELP = `run training steps on pre-made batches and write the weights after them
@@ -23,7 +30,8 @@ export const STEP_HELP = `run training steps on pre-made batches and write the w
   --weights W            the starting weights (safetensors)
   --batches B            the batches (safetensors: x, y)
   --out OUT              where the weights after the steps go (safetensors)
-${BACKEND_HELP}`;
+${BACKEND_HELP}
+${MEMORY_HELP}`;
 
 export const PREDICT_FLAGS = {
   model: { type: 'string' },
@@ -31,6 +39,7 @@ export const PREDICT_FLAGS = {
   input: { type: 'string' },
   out: { type: 'string' },
   ...BACKEND_FLAG,
+  ...MEMORY_FLAG,
 } as const;
 
 export const PREDICT_HELP = `predict inputs: write the logits and every head's scores
@@ -38,28 +47,46 @@ export const PREDICT_HELP = `predict inputs: write the logits and every head's s
   --weights W            the weights (safetensors)
   --input X              the inputs (safetensors: x)
   --out P                where logits and heads.N go (safetensors)
-${BACKEND_HELP}`;
+${BACKEND_HELP}
+${MEMORY_HELP}`;
 
 export function loadSpec(file: string): ModelSpec {
-  const text = readTextFile(file);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${file}: invalid JSON: ${(e as Error).message}`);
-  }
-  return parseModelSpec(json, file);
+  return parseModelSpec(readJsonFile(file, `model spec ${file}`), file);
 }
 
-/** Reads spec and weights first (cheap, validates everything), then creates the backend. */
-async function loadModel(flags: Record<string, unknown>, command: string) {
+/** Spec and checkpoint, read and checked before any backend exists. */
+function loadModelFiles(flags: Record<string, unknown>, command: string) {
   const spec = loadSpec(requireString(command, flags, 'model'));
+  const plan = planFromSpec(spec);
   const weightsFile = requireString(command, flags, 'weights');
-  const weightBytes = await readFileBytes(weightsFile);
-  const { backend, line } = await openBackend(command, flags);
+  const ckpt = parseCheckpoint(
+    readSafetensorsFile(weightsFile, { kind: 'checkpoint' }),
+    plan.parameters,
+    weightsFile,
+  );
+  return { spec, plan, weights: ckpt.tensors };
+}
+
+/**
+ * Every file is read and checked, and the memory plan held against the backend's capacity,
+ * before the backend is created: a bad file gives its one-line error and nothing else (no
+ * device, no driver messages).
+ */
+async function openModel(
+  flags: Record<string, unknown>,
+  command: string,
+  spec: ModelSpec,
+  weights: Map<string, Int32Array>,
+  batch: number,
+  extraBytes = 0,
+) {
+  const { backend, line } = await openBackend(command, flags, {}, 'auto', (kind) =>
+    checkCapacity(spec, batch, capacityFor(command, flags, kind), { extraBytes }),
+  );
   if (flags.verbose) console.error(`${command}: backend ${line}`);
   try {
-    return { backend, model: Model.fromCheckpoint(backend, spec, weightBytes, weightsFile) };
+    if (backend instanceof WebGPUBackend) checkFits(spec, batch, backend.device.limits);
+    return { backend, model: Model.create(backend, spec, { weights }) };
   } catch (e) {
     backend.destroy();
     throw e;
@@ -70,13 +97,15 @@ export async function stepCommand(argv: string[]): Promise<number> {
   const flags = parseFlags('step', argv, STEP_FLAGS);
   const batchesFile = requireString('step', flags, 'batches');
   const out = requireString('step', flags, 'out');
-  const batchBytes = await readFileBytes(batchesFile);
-  const { backend, model } = await loadModel(flags, 'step');
+  const { spec, plan, weights } = loadModelFiles(flags, 'step');
+  const b = parseBatches(readSafetensorsFile(batchesFile, { kind: 'batches' }), batchesFile, {
+    shape: plan.input,
+    classes: plan.classes,
+  });
+  // Every step's batch is uploaded at once.
+  const uploaded = datasetBytes(b.steps * b.batch, b.shape);
+  const { backend, model } = await openModel(flags, 'step', spec, weights, b.batch, uploaded);
   try {
-    const b = parseBatches(batchBytes, batchesFile, {
-      shape: model.plan.input,
-      classes: model.plan.classes,
-    });
     await model.trainOnBatches(b.x, b.y, b.steps, b.batch);
     await writeFileAtomic(out, await model.toCheckpoint({ steps: String(b.steps) }));
     return 0;
@@ -89,10 +118,14 @@ export async function predictCommand(argv: string[]): Promise<number> {
   const flags = parseFlags('predict', argv, PREDICT_FLAGS);
   const inputFile = requireString('predict', flags, 'input');
   const out = requireString('predict', flags, 'out');
-  const inputBytes = await readFileBytes(inputFile);
-  const { backend, model } = await loadModel(flags, 'predict');
+  const { spec, plan, weights } = loadModelFiles(flags, 'predict');
+  const inputs = parseInputs(readSafetensorsFile(inputFile, { kind: 'input' }), inputFile, {
+    shape: plan.input,
+  });
+  // Model.predict runs batches of at most 256.
+  const batch = Math.min(inputs.count, 256);
+  const { backend, model } = await openModel(flags, 'predict', spec, weights, batch);
   try {
-    const inputs = parseInputs(inputBytes, inputFile, { shape: model.plan.input });
     const n = inputs.count;
     const { logits, heads } = await model.predict(inputs.x, n);
     const C = model.plan.classes;

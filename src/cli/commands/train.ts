@@ -8,13 +8,16 @@ import { basename, dirname, join, resolve } from 'node:path';
 import process from 'node:process';
 import type { Backend } from '../../backend.ts';
 import { type BackendChoice, createBackend, resolveBackend } from '../../backends.ts';
-import type { DataSplit } from '../../data/dataset.ts';
+import { type DataSplit, FASHION_MNIST_DIR } from '../../data/dataset.ts';
 import type { NormStats } from '../../data/normalize.ts';
 import { loadCommandData } from '../../data/sources.ts';
 import { adapterName } from '../../gpu/device.ts';
 import { WebGPUBackend } from '../../gpu/webgpu-backend.ts';
 import { parseCheckpoint } from '../../io/checkpoint.ts';
-import { readFileBytes, writeFileAtomic } from '../../io/files.ts';
+import { InputError, readSafetensorsFile, writeFileAtomic } from '../../io/files.ts';
+import { parseJson } from '../../io/json.ts';
+import { checkCapacity, datasetBytes } from '../../train/capacity.ts';
+import { capacityFor, MEMORY_FLAG, MEMORY_HELP } from '../memory-limit.ts';
 import { Model } from '../../model/model.ts';
 import { type DatasetName, getPreset, type Preset } from '../../model/presets.ts';
 import {
@@ -36,6 +39,7 @@ import {
 import {
   type EpochResult,
   epochFromSummary,
+  evalBatchFor,
   snapshotCheckpoint,
   stepsPerEpoch,
   Trainer,
@@ -88,6 +92,7 @@ export const TRAIN_FLAGS = {
   quiet: { type: 'boolean' },
   'no-tuned': { type: 'boolean' },
   ...BACKEND_FLAG,
+  ...MEMORY_FLAG,
 } as const;
 
 export const TRAIN_HELP = `train a model (default: the paper's MLP2 on Fashion-MNIST)
@@ -110,7 +115,8 @@ export const TRAIN_HELP = `train a model (default: the paper's MLP2 on Fashion-M
   --train-limit N --test-limit N   use only the first N samples (quick runs)
 ${BACKEND_HELP}
   --no-tuned             ignore the kernel variants \`nitro-d tune\` cached for this adapter
-  --quiet                only the final summary line`;
+  --quiet                only the final summary line
+${MEMORY_HELP}`;
 
 export interface RunSetup {
   preset: Preset;
@@ -160,12 +166,17 @@ export async function prepareData(
     raw.test,
     flags['test-limit'] === undefined ? undefined : intFlag(command, flags, 'test-limit', 0),
   );
-  checkDataMatchesModel(
-    preset.dataset,
-    trainRaw.shape,
-    preset.spec,
-    typeof flags.model === 'string' ? `the model ${flags.model}` : `preset ${preset.name}`,
-  );
+  const source =
+    typeof flags.model === 'string' ? `the model ${flags.model}` : `preset ${preset.name}`;
+  // Both splits: a test set of another sample shape would reach the device otherwise.
+  for (const [split, ds] of [
+    ['training', trainRaw],
+    ['test', testRaw],
+  ] as const)
+    checkDataMatchesModel(preset.dataset, ds.shape, preset.spec, source, {
+      split,
+      path: (flags.data as string | undefined) ?? FASHION_MNIST_DIR,
+    });
   const { split, stats } = normalizeSplit({ train: trainRaw, test: testRaw }, preset.protocol);
   return { preset, stats, split };
 }
@@ -225,9 +236,10 @@ function metadataJson(file: string, meta: Record<string, string>, key: string): 
       `checkpoint ${file}: no "${key}" in its metadata (not written by nitro-d train)`,
     );
   try {
-    return JSON.parse(text);
-  } catch {
-    throw new Error(`checkpoint ${file}: metadata "${key}" is not valid JSON`);
+    return parseJson(text, file, { what: `checkpoint ${file}: metadata "${key}"` });
+  } catch (e) {
+    if (e instanceof InputError && !e.message.includes('invalid JSON')) throw e;
+    throw new InputError(`checkpoint ${file}: metadata "${key}" is not valid JSON`, file);
   }
 }
 
@@ -243,7 +255,11 @@ interface Resume {
 /** Reads a --resume checkpoint and checks it continues this very run (spec, protocol, state). */
 async function loadResume(file: string, preset: Preset): Promise<Resume> {
   const plan = planFromSpec(preset.spec);
-  const ckpt = parseCheckpoint(await readFileBytes(file), plan.parameters, file);
+  const ckpt = parseCheckpoint(
+    readSafetensorsFile(file, { kind: 'checkpoint' }),
+    plan.parameters,
+    file,
+  );
   const state = checkTrainerState(
     metadataJson(file, ckpt.metadata, 'trainer'),
     stateContextFor(preset),
@@ -333,7 +349,12 @@ class RunOutputs {
   /** Removes what this run created (deepest folders first; a folder that is not empty stays). */
   discard(): void {
     if (this.checkpointWritten) return;
-    for (const f of this.files) rmSync(f, { force: true });
+    // Cleanup never hides the error that stopped the run (a --log that is a folder, say).
+    for (const f of this.files) {
+      try {
+        rmSync(f, { force: true });
+      } catch {}
+    }
     for (const d of this.dirs) {
       try {
         rmdirSync(d);
@@ -591,6 +612,11 @@ async function runTraining(a: TrainArgs, interrupt: Interrupt): Promise<number> 
   const verbose = Boolean(a.flags.verbose);
   const decision = await resolveBackend(a.backendChoice, { verbose });
   const backendKind = decision.kind;
+  checkCapacity(preset.spec, batch, capacityFor('train', a.flags, backendKind), {
+    evalBatch: evalBatchFor(test.labels.length),
+    extraBytes:
+      datasetBytes(train.labels.length, train.shape) + datasetBytes(test.labels.length, test.shape),
+  });
   const backend = await createBackend(backendKind, { verbose });
   let trainer: Trainer | undefined;
   const outputs = new RunOutputs();
