@@ -295,7 +295,7 @@ describe('train: raw runtime messages become one line naming the path or flag', 
     const r = await nitro(train('--quiet', '--out', join(out, 'file')));
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr.trimEnd()).toMatch(
-      /^nitro-d train: cannot create folder \S+file: a file is in the way$/,
+      /^nitro-d train: cannot create the folder \S+file: a file is in the way$/,
     );
   });
 

@@ -3,7 +3,7 @@
  * which exist, moving an earlier run aside instead of replacing it, and removing the
  * temporary files of writes a killed process left behind.
  */
-import { existsSync, mkdirSync, realpathSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { removeInterruptedWrites } from '../io/files.ts';
 
@@ -12,7 +12,11 @@ export const CHECKPOINTS = ['last.safetensors', 'best.safetensors'] as const;
 /** The run files that exist: the checkpoints in `out`, and the log wherever it is. */
 export function runFilesIn(out: string, logFile: string): string[] {
   const files = CHECKPOINTS.map((f) => join(out, f)).filter((f) => existsSync(f));
-  if (existsSync(logFile)) files.push(logFile);
+  if (existsSync(logFile)) {
+    if (statSync(logFile).isDirectory())
+      throw new Error(`cannot open log ${logFile}: it is a folder`);
+    files.push(logFile);
+  }
   return files;
 }
 
