@@ -292,3 +292,23 @@ function denseWeightGrad(
   }
   unpackRows(ws, cAt, F, CKK, 4 * CKK2, out);
 }
+
+/** out[F] = Σ_b,i,j delta[b, f, i, j] (i32, wrapping): the conv bias gradient. */
+export function conv2dBiasGrad(p: { delta: Tensor; out: Tensor }): void {
+  const op = 'conv2dBiasGrad';
+  if (p.delta.shape.length !== 4)
+    throw new Error(`${op}: ${p.delta.label} [${p.delta.shape.join(', ')}] must have rank 4`);
+  const [B, F, Ho, Wo] = p.delta.shape;
+  expectShape(op, p.out, [F]);
+  const delta = i32(p.delta, op);
+  const out = i32(p.out, op);
+  const hw = Ho * Wo;
+  for (let f = 0; f < F; f++) {
+    let sum = 0;
+    for (let b = 0; b < B; b++) {
+      const base = (b * F + f) * hw;
+      for (let q = 0; q < hw; q++) sum = (sum + delta[base + q]) | 0;
+    }
+    out[f] = sum;
+  }
+}

@@ -17,7 +17,7 @@ import {
 } from '../backend.ts';
 import { checkSlope } from '../arith.ts';
 import { checkValues } from '../gpu/packing.ts';
-import { conv2d, conv2dWeightGrad } from './conv.ts';
+import { conv2d, conv2dBiasGrad, conv2dWeightGrad } from './conv.ts';
 import { gather } from './data.ts';
 import {
   advance,
@@ -89,6 +89,11 @@ const IMPLEMENTATIONS: Ops = {
     const out = gradientOut('conv2dWeightGrad', p.out, p.sgd, p.sgd?.w.shape ?? []);
     conv2dWeightGrad({ ...p, out });
     if (p.sgd) fusedSgd('conv2dWeightGrad', p.sgd, out);
+  },
+  conv2dBiasGrad: (p) => {
+    const out = gradientOut('conv2dBiasGrad', p.out, p.sgd, [p.delta.shape[1]]);
+    conv2dBiasGrad({ delta: p.delta, out });
+    if (p.sgd) fusedSgd('conv2dBiasGrad', p.sgd, out);
   },
   integerSgd,
   confusion,

@@ -11,7 +11,7 @@ import family from '../../shaders/conv.wgsl?raw';
 import type { Conv2dParams, SgdUpdate, Tensor } from '../backend.ts';
 import { type KernelContext, type Resource, grid1d } from './context.ts';
 import { chooseVariant } from './gemm-tiles.ts';
-import { expectDtype, expectShape } from './layout.ts';
+import { expectDtype, expectRank, expectShape } from './layout.ts';
 import { epilogueOverrides, LIMB_PLANES, limbChunkRows, limbScratch } from './linear.ts';
 import { chunkRows, constants, placeholder, type ScratchRole, scratch } from './scratch.ts';
 import { fusedSgdOverrides } from './sgd.ts';
@@ -268,5 +268,39 @@ export function conv2dWeightGrad(
     const F1 = Math.min(g.F, F0 + rows);
     const { dl, dv, extra } = packDelta(ctx, p.delta, g, { ECAP, rows, F0, F1 });
     run({ ...base, dl, dv, dm: dims(ctx, g, extra) }, F1 - F0);
+  }
+}
+
+/** out[F] (i32) = Σ_b,i,j delta[b, f, i, j]: the conv bias gradient, `out` or `sgd` (see SgdUpdate). */
+export function conv2dBiasGrad(
+  ctx: KernelContext,
+  p: { delta: Tensor; out?: Tensor; sgd?: SgdUpdate },
+): void {
+  const op = 'conv2dBiasGrad';
+  const shaped = p.out ?? p.sgd?.w;
+  if (!shaped)
+    throw new Error(`${op}: needs out (for the gradient) or sgd (to update the bias with it)`);
+  expectRank(op, p.delta, [4]);
+  expectDtype(op, p.delta, 'i32');
+  const [B, F, HO, WO] = p.delta.shape;
+  expectShape(op, shaped, [F]);
+  expectDtype(op, shaped, 'i32');
+  const sgd = p.sgd && fusedSgdOverrides(op, p.sgd, F, [p.delta]);
+  const maxGroups = ctx.limits.maxComputeWorkgroupsPerDimension;
+  for (let F0 = 0; F0 < F; F0 += maxGroups) {
+    const F1 = Math.min(F, F0 + maxGroups);
+    // Only B, F, HO, WO and F0 of the Dims uniform are read.
+    const dm = constants(
+      ctx.device,
+      [B, 0, 0, 0, F, 0, 0, HO, WO, 0, 0, 0, 0, 0, 0, 0, 1, 4, 0, F0, F1, 0, 0],
+      'conv bias dims',
+    );
+    if (p.sgd && sgd) {
+      const k = ctx.kernel('conv', source, 'bias_grad_sgd', sgd);
+      ctx.dispatch(k, { delta: p.delta, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm }, [F1 - F0, 1, 1]);
+    } else {
+      const k = ctx.kernel('conv', source, 'bias_grad', {});
+      ctx.dispatch(k, { delta: p.delta, z: shaped, dm }, [F1 - F0, 1, 1]);
+    }
   }
 }

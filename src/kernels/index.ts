@@ -1,7 +1,7 @@
 /** The WebGPU implementation of every op: one wrapper per shader family. */
 import type { Ops } from '../backend.ts';
 import type { KernelContext } from './context.ts';
-import { conv2d, conv2dWeightGrad } from './conv.ts';
+import { conv2d, conv2dBiasGrad, conv2dWeightGrad } from './conv.ts';
 import { linear, linearInputGrad, linearWeightGrad } from './linear.ts';
 import { nitroRelu, nitroReluBackward, scale } from './activation.ts';
 import { dropout, gather, normalize } from './data.ts';
@@ -23,6 +23,7 @@ export function createGpuOps(ctx: KernelContext): Ops {
     linearInputGrad: (p) => linearInputGrad(ctx, p),
     linearWeightGrad: (p) => linearWeightGrad(ctx, p),
     conv2dWeightGrad: (p) => conv2dWeightGrad(ctx, p),
+    conv2dBiasGrad: (p) => conv2dBiasGrad(ctx, p),
     integerSgd: (p) => integerSgd(ctx, p),
     confusion: (p) => confusion(ctx, p),
     gather: (p) => gather(ctx, p),
