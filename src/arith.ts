@@ -4,6 +4,8 @@
  * and (a / b) | 0 is the truncated quotient (exact for |a|, |b| < 2^31).
  */
 
+import { RELU_CORRECTION } from './ops/activation/contract.ts';
+
 export const INT32_MAX = 0x7fffffff;
 
 /** Division rounded toward zero (docs/algorithm.md §9 item 1). */
@@ -25,27 +27,6 @@ export function nitroScale(z: number, sf: number): number {
   return clip((z / sf) | 0, -127, 127);
 }
 
-/** Allowed NITRO-ReLU inverse slopes and their mean corrections c(s) (docs/algorithm.md §1.3). */
-export const RELU_CORRECTION: Readonly<Record<number, number>> = {
-  3: 31,
-  4: 36,
-  5: 38,
-  7: 40,
-  8: 42,
-  10: 43,
-  15: 44,
-  16: 44,
-  20: 45,
-};
-export const ALLOWED_SLOPES = Object.keys(RELU_CORRECTION).map(Number);
-
-export function checkSlope(s: number, where: string): void {
-  if (RELU_CORRECTION[s] === undefined)
-    throw new Error(
-      `${where}: negative slope inverse ${s} is not one of ${ALLOWED_SLOPES.join(', ')}`,
-    );
-}
-
 /** f(x) = clip(x, 0, 127) + trunc(clip(x, -127, 0) / s) - c(s). */
 export function nitroRelu(x: number, s: number): number {
   const pos = x > 127 ? 127 : x > 0 ? x : 0;
@@ -57,42 +38,6 @@ export function nitroRelu(x: number, s: number): number {
 export function nitroReluInvSlope(x: number, s: number): number {
   if (x >= 127 || x < -127) return INT32_MAX;
   return x >= 0 ? 1 : s;
-}
-
-/** Dropout multipliers R(rate) of the reference, keyed by the rate in per-mille (docs/algorithm.md §1.6). */
-export const DROPOUT_FACTOR: Readonly<Record<number, number>> = {
-  50: 1052,
-  100: 1111,
-  150: 1176,
-  200: 1250,
-  250: 1333,
-  300: 1428,
-  350: 1538,
-  400: 1666,
-  450: 1818,
-  500: 2000,
-  550: 2222,
-  600: 2500,
-  650: 2857,
-  700: 3333,
-  750: 4000,
-  800: 5000,
-  850: 6666,
-  900: 10000,
-  950: 20000,
-};
-
-/** Largest rate whose scaled NITRO-ReLU outputs still fit int8 (91 * 1333 / 1000 = 121). */
-export const MAX_DROPOUT_PERMILLE = 250;
-
-export function dropoutFactor(ratePermille: number): number {
-  const r = DROPOUT_FACTOR[ratePermille];
-  if (r === undefined || ratePermille > MAX_DROPOUT_PERMILLE) {
-    throw new Error(
-      `dropout: rate ${ratePermille}‰ is not supported (one of 50, 100, 150, 200, 250‰, so outputs stay int8)`,
-    );
-  }
-  return r;
 }
 
 /** Counter-based hash deciding which elements dropout drops; the WGSL kernel computes the same. */

@@ -8,7 +8,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { nitroRelu, nitroScale } from '../src/arith.ts';
-import { conv2dWeightGrad } from '../src/cpu/conv.ts';
+import { conv2dWeightGrad } from '../src/ops/conv/cpu.ts';
 import { CpuBackend } from '../src/cpu/cpu-backend.ts';
 import { gemmKernel, setSimdEnabled } from '../src/cpu/gemm.ts';
 import { Rng } from '../src/rng.ts';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend, Tensor } from '../src/backend.ts';
 import { WebGPUBackend } from '../src/gpu/webgpu-backend.ts';
-import { LIMB_PLANES, limbChunkRows } from '../src/kernels/linear.ts';
+import { LIMB_PLANES, limbChunkRows } from '../src/ops/linear/gpu.ts';
 import { scratchBytes, scratchRoles } from '../src/kernels/scratch.ts';
 import { Model } from '../src/model/model.ts';
 import { getPreset } from '../src/model/presets.ts';

@@ -7,7 +7,8 @@
  * int16 dropout value, initialisation bounds) are checked on the module implementing them.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { dropoutFactor, dropoutKeeps, truncDiv } from '../src/arith.ts';
+import { dropoutKeeps, truncDiv } from '../src/arith.ts';
+import { dropoutMultiplier } from '../src/ops/data/contract.ts';
 import type { Backend, DType, Tensor } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu/cpu-backend.ts';
 import { initBound } from '../src/model/init.ts';
@@ -481,9 +482,9 @@ describe('docs/algorithm.md §9 vectors no op expresses, on the modules implemen
     expect(Object.is(truncDiv(-1, 4), 0)).toBe(true);
   });
 
-  it('6. dropout values including the int16 one (127 → 141), via src/arith.ts dropoutFactor and truncDiv', () => {
+  it('6. dropout values including the int16 one (127 → 141), via the dropout table (src/ops/data/contract.ts) and truncDiv', () => {
     // The engine keeps dropout outputs int8 (rates ≤ 0.25 on NITRO-ReLU outputs ≤ 91), so 127 · 1.111 only exists here.
-    const R = dropoutFactor(100);
+    const R = dropoutMultiplier(100);
     expect(R).toBe(1111);
     expect([91, -67, 50, -1, 0, 127].map((x) => truncDiv(x * R, 1000))).toEqual([
       101, -74, 55, -1, 0, 141,

@@ -11,30 +11,14 @@ import {
   deviceBytes,
   type Ops,
   type Program,
-  type SgdUpdate,
   sizeOf,
   type Tensor,
 } from '../backend.ts';
-import { checkSlope } from '../arith.ts';
 import { checkValues } from '../gpu/packing.ts';
-import { conv2d, conv2dBiasGrad, conv2dWeightGrad } from './conv.ts';
-import { gather } from './data.ts';
-import {
-  advance,
-  dropout,
-  fill,
-  fusedSgd,
-  integerSgd,
-  nitroReluBackward,
-  nitroReluForward,
-  normalize,
-  scale,
-} from './elementwise.ts';
+import { checkedOps } from '../ops/checked.ts';
+import { createCpuOps } from '../ops/cpu.ts';
 import { gemmKernel } from './gemm.ts';
-import { linear, linearInputGrad, linearWeightGrad } from './linear.ts';
-import { confusion, lossGradient } from './loss.ts';
-import { maxPool, maxPoolBackward } from './pool.ts';
-import { CpuTensor, dataOf, expectShape } from './tensor.ts';
+import { CpuTensor, dataOf } from './tensor.ts';
 import { simdKernelsReady } from './wasm.ts';
 
 class CpuProgram implements Program {
@@ -43,66 +27,6 @@ class CpuProgram implements Program {
     readonly steps: (() => void)[],
   ) {}
 }
-
-let gradients = new Int32Array(0);
-
-/** Where a weight-gradient op puts the gradient: `out`, or with a fused update and no `out` a reused array. */
-function gradientOut(
-  op: string,
-  out: Tensor | undefined,
-  sgd: SgdUpdate | undefined,
-  shape: readonly number[],
-): Tensor {
-  if (out) return out;
-  if (!sgd)
-    throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
-  const size = sizeOf(shape);
-  if (gradients.length < size) gradients = new Int32Array(size);
-  return new CpuTensor(shape, 'i32', `${op} gradient`, gradients.subarray(0, size), false);
-}
-
-const IMPLEMENTATIONS: Ops = {
-  linear,
-  conv2d,
-  scale,
-  nitroRelu: nitroReluForward,
-  nitroReluBackward,
-  maxPool,
-  maxPoolBackward,
-  lossGradient,
-  linearInputGrad: (p) => {
-    if (p.relu) {
-      // Checked here so that an error names the op the caller made.
-      checkSlope(p.relu.slopeInv, 'linearInputGrad');
-      expectShape('linearInputGrad', p.relu.x, p.out.shape);
-    }
-    linearInputGrad(p);
-    if (p.relu)
-      nitroReluBackward({ delta: p.out, x: p.relu.x, out: p.out, slopeInv: p.relu.slopeInv });
-  },
-  linearWeightGrad: (p) => {
-    const out = gradientOut('linearWeightGrad', p.out, p.sgd, [p.g.shape[1], p.x.shape[1]]);
-    linearWeightGrad({ ...p, out });
-    if (p.sgd) fusedSgd('linearWeightGrad', p.sgd, out);
-  },
-  conv2dWeightGrad: (p) => {
-    const out = gradientOut('conv2dWeightGrad', p.out, p.sgd, p.sgd?.w.shape ?? []);
-    conv2dWeightGrad({ ...p, out });
-    if (p.sgd) fusedSgd('conv2dWeightGrad', p.sgd, out);
-  },
-  conv2dBiasGrad: (p) => {
-    const out = gradientOut('conv2dBiasGrad', p.out, p.sgd, [p.delta.shape[1]]);
-    conv2dBiasGrad({ delta: p.delta, out });
-    if (p.sgd) fusedSgd('conv2dBiasGrad', p.sgd, out);
-  },
-  integerSgd,
-  confusion,
-  gather,
-  normalize,
-  dropout,
-  advance,
-  fill,
-};
 
 export class CpuBackend implements Backend {
   readonly kind = 'cpu' as const;
@@ -121,7 +45,8 @@ export class CpuBackend implements Backend {
   constructor(options: { timings?: Record<string, number> } = {}) {
     const ops = {} as Record<keyof Ops, (p: never) => void>;
     const timings = options.timings;
-    for (const [name, impl] of Object.entries(IMPLEMENTATIONS) as [
+    const implementations = createCpuOps();
+    for (const [name, impl] of Object.entries(implementations) as [
       keyof Ops,
       (p: never) => void,
     ][]) {
@@ -137,7 +62,8 @@ export class CpuBackend implements Backend {
         else fn(p);
       };
     }
-    this.ops = ops as unknown as Ops;
+    // Checked when issued (recorded or run), as the WebGPU backend checks when it records.
+    this.ops = checkedOps(ops as unknown as Ops);
   }
 
   /** A backend whose SIMD kernels are compiled (where the runtime could only compile them asynchronously). */

@@ -13,7 +13,8 @@ import {
   type Tensor,
 } from '../backend.ts';
 import type { Dispatch, KernelContext } from '../kernels/context.ts';
-import { createGpuOps } from '../kernels/index.ts';
+import { checkedOps } from '../ops/checked.ts';
+import { createGpuOps } from '../ops/gpu.ts';
 import { ScratchRole, scratchBytes } from '../kernels/scratch.ts';
 import { BufferPool } from './buffers.ts';
 import {
@@ -144,7 +145,7 @@ export class WebGPUBackend implements Backend {
         return buffer;
       },
     };
-    this.ops = createGpuOps(ctx);
+    this.ops = checkedOps(createGpuOps(ctx));
   }
 
   tensor(shape: readonly number[], dtype: DType, label: string): Tensor {

@@ -12,7 +12,7 @@
  * on top; the plan reports it separately (`plannedScratch`).
  */
 import { type Backend, deviceBytes } from '../backend.ts';
-import { createGpuOps } from '../kernels/index.ts';
+import { createGpuOps } from '../ops/gpu.ts';
 import { planningContext } from '../kernels/planning.ts';
 import { scratchRoles } from '../kernels/scratch.ts';
 import { Model } from '../model/model.ts';

@@ -2,24 +2,16 @@
  * Stride-1 zero-padded integer convolution on the CPU: forward with the NITRO epilogue, weight
  * gradient; both on the kernels of wasm.ts over a zero-padded copy of the input.
  */
-import type { Conv2dParams, Tensor } from '../backend.ts';
-import { reserve, roundUp, type Workspace } from './gemm.ts';
-import { addBias, scratchZ, storeWithEpilogue, unpackRows } from './linear.ts';
-import { expectShape, i32, i8 } from './tensor.ts';
+import type { Conv2dParams, Tensor } from '../../backend.ts';
+import { reserve, roundUp, type Workspace } from '../../cpu/gemm.ts';
+import { addBias, scratchZ, storeWithEpilogue, unpackRows } from '../linear/cpu.ts';
+import { i32, i8 } from '../../cpu/tensor.ts';
+import { convGeometry } from './contract.ts';
 
-function geometry(op: string, x: Tensor, w: Tensor, padding: number) {
-  const [B, C, H, W] = x.shape;
-  const [F, Cw, k, k2] = w.shape;
-  if (x.shape.length !== 4 || w.shape.length !== 4 || Cw !== C || k !== k2) {
-    throw new Error(
-      `${op}: input ${x.label} [${x.shape.join(', ')}] and weights ${w.label} [${w.shape.join(', ')}] do not fit`,
-    );
-  }
-  const Ho = H + 2 * padding - k + 1;
-  const Wo = W + 2 * padding - k + 1;
-  if (Ho <= 0 || Wo <= 0)
-    throw new Error(`${op}: kernel ${k} is larger than the padded input ${H}x${W}`);
-  return { B, C, H, W, F, k, Ho, Wo };
+/** The contract's geometry under the names the CPU kernels use. */
+function geometry(x: Tensor, w: Tensor, padding: number) {
+  const g = convGeometry(x, w, padding);
+  return { ...g, Ho: g.HO, Wo: g.WO };
 }
 
 /**
@@ -63,10 +55,8 @@ function paddedInput(
  */
 export function conv2d(p: Conv2dParams): void {
   const op = 'conv2d';
-  const g = geometry(op, p.x, p.w, p.padding);
+  const g = geometry(p.x, p.w, p.padding);
   const { B, C, H, W, F, k, Ho, Wo } = g;
-  expectShape(op, p.out, [B, F, Ho, Wo]);
-  if (p.bias) expectShape(op, p.bias, [F]);
   const x = i8(p.x, op);
   const w = i32(p.w, op);
   const pad = p.padding;
@@ -125,9 +115,8 @@ export function conv2dWeightGrad(
   path?: 'sparse' | 'dense',
 ): void {
   const op = 'conv2dWeightGrad';
-  const g = geometry(op, p.x, p.out, p.padding);
+  const g = geometry(p.x, p.out, p.padding);
   const { B, F, Ho, Wo } = g;
-  expectShape(op, p.delta, [B, F, Ho, Wo]);
   const d = i32(p.delta, op);
   const x = i8(p.x, op);
   // Multiply-adds each way (the sparse one over whole vectors of channels, the dense one over
@@ -296,10 +285,7 @@ function denseWeightGrad(
 /** out[F] = Σ_b,i,j delta[b, f, i, j] (i32, wrapping): the conv bias gradient. */
 export function conv2dBiasGrad(p: { delta: Tensor; out: Tensor }): void {
   const op = 'conv2dBiasGrad';
-  if (p.delta.shape.length !== 4)
-    throw new Error(`${op}: ${p.delta.label} [${p.delta.shape.join(', ')}] must have rank 4`);
   const [B, F, Ho, Wo] = p.delta.shape;
-  expectShape(op, p.out, [F]);
   const delta = i32(p.delta, op);
   const out = i32(p.out, op);
   const hw = Ho * Wo;

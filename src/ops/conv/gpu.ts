@@ -6,39 +6,32 @@
  * The weight gradient has a dense path and a sparse one that sums over the non-zero pixels of
  * delta only (listed on the GPU; mostly zero in training, see conv.wgsl).
  */
-import common from '../../shaders/int-common.wgsl?raw';
-import family from '../../shaders/conv.wgsl?raw';
-import type { Conv2dParams, SgdUpdate, Tensor } from '../backend.ts';
-import { type KernelContext, type Resource, grid1d } from './context.ts';
-import { chooseVariant } from './gemm-tiles.ts';
-import { expectDtype, expectRank, expectShape } from './layout.ts';
-import { epilogueOverrides, LIMB_PLANES, limbChunkRows, limbScratch } from './linear.ts';
-import { chunkRows, constants, placeholder, type ScratchRole, scratch } from './scratch.ts';
-import { fusedSgdOverrides } from './sgd.ts';
+import common from '../../../shaders/int-common.wgsl?raw';
+import family from '../../../shaders/conv.wgsl?raw';
+import type { Conv2dParams, Tensor } from '../../backend.ts';
+import { type KernelContext, type Resource, grid1d } from '../../kernels/context.ts';
+import { chooseVariant } from '../../kernels/gemm-tiles.ts';
+import { epilogueOverrides, LIMB_PLANES, limbChunkRows, limbScratch } from '../linear/gpu.ts';
+import {
+  chunkRows,
+  constants,
+  placeholder,
+  type ScratchRole,
+  scratch,
+} from '../../kernels/scratch.ts';
+import { sgdOverrides } from '../sgd/gpu.ts';
+import { type ConvBiasGradParams, type ConvWeightGradParams, convGeometry } from './contract.ts';
 
 /** conv.wgsl with the shared integer helpers it calls (WGSL has no imports). */
 export const source = `${family}\n${common}`;
 
 const WG = 64;
 
-function geometry(op: string, x: Tensor, w: Tensor, padding: number) {
-  const [B, C, H, W] = x.shape;
-  const [F, Cw, KS, KS2] = w.shape;
-  if (x.shape.length !== 4 || w.shape.length !== 4 || Cw !== C || KS !== KS2) {
-    throw new Error(
-      `${op}: input ${x.label} [${x.shape.join(', ')}] and weights ${w.label} [${w.shape.join(', ')}] do not fit`,
-    );
-  }
-  if (!Number.isInteger(padding) || padding < 0)
-    throw new Error(`${op}: padding must be a non-negative integer, got ${padding}`);
-  const HO = H + 2 * padding - KS + 1;
-  const WO = W + 2 * padding - KS + 1;
-  if (HO <= 0 || WO <= 0)
-    throw new Error(`${op}: kernel ${KS} is larger than the padded input ${H}x${W}`);
-  expectDtype(op, x, 'i8');
+/** The contract's geometry and the padded, channel-packed layout of the input. */
+function geometry(x: Tensor, w: Tensor, padding: number) {
+  const { B, C, H, W, F, k: KS, HO, WO } = convGeometry(x, w, padding);
   const HP = H + 2 * padding;
   const WP = W + 2 * padding;
-  const CW = Math.ceil(C / 4);
   return {
     B,
     C,
@@ -51,7 +44,7 @@ function geometry(op: string, x: Tensor, w: Tensor, padding: number) {
     WO,
     HP,
     WP,
-    CW,
+    CW: Math.ceil(C / 4),
     XW: Math.ceil((C * H * W) / 4),
     OUTW: Math.ceil((F * HO * WO) / 4),
   };
@@ -143,19 +136,15 @@ function packDelta(
 
 export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   const op = 'conv2d';
-  const g = geometry(op, p.x, p.w, p.padding);
-  expectShape(op, p.out, [g.B, g.F, g.HO, g.WO]);
-  if (p.bias) expectShape(op, p.bias, [g.F]);
+  const g = geometry(p.x, p.w, p.padding);
   const e = p.epilogue;
-  expectDtype(op, p.out, e ? 'i8' : 'i32');
-  if (e?.relu) expectShape(op, e.relu.out, p.out.shape);
   const v = chooseVariant(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
   const TF = v.TF;
   const TP = v.TP;
   const hw = g.HO * g.WO;
   // Pixel quads whose four outputs fill one packed word of one filter: the epilogue fuses.
   const fused = Boolean(e) && TP === 4 && hw % 4 === 0;
-  const epi = epilogueOverrides(op, e?.scale, e?.relu?.slopeInv);
+  const epi = epilogueOverrides(e?.scale, e?.relu?.slopeInv);
   const xp = packInput(ctx, p.x, g);
   const overrides: Record<string, number> = {
     WG,
@@ -210,23 +199,15 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   }
 }
 
-export function conv2dWeightGrad(
-  ctx: KernelContext,
-  p: { delta: Tensor; x: Tensor; padding: number; out?: Tensor; sgd?: SgdUpdate },
-): void {
+export function conv2dWeightGrad(ctx: KernelContext, p: ConvWeightGradParams): void {
   const op = 'conv2dWeightGrad';
-  const shaped = p.out ?? p.sgd?.w;
-  if (!shaped)
-    throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
-  const g = geometry(op, p.x, shaped, p.padding);
-  expectShape(op, p.delta, [g.B, g.F, g.HO, g.WO]);
-  expectDtype(op, p.delta, 'i32');
-  expectDtype(op, shaped, 'i32');
+  const shaped = (p.out ?? p.sgd?.w)!;
+  const g = geometry(p.x, shaped, p.padding);
   const v = chooseVariant(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
   const TF = v.TF;
   const xp = packInput(ctx, p.x, g);
   const sgd = p.sgd && {
-    overrides: fusedSgdOverrides(op, p.sgd, shaped.size, [p.delta, p.x]),
+    overrides: sgdOverrides(p.sgd),
     w_upd: p.sgd.w,
     lr_inv: p.sgd.lrInv,
   };
@@ -272,20 +253,9 @@ export function conv2dWeightGrad(
 }
 
 /** out[F] (i32) = Σ_b,i,j delta[b, f, i, j]: the conv bias gradient, `out` or `sgd` (see SgdUpdate). */
-export function conv2dBiasGrad(
-  ctx: KernelContext,
-  p: { delta: Tensor; out?: Tensor; sgd?: SgdUpdate },
-): void {
-  const op = 'conv2dBiasGrad';
-  const shaped = p.out ?? p.sgd?.w;
-  if (!shaped)
-    throw new Error(`${op}: needs out (for the gradient) or sgd (to update the bias with it)`);
-  expectRank(op, p.delta, [4]);
-  expectDtype(op, p.delta, 'i32');
+export function conv2dBiasGrad(ctx: KernelContext, p: ConvBiasGradParams): void {
   const [B, F, HO, WO] = p.delta.shape;
-  expectShape(op, shaped, [F]);
-  expectDtype(op, shaped, 'i32');
-  const sgd = p.sgd && fusedSgdOverrides(op, p.sgd, F, [p.delta]);
+  const sgd = p.sgd && sgdOverrides(p.sgd);
   const maxGroups = ctx.limits.maxComputeWorkgroupsPerDimension;
   for (let F0 = 0; F0 < F; F0 += maxGroups) {
     const F1 = Math.min(F, F0 + maxGroups);
@@ -300,7 +270,7 @@ export function conv2dBiasGrad(
       ctx.dispatch(k, { delta: p.delta, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm }, [F1 - F0, 1, 1]);
     } else {
       const k = ctx.kernel('conv', source, 'bias_grad', {});
-      ctx.dispatch(k, { delta: p.delta, z: shaped, dm }, [F1 - F0, 1, 1]);
+      ctx.dispatch(k, { delta: p.delta, z: p.out!, dm }, [F1 - F0, 1, 1]);
     }
   }
 }

@@ -3,16 +3,22 @@
  * or dot4I8Packed on the weights split into int8 limbs counted on the GPU), input and weight
  * gradients. The register tile comes from the variant policy (gemm-tiles.ts).
  */
-import common from '../../shaders/int-common.wgsl?raw';
-import family from '../../shaders/linear.wgsl?raw';
-import reluBackward from '../../shaders/relu-backward.wgsl?raw';
-import type { LinearParams, SgdUpdate, Tensor } from '../backend.ts';
-import { RELU_CORRECTION, checkSlope } from '../arith.ts';
-import { type KernelContext, type Resource, grid1d } from './context.ts';
-import { chooseVariant } from './gemm-tiles.ts';
-import { expectDtype, expectShape } from './layout.ts';
-import { chunkRows, constants, placeholder, type ScratchRole, scratch } from './scratch.ts';
-import { fusedSgdOverrides } from './sgd.ts';
+import common from '../../../shaders/int-common.wgsl?raw';
+import family from '../../../shaders/linear.wgsl?raw';
+import reluBackward from '../../../shaders/relu-backward.wgsl?raw';
+import type { LinearParams } from '../../backend.ts';
+import { type KernelContext, type Resource, grid1d } from '../../kernels/context.ts';
+import { chooseVariant } from '../../kernels/gemm-tiles.ts';
+import {
+  chunkRows,
+  constants,
+  placeholder,
+  type ScratchRole,
+  scratch,
+} from '../../kernels/scratch.ts';
+import { correction } from '../activation/contract.ts';
+import { sgdOverrides } from '../sgd/gpu.ts';
+import type { LinearInputGradParams, LinearWeightGradParams } from './contract.ts';
 
 /** linear.wgsl with the shared integer helpers and NITRO-ReLU's backward it calls (WGSL has no imports). */
 export const source = `${family}\n${common}\n${reluBackward}`;
@@ -20,21 +26,16 @@ export const source = `${family}\n${common}\n${reluBackward}`;
 const WG = 64;
 const words = (n: number) => Math.ceil(n / 4);
 
+/** The Dims fields of a (checked) epilogue: scaling factor, NITRO-ReLU slope and correction. */
 export function epilogueOverrides(
-  op: string,
   scale: number | undefined,
   slopeInv: number | undefined,
 ): Record<string, number> {
   const o: Record<string, number> = {};
-  if (scale !== undefined) {
-    if (!Number.isInteger(scale) || scale <= 0 || scale > 0x7fffffff)
-      throw new Error(`${op}: scaling factor must be a positive i32, got ${scale}`);
-    o.SF = scale;
-  }
+  if (scale !== undefined) o.SF = scale;
   if (slopeInv !== undefined) {
-    checkSlope(slopeInv, op);
     o.SLOPE_INV = slopeInv;
-    o.CORR = RELU_CORRECTION[slopeInv];
+    o.CORR = correction(slopeInv);
   }
   return o;
 }
@@ -99,20 +100,9 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   const op = 'linear';
   const [B, K] = p.x.shape;
   const O = p.w.shape[0];
-  expectDtype(op, p.x, 'i8');
-  expectDtype(op, p.w, 'i32');
-  expectShape(op, p.x, [B, K]);
-  expectShape(op, p.w, [O, K]);
-  expectShape(op, p.out, [B, O]);
-  if (p.bias) expectShape(op, p.bias, [O]);
   const e = p.epilogue;
-  expectDtype(op, p.out, e ? 'i8' : 'i32');
-  if (e?.relu) {
-    expectShape(op, e.relu.out, [B, O]);
-    expectDtype(op, e.relu.out, 'i8');
-  }
   const v = chooseVariant(op, [B, K, O]).params;
-  const epi = epilogueOverrides(op, e?.scale, e?.relu?.slopeInv);
+  const epi = epilogueOverrides(e?.scale, e?.relu?.slopeInv);
   const entry = !e ? 'forward_raw' : e.relu ? 'forward_relu' : 'forward_scaled';
   // Without a bias the weights stand in for the (unread) bias binding.
   const resources: Record<string, Resource> = { x: p.x, w: p.w, bias: p.bias ?? p.w };
@@ -146,16 +136,10 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   }
 }
 
-export function linearInputGrad(
-  ctx: KernelContext,
-  p: { g: Tensor; w: Tensor; out: Tensor; relu?: { x: Tensor; slopeInv: number } },
-): void {
+export function linearInputGrad(ctx: KernelContext, p: LinearInputGradParams): void {
   const op = 'linearInputGrad';
   const [B, O] = p.g.shape;
   const K = p.w.shape[1];
-  expectShape(op, p.w, [O, K]);
-  expectShape(op, p.out, [B, K]);
-  expectDtype(op, p.out, 'i32');
   const v = chooseVariant(op, [B, K, O]).params;
   const G_PACKED = p.g.dtype === 'i8' ? 1 : 0;
   // The saved input is read only with relu.
@@ -167,10 +151,8 @@ export function linearInputGrad(
   };
   const e: Record<string, number> = {};
   if (p.relu) {
-    expectDtype(op, p.relu.x, 'i8');
-    expectShape(op, p.relu.x, [B, K]);
     resources.x = p.relu.x;
-    Object.assign(e, epilogueOverrides(op, undefined, p.relu.slopeInv));
+    Object.assign(e, epilogueOverrides(undefined, p.relu.slopeInv));
   }
   resources.dm = dims(ctx, B, K, O, e);
   const k = ctx.kernel('linear', source, 'input_grad', {
@@ -183,25 +165,16 @@ export function linearInputGrad(
   ctx.dispatch(k, resources, [Math.ceil(B / (v.TM * WG)), Math.ceil(K / v.TN), 1]);
 }
 
-export function linearWeightGrad(
-  ctx: KernelContext,
-  p: { g: Tensor; x: Tensor; out?: Tensor; sgd?: SgdUpdate },
-): void {
+export function linearWeightGrad(ctx: KernelContext, p: LinearWeightGradParams): void {
   const op = 'linearWeightGrad';
   const [B, O] = p.g.shape;
   const K = p.x.shape[1];
-  expectDtype(op, p.x, 'i8');
-  expectShape(op, p.x, [B, K]);
-  if (p.out) {
-    expectShape(op, p.out, [O, K]);
-    expectDtype(op, p.out, 'i32');
-  }
   const v = chooseVariant(op, [B, K, O]).params;
   const G_PACKED = p.g.dtype === 'i8' ? 1 : 0;
   const grid: [number, number, number] = [Math.ceil(words(K) / WG), Math.ceil(O / v.TN), 1];
   if (p.sgd) {
     // The sums update the weights in place; the gradient is never stored.
-    const sgd = fusedSgdOverrides(op, p.sgd, O * K, [p.g, p.x]);
+    const sgd = sgdOverrides(p.sgd);
     const k = ctx.kernel('linear', source, 'weight_grad_sgd', { WG, TN: v.TN, G_PACKED, ...sgd });
     ctx.dispatch(
       k,
@@ -210,8 +183,6 @@ export function linearWeightGrad(
     );
     return;
   }
-  if (!p.out)
-    throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
   const k = ctx.kernel('linear', source, 'weight_grad', { WG, TN: v.TN, G_PACKED });
-  ctx.dispatch(k, { g: p.g, x: p.x, z: p.out, dm: dims(ctx, B, K, O) }, grid);
+  ctx.dispatch(k, { g: p.g, x: p.x, z: p.out!, dm: dims(ctx, B, K, O) }, grid);
 }
