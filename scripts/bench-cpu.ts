@@ -9,11 +9,11 @@
  * step rate is images per CPU second over `steps` steps (default mlp2, batch 64, 50 steps).
  */
 import type { Tensor } from '../src/backend.ts';
-import { CpuBackend } from '../src/cpu/cpu-backend.ts';
+import { CpuBackend } from '../src/cpu-backend.ts';
 import { affineTable, gemmKernel, reserve, roundUp } from '../src/cpu/gemm.ts';
 import { getPreset } from '../src/model/presets.ts';
 import { Model } from '../src/model/model.ts';
-import { planFromSpec } from '../src/train/plan.ts';
+import { planFromSpec } from '../src/model/plan.ts';
 import { Rng } from '../src/rng.ts';
 
 const args = process.argv.slice(2).filter((a) => a !== '--');

@@ -4,8 +4,6 @@
  * and (a / b) | 0 is the truncated quotient (exact for |a|, |b| < 2^31).
  */
 
-import { RELU_CORRECTION } from './ops/activation/contract.ts';
-
 export const INT32_MAX = 0x7fffffff;
 
 /** Division rounded toward zero (docs/algorithm.md §9 item 1). */
@@ -25,19 +23,6 @@ export function clip(v: number, lo: number, hi: number): number {
 /** NITRO scaling of one int32 value: clip(trunc(z / sf), -127, 127). */
 export function nitroScale(z: number, sf: number): number {
   return clip((z / sf) | 0, -127, 127);
-}
-
-/** f(x) = clip(x, 0, 127) + trunc(clip(x, -127, 0) / s) - c(s). */
-export function nitroRelu(x: number, s: number): number {
-  const pos = x > 127 ? 127 : x > 0 ? x : 0;
-  const neg = x < -127 ? -127 : x < 0 ? x : 0;
-  return pos + ((neg / s) | 0) - RELU_CORRECTION[s];
-}
-
-/** Inverse slope of NITRO-ReLU at its saved input x: the backward divides by it. */
-export function nitroReluInvSlope(x: number, s: number): number {
-  if (x >= 127 || x < -127) return INT32_MAX;
-  return x >= 0 ? 1 : s;
 }
 
 /** Counter-based hash deciding which elements dropout drops; the WGSL kernel computes the same. */

@@ -1,6 +1,6 @@
 /** Picking a backend by name: the WebGPU engine (default) or the CPU reference. */
 import type { Backend } from './backend.ts';
-import { CpuBackend } from './cpu/cpu-backend.ts';
+import { CpuBackend } from './cpu-backend.ts';
 import type { DeviceOptions } from './gpu/device.ts';
 import { WebGPUBackend } from './gpu/webgpu-backend.ts';
 

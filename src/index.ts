@@ -1,7 +1,7 @@
 /** nitro-d: integer-only training of NITRO-D networks on WebGPU (and a CPU reference backend). */
 export * from './backend.ts';
 export { WebGPUBackend } from './gpu/webgpu-backend.ts';
-export { CpuBackend } from './cpu/cpu-backend.ts';
+export { CpuBackend } from './cpu-backend.ts';
 export {
   createGpuContext,
   adapterName,
@@ -19,9 +19,9 @@ export {
   type TrainingProtocol,
 } from './model/presets.ts';
 export { parseModelSpec, type ModelSpec } from './model/spec.ts';
-export { planFromSpec } from './train/plan.ts';
+export { planFromSpec } from './model/plan.ts';
 export { firstSamples, normalizeSplit, protocolOptions } from './train/protocol.ts';
-export { METRIC_WORDS } from './train/network.ts';
+export { METRIC_WORDS } from './model/network.ts';
 export {
   Trainer,
   trainingMetadata,

@@ -7,9 +7,10 @@
  * weight gradient on dense, sparse and all-zero deltas, through its dense and sparse paths.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { nitroRelu, nitroScale } from '../src/arith.ts';
+import { nitroScale } from '../src/arith.ts';
+import { nitroRelu } from '../src/ops/activation/contract.ts';
 import { conv2dWeightGrad } from '../src/ops/conv/cpu.ts';
-import { CpuBackend } from '../src/cpu/cpu-backend.ts';
+import { CpuBackend } from '../src/cpu-backend.ts';
 import { gemmKernel, setSimdEnabled } from '../src/cpu/gemm.ts';
 import { Rng } from '../src/rng.ts';
 import { expectSameElements, randomInts, tensorOf } from './helpers.ts';

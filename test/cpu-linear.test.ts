@@ -6,9 +6,10 @@
  * full-range int32 weights and gradients make the sums wrap around 2^32.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { nitroRelu, nitroScale } from '../src/arith.ts';
+import { nitroScale } from '../src/arith.ts';
+import { nitroRelu } from '../src/ops/activation/contract.ts';
 import type { Backend, Tensor } from '../src/backend.ts';
-import { CpuBackend } from '../src/cpu/cpu-backend.ts';
+import { CpuBackend } from '../src/cpu-backend.ts';
 import { gemmKernel, setSimdEnabled } from '../src/cpu/gemm.ts';
 import { kernelModuleBytes, simdKernelsReady } from '../src/cpu/wasm.ts';
 import { Rng } from '../src/rng.ts';

@@ -10,7 +10,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dropoutKeeps, truncDiv } from '../src/arith.ts';
 import { dropoutMultiplier } from '../src/ops/data/contract.ts';
 import type { Backend, DType, Tensor } from '../src/backend.ts';
-import { CpuBackend } from '../src/cpu/cpu-backend.ts';
+import { CpuBackend } from '../src/cpu-backend.ts';
 import { initBound } from '../src/model/init.ts';
 import { parseModelSpec } from '../src/model/spec.ts';
 import {
@@ -19,8 +19,8 @@ import {
   Network,
   readParameters,
   writeParameters,
-} from '../src/train/network.ts';
-import { planFromSpec } from '../src/train/plan.ts';
+} from '../src/model/network.ts';
+import { planFromSpec } from '../src/model/plan.ts';
 import { webgpu } from './helpers.ts';
 
 type Pair = readonly [number, number];

@@ -19,11 +19,10 @@ import {
   withForcedVariant,
 } from '../kernels/gemm-tiles.ts';
 import { Rng } from '../rng.ts';
-import { allocateParameters, Network } from '../train/network.ts';
+import { allocateParameters, Network } from '../model/network.ts';
 import { ShapeBackend } from '../train/shape-backend.ts';
-import type { NetworkPlan } from '../train/plan.ts';
-import { table } from './format.ts';
-import { type KernelTiming, median, now, resolveTiming, sig, wallTime } from './util.ts';
+import type { NetworkPlan } from '../model/plan.ts';
+import { type KernelTiming, median, now, resolveTiming, sig, table, wallTime } from './util.ts';
 
 /** One GEMM op call of a training step (parameters hold shape-only tensors). */
 export interface GemmCall {

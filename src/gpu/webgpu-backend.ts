@@ -26,7 +26,7 @@ import {
 } from './device.ts';
 import { ErrorSink, GpuError } from './errors.ts';
 import { checkValues, packI8, unpackI8 } from './packing.ts';
-import { PipelineCache } from './pipelines.ts';
+import { PipelineCache } from '../kernels/pipelines.ts';
 
 export class GpuTensor implements Tensor {
   readonly size: number;

@@ -4,7 +4,7 @@
  * tensors and shapes into (pipeline, bind group, workgroup count); it never submits.
  */
 import type { Tensor } from '../backend.ts';
-import type { Kernel, Overrides } from '../gpu/pipelines.ts';
+import type { Kernel, Overrides } from './pipelines.ts';
 import type { ScratchRole } from './scratch.ts';
 
 export interface Dispatch {

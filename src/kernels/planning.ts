@@ -5,7 +5,7 @@
  * refusing them (checkFits compares them with the adapter's).
  */
 import type { KernelContext } from './context.ts';
-import type { Kernel } from '../gpu/pipelines.ts';
+import type { Kernel } from './pipelines.ts';
 
 const UNBOUNDED = Number.MAX_SAFE_INTEGER;
 

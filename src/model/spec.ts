@@ -15,7 +15,7 @@
  * `hidden` dropout the features must end with a conv block followed by a pool, the only
  * layout in which the reference's "before the last feature layer" is a block output.
  */
-import { headPooling } from './geometry.ts';
+import { headPooling } from './head-pooling.ts';
 
 export const I32_MAX = 0x7fffffff;
 

@@ -17,8 +17,8 @@ import { planningContext } from '../kernels/planning.ts';
 import { scratchRoles } from '../kernels/scratch.ts';
 import { Model } from '../model/model.ts';
 import { isConv, type ModelSpec } from '../model/spec.ts';
-import { allocateParameters, Network } from './network.ts';
-import { type NetworkPlan, planFromSpec } from './plan.ts';
+import { allocateParameters, Network } from '../model/network.ts';
+import { type NetworkPlan, planFromSpec } from '../model/plan.ts';
 import { type Allocation, ShapeBackend } from './shape-backend.ts';
 
 export interface MemoryReport {

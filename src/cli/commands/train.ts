@@ -15,7 +15,7 @@ import { parseCheckpoint } from '../../io/checkpoint.ts';
 import { readFileBytes, writeFileAtomic } from '../../io/files.ts';
 import { Model } from '../../model/model.ts';
 import { type DatasetName, getPreset, type Preset } from '../../model/presets.ts';
-import { planFromSpec } from '../../train/plan.ts';
+import { planFromSpec } from '../../model/plan.ts';
 import { firstSamples, normalizeSplit, protocolOptions } from '../../train/protocol.ts';
 import { formatBp } from '../../train/schedule.ts';
 import { checkFits } from '../../train/memory.ts';

@@ -3,6 +3,7 @@
  * the table of allowed inverse slopes with their mean corrections. The linear and conv layers
  * check their fused epilogue (scaling, then NITRO-ReLU) with the same functions.
  */
+import { INT32_MAX } from '../../arith.ts';
 import type { Epilogue, Tensor } from '../../backend.ts';
 import {
   expectDistinct,
@@ -31,6 +32,19 @@ export const ALLOWED_SLOPES: readonly number[] = Object.keys(RELU_CORRECTION).ma
 export function checkSlope(op: string, slopeInv: number): void {
   if (RELU_CORRECTION[slopeInv] === undefined)
     fail(op, `slopeInv ${slopeInv} is not one of ${ALLOWED_SLOPES.join(', ')}`);
+}
+
+/** f(x) = clip(x, 0, 127) + trunc(clip(x, -127, 0) / s) - c(s). */
+export function nitroRelu(x: number, s: number): number {
+  const pos = x > 127 ? 127 : x > 0 ? x : 0;
+  const neg = x < -127 ? -127 : x < 0 ? x : 0;
+  return pos + ((neg / s) | 0) - RELU_CORRECTION[s];
+}
+
+/** Inverse slope of NITRO-ReLU at its saved input x: the backward divides by it. */
+export function nitroReluInvSlope(x: number, s: number): number {
+  if (x >= 127 || x < -127) return INT32_MAX;
+  return x >= 0 ? 1 : s;
 }
 
 /** c(s) of an allowed slope (checked by checkSlope). */

@@ -1,8 +1,8 @@
 /** NITRO scaling, NITRO-ReLU and its backward on the CPU (docs/algorithm.md §1.2, §1.3). */
 import type { Tensor } from '../../backend.ts';
-import { nitroReluInvSlope } from '../../arith.ts';
 import { i32, i8 } from '../../cpu/tensor.ts';
 import { reluInto, reluTable, scaleInto } from '../linear/cpu.ts';
+import { nitroReluInvSlope } from './contract.ts';
 
 export function scale(p: { x: Tensor; out: Tensor; scale: number }): void {
   const x = i32(p.x, 'scale');

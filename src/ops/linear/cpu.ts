@@ -3,7 +3,7 @@
  * All three run on the kernels of wasm.ts (WebAssembly SIMD, or their JavaScript twins in gemm.ts).
  */
 import type { Epilogue, LinearParams, Tensor } from '../../backend.ts';
-import { nitroRelu } from '../../arith.ts';
+import { nitroRelu } from '../activation/contract.ts';
 import { affineTable, reserve, roundUp, type Workspace } from '../../cpu/gemm.ts';
 import { dataOf, i32, i8 } from '../../cpu/tensor.ts';
 

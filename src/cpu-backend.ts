@@ -13,13 +13,13 @@ import {
   type Program,
   sizeOf,
   type Tensor,
-} from '../backend.ts';
-import { checkValues } from '../gpu/packing.ts';
-import { checkedOps } from '../ops/checked.ts';
-import { createCpuOps } from '../ops/cpu.ts';
-import { gemmKernel } from './gemm.ts';
-import { CpuTensor, dataOf } from './tensor.ts';
-import { simdKernelsReady } from './wasm.ts';
+} from './backend.ts';
+import { checkValues } from './gpu/packing.ts';
+import { checkedOps } from './ops/checked.ts';
+import { createCpuOps } from './ops/cpu.ts';
+import { gemmKernel } from './cpu/gemm.ts';
+import { CpuTensor, dataOf } from './cpu/tensor.ts';
+import { simdKernelsReady } from './cpu/wasm.ts';
 
 class CpuProgram implements Program {
   constructor(
