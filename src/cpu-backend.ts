@@ -17,9 +17,9 @@ import {
 import { checkValues } from './gpu/packing.ts';
 import { checkedOps } from './ops/checked.ts';
 import { createCpuOps } from './ops/cpu.ts';
-import { gemmKernel } from './cpu/gemm.ts';
+import { CpuWorkspace } from './cpu/gemm.ts';
 import { CpuTensor, dataOf } from './cpu/tensor.ts';
-import { simdKernelsReady } from './cpu/wasm.ts';
+import { compileSimdKernels, compileSimdKernelsAsync, type SimdKernels } from './cpu/wasm.ts';
 
 class CpuProgram implements Program {
   constructor(
@@ -28,24 +28,35 @@ class CpuProgram implements Program {
   ) {}
 }
 
+export interface CpuBackendOptions {
+  timings?: Record<string, number>;
+  simd?: SimdKernels | null;
+}
+
 export class CpuBackend implements Backend {
   readonly kind = 'cpu' as const;
   /** Which kernels run the integer products: WebAssembly SIMD where available, else plain JavaScript. */
   get description(): string {
-    return `CPU (${gemmKernel() === 'wasm-simd' ? 'WebAssembly SIMD' : 'JavaScript'} kernels)`;
+    return `CPU (${this.workspace.kernel() === 'wasm-simd' ? 'WebAssembly SIMD' : 'JavaScript'} kernels)`;
   }
   readonly ops: Ops;
+  /** This backend's working memory and kernels (`simdEnabled` off runs the JavaScript ones). */
+  readonly workspace: CpuWorkspace;
   private recording: (() => void)[] | undefined;
   private live = 0;
 
   /**
    * With `timings`, every op run adds its wall time in milliseconds to timings[op name] (for
-   * profiling; off by default).
+   * profiling; off by default). `simd`: the compiled SIMD kernels to use (compiled here when
+   * omitted; null for none).
    */
-  constructor(options: { timings?: Record<string, number> } = {}) {
+  constructor(options: CpuBackendOptions = {}) {
     const ops = {} as Record<keyof Ops, (p: never) => void>;
     const timings = options.timings;
-    const implementations = createCpuOps();
+    this.workspace = new CpuWorkspace(
+      options.simd === undefined ? compileSimdKernels() : options.simd,
+    );
+    const implementations = createCpuOps(this.workspace);
     for (const [name, impl] of Object.entries(implementations) as [
       keyof Ops,
       (p: never) => void,
@@ -67,9 +78,9 @@ export class CpuBackend implements Backend {
   }
 
   /** A backend whose SIMD kernels are compiled (where the runtime could only compile them asynchronously). */
-  static async create(options: { timings?: Record<string, number> } = {}): Promise<CpuBackend> {
-    await simdKernelsReady();
-    return new CpuBackend(options);
+  static async create(options: CpuBackendOptions = {}): Promise<CpuBackend> {
+    const simd = options.simd === undefined ? await compileSimdKernelsAsync() : options.simd;
+    return new CpuBackend({ ...options, simd });
   }
 
   tensor(shape: readonly number[], dtype: DType, label: string): Tensor {

@@ -15,7 +15,7 @@ import {
 import type { Dispatch, KernelContext } from '../kernels/context.ts';
 import { checkedOps } from '../ops/checked.ts';
 import { createGpuOps } from '../ops/gpu.ts';
-import { ScratchRole, scratchBytes } from '../kernels/scratch.ts';
+import { DeviceScratch, ScratchRole } from '../kernels/scratch.ts';
 import { BufferPool } from './buffers.ts';
 import {
   createGpuContext,
@@ -70,6 +70,8 @@ export class WebGPUBackend implements Backend {
   readonly info: DeviceInfo;
   readonly errors: ErrorSink;
   readonly pipelines: PipelineCache;
+  /** This backend's kernel scratch and uniform constants. */
+  readonly scratch: DeviceScratch;
   private readonly pool: BufferPool;
   /** Dispatches issued eagerly, submitted at the next run, write, read or sync. */
   private pending: Dispatch[] = [];
@@ -91,9 +93,11 @@ export class WebGPUBackend implements Backend {
     this.pipelines = new PipelineCache(this.device, this.errors);
     this.pool = new BufferPool(this.device);
     this.target = this.pending;
+    this.scratch = new DeviceScratch(this.device);
     const ctx: KernelContext = {
       device: this.device,
       limits: this.device.limits,
+      scratch: this.scratch,
       kernel: (family, source, entry, overrides) =>
         this.pipelines.get(family, source, entry, overrides),
       dispatch: (kernel, resources, workgroups) => {
@@ -133,16 +137,6 @@ export class WebGPUBackend implements Backend {
         };
         if (workgroups[0] * workgroups[1] * workgroups[2] > 0)
           this.target.push({ kernel, bindGroup: bind, workgroups });
-      },
-      uniform: (data, label) => {
-        const bytes = data as Int32Array<ArrayBuffer>;
-        const buffer = this.device.createBuffer({
-          size: Math.max(16, Math.ceil(bytes.byteLength / 16) * 16),
-          usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-          label,
-        });
-        this.device.queue.writeBuffer(buffer, 0, bytes);
-        return buffer;
       },
     };
     this.ops = checkedOps(createGpuOps(ctx));
@@ -259,7 +253,7 @@ export class WebGPUBackend implements Backend {
 
   /** Bytes of the kernels' device-side scratch (repacked inputs, weight limbs, raw sums), outside bytesInUse. */
   scratchBytes(): number {
-    return scratchBytes(this.device);
+    return this.scratch.bytes();
   }
 
   /** Number of dispatches in a recorded program. */

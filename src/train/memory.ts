@@ -14,7 +14,6 @@
 import { type Backend, deviceBytes } from '../backend.ts';
 import { createGpuOps } from '../ops/gpu.ts';
 import { planningContext } from '../kernels/planning.ts';
-import { scratchRoles } from '../kernels/scratch.ts';
 import { Model } from '../model/model.ts';
 import { isConv, type ModelSpec } from '../model/spec.ts';
 import { allocateParameters, Network } from '../model/network.ts';
@@ -142,7 +141,7 @@ export function plannedScratch(spec: ModelSpec, batch: number): Map<string, numb
   const ctx = planningContext();
   const shapes = new ShapeBackend(createGpuOps(ctx));
   new Network(shapes, plan, allocateParameters(shapes, plan), batch).recordTrainOnBatch();
-  return scratchRoles(ctx.device);
+  return ctx.scratch.roles();
 }
 
 /** The adapter limits a single tensor must respect (one GPU buffer, bound whole). */

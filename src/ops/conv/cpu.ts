@@ -3,8 +3,8 @@
  * gradient; both on the kernels of wasm.ts over a zero-padded copy of the input.
  */
 import type { Conv2dParams, Tensor } from '../../backend.ts';
-import { reserve, roundUp, type Workspace } from '../../cpu/gemm.ts';
-import { addBias, scratchZ, storeWithEpilogue, unpackRows } from '../linear/cpu.ts';
+import { type CpuWorkspace, roundUp, type Workspace } from '../../cpu/gemm.ts';
+import { addBias, storeWithEpilogue, unpackRows } from '../linear/cpu.ts';
 import { i32, i8 } from '../../cpu/tensor.ts';
 import { convGeometry } from './contract.ts';
 
@@ -53,7 +53,7 @@ function paddedInput(
  * the input windows as its int8 B operand (rows (c, u, v) by table, 8 output columns of one
  * output row per panel; columns past Wo are computed and dropped).
  */
-export function conv2d(p: Conv2dParams): void {
+export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
   const op = 'conv2d';
   const g = geometry(p.x, p.w, p.padding);
   const { B, C, H, W, F, k, Ho, Wo } = g;
@@ -66,7 +66,7 @@ export function conv2d(p: Conv2dParams): void {
   const panels = (Ho * Wo8) / 8;
   const sampleX = C * (H + 2 * pad) * (W + 2 * pad);
   const out = Ho * Wo;
-  const { ws, at } = reserve([
+  const { ws, at } = cw.reserve([
     B * C * H * W,
     pad > 0 ? B * sampleX : 0,
     4 * CKK,
@@ -98,7 +98,7 @@ export function conv2d(p: Conv2dParams): void {
     );
     ws.k.copyRows(cAt, zAt + 4 * b * F * out, F * Ho, 4 * Wo8, 4 * Wo, 1, 0, 0, 4 * Wo);
   }
-  const z = scratchZ(B * F * out);
+  const z = cw.array('z', B * F * out);
   z.set(t.subarray(zAt >> 2, (zAt >> 2) + B * F * out));
   if (p.bias) addBias(z, i32(p.bias, op), F, out);
   storeWithEpilogue(op, z, p.out, p.epilogue);
@@ -111,6 +111,7 @@ export function conv2d(p: Conv2dParams): void {
  * that is less work than the dense kernel (denseWeightGrad). `path` forces one (tests).
  */
 export function conv2dWeightGrad(
+  cw: CpuWorkspace,
   p: { delta: Tensor; x: Tensor; padding: number; out: Tensor },
   path?: 'sparse' | 'dense',
 ): void {
@@ -124,8 +125,8 @@ export function conv2dWeightGrad(
   const sparseMacs = sparsePixels(d, B, F, Ho * Wo) * roundUp(g.C, 8);
   const denseMacs = B * F * Ho * roundUp(Wo, 8) * g.C;
   if (path ? path === 'sparse' : 2 * sparseMacs <= denseMacs)
-    sparseWeightGrad(d, x, g, p.padding, i32(p.out, op));
-  else denseWeightGrad(d, x, g, p.padding, i32(p.out, op));
+    sparseWeightGrad(cw, d, x, g, p.padding, i32(p.out, op));
+  else denseWeightGrad(cw, d, x, g, p.padding, i32(p.out, op));
 }
 
 /** Pixels, summed over the groups of four filters, at which a filter of the group is non-zero. */
@@ -155,6 +156,7 @@ type ConvGeometry = ReturnType<typeof geometry>;
  * int8 starting at the pixel, and C[f, (u, v, c)] comes out one tap after the other.
  */
 function sparseWeightGrad(
+  cw: CpuWorkspace,
   d: Int32Array,
   x: Int8Array,
   g: ConvGeometry,
@@ -168,7 +170,7 @@ function sparseWeightGrad(
   const cols = k * k * C8;
   const panels = cols / 8;
   const pixels = B * Ho * Wo;
-  const { ws, at } = reserve([B * Hp * Wp * C8, 16 * pixels, 4 * pixels, 4 * panels, 16 * cols]);
+  const { ws, at } = cw.reserve([B * Hp * Wp * C8, 16 * pixels, 4 * pixels, 4 * panels, 16 * cols]);
   const [xcAt, aAt, rowT, panelT, cAt] = at;
   const xc = ws.i8;
   xc.fill(0, xcAt, xcAt + B * Hp * Wp * C8);
@@ -223,6 +225,7 @@ function sparseWeightGrad(
  * samples.
  */
 function denseWeightGrad(
+  cw: CpuWorkspace,
   d: Int32Array,
   x: Int8Array,
   g: ConvGeometry,
@@ -239,7 +242,7 @@ function denseWeightGrad(
   const padded = Wo8 !== Wo;
   // An odd F reads one delta row past the last sample: the halves get a row of slack.
   const halves = 2 * (B * sampleD + Ho * Wo8);
-  const { ws, at } = reserve([
+  const { ws, at } = cw.reserve([
     B * C * H * W,
     pad > 0 ? B * sampleX : 0,
     4 * CKK2,

@@ -12,13 +12,7 @@ import type { Conv2dParams, Tensor } from '../../backend.ts';
 import { type KernelContext, type Resource, grid1d } from '../../kernels/context.ts';
 import { chooseVariant } from '../../kernels/gemm-tiles.ts';
 import { epilogueOverrides, LIMB_PLANES, limbChunkRows, limbScratch } from '../linear/gpu.ts';
-import {
-  chunkRows,
-  constants,
-  placeholder,
-  type ScratchRole,
-  scratch,
-} from '../../kernels/scratch.ts';
+import { chunkRows, type ScratchRole } from '../../kernels/scratch.ts';
 import { sgdOverrides } from '../sgd/gpu.ts';
 import { type ConvBiasGradParams, type ConvWeightGradParams, convGeometry } from './contract.ts';
 
@@ -78,13 +72,13 @@ function dims(ctx: KernelContext, g: Geometry, e: Extra = {}): GPUBuffer {
     e.EBASE ?? 0,
     e.ECAP ?? 0,
   );
-  return constants(ctx.device, v, 'conv dims');
+  return ctx.scratch.constants(v, 'conv dims');
 }
 
 /** Repacks x into the channel-packed padded scratch; returns it. */
 function packInput(ctx: KernelContext, x: Tensor, g: Geometry): ScratchRole {
   const words = g.B * g.HP * g.WP * g.CW;
-  const xp = scratch(ctx.device, 'conv.xp', words * 4);
+  const xp = ctx.scratch.role('conv.xp', words * 4);
   const k = ctx.kernel('conv', source, 'pack_input', { WG });
   ctx.dispatch(k, { x, xp_out: xp, dm: dims(ctx, g) }, grid1d(words, WG));
   return xp;
@@ -126,8 +120,8 @@ function packDelta(
 ) {
   const { ECAP, rows, F0, F1 } = chunk;
   const EBASE = Math.ceil(rows / 4) * 4;
-  const dl = scratch(ctx.device, 'conv.dl', (EBASE + rows * ECAP) * 4);
-  const dv = scratch(ctx.device, 'conv.dv', rows * ECAP * 4);
+  const dl = ctx.scratch.role('conv.dl', (EBASE + rows * ECAP) * 4);
+  const dv = ctx.scratch.role('conv.dv', rows * ECAP * 4);
   const extra: Extra = { EBASE, ECAP, F0, F1 };
   const k = ctx.kernel('conv', source, 'pack_delta', { WG });
   ctx.dispatch(k, { delta, dl_out: dl, dv_out: dv, dm: dims(ctx, g, extra) }, grid1d(F1 - F0, WG));
@@ -157,15 +151,15 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   // Raw sums go to `out` (no epilogue), the fused store, or a scratch read by the epilogue pass.
   // The kernel names z, s and a whichever store it makes: the others get small placeholders.
   let zScratch: ScratchRole | undefined;
-  resources.z = placeholder(ctx.device, 'z');
-  resources.s = placeholder(ctx.device, 's');
-  resources.a = placeholder(ctx.device, 'a');
+  resources.z = ctx.scratch.placeholder('z');
+  resources.s = ctx.scratch.placeholder('s');
+  resources.a = ctx.scratch.placeholder('a');
   if (!e) resources.z = p.out;
   else if (fused) {
     resources.s = p.out;
-    resources.a = e.relu ? e.relu.out : scratch(ctx.device, 'conv.a', p.out.size);
+    resources.a = e.relu ? e.relu.out : ctx.scratch.role('conv.a', p.out.size);
   } else {
-    zScratch = scratch(ctx.device, 'conv.z', g.B * g.F * hw * 4);
+    zScratch = ctx.scratch.role('conv.z', g.B * g.F * hw * 4);
     resources.z = zScratch;
   }
   const pixelBlocks = Math.ceil(hw / (TP * WG));
@@ -236,8 +230,8 @@ export function conv2dWeightGrad(ctx: KernelContext, p: ConvWeightGradParams): v
     run(
       {
         ...base,
-        dl: placeholder(ctx.device, 'dl'),
-        dv: placeholder(ctx.device, 'dv'),
+        dl: ctx.scratch.placeholder('dl'),
+        dv: ctx.scratch.placeholder('dv'),
         dm: dims(ctx, g),
       },
       g.F,
@@ -260,8 +254,7 @@ export function conv2dBiasGrad(ctx: KernelContext, p: ConvBiasGradParams): void 
   for (let F0 = 0; F0 < F; F0 += maxGroups) {
     const F1 = Math.min(F, F0 + maxGroups);
     // Only B, F, HO, WO and F0 of the Dims uniform are read.
-    const dm = constants(
-      ctx.device,
+    const dm = ctx.scratch.constants(
       [B, 0, 0, 0, F, 0, 0, HO, WO, 0, 0, 0, 0, 0, 0, 0, 1, 4, 0, F0, F1, 0, 0],
       'conv bias dims',
     );

@@ -59,21 +59,6 @@ export function normalize(ctx: KernelContext, p: NormalizeParams): void {
   );
 }
 
-/** One uniform buffer per seed and device (recorded programs keep referring to it). */
-const seedBuffers = new WeakMap<KernelContext, Map<number, GPUBuffer>>();
-
-function seedBuffer(ctx: KernelContext, seed: number): GPUBuffer {
-  let buffers = seedBuffers.get(ctx);
-  if (!buffers) seedBuffers.set(ctx, (buffers = new Map()));
-  let buffer = buffers.get(seed);
-  if (!buffer)
-    buffers.set(
-      seed,
-      (buffer = ctx.uniform(Uint32Array.of(seed, 0, 0, 0), `dropout seed ${seed}`)),
-    );
-  return buffer;
-}
-
 export function dropout(ctx: KernelContext, p: DropoutParams): void {
   const mult = dropoutMultiplier(p.ratePermille);
   const seed = p.seed >>> 0;
@@ -87,6 +72,10 @@ export function dropout(ctx: KernelContext, p: DropoutParams): void {
     RATE: p.ratePermille,
     MULT: mult,
   });
-  const resources = { cursor: p.cursor, out8: p.out, seed: seedBuffer(ctx, seed) };
+  const resources = {
+    cursor: p.cursor,
+    out8: p.out,
+    seed: ctx.scratch.constants([seed, 0, 0, 0], `dropout seed ${seed}`),
+  };
   ctx.dispatch(k, inPlace ? resources : { ...resources, data: p.x }, grid(ctx, x.words));
 }

@@ -4,7 +4,7 @@
  */
 import type { Epilogue, LinearParams, Tensor } from '../../backend.ts';
 import { nitroRelu } from '../activation/contract.ts';
-import { affineTable, reserve, roundUp, type Workspace } from '../../cpu/gemm.ts';
+import { affineTable, type CpuWorkspace, roundUp, type Workspace } from '../../cpu/gemm.ts';
 import { dataOf, i32, i8 } from '../../cpu/tensor.ts';
 
 /** NITRO-ReLU of every int8 value (index value + 128) for an allowed slope. */
@@ -59,14 +59,6 @@ export function storeWithEpilogue(
   }
 }
 
-let scratch = new Int32Array(0);
-
-/** A reusable int32 buffer of at least n elements (its contents are stale). */
-export function scratchZ(n: number): Int32Array {
-  if (scratch.length < n) scratch = new Int32Array(n);
-  return scratch.subarray(0, n);
-}
-
 /** Adds bias[f] to every element of channel f of z [B, F, plane] (int32 wrap). */
 export function addBias(z: Int32Array, bias: Int32Array, F: number, plane: number): void {
   const n = z.length;
@@ -104,7 +96,7 @@ function splitRows(
  * out[B, O] = x[B, K] · w[O, K]ᵀ + bias: dot products of int8 rows of x with rows of w split
  * into int16 halves (zero past K), two rows of x by two of w at a time.
  */
-export function linear(p: LinearParams): void {
+export function linear(cw: CpuWorkspace, p: LinearParams): void {
   const op = 'linear';
   const [B, K] = p.x.shape;
   const [O] = p.w.shape;
@@ -113,7 +105,7 @@ export function linear(p: LinearParams): void {
   const K8 = roundUp(K, 8);
   const B2 = roundUp(B, 2);
   const O2 = roundUp(O, 2);
-  const { ws, at } = reserve([
+  const { ws, at } = cw.reserve([
     B * K,
     4 * B2,
     4 * O * K,
@@ -129,7 +121,7 @@ export function linear(p: LinearParams): void {
   ws.i32.set(w.subarray(0, O * K), wAt >> 2);
   splitRows(ws, wAt, 4 * K, O, K, padAt, lo, hi);
   ws.k.dot16(rows, xAt, lo, hi, 2 * K8, zAt, 4 * O2, 4, B2, O2, 1, K8 / 8, 0, 0, 0);
-  const z = scratchZ(B * O);
+  const z = cw.array('z', B * O);
   unpackRows(ws, zAt, B, O, 4 * O2, z);
   if (p.bias) addBias(z, i32(p.bias, op), O, 1);
   storeWithEpilogue(op, z, p.out, p.epilogue);
@@ -154,7 +146,7 @@ export function unpackRows(
 }
 
 /** out[B, K] = g[B, O] · w[O, K]: rows of w scaled by g and summed, 4 rows of g by 8 columns at a time. */
-export function linearInputGrad(p: { g: Tensor; w: Tensor; out: Tensor }): void {
+export function linearInputGrad(cw: CpuWorkspace, p: { g: Tensor; w: Tensor; out: Tensor }): void {
   const op = 'linearInputGrad';
   const [B, O] = p.g.shape;
   const K = p.w.shape[1];
@@ -162,7 +154,7 @@ export function linearInputGrad(p: { g: Tensor; w: Tensor; out: Tensor }): void 
   const w = i32(p.w, op);
   const B4 = roundUp(B, 4);
   const K8 = roundUp(K, 8);
-  const { ws, at } = reserve([4 * B4 * O, 4 * O * K, 4 * O, 4 * (K8 / 8), 4 * B4 * K8]);
+  const { ws, at } = cw.reserve([4 * B4 * O, 4 * O * K, 4 * O, 4 * (K8 / 8), 4 * B4 * K8]);
   const [gAt, wAt, rowT, panelT, cAt] = at;
   ws.i32.set(g.subarray(0, B * O), gAt >> 2);
   ws.i32.set(w.subarray(0, O * K), wAt >> 2);
@@ -176,7 +168,7 @@ export function linearInputGrad(p: { g: Tensor; w: Tensor; out: Tensor }): void 
  * out[O, K] = gᵀ · x with g [B, O] (i8 or i32) and x [B, K] (i8): Σ over pairs of batch rows of
  * (g[b, o], g[b+1, o]) · (x[b, k], x[b+1, k]), with g split into int16 halves (axpy16).
  */
-export function linearWeightGrad(p: { g: Tensor; x: Tensor; out: Tensor }): void {
+export function linearWeightGrad(cw: CpuWorkspace, p: { g: Tensor; x: Tensor; out: Tensor }): void {
   const op = 'linearWeightGrad';
   const [B, O] = p.g.shape;
   const K = p.x.shape[1];
@@ -187,7 +179,7 @@ export function linearWeightGrad(p: { g: Tensor; x: Tensor; out: Tensor }): void
   const B8 = roundUp(B, 8);
   const K8 = roundUp(K, 8);
   const K16 = roundUp(K, 16);
-  const { ws, at } = reserve([
+  const { ws, at } = cw.reserve([
     B2 * K,
     (B2 / 2) * 4 * K16,
     4 * B * O,

@@ -9,13 +9,7 @@ import reluBackward from '../../../shaders/relu-backward.wgsl?raw';
 import type { LinearParams } from '../../backend.ts';
 import { type KernelContext, type Resource, grid1d } from '../../kernels/context.ts';
 import { chooseVariant } from '../../kernels/gemm-tiles.ts';
-import {
-  chunkRows,
-  constants,
-  placeholder,
-  type ScratchRole,
-  scratch,
-} from '../../kernels/scratch.ts';
+import { chunkRows, type ScratchRole } from '../../kernels/scratch.ts';
 import { correction } from '../activation/contract.ts';
 import { sgdOverrides } from '../sgd/gpu.ts';
 import type { LinearInputGradParams, LinearWeightGradParams } from './contract.ts';
@@ -67,7 +61,7 @@ export function limbScratch(
 ): { wl: ScratchRole; LBASE: number; LPLANE: number } {
   const LBASE = Math.ceil(rows / 4) * 4;
   const LPLANE = rows * rowWords;
-  const wl = scratch(ctx.device, 'weight-limbs', (LBASE + LIMB_PLANES * LPLANE) * 4);
+  const wl = ctx.scratch.role('weight-limbs', (LBASE + LIMB_PLANES * LPLANE) * 4);
   return { wl, LBASE, LPLANE };
 }
 
@@ -93,7 +87,7 @@ function dims(
     e.O0 ?? 0,
     e.O1 ?? O,
   ];
-  return constants(ctx.device, v, 'linear dims');
+  return ctx.scratch.constants(v, 'linear dims');
 }
 
 export function linear(ctx: KernelContext, p: LinearParams): void {
@@ -106,9 +100,9 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   const entry = !e ? 'forward_raw' : e.relu ? 'forward_relu' : 'forward_scaled';
   // Without a bias the weights stand in for the (unread) bias binding.
   const resources: Record<string, Resource> = { x: p.x, w: p.w, bias: p.bias ?? p.w };
-  resources.z = placeholder(ctx.device, 'z');
-  resources.s = placeholder(ctx.device, 's');
-  resources.a = placeholder(ctx.device, 'a');
+  resources.z = ctx.scratch.placeholder('z');
+  resources.s = ctx.scratch.placeholder('s');
+  resources.a = ctx.scratch.placeholder('a');
   if (!e) resources.z = p.out;
   else resources.s = p.out;
   if (e?.relu) resources.a = e.relu.out;
@@ -147,7 +141,7 @@ export function linearInputGrad(ctx: KernelContext, p: LinearInputGradParams): v
     g: p.g,
     w: p.w,
     z: p.out,
-    x: placeholder(ctx.device, 'x'),
+    x: ctx.scratch.placeholder('x'),
   };
   const e: Record<string, number> = {};
   if (p.relu) {

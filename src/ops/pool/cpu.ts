@@ -3,6 +3,7 @@
  * optionally takes the window gradients from a linear head and applies NITRO-ReLU's backward.
  */
 import type { MaxPoolBackwardParams, MaxPoolParams, PadMode } from '../../backend.ts';
+import type { CpuWorkspace } from '../../cpu/gemm.ts';
 import { CpuTensor, i32, i8 } from '../../cpu/tensor.ts';
 import { invSlopeTable, reluBackwardAt } from '../activation/cpu.ts';
 import { linearInputGrad } from '../linear/cpu.ts';
@@ -122,24 +123,26 @@ function interiorArgmax(
   return at - base;
 }
 
-let headDeltas = new Int32Array(0);
-
 /** The gradient at every pool output [B, C, Ho, Wo]: p.delta, or the head's input gradient g·w (linearInputGrad into a reused array). */
-function windowDeltas(op: string, p: MaxPoolBackwardParams, shape: readonly number[]): Int32Array {
+function windowDeltas(
+  cw: CpuWorkspace,
+  op: string,
+  p: MaxPoolBackwardParams,
+  shape: readonly number[],
+): Int32Array {
   if (p.delta) return i32(p.delta, op);
   const { g, w } = p.head!;
   const [B, C, Ho, Wo] = shape;
   const J = C * Ho * Wo;
-  if (headDeltas.length < B * J) headDeltas = new Int32Array(B * J);
-  const d = headDeltas.subarray(0, B * J);
-  linearInputGrad({ g, w, out: new CpuTensor([B, J], 'i32', `${op} head gradient`, d, false) });
+  const d = cw.array('pool.head', B * J);
+  linearInputGrad(cw, { g, w, out: new CpuTensor([B, J], 'i32', `${op} head gradient`, d, false) });
   return d;
 }
 
-export function maxPoolBackward(p: MaxPoolBackwardParams): void {
+export function maxPoolBackward(cw: CpuWorkspace, p: MaxPoolBackwardParams): void {
   const op = 'maxPoolBackward';
   const { B, C, ho: Ho, wo: Wo } = poolGeometry(p);
-  const delta = windowDeltas(op, p, [B, C, Ho, Wo]);
+  const delta = windowDeltas(cw, op, p, [B, C, Ho, Wo]);
   const [, , H, W] = p.x.shape;
   const [kh, kw] = p.kernel;
   const [ph, pw] = p.padding;

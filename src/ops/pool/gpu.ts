@@ -7,7 +7,6 @@ import reluBackward from '../../../shaders/relu-backward.wgsl?raw';
 import type { MaxPoolBackwardParams, MaxPoolParams } from '../../backend.ts';
 import { type KernelContext, grid1d, type Resource } from '../../kernels/context.ts';
 import { layoutOf } from '../../kernels/layout.ts';
-import { placeholder } from '../../kernels/scratch.ts';
 import { poolGeometry } from './contract.ts';
 
 const WG = 64;
@@ -53,13 +52,13 @@ export function maxPoolBackward(ctx: KernelContext, p: MaxPoolBackwardParams): v
   const resources: Record<string, Resource> = { x8: p.x, out32: p.out };
   if (p.delta) {
     resources.delta = p.delta;
-    resources.g8 = placeholder(ctx.device, 'g8');
-    resources.head_w = placeholder(ctx.device, 'head_w');
+    resources.g8 = ctx.scratch.placeholder('g8');
+    resources.head_w = ctx.scratch.placeholder('head_w');
   } else if (p.head) {
     const { g: hg, w } = p.head;
     const classes = hg.shape[1];
     Object.assign(overrides, { HEAD: 1, CLASSES: classes, G_ROW_WORDS: layoutOf(hg).rowWords });
-    resources.delta = placeholder(ctx.device, 'delta');
+    resources.delta = ctx.scratch.placeholder('delta');
     resources.g8 = hg;
     resources.head_w = w;
   }
@@ -67,7 +66,7 @@ export function maxPoolBackward(ctx: KernelContext, p: MaxPoolBackwardParams): v
     Object.assign(overrides, { RELU: 1, SLOPE_INV: p.relu.slopeInv });
     resources.s8 = p.relu.x;
   } else {
-    resources.s8 = placeholder(ctx.device, 's8');
+    resources.s8 = ctx.scratch.placeholder('s8');
   }
   const k = ctx.kernel('pool', source, 'max_pool_backward', overrides);
   ctx.dispatch(k, resources, grid1d(windows, WG, ctx.limits.maxComputeWorkgroupsPerDimension));
