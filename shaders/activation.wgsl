@@ -1,6 +1,7 @@
 // NITRO scaling and NITRO-ReLU (docs/algorithm.md §1.2, §1.3). Packed int8 tensors hold four values a
 // u32 word (little-endian), each row padded to a whole word; a thread writes whole words. The
-// wrapper appends relu-backward.wgsl (the backward's arithmetic, shared with pool.wgsl).
+// backward's arithmetic is relu-backward.wgsl's, shared with pool.wgsl and linear.wgsl.
+// include: relu-backward.wgsl
 
 @group(0) @binding(0) var<storage, read> x32: array<i32>;
 @group(0) @binding(1) var<storage, read> x8: array<u32>;

@@ -12,6 +12,7 @@
 // the other, so one operand's addresses are the same for every invocation of the workgroup.
 // Software adapters (lavapipe, SwiftShader) run invocations as SIMD lanes and turn such
 // uniform loads into one scalar load, while per-invocation addresses cost one load per lane.
+// include: int-common.wgsl
 
 @group(0) @binding(0) var<storage, read> x: array<u32>;
 @group(0) @binding(1) var<storage, read> w: array<i32>;

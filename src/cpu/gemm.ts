@@ -9,16 +9,16 @@
  * results that the caller then ignores; every region gets slack bytes so those reads stay inside
  * the workspace.
  */
-import {
-  type Axpy,
-  type Axpy16,
-  type CopyRows,
-  type Dot16,
-  type Kernels,
-  type PairRows,
-  type Split16,
-  type SimdKernels,
-  type Transpose,
+import type {
+  Axpy,
+  Axpy16,
+  CopyRows,
+  Dot16,
+  Kernels,
+  PairRows,
+  Split16,
+  SimdKernels,
+  Transpose,
 } from './wasm.ts';
 
 export type IntArray = Int8Array | Int32Array;

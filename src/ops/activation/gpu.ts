@@ -1,14 +1,14 @@
 /** NITRO scaling, NITRO-ReLU and its backward on WebGPU (docs/algorithm.md §1.2, §1.3). */
-import family from '../../../shaders/activation.wgsl?raw';
-import reluBackward from '../../../shaders/relu-backward.wgsl?raw';
 import type { Tensor } from '../../backend.ts';
 import { type KernelContext, grid1d } from '../../kernels/context.ts';
 import { layoutOf } from '../../kernels/layout.ts';
 import { sameStorage } from '../checks.ts';
 import { correction } from './contract.ts';
+import { shaderSource } from '../../kernels/shaders.ts';
+
+const source = shaderSource('activation.wgsl');
 
 const WG = 64;
-const source = `${family}\n${reluBackward}`;
 
 function grid(ctx: KernelContext, n: number): [number, number, number] {
   return grid1d(n, WG, ctx.limits.maxComputeWorkgroupsPerDimension);

@@ -6,18 +6,17 @@
  * The weight gradient has a dense path and a sparse one that sums over the non-zero pixels of
  * delta only (listed on the GPU; mostly zero in training, see conv.wgsl).
  */
-import common from '../../../shaders/int-common.wgsl?raw';
-import family from '../../../shaders/conv.wgsl?raw';
 import type { Conv2dParams, Tensor } from '../../backend.ts';
 import { type KernelContext, type Resource, grid1d } from '../../kernels/context.ts';
 import { chooseVariant } from '../../kernels/gemm-tiles.ts';
 import { epilogueOverrides, LIMB_PLANES, limbChunkRows, limbScratch } from '../linear/gpu.ts';
 import { chunkRows, type ScratchRole } from '../../kernels/scratch.ts';
+import { UniformLayout } from '../../kernels/uniforms.ts';
 import { sgdOverrides } from '../sgd/gpu.ts';
 import { type ConvBiasGradParams, type ConvWeightGradParams, convGeometry } from './contract.ts';
+import { shaderSource } from '../../kernels/shaders.ts';
 
-/** conv.wgsl with the shared integer helpers it calls (WGSL has no imports). */
-export const source = `${family}\n${common}`;
+export const source = shaderSource('conv.wgsl');
 
 const WG = 64;
 
@@ -46,32 +45,28 @@ function geometry(x: Tensor, w: Tensor, padding: number) {
 
 type Geometry = ReturnType<typeof geometry>;
 
-interface Extra {
-  LBASE?: number;
-  LPLANE?: number;
-  SF?: number;
-  SLOPE_INV?: number;
-  CORR?: number;
-  F0?: number;
-  F1?: number;
-  EBASE?: number;
-  ECAP?: number;
-}
+/** The Dims fields a dispatch may set beyond the geometry (limb chunk, epilogue, sparse lists). */
+type Extra = Partial<
+  Record<'LBASE' | 'LPLANE' | 'SF' | 'SLOPE_INV' | 'CORR' | 'F0' | 'F1' | 'EBASE' | 'ECAP', number>
+>;
 
-/** The Dims uniform of conv.wgsl (field order as declared there). */
+const DIMS = UniformLayout.of<keyof Geometry | keyof Extra>(source, 'Dims');
+
+/** The Dims uniform of conv.wgsl: the geometry, then what the dispatch sets of the rest. */
 function dims(ctx: KernelContext, g: Geometry, e: Extra = {}): GPUBuffer {
-  const v = [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD, g.HO, g.WO, g.XW, g.OUTW, g.HP, g.WP, g.CW];
-  v.push(
-    e.LBASE ?? 0,
-    e.LPLANE ?? 0,
-    e.SF ?? 1,
-    e.SLOPE_INV ?? 4,
-    e.CORR ?? 0,
-    e.F0 ?? 0,
-    e.F1 ?? g.F,
-    e.EBASE ?? 0,
-    e.ECAP ?? 0,
-  );
+  const v = DIMS.pack({
+    LBASE: 0,
+    LPLANE: 0,
+    SF: 1,
+    SLOPE_INV: 4,
+    CORR: 0,
+    F0: 0,
+    F1: g.F,
+    EBASE: 0,
+    ECAP: 0,
+    ...e,
+    ...g,
+  });
   return ctx.scratch.constants(v, 'conv dims');
 }
 
@@ -254,10 +249,8 @@ export function conv2dBiasGrad(ctx: KernelContext, p: ConvBiasGradParams): void 
   for (let F0 = 0; F0 < F; F0 += maxGroups) {
     const F1 = Math.min(F, F0 + maxGroups);
     // Only B, F, HO, WO and F0 of the Dims uniform are read.
-    const dm = ctx.scratch.constants(
-      [B, 0, 0, 0, F, 0, 0, HO, WO, 0, 0, 0, 0, 0, 0, 0, 1, 4, 0, F0, F1, 0, 0],
-      'conv bias dims',
-    );
+    const none = { C: 0, H: 0, W: 0, KS: 0, PAD: 0, XW: 0, OUTW: 0, HP: 0, WP: 0, CW: 0 };
+    const dm = dims(ctx, { ...none, B, F, HO, WO }, { F0, F1 });
     if (p.sgd && sgd) {
       const k = ctx.kernel('conv', source, 'bias_grad_sgd', sgd);
       ctx.dispatch(k, { delta: p.delta, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm }, [F1 - F0, 1, 1]);

@@ -1,5 +1,4 @@
 /** Batch gather with augmentation, input normalisation and training dropout on the device. */
-import source from '../../../shaders/data.wgsl?raw';
 import type { Tensor } from '../../backend.ts';
 import { type KernelContext, grid1d } from '../../kernels/context.ts';
 import { layoutOf } from '../../kernels/layout.ts';
@@ -10,6 +9,9 @@ import {
   type GatherParams,
   type NormalizeParams,
 } from './contract.ts';
+import { shaderSource } from '../../kernels/shaders.ts';
+
+const source = shaderSource('data.wgsl');
 
 const WG = 64;
 

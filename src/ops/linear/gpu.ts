@@ -3,19 +3,17 @@
  * or dot4I8Packed on the weights split into int8 limbs counted on the GPU), input and weight
  * gradients. The register tile comes from the variant policy (gemm-tiles.ts).
  */
-import common from '../../../shaders/int-common.wgsl?raw';
-import family from '../../../shaders/linear.wgsl?raw';
-import reluBackward from '../../../shaders/relu-backward.wgsl?raw';
 import type { LinearParams } from '../../backend.ts';
 import { type KernelContext, type Resource, grid1d } from '../../kernels/context.ts';
 import { chooseVariant } from '../../kernels/gemm-tiles.ts';
 import { chunkRows, type ScratchRole } from '../../kernels/scratch.ts';
+import { UniformLayout } from '../../kernels/uniforms.ts';
 import { correction } from '../activation/contract.ts';
 import { sgdOverrides } from '../sgd/gpu.ts';
 import type { LinearInputGradParams, LinearWeightGradParams } from './contract.ts';
+import { shaderSource } from '../../kernels/shaders.ts';
 
-/** linear.wgsl with the shared integer helpers and NITRO-ReLU's backward it calls (WGSL has no imports). */
-export const source = `${family}\n${common}\n${reluBackward}`;
+export const source = shaderSource('linear.wgsl');
 
 const WG = 64;
 const words = (n: number) => Math.ceil(n / 4);
@@ -24,8 +22,8 @@ const words = (n: number) => Math.ceil(n / 4);
 export function epilogueOverrides(
   scale: number | undefined,
   slopeInv: number | undefined,
-): Record<string, number> {
-  const o: Record<string, number> = {};
+): { SF?: number; SLOPE_INV?: number; CORR?: number } {
+  const o: { SF?: number; SLOPE_INV?: number; CORR?: number } = {};
   if (scale !== undefined) o.SF = scale;
   if (slopeInv !== undefined) {
     o.SLOPE_INV = slopeInv;
@@ -65,28 +63,44 @@ export function limbScratch(
   return { wl, LBASE, LPLANE };
 }
 
-/** The Dims uniform of linear.wgsl (field order as declared there). */
+type DimsMember =
+  | 'B'
+  | 'K'
+  | 'O'
+  | 'KW'
+  | 'OW'
+  | 'LBASE'
+  | 'LPLANE'
+  | 'SF'
+  | 'SLOPE_INV'
+  | 'CORR'
+  | 'O0'
+  | 'O1';
+const DIMS = UniformLayout.of<DimsMember>(source, 'Dims');
+
+/** The Dims uniform of linear.wgsl: shapes, then the optional limb, epilogue and chunk fields. */
 function dims(
   ctx: KernelContext,
   B: number,
   K: number,
   O: number,
-  e: Record<string, number> = {},
+  e: Partial<Record<DimsMember, number>> = {},
 ): GPUBuffer {
-  const v = [
+  const v = DIMS.pack({
+    LBASE: 0,
+    LPLANE: 0,
+    SF: 1,
+    SLOPE_INV: 4,
+    CORR: 0,
+    O0: 0,
+    O1: O,
+    ...e,
     B,
     K,
     O,
-    words(K),
-    words(O),
-    e.LBASE ?? 0,
-    e.LPLANE ?? 0,
-    e.SF ?? 1,
-    e.SLOPE_INV ?? 4,
-    e.CORR ?? 0,
-    e.O0 ?? 0,
-    e.O1 ?? O,
-  ];
+    KW: words(K),
+    OW: words(O),
+  });
   return ctx.scratch.constants(v, 'linear dims');
 }
 
@@ -143,7 +157,7 @@ export function linearInputGrad(ctx: KernelContext, p: LinearInputGradParams): v
     z: p.out,
     x: ctx.scratch.placeholder('x'),
   };
-  const e: Record<string, number> = {};
+  const e: Partial<Record<DimsMember, number>> = {};
   if (p.relu) {
     resources.x = p.relu.x;
     Object.assign(e, epilogueOverrides(undefined, p.relu.slopeInv));

@@ -1,8 +1,10 @@
 /** Loss gradient with metric accumulation, and confusion counts (docs/algorithm.md §3). */
-import source from '../../../shaders/loss.wgsl?raw';
 import type { LossParams, Tensor } from '../../backend.ts';
 import { type KernelContext, grid1d } from '../../kernels/context.ts';
 import { layoutOf } from '../../kernels/layout.ts';
+import { shaderSource } from '../../kernels/shaders.ts';
+
+const source = shaderSource('loss.wgsl');
 
 const WG = 64;
 

@@ -1,7 +1,9 @@
 /** Fill and the step cursor's advance on WebGPU. */
-import source from '../../../shaders/misc.wgsl?raw';
 import { deviceBytes, type Tensor } from '../../backend.ts';
 import { type KernelContext, grid1d } from '../../kernels/context.ts';
+import { shaderSource } from '../../kernels/shaders.ts';
+
+const source = shaderSource('misc.wgsl');
 
 const WG = 64;
 

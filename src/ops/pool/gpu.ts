@@ -2,15 +2,15 @@
  * Max pooling (kernel = stride) and its backward without a stored argmax; the backward can
  * compute the window gradients from a linear head and apply NITRO-ReLU's backward as it routes them.
  */
-import family from '../../../shaders/pool.wgsl?raw';
-import reluBackward from '../../../shaders/relu-backward.wgsl?raw';
 import type { MaxPoolBackwardParams, MaxPoolParams } from '../../backend.ts';
 import { type KernelContext, grid1d, type Resource } from '../../kernels/context.ts';
 import { layoutOf } from '../../kernels/layout.ts';
 import { poolGeometry } from './contract.ts';
+import { shaderSource } from '../../kernels/shaders.ts';
+
+const source = shaderSource('pool.wgsl');
 
 const WG = 64;
-const source = `${family}\n${reluBackward}`;
 
 /** The override constants shared by both directions. */
 function overridesOf(p: Omit<MaxPoolParams, 'out'>): Record<string, number> {

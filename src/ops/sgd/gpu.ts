@@ -1,12 +1,10 @@
 /** IntegerSGD (docs/algorithm.md §5) on WebGPU, in place on the weights. */
-import common from '../../../shaders/int-common.wgsl?raw';
-import family from '../../../shaders/sgd.wgsl?raw';
 import type { SgdUpdate } from '../../backend.ts';
 import { type KernelContext, grid1d } from '../../kernels/context.ts';
 import type { IntegerSgdParams } from './contract.ts';
+import { shaderSource } from '../../kernels/shaders.ts';
 
-/** sgd.wgsl with the shared integer helpers it calls (WGSL has no imports). */
-const source = `${family}\n${common}`;
+const source = shaderSource('sgd.wgsl');
 
 const WG = 64;
 
