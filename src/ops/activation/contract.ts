@@ -4,7 +4,7 @@
  * check their fused epilogue (scaling, then NITRO-ReLU) with the same functions.
  */
 import { INT32_MAX } from '../../arith.ts';
-import type { Epilogue, Tensor } from '../../backend.ts';
+import type { Epilogue, Ops, Tensor } from '../../backend.ts';
 import {
   expectDistinct,
   expectDtype,
@@ -87,12 +87,9 @@ export function checkNitroRelu(p: { x: Tensor; out: Tensor; slopeInv: number }):
 }
 
 /** delta and out may be one tensor; the saved input x may not be out. */
-export function checkNitroReluBackward(p: {
-  delta: Tensor;
-  x: Tensor;
-  out: Tensor;
-  slopeInv: number;
-}): void {
+export type NitroReluBackwardParams = Parameters<Ops['nitroReluBackward']>[0];
+
+export function checkNitroReluBackward(p: NitroReluBackwardParams): void {
   const op = 'nitroReluBackward';
   expectDtype(op, p.delta, 'i32');
   expectDtype(op, p.x, 'i8');

@@ -2,7 +2,7 @@
 import type { Tensor } from '../../backend.ts';
 import { i32, i8 } from '../../cpu/tensor.ts';
 import { reluInto, reluTable, scaleInto } from '../linear/cpu.ts';
-import { nitroReluInvSlope } from './contract.ts';
+import { type NitroReluBackwardParams, nitroReluInvSlope } from './contract.ts';
 
 export function scale(p: { x: Tensor; out: Tensor; scale: number }): void {
   const x = i32(p.x, 'scale');
@@ -36,12 +36,7 @@ function divideBySlope(
   for (let i = 0; i < n; i++) out[i] = reluBackwardAt(d[i], x[i], table);
 }
 
-export function nitroReluBackward(p: {
-  delta: Tensor;
-  x: Tensor;
-  out: Tensor;
-  slopeInv: number;
-}): void {
+export function nitroReluBackward(p: NitroReluBackwardParams): void {
   const op = 'nitroReluBackward';
   const d = i32(p.delta, op);
   divideBySlope(d, i8(p.x, op), i32(p.out, op), d.length, invSlopeTable(p.slopeInv));

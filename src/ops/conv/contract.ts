@@ -3,7 +3,7 @@
  * NITRO epilogue, its weight gradient and its bias gradient (§4; the IntegerSGD update optionally
  * fused into either): parameters, checks and the output geometry.
  */
-import type { Conv2dParams, SgdUpdate, Tensor } from '../../backend.ts';
+import type { Conv2dParams, Ops, Tensor } from '../../backend.ts';
 import { checkEpilogue } from '../activation/contract.ts';
 import {
   expectDistinct,
@@ -16,19 +16,9 @@ import {
 } from '../checks.ts';
 import { checkSgdUpdate, gradientTarget } from '../sgd/contract.ts';
 
-export interface ConvWeightGradParams {
-  delta: Tensor;
-  x: Tensor;
-  padding: number;
-  out?: Tensor;
-  sgd?: SgdUpdate;
-}
+export type ConvWeightGradParams = Parameters<Ops['conv2dWeightGrad']>[0];
 
-export interface ConvBiasGradParams {
-  delta: Tensor;
-  out?: Tensor;
-  sgd?: SgdUpdate;
-}
+export type ConvBiasGradParams = Parameters<Ops['conv2dBiasGrad']>[0];
 
 export interface ConvGeometry {
   B: number;

@@ -2,7 +2,7 @@
  * Batch gather (with augmentation, docs/algorithm.md §7.1), integer input normalisation (§2.1)
  * and training dropout (§1.6): parameters, checks and the dropout table.
  */
-import type { Tensor } from '../../backend.ts';
+import type { Ops } from '../../backend.ts';
 import { layoutOf } from '../../kernels/layout.ts';
 import {
   expectDistinct,
@@ -15,29 +15,11 @@ import {
   fail,
 } from '../checks.ts';
 
-export interface GatherParams {
-  data: Tensor;
-  labels: Tensor;
-  indices: Tensor;
-  cursor: Tensor;
-  out: Tensor;
-  outLabels: Tensor;
-  augment?: { params: Tensor; pad: number };
-}
+export type GatherParams = Parameters<Ops['gather']>[0];
 
-export interface NormalizeParams {
-  x: Tensor;
-  stats: Tensor;
-  out: Tensor;
-}
+export type NormalizeParams = Parameters<Ops['normalize']>[0];
 
-export interface DropoutParams {
-  x: Tensor;
-  out: Tensor;
-  ratePermille: number;
-  seed: number;
-  cursor: Tensor;
-}
+export type DropoutParams = Parameters<Ops['dropout']>[0];
 
 /**
  * The reference's train-time multipliers R of dropout (kept values become trunc(x · R / 1000)),

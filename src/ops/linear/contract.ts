@@ -3,24 +3,14 @@
  * gradient (optionally through NITRO-ReLU's backward) and weight gradient (optionally with the
  * IntegerSGD update fused): parameters, checks and GEMM dimensions.
  */
-import type { LinearParams, SgdUpdate, Tensor } from '../../backend.ts';
+import type { LinearParams, Ops, Tensor } from '../../backend.ts';
 import { checkEpilogue, checkSlope } from '../activation/contract.ts';
 import { expectDistinct, expectDtype, expectRank, expectShape, fail } from '../checks.ts';
 import { checkSgdUpdate, gradientTarget } from '../sgd/contract.ts';
 
-export interface LinearInputGradParams {
-  g: Tensor;
-  w: Tensor;
-  out: Tensor;
-  relu?: { x: Tensor; slopeInv: number };
-}
+export type LinearInputGradParams = Parameters<Ops['linearInputGrad']>[0];
 
-export interface LinearWeightGradParams {
-  g: Tensor;
-  x: Tensor;
-  out?: Tensor;
-  sgd?: SgdUpdate;
-}
+export type LinearWeightGradParams = Parameters<Ops['linearWeightGrad']>[0];
 
 /** g of a gradient op: [B, O], i8 (a loss gradient) or i32 (a δ). */
 function expectGradient(op: string, g: Tensor): void {

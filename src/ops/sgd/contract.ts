@@ -1,14 +1,8 @@
 /** IntegerSGD (docs/algorithm.md §5): its parameters and checks, alone or fused into a weight gradient. */
-import type { SgdUpdate, Tensor } from '../../backend.ts';
+import type { Ops, SgdUpdate, Tensor } from '../../backend.ts';
 import { expectDistinct, expectDtype, expectInt, expectSize } from '../checks.ts';
 
-export interface IntegerSgdParams {
-  w: Tensor;
-  grad: Tensor;
-  lrInv: Tensor;
-  amp: number;
-  decayInv: number;
-}
+export type IntegerSgdParams = Parameters<Ops['integerSgd']>[0];
 
 function checkConstants(op: string, amp: number, decayInv: number): void {
   expectInt(op, 'amp', amp, 1, 0x7fffffff, 'a positive int32');
