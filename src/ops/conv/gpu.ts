@@ -90,13 +90,11 @@ const SPARSE_CAP_DIV = 4;
  * The sparse weight gradient's filter chunks: entries per filter list (ECAP) and filters per
  * chunk. Listing every filter at once would take half of delta's bytes; chunks aim at a
  * sixteenth. They are a multiple of 8 filters, so filter tiles never straddle them, or 4 filters
- * where 8 would take twice that or more: cnn-small's first layer at batch 64 (16 filters over
- * 50,176 pixels) lists 4 filters at a time in 401 kB instead of 8 in 803 kB. Half of an 8-filter
- * tile then idles, which costs nothing on listed pixels (each filter sums its own list) and
- * doubles the work only of a tile that falls back to the dense loop, which such a layer's head
- * pool (large windows: 4x2 in cnn-small) seldom makes it do. Lists of an eighth of the pixels
- * would shrink as much, but send the layers whose heads pool by 2x2 (cnn-small's second) or 4x2
- * on 7x7 (VGG8B's fifth) to the dense loop: their weight gradients took 1.5-4x as long.
+ * where 8 would take twice that or more (a wide first layer at a large batch): half of an
+ * 8-filter tile then idles, which costs nothing on listed pixels (each filter sums its own list)
+ * and doubles only the work of a tile that falls back to the dense loop, which the large head
+ * pools of such layers seldom make it do. Shorter lists (an eighth of the pixels) would save as
+ * much memory but send layers with small head pools to the dense loop (results/performance.md).
  */
 function sparseChunks(g: Geometry): { ECAP: number; rows: number } {
   const ECAP = Math.ceil((g.B * g.HO * g.WO) / SPARSE_CAP_DIV);
