@@ -2,7 +2,7 @@
  * The hand-checkable test vectors of docs/algorithm.md §9 (items 1-11), run through the backend Ops on
  * both backends (CPU reference and WebGPU) and compared element by element with the values the
  * document gives. The micro training steps (items 10 and 11) are composed from the same ops the
- * trainer records (src/train/network.ts), with every intermediate checked, and then run again
+ * trainer records (src/model/network.ts), with every intermediate checked, and then run again
  * as a whole recorded step of a Network. Items that no op expresses (negative divisors, the
  * int16 dropout value, initialisation bounds) are checked on the module implementing them.
  */

@@ -44,7 +44,7 @@ function tensorOf(params: Record<string, unknown>, name: string): Tensor {
   return t;
 }
 
-/** The dimensions chooseVariant sees for a call (as src/kernels/linear.ts and conv.ts pass them). */
+/** The dimensions chooseVariant sees for a call (as src/ops/linear/gpu.ts and src/ops/conv/gpu.ts pass them). */
 export function gemmDims(op: GemmOp, params: Record<string, unknown>): number[] {
   switch (op) {
     case 'linear': {
