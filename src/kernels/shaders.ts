@@ -10,6 +10,7 @@ import intCommon from '../../shaders/int-common.wgsl?raw';
 import linear from '../../shaders/linear.wgsl?raw';
 import loss from '../../shaders/loss.wgsl?raw';
 import misc from '../../shaders/misc.wgsl?raw';
+import packedInt8 from '../../shaders/packed-int8.wgsl?raw';
 import pool from '../../shaders/pool.wgsl?raw';
 import reluBackward from '../../shaders/relu-backward.wgsl?raw';
 import sgd from '../../shaders/sgd.wgsl?raw';
@@ -22,6 +23,7 @@ const FILES: Readonly<Record<string, string>> = {
   'linear.wgsl': linear,
   'loss.wgsl': loss,
   'misc.wgsl': misc,
+  'packed-int8.wgsl': packedInt8,
   'pool.wgsl': pool,
   'relu-backward.wgsl': reluBackward,
   'sgd.wgsl': sgd,
