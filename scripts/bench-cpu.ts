@@ -9,11 +9,11 @@
  * step rate is images per CPU second over `steps` steps (default mlp2, batch 64, 50 steps).
  */
 import type { Tensor } from '../src/backend.ts';
-import { CpuBackend } from '../src/cpu/cpu-backend.ts';
-import { affineTable, gemmKernel, reserve, roundUp } from '../src/cpu/gemm.ts';
+import { CpuBackend } from '../src/cpu-backend.ts';
+import { affineTable, roundUp } from '../src/cpu/gemm.ts';
 import { getPreset } from '../src/model/presets.ts';
 import { Model } from '../src/model/model.ts';
-import { planFromSpec } from '../src/train/plan.ts';
+import { planFromSpec } from '../src/model/plan.ts';
 import { Rng } from '../src/rng.ts';
 
 const args = process.argv.slice(2).filter((a) => a !== '--');
@@ -142,14 +142,18 @@ if (!stepsOnly) {
   const K = first.kind === 'linear' ? first.inFeatures : 784;
   const O = first.kind === 'linear' ? first.outFeatures : 200;
   const K8 = roundUp(K, 8);
-  const { ws, at } = reserve([B * K8, 4 * B, 2 * O * K8, 2 * O * K8, 4 * B * O]);
+  const { ws, at } = backend.workspace.reserve([B * K8, 4 * B, 2 * O * K8, 2 * O * K8, 4 * B * O]);
   const [xAt, rowsAt, lo, hi, zAt] = at;
   for (let i = 0; i < B * K8; i++) ws.i8[xAt + i] = rng.int(-127, 127);
   for (let i = 0; i < 2 * O * K8; i++) ws.i16[(lo >> 1) + i] = rng.int(-30000, 30000);
   affineTable(ws, rowsAt, B, K8);
   const dot = () =>
     ws.k.dot16(rowsAt, xAt, lo, hi, 2 * K8, zAt, 4 * O, 4, B, O, 1, K8 / 8, 0, 0, 0);
-  report(`${gemmKernel()} dot16 kernel alone ${B}x${K} · ${K}x${O}`, B * K * O, median(dot));
+  report(
+    `${backend.workspace.kernel()} dot16 kernel alone ${B}x${K} · ${K}x${O}`,
+    B * K * O,
+    median(dot),
+  );
 }
 if (rows.length) console.log(rows.join('\n'));
 

@@ -16,7 +16,7 @@
 import { execFileSync } from 'node:child_process';
 import type { Ops, Tensor } from '../src/backend.ts';
 import { bufferOf, type GpuTensor, WebGPUBackend } from '../src/gpu/webgpu-backend.ts';
-import { type Kernel, PipelineCache } from '../src/gpu/pipelines.ts';
+import { type Kernel, PipelineCache } from '../src/kernels/pipelines.ts';
 import { Rng } from '../src/rng.ts';
 import { type VariantChoice, variantsOf, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
 

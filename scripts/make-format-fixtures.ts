@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CpuBackend } from '../src/cpu/cpu-backend.ts';
+import { CpuBackend } from '../src/cpu-backend.ts';
 import { serializeInputs } from '../src/io/batches.ts';
 import { CHECKPOINT_VERSION } from '../src/io/formats.ts';
 import { serializeSafetensors, type TensorToWrite } from '../src/io/safetensors.ts';

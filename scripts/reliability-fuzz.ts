@@ -20,7 +20,7 @@ import { serializeCheckpoint } from '../src/io/checkpoint.ts';
 import { serializeInputs } from '../src/io/batches.ts';
 import { initWeights } from '../src/model/init.ts';
 import { parseModelSpec } from '../src/model/spec.ts';
-import { planFromSpec } from '../src/train/plan.ts';
+import { planFromSpec } from '../src/model/plan.ts';
 import {
   batchesDriver,
   type Case,

@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { CpuBackend } from '../src/cpu/cpu-backend.ts';
+import { CpuBackend } from '../src/cpu-backend.ts';
 import type { Backend } from '../src/backend.ts';
 import { adapterName } from '../src/gpu/device.ts';
 import { WebGPUBackend } from '../src/gpu/webgpu-backend.ts';

@@ -1,6 +1,7 @@
 // NITRO scaling and NITRO-ReLU (docs/algorithm.md §1.2, §1.3). Packed int8 tensors hold four values a
 // u32 word (little-endian), each row padded to a whole word; a thread writes whole words. The
-// wrapper appends relu-backward.wgsl (the backward's arithmetic, shared with pool.wgsl).
+// backward's arithmetic is relu-backward.wgsl's, shared with pool.wgsl and linear.wgsl.
+// include: packed-int8.wgsl, relu-backward.wgsl
 
 @group(0) @binding(0) var<storage, read> x32: array<i32>;
 @group(0) @binding(1) var<storage, read> x8: array<u32>;
@@ -17,14 +18,6 @@ override ROW_WORDS: u32 = 1;
 override SF: i32 = 1;
 override SLOPE_INV: i32 = 4;
 override CORR: i32 = 36;
-
-fn lane(word: u32, k: u32) -> i32 {
-  return extractBits(bitcast<i32>(word), k * 8u, 8u);
-}
-
-fn put(word: u32, k: u32, v: i32) -> u32 {
-  return word | ((bitcast<u32>(v) & 0xffu) << (k * 8u));
-}
 
 fn relu(x: i32) -> i32 {
   return clamp(x, 0, 127) + clamp(x, -127, 0) / SLOPE_INV - CORR;

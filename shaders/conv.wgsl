@@ -12,6 +12,7 @@
 // the other, so one operand's addresses are the same for every invocation of the workgroup.
 // Software adapters (lavapipe, SwiftShader) run invocations as SIMD lanes and turn such
 // uniform loads into one scalar load, while per-invocation addresses cost one load per lane.
+// include: int-common.wgsl
 
 @group(0) @binding(0) var<storage, read> x: array<u32>;
 @group(0) @binding(1) var<storage, read> w: array<i32>;
@@ -526,5 +527,52 @@ fn weight_grad_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup
     if (t.f0 + f < dm.F1) {
       sgd_wgrad(t, t.f0 + f, acc[f]);
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bias gradient db[f] = Σ_b Σ_i Σ_j delta[b, f, i, j] (i32, wrapping). One workgroup per filter
+// (filter F0 + workgroup x): each invocation sums a strided share of the filter's B * HO * WO
+// pixels, then the workgroup adds its partial sums in a tree.
+
+const BIAS_WG: u32 = 64u;
+var<workgroup> bias_part: array<i32, BIAS_WG>;
+
+fn bias_sum(lid: u32, f: u32) -> i32 {
+  let hw = dm.HO * dm.WO;
+  var acc = 0;
+  for (var b = 0u; b < dm.B; b++) {
+    let base = (b * dm.F + f) * hw;
+    for (var p = lid; p < hw; p += BIAS_WG) {
+      acc += delta[base + p];
+    }
+  }
+  bias_part[lid] = acc;
+  workgroupBarrier();
+  for (var step = BIAS_WG / 2u; step > 0u; step /= 2u) {
+    if (lid < step) {
+      bias_part[lid] += bias_part[lid + step];
+    }
+    workgroupBarrier();
+  }
+  return bias_part[0];
+}
+
+@compute @workgroup_size(BIAS_WG)
+fn bias_grad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let f = dm.F0 + wid.x;
+  let sum = bias_sum(lid, f);
+  if (lid == 0u) {
+    z[f] = sum;
+  }
+}
+
+// The same sums applied as IntegerSGD (sgd.wgsl) to the bias w_upd in place.
+@compute @workgroup_size(BIAS_WG)
+fn bias_grad_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let f = dm.F0 + wid.x;
+  let sum = bias_sum(lid, f);
+  if (lid == 0u) {
+    w_upd[f] = sgd_step(w_upd[f], sum, AMP, DECAY_INV, lr_inv[0]);
   }
 }

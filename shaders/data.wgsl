@@ -1,5 +1,6 @@
 // Input pipeline on the device: batch gather with augmentation (docs/algorithm.md §7.1), integer
 // normalisation (§2.1) and training dropout (§1.6). Packed int8 rows; a thread writes whole words.
+// include: packed-int8.wgsl
 
 @group(0) @binding(0) var<storage, read> data: array<u32>;
 @group(0) @binding(1) var<storage, read> labels: array<i32>;
@@ -28,14 +29,6 @@ override CH_LEN: u32 = 1;
 // dropout: drop probability in per mille and the kept-value multiplier R (value * R / 1000).
 override RATE: u32 = 0;
 override MULT: i32 = 1000;
-
-fn lane(word: u32, k: u32) -> i32 {
-  return extractBits(bitcast<i32>(word), k * 8u, 8u);
-}
-
-fn put(word: u32, k: u32, v: i32) -> u32 {
-  return word | ((bitcast<u32>(v) & 0xffu) << (k * 8u));
-}
 
 // Sample index of batch element b at the current step.
 fn source_sample(b: u32) -> u32 {

@@ -1,5 +1,5 @@
-// Integer helpers shared by the GEMM kernels (linear.wgsl, conv.wgsl) and sgd.wgsl. WGSL has no
-// imports: the kernel wrappers append this file to each of those sources.
+// Integer helpers shared by the GEMM kernels (linear.wgsl, conv.wgsl) and sgd.wgsl, which
+// include this file (src/kernels/shaders.ts).
 
 // Signed int8 limbs of v: v == Σ_l limb_l 2^(8l) (mod 2^32), each limb in [-128, 127].
 fn limbs_of(v: i32) -> vec4<i32> {

@@ -8,6 +8,7 @@
 // workgroup, which software adapters (lavapipe, SwiftShader: invocations are SIMD lanes) turn
 // into a single scalar load instead of one load per lane. Shapes come in a uniform buffer so
 // one pipeline serves every layer; only the register tile (override constants) is unrolled.
+// include: int-common.wgsl, relu-backward.wgsl
 
 @group(0) @binding(0) var<storage, read> x: array<u32>;
 @group(0) @binding(1) var<storage, read> w: array<i32>;

@@ -1,5 +1,6 @@
 // RSS loss gradient with int8 wrap (docs/algorithm.md §3), accuracy and loss metrics, confusion counts.
 // One thread per sample; a sample's packed row of the gradient belongs to that thread alone.
+// include: packed-int8.wgsl
 
 @group(0) @binding(0) var<storage, read> yhat: array<u32>;
 @group(0) @binding(1) var<storage, read> labels: array<i32>;
@@ -14,14 +15,6 @@ override ROW_WORDS: u32 = 1;
 override ONE_HOT: i32 = 32;
 // First of the three metric words: correct count, RSS low word, RSS high word.
 override OFFSET: u32 = 0;
-
-fn lane(word: u32, k: u32) -> i32 {
-  return extractBits(bitcast<i32>(word), k * 8u, 8u);
-}
-
-fn put(word: u32, k: u32, v: i32) -> u32 {
-  return word | ((bitcast<u32>(v) & 0xffu) << (k * 8u));
-}
 
 fn prediction(b: u32, k: u32) -> i32 {
   return lane(yhat[b * ROW_WORDS + k / 4u], k % 4u);

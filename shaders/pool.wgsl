@@ -3,6 +3,7 @@
 // floor((H + 2 PH - KH) / KH) + 1, so trailing rows/columns may belong to no window.
 // The backward pass keeps no argmax: it recomputes each window's winner from the saved input.
 // The wrapper appends relu-backward.wgsl (NITRO-ReLU's backward, shared with activation.wgsl).
+// include: packed-int8.wgsl, relu-backward.wgsl
 
 @group(0) @binding(0) var<storage, read> x8: array<u32>;
 @group(0) @binding(1) var<storage, read> delta: array<i32>;
@@ -38,14 +39,6 @@ override G_ROW_WORDS: u32 = 1;
 // Backward: the routed delta goes through NITRO-ReLU's backward at the winner's saved s.
 override RELU: bool = false;
 override SLOPE_INV: i32 = 4;
-
-fn lane(word: u32, k: u32) -> i32 {
-  return extractBits(bitcast<i32>(word), k * 8u, 8u);
-}
-
-fn put(word: u32, k: u32, v: i32) -> u32 {
-  return word | ((bitcast<u32>(v) & 0xffu) << (k * 8u));
-}
 
 fn input_at(b: u32, c: i32, h: i32, w: i32) -> i32 {
   let e = u32((c * H + h) * W + w);

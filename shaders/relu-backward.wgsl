@@ -1,5 +1,5 @@
-// NITRO-ReLU's backward (docs/algorithm.md §1.3), shared by activation.wgsl and pool.wgsl. WGSL has no
-// imports: the kernel wrappers append this file to each of those sources.
+// NITRO-ReLU's backward (docs/algorithm.md §1.3), included by activation.wgsl, pool.wgsl and
+// linear.wgsl (src/kernels/shaders.ts).
 
 const INT32_MAX: i32 = 2147483647;
 

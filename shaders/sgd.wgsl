@@ -1,5 +1,6 @@
 // IntegerSGD in place (docs/algorithm.md §5), one weight per invocation; the update itself is sgd_step
 // of int-common.wgsl, shared with the weight-gradient kernels that fuse it.
+// include: int-common.wgsl
 
 @group(0) @binding(0) var<storage, read_write> w: array<i32>;
 @group(0) @binding(1) var<storage, read> grad: array<i32>;

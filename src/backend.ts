@@ -189,6 +189,12 @@ export interface Ops {
     sgd?: SgdUpdate;
   }): void;
   /**
+   * out[F] (i32) = Σ_b,i,j delta[b,f,i,j]: a conv bias gradient, one value per filter summed over
+   * the batch and every output position (i32, wrapping; the reference sums bias gradients in
+   * int64, docs/algorithm.md §10 item 11). `out` or `sgd` (see SgdUpdate).
+   */
+  conv2dBiasGrad(p: { delta: Tensor; out?: Tensor; sgd?: SgdUpdate }): void;
+  /**
    * IntegerSGD in place: w -= trunc(trunc(grad / amp) / lrInv) + (decayInv > 0 ? trunc(w / decayInv) : 0).
    * `lrInv` is an i32 [1] tensor so a recorded step picks up learning-rate changes.
    */

@@ -4,7 +4,7 @@
  * (the CPU backend is several times faster than WebGPU on a CPU, and gives the same bits).
  */
 import type { Backend } from './backend.ts';
-import { CpuBackend } from './cpu/cpu-backend.ts';
+import { CpuBackend } from './cpu-backend.ts';
 import { type DeviceOptions, isSoftwareAdapter, probeAdapter } from './gpu/device.ts';
 import { WebGPUBackend } from './gpu/webgpu-backend.ts';
 

@@ -3,7 +3,7 @@
 export * from './backend.ts';
 export { WebGPUBackend } from './gpu/webgpu-backend.ts';
 /** The CPU reference backend. */
-export { CpuBackend } from './cpu/cpu-backend.ts';
+export { CpuBackend } from './cpu-backend.ts';
 export {
   createGpuContext,
   adapterName,
@@ -38,9 +38,9 @@ export {
   type TrainingProtocol,
 } from './model/presets.ts';
 export { parseModelSpec, type ModelSpec } from './model/spec.ts';
-export { planFromSpec } from './train/plan.ts';
+export { planFromSpec } from './model/plan.ts';
 export { firstSamples, normalizeSplit, protocolOptions } from './train/protocol.ts';
-export { METRIC_WORDS } from './train/network.ts';
+export { METRIC_WORDS } from './model/network.ts';
 export {
   Trainer,
   trainingMetadata,

@@ -12,14 +12,14 @@
  */
 import type { Backend } from './backend.ts';
 import { applyNormalization, type NormStats } from './data/normalize.ts';
-import { CpuBackend } from './cpu/cpu-backend.ts';
+import { CpuBackend } from './cpu-backend.ts';
 import { WebGPUBackend } from './gpu/webgpu-backend.ts';
 import { parseCheckpoint } from './io/checkpoint.ts';
 import { checkpointVersion, peekSafetensorsMetadata } from './io/formats.ts';
 import { parseSafetensors } from './io/safetensors.ts';
 import { Model } from './model/model.ts';
 import { type ModelSpec, parseModelSpec } from './model/spec.ts';
-import { planFromSpec } from './train/plan.ts';
+import { planFromSpec } from './model/plan.ts';
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {

@@ -20,7 +20,7 @@ import { chooseVariant, variantsOf } from '../src/kernels/gemm-tiles.ts';
 import { WebGPUBackend } from '../src/gpu/webgpu-backend.ts';
 import { trainingStepOps } from '../src/model/geometry.ts';
 import { getPreset } from '../src/model/presets.ts';
-import { planFromSpec } from '../src/train/plan.ts';
+import { planFromSpec } from '../src/model/plan.ts';
 import { minimumBytes } from '../src/train/memory.ts';
 import { cpu } from './helpers.ts';
 

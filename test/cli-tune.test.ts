@@ -12,7 +12,7 @@ import { trainingGemmShapes } from '../src/bench/tune.ts';
 import { defaultVariant, findVariant, variantsOf } from '../src/kernels/gemm-tiles.ts';
 import { getPreset } from '../src/model/presets.ts';
 import { parseModelSpec } from '../src/model/spec.ts';
-import { planFromSpec } from '../src/train/plan.ts';
+import { planFromSpec } from '../src/model/plan.ts';
 import { fileTuneStore } from '../src/cli/tune-store.ts';
 import { GOLDEN, nitro, requireBuild, stderrLines } from './cli-helpers.ts';
 import { webgpu } from './helpers.ts';

@@ -7,10 +7,10 @@
  * weight gradient on dense, sparse and all-zero deltas, through its dense and sparse paths.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { nitroRelu, nitroScale } from '../src/arith.ts';
-import { conv2dWeightGrad } from '../src/cpu/conv.ts';
-import { CpuBackend } from '../src/cpu/cpu-backend.ts';
-import { gemmKernel, setSimdEnabled } from '../src/cpu/gemm.ts';
+import { nitroScale } from '../src/arith.ts';
+import { nitroRelu } from '../src/ops/activation/contract.ts';
+import { conv2dWeightGrad } from '../src/ops/conv/cpu.ts';
+import { CpuBackend } from '../src/cpu-backend.ts';
 import { Rng } from '../src/rng.ts';
 import { expectSameElements, randomInts, tensorOf } from './helpers.ts';
 
@@ -72,17 +72,19 @@ describe.each(['wasm-simd', 'js'] as const)(
   'CPU convolution (%s kernels) == naive scalar',
   (kernel) => {
     const backend = new CpuBackend();
-    afterAll(() => setSimdEnabled(true));
+    afterAll(() => {
+      backend.workspace.simdEnabled = true;
+    });
 
     it('uses the requested kernels', () => {
-      setSimdEnabled(kernel === 'wasm-simd');
-      expect(gemmKernel()).toBe(kernel);
+      backend.workspace.simdEnabled = kernel === 'wasm-simd';
+      expect(backend.workspace.kernel()).toBe(kernel);
     });
 
     it.each(shapes().map((s, i) => [i, ...s]))(
       '#%i B=%i C=%i %ix%i F=%i k=%i pad=%i: forward and weight gradient',
       async (i, B, C, H, W, F, k, pad) => {
-        setSimdEnabled(kernel === 'wasm-simd');
+        backend.workspace.simdEnabled = kernel === 'wasm-simd';
         const rng = new Rng(900 + i);
         const wrap = i % 2 === 1;
         const lo = wrap ? I32_MIN : -30000;
@@ -185,7 +187,7 @@ describe.each(['wasm-simd', 'js'] as const)(
           expectSameElements(await backend.read(dw), dwExp, `conv2dWeightGrad, ${name} delta`);
           // Each path on its own, whichever the op picks for this delta.
           for (const path of ['sparse', 'dense'] as const) {
-            conv2dWeightGrad({ delta, x, padding: pad, out: dw }, path);
+            conv2dWeightGrad(backend.workspace, { delta, x, padding: pad, out: dw }, path);
             expectSameElements(
               await backend.read(dw),
               dwExp,

@@ -6,8 +6,9 @@
  * extreme int32 values, every allowed slope and every int8 input.
  */
 import { describe, expect, it } from 'vitest';
-import { ALLOWED_SLOPES, nitroRelu, nitroReluInvSlope, nitroScale } from '../src/arith.ts';
-import { CpuBackend } from '../src/cpu/cpu-backend.ts';
+import { nitroScale } from '../src/arith.ts';
+import { ALLOWED_SLOPES, nitroRelu, nitroReluInvSlope } from '../src/ops/activation/contract.ts';
+import { CpuBackend } from '../src/cpu-backend.ts';
 import { Rng } from '../src/rng.ts';
 import { expectSameElements, randomInts, tensorOf } from './helpers.ts';
 

@@ -6,11 +6,11 @@
  * full-range int32 weights and gradients make the sums wrap around 2^32.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { nitroRelu, nitroScale } from '../src/arith.ts';
+import { nitroScale } from '../src/arith.ts';
+import { nitroRelu } from '../src/ops/activation/contract.ts';
 import type { Backend, Tensor } from '../src/backend.ts';
-import { CpuBackend } from '../src/cpu/cpu-backend.ts';
-import { gemmKernel, setSimdEnabled } from '../src/cpu/gemm.ts';
-import { kernelModuleBytes, simdKernelsReady } from '../src/cpu/wasm.ts';
+import { CpuBackend } from '../src/cpu-backend.ts';
+import { compileSimdKernelsAsync, kernelModuleBytes } from '../src/cpu/wasm.ts';
 import { Rng } from '../src/rng.ts';
 import { expectSameElements, randomInts, tensorOf } from './helpers.ts';
 
@@ -103,7 +103,7 @@ describe('CPU WebAssembly kernels', () => {
   it('compile here (Node, Chromium), from a module small enough for a browser main thread (< 4 KB)', async () => {
     expect(kernelModuleBytes().length).toBeLessThan(4096);
     expect(WebAssembly.validate(kernelModuleBytes())).toBe(true);
-    expect(await simdKernelsReady()).toBe(true);
+    expect(await compileSimdKernelsAsync()).not.toBeNull();
     expect((await CpuBackend.create()).description).toBe('CPU (WebAssembly SIMD kernels)');
   });
 });
@@ -112,17 +112,19 @@ describe.each(['wasm-simd', 'js'] as const)(
   'CPU linear layers (%s kernel) == naive scalar',
   (kernel) => {
     const backend = new CpuBackend();
-    afterAll(() => setSimdEnabled(true));
+    afterAll(() => {
+      backend.workspace.simdEnabled = true;
+    });
 
     it('uses the requested kernel (WebAssembly SIMD is available on Node)', () => {
-      setSimdEnabled(kernel === 'wasm-simd');
-      expect(gemmKernel()).toBe(kernel);
+      backend.workspace.simdEnabled = kernel === 'wasm-simd';
+      expect(backend.workspace.kernel()).toBe(kernel);
     });
 
     it.each(shapes().map((s, i) => [i, ...s]))(
       '#%i B=%i K=%i O=%i: forward, input and weight gradients',
       async (i, B, K, O) => {
-        setSimdEnabled(kernel === 'wasm-simd');
+        backend.workspace.simdEnabled = kernel === 'wasm-simd';
         const rng = new Rng(500 + i);
         const wrap = i % 2 === 0;
         const lo = wrap ? I32_MIN : -30000;
@@ -188,7 +190,7 @@ describe.each(['wasm-simd', 'js'] as const)(
     );
 
     it('keeps results right when the workspace grows between products (large, small, large)', async () => {
-      setSimdEnabled(kernel === 'wasm-simd');
+      backend.workspace.simdEnabled = kernel === 'wasm-simd';
       const rng = new Rng(77);
       for (const [B, K, O] of [
         [3, 40, 5],

@@ -7,9 +7,9 @@
  * (trunc(δ / g_inv(s)) at the winner) is checked against the same scan with those written out.
  */
 import { describe, it } from 'vitest';
-import { ALLOWED_SLOPES, nitroReluInvSlope } from '../src/arith.ts';
+import { ALLOWED_SLOPES, nitroReluInvSlope } from '../src/ops/activation/contract.ts';
 import type { PadMode } from '../src/backend.ts';
-import { CpuBackend } from '../src/cpu/cpu-backend.ts';
+import { CpuBackend } from '../src/cpu-backend.ts';
 import { Rng } from '../src/rng.ts';
 import { expectSameElements, randomInts, tensorOf } from './helpers.ts';
 

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 import { parseCheckpoint } from '../src/io/checkpoint.ts';
 import { getPreset } from '../src/model/presets.ts';
-import { planFromSpec } from '../src/train/plan.ts';
+import { planFromSpec } from '../src/model/plan.ts';
 
 const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;

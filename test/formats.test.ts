@@ -12,7 +12,7 @@ import { CHECKPOINT_VERSION, checkpointFormatTag, SPEC_VERSION } from '../src/io
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.ts';
 import { Model } from '../src/model/model.ts';
 import { parseModelSpec } from '../src/model/spec.ts';
-import { planFromSpec } from '../src/train/plan.ts';
+import { planFromSpec } from '../src/model/plan.ts';
 import { cpu, expectSameElements, webgpu } from './helpers.ts';
 
 const ROOT = join('test', 'fixtures', 'formats');

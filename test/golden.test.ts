@@ -11,7 +11,7 @@ import { parseCheckpoint } from '../src/io/checkpoint.ts';
 import { parseSafetensors } from '../src/io/safetensors.ts';
 import { Model } from '../src/model/model.ts';
 import { parseModelSpec } from '../src/model/spec.ts';
-import { planFromSpec } from '../src/train/plan.ts';
+import { planFromSpec } from '../src/model/plan.ts';
 import { cpu, expectSameElements, webgpu } from './helpers.ts';
 
 const GOLDEN_DIR = new URL('./golden/', import.meta.url).pathname;

@@ -13,7 +13,7 @@ export function webgpu(): Promise<WebGPUBackend> {
 }
 
 export async function cpu(): Promise<Backend> {
-  const { CpuBackend } = await import('../src/cpu/cpu-backend.ts');
+  const { CpuBackend } = await import('../src/cpu-backend.ts');
   return new CpuBackend();
 }
 

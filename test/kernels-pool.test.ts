@@ -13,7 +13,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MaxPoolBackwardParams, PadMode, Tensor } from '../src/backend.ts';
-import { ALLOWED_SLOPES } from '../src/arith.ts';
+import { ALLOWED_SLOPES } from '../src/ops/activation/contract.ts';
 import { Rng } from '../src/rng.ts';
 import { expectSameElements, randomInts } from './helpers.ts';
 import { type Twin, Twins } from './kernels-twin.ts';

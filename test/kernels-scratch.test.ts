@@ -6,8 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend, Tensor } from '../src/backend.ts';
 import { WebGPUBackend } from '../src/gpu/webgpu-backend.ts';
-import { LIMB_PLANES, limbChunkRows } from '../src/kernels/linear.ts';
-import { scratchBytes, scratchRoles } from '../src/kernels/scratch.ts';
+import { LIMB_PLANES, limbChunkRows } from '../src/ops/linear/gpu.ts';
 import { Model } from '../src/model/model.ts';
 import { getPreset } from '../src/model/presets.ts';
 import { plannedScratch } from '../src/train/memory.ts';
@@ -68,9 +67,9 @@ describe('kernel scratch', () => {
         'small layer (recorded before the role grew)',
       );
       expectSameElements(await gpu.read(b.out), await expected(large, 2), 'large layer');
-      const roles = scratchRoles(gpu.device);
+      const roles = gpu.scratch.roles();
       expect(roles.get('weight-limbs')).toBe(limbBytes(large));
-      expect(scratchBytes(gpu.device)).toBe(sum(roles));
+      expect(gpu.scratch.bytes()).toBe(sum(roles));
     } finally {
       gpu.destroy();
     }
@@ -93,9 +92,9 @@ describe('kernel scratch', () => {
         'small layer, replayed after the role grew',
       );
       expectSameElements(await gpu.read(b.out), await expected(large, 4), 'large layer');
-      const roles = scratchRoles(gpu.device);
+      const roles = gpu.scratch.roles();
       expect(roles.get('weight-limbs')).toBe(limbBytes(large));
-      expect(scratchBytes(gpu.device)).toBe(sum(roles) + limbBytes(small));
+      expect(gpu.scratch.bytes()).toBe(sum(roles) + limbBytes(small));
     } finally {
       gpu.destroy();
     }
@@ -115,8 +114,8 @@ describe('the memory plan', () => {
       try {
         const model = Model.create(gpu, spec, { seed: 1 });
         model.network(batch).recordTrainOnBatch();
-        expect(Object.fromEntries(scratchRoles(gpu.device))).toEqual(Object.fromEntries(planned));
-        expect(scratchBytes(gpu.device)).toBe(sum(planned));
+        expect(Object.fromEntries(gpu.scratch.roles())).toEqual(Object.fromEntries(planned));
+        expect(gpu.scratch.bytes()).toBe(sum(planned));
       } finally {
         gpu.destroy();
       }

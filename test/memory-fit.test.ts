@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { deviceBytes } from '../src/backend.ts';
-import { CpuBackend } from '../src/cpu/cpu-backend.ts';
+import { CpuBackend } from '../src/cpu-backend.ts';
 import { getPreset, presetNames } from '../src/model/presets.ts';
 import { parseModelSpec } from '../src/model/spec.ts';
 import {
@@ -16,8 +16,8 @@ import {
   plannedScratch,
   plannedTensors,
 } from '../src/train/memory.ts';
-import { allocateParameters, Network } from '../src/train/network.ts';
-import { planFromSpec } from '../src/train/plan.ts';
+import { allocateParameters, Network } from '../src/model/network.ts';
+import { planFromSpec } from '../src/model/plan.ts';
 import { nitro, requireBuild, stderrLines } from './cli-helpers.ts';
 import { webgpu } from './helpers.ts';
 

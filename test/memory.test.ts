@@ -6,10 +6,10 @@
  * with the WebGPU kernels' scratch on top too.
  */
 import { describe, expect, it } from 'vitest';
-import { CpuBackend } from '../src/cpu/cpu-backend.ts';
+import { CpuBackend } from '../src/cpu-backend.ts';
 import { getPreset, presetNames } from '../src/model/presets.ts';
 import { memoryReport, minimumBytes, plannedScratch, plannedTensors } from '../src/train/memory.ts';
-import { planFromSpec } from '../src/train/plan.ts';
+import { planFromSpec } from '../src/model/plan.ts';
 import { webgpu } from './helpers.ts';
 
 describe('memory plan', () => {

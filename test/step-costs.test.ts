@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Model } from '../src/model/model.ts';
 import { getPreset } from '../src/model/presets.ts';
-import { planFromSpec } from '../src/train/plan.ts';
+import { planFromSpec } from '../src/model/plan.ts';
 import { protocolOptions } from '../src/train/protocol.ts';
 import {
   currentStepCosts,

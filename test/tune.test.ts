@@ -28,8 +28,8 @@ import {
 } from '../src/kernels/gemm-tiles.ts';
 import { Model } from '../src/model/model.ts';
 import { parseModelSpec } from '../src/model/spec.ts';
-import { readParameters } from '../src/train/network.ts';
-import { planFromSpec } from '../src/train/plan.ts';
+import { readParameters } from '../src/model/network.ts';
+import { planFromSpec } from '../src/model/plan.ts';
 import { expectSameElements, Rng, randomInts, webgpu } from './helpers.ts';
 
 const GOLDEN = new URL('./golden/', import.meta.url).pathname;

@@ -2,14 +2,15 @@
  * The hand-checkable test vectors of docs/algorithm.md §9 (items 1-11), run through the backend Ops on
  * both backends (CPU reference and WebGPU) and compared element by element with the values the
  * document gives. The micro training steps (items 10 and 11) are composed from the same ops the
- * trainer records (src/train/network.ts), with every intermediate checked, and then run again
+ * trainer records (src/model/network.ts), with every intermediate checked, and then run again
  * as a whole recorded step of a Network. Items that no op expresses (negative divisors, the
  * int16 dropout value, initialisation bounds) are checked on the module implementing them.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { dropoutFactor, dropoutKeeps, truncDiv } from '../src/arith.ts';
+import { dropoutKeeps, truncDiv } from '../src/arith.ts';
+import { dropoutMultiplier } from '../src/ops/data/contract.ts';
 import type { Backend, DType, Tensor } from '../src/backend.ts';
-import { CpuBackend } from '../src/cpu/cpu-backend.ts';
+import { CpuBackend } from '../src/cpu-backend.ts';
 import { initBound } from '../src/model/init.ts';
 import { parseModelSpec } from '../src/model/spec.ts';
 import {
@@ -18,8 +19,8 @@ import {
   Network,
   readParameters,
   writeParameters,
-} from '../src/train/network.ts';
-import { planFromSpec } from '../src/train/plan.ts';
+} from '../src/model/network.ts';
+import { planFromSpec } from '../src/model/plan.ts';
 import { webgpu } from './helpers.ts';
 
 type Pair = readonly [number, number];
@@ -481,9 +482,9 @@ describe('docs/algorithm.md §9 vectors no op expresses, on the modules implemen
     expect(Object.is(truncDiv(-1, 4), 0)).toBe(true);
   });
 
-  it('6. dropout values including the int16 one (127 → 141), via src/arith.ts dropoutFactor and truncDiv', () => {
+  it('6. dropout values including the int16 one (127 → 141), via the dropout table (src/ops/data/contract.ts) and truncDiv', () => {
     // The engine keeps dropout outputs int8 (rates ≤ 0.25 on NITRO-ReLU outputs ≤ 91), so 127 · 1.111 only exists here.
-    const R = dropoutFactor(100);
+    const R = dropoutMultiplier(100);
     expect(R).toBe(1111);
     expect([91, -67, 50, -1, 0, 127].map((x) => truncDiv(x * R, 1000))).toEqual([
       101, -74, 55, -1, 0, 141,

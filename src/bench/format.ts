@@ -1,16 +1,9 @@
 /** Plain-text tables of benchmark results (for the CLI, Deno and the bench page). */
 import { fastestVariantRows, type KernelBenchResult, type KernelBenchRow } from './kernels.ts';
 import type { TrainingBenchResult } from './training.ts';
+import { table } from './util.ts';
 
-export function table(header: string[], rows: string[][], rightAligned: boolean[] = []): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (rightAligned[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
-}
+export { table };
 
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(2)} MiB`;
 

@@ -16,7 +16,7 @@ import {
   withForcedVariant,
 } from '../kernels/gemm-tiles.ts';
 import { getPreset } from '../model/presets.ts';
-import { planFromSpec } from '../train/plan.ts';
+import { planFromSpec } from '../model/plan.ts';
 import { type HeadPool, keepOnePerWindow } from './tune.ts';
 import { Rng } from '../rng.ts';
 import {

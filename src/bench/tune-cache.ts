@@ -5,8 +5,8 @@
  * one adapter or an older kernel is never installed on another. The store is a small
  * interface: a file in Node and Deno (src/cli/tune-store.ts), localStorage in the browser.
  */
-import { source as convSource } from '../kernels/conv.ts';
-import { source as linearSource } from '../kernels/linear.ts';
+import { source as convSource } from '../ops/conv/gpu.ts';
+import { source as linearSource } from '../ops/linear/gpu.ts';
 import type { Backend } from '../backend.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
 import {

@@ -19,11 +19,10 @@ import {
   withForcedVariant,
 } from '../kernels/gemm-tiles.ts';
 import { Rng } from '../rng.ts';
-import { allocateParameters, Network } from '../train/network.ts';
+import { allocateParameters, Network } from '../model/network.ts';
 import { ShapeBackend } from '../train/shape-backend.ts';
-import type { NetworkPlan } from '../train/plan.ts';
-import { table } from './format.ts';
-import { type KernelTiming, median, now, resolveTiming, sig, wallTime } from './util.ts';
+import type { NetworkPlan } from '../model/plan.ts';
+import { type KernelTiming, median, now, resolveTiming, sig, table, wallTime } from './util.ts';
 
 /** One GEMM op call of a training step (parameters hold shape-only tensors). */
 export interface GemmCall {
@@ -45,7 +44,7 @@ function tensorOf(params: Record<string, unknown>, name: string): Tensor {
   return t;
 }
 
-/** The dimensions chooseVariant sees for a call (as src/kernels/linear.ts and conv.ts pass them). */
+/** The dimensions chooseVariant sees for a call (as src/ops/linear/gpu.ts and src/ops/conv/gpu.ts pass them). */
 export function gemmDims(op: GemmOp, params: Record<string, unknown>): number[] {
   switch (op) {
     case 'linear': {

@@ -84,3 +84,14 @@ export async function wallTime(
   }
   return { ms: median(times), reps: reps * windows };
 }
+
+/** Text table rows: a header, a rule, then the rows, columns padded to their widest cell. */
+export function table(header: string[], rows: string[][], rightAligned: boolean[] = []): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (rightAligned[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}

@@ -9,34 +9,22 @@
  * results that the caller then ignores; every region gets slack bytes so those reads stay inside
  * the workspace.
  */
-import {
-  type Axpy,
-  type Axpy16,
-  type CopyRows,
-  type Dot16,
-  type Kernels,
-  type PairRows,
-  type Split16,
-  simdKernels,
-  type Transpose,
+import type {
+  Axpy,
+  Axpy16,
+  CopyRows,
+  Dot16,
+  Kernels,
+  PairRows,
+  Split16,
+  SimdKernels,
+  Transpose,
 } from './wasm.ts';
 
 export type IntArray = Int8Array | Int32Array;
 
 export function roundUp(n: number, k: number): number {
   return Math.ceil(n / k) * k;
-}
-
-let useSimd = true;
-
-/** Turns the WebAssembly SIMD kernels off (or back on where available); the tests run both. */
-export function setSimdEnabled(enabled: boolean): void {
-  useSimd = enabled;
-}
-
-/** Which kernels the next op uses. */
-export function gemmKernel(): 'wasm-simd' | 'js' {
-  return useSimd && simdKernels() ? 'wasm-simd' : 'js';
 }
 
 /** Bytes after every region: covers reads past a row of up to 8 int32 and a 16-byte vector. */
@@ -50,45 +38,69 @@ export interface Workspace {
   readonly k: Kernels;
 }
 
-let jsBuffer = new ArrayBuffer(0);
-let jsViews: Workspace | undefined;
-let simdViews: Workspace | undefined;
-
 /**
- * Lays out regions of the given byte sizes (each 16-byte aligned, followed by slack) and returns
- * their offsets with views of a memory large enough for all of them. Views and offsets are
- * valid until the next call.
+ * One CPU backend's working memory: the WebAssembly instance of the SIMD kernels (or none) with
+ * its memory, the JavaScript kernels' buffer, and reusable int32 arrays by role. Two backends
+ * share none of it.
  */
-export function reserve(sizes: readonly number[]): { ws: Workspace; at: number[] } {
-  const at: number[] = [];
-  let top = 0;
-  for (const s of sizes) {
-    at.push(top);
-    top = roundUp(top + s + SLACK, 16);
+export class CpuWorkspace {
+  /** Off: the JavaScript kernels run even where the SIMD ones compiled (the tests run both). */
+  simdEnabled = true;
+  private jsBuffer = new ArrayBuffer(0);
+  private jsViews: Workspace | undefined;
+  private simdViews: Workspace | undefined;
+  private readonly arrays = new Map<string, Int32Array>();
+
+  constructor(private readonly simd: SimdKernels | null) {}
+
+  /** Which kernels the next op uses. */
+  kernel(): 'wasm-simd' | 'js' {
+    return this.simdEnabled && this.simd ? 'wasm-simd' : 'js';
   }
-  const simd = useSimd ? simdKernels() : null;
-  if (simd) {
-    const have = simd.memory.buffer.byteLength;
-    if (have < top) simd.memory.grow(Math.ceil((top - have) / 65536));
-    const buffer = simd.memory.buffer;
-    // Views are made again only when growing the memory replaced its buffer.
-    if (simdViews?.i8.buffer !== buffer)
-      simdViews = {
-        i8: new Int8Array(buffer),
-        i16: new Int16Array(buffer),
-        i32: new Int32Array(buffer),
-        k: simd,
-      };
-    return { ws: simdViews, at };
+
+  /**
+   * Lays out regions of the given byte sizes (each 16-byte aligned, followed by slack) and returns
+   * their offsets with views of a memory large enough for all of them. Views and offsets are
+   * valid until the next call.
+   */
+  reserve(sizes: readonly number[]): { ws: Workspace; at: number[] } {
+    const at: number[] = [];
+    let top = 0;
+    for (const s of sizes) {
+      at.push(top);
+      top = roundUp(top + s + SLACK, 16);
+    }
+    const simd = this.simdEnabled ? this.simd : null;
+    if (simd) {
+      const have = simd.memory.buffer.byteLength;
+      if (have < top) simd.memory.grow(Math.ceil((top - have) / 65536));
+      const buffer = simd.memory.buffer;
+      // Views are made again only when growing the memory replaced its buffer.
+      if (this.simdViews?.i8.buffer !== buffer)
+        this.simdViews = {
+          i8: new Int8Array(buffer),
+          i16: new Int16Array(buffer),
+          i32: new Int32Array(buffer),
+          k: simd,
+        };
+      return { ws: this.simdViews, at };
+    }
+    if (this.jsBuffer.byteLength < top || !this.jsViews) {
+      this.jsBuffer = new ArrayBuffer(roundUp(Math.max(top, 1), 65536));
+      const i8 = new Int8Array(this.jsBuffer);
+      const i16 = new Int16Array(this.jsBuffer);
+      const i32 = new Int32Array(this.jsBuffer);
+      this.jsViews = { i8, i16, i32, k: jsKernels(i8, i16, i32) };
+    }
+    return { ws: this.jsViews, at };
   }
-  if (jsBuffer.byteLength < top || !jsViews) {
-    jsBuffer = new ArrayBuffer(roundUp(Math.max(top, 1), 65536));
-    const i8 = new Int8Array(jsBuffer);
-    const i16 = new Int16Array(jsBuffer);
-    const i32 = new Int32Array(jsBuffer);
-    jsViews = { i8, i16, i32, k: jsKernels(i8, i16, i32) };
+
+  /** A reusable int32 array of n elements for `role` (its contents are stale). */
+  array(role: string, n: number): Int32Array {
+    let a = this.arrays.get(role);
+    if (!a || a.length < n) this.arrays.set(role, (a = new Int32Array(n)));
+    return a.subarray(0, n);
   }
-  return { ws: jsViews, at };
 }
 
 /** Fills an int32 table at byte offset `at` with base + i·step (i < n). */

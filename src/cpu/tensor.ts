@@ -29,26 +29,3 @@ export function i8(t: Tensor, op: string): Int8Array {
   if (t.dtype !== 'i8') throw new Error(`${op}: tensor ${t.label} must be i8, is ${t.dtype}`);
   return dataOf(t) as Int8Array;
 }
-
-/** Checks a tensor's shape; names the op and the tensor on mismatch. */
-export function expectShape(op: string, t: Tensor, shape: readonly number[]): void {
-  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw new Error(
-      `${op}: tensor ${t.label} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`,
-    );
-  }
-}
-
-/**
- * Checks only the element count: element-wise ops and pooling outputs accept any view of the
- * same elements (a flattened [B, C·H·W] for a [B, C, H, W] result), as the GPU kernels do.
- */
-export function expectSize(op: string, t: Tensor, shape: readonly number[]): void {
-  const want = shape.reduce((a, b) => a * b, 1);
-  const have = t.shape.reduce((a, b) => a * b, 1);
-  if (have !== want) {
-    throw new Error(
-      `${op}: tensor ${t.label} has shape [${t.shape.join(', ')}] (${have} elements), expected ${want} elements ([${shape.join(', ')}])`,
-    );
-  }
-}

@@ -645,51 +645,46 @@ export interface SimdKernels extends Kernels {
   readonly memory: WebAssembly.Memory;
 }
 
-let cached: SimdKernels | null | undefined;
-let pending: Promise<void> | undefined;
-
 function instantiate(module: WebAssembly.Module): SimdKernels {
   return new WebAssembly.Instance(module, {}).exports as unknown as SimdKernels;
 }
 
-/**
- * The compiled kernels, or null where WebAssembly or its SIMD extension is missing (or a
- * content security policy forbids compiling). Compiled on first use, synchronously: the module
- * is about 3.3 KB, below the 4 KB browsers allow to compile on their main thread. Should a
- * runtime refuse anyway, the module compiles in the background (see simdKernelsReady) and the
- * JavaScript kernels serve until it is done.
- */
-export function simdKernels(): SimdKernels | null {
-  if (cached !== undefined) return cached;
-  cached = null;
-  if (typeof WebAssembly !== 'object') return cached;
-  let bytes: Uint8Array<ArrayBuffer>;
+/** The module's bytes where WebAssembly and its SIMD extension are there, else null. */
+function validBytes(): Uint8Array<ArrayBuffer> | null {
+  if (typeof WebAssembly !== 'object') return null;
   try {
-    bytes = kernelModuleBytes();
-    if (!WebAssembly.validate(bytes)) return cached;
+    const bytes = kernelModuleBytes();
+    return WebAssembly.validate(bytes) ? bytes : null;
   } catch {
-    return cached;
+    return null;
   }
-  try {
-    cached = instantiate(new WebAssembly.Module(bytes));
-  } catch {
-    pending = WebAssembly.compile(bytes).then(
-      (module) => {
-        try {
-          cached = instantiate(module);
-        } catch {
-          cached = null;
-        }
-      },
-      () => {},
-    );
-  }
-  return cached;
 }
 
-/** Resolves once the kernels are compiled (or known to be unavailable): true when they are usable. */
-export async function simdKernelsReady(): Promise<boolean> {
-  simdKernels();
-  await pending;
-  return cached !== null && cached !== undefined;
+/**
+ * A new instance of the kernels (with a memory of its own), or null where WebAssembly or its
+ * SIMD extension is missing, a content security policy forbids compiling, or the runtime
+ * compiles only asynchronously (see compileSimdKernelsAsync). Compiled synchronously: the
+ * module is about 3.3 KB, below the 4 KB browsers allow to compile on their main thread.
+ */
+export function compileSimdKernels(): SimdKernels | null {
+  const bytes = validBytes();
+  if (!bytes) return null;
+  try {
+    return instantiate(new WebAssembly.Module(bytes));
+  } catch {
+    return null;
+  }
+}
+
+/** compileSimdKernels where the runtime compiles only asynchronously. */
+export async function compileSimdKernelsAsync(): Promise<SimdKernels | null> {
+  const sync = compileSimdKernels();
+  if (sync) return sync;
+  const bytes = validBytes();
+  if (!bytes) return null;
+  try {
+    return instantiate(await WebAssembly.compile(bytes));
+  } catch {
+    return null;
+  }
 }

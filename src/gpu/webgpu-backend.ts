@@ -13,8 +13,9 @@ import {
   type Tensor,
 } from '../backend.ts';
 import type { Dispatch, KernelContext } from '../kernels/context.ts';
-import { createGpuOps } from '../kernels/index.ts';
-import { ScratchRole, scratchBytes } from '../kernels/scratch.ts';
+import { checkedOps } from '../ops/checked.ts';
+import { createGpuOps } from '../ops/gpu.ts';
+import { DeviceScratch, ScratchRole } from '../kernels/scratch.ts';
 import { BufferPool } from './buffers.ts';
 import {
   createGpuContext,
@@ -25,7 +26,7 @@ import {
 } from './device.ts';
 import { ErrorSink, GpuError } from './errors.ts';
 import { checkValues, packI8, unpackI8 } from './packing.ts';
-import { PipelineCache } from './pipelines.ts';
+import { PipelineCache } from '../kernels/pipelines.ts';
 
 export class GpuTensor implements Tensor {
   readonly size: number;
@@ -70,6 +71,8 @@ export class WebGPUBackend implements Backend {
   readonly info: DeviceInfo;
   readonly errors: ErrorSink;
   readonly pipelines: PipelineCache;
+  /** This backend's kernel scratch and uniform constants. */
+  readonly scratch: DeviceScratch;
   private readonly pool: BufferPool;
   /** Dispatches issued eagerly, submitted at the next run, write, read or sync. */
   private pending: Dispatch[] = [];
@@ -92,9 +95,11 @@ export class WebGPUBackend implements Backend {
     this.pipelines = new PipelineCache(this.device, this.errors);
     this.pool = new BufferPool(this.device);
     this.target = this.pending;
+    this.scratch = new DeviceScratch(this.device);
     const ctx: KernelContext = {
       device: this.device,
       limits: this.device.limits,
+      scratch: this.scratch,
       kernel: (family, source, entry, overrides) =>
         this.pipelines.get(family, source, entry, overrides),
       dispatch: (kernel, resources, workgroups) => {
@@ -135,18 +140,8 @@ export class WebGPUBackend implements Backend {
         if (workgroups[0] * workgroups[1] * workgroups[2] > 0)
           this.target.push({ kernel, bindGroup: bind, workgroups });
       },
-      uniform: (data, label) => {
-        const bytes = data as Int32Array<ArrayBuffer>;
-        const buffer = this.device.createBuffer({
-          size: Math.max(16, Math.ceil(bytes.byteLength / 16) * 16),
-          usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-          label,
-        });
-        this.device.queue.writeBuffer(buffer, 0, bytes);
-        return buffer;
-      },
     };
-    this.ops = createGpuOps(ctx);
+    this.ops = checkedOps(createGpuOps(ctx));
   }
 
   tensor(shape: readonly number[], dtype: DType, label: string): Tensor {
@@ -261,7 +256,7 @@ export class WebGPUBackend implements Backend {
 
   /** Bytes of the kernels' device-side scratch (repacked inputs, weight limbs, raw sums), outside bytesInUse. */
   scratchBytes(): number {
-    return scratchBytes(this.device);
+    return this.scratch.bytes();
   }
 
   /** Number of dispatches in a recorded program. */

@@ -4,8 +4,8 @@
  * tensors and shapes into (pipeline, bind group, workgroup count); it never submits.
  */
 import type { Tensor } from '../backend.ts';
-import type { Kernel, Overrides } from '../gpu/pipelines.ts';
-import type { ScratchRole } from './scratch.ts';
+import type { Kernel, Overrides } from './pipelines.ts';
+import type { DeviceScratch, ScratchRole } from './scratch.ts';
 
 export interface Dispatch {
   kernel: Kernel;
@@ -20,6 +20,8 @@ export type Resource = Tensor | GPUBuffer | ScratchRole;
 export interface KernelContext {
   readonly device: GPUDevice;
   readonly limits: GPUSupportedLimits;
+  /** The backend's kernel scratch and uniform constants. */
+  readonly scratch: DeviceScratch;
   /** A cached pipeline for `entry` of the shader family `family` (its WGSL source). */
   kernel(family: string, source: string, entry: string, overrides?: Overrides): Kernel;
   /** Records one dispatch; `resources` maps WGSL binding names to what they bind. */
@@ -28,8 +30,6 @@ export interface KernelContext {
     resources: Record<string, Resource>,
     workgroups: readonly [number, number, number],
   ): void;
-  /** A small read-only uniform buffer holding `data` (for per-dispatch constants). */
-  uniform(data: Int32Array | Uint32Array, label: string): GPUBuffer;
 }
 
 /**

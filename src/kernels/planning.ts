@@ -5,7 +5,8 @@
  * refusing them (checkFits compares them with the adapter's).
  */
 import type { KernelContext } from './context.ts';
-import type { Kernel } from '../gpu/pipelines.ts';
+import type { Kernel } from './pipelines.ts';
+import { DeviceScratch } from './scratch.ts';
 
 const UNBOUNDED = Number.MAX_SAFE_INTEGER;
 
@@ -27,8 +28,8 @@ export function planningContext(): KernelContext {
   return {
     device,
     limits: limits as unknown as GPUSupportedLimits,
+    scratch: new DeviceScratch(device),
     kernel: (family, _source, entry) => ({ name: `${family}/${entry}` }) as Kernel,
     dispatch() {},
-    uniform: (data, label) => device.createBuffer({ size: data.byteLength, usage: 0, label }),
   };
 }

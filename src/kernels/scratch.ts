@@ -17,15 +17,13 @@ const COPY_DST = 0x08;
 
 export class ScratchRole {
   constructor(
-    readonly device: GPUDevice,
+    readonly owner: DeviceScratch,
     readonly role: string,
   ) {}
 
   /** The role's buffer now (binding it: an outgrown buffer a bind group holds stays counted). */
   bind(): GPUBuffer {
-    const state = stateOf(this.device, this.role);
-    state.bound = true;
-    return state.buffer;
+    return this.owner.bind(this.role);
   }
 }
 
@@ -36,64 +34,84 @@ interface RoleState {
   bound: boolean;
 }
 
-const byDevice = new WeakMap<GPUDevice, Map<string, RoleState>>();
-/** Bytes of outgrown buffers that bind groups still hold. */
-const retired = new WeakMap<GPUDevice, number>();
+/**
+ * One backend's kernel scratch and uniform constants on its device (two backends, even on one
+ * device, share neither).
+ */
+export class DeviceScratch {
+  private readonly states = new Map<string, RoleState>();
+  /** Bytes of outgrown buffers that bind groups still hold. */
+  private retired = 0;
+  private readonly uniforms = new Map<string, GPUBuffer>();
 
-function rolesOf(device: GPUDevice): Map<string, RoleState> {
-  let roles = byDevice.get(device);
-  if (!roles) {
-    roles = new Map();
-    byDevice.set(device, roles);
+  constructor(readonly device: GPUDevice) {}
+
+  bind(role: string): GPUBuffer {
+    const state = this.states.get(role);
+    if (!state) throw new Error(`scratch ${role}: no buffer on this device`);
+    state.bound = true;
+    return state.buffer;
   }
-  return roles;
-}
 
-function stateOf(device: GPUDevice, role: string): RoleState {
-  const state = rolesOf(device).get(role);
-  if (!state) throw new Error(`scratch ${role}: no buffer on this device`);
-  return state;
-}
-
-/** Bytes of the device's scratch: every role's buffer, plus outgrown ones still bound. */
-export function scratchBytes(device: GPUDevice): number {
-  let bytes = retired.get(device) ?? 0;
-  for (const state of byDevice.get(device)?.values() ?? []) bytes += state.buffer.size;
-  return bytes;
-}
-
-/** Bytes of each role's current buffer (reports and tests). */
-export function scratchRoles(device: GPUDevice): Map<string, number> {
-  return new Map(
-    [...(byDevice.get(device) ?? new Map<string, RoleState>())].map(([role, state]) => [
-      role,
-      state.buffer.size,
-    ]),
-  );
-}
-
-/** The scratch role `role`, grown to at least `bytes`. */
-export function scratch(device: GPUDevice, role: string, bytes: number): ScratchRole {
-  const roles = rolesOf(device);
-  const need = Math.max(16, Math.ceil(bytes / 16) * 16);
-  const have = roles.get(role);
-  if (have && have.buffer.size >= need) return have.handle;
-  if (need > device.limits.maxStorageBufferBindingSize) {
-    throw new Error(
-      `scratch ${role}: ${need} bytes exceed the adapter's maxStorageBufferBindingSize (${device.limits.maxStorageBufferBindingSize})`,
-    );
+  /** Bytes of the scratch: every role's buffer, plus outgrown ones still bound. */
+  bytes(): number {
+    let bytes = this.retired;
+    for (const state of this.states.values()) bytes += state.buffer.size;
+    return bytes;
   }
-  const buffer = device.createBuffer({ size: need, usage: STORAGE, label: `scratch ${role}` });
-  if (have?.bound) retired.set(device, (retired.get(device) ?? 0) + have.buffer.size);
-  else have?.buffer.destroy();
-  const handle = have?.handle ?? new ScratchRole(device, role);
-  roles.set(role, { handle, buffer, bound: false });
-  return handle;
-}
 
-/** A small buffer for a binding the entry point names but this call neither reads nor writes. */
-export function placeholder(device: GPUDevice, binding: string): ScratchRole {
-  return scratch(device, `placeholder.${binding}`, 16);
+  /** Bytes of each role's current buffer (reports and tests). */
+  roles(): Map<string, number> {
+    return new Map([...this.states].map(([role, state]) => [role, state.buffer.size]));
+  }
+
+  /** The scratch role `role`, grown to at least `bytes`. */
+  role(role: string, bytes: number): ScratchRole {
+    const device = this.device;
+    const need = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const have = this.states.get(role);
+    if (have && have.buffer.size >= need) return have.handle;
+    if (need > device.limits.maxStorageBufferBindingSize) {
+      throw new Error(
+        `scratch ${role}: ${need} bytes exceed the adapter's maxStorageBufferBindingSize (${device.limits.maxStorageBufferBindingSize})`,
+      );
+    }
+    const buffer = device.createBuffer({ size: need, usage: STORAGE, label: `scratch ${role}` });
+    if (have?.bound) this.retired += have.buffer.size;
+    else have?.buffer.destroy();
+    const handle = have?.handle ?? new ScratchRole(this, role);
+    this.states.set(role, { handle, buffer, bound: false });
+    return handle;
+  }
+
+  /** A small buffer for a binding the entry point names but this call neither reads nor writes. */
+  placeholder(binding: string): ScratchRole {
+    return this.role(`placeholder.${binding}`, 16);
+  }
+
+  /**
+   * A uniform buffer holding `values` as i32 words (shapes and constants of one dispatch), shared
+   * by every dispatch with the same values. Kernels take shapes this way rather than as override
+   * constants, so one pipeline serves every layer.
+   */
+  constants(values: readonly number[], label: string): GPUBuffer {
+    const key = values.join(',');
+    let buffer = this.uniforms.get(key);
+    if (!buffer) {
+      const words = new Int32Array(Math.ceil(Math.max(values.length, 1) / 4) * 4);
+      values.forEach((v, i) => {
+        words[i] = v | 0;
+      });
+      buffer = this.device.createBuffer({
+        size: words.byteLength,
+        usage: UNIFORM | COPY_DST,
+        label,
+      });
+      this.device.queue.writeBuffer(buffer, 0, words);
+      this.uniforms.set(key, buffer);
+    }
+    return buffer;
+  }
 }
 
 /** The least a chunked scratch may take, however small the layer. */
@@ -110,31 +128,4 @@ export function chunkRows(rows: number, bytes: number, budget: number, least = 8
   const chunks = Math.ceil(bytes / Math.max(CHUNK_MIN_BYTES, budget));
   const per = Math.ceil(rows / chunks);
   return Math.min(rows, per <= least ? least : Math.ceil(per / 8) * 8);
-}
-
-const uniforms = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
-
-/**
- * A uniform buffer holding `values` as i32 words (shapes and constants of one dispatch), shared
- * by every dispatch with the same values. Kernels take shapes this way rather than as override
- * constants, so one pipeline serves every layer.
- */
-export function constants(device: GPUDevice, values: readonly number[], label: string): GPUBuffer {
-  let m = uniforms.get(device);
-  if (!m) {
-    m = new Map();
-    uniforms.set(device, m);
-  }
-  const key = values.join(',');
-  let buffer = m.get(key);
-  if (!buffer) {
-    const words = new Int32Array(Math.ceil(Math.max(values.length, 1) / 4) * 4);
-    values.forEach((v, i) => {
-      words[i] = v | 0;
-    });
-    buffer = device.createBuffer({ size: words.byteLength, usage: UNIFORM | COPY_DST, label });
-    device.queue.writeBuffer(buffer, 0, words);
-    m.set(key, buffer);
-  }
-  return buffer;
 }

@@ -12,8 +12,8 @@ import {
   allocateParameters,
   readParameters,
   writeParameters,
-} from '../train/network.ts';
-import { type NetworkPlan, planFromSpec } from '../train/plan.ts';
+} from './network.ts';
+import { type NetworkPlan, planFromSpec } from './plan.ts';
 import { initWeights } from './init.ts';
 import { type ModelSpec, parseModelSpec } from './spec.ts';
 

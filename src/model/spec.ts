@@ -21,7 +21,8 @@
  */
 import { InputError } from '../io/errors.ts';
 import { newerVersionMessage, SPEC_VERSION } from '../io/formats.ts';
-import { headPooling, modelGeometry } from './geometry.ts';
+import { modelGeometry } from './geometry.ts';
+import { headPooling } from './head-pooling.ts';
 
 export const I32_MAX = 0x7fffffff;
 

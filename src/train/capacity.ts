@@ -17,8 +17,8 @@
 import { deviceBytes } from '../backend.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import { MemoryFitError, plannedTensors } from './memory.ts';
-import { allocateParameters, Network } from './network.ts';
-import { planFromSpec } from './plan.ts';
+import { allocateParameters, Network } from '../model/network.ts';
+import { planFromSpec } from '../model/plan.ts';
 import { ShapeBackend } from './shape-backend.ts';
 
 /** wasm32 addresses at most 2^32 bytes of linear memory. */

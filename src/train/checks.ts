@@ -8,7 +8,7 @@ import type { Dataset } from '../data/dataset.ts';
 import type { WebGPUBackend } from '../gpu/webgpu-backend.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import { checkFits } from './memory.ts';
-import { planFromSpec } from './plan.ts';
+import { planFromSpec } from '../model/plan.ts';
 import { evalBatchFor } from './trainer.ts';
 
 /** A data set larger than one device buffer, with the most samples that fit. */

@@ -12,13 +12,12 @@
  * on top; the plan reports it separately (`plannedScratch`).
  */
 import { type Backend, deviceBytes } from '../backend.ts';
-import { createGpuOps } from '../kernels/index.ts';
+import { createGpuOps } from '../ops/gpu.ts';
 import { planningContext } from '../kernels/planning.ts';
-import { scratchRoles } from '../kernels/scratch.ts';
 import { Model } from '../model/model.ts';
 import { isConv, type ModelSpec } from '../model/spec.ts';
-import { allocateParameters, Network } from './network.ts';
-import { type NetworkPlan, planFromSpec } from './plan.ts';
+import { allocateParameters, Network } from '../model/network.ts';
+import { type NetworkPlan, planFromSpec } from '../model/plan.ts';
 import { type Allocation, ShapeBackend } from './shape-backend.ts';
 
 export interface MemoryReport {
@@ -142,7 +141,7 @@ export function plannedScratch(spec: ModelSpec, batch: number): Map<string, numb
   const ctx = planningContext();
   const shapes = new ShapeBackend(createGpuOps(ctx));
   new Network(shapes, plan, allocateParameters(shapes, plan), batch).recordTrainOnBatch();
-  return scratchRoles(ctx.device);
+  return ctx.scratch.roles();
 }
 
 /** The adapter limits a single tensor must respect (one GPU buffer, bound whole). */

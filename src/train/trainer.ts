@@ -17,7 +17,7 @@ import { Model } from '../model/model.ts';
 import type { Preset } from '../model/presets.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import type { NormStats } from '../data/normalize.ts';
-import { type BatchSource, METRIC_WORDS, type Network } from './network.ts';
+import { type BatchSource, METRIC_WORDS, type Network } from '../model/network.ts';
 import {
   checkResumePosition,
   checkTrainerState,

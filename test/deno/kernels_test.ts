@@ -26,7 +26,7 @@ function cpuBackend(): Backend {
   const CpuBackend = lib.CpuBackend as (new () => Backend) | undefined;
   if (typeof CpuBackend !== 'function') {
     throw new Error(
-      'dist/index.js does not export CpuBackend (src/cpu/cpu-backend.ts, exported from src/index.ts)',
+      'dist/index.js does not export CpuBackend (src/cpu-backend.ts, exported from src/index.ts)',
     );
   }
   return new CpuBackend();

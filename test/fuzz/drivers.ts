@@ -21,7 +21,7 @@ import { parseJson } from '../../src/io/json.ts';
 import { parseSafetensors } from '../../src/io/safetensors.ts';
 import { MAX_PARAMETERS, parseModelSpec } from '../../src/model/spec.ts';
 import { modelGeometry } from '../../src/model/geometry.ts';
-import { planFromSpec } from '../../src/train/plan.ts';
+import { planFromSpec } from '../../src/model/plan.ts';
 
 export const HANG_MS = 2000;
 

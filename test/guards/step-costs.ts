@@ -9,13 +9,13 @@
  */
 import type { Backend, Ops, Program } from '../../src/backend.ts';
 import type { Dataset } from '../../src/data/dataset.ts';
-import { createGpuOps } from '../../src/kernels/index.ts';
+import { createGpuOps } from '../../src/ops/gpu.ts';
 import { planningContext } from '../../src/kernels/planning.ts';
 import { Model } from '../../src/model/model.ts';
 import { getPreset, presetNames } from '../../src/model/presets.ts';
 import { plannedScratch, plannedTensors } from '../../src/train/memory.ts';
-import { allocateParameters, Network } from '../../src/train/network.ts';
-import { planFromSpec } from '../../src/train/plan.ts';
+import { allocateParameters, Network } from '../../src/model/network.ts';
+import { planFromSpec } from '../../src/model/plan.ts';
 import { protocolOptions } from '../../src/train/protocol.ts';
 import { ShapeBackend } from '../../src/train/shape-backend.ts';
 import { Trainer } from '../../src/train/trainer.ts';

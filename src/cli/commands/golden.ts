@@ -11,7 +11,7 @@ import { type ModelSpec, parseModelSpec } from '../../model/spec.ts';
 import { WebGPUBackend } from '../../gpu/webgpu-backend.ts';
 import { checkCapacity, datasetBytes } from '../../train/capacity.ts';
 import { checkFits } from '../../train/memory.ts';
-import { planFromSpec } from '../../train/plan.ts';
+import { planFromSpec } from '../../model/plan.ts';
 import { BACKEND_FLAG, BACKEND_HELP, parseFlags, requireString } from '../args.ts';
 import { capacityFor, MEMORY_FLAG, MEMORY_HELP } from '../memory-limit.ts';
 import { openBackend } from '../open-backend.ts';

@@ -6,7 +6,7 @@ import { readSafetensorsFile, writeFileAtomic } from '../../io/files.ts';
 import { initWeights } from '../../model/init.ts';
 import { Model } from '../../model/model.ts';
 import { serializeCheckpoint, checkpointMetadata } from '../../io/checkpoint.ts';
-import { planFromSpec } from '../../train/plan.ts';
+import { planFromSpec } from '../../model/plan.ts';
 import { formatBp } from '../../train/schedule.ts';
 import { evalBatchFor, evaluateOn, uploadDataset } from '../../train/trainer.ts';
 import { checkCapacity, datasetBytes, gib, planProblem, planSize } from '../../train/capacity.ts';

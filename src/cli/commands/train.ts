@@ -20,13 +20,13 @@ import { checkCapacity, datasetBytes } from '../../train/capacity.ts';
 import { capacityFor, MEMORY_FLAG, MEMORY_HELP } from '../memory-limit.ts';
 import { Model } from '../../model/model.ts';
 import { type DatasetName, getPreset, type Preset } from '../../model/presets.ts';
+import { METRIC_WORDS } from '../../model/network.ts';
+import { planFromSpec } from '../../model/plan.ts';
 import {
   checkDataMatchesModel,
   checkTrainingFits,
   DatasetTooLargeError,
 } from '../../train/checks.ts';
-import { METRIC_WORDS } from '../../train/network.ts';
-import { planFromSpec } from '../../train/plan.ts';
 import { firstSamples, normalizeSplit, protocolOptions } from '../../train/protocol.ts';
 import { formatBp } from '../../train/schedule.ts';
 import {

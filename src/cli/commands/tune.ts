@@ -9,7 +9,7 @@ import { adapterKey, saveTuned } from '../../bench/tune-cache.ts';
 import { type TuneResult, tuneVariants } from '../../bench/tune.ts';
 import type { KernelTiming } from '../../bench/util.ts';
 import { GEMM_OPS, variantsOf } from '../../kernels/gemm-tiles.ts';
-import { planFromSpec } from '../../train/plan.ts';
+import { planFromSpec } from '../../model/plan.ts';
 import { choiceFlag, intFlag, parseFlags } from '../args.ts';
 import { fileTuneStore } from '../tune-store.ts';
 import { resolvePreset } from './train.ts';

@@ -306,13 +306,14 @@ export class Network {
       });
     }
     if (plan.bias) {
-      this.biasUpdate(
-        ops,
-        `blocks.${blockIndex}.bias`,
-        this.view(deltaS, [B, b.outFeatures]),
-        plan.lrAmp,
-        plan.forwardDecayInv,
-      );
+      const name = `blocks.${blockIndex}.bias`;
+      // A conv bias has one value per filter: δ summed over the batch and every position.
+      if (b.kind === 'conv')
+        ops.conv2dBiasGrad({ delta: deltaS, sgd: { ...sgd, w: this.weight(name) } });
+      else {
+        const g = this.view(deltaS, [B, b.outFeatures]);
+        this.biasUpdate(ops, name, g, plan.lrAmp, plan.forwardDecayInv);
+      }
     }
   }
 

@@ -2,24 +2,16 @@
  * Stride-1 zero-padded integer convolution on the CPU: forward with the NITRO epilogue, weight
  * gradient; both on the kernels of wasm.ts over a zero-padded copy of the input.
  */
-import type { Conv2dParams, Tensor } from '../backend.ts';
-import { reserve, roundUp, type Workspace } from './gemm.ts';
-import { addBias, scratchZ, storeWithEpilogue, unpackRows } from './linear.ts';
-import { expectShape, i32, i8 } from './tensor.ts';
+import type { Conv2dParams, Tensor } from '../../backend.ts';
+import { type CpuWorkspace, roundUp, type Workspace } from '../../cpu/gemm.ts';
+import { addBias, storeWithEpilogue, unpackRows } from '../linear/cpu.ts';
+import { i32, i8 } from '../../cpu/tensor.ts';
+import { convGeometry } from './contract.ts';
 
-function geometry(op: string, x: Tensor, w: Tensor, padding: number) {
-  const [B, C, H, W] = x.shape;
-  const [F, Cw, k, k2] = w.shape;
-  if (x.shape.length !== 4 || w.shape.length !== 4 || Cw !== C || k !== k2) {
-    throw new Error(
-      `${op}: input ${x.label} [${x.shape.join(', ')}] and weights ${w.label} [${w.shape.join(', ')}] do not fit`,
-    );
-  }
-  const Ho = H + 2 * padding - k + 1;
-  const Wo = W + 2 * padding - k + 1;
-  if (Ho <= 0 || Wo <= 0)
-    throw new Error(`${op}: kernel ${k} is larger than the padded input ${H}x${W}`);
-  return { B, C, H, W, F, k, Ho, Wo };
+/** The contract's geometry under the names the CPU kernels use. */
+function geometry(x: Tensor, w: Tensor, padding: number) {
+  const g = convGeometry(x, w, padding);
+  return { ...g, Ho: g.HO, Wo: g.WO };
 }
 
 /**
@@ -61,12 +53,10 @@ function paddedInput(
  * the input windows as its int8 B operand (rows (c, u, v) by table, 8 output columns of one
  * output row per panel; columns past Wo are computed and dropped).
  */
-export function conv2d(p: Conv2dParams): void {
+export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
   const op = 'conv2d';
-  const g = geometry(op, p.x, p.w, p.padding);
+  const g = geometry(p.x, p.w, p.padding);
   const { B, C, H, W, F, k, Ho, Wo } = g;
-  expectShape(op, p.out, [B, F, Ho, Wo]);
-  if (p.bias) expectShape(op, p.bias, [F]);
   const x = i8(p.x, op);
   const w = i32(p.w, op);
   const pad = p.padding;
@@ -76,7 +66,7 @@ export function conv2d(p: Conv2dParams): void {
   const panels = (Ho * Wo8) / 8;
   const sampleX = C * (H + 2 * pad) * (W + 2 * pad);
   const out = Ho * Wo;
-  const { ws, at } = reserve([
+  const { ws, at } = cw.reserve([
     B * C * H * W,
     pad > 0 ? B * sampleX : 0,
     4 * CKK,
@@ -108,7 +98,7 @@ export function conv2d(p: Conv2dParams): void {
     );
     ws.k.copyRows(cAt, zAt + 4 * b * F * out, F * Ho, 4 * Wo8, 4 * Wo, 1, 0, 0, 4 * Wo);
   }
-  const z = scratchZ(B * F * out);
+  const z = cw.array('z', B * F * out);
   z.set(t.subarray(zAt >> 2, (zAt >> 2) + B * F * out));
   if (p.bias) addBias(z, i32(p.bias, op), F, out);
   storeWithEpilogue(op, z, p.out, p.epilogue);
@@ -121,13 +111,13 @@ export function conv2d(p: Conv2dParams): void {
  * that is less work than the dense kernel (denseWeightGrad). `path` forces one (tests).
  */
 export function conv2dWeightGrad(
+  cw: CpuWorkspace,
   p: { delta: Tensor; x: Tensor; padding: number; out: Tensor },
   path?: 'sparse' | 'dense',
 ): void {
   const op = 'conv2dWeightGrad';
-  const g = geometry(op, p.x, p.out, p.padding);
+  const g = geometry(p.x, p.out, p.padding);
   const { B, F, Ho, Wo } = g;
-  expectShape(op, p.delta, [B, F, Ho, Wo]);
   const d = i32(p.delta, op);
   const x = i8(p.x, op);
   // Multiply-adds each way (the sparse one over whole vectors of channels, the dense one over
@@ -135,8 +125,8 @@ export function conv2dWeightGrad(
   const sparseMacs = sparsePixels(d, B, F, Ho * Wo) * roundUp(g.C, 8);
   const denseMacs = B * F * Ho * roundUp(Wo, 8) * g.C;
   if (path ? path === 'sparse' : 2 * sparseMacs <= denseMacs)
-    sparseWeightGrad(d, x, g, p.padding, i32(p.out, op));
-  else denseWeightGrad(d, x, g, p.padding, i32(p.out, op));
+    sparseWeightGrad(cw, d, x, g, p.padding, i32(p.out, op));
+  else denseWeightGrad(cw, d, x, g, p.padding, i32(p.out, op));
 }
 
 /** Pixels, summed over the groups of four filters, at which a filter of the group is non-zero. */
@@ -166,6 +156,7 @@ type ConvGeometry = ReturnType<typeof geometry>;
  * int8 starting at the pixel, and C[f, (u, v, c)] comes out one tap after the other.
  */
 function sparseWeightGrad(
+  cw: CpuWorkspace,
   d: Int32Array,
   x: Int8Array,
   g: ConvGeometry,
@@ -179,7 +170,7 @@ function sparseWeightGrad(
   const cols = k * k * C8;
   const panels = cols / 8;
   const pixels = B * Ho * Wo;
-  const { ws, at } = reserve([B * Hp * Wp * C8, 16 * pixels, 4 * pixels, 4 * panels, 16 * cols]);
+  const { ws, at } = cw.reserve([B * Hp * Wp * C8, 16 * pixels, 4 * pixels, 4 * panels, 16 * cols]);
   const [xcAt, aAt, rowT, panelT, cAt] = at;
   const xc = ws.i8;
   xc.fill(0, xcAt, xcAt + B * Hp * Wp * C8);
@@ -234,6 +225,7 @@ function sparseWeightGrad(
  * samples.
  */
 function denseWeightGrad(
+  cw: CpuWorkspace,
   d: Int32Array,
   x: Int8Array,
   g: ConvGeometry,
@@ -250,7 +242,7 @@ function denseWeightGrad(
   const padded = Wo8 !== Wo;
   // An odd F reads one delta row past the last sample: the halves get a row of slack.
   const halves = 2 * (B * sampleD + Ho * Wo8);
-  const { ws, at } = reserve([
+  const { ws, at } = cw.reserve([
     B * C * H * W,
     pad > 0 ? B * sampleX : 0,
     4 * CKK2,
@@ -291,4 +283,21 @@ function denseWeightGrad(
     );
   }
   unpackRows(ws, cAt, F, CKK, 4 * CKK2, out);
+}
+
+/** out[F] = Σ_b,i,j delta[b, f, i, j] (i32, wrapping): the conv bias gradient. */
+export function conv2dBiasGrad(p: { delta: Tensor; out: Tensor }): void {
+  const op = 'conv2dBiasGrad';
+  const [B, F, Ho, Wo] = p.delta.shape;
+  const delta = i32(p.delta, op);
+  const out = i32(p.out, op);
+  const hw = Ho * Wo;
+  for (let f = 0; f < F; f++) {
+    let sum = 0;
+    for (let b = 0; b < B; b++) {
+      const base = (b * F + f) * hw;
+      for (let q = 0; q < hw; q++) sum = (sum + delta[base + q]) | 0;
+    }
+    out[f] = sum;
+  }
 }

@@ -2,21 +2,15 @@
  * Integer linear layers on the CPU: forward with the NITRO epilogue, input and weight gradients.
  * All three run on the kernels of wasm.ts (WebAssembly SIMD, or their JavaScript twins in gemm.ts).
  */
-import type { Epilogue, LinearParams, Tensor } from '../backend.ts';
-import { checkSlope, nitroRelu } from '../arith.ts';
-import { affineTable, reserve, roundUp, type Workspace } from './gemm.ts';
-import { dataOf, expectShape, i32, i8 } from './tensor.ts';
+import type { Epilogue, LinearParams, Tensor } from '../../backend.ts';
+import { nitroRelu } from '../activation/contract.ts';
+import { affineTable, type CpuWorkspace, roundUp, type Workspace } from '../../cpu/gemm.ts';
+import { dataOf, i32, i8 } from '../../cpu/tensor.ts';
 
-/** NITRO-ReLU of every int8 value, indexed by value + 128. */
-const reluTables = new Map<number, Int8Array>();
+/** NITRO-ReLU of every int8 value (index value + 128) for an allowed slope. */
 export function reluTable(slopeInv: number): Int8Array {
-  let t = reluTables.get(slopeInv);
-  if (!t) {
-    checkSlope(slopeInv, 'nitroRelu');
-    t = new Int8Array(256);
-    for (let v = -128; v < 128; v++) t[v + 128] = nitroRelu(v, slopeInv);
-    reluTables.set(slopeInv, t);
-  }
+  const t = new Int8Array(256);
+  for (let v = -128; v < 128; v++) t[v + 128] = nitroRelu(v, slopeInv);
   return t;
 }
 
@@ -61,17 +55,8 @@ export function storeWithEpilogue(
   const s = i8(out, op);
   scaleInto(z, s, s.length, epilogue.scale);
   if (epilogue.relu) {
-    expectShape(op, epilogue.relu.out, out.shape);
     reluInto(s, i8(epilogue.relu.out, op), s.length, reluTable(epilogue.relu.slopeInv));
   }
-}
-
-let scratch = new Int32Array(0);
-
-/** A reusable int32 buffer of at least n elements (its contents are stale). */
-export function scratchZ(n: number): Int32Array {
-  if (scratch.length < n) scratch = new Int32Array(n);
-  return scratch.subarray(0, n);
 }
 
 /** Adds bias[f] to every element of channel f of z [B, F, plane] (int32 wrap). */
@@ -111,19 +96,16 @@ function splitRows(
  * out[B, O] = x[B, K] · w[O, K]ᵀ + bias: dot products of int8 rows of x with rows of w split
  * into int16 halves (zero past K), two rows of x by two of w at a time.
  */
-export function linear(p: LinearParams): void {
+export function linear(cw: CpuWorkspace, p: LinearParams): void {
   const op = 'linear';
   const [B, K] = p.x.shape;
   const [O] = p.w.shape;
-  expectShape(op, p.w, [O, K]);
-  expectShape(op, p.out, [B, O]);
-  if (p.bias) expectShape(op, p.bias, [O]);
   const x = i8(p.x, op);
   const w = i32(p.w, op);
   const K8 = roundUp(K, 8);
   const B2 = roundUp(B, 2);
   const O2 = roundUp(O, 2);
-  const { ws, at } = reserve([
+  const { ws, at } = cw.reserve([
     B * K,
     4 * B2,
     4 * O * K,
@@ -139,7 +121,7 @@ export function linear(p: LinearParams): void {
   ws.i32.set(w.subarray(0, O * K), wAt >> 2);
   splitRows(ws, wAt, 4 * K, O, K, padAt, lo, hi);
   ws.k.dot16(rows, xAt, lo, hi, 2 * K8, zAt, 4 * O2, 4, B2, O2, 1, K8 / 8, 0, 0, 0);
-  const z = scratchZ(B * O);
+  const z = cw.array('z', B * O);
   unpackRows(ws, zAt, B, O, 4 * O2, z);
   if (p.bias) addBias(z, i32(p.bias, op), O, 1);
   storeWithEpilogue(op, z, p.out, p.epilogue);
@@ -164,17 +146,15 @@ export function unpackRows(
 }
 
 /** out[B, K] = g[B, O] · w[O, K]: rows of w scaled by g and summed, 4 rows of g by 8 columns at a time. */
-export function linearInputGrad(p: { g: Tensor; w: Tensor; out: Tensor }): void {
+export function linearInputGrad(cw: CpuWorkspace, p: { g: Tensor; w: Tensor; out: Tensor }): void {
   const op = 'linearInputGrad';
   const [B, O] = p.g.shape;
   const K = p.w.shape[1];
-  expectShape(op, p.w, [O, K]);
-  expectShape(op, p.out, [B, K]);
   const g = dataOf(p.g);
   const w = i32(p.w, op);
   const B4 = roundUp(B, 4);
   const K8 = roundUp(K, 8);
-  const { ws, at } = reserve([4 * B4 * O, 4 * O * K, 4 * O, 4 * (K8 / 8), 4 * B4 * K8]);
+  const { ws, at } = cw.reserve([4 * B4 * O, 4 * O * K, 4 * O, 4 * (K8 / 8), 4 * B4 * K8]);
   const [gAt, wAt, rowT, panelT, cAt] = at;
   ws.i32.set(g.subarray(0, B * O), gAt >> 2);
   ws.i32.set(w.subarray(0, O * K), wAt >> 2);
@@ -188,12 +168,10 @@ export function linearInputGrad(p: { g: Tensor; w: Tensor; out: Tensor }): void 
  * out[O, K] = gᵀ · x with g [B, O] (i8 or i32) and x [B, K] (i8): Σ over pairs of batch rows of
  * (g[b, o], g[b+1, o]) · (x[b, k], x[b+1, k]), with g split into int16 halves (axpy16).
  */
-export function linearWeightGrad(p: { g: Tensor; x: Tensor; out: Tensor }): void {
+export function linearWeightGrad(cw: CpuWorkspace, p: { g: Tensor; x: Tensor; out: Tensor }): void {
   const op = 'linearWeightGrad';
   const [B, O] = p.g.shape;
   const K = p.x.shape[1];
-  expectShape(op, p.x, [B, K]);
-  expectShape(op, p.out, [O, K]);
   const g = dataOf(p.g);
   const x = i8(p.x, op);
   const O2 = roundUp(O, 2);
@@ -201,7 +179,7 @@ export function linearWeightGrad(p: { g: Tensor; x: Tensor; out: Tensor }): void
   const B8 = roundUp(B, 8);
   const K8 = roundUp(K, 8);
   const K16 = roundUp(K, 16);
-  const { ws, at } = reserve([
+  const { ws, at } = cw.reserve([
     B2 * K,
     (B2 / 2) * 4 * K16,
     4 * B * O,

@@ -11,31 +11,15 @@ import {
   deviceBytes,
   type Ops,
   type Program,
-  type SgdUpdate,
   sizeOf,
   type Tensor,
-} from '../backend.ts';
-import { checkSlope } from '../arith.ts';
-import { checkValues } from '../gpu/packing.ts';
-import { conv2d, conv2dWeightGrad } from './conv.ts';
-import { gather } from './data.ts';
-import {
-  advance,
-  dropout,
-  fill,
-  fusedSgd,
-  integerSgd,
-  nitroReluBackward,
-  nitroReluForward,
-  normalize,
-  scale,
-} from './elementwise.ts';
-import { gemmKernel } from './gemm.ts';
-import { linear, linearInputGrad, linearWeightGrad } from './linear.ts';
-import { confusion, lossGradient } from './loss.ts';
-import { maxPool, maxPoolBackward } from './pool.ts';
-import { CpuTensor, dataOf, expectShape } from './tensor.ts';
-import { simdKernelsReady } from './wasm.ts';
+} from './backend.ts';
+import { checkValues } from './gpu/packing.ts';
+import { checkedOps } from './ops/checked.ts';
+import { createCpuOps } from './ops/cpu.ts';
+import { CpuWorkspace } from './cpu/gemm.ts';
+import { CpuTensor, dataOf } from './cpu/tensor.ts';
+import { compileSimdKernels, compileSimdKernelsAsync, type SimdKernels } from './cpu/wasm.ts';
 
 class CpuProgram implements Program {
   constructor(
@@ -44,79 +28,36 @@ class CpuProgram implements Program {
   ) {}
 }
 
-let gradients = new Int32Array(0);
-
-/** Where a weight-gradient op puts the gradient: `out`, or with a fused update and no `out` a reused array. */
-function gradientOut(
-  op: string,
-  out: Tensor | undefined,
-  sgd: SgdUpdate | undefined,
-  shape: readonly number[],
-): Tensor {
-  if (out) return out;
-  if (!sgd)
-    throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
-  const size = sizeOf(shape);
-  if (gradients.length < size) gradients = new Int32Array(size);
-  return new CpuTensor(shape, 'i32', `${op} gradient`, gradients.subarray(0, size), false);
+export interface CpuBackendOptions {
+  timings?: Record<string, number>;
+  simd?: SimdKernels | null;
 }
-
-const IMPLEMENTATIONS: Ops = {
-  linear,
-  conv2d,
-  scale,
-  nitroRelu: nitroReluForward,
-  nitroReluBackward,
-  maxPool,
-  maxPoolBackward,
-  lossGradient,
-  linearInputGrad: (p) => {
-    if (p.relu) {
-      // Checked here so that an error names the op the caller made.
-      checkSlope(p.relu.slopeInv, 'linearInputGrad');
-      expectShape('linearInputGrad', p.relu.x, p.out.shape);
-    }
-    linearInputGrad(p);
-    if (p.relu)
-      nitroReluBackward({ delta: p.out, x: p.relu.x, out: p.out, slopeInv: p.relu.slopeInv });
-  },
-  linearWeightGrad: (p) => {
-    const out = gradientOut('linearWeightGrad', p.out, p.sgd, [p.g.shape[1], p.x.shape[1]]);
-    linearWeightGrad({ ...p, out });
-    if (p.sgd) fusedSgd('linearWeightGrad', p.sgd, out);
-  },
-  conv2dWeightGrad: (p) => {
-    const out = gradientOut('conv2dWeightGrad', p.out, p.sgd, p.sgd?.w.shape ?? []);
-    conv2dWeightGrad({ ...p, out });
-    if (p.sgd) fusedSgd('conv2dWeightGrad', p.sgd, out);
-  },
-  integerSgd,
-  confusion,
-  gather,
-  normalize,
-  dropout,
-  advance,
-  fill,
-};
 
 export class CpuBackend implements Backend {
   readonly kind = 'cpu' as const;
   /** Which kernels run the integer products: WebAssembly SIMD where available, else plain JavaScript. */
   get description(): string {
-    return `CPU (${gemmKernel() === 'wasm-simd' ? 'WebAssembly SIMD' : 'JavaScript'} kernels)`;
+    return `CPU (${this.workspace.kernel() === 'wasm-simd' ? 'WebAssembly SIMD' : 'JavaScript'} kernels)`;
   }
   readonly ops: Ops;
+  /** This backend's working memory and kernels (`simdEnabled` off runs the JavaScript ones). */
+  readonly workspace: CpuWorkspace;
   private recording: (() => void)[] | undefined;
   private live = 0;
 
   /**
    * With `timings`, every op run adds its wall time in milliseconds to timings[op name] (for
-   * profiling; off by default).
+   * profiling; off by default). `simd`: the compiled SIMD kernels to use (compiled here when
+   * omitted; null for none).
    */
-  constructor(options: { timings?: Record<string, number> } = {}) {
+  constructor(options: CpuBackendOptions = {}) {
     const ops = {} as Record<keyof Ops, (p: never) => void>;
     const timings = options.timings;
-    for (const [name, impl] of Object.entries(IMPLEMENTATIONS) as [
+    this.workspace = new CpuWorkspace(
+      options.simd === undefined ? compileSimdKernels() : options.simd,
+    );
+    const implementations = createCpuOps(this.workspace);
+    for (const [name, impl] of Object.entries(implementations) as [
       keyof Ops,
       (p: never) => void,
     ][]) {
@@ -132,13 +73,14 @@ export class CpuBackend implements Backend {
         else fn(p);
       };
     }
-    this.ops = ops as unknown as Ops;
+    // Checked when issued (recorded or run), as the WebGPU backend checks when it records.
+    this.ops = checkedOps(ops as unknown as Ops);
   }
 
   /** A backend whose SIMD kernels are compiled (where the runtime could only compile them asynchronously). */
-  static async create(options: { timings?: Record<string, number> } = {}): Promise<CpuBackend> {
-    await simdKernelsReady();
-    return new CpuBackend(options);
+  static async create(options: CpuBackendOptions = {}): Promise<CpuBackend> {
+    const simd = options.simd === undefined ? await compileSimdKernelsAsync() : options.simd;
+    return new CpuBackend({ ...options, simd });
   }
 
   tensor(shape: readonly number[], dtype: DType, label: string): Tensor {

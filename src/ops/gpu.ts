@@ -1,14 +1,14 @@
 /** The WebGPU implementation of every op: one wrapper per shader family. */
 import type { Ops } from '../backend.ts';
-import type { KernelContext } from './context.ts';
-import { conv2d, conv2dWeightGrad } from './conv.ts';
-import { linear, linearInputGrad, linearWeightGrad } from './linear.ts';
-import { nitroRelu, nitroReluBackward, scale } from './activation.ts';
-import { dropout, gather, normalize } from './data.ts';
-import { confusion, lossGradient } from './loss.ts';
-import { advance, fill } from './misc.ts';
-import { maxPool, maxPoolBackward } from './pool.ts';
-import { integerSgd } from './sgd.ts';
+import type { KernelContext } from '../kernels/context.ts';
+import { conv2d, conv2dBiasGrad, conv2dWeightGrad } from './conv/gpu.ts';
+import { linear, linearInputGrad, linearWeightGrad } from './linear/gpu.ts';
+import { nitroRelu, nitroReluBackward, scale } from './activation/gpu.ts';
+import { dropout, gather, normalize } from './data/gpu.ts';
+import { confusion, lossGradient } from './loss/gpu.ts';
+import { advance, fill } from './misc/gpu.ts';
+import { maxPool, maxPoolBackward } from './pool/gpu.ts';
+import { integerSgd } from './sgd/gpu.ts';
 
 export function createGpuOps(ctx: KernelContext): Ops {
   return {
@@ -23,6 +23,7 @@ export function createGpuOps(ctx: KernelContext): Ops {
     linearInputGrad: (p) => linearInputGrad(ctx, p),
     linearWeightGrad: (p) => linearWeightGrad(ctx, p),
     conv2dWeightGrad: (p) => conv2dWeightGrad(ctx, p),
+    conv2dBiasGrad: (p) => conv2dBiasGrad(ctx, p),
     integerSgd: (p) => integerSgd(ctx, p),
     confusion: (p) => confusion(ctx, p),
     gather: (p) => gather(ctx, p),

@@ -3,38 +3,31 @@
  * or dot4I8Packed on the weights split into int8 limbs counted on the GPU), input and weight
  * gradients. The register tile comes from the variant policy (gemm-tiles.ts).
  */
-import common from '../../shaders/int-common.wgsl?raw';
-import family from '../../shaders/linear.wgsl?raw';
-import reluBackward from '../../shaders/relu-backward.wgsl?raw';
-import type { LinearParams, SgdUpdate, Tensor } from '../backend.ts';
-import { RELU_CORRECTION, checkSlope } from '../arith.ts';
-import { type KernelContext, type Resource, grid1d } from './context.ts';
-import { chooseVariant } from './gemm-tiles.ts';
-import { expectDtype, expectShape } from './layout.ts';
-import { chunkRows, constants, placeholder, type ScratchRole, scratch } from './scratch.ts';
-import { fusedSgdOverrides } from './sgd.ts';
+import type { LinearParams } from '../../backend.ts';
+import { type KernelContext, type Resource, grid1d } from '../../kernels/context.ts';
+import { chooseVariant } from '../../kernels/gemm-tiles.ts';
+import { chunkRows, type ScratchRole } from '../../kernels/scratch.ts';
+import { UniformLayout } from '../../kernels/uniforms.ts';
+import { correction } from '../activation/contract.ts';
+import { sgdOverrides } from '../sgd/gpu.ts';
+import type { LinearInputGradParams, LinearWeightGradParams } from './contract.ts';
+import { shaderSource } from '../../kernels/shaders.ts';
 
-/** linear.wgsl with the shared integer helpers and NITRO-ReLU's backward it calls (WGSL has no imports). */
-export const source = `${family}\n${common}\n${reluBackward}`;
+export const source = shaderSource('linear.wgsl');
 
 const WG = 64;
 const words = (n: number) => Math.ceil(n / 4);
 
+/** The Dims fields of a (checked) epilogue: scaling factor, NITRO-ReLU slope and correction. */
 export function epilogueOverrides(
-  op: string,
   scale: number | undefined,
   slopeInv: number | undefined,
-): Record<string, number> {
-  const o: Record<string, number> = {};
-  if (scale !== undefined) {
-    if (!Number.isInteger(scale) || scale <= 0 || scale > 0x7fffffff)
-      throw new Error(`${op}: scaling factor must be a positive i32, got ${scale}`);
-    o.SF = scale;
-  }
+): { SF?: number; SLOPE_INV?: number; CORR?: number } {
+  const o: { SF?: number; SLOPE_INV?: number; CORR?: number } = {};
+  if (scale !== undefined) o.SF = scale;
   if (slopeInv !== undefined) {
-    checkSlope(slopeInv, op);
     o.SLOPE_INV = slopeInv;
-    o.CORR = RELU_CORRECTION[slopeInv];
+    o.CORR = correction(slopeInv);
   }
   return o;
 }
@@ -66,59 +59,64 @@ export function limbScratch(
 ): { wl: ScratchRole; LBASE: number; LPLANE: number } {
   const LBASE = Math.ceil(rows / 4) * 4;
   const LPLANE = rows * rowWords;
-  const wl = scratch(ctx.device, 'weight-limbs', (LBASE + LIMB_PLANES * LPLANE) * 4);
+  const wl = ctx.scratch.role('weight-limbs', (LBASE + LIMB_PLANES * LPLANE) * 4);
   return { wl, LBASE, LPLANE };
 }
 
-/** The Dims uniform of linear.wgsl (field order as declared there). */
+type DimsMember =
+  | 'B'
+  | 'K'
+  | 'O'
+  | 'KW'
+  | 'OW'
+  | 'LBASE'
+  | 'LPLANE'
+  | 'SF'
+  | 'SLOPE_INV'
+  | 'CORR'
+  | 'O0'
+  | 'O1';
+const DIMS = UniformLayout.of<DimsMember>(source, 'Dims');
+
+/** The Dims uniform of linear.wgsl: shapes, then the optional limb, epilogue and chunk fields. */
 function dims(
   ctx: KernelContext,
   B: number,
   K: number,
   O: number,
-  e: Record<string, number> = {},
+  e: Partial<Record<DimsMember, number>> = {},
 ): GPUBuffer {
-  const v = [
+  const v = DIMS.pack({
+    LBASE: 0,
+    LPLANE: 0,
+    SF: 1,
+    SLOPE_INV: 4,
+    CORR: 0,
+    O0: 0,
+    O1: O,
+    ...e,
     B,
     K,
     O,
-    words(K),
-    words(O),
-    e.LBASE ?? 0,
-    e.LPLANE ?? 0,
-    e.SF ?? 1,
-    e.SLOPE_INV ?? 4,
-    e.CORR ?? 0,
-    e.O0 ?? 0,
-    e.O1 ?? O,
-  ];
-  return constants(ctx.device, v, 'linear dims');
+    KW: words(K),
+    OW: words(O),
+  });
+  return ctx.scratch.constants(v, 'linear dims');
 }
 
 export function linear(ctx: KernelContext, p: LinearParams): void {
   const op = 'linear';
   const [B, K] = p.x.shape;
   const O = p.w.shape[0];
-  expectDtype(op, p.x, 'i8');
-  expectDtype(op, p.w, 'i32');
-  expectShape(op, p.x, [B, K]);
-  expectShape(op, p.w, [O, K]);
-  expectShape(op, p.out, [B, O]);
-  if (p.bias) expectShape(op, p.bias, [O]);
   const e = p.epilogue;
-  expectDtype(op, p.out, e ? 'i8' : 'i32');
-  if (e?.relu) {
-    expectShape(op, e.relu.out, [B, O]);
-    expectDtype(op, e.relu.out, 'i8');
-  }
   const v = chooseVariant(op, [B, K, O]).params;
-  const epi = epilogueOverrides(op, e?.scale, e?.relu?.slopeInv);
+  const epi = epilogueOverrides(e?.scale, e?.relu?.slopeInv);
   const entry = !e ? 'forward_raw' : e.relu ? 'forward_relu' : 'forward_scaled';
   // Without a bias the weights stand in for the (unread) bias binding.
   const resources: Record<string, Resource> = { x: p.x, w: p.w, bias: p.bias ?? p.w };
-  resources.z = placeholder(ctx.device, 'z');
-  resources.s = placeholder(ctx.device, 's');
-  resources.a = placeholder(ctx.device, 'a');
+  resources.z = ctx.scratch.placeholder('z');
+  resources.s = ctx.scratch.placeholder('s');
+  resources.a = ctx.scratch.placeholder('a');
   if (!e) resources.z = p.out;
   else resources.s = p.out;
   if (e?.relu) resources.a = e.relu.out;
@@ -146,16 +144,10 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   }
 }
 
-export function linearInputGrad(
-  ctx: KernelContext,
-  p: { g: Tensor; w: Tensor; out: Tensor; relu?: { x: Tensor; slopeInv: number } },
-): void {
+export function linearInputGrad(ctx: KernelContext, p: LinearInputGradParams): void {
   const op = 'linearInputGrad';
   const [B, O] = p.g.shape;
   const K = p.w.shape[1];
-  expectShape(op, p.w, [O, K]);
-  expectShape(op, p.out, [B, K]);
-  expectDtype(op, p.out, 'i32');
   const v = chooseVariant(op, [B, K, O]).params;
   const G_PACKED = p.g.dtype === 'i8' ? 1 : 0;
   // The saved input is read only with relu.
@@ -163,14 +155,12 @@ export function linearInputGrad(
     g: p.g,
     w: p.w,
     z: p.out,
-    x: placeholder(ctx.device, 'x'),
+    x: ctx.scratch.placeholder('x'),
   };
-  const e: Record<string, number> = {};
+  const e: Partial<Record<DimsMember, number>> = {};
   if (p.relu) {
-    expectDtype(op, p.relu.x, 'i8');
-    expectShape(op, p.relu.x, [B, K]);
     resources.x = p.relu.x;
-    Object.assign(e, epilogueOverrides(op, undefined, p.relu.slopeInv));
+    Object.assign(e, epilogueOverrides(undefined, p.relu.slopeInv));
   }
   resources.dm = dims(ctx, B, K, O, e);
   const k = ctx.kernel('linear', source, 'input_grad', {
@@ -183,25 +173,16 @@ export function linearInputGrad(
   ctx.dispatch(k, resources, [Math.ceil(B / (v.TM * WG)), Math.ceil(K / v.TN), 1]);
 }
 
-export function linearWeightGrad(
-  ctx: KernelContext,
-  p: { g: Tensor; x: Tensor; out?: Tensor; sgd?: SgdUpdate },
-): void {
+export function linearWeightGrad(ctx: KernelContext, p: LinearWeightGradParams): void {
   const op = 'linearWeightGrad';
   const [B, O] = p.g.shape;
   const K = p.x.shape[1];
-  expectDtype(op, p.x, 'i8');
-  expectShape(op, p.x, [B, K]);
-  if (p.out) {
-    expectShape(op, p.out, [O, K]);
-    expectDtype(op, p.out, 'i32');
-  }
   const v = chooseVariant(op, [B, K, O]).params;
   const G_PACKED = p.g.dtype === 'i8' ? 1 : 0;
   const grid: [number, number, number] = [Math.ceil(words(K) / WG), Math.ceil(O / v.TN), 1];
   if (p.sgd) {
     // The sums update the weights in place; the gradient is never stored.
-    const sgd = fusedSgdOverrides(op, p.sgd, O * K, [p.g, p.x]);
+    const sgd = sgdOverrides(p.sgd);
     const k = ctx.kernel('linear', source, 'weight_grad_sgd', { WG, TN: v.TN, G_PACKED, ...sgd });
     ctx.dispatch(
       k,
@@ -210,8 +191,6 @@ export function linearWeightGrad(
     );
     return;
   }
-  if (!p.out)
-    throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
   const k = ctx.kernel('linear', source, 'weight_grad', { WG, TN: v.TN, G_PACKED });
-  ctx.dispatch(k, { g: p.g, x: p.x, z: p.out, dm: dims(ctx, B, K, O) }, grid);
+  ctx.dispatch(k, { g: p.g, x: p.x, z: p.out!, dm: dims(ctx, B, K, O) }, grid);
 }

@@ -1,6 +1,9 @@
-import source from '../../shaders/misc.wgsl?raw';
-import { deviceBytes, type Tensor } from '../backend.ts';
-import { type KernelContext, grid1d } from './context.ts';
+/** Fill and the step cursor's advance on WebGPU. */
+import { deviceBytes, type Tensor } from '../../backend.ts';
+import { type KernelContext, grid1d } from '../../kernels/context.ts';
+import { shaderSource } from '../../kernels/shaders.ts';
+
+const source = shaderSource('misc.wgsl');
 
 const WG = 64;
 
@@ -9,15 +12,6 @@ export function fill(ctx: KernelContext, p: { out: Tensor; value: number }): voi
   const words = deviceBytes(p.out.shape, p.out.dtype) / 4;
   const b = p.value & 0xff;
   const value = p.out.dtype === 'i8' ? b | (b << 8) | (b << 16) | (b << 24) | 0 : p.value | 0;
-  // Row padding of packed tensors must stay zero; only full-word rows can be filled blindly.
-  if (
-    p.out.dtype === 'i8' &&
-    value !== 0 &&
-    p.out.shape.length > 0 &&
-    (p.out.size / (p.out.shape.length > 1 ? p.out.shape[0] : 1)) % 4 !== 0
-  ) {
-    throw new Error(`fill: tensor ${p.out.label} has padded rows; only 0 can be filled`);
-  }
   const k = ctx.kernel('misc', source, 'fill', { WG, COUNT: words, VALUE: value });
   ctx.dispatch(k, { out: p.out }, grid1d(words, WG));
 }

@@ -6,39 +6,25 @@
  * The weight gradient has a dense path and a sparse one that sums over the non-zero pixels of
  * delta only (listed on the GPU; mostly zero in training, see conv.wgsl).
  */
-import common from '../../shaders/int-common.wgsl?raw';
-import family from '../../shaders/conv.wgsl?raw';
-import type { Conv2dParams, SgdUpdate, Tensor } from '../backend.ts';
-import { type KernelContext, type Resource, grid1d } from './context.ts';
-import { chooseVariant } from './gemm-tiles.ts';
-import { expectDtype, expectShape } from './layout.ts';
-import { epilogueOverrides, LIMB_PLANES, limbChunkRows, limbScratch } from './linear.ts';
-import { chunkRows, constants, placeholder, type ScratchRole, scratch } from './scratch.ts';
-import { fusedSgdOverrides } from './sgd.ts';
+import type { Conv2dParams, Tensor } from '../../backend.ts';
+import { type KernelContext, type Resource, grid1d } from '../../kernels/context.ts';
+import { chooseVariant } from '../../kernels/gemm-tiles.ts';
+import { epilogueOverrides, LIMB_PLANES, limbChunkRows, limbScratch } from '../linear/gpu.ts';
+import { chunkRows, type ScratchRole } from '../../kernels/scratch.ts';
+import { UniformLayout } from '../../kernels/uniforms.ts';
+import { sgdOverrides } from '../sgd/gpu.ts';
+import { type ConvBiasGradParams, type ConvWeightGradParams, convGeometry } from './contract.ts';
+import { shaderSource } from '../../kernels/shaders.ts';
 
-/** conv.wgsl with the shared integer helpers it calls (WGSL has no imports). */
-export const source = `${family}\n${common}`;
+export const source = shaderSource('conv.wgsl');
 
 const WG = 64;
 
-function geometry(op: string, x: Tensor, w: Tensor, padding: number) {
-  const [B, C, H, W] = x.shape;
-  const [F, Cw, KS, KS2] = w.shape;
-  if (x.shape.length !== 4 || w.shape.length !== 4 || Cw !== C || KS !== KS2) {
-    throw new Error(
-      `${op}: input ${x.label} [${x.shape.join(', ')}] and weights ${w.label} [${w.shape.join(', ')}] do not fit`,
-    );
-  }
-  if (!Number.isInteger(padding) || padding < 0)
-    throw new Error(`${op}: padding must be a non-negative integer, got ${padding}`);
-  const HO = H + 2 * padding - KS + 1;
-  const WO = W + 2 * padding - KS + 1;
-  if (HO <= 0 || WO <= 0)
-    throw new Error(`${op}: kernel ${KS} is larger than the padded input ${H}x${W}`);
-  expectDtype(op, x, 'i8');
+/** The contract's geometry and the padded, channel-packed layout of the input. */
+function geometry(x: Tensor, w: Tensor, padding: number) {
+  const { B, C, H, W, F, k: KS, HO, WO } = convGeometry(x, w, padding);
   const HP = H + 2 * padding;
   const WP = W + 2 * padding;
-  const CW = Math.ceil(C / 4);
   return {
     B,
     C,
@@ -51,7 +37,7 @@ function geometry(op: string, x: Tensor, w: Tensor, padding: number) {
     WO,
     HP,
     WP,
-    CW,
+    CW: Math.ceil(C / 4),
     XW: Math.ceil((C * H * W) / 4),
     OUTW: Math.ceil((F * HO * WO) / 4),
   };
@@ -59,39 +45,35 @@ function geometry(op: string, x: Tensor, w: Tensor, padding: number) {
 
 type Geometry = ReturnType<typeof geometry>;
 
-interface Extra {
-  LBASE?: number;
-  LPLANE?: number;
-  SF?: number;
-  SLOPE_INV?: number;
-  CORR?: number;
-  F0?: number;
-  F1?: number;
-  EBASE?: number;
-  ECAP?: number;
-}
+/** The Dims fields a dispatch may set beyond the geometry (limb chunk, epilogue, sparse lists). */
+type Extra = Partial<
+  Record<'LBASE' | 'LPLANE' | 'SF' | 'SLOPE_INV' | 'CORR' | 'F0' | 'F1' | 'EBASE' | 'ECAP', number>
+>;
 
-/** The Dims uniform of conv.wgsl (field order as declared there). */
+const DIMS = UniformLayout.of<keyof Geometry | keyof Extra>(source, 'Dims');
+
+/** The Dims uniform of conv.wgsl: the geometry, then what the dispatch sets of the rest. */
 function dims(ctx: KernelContext, g: Geometry, e: Extra = {}): GPUBuffer {
-  const v = [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD, g.HO, g.WO, g.XW, g.OUTW, g.HP, g.WP, g.CW];
-  v.push(
-    e.LBASE ?? 0,
-    e.LPLANE ?? 0,
-    e.SF ?? 1,
-    e.SLOPE_INV ?? 4,
-    e.CORR ?? 0,
-    e.F0 ?? 0,
-    e.F1 ?? g.F,
-    e.EBASE ?? 0,
-    e.ECAP ?? 0,
-  );
-  return constants(ctx.device, v, 'conv dims');
+  const v = DIMS.pack({
+    LBASE: 0,
+    LPLANE: 0,
+    SF: 1,
+    SLOPE_INV: 4,
+    CORR: 0,
+    F0: 0,
+    F1: g.F,
+    EBASE: 0,
+    ECAP: 0,
+    ...e,
+    ...g,
+  });
+  return ctx.scratch.constants(v, 'conv dims');
 }
 
 /** Repacks x into the channel-packed padded scratch; returns it. */
 function packInput(ctx: KernelContext, x: Tensor, g: Geometry): ScratchRole {
   const words = g.B * g.HP * g.WP * g.CW;
-  const xp = scratch(ctx.device, 'conv.xp', words * 4);
+  const xp = ctx.scratch.role('conv.xp', words * 4);
   const k = ctx.kernel('conv', source, 'pack_input', { WG });
   ctx.dispatch(k, { x, xp_out: xp, dm: dims(ctx, g) }, grid1d(words, WG));
   return xp;
@@ -108,13 +90,11 @@ const SPARSE_CAP_DIV = 4;
  * The sparse weight gradient's filter chunks: entries per filter list (ECAP) and filters per
  * chunk. Listing every filter at once would take half of delta's bytes; chunks aim at a
  * sixteenth. They are a multiple of 8 filters, so filter tiles never straddle them, or 4 filters
- * where 8 would take twice that or more: cnn-small's first layer at batch 64 (16 filters over
- * 50,176 pixels) lists 4 filters at a time in 401 kB instead of 8 in 803 kB. Half of an 8-filter
- * tile then idles, which costs nothing on listed pixels (each filter sums its own list) and
- * doubles the work only of a tile that falls back to the dense loop, which such a layer's head
- * pool (large windows: 4x2 in cnn-small) seldom makes it do. Lists of an eighth of the pixels
- * would shrink as much, but send the layers whose heads pool by 2x2 (cnn-small's second) or 4x2
- * on 7x7 (VGG8B's fifth) to the dense loop: their weight gradients took 1.5-4x as long.
+ * where 8 would take twice that or more (a wide first layer at a large batch): half of an
+ * 8-filter tile then idles, which costs nothing on listed pixels (each filter sums its own list)
+ * and doubles only the work of a tile that falls back to the dense loop, which the large head
+ * pools of such layers seldom make it do. Shorter lists (an eighth of the pixels) would save as
+ * much memory but send layers with small head pools to the dense loop (results/performance.md).
  */
 function sparseChunks(g: Geometry): { ECAP: number; rows: number } {
   const ECAP = Math.ceil((g.B * g.HO * g.WO) / SPARSE_CAP_DIV);
@@ -133,8 +113,8 @@ function packDelta(
 ) {
   const { ECAP, rows, F0, F1 } = chunk;
   const EBASE = Math.ceil(rows / 4) * 4;
-  const dl = scratch(ctx.device, 'conv.dl', (EBASE + rows * ECAP) * 4);
-  const dv = scratch(ctx.device, 'conv.dv', rows * ECAP * 4);
+  const dl = ctx.scratch.role('conv.dl', (EBASE + rows * ECAP) * 4);
+  const dv = ctx.scratch.role('conv.dv', rows * ECAP * 4);
   const extra: Extra = { EBASE, ECAP, F0, F1 };
   const k = ctx.kernel('conv', source, 'pack_delta', { WG });
   ctx.dispatch(k, { delta, dl_out: dl, dv_out: dv, dm: dims(ctx, g, extra) }, grid1d(F1 - F0, WG));
@@ -143,19 +123,15 @@ function packDelta(
 
 export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   const op = 'conv2d';
-  const g = geometry(op, p.x, p.w, p.padding);
-  expectShape(op, p.out, [g.B, g.F, g.HO, g.WO]);
-  if (p.bias) expectShape(op, p.bias, [g.F]);
+  const g = geometry(p.x, p.w, p.padding);
   const e = p.epilogue;
-  expectDtype(op, p.out, e ? 'i8' : 'i32');
-  if (e?.relu) expectShape(op, e.relu.out, p.out.shape);
   const v = chooseVariant(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
   const TF = v.TF;
   const TP = v.TP;
   const hw = g.HO * g.WO;
   // Pixel quads whose four outputs fill one packed word of one filter: the epilogue fuses.
   const fused = Boolean(e) && TP === 4 && hw % 4 === 0;
-  const epi = epilogueOverrides(op, e?.scale, e?.relu?.slopeInv);
+  const epi = epilogueOverrides(e?.scale, e?.relu?.slopeInv);
   const xp = packInput(ctx, p.x, g);
   const overrides: Record<string, number> = {
     WG,
@@ -168,15 +144,15 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   // Raw sums go to `out` (no epilogue), the fused store, or a scratch read by the epilogue pass.
   // The kernel names z, s and a whichever store it makes: the others get small placeholders.
   let zScratch: ScratchRole | undefined;
-  resources.z = placeholder(ctx.device, 'z');
-  resources.s = placeholder(ctx.device, 's');
-  resources.a = placeholder(ctx.device, 'a');
+  resources.z = ctx.scratch.placeholder('z');
+  resources.s = ctx.scratch.placeholder('s');
+  resources.a = ctx.scratch.placeholder('a');
   if (!e) resources.z = p.out;
   else if (fused) {
     resources.s = p.out;
-    resources.a = e.relu ? e.relu.out : scratch(ctx.device, 'conv.a', p.out.size);
+    resources.a = e.relu ? e.relu.out : ctx.scratch.role('conv.a', p.out.size);
   } else {
-    zScratch = scratch(ctx.device, 'conv.z', g.B * g.F * hw * 4);
+    zScratch = ctx.scratch.role('conv.z', g.B * g.F * hw * 4);
     resources.z = zScratch;
   }
   const pixelBlocks = Math.ceil(hw / (TP * WG));
@@ -210,23 +186,15 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   }
 }
 
-export function conv2dWeightGrad(
-  ctx: KernelContext,
-  p: { delta: Tensor; x: Tensor; padding: number; out?: Tensor; sgd?: SgdUpdate },
-): void {
+export function conv2dWeightGrad(ctx: KernelContext, p: ConvWeightGradParams): void {
   const op = 'conv2dWeightGrad';
-  const shaped = p.out ?? p.sgd?.w;
-  if (!shaped)
-    throw new Error(`${op}: needs out (for the gradient) or sgd (to update the weights with it)`);
-  const g = geometry(op, p.x, shaped, p.padding);
-  expectShape(op, p.delta, [g.B, g.F, g.HO, g.WO]);
-  expectDtype(op, p.delta, 'i32');
-  expectDtype(op, shaped, 'i32');
+  const shaped = (p.out ?? p.sgd?.w)!;
+  const g = geometry(p.x, shaped, p.padding);
   const v = chooseVariant(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
   const TF = v.TF;
   const xp = packInput(ctx, p.x, g);
   const sgd = p.sgd && {
-    overrides: fusedSgdOverrides(op, p.sgd, shaped.size, [p.delta, p.x]),
+    overrides: sgdOverrides(p.sgd),
     w_upd: p.sgd.w,
     lr_inv: p.sgd.lrInv,
   };
@@ -255,8 +223,8 @@ export function conv2dWeightGrad(
     run(
       {
         ...base,
-        dl: placeholder(ctx.device, 'dl'),
-        dv: placeholder(ctx.device, 'dv'),
+        dl: ctx.scratch.placeholder('dl'),
+        dv: ctx.scratch.placeholder('dv'),
         dm: dims(ctx, g),
       },
       g.F,
@@ -268,5 +236,25 @@ export function conv2dWeightGrad(
     const F1 = Math.min(g.F, F0 + rows);
     const { dl, dv, extra } = packDelta(ctx, p.delta, g, { ECAP, rows, F0, F1 });
     run({ ...base, dl, dv, dm: dims(ctx, g, extra) }, F1 - F0);
+  }
+}
+
+/** out[F] (i32) = Σ_b,i,j delta[b, f, i, j]: the conv bias gradient, `out` or `sgd` (see SgdUpdate). */
+export function conv2dBiasGrad(ctx: KernelContext, p: ConvBiasGradParams): void {
+  const [B, F, HO, WO] = p.delta.shape;
+  const sgd = p.sgd && sgdOverrides(p.sgd);
+  const maxGroups = ctx.limits.maxComputeWorkgroupsPerDimension;
+  for (let F0 = 0; F0 < F; F0 += maxGroups) {
+    const F1 = Math.min(F, F0 + maxGroups);
+    // Only B, F, HO, WO and F0 of the Dims uniform are read.
+    const none = { C: 0, H: 0, W: 0, KS: 0, PAD: 0, XW: 0, OUTW: 0, HP: 0, WP: 0, CW: 0 };
+    const dm = dims(ctx, { ...none, B, F, HO, WO }, { F0, F1 });
+    if (p.sgd && sgd) {
+      const k = ctx.kernel('conv', source, 'bias_grad_sgd', sgd);
+      ctx.dispatch(k, { delta: p.delta, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm }, [F1 - F0, 1, 1]);
+    } else {
+      const k = ctx.kernel('conv', source, 'bias_grad', {});
+      ctx.dispatch(k, { delta: p.delta, z: p.out!, dm }, [F1 - F0, 1, 1]);
+    }
   }
 }

@@ -4,7 +4,11 @@
  * shader, and kernels bind their buffers by variable name.
  */
 import { ResourceType, WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
-import type { ErrorSink } from './errors.ts';
+
+/** Where pipeline creation reports validation errors (the backend's ErrorSink). */
+export interface ErrorSink {
+  scoped<T>(what: string, f: () => T): T;
+}
 
 export interface BindingSlot {
   binding: number;

@@ -2,32 +2,12 @@
  * Max-pooling with kernel = stride on the CPU; the backward recomputes each window's argmax,
  * optionally takes the window gradients from a linear head and applies NITRO-ReLU's backward.
  */
-import { checkSlope } from '../arith.ts';
-import type { MaxPoolBackwardParams, MaxPoolParams, PadMode, Tensor } from '../backend.ts';
-import { invSlopeTable, reluBackwardAt } from './elementwise.ts';
-import { linearInputGrad } from './linear.ts';
-import { CpuTensor, expectShape, expectSize, i32, i8 } from './tensor.ts';
-
-export function poolShape(
-  op: string,
-  x: Tensor,
-  kernel: readonly [number, number],
-  padding: readonly [number, number],
-): number[] {
-  const [B, C, H, W] = x.shape;
-  const [kh, kw] = kernel;
-  const [ph, pw] = padding;
-  if (kh <= 0 || kw <= 0 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw) {
-    throw new Error(
-      `${op}: kernel [${kh}, ${kw}] with padding [${ph}, ${pw}] is not allowed (padding at most half the kernel)`,
-    );
-  }
-  const Ho = Math.floor((H + 2 * ph - kh) / kh) + 1;
-  const Wo = Math.floor((W + 2 * pw - kw) / kw) + 1;
-  if (Ho <= 0 || Wo <= 0)
-    throw new Error(`${op}: kernel [${kh}, ${kw}] does not fit the ${H}x${W} input ${x.label}`);
-  return [B, C, Ho, Wo];
-}
+import type { MaxPoolBackwardParams, MaxPoolParams, PadMode } from '../../backend.ts';
+import type { CpuWorkspace } from '../../cpu/gemm.ts';
+import { CpuTensor, i32, i8 } from '../../cpu/tensor.ts';
+import { invSlopeTable, reluBackwardAt } from '../activation/cpu.ts';
+import { linearInputGrad } from '../linear/cpu.ts';
+import { poolGeometry } from './contract.ts';
 
 /**
  * The winning cell of window (oi, oj) in one plane: returns its flat index in the plane, or -1
@@ -96,8 +76,7 @@ function insideMax(
 
 export function maxPool(p: MaxPoolParams): void {
   const op = 'maxPool';
-  const [B, C, Ho, Wo] = poolShape(op, p.x, p.kernel, p.padding);
-  expectSize(op, p.out, [B, C, Ho, Wo]);
+  const { B, C, ho: Ho, wo: Wo } = poolGeometry(p);
   const [, , H, W] = p.x.shape;
   const [kh, kw] = p.kernel;
   const [ph, pw] = p.padding;
@@ -144,38 +123,26 @@ function interiorArgmax(
   return at - base;
 }
 
-let headDeltas = new Int32Array(0);
-
 /** The gradient at every pool output [B, C, Ho, Wo]: p.delta, or the head's input gradient g·w (linearInputGrad into a reused array). */
-function windowDeltas(op: string, p: MaxPoolBackwardParams, shape: readonly number[]): Int32Array {
-  if ((p.delta === undefined) === (p.head === undefined)) {
-    throw new Error(
-      `${op}: needs exactly one of delta (the pool output gradient) and head (g and w to compute it)`,
-    );
-  }
-  if (p.delta) {
-    expectSize(op, p.delta, shape);
-    return i32(p.delta, op);
-  }
+function windowDeltas(
+  cw: CpuWorkspace,
+  op: string,
+  p: MaxPoolBackwardParams,
+  shape: readonly number[],
+): Int32Array {
+  if (p.delta) return i32(p.delta, op);
   const { g, w } = p.head!;
   const [B, C, Ho, Wo] = shape;
   const J = C * Ho * Wo;
-  i8(g, op);
-  i32(w, op);
-  const classes = g.shape[1];
-  expectShape(op, g, [B, classes]);
-  expectShape(op, w, [classes, J]);
-  if (headDeltas.length < B * J) headDeltas = new Int32Array(B * J);
-  const d = headDeltas.subarray(0, B * J);
-  linearInputGrad({ g, w, out: new CpuTensor([B, J], 'i32', `${op} head gradient`, d, false) });
+  const d = cw.array('pool.head', B * J);
+  linearInputGrad(cw, { g, w, out: new CpuTensor([B, J], 'i32', `${op} head gradient`, d, false) });
   return d;
 }
 
-export function maxPoolBackward(p: MaxPoolBackwardParams): void {
+export function maxPoolBackward(cw: CpuWorkspace, p: MaxPoolBackwardParams): void {
   const op = 'maxPoolBackward';
-  const [B, C, Ho, Wo] = poolShape(op, p.x, p.kernel, p.padding);
-  expectSize(op, p.out, p.x.shape);
-  const delta = windowDeltas(op, p, [B, C, Ho, Wo]);
+  const { B, C, ho: Ho, wo: Wo } = poolGeometry(p);
+  const delta = windowDeltas(cw, op, p, [B, C, Ho, Wo]);
   const [, , H, W] = p.x.shape;
   const [kh, kw] = p.kernel;
   const [ph, pw] = p.padding;
@@ -184,8 +151,6 @@ export function maxPoolBackward(p: MaxPoolBackwardParams): void {
   let s: Int8Array | undefined;
   let table: Int32Array = new Int32Array(0);
   if (p.relu) {
-    checkSlope(p.relu.slopeInv, op);
-    expectSize(op, p.relu.x, p.x.shape);
     s = i8(p.relu.x, op);
     table = invSlopeTable(p.relu.slopeInv);
   }

@@ -2,8 +2,8 @@
  * The model as the scheduler needs it: per block the shapes, scaling factors, head geometry
  * and update count (src/model/geometry.ts), plus the training hyper-parameters of the spec.
  */
-import { type BlockGeometry, type ModelGeometry, modelGeometry } from '../model/geometry.ts';
-import type { ModelSpec } from '../model/spec.ts';
+import { type BlockGeometry, type ModelGeometry, modelGeometry } from './geometry.ts';
+import type { ModelSpec } from './spec.ts';
 
 /** One-hot value of the true class (ohe_values = (0, 32) in every published run). */
 export const ONE_HOT = 32;
