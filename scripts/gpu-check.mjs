@@ -268,7 +268,8 @@ function table(dir) {
   const env = join(dir, '00-env.txt');
   if (existsSync(env))
     for (const l of readFileSync(env, 'utf8').split('\n'))
-      if (l.startsWith('vulkan ')) lines.push(l);
+      if (/^gpu-check: (vulkan |the adapter is|no WebGPU adapter)/.test(l))
+        lines.push(l.slice('gpu-check: '.length));
   const golden = join(dir, '02-golden.txt');
   if (existsSync(golden)) {
     const g = readFileSync(golden, 'utf8').split('\n');
@@ -337,14 +338,16 @@ function table(dir) {
     '| preset (bench) | batch | images/s | GOP/s | % best peak | ms per step | kernel ms per step |',
     '|---|---:|---:|---:|---:|---:|---:|',
   );
-  let any = false;
-  for (const f of files) {
-    if (!/^06-bench-.+\.json$/.test(f)) continue;
-    const b = readJson(join(dir, f));
-    if (!b?.preset) continue;
-    any = true;
+  const benches = files
+    .filter((f) => /^06-bench-.+\.json$/.test(f))
+    .map((f) => readJson(join(dir, f)))
+    .filter((b) => b?.preset)
+    .sort((x, y) => (x.preset === y.preset ? x.batch - y.batch : x.preset < y.preset ? -1 : 1));
+  const any = benches.length > 0;
+  for (const b of benches) {
+    const kernelMs = b.kernelTiming === 'none' ? '-' : fmt(b.kernelMsPerStep);
     lines.push(
-      `| ${b.preset} | ${b.batch} | ${fmt(b.imagesPerSecond, 4)} | ${fmt(b.gopsPerSecond)} | ${pct(b.gopsPerSecond, maxPeak)} | ${fmt(b.msPerStep)} | ${fmt(b.kernelMsPerStep)} |`,
+      `| ${b.preset} | ${b.batch} | ${fmt(b.imagesPerSecond, 4)} | ${fmt(b.gopsPerSecond)} | ${pct(b.gopsPerSecond, maxPeak)} | ${fmt(b.msPerStep)} | ${kernelMs} |`,
     );
   }
   if (!any) lines.push('| (not run) | | | | | | |');

@@ -2,7 +2,8 @@
 # Packs what scripts/gpu-check.sh needs on a Linux x86-64 GPU machine without internet, npm or
 # apt into one xz tarball (at most 50 MiB): the running Node binary, the webgpu package with
 # its linux-x64 dawn.node only, the built CLI (dist/*.js, bin/, a minimal package.json), the
-# golden cases, Debian's libvulkan1 loader, the check scripts and a MANIFEST of files and sizes.
+# golden cases, Debian's libvulkan1 loader (and libstdc++ for older systems), the check scripts
+# and a MANIFEST of files and sizes.
 #
 #   scripts/pack-gpu-check.sh [--no-build] [OUT.tar.xz]   (default nitro-d-gpu-check.tar.xz)
 #
@@ -62,6 +63,13 @@ cp node_modules/webgpu/{index.js,package.json,LICENSE.md} "$STAGE/node_modules/w
 cp "$DAWN" "$STAGE/$DAWN"
 cp "$NODE_BIN" "$STAGE/runtime/node"
 cp "$LOADER" "$STAGE/runtime/lib/libvulkan.so.1"
+# dawn.node needs GLIBCXX_3.4.30 (GCC 12's libstdc++); gpu-check.sh uses this copy only on a
+# machine whose own libstdc++ is older.
+mkdir -p "$STAGE/runtime/compat"
+STDCXX=$(readlink -f "$(gcc -print-file-name=libstdc++.so.6 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/libstdc++.so.6)")
+[ -f "$STDCXX" ] || STDCXX=$(readlink -f /usr/lib/x86_64-linux-gnu/libstdc++.so.6)
+grep -qa GLIBCXX_3.4.30 "$STDCXX" || fail "$STDCXX lacks GLIBCXX_3.4.30, which dawn.node needs"
+cp "$STDCXX" "$STAGE/runtime/compat/libstdc++.so.6"
 [ -f "${LOADER_COPYRIGHT:-}" ] && cp "$LOADER_COPYRIGHT" "$STAGE/runtime/lib/libvulkan1.copyright"
 VERSION=$(node -p 'require("./package.json").version')
 # Only what the CLI needs at run time: ESM, its name and version.
@@ -85,7 +93,7 @@ mv "$OUTFILE.tmp" "$OUTFILE"
 
 # The bundle must hold every piece the check uses.
 LISTING=$(tar -tJf "$OUTFILE")
-for f in MANIFEST runtime/node runtime/lib/libvulkan.so.1 bin/nitro-d.js dist/cli.js package.json \
+for f in MANIFEST runtime/node runtime/lib/libvulkan.so.1 runtime/compat/libstdc++.so.6 bin/nitro-d.js dist/cli.js package.json \
   scripts/gpu-check.sh scripts/gpu-check.mjs "$DAWN" node_modules/webgpu/index.js \
   test/golden/micro_mlp_step/model.json; do
   grep -qx "nitro-d-gpu-check/$f" <<<"$LISTING" || fail "$OUTFILE lacks $f"

@@ -6,7 +6,15 @@
  * software adapter; results/gpu-check-lavapipe.md is its run.)
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,6 +52,14 @@ async function run(
       stderr: err.stderr ?? '',
     };
   }
+}
+
+/** The software driver the WebGPU backend falls back to, when no driver is named. */
+function lavapipeEnv(): NodeJS.ProcessEnv {
+  const lavapipe = join(ROOT, '.cache/lavapipe/lvp_icd.json');
+  return process.env.VK_ICD_FILENAMES || !existsSync(lavapipe)
+    ? {}
+    : { VK_ICD_FILENAMES: lavapipe };
 }
 
 describe('scripts/pack-gpu-check.sh', () => {
@@ -91,6 +107,7 @@ describe('scripts/pack-gpu-check.sh', () => {
     for (const f of [
       'runtime/node',
       'runtime/lib/libvulkan.so.1',
+      'runtime/compat/libstdc++.so.6',
       'node_modules/webgpu/dist/linux-x64/dawn.node',
       'node_modules/webgpu/index.js',
       'bin/nitro-d.js',
@@ -136,6 +153,32 @@ describe('scripts/pack-gpu-check.sh', () => {
   });
 });
 
+describe('scripts/gpu-check.sh', () => {
+  it('cut short by its time budget, it still leaves the sections it ran and the table', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'nitro-gpu-run-'));
+    const r = await run('bash', ['scripts/gpu-check.sh', out], {
+      ...lavapipeEnv(),
+      GPU_CHECK_QUICK: '1',
+      GPU_CHECK_BUDGET_S: '8',
+    });
+    const env = readFileSync(join(out, '00-env.txt'), 'utf8');
+    expect(env).toMatch(/vulkan loader: (system|bundled) /);
+    expect(env).toMatch(/adapter: \S/);
+    const info = JSON.parse(readFileSync(join(out, '01-info.json'), 'utf8'));
+    expect(info.adapter.length).toBeGreaterThan(0);
+    // The golden cases that ran out of time fail, and so does the run.
+    const golden = readFileSync(join(out, '02-golden.txt'), 'utf8').trim().split('\n');
+    const cases = readdirSync(GOLDEN).filter((d) => existsSync(join(GOLDEN, d, 'model.json')));
+    expect(golden).toHaveLength(2 * cases.length);
+    for (const l of golden) expect(l).toMatch(/^(ok .* \(byte-identical\)|FAIL .*exited 124)$/);
+    expect(r.code !== 0).toBe(golden.some((l) => l.startsWith('FAIL')));
+    const table = readFileSync(join(out, 'table.md'), 'utf8');
+    expect(table.startsWith(`adapter: ${info.adapter}\n`)).toBe(true);
+    expect(r.stdout).toBe(table);
+    expect(readFileSync(join(out, '07-vgg8b-largest.txt'), 'utf8')).toContain('out of time budget');
+  });
+});
+
 describe('scripts/gpu-check.mjs', () => {
   const g = (c: string, f: string) => join(GOLDEN, c, f);
 
@@ -171,11 +214,7 @@ describe('scripts/gpu-check.mjs', () => {
   it('peak: i32 and dot4 loops on this adapter give positive GOP/s', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nitro-gpu-peak-'));
     const out = join(dir, 'peak.json');
-    // The software driver the WebGPU backend would fall back to, when no driver is named.
-    const lavapipe = join(ROOT, '.cache/lavapipe/lvp_icd.json');
-    const env =
-      process.env.VK_ICD_FILENAMES || !existsSync(lavapipe) ? {} : { VK_ICD_FILENAMES: lavapipe };
-    const r = await run('node', [HELPER, 'peak', out, '--quick'], env);
+    const r = await run('node', [HELPER, 'peak', out, '--quick'], lavapipeEnv());
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(readFileSync(out, 'utf8'));
     expect(report.adapter.vendor.length).toBeGreaterThan(0);
