@@ -159,7 +159,7 @@ describe('scripts/gpu-check.sh', () => {
     const r = await run('bash', ['scripts/gpu-check.sh', out], {
       ...lavapipeEnv(),
       GPU_CHECK_QUICK: '1',
-      GPU_CHECK_BUDGET_S: '8',
+      GPU_CHECK_BUDGET_S: '15',
     });
     const env = readFileSync(join(out, '00-env.txt'), 'utf8');
     expect(env).toMatch(/vulkan loader: (system|bundled) /);
@@ -175,7 +175,9 @@ describe('scripts/gpu-check.sh', () => {
     const table = readFileSync(join(out, 'table.md'), 'utf8');
     expect(table.startsWith(`adapter: ${info.adapter}\n`)).toBe(true);
     expect(r.stdout).toBe(table);
-    expect(readFileSync(join(out, '07-vgg8b-largest.txt'), 'utf8')).toContain('out of time budget');
+    expect(readFileSync(join(out, '07-vgg8b-largest.txt'), 'utf8')).toMatch(
+      /out of time budget|largest batch that plans and runs/,
+    );
   });
 });
 
