@@ -12,13 +12,14 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { GOLDEN, ROOT, requireBuild } from './cli-helpers.ts';
 
 const exec = promisify(execFile);
@@ -81,6 +82,8 @@ describe('scripts/pack-gpu-check.sh', () => {
       bundle = join(dir, 'nitro-d-gpu-check');
     }
   }, 180_000);
+  // The unpacked bundle is 119 MiB.
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('writes one xz tarball under 50 MiB and reports its size', () => {
     expect(pack.code, pack.stderr).toBe(0);
@@ -156,6 +159,7 @@ describe('scripts/pack-gpu-check.sh', () => {
 describe('scripts/gpu-check.sh', () => {
   it('cut short by its time budget, it still leaves the sections it ran and the table', async () => {
     const out = mkdtempSync(join(tmpdir(), 'nitro-gpu-run-'));
+    onTestFinished(() => rmSync(out, { recursive: true, force: true }));
     const r = await run('bash', ['scripts/gpu-check.sh', out], {
       ...lavapipeEnv(),
       GPU_CHECK_QUICK: '1',
@@ -215,6 +219,7 @@ describe('scripts/gpu-check.mjs', () => {
 
   it('peak: i32 and dot4 loops on this adapter give positive GOP/s', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nitro-gpu-peak-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const out = join(dir, 'peak.json');
     const r = await run('node', [HELPER, 'peak', out, '--quick'], lavapipeEnv());
     expect(r.code, r.stderr).toBe(0);
@@ -230,6 +235,7 @@ describe('scripts/gpu-check.mjs', () => {
 
   it('table: GOP/s against the matching peak, sparse variants unranked, presets with images/s', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nitro-gpu-table-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     mkdirSync(dir, { recursive: true });
     const w = (f: string, v: unknown) => writeFileSync(join(dir, f), JSON.stringify(v));
     w('01-info.json', { adapter: 'acme / gpu9 / Acme GPU (node)' });
