@@ -10,9 +10,12 @@ import { WebGPUBackend } from './gpu/webgpu-backend.ts';
 
 /** A backend by name: the WebGPU engine or the CPU reference. */
 export type BackendKind = 'webgpu' | 'cpu';
+/** What a caller may ask for: a backend by name, or `auto` (WebGPU on a hardware adapter, else the CPU backend). */
 export type BackendChoice = BackendKind | 'auto';
+/** Every {@link BackendChoice}, in the order help texts list them. */
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'cpu'];
 
+/** The backend a {@link BackendChoice} resolved to on this machine, and why. */
 export interface BackendDecision {
   kind: BackendKind;
   /** Why, in a few words: "requested", or what `auto` saw. */

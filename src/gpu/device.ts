@@ -7,6 +7,7 @@ import { type AdapterSummary, summarizeAdapter } from './adapter.ts';
 
 export { type AdapterSummary, isSoftwareAdapter, summarizeAdapter } from './adapter.ts';
 
+/** The adapter a WebGPU context runs on: its identity, features and the limits it was given. */
 export interface DeviceInfo {
   vendor: string;
   architecture: string;

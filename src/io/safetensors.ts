@@ -241,6 +241,10 @@ export function parseSafetensorsHeader(
   return { dataStart, entries, metadata };
 }
 
+/**
+ * Reads a safetensors file with the checks docs/contract.md §2 asks for (header, dtypes, shapes,
+ * offsets, no duplicate names); errors name the file and the tensor.
+ */
 export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}): SafetensorsFile {
   const { dataStart, entries, metadata } = parseSafetensorsHeader(bytes, bytes.length, options);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

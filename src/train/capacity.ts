@@ -26,6 +26,7 @@ export const WASM_MEMORY_BYTES = 2 ** 32;
 /** CPU workspace of an op, per byte of its tensors widened to int32 (see the top of this file). */
 const WORKSPACE_FACTOR = 2;
 
+/** What a backend can hold: the bytes a memory plan may take on it, and where the bound comes from. */
 export interface Capacity {
   /** Bytes the plan's tensors may take in all. */
   bytes: number;

@@ -26,6 +26,7 @@ export interface EpochSummary {
   stop: boolean;
 }
 
+/** The trainer's state between epochs, stored in checkpoints and checked field by field on resume. */
 export interface TrainerState {
   /** Epochs completed. */
   epoch: number;
@@ -49,6 +50,7 @@ export interface ResumePosition {
 
 const I32_MAX = 0x7fffffff;
 
+/** A checkpoint's trainer state that is malformed or out of range; the message names the field. */
 export class TrainerStateError extends Error {
   override name = 'TrainerStateError';
 }
