@@ -19,7 +19,6 @@ const MUTABLE =
 const KNOWN: Record<string, string> = {
   'kernels/gemm-tiles.ts:const forced': 'forced variants (tests, tuner): process-wide for now',
   'kernels/gemm-tiles.ts:let tuned': 'tuned variants: process-wide for now',
-  'gpu/node-gpu.ts:let dawn': 'the Dawn module, loaded once per process',
   'io/files.ts:let tempCounter': 'a counter that only makes temporary file names unique',
   'io/safetensors.ts:const KNOWN': 'a set built once and only read',
 };
