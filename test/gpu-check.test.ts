@@ -174,7 +174,12 @@ describe('scripts/gpu-check.sh', () => {
     const golden = readFileSync(join(out, '02-golden.txt'), 'utf8').trim().split('\n');
     const cases = readdirSync(GOLDEN).filter((d) => existsSync(join(GOLDEN, d, 'model.json')));
     expect(golden).toHaveLength(2 * cases.length);
-    for (const l of golden) expect(l).toMatch(/^(ok .* \(byte-identical\)|FAIL .*exited 124)$/);
+    // Every element equal; a step's checkpoint also carries this release's format version in
+    // its metadata, so its bytes may differ from the reference's file.
+    for (const l of golden)
+      expect(l).toMatch(
+        /^(ok .*-step\.safetensors: .* \((byte-identical|bytes differ)\)|ok .*-predict\.safetensors: .* \(byte-identical\)|FAIL .*exited 124)$/,
+      );
     expect(r.code !== 0).toBe(golden.some((l) => l.startsWith('FAIL')));
     const table = readFileSync(join(out, 'table.md'), 'utf8');
     expect(table.startsWith(`adapter: ${info.adapter}\n`)).toBe(true);
