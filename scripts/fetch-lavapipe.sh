@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Puts Mesa 25 lavapipe (software Vulkan from Debian bookworm-backports, 3-7x faster than
-# SwiftShader here) under $1 without touching the system's apt sources or packages.
+# Puts Mesa 25 lavapipe (software Vulkan from Debian bookworm-backports, faster than
+# SwiftShader; docs/without-a-gpu.md) under $1 without touching the system's apt sources or
+# packages.
 # Result: $1/lvp_icd.json, picked up automatically by src/gpu/node-gpu.ts.
 set -euo pipefail
 DEST=$(realpath -m "${1:-.cache/lavapipe}")

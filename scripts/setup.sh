@@ -3,7 +3,7 @@
 #   1. apt packages: the Vulkan loader and Mesa's drivers (dawn.node, Deno), Debian Chromium
 #      (browser tests, and its SwiftShader Vulkan driver for Node), Fashion-MNIST.
 #      Skipped when all are installed; needs root (or passwordless sudo) otherwise.
-#   2. Mesa 25 lavapipe into .cache/lavapipe (optional; 3-7x faster than SwiftShader in Node).
+#   2. Mesa 25 lavapipe into .cache/lavapipe (optional; faster than SwiftShader in Node).
 #      The checkout keeps its own copy (CI caches it, scripts/test-deno.sh and every worktree
 #      use it, and setting up a checkout writes nothing into the user's home); an installed
 #      nitro-d fetches the same driver into the user cache with `nitro-d doctor --fetch-fallback`.

@@ -421,7 +421,7 @@ fn sgd_wgrad(t: WgradTile, fi: u32, acc: vec4<i32>) {
 // ---------------------------------------------------------------------------------------------
 // Sparse weight gradient. In NITRO-D the delta of a conv layer comes through its head's max
 // pooling backward, which keeps one pixel per pooling window (8x8 to 2x1 windows in VGG8B), and
-// the NITRO-ReLU backward truncates more to zero: 1-30 % of delta is non-zero. Zero products add
+// the NITRO-ReLU backward truncates more to zero: most of delta is zero. Zero products add
 // nothing, so summing over the non-zero pixels only gives the same bits with a fraction of the
 // work. `pack_delta` lists them; a tile whose filters are dense runs the dense loop instead.
 //
@@ -465,8 +465,8 @@ fn pack_delta(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 }
 
 // A tile runs the listed pixels when every filter of it has all of them listed (at most a
-// quarter of its pixels non-zero; past that the dense loop is about as fast on lavapipe, where
-// a listed pixel costs up to twice a pixel of the dense loop per filter).
+// quarter of its pixels non-zero; past that the dense loop is as fast, since a listed pixel
+// costs more than a pixel of the dense loop; results/HISTORY.md has the timings).
 fn tile_is_sparse(t: WgradTile) -> bool {
   var most = 0u;
   for (var f = 0u; f < TF; f++) {

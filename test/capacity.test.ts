@@ -44,7 +44,7 @@ describe('capacity', () => {
     expect(most).toBeLessThan(30000);
     expect(planProblem(spec, most, cap)).toBeUndefined();
     expect(planProblem(spec, most + 1, cap)).toBeDefined();
-    // Where training does run (measured: cnn-small at 2000 takes 318 MiB of WebAssembly memory).
+    // Where training does run: cnn-small at batch 2000 fits the WebAssembly memory.
     expect(planProblem(spec, 2000, cap)).toBeUndefined();
   });
 

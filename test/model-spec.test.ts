@@ -13,13 +13,8 @@ import {
 } from '../src/model/geometry.ts';
 import { initBound, initWeights, isqrt, KAIMING_GAINS } from '../src/model/init.ts';
 import { getPreset, presetNames } from '../src/model/presets.ts';
-import {
-  dropoutMultiplier,
-  type FeatureSpec,
-  ModelSpecError,
-  parseModelSpec,
-  SLOPE_INVS,
-} from '../src/model/spec.ts';
+import { DROPOUT } from '../src/ops/data/contract.ts';
+import { type FeatureSpec, ModelSpecError, parseModelSpec, SLOPE_INVS } from '../src/model/spec.ts';
 
 const GOLDEN = new URL('./golden/', import.meta.url);
 
@@ -432,13 +427,21 @@ describe('spec defaults and extensions', () => {
     }
   });
 
-  it('dropout multipliers equal the reference table (§1.6)', () => {
-    const table = [
+  it('dropout multipliers are the reference table (§1.6) up to the largest int8-safe rate', () => {
+    // The reference's R by rate (50, 100, ... 950 per mille), as docs/algorithm.md §1.6 lists it.
+    const reference = [
       1052, 1111, 1176, 1250, 1333, 1428, 1538, 1666, 1818, 2000, 2222, 2500, 2857, 3333, 4000,
       5000, 6666, 10000, 20000,
     ];
-    expect(table.map((_, i) => dropoutMultiplier(50 * (i + 1)))).toEqual(table);
-    expect(dropoutMultiplier(0)).toBe(1000);
+    const rates = reference.map((_, i) => 50 * (i + 1));
+    // The largest NITRO-ReLU output after scaling is 91 (docs/algorithm.md §1.6): a rate is
+    // trained when trunc(91 · R / 1000) still fits int8, that is 91 · R < 128 · 1000.
+    const int8Safe = rates.filter((_, i) => 91 * reference[i] < 128 * 1000);
+    expect(int8Safe).toEqual([50, 100, 150, 200, 250]);
+    expect(Object.keys(DROPOUT).map(Number)).toEqual(int8Safe);
+    for (const rate of int8Safe) expect(DROPOUT[rate]).toBe(reference[rate / 50 - 1]);
+    for (const rate of rates.filter((r) => !int8Safe.includes(r)))
+      expect(DROPOUT[rate]).toBeUndefined();
   });
 
   it('places dropout as the reference does (§1.5)', () => {

@@ -664,7 +664,7 @@ function validBytes(): Uint8Array<ArrayBuffer> | null {
  * A new instance of the kernels (with a memory of its own), or null where WebAssembly or its
  * SIMD extension is missing, a content security policy forbids compiling, or the runtime
  * compiles only asynchronously (see compileSimdKernelsAsync). Compiled synchronously: the
- * module is about 3.3 KB, below the 4 KB browsers allow to compile on their main thread.
+ * module stays below the 4 KB browsers allow to compile on their main thread (a test checks it).
  */
 export function compileSimdKernels(): SimdKernels | null {
   const bytes = validBytes();

@@ -19,6 +19,7 @@
  * `hidden` dropout the features must end with a conv block followed by a pool, the only
  * layout in which the reference's "before the last feature layer" is a block output.
  */
+import { truncDiv } from '../arith.ts';
 import { InputError } from '../io/errors.ts';
 import { newerVersionMessage, SPEC_VERSION } from '../io/formats.ts';
 import { modelGeometry } from './geometry.ts';
@@ -67,14 +68,6 @@ export const SPEC_DEFAULTS = {
   headDecayInv: 0,
   compat: 'none' as Compat,
 };
-
-/** Dropout train-time multiplier R (output = trunc(x · R / 1000)): ⌊10^6 / (1000 − rate)⌋, the reference's table. */
-export function dropoutMultiplier(permille: number): number {
-  if (!Number.isInteger(permille) || permille < 0 || permille >= 1000)
-    throw new Error(`dropout rate must be in [0, 1000) per mille, got ${permille}`);
-  // Exact: the quotient of integers below 2^53 truncates correctly in double precision.
-  return Math.trunc(1_000_000 / (1000 - permille));
-}
 
 export class ModelSpecError extends InputError {
   constructor(
@@ -334,14 +327,12 @@ function checkGeometry(spec: ModelSpec, fail: (field: string, message: string) =
       if (!fitsTensor(spec.classes, head.dlr))
         fail(field, `${field}: the learning head is too large for i32 indexing`);
     } else {
-      if (Math.trunc(h / f.pool) < 1 || Math.trunc(w / f.pool) < 1) {
-        fail(
-          field,
-          `${field}: pool ${f.pool} shrinks the ${h}x${w} map to ${Math.trunc(h / f.pool)}x${Math.trunc(w / f.pool)}`,
-        );
-      }
-      h = Math.trunc(h / f.pool);
-      w = Math.trunc(w / f.pool);
+      const ph = truncDiv(h, f.pool);
+      const pw = truncDiv(w, f.pool);
+      if (ph < 1 || pw < 1)
+        fail(field, `${field}: pool ${f.pool} shrinks the ${h}x${w} map to ${ph}x${pw}`);
+      h = ph;
+      w = pw;
     }
   });
   let inFeatures = c * h * w;

@@ -7,8 +7,8 @@
  * whole batch, widened to int32, with their results) into its WebAssembly memory, which wasm32
  * caps at 4 GiB. It holds a plan when
  * - the workspace of the largest op of a training step fits 4 GiB: estimated as twice its
- *   tensors at 4 bytes an element (the measured workspace is 0.65 to 1.7 times that sum,
- *   results/reliability.md);
+ *   tensors at 4 bytes an element (results/reliability.md compares it with the workspace the
+ *   ops take);
  * - the plan's tensors and that workspace together fit the host share: a given limit
  *   (--memory-limit), else three quarters of the free RAM the caller reports.
  * WebGPU buffers are checked per buffer against the adapter (checkFits in memory.ts); a limit

@@ -94,7 +94,7 @@ const SPARSE_CAP_DIV = 4;
  * 8-filter tile then idles, which costs nothing on listed pixels (each filter sums its own list)
  * and doubles only the work of a tile that falls back to the dense loop, which the large head
  * pools of such layers seldom make it do. Shorter lists (an eighth of the pixels) would save as
- * much memory but send layers with small head pools to the dense loop (results/performance.md).
+ * much memory but send layers with small head pools to the dense loop (results/HISTORY.md).
  */
 function sparseChunks(g: Geometry): { ECAP: number; rows: number } {
   const ECAP = Math.ceil((g.B * g.HO * g.WO) / SPARSE_CAP_DIV);
