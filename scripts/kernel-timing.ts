@@ -18,7 +18,8 @@ import type { Ops, Tensor } from '../src/backend.ts';
 import { bufferOf, type GpuTensor, WebGPUBackend } from '../src/gpu/webgpu-backend.ts';
 import { type Kernel, PipelineCache } from '../src/kernels/pipelines.ts';
 import { Rng } from '../src/rng.ts';
-import { type VariantChoice, variantsOf, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
+import { withForcedVariant } from '../src/gpu/variants.ts';
+import { type VariantChoice, variantsOf } from '../src/kernels/gemm-tiles.ts';
 
 interface Args {
   only?: RegExp;
@@ -369,7 +370,7 @@ async function main(): Promise<void> {
     const choices: (VariantChoice | undefined)[] = [undefined];
     if (args.variants) choices.push(...variantsOf(c.op));
     for (const choice of choices) {
-      const program = withForcedVariant(c.op, choice, () =>
+      const program = withForcedVariant(b, c.op, choice, () =>
         b.record(c.name, (ops) => made.issue(ops)),
       );
       variants.push({

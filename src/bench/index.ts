@@ -41,6 +41,6 @@ export {
   type TuneEntry,
   type TuneStore,
 } from './tune-cache.ts';
-export { setTunedVariants } from '../kernels/gemm-tiles.ts';
+export { setTunedVariants } from '../gpu/variants.ts';
 /** The installed tuning choices (shape key -> variant label); empty when none are installed. */
-export { tunedVariants } from '../kernels/gemm-tiles.ts';
+export { tunedVariants } from '../gpu/variants.ts';

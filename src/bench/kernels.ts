@@ -9,12 +9,8 @@
  */
 import type { Backend, Ops, Program, Tensor } from '../backend.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
-import {
-  chooseVariant,
-  variantsOf,
-  type VariantChoice,
-  withForcedVariant,
-} from '../kernels/gemm-tiles.ts';
+import { withForcedVariant } from '../gpu/variants.ts';
+import { variantsOf, type VariantChoice } from '../kernels/gemm-tiles.ts';
 import { getPreset } from '../model/presets.ts';
 import { planFromSpec } from '../model/plan.ts';
 import { type HeadPool, keepOnePerWindow } from './tune.ts';
@@ -377,7 +373,7 @@ export async function benchKernels(
       for (const c of layerCases(backend, s, rng, tensors)) {
         const ops = 2 * c.macs;
         // The variant the engine runs for this shape when nothing is forced (tuned or default).
-        const defaultLabel = gpu ? chooseVariant(c.op, c.dims).label : null;
+        const defaultLabel = gpu ? gpu.variants.choose(c.op, c.dims).label : null;
         for (const choice of variantsToTime(c.op, gpu !== undefined, options.variants ?? false)) {
           const variant = choice?.label ?? defaultLabel;
           const row: KernelBenchRow = {
@@ -392,7 +388,9 @@ export async function benchKernels(
             gops: null,
             reps: 0,
           };
-          const program = withForcedVariant(c.op, choice, () => backend.record(c.op, c.issue));
+          const program = withForcedVariant(backend, c.op, choice, () =>
+            backend.record(c.op, c.issue),
+          );
           if (gpu) row.kernel = [...new Set(gpu.dispatchNames(program))].join('+');
           if (options.maxOps !== undefined && ops > options.maxOps) {
             row.skipped = `over ${options.maxOps} operations`;

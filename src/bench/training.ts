@@ -16,7 +16,6 @@ import { minimumBytes } from '../train/memory.ts';
 import type { BatchSource } from '../model/network.ts';
 import type { NetworkPlan } from '../model/plan.ts';
 import { type OpName, opCost } from './cost.ts';
-import { tunedVariants } from '../kernels/gemm-tiles.ts';
 import { type OpCall, TracingBackend } from './trace.ts';
 import { variantsInUse } from './tune.ts';
 import {
@@ -109,7 +108,7 @@ export interface TrainingBenchResult {
   calls: CallStat[];
   /** GPU dispatches (or CPU ops) of one recorded training step; an op call may take several. */
   dispatchesPerStep: number;
-  /** Kernel variant each GEMM op shape of the step ran with (WebGPU; tuned: from setTunedVariants). */
+  /** Kernel variant each GEMM op shape of the step ran with (WebGPU; tuned: installed with setTunedVariants). */
   variants: { key: string; variant: string; tuned: boolean }[];
 }
 
@@ -288,7 +287,7 @@ export async function benchTraining(
     const t3 = now();
     // Bookkeeping for the report (it traces the step on a shapes-only backend), outside the timings.
     const variants =
-      backend.kind === 'webgpu' ? variantsInUse(model.plan, batch, tunedVariants()) : [];
+      backend instanceof WebGPUBackend ? variantsInUse(model.plan, batch, backend.variants) : [];
 
     phase(`${warmup} warm-up steps`);
     if (warmup > 0) await runSteps(backend, program, net.cursor, warmup, cycle);

@@ -8,14 +8,9 @@
 import { source as convSource } from '../ops/conv/gpu.ts';
 import { source as linearSource } from '../ops/linear/gpu.ts';
 import type { Backend } from '../backend.ts';
+import { setTunedVariants } from '../gpu/variants.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
-import {
-  findVariant,
-  GEMM_OPS,
-  type GemmOp,
-  setTunedVariants,
-  variantsOf,
-} from '../kernels/gemm-tiles.ts';
+import { findVariant, GEMM_OPS, type GemmOp, variantsOf } from '../kernels/gemm-tiles.ts';
 import { jsonProblemText, MAX_JSON_DEPTH, scanJson } from '../io/json.ts';
 
 /** Reads and writes the whole cache document (text). */
@@ -172,7 +167,7 @@ export function installTuned(store: TuneStore, backend: Backend): number {
   if (!adapter) return 0;
   const entry = loadTuned(store, adapter);
   if (!entry) return 0;
-  setTunedVariants(entry.choices);
+  setTunedVariants(backend, entry.choices);
   return Object.keys(entry.choices).length;
 }
 

@@ -9,14 +9,14 @@
  */
 import type { Backend, Program, Tensor } from '../backend.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
+import { withForcedVariant } from '../gpu/variants.ts';
 import {
-  chooseVariant,
   defaultVariant,
   type GemmOp,
   GEMM_OPS,
+  type GemmVariants,
   shapeKey,
   variantsOf,
-  withForcedVariant,
 } from '../kernels/gemm-tiles.ts';
 import { Rng } from '../rng.ts';
 import { allocateParameters, Network } from '../model/network.ts';
@@ -380,7 +380,7 @@ export async function tuneVariants(
         );
         const programs = timed.map((v) =>
           operands.map((params) =>
-            withForcedVariant(s.op, v, () =>
+            withForcedVariant(backend, s.op, v, () =>
               backend.record(`tune ${s.op} ${v.label}`, (ops) =>
                 (ops[s.op] as (p: unknown) => void)(params),
               ),
@@ -425,10 +425,11 @@ export async function tuneVariants(
 export function variantsInUse(
   plan: NetworkPlan,
   batch: number,
-  tuned: Readonly<Record<string, string>>,
+  variants: GemmVariants,
 ): { key: string; variant: string; tuned: boolean }[] {
+  const tuned = variants.tuned();
   return trainingGemmShapes(plan, batch).map((s) => {
-    const variant = chooseVariant(s.op, s.dims).label;
+    const variant = variants.choose(s.op, s.dims).label;
     return { key: s.key, variant, tuned: tuned[s.key] === variant };
   });
 }

@@ -13,6 +13,7 @@ import {
   type Tensor,
 } from '../backend.ts';
 import type { Dispatch, KernelContext } from '../kernels/context.ts';
+import { GemmVariants } from '../kernels/gemm-tiles.ts';
 import { checkedOps } from '../ops/checked.ts';
 import { createGpuOps } from '../ops/gpu.ts';
 import { DeviceScratch, ScratchRole } from '../kernels/scratch.ts';
@@ -73,6 +74,8 @@ export class WebGPUBackend implements Backend {
   readonly pipelines: PipelineCache;
   /** This backend's kernel scratch and uniform constants. */
   readonly scratch: DeviceScratch;
+  /** This backend's GEMM kernel variants: forced (tests, benchmarks) and tuned choices. */
+  readonly variants = new GemmVariants();
   private readonly pool: BufferPool;
   /** Dispatches issued eagerly, submitted at the next run, write, read or sync. */
   private pending: Dispatch[] = [];
@@ -100,6 +103,7 @@ export class WebGPUBackend implements Backend {
       device: this.device,
       limits: this.device.limits,
       scratch: this.scratch,
+      variants: this.variants,
       kernel: (family, source, entry, overrides) =>
         this.pipelines.get(family, source, entry, overrides),
       dispatch: (kernel, resources, workgroups) => {

@@ -3,6 +3,7 @@
  * The default import keeps every call going through one mutable object, so tests can inject
  * failures.
  */
+import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
@@ -16,7 +17,6 @@ export { InputError } from './errors.ts';
 
 /** Bytes written per write call; a failure between two chunks must not leave a partial file. */
 const CHUNK = 1 << 20;
-let tempCounter = 0;
 
 function reason(e: unknown): string {
   const code = (e as { code?: string }).code;
@@ -228,6 +228,23 @@ export type WriteStage = 'written' | 'renamed';
 const TEMP = /^\.(.+)\.(\d+)\.(\d+)\.tmp$/;
 
 /**
+ * Creates the temporary file of a write of `name` in `dir`: `.NAME.PID.N.tmp` with N the clock
+ * in nanoseconds followed by random digits, so names are unique without a counter kept between
+ * calls; `wx` refuses a name that exists anyway, and then another is drawn.
+ */
+function openTemp(dir: string, name: string): [string, number] {
+  for (let attempt = 1; ; attempt++) {
+    const n = `${process.hrtime.bigint()}${randomInt(1_000_000).toString().padStart(6, '0')}`;
+    const temp = path.join(dir, `.${name}.${process.pid}.${n}.tmp`);
+    try {
+      return [temp, fs.openSync(temp, 'wx', 0o644)];
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST' || attempt >= 8) throw e;
+    }
+  }
+}
+
+/**
  * Replaces `file` with `bytes` all at once: writes a temporary file in the same directory,
  * flushes it to disk, then renames it over the target. On any failure the temporary file is
  * removed and the previous contents of `file` (if any) are untouched; a process killed in
@@ -239,10 +256,14 @@ export function writeFileAtomicSync(
   onStage?: (stage: WriteStage) => void,
 ): void {
   const dir = path.dirname(file);
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${tempCounter++}.tmp`);
   let fd: number | undefined;
+  let temp: string;
   try {
-    fd = fs.openSync(temp, 'wx', 0o644);
+    [temp, fd] = openTemp(dir, path.basename(file));
+  } catch (e) {
+    throw new Error(`cannot write ${file}: ${reason(e)}`);
+  }
+  try {
     for (let off = 0; off < bytes.length; ) {
       off += fs.writeSync(fd, bytes, off, Math.min(CHUNK, bytes.length - off));
     }

@@ -4,6 +4,7 @@
  * tensors and shapes into (pipeline, bind group, workgroup count); it never submits.
  */
 import type { Tensor } from '../backend.ts';
+import type { GemmVariants } from './gemm-tiles.ts';
 import type { Kernel, Overrides } from './pipelines.ts';
 import type { DeviceScratch, ScratchRole } from './scratch.ts';
 
@@ -22,6 +23,8 @@ export interface KernelContext {
   readonly limits: GPUSupportedLimits;
   /** The backend's kernel scratch and uniform constants. */
   readonly scratch: DeviceScratch;
+  /** The backend's GEMM variant policy (forced and tuned choices). */
+  readonly variants: GemmVariants;
   /** A cached pipeline for `entry` of the shader family `family` (its WGSL source). */
   kernel(family: string, source: string, entry: string, overrides?: Overrides): Kernel;
   /** Records one dispatch; `resources` maps WGSL binding names to what they bind. */

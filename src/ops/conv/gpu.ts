@@ -8,7 +8,6 @@
  */
 import type { Conv2dParams, Tensor } from '../../backend.ts';
 import { type KernelContext, type Resource, grid1d } from '../../kernels/context.ts';
-import { chooseVariant } from '../../kernels/gemm-tiles.ts';
 import { epilogueOverrides, LIMB_PLANES, limbChunkRows, limbScratch } from '../linear/gpu.ts';
 import { chunkRows, type ScratchRole } from '../../kernels/scratch.ts';
 import { UniformLayout } from '../../kernels/uniforms.ts';
@@ -125,7 +124,7 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   const op = 'conv2d';
   const g = geometry(p.x, p.w, p.padding);
   const e = p.epilogue;
-  const v = chooseVariant(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
+  const v = ctx.variants.choose(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
   const TF = v.TF;
   const TP = v.TP;
   const hw = g.HO * g.WO;
@@ -190,7 +189,7 @@ export function conv2dWeightGrad(ctx: KernelContext, p: ConvWeightGradParams): v
   const op = 'conv2dWeightGrad';
   const shaped = (p.out ?? p.sgd?.w)!;
   const g = geometry(p.x, shaped, p.padding);
-  const v = chooseVariant(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
+  const v = ctx.variants.choose(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
   const TF = v.TF;
   const xp = packInput(ctx, p.x, g);
   const sgd = p.sgd && {

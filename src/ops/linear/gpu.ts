@@ -5,7 +5,6 @@
  */
 import type { LinearParams } from '../../backend.ts';
 import { type KernelContext, type Resource, grid1d } from '../../kernels/context.ts';
-import { chooseVariant } from '../../kernels/gemm-tiles.ts';
 import { chunkRows, type ScratchRole } from '../../kernels/scratch.ts';
 import { UniformLayout } from '../../kernels/uniforms.ts';
 import { correction } from '../activation/contract.ts';
@@ -109,7 +108,7 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   const [B, K] = p.x.shape;
   const O = p.w.shape[0];
   const e = p.epilogue;
-  const v = chooseVariant(op, [B, K, O]).params;
+  const v = ctx.variants.choose(op, [B, K, O]).params;
   const epi = epilogueOverrides(e?.scale, e?.relu?.slopeInv);
   const entry = !e ? 'forward_raw' : e.relu ? 'forward_relu' : 'forward_scaled';
   // Without a bias the weights stand in for the (unread) bias binding.
@@ -148,7 +147,7 @@ export function linearInputGrad(ctx: KernelContext, p: LinearInputGradParams): v
   const op = 'linearInputGrad';
   const [B, O] = p.g.shape;
   const K = p.w.shape[1];
-  const v = chooseVariant(op, [B, K, O]).params;
+  const v = ctx.variants.choose(op, [B, K, O]).params;
   const G_PACKED = p.g.dtype === 'i8' ? 1 : 0;
   // The saved input is read only with relu.
   const resources: Record<string, Resource> = {
@@ -177,7 +176,7 @@ export function linearWeightGrad(ctx: KernelContext, p: LinearWeightGradParams):
   const op = 'linearWeightGrad';
   const [B, O] = p.g.shape;
   const K = p.x.shape[1];
-  const v = chooseVariant(op, [B, K, O]).params;
+  const v = ctx.variants.choose(op, [B, K, O]).params;
   const G_PACKED = p.g.dtype === 'i8' ? 1 : 0;
   const grid: [number, number, number] = [Math.ceil(words(K) / WG), Math.ceil(O / v.TN), 1];
   if (p.sgd) {
