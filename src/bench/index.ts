@@ -20,7 +20,14 @@ export {
 } from './kernels.ts';
 export { formatTrainingBench, formatKernelBench } from './format.ts';
 export { opCost, type OpCost } from './cost.ts';
-export type { KernelTiming, Runtime } from './util.ts';
+export {
+  dispatchTimes,
+  type KernelTiming,
+  runMs,
+  timeProgram,
+  type TimeProgramOptions,
+} from './timing.ts';
+export type { Runtime } from './util.ts';
 export {
   tuneVariants,
   trainingGemmShapes,

@@ -18,17 +18,8 @@ import type { NetworkPlan } from '../model/plan.ts';
 import { type OpName, opCost } from './cost.ts';
 import { type OpCall, TracingBackend } from './trace.ts';
 import { variantsInUse } from './tune.ts';
-import {
-  type KernelTiming,
-  gops,
-  median,
-  now,
-  resolveTiming,
-  runtimeName,
-  type Runtime,
-  sig,
-  wallTime,
-} from './util.ts';
+import { dispatchTimes, type KernelTiming, resolveTiming, timeProgram } from './timing.ts';
+import { gops, now, runtimeName, type Runtime, sig } from './util.ts';
 
 export interface TrainingBenchOptions {
   preset: string;
@@ -218,12 +209,8 @@ async function timeCalls(
         `benchTraining: the step has ${total} dispatches but its calls recorded alone have ${counted}`,
       );
     // Replays one at a time until `reps` or the time budget, then the median per dispatch.
-    const samples: number[][] = [];
-    const started = now();
-    while (samples.length < reps && (samples.length === 0 || now() - started < budgetMs)) {
-      samples.push(await gpu.timeDispatches(program, 1));
-    }
-    const ns = samples[0].map((_, i) => median(samples.map((s) => s[i])));
+    const timed = await dispatchTimes(gpu, program, reps, budgetMs);
+    const ns = timed.ns;
     const ms: number[] = [];
     let d = 0;
     for (const n of dispatches) {
@@ -231,11 +218,17 @@ async function timeCalls(
       for (let i = 0; i < n; i++) sum += ns[d++];
       ms.push(sum / 1e6);
     }
-    return { ms, names, dispatches, reps: samples.length };
+    return { ms, names, dispatches, reps: timed.reps };
   }
   const ms: number[] = [];
   for (const single of singles) {
-    const r = await wallTime(backend, (times) => backend.run(single, times), soloTargetMs, 200);
+    const options = {
+      timing: 'solo',
+      targetMs: soloTargetMs,
+      maxReps: 200,
+      warmup: false,
+    } as const;
+    const r = await timeProgram(backend, single, options);
     ms.push(r.ms);
   }
   return { ms, names, dispatches, reps: 0 };

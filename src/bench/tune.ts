@@ -22,7 +22,8 @@ import { Rng } from '../rng.ts';
 import { allocateParameters, Network } from '../model/network.ts';
 import { ShapeBackend } from '../train/shape-backend.ts';
 import type { NetworkPlan } from '../model/plan.ts';
-import { type KernelTiming, median, now, resolveTiming, sig, table, wallTime } from './util.ts';
+import { type KernelTiming, resolveTiming, timeProgram } from './timing.ts';
+import { median, now, sig, table } from './util.ts';
 
 /** One GEMM op call of a training step (parameters hold shape-only tensors). */
 export interface GemmCall {
@@ -293,10 +294,8 @@ async function sample(
   timing: 'timestamps' | 'solo',
   targetMs: number,
 ): Promise<number> {
-  if (timing === 'timestamps' && backend instanceof WebGPUBackend) {
-    return (await backend.timeDispatches(program, 1)).reduce((a, b) => a + b, 0) / 1e6;
-  }
-  return (await wallTime(backend, (times) => backend.run(program, times), targetMs, 1000, 1)).ms;
+  const options = { timing, targetMs, maxReps: 1000, windows: 1, warmup: false, replays: 1 };
+  return (await timeProgram(backend, program, options)).ms;
 }
 
 /**
