@@ -10,9 +10,9 @@ import intCommon from '../../shaders/int-common.wgsl?raw';
 import linear from '../../shaders/linear.wgsl?raw';
 import loss from '../../shaders/loss.wgsl?raw';
 import misc from '../../shaders/misc.wgsl?raw';
+import nitro from '../../shaders/nitro.wgsl?raw';
 import packedInt8 from '../../shaders/packed-int8.wgsl?raw';
 import pool from '../../shaders/pool.wgsl?raw';
-import reluBackward from '../../shaders/relu-backward.wgsl?raw';
 import sgd from '../../shaders/sgd.wgsl?raw';
 
 const FILES: Readonly<Record<string, string>> = {
@@ -23,9 +23,9 @@ const FILES: Readonly<Record<string, string>> = {
   'linear.wgsl': linear,
   'loss.wgsl': loss,
   'misc.wgsl': misc,
+  'nitro.wgsl': nitro,
   'packed-int8.wgsl': packedInt8,
   'pool.wgsl': pool,
-  'relu-backward.wgsl': reluBackward,
   'sgd.wgsl': sgd,
 };
 
