@@ -27,7 +27,8 @@ import {
 } from './device.ts';
 import { ErrorSink, GpuError } from './errors.ts';
 import { checkValues, packI8, unpackI8 } from './packing.ts';
-import { PipelineCache } from '../kernels/pipelines.ts';
+import { type Overrides, PipelineCache } from '../kernels/pipelines.ts';
+import { checkKernel } from '../kernels/shaders.ts';
 
 export class GpuTensor implements Tensor {
   readonly size: number;
@@ -104,8 +105,10 @@ export class WebGPUBackend implements Backend {
       limits: this.device.limits,
       scratch: this.scratch,
       variants: this.variants,
-      kernel: (family, source, entry, overrides) =>
-        this.pipelines.get(family, source, entry, overrides),
+      kernel: (shader, entry, overrides = {}) => {
+        checkKernel(shader, entry, overrides);
+        return this.pipelines.get(shader.family, shader.source, entry, overrides as Overrides);
+      },
       dispatch: (kernel, resources, workgroups) => {
         // Tensors and buffers resolve now; scratch roles when the bind group is made.
         const entries: (GPUBindGroupEntry | { binding: number; role: ScratchRole })[] = [];

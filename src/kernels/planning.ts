@@ -8,6 +8,7 @@ import type { KernelContext } from './context.ts';
 import { GemmVariants } from './gemm-tiles.ts';
 import type { Kernel } from './pipelines.ts';
 import { DeviceScratch } from './scratch.ts';
+import { checkKernel } from './shaders.ts';
 
 const UNBOUNDED = Number.MAX_SAFE_INTEGER;
 
@@ -32,7 +33,10 @@ export function planningContext(variants: GemmVariants = new GemmVariants()): Ke
     limits: limits as unknown as GPUSupportedLimits,
     scratch: new DeviceScratch(device),
     variants,
-    kernel: (family, _source, entry) => ({ name: `${family}/${entry}` }) as Kernel,
+    kernel: (shader, entry, overrides = {}) => {
+      checkKernel(shader, entry, overrides);
+      return { name: `${shader.family}/${entry}` } as Kernel;
+    },
     dispatch() {},
   };
 }

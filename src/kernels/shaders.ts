@@ -47,3 +47,40 @@ export function shaderSource(file: string): string {
   add(file);
   return parts.join('\n');
 }
+
+/**
+ * A shader family's WGSL with its compute entry points and override constants, declared in
+ * TypeScript so that kernel wrappers name them with checked types, and checked against the
+ * WGSL itself by reflection (test/shaders.test.ts).
+ */
+export interface Shader<E extends string = string, O extends string = string> {
+  /** The family, e.g. "linear": shaders/<family>.wgsl, kernel names "<family>/<entry>". */
+  readonly family: string;
+  /** shaders/<family>.wgsl with what it includes. */
+  readonly source: string;
+  readonly entries: readonly E[];
+  readonly overrides: readonly O[];
+}
+
+/** Override constants of a shader by name (each optional: the WGSL has defaults). */
+export type OverrideValues<O extends string> = Partial<Record<O, number>>;
+
+export function defineShader<const E extends string, const O extends string>(
+  family: string,
+  entries: readonly E[],
+  overrides: readonly O[],
+): Shader<E, O> {
+  return { family, source: shaderSource(`${family}.wgsl`), entries, overrides };
+}
+
+/**
+ * Refuses an entry point or override constant the shader does not declare (values assembled
+ * at run time, such as a kernel variant's, pass the type check as a plain record).
+ */
+export function checkKernel(shader: Shader, entry: string, overrides: object): void {
+  if (!shader.entries.includes(entry))
+    throw new Error(`shader ${shader.family} has no compute entry point '${entry}'`);
+  for (const k of Object.keys(overrides))
+    if (!shader.overrides.includes(k))
+      throw new Error(`shader ${shader.family} has no override constant '${k}'`);
+}

@@ -10,9 +10,25 @@ import { UniformLayout } from '../../kernels/uniforms.ts';
 import { correction } from '../activation/contract.ts';
 import { sgdOverrides } from '../sgd/gpu.ts';
 import type { LinearInputGradParams, LinearWeightGradParams } from './contract.ts';
-import { shaderSource } from '../../kernels/shaders.ts';
+import { defineShader } from '../../kernels/shaders.ts';
 
-export const source = shaderSource('linear.wgsl');
+/** shaders/linear.wgsl: its entry points and override constants (checked against the WGSL). */
+export const shader = defineShader(
+  'linear',
+  [
+    'forward_raw',
+    'forward_scaled',
+    'forward_relu',
+    'forward_raw_limbs',
+    'forward_scaled_limbs',
+    'forward_relu_limbs',
+    'pack_weights',
+    'input_grad',
+    'weight_grad',
+    'weight_grad_sgd',
+  ],
+  ['WG', 'HAS_BIAS', 'G_PACKED', 'TM', 'TN', 'PLANES', 'RELU', 'AMP', 'DECAY_INV'],
+);
 
 const WG = 64;
 const words = (n: number) => Math.ceil(n / 4);
@@ -75,7 +91,7 @@ type DimsMember =
   | 'CORR'
   | 'O0'
   | 'O1';
-const DIMS = UniformLayout.of<DimsMember>(source, 'Dims');
+const DIMS = UniformLayout.of<DimsMember>(shader.source, 'Dims');
 
 /** The Dims uniform of linear.wgsl: shapes, then the optional limb, epilogue and chunk fields. */
 function dims(
@@ -123,7 +139,7 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   const rowBlocks = Math.ceil(B / (v.TM * WG));
   if (!v.DOT4) {
     resources.dm = dims(ctx, B, K, O, epi);
-    ctx.dispatch(ctx.kernel('linear', source, entry, overrides), resources, [
+    ctx.dispatch(ctx.kernel(shader, entry, overrides), resources, [
       rowBlocks,
       Math.ceil(O / v.TN),
       1,
@@ -133,8 +149,8 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   // Each chunk of rows: split its weights into limbs, then run its outputs on them.
   const rows = limbChunkRows(O, words(K));
   const { wl, LBASE, LPLANE } = limbScratch(ctx, rows, words(K));
-  const kp = ctx.kernel('linear', source, 'pack_weights', { WG, PLANES: LIMB_PLANES });
-  const k = ctx.kernel('linear', source, `${entry}_limbs`, { ...overrides, PLANES: LIMB_PLANES });
+  const kp = ctx.kernel(shader, 'pack_weights', { WG, PLANES: LIMB_PLANES });
+  const k = ctx.kernel(shader, `${entry}_limbs`, { ...overrides, PLANES: LIMB_PLANES });
   for (let O0 = 0; O0 < O; O0 += rows) {
     const O1 = Math.min(O, O0 + rows);
     const dm = dims(ctx, B, K, O, { ...epi, LBASE, LPLANE, O0, O1 });
@@ -162,7 +178,7 @@ export function linearInputGrad(ctx: KernelContext, p: LinearInputGradParams): v
     Object.assign(e, epilogueOverrides(undefined, p.relu.slopeInv));
   }
   resources.dm = dims(ctx, B, K, O, e);
-  const k = ctx.kernel('linear', source, 'input_grad', {
+  const k = ctx.kernel(shader, 'input_grad', {
     WG,
     TM: v.TM,
     TN: v.TN,
@@ -182,7 +198,7 @@ export function linearWeightGrad(ctx: KernelContext, p: LinearWeightGradParams):
   if (p.sgd) {
     // The sums update the weights in place; the gradient is never stored.
     const sgd = sgdOverrides(p.sgd);
-    const k = ctx.kernel('linear', source, 'weight_grad_sgd', { WG, TN: v.TN, G_PACKED, ...sgd });
+    const k = ctx.kernel(shader, 'weight_grad_sgd', { WG, TN: v.TN, G_PACKED, ...sgd });
     ctx.dispatch(
       k,
       { g: p.g, x: p.x, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm: dims(ctx, B, K, O) },
@@ -190,6 +206,6 @@ export function linearWeightGrad(ctx: KernelContext, p: LinearWeightGradParams):
     );
     return;
   }
-  const k = ctx.kernel('linear', source, 'weight_grad', { WG, TN: v.TN, G_PACKED });
+  const k = ctx.kernel(shader, 'weight_grad', { WG, TN: v.TN, G_PACKED });
   ctx.dispatch(k, { g: p.g, x: p.x, z: p.out!, dm: dims(ctx, B, K, O) }, grid);
 }
