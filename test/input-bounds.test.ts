@@ -6,7 +6,8 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeIdx, IDX_IMAGES, inflateIdx } from '../src/data/idx.ts';
 import { InputError } from '../src/io/errors.ts';
-import { readIdxFile, readSafetensorsFile } from '../src/io/files.ts';
+import { readIdxFile } from '../src/data/files.ts';
+import { readSafetensorsFile } from '../src/io/files.ts';
 import { parseJson, scanJson } from '../src/io/json.ts';
 import { parseSafetensors, SafetensorsError, serializeSafetensors } from '../src/io/safetensors.ts';
 

@@ -127,7 +127,7 @@ async function findIdxFiles(
 }
 
 async function loadIdxSplit(name: string, dir: string, hint: string): Promise<DataSplit> {
-  const { readIdxFile } = await import('../io/files.ts');
+  const { readIdxFile } = await import('./files.ts');
   const f = await findIdxFiles(name, dir, hint);
   const load = async (images: string, labels: string, split: string) =>
     datasetFromIdx(
@@ -157,7 +157,8 @@ export function loadMnist(dir: string): Promise<DataSplit> {
 
 /** CIFAR-10 binary version from `dir` or its cifar-10-batches-bin subfolder. */
 export async function loadCifar10(dir: string): Promise<DataSplit> {
-  const { isDirectory, isFile, readCifarFile } = await import('../io/files.ts');
+  const { isDirectory, isFile } = await import('../io/files.ts');
+  const { readCifarFile } = await import('./files.ts');
   const hint =
     'pass --data DIR with data_batch_1.bin .. data_batch_5.bin and test_batch.bin (CIFAR-10 binary version)';
   if (!isDirectory(dir)) throw new Error(`cifar10: data directory ${dir} does not exist; ${hint}`);

@@ -7,8 +7,6 @@ import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
-import { checkCifarSize } from '../data/cifar.ts';
-import { idxDeclaredBytes, isGzip } from '../data/idx.ts';
 import { type FileKind, InputError, MAX_FILE_BYTES } from './errors.ts';
 import { parseJson } from './json.ts';
 import { type ParseOptions, parseSafetensorsHeader, safetensorsHeaderEnd } from './safetensors.ts';
@@ -37,7 +35,8 @@ function reason(e: unknown): string {
   }
 }
 
-const KIND_NAMES: Record<FileKind, string> = {
+/** How messages name each kind of input file. */
+export const KIND_NAMES: Readonly<Record<FileKind, string>> = {
   json: 'a JSON file',
   safetensors: 'a safetensors file',
   idx: 'an IDX file',
@@ -124,7 +123,11 @@ export class InputFile {
   }
 }
 
-function withInput<T>(file: string, kind: FileKind, use: (f: InputFile) => T): T {
+/**
+ * Opens `file` as an input of `kind` (size limit, regular file), runs `use` on it and closes
+ * it; errors name the file.
+ */
+export function withInput<T>(file: string, kind: FileKind, use: (f: InputFile) => T): T {
   const f = InputFile.open(file, kind);
   try {
     return use(f);
@@ -169,37 +172,6 @@ export function readSafetensorsFile(file: string, options: ParseOptions = {}): U
   return withInput(file, 'safetensors', (f) => {
     const dataStart = safetensorsHeaderEnd(f.read(0, 8), f.size, opts);
     parseSafetensorsHeader(f.read(0, dataStart), f.size, opts);
-    return f.readAll();
-  });
-}
-
-/**
- * An IDX file, raw or gzip: a raw file's size must match the dimensions of its header before
- * the data is read; a compressed one is read whole (at most MAX_FILE_BYTES.idxGz) and inflated
- * later up to its declared size only.
- */
-export function readIdxFile(file: string, expect?: number): Uint8Array {
-  return withInput(file, 'idx', (f) => {
-    const first = f.read(0, Math.min(4, f.size));
-    if (isGzip(first)) {
-      const limit = MAX_FILE_BYTES.idxGz;
-      if (f.size > limit)
-        throw new InputError(
-          `cannot read ${file}: ${f.size} bytes, more than the ${limit}-byte limit for ${KIND_NAMES.idxGz}`,
-          file,
-        );
-      return f.readAll();
-    }
-    const headerBytes = first.length === 4 ? 4 + 4 * first[3] : first.length;
-    idxDeclaredBytes(f.read(0, Math.min(headerBytes, f.size)), file, expect, f.size);
-    return f.readAll();
-  });
-}
-
-/** A CIFAR-10 binary file, its size checked (a whole number of records) before it is read. */
-export function readCifarFile(file: string): Uint8Array {
-  return withInput(file, 'cifar', (f) => {
-    checkCifarSize(f.size, file);
     return f.readAll();
   });
 }

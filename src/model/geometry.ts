@@ -6,7 +6,7 @@
  */
 import type { PadMode } from '../backend.ts';
 import { type HeadPooling, headPooling } from './head-pooling.ts';
-import type { ConvFeature, ModelSpec } from './spec.ts';
+import type { ConvFeature, ModelSpec } from './spec-types.ts';
 
 export { type HeadPooling, headPooling };
 
