@@ -64,6 +64,7 @@ export async function runMs(
   return (now() - t) / reps;
 }
 
+/** How `timeProgram` measures. */
 export interface TimeProgramOptions {
   /** 'timestamps' (on a backend that has them; else the wall clock) or 'solo' (the wall clock). */
   timing: 'timestamps' | 'solo';
