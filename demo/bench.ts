@@ -222,6 +222,8 @@ async function onOwnBackend<T>(
       );
     throw e;
   });
+  // Tuned choices belong to a backend: each one the page creates gets the installed ones.
+  setTunedVariants(backend, tunedChoices);
   const work = task(backend);
   try {
     return await unlessStopped(work, signal);
@@ -609,7 +611,7 @@ async function run(c: BenchConfig, signal: AbortSignal): Promise<BenchReport> {
     adapter,
     training: [],
     tfjs: [],
-    tuned: { choices: tunedVariants(), for: installed.for },
+    tuned: { choices: { ...tunedChoices }, for: installed.for },
     tuning: lastTuning,
     errors: [],
     seconds: 0,
@@ -777,6 +779,8 @@ const TUNE_KEY = 'nitro-d.tuned-variants';
 let adapterId: string | undefined;
 /** What is installed: how many op shapes have a tuned variant, what they were tuned for. */
 let installed: { count: number; for: string[]; error?: string } = { count: 0, for: [] };
+/** The installed choices (shape key -> variant), given to every backend the page creates. */
+let tunedChoices: Record<string, string> = {};
 let lastTuning: TuneResult | undefined;
 
 function tuneStore(): TuneStore {
@@ -817,10 +821,12 @@ function showTuned(): void {
 /** Installs the choices localStorage holds for `backend`'s adapter, or the defaults when it holds none. */
 function installStored(backend: Backend): void {
   adapterId = adapterKey(backend);
-  setTunedVariants({});
+  setTunedVariants(backend, {});
+  tunedChoices = {};
   try {
     const store = tuneStore();
     const count = installTuned(store, backend);
+    tunedChoices = tunedVariants(backend);
     const entry = adapterId ? loadTuned(store, adapterId) : undefined;
     installed = { count, for: entry?.tuned ?? [] };
   } catch (e) {
@@ -926,7 +932,7 @@ function forget(): void {
       showError(e);
     }
   }
-  setTunedVariants({});
+  tunedChoices = {};
   installed = { count: 0, for: [] };
   showTuned();
   document.body.dataset.tune = 'forgotten';

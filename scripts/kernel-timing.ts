@@ -18,7 +18,9 @@ import type { Ops, Tensor } from '../src/backend.ts';
 import { bufferOf, type GpuTensor, WebGPUBackend } from '../src/gpu/webgpu-backend.ts';
 import { type Kernel, PipelineCache } from '../src/kernels/pipelines.ts';
 import { Rng } from '../src/rng.ts';
-import { type VariantChoice, variantsOf, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
+import { runMs } from '../src/bench/timing.ts';
+import { withForcedVariant } from '../src/gpu/variants.ts';
+import { type VariantChoice, variantsOf } from '../src/kernels/gemm-tiles.ts';
 
 interface Args {
   only?: RegExp;
@@ -336,11 +338,8 @@ interface Timed {
   ms: number[];
 }
 
-async function timeOnce(b: WebGPUBackend, v: Timed, reps: number): Promise<number> {
-  const t0 = performance.now();
-  v.submit(reps);
-  await b.sync();
-  return (performance.now() - t0) / reps;
+function timeOnce(b: WebGPUBackend, v: Timed, reps: number): Promise<number> {
+  return runMs(b, (times) => v.submit(times), reps);
 }
 
 const median = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
@@ -369,7 +368,7 @@ async function main(): Promise<void> {
     const choices: (VariantChoice | undefined)[] = [undefined];
     if (args.variants) choices.push(...variantsOf(c.op));
     for (const choice of choices) {
-      const program = withForcedVariant(c.op, choice, () =>
+      const program = withForcedVariant(b, c.op, choice, () =>
         b.record(c.name, (ops) => made.issue(ops)),
       );
       variants.push({

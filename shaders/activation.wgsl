@@ -1,7 +1,7 @@
 // NITRO scaling and NITRO-ReLU (docs/algorithm.md §1.2, §1.3). Packed int8 tensors hold four values a
 // u32 word (little-endian), each row padded to a whole word; a thread writes whole words. The
-// backward's arithmetic is relu-backward.wgsl's, shared with pool.wgsl and linear.wgsl.
-// include: packed-int8.wgsl, relu-backward.wgsl
+// arithmetic of one value is nitro.wgsl's, shared with linear.wgsl, conv.wgsl and pool.wgsl.
+// include: packed-int8.wgsl, nitro.wgsl
 
 @group(0) @binding(0) var<storage, read> x32: array<i32>;
 @group(0) @binding(1) var<storage, read> x8: array<u32>;
@@ -19,8 +19,8 @@ override SF: i32 = 1;
 override SLOPE_INV: i32 = 4;
 override CORR: i32 = 36;
 
-fn relu(x: i32) -> i32 {
-  return clamp(x, 0, 127) + clamp(x, -127, 0) / SLOPE_INV - CORR;
+fn relu(v: i32) -> i32 {
+  return nitro_relu_value(v, SLOPE_INV, CORR);
 }
 
 @compute @workgroup_size(WG)
@@ -35,7 +35,7 @@ fn scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   for (var k = 0u; k < 4u; k++) {
     let j = j0 + k;
     if (j < ROW_LEN) {
-      packed = put(packed, k, clamp(x32[row * ROW_LEN + j] / SF, -127, 127));
+      packed = put(packed, k, nitro_scale(x32[row * ROW_LEN + j], SF));
     }
   }
   out8[w] = packed;

@@ -12,7 +12,7 @@
 // the other, so one operand's addresses are the same for every invocation of the workgroup.
 // Software adapters (lavapipe, SwiftShader) run invocations as SIMD lanes and turn such
 // uniform loads into one scalar load, while per-invocation addresses cost one load per lane.
-// include: int-common.wgsl
+// include: int-common.wgsl, nitro.wgsl
 
 @group(0) @binding(0) var<storage, read> x: array<u32>;
 @group(0) @binding(1) var<storage, read> w: array<i32>;
@@ -81,11 +81,11 @@ const MAXP: u32 = 4u;
 const MAXACC: u32 = 32u;
 
 fn scaled(v: i32) -> i32 {
-  return clamp(v / dm.SF, -127, 127);
+  return nitro_scale(v, dm.SF);
 }
 
 fn relu(v: i32) -> i32 {
-  return clamp(v, 0, 127) + clamp(v, -127, 0) / dm.SLOPE_INV - dm.CORR;
+  return nitro_relu_value(v, dm.SLOPE_INV, dm.CORR);
 }
 
 fn x_byte(b: u32, c: u32, h: u32, ww: u32) -> u32 {

@@ -8,7 +8,7 @@
 // workgroup, which software adapters (lavapipe, SwiftShader: invocations are SIMD lanes) turn
 // into a single scalar load instead of one load per lane. Shapes come in a uniform buffer so
 // one pipeline serves every layer; only the register tile (override constants) is unrolled.
-// include: int-common.wgsl, relu-backward.wgsl
+// include: int-common.wgsl, nitro.wgsl
 
 @group(0) @binding(0) var<storage, read> x: array<u32>;
 @group(0) @binding(1) var<storage, read> w: array<i32>;
@@ -56,11 +56,11 @@ const MAXM: u32 = 4u;
 const MAXACC: u32 = 32u;
 
 fn scaled(v: i32) -> i32 {
-  return clamp(v / dm.SF, -127, 127);
+  return nitro_scale(v, dm.SF);
 }
 
 fn relu(v: i32) -> i32 {
-  return clamp(v, 0, 127) + clamp(v, -127, 0) / dm.SLOPE_INV - dm.CORR;
+  return nitro_relu_value(v, dm.SLOPE_INV, dm.CORR);
 }
 
 fn g_at(b: u32, o: u32) -> i32 {
@@ -288,7 +288,7 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 
 // ---------------------------------------------------------------------------------------------
 // Input gradient out[b, k] = Σ_o g[b, o] · w[o, k]. Workgroup (row block, column tile of TN);
-// invocation: TM rows. w is uniform. With RELU, NITRO-ReLU's backward (relu-backward.wgsl) at the
+// invocation: TM rows. w is uniform. With RELU, NITRO-ReLU's backward (nitro.wgsl) at the
 // saved int8 input, bound as x, is applied in the store.
 
 override RELU: bool = false;

@@ -2,8 +2,8 @@
 // Windows cover rows oh*KH - PH .. oh*KH - PH + KH - 1 (same for columns); the output size is
 // floor((H + 2 PH - KH) / KH) + 1, so trailing rows/columns may belong to no window.
 // The backward pass keeps no argmax: it recomputes each window's winner from the saved input.
-// The wrapper appends relu-backward.wgsl (NITRO-ReLU's backward, shared with activation.wgsl).
-// include: packed-int8.wgsl, relu-backward.wgsl
+// nitro.wgsl (included) has NITRO-ReLU's backward, shared with activation.wgsl and linear.wgsl.
+// include: packed-int8.wgsl, nitro.wgsl
 
 @group(0) @binding(0) var<storage, read> x8: array<u32>;
 @group(0) @binding(1) var<storage, read> delta: array<i32>;

@@ -16,7 +16,7 @@ import {
   paperKernelShapes,
   type TrainingBenchResult,
 } from '../src/bench/index.ts';
-import { chooseVariant, variantsOf } from '../src/kernels/gemm-tiles.ts';
+import { variantsOf } from '../src/kernels/gemm-tiles.ts';
 import { WebGPUBackend } from '../src/gpu/webgpu-backend.ts';
 import { trainingStepOps } from '../src/model/geometry.ts';
 import { getPreset } from '../src/model/presets.ts';
@@ -169,7 +169,7 @@ describe('benchKernels', () => {
         else {
           const s = shapes.find((x) => x.layer === row.layer)!;
           const dims = s.kind === 'linear' ? [s.batch, s.inFeatures, s.outFeatures] : [];
-          expect(row.variant).toBe(chooseVariant(row.op, dims).label);
+          expect(row.variant).toBe((b as WebGPUBackend).variants.choose(row.op, dims).label);
         }
       }
       expect(r.rows.map((row) => row.op)).toEqual(

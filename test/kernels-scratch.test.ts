@@ -10,7 +10,8 @@ import { LIMB_PLANES, limbChunkRows } from '../src/ops/linear/gpu.ts';
 import { Model } from '../src/model/model.ts';
 import { getPreset } from '../src/model/presets.ts';
 import { plannedScratch } from '../src/train/memory.ts';
-import { findVariant, withForcedVariant } from '../src/kernels/gemm-tiles.ts';
+import { findVariant } from '../src/kernels/gemm-tiles.ts';
+import { withForcedVariant } from '../src/gpu/variants.ts';
 import { cpu, expectSameElements, randomInts, Rng, sparsifyDelta, tensorOf } from './helpers.ts';
 import { Twins } from './kernels-twin.ts';
 
@@ -231,24 +232,29 @@ describe('sparse weight gradient in chunks of filters', () => {
       const dw = t.tensor([F, C, k, k], 'i32', undefined, 'dw');
       const w = t.tensor([F, C, k, k], 'i32', randomInts(rng, F * C * k * k, -64, 64), 'w');
       const lrInv = t.tensor([1], 'i32', [2], 'lrInv');
-      withForcedVariant('conv2dWeightGrad', findVariant('conv2dWeightGrad', 'tf8-sparse'), () => {
-        const gpu = t.gpu as WebGPUBackend;
-        const program = gpu.record('sparse chunks', (ops) =>
-          ops.conv2dWeightGrad({ delta: delta.gpu, x: x.gpu, padding: pad, out: dw.gpu }),
-        );
-        expect(gpu.dispatchNames(program).filter((n) => n === 'conv/pack_delta')).toHaveLength(
-          chunks,
-        );
-        t.run((ops, on) => {
-          ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) });
-          ops.conv2dWeightGrad({
-            delta: on(delta),
-            x: on(x),
-            padding: pad,
-            sgd: { w: on(w), lrInv: on(lrInv), amp: 3, decayInv: 50 },
+      withForcedVariant(
+        t.gpu,
+        'conv2dWeightGrad',
+        findVariant('conv2dWeightGrad', 'tf8-sparse'),
+        () => {
+          const gpu = t.gpu as WebGPUBackend;
+          const program = gpu.record('sparse chunks', (ops) =>
+            ops.conv2dWeightGrad({ delta: delta.gpu, x: x.gpu, padding: pad, out: dw.gpu }),
+          );
+          expect(gpu.dispatchNames(program).filter((n) => n === 'conv/pack_delta')).toHaveLength(
+            chunks,
+          );
+          t.run((ops, on) => {
+            ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) });
+            ops.conv2dWeightGrad({
+              delta: on(delta),
+              x: on(x),
+              padding: pad,
+              sgd: { w: on(w), lrInv: on(lrInv), amp: 3, decayInv: 50 },
+            });
           });
-        });
-      });
+        },
+      );
       await t.expectSame(dw, 'gradient');
       await t.expectSame(w, 'updated weights');
       t.disposeAll();

@@ -12,8 +12,8 @@ import {
   type GemmOp,
   type VariantChoice,
   variantsOf,
-  withForcedVariant,
 } from '../src/kernels/gemm-tiles.ts';
+import { withForcedVariant } from '../src/gpu/variants.ts';
 import { Rng } from '../src/rng.ts';
 import { expectSameElements, randomInts, sparsifyDelta } from './helpers.ts';
 import { type Twin, Twins } from './kernels-twin.ts';
@@ -86,7 +86,7 @@ describe('weight gradient + IntegerSGD fused: WebGPU == CPU == unfused', () => {
     const gpu: Backend = t.gpu;
     for (const lrValue of [lr, lr + 5]) {
       t.write(lrInv, [lrValue]);
-      withForcedVariant(op, choice, () => {
+      withForcedVariant(gpu, op, choice, () => {
         t.run((ops, on) => grad(ops, on, on(out), { w: on(w), lrInv: on(lrInv), amp, decayInv }));
         grad(gpu.ops, (x) => x.gpu, out.gpu);
         gpu.ops.integerSgd({

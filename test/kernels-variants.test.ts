@@ -11,8 +11,8 @@ import {
   GEMM_OPS,
   type GemmOp,
   variantsOf,
-  withForcedVariant,
 } from '../src/kernels/gemm-tiles.ts';
+import { withForcedVariant } from '../src/gpu/variants.ts';
 import { Rng } from '../src/rng.ts';
 import { randomInts, sparsifyDelta } from './helpers.ts';
 import { Twins } from './kernels-twin.ts';
@@ -72,7 +72,7 @@ describe('conv variants: WebGPU == CPU', () => {
       const s2 = t.tensor(out, 'i8', undefined, 's2');
       const a = t.tensor(out, 'i8', undefined, 'a');
       const sf = limbs >= 3 ? 1 + rng.below(1 << 20) : 64 * C * k * k;
-      withForcedVariant('conv2d', choice, () =>
+      withForcedVariant(t.gpu, 'conv2d', choice, () =>
         t.run((ops, on) => {
           ops.conv2d({ x: on(x), w: on(w), bias: on(bias), padding: pad, out: on(z) });
           ops.conv2d({ x: on(x), w: on(w), padding: pad, out: on(s), epilogue: { scale: sf } });
@@ -114,7 +114,7 @@ describe('conv variants: WebGPU == CPU', () => {
           'delta',
         );
         const dw = t.tensor([F, C, k, k], 'i32', undefined, 'dw');
-        withForcedVariant('conv2dWeightGrad', choice, () =>
+        withForcedVariant(t.gpu, 'conv2dWeightGrad', choice, () =>
           t.run((ops, on) =>
             ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) }),
           ),
@@ -159,7 +159,7 @@ describe('linear variants: WebGPU == CPU', () => {
       const s2 = t.tensor([B, O], 'i8', undefined, 's2');
       const a = t.tensor([B, O], 'i8', undefined, 'a');
       const sf = limbs >= 3 ? 1 + rng.below(1 << 20) : 64 * K;
-      withForcedVariant('linear', choice, () =>
+      withForcedVariant(t.gpu, 'linear', choice, () =>
         t.run((ops, on) => {
           ops.linear({ x: on(x), w: on(w), bias: on(bias), out: on(z) });
           ops.linear({ x: on(x), w: on(w), out: on(s), epilogue: { scale: sf } });
@@ -197,7 +197,7 @@ describe('linear variants: WebGPU == CPU', () => {
           undefined,
           'out32',
         );
-        withForcedVariant(op, choice, () =>
+        withForcedVariant(t.gpu, op, choice, () =>
           t.run((ops, on) => {
             if (op === 'linearInputGrad') {
               ops.linearInputGrad({ g: on(g8), w: on(w), out: on(out8) });

@@ -18,14 +18,13 @@ import {
 } from '../src/bench/tune-cache.ts';
 import { trainingGemmShapes, tuneVariants, variantsInUse } from '../src/bench/tune.ts';
 import {
-  chooseVariant,
   defaultVariant,
   findVariant,
   GEMM_OPS,
-  setTunedVariants,
-  tunedVariants,
+  GemmVariants,
   variantsOf,
 } from '../src/kernels/gemm-tiles.ts';
+import { setTunedVariants, tunedVariants } from '../src/gpu/variants.ts';
 import { Model } from '../src/model/model.ts';
 import { parseModelSpec } from '../src/model/spec.ts';
 import { readParameters } from '../src/model/network.ts';
@@ -72,7 +71,26 @@ function nonDefaultChoices(
   return out;
 }
 
-afterEach(() => setTunedVariants({}));
+afterEach(async () => setTunedVariants(await webgpu(), {}));
+
+describe('GemmVariants', () => {
+  it('two policies (two backends) share no forced or tuned choice', () => {
+    const a = new GemmVariants();
+    const b = new GemmVariants();
+    const dims = [4, 784, 100];
+    const other = variantsOf('linear').find((v) => v.label !== defaultVariant('linear').label)!;
+    a.setTuned({ 'linear:4x784x100': other.label });
+    expect(a.choose('linear', dims).label).toBe(other.label);
+    expect(b.choose('linear', dims).label).toBe(defaultVariant('linear').label);
+    expect(b.tuned()).toEqual({});
+    const forced = variantsOf('conv2d')[0];
+    b.withForced('conv2d', forced, () => {
+      expect(b.choose('conv2d', [1]).label).toBe(forced.label);
+      expect(a.choose('conv2d', [1]).label).toBe(defaultVariant('conv2d').label);
+    });
+    expect(b.choose('conv2d', [1]).label).toBe(defaultVariant('conv2d').label);
+  });
+});
 
 describe('tuneVariants', () => {
   it.each([
@@ -112,9 +130,9 @@ describe('tuneVariants', () => {
       }
     }
     // Measuring forced nothing permanently and installed nothing.
-    expect(tunedVariants()).toEqual({});
+    expect(tunedVariants(gpu)).toEqual({});
     for (const s of shapes)
-      expect(chooseVariant(s.op, s.dims).label).toBe(defaultVariant(s.op).label);
+      expect(gpu.variants.choose(s.op, s.dims).label).toBe(defaultVariant(s.op).label);
   });
 
   it('small ops time only the default; past the time budget nothing is timed; neither enters the cache', async () => {
@@ -148,7 +166,7 @@ describe('tuneVariants', () => {
   it('the shape keys are the ones the kernels look up', async () => {
     const gpu = await webgpu();
     const choices = nonDefaultChoices(CNN, 3);
-    setTunedVariants(choices);
+    setTunedVariants(gpu, choices);
     const model = Model.create(gpu, CNN, { seed: 3 });
     try {
       const program = model.network(3).recordTrainOnBatch() as unknown as {
@@ -176,7 +194,7 @@ describe('tuneVariants', () => {
         );
         expect(hit, `${key} -> ${label} not among ${[...new Set(used)].join(' ')}`).toBe(true);
       }
-      const inUse = variantsInUse(model.plan, 3, choices);
+      const inUse = variantsInUse(model.plan, 3, gpu.variants);
       expect(inUse.every((v) => v.tuned && v.variant === choices[v.key])).toBe(true);
     } finally {
       model.dispose();
@@ -247,10 +265,10 @@ describe('tuned-variant cache', () => {
     const choices = nonDefaultChoices(MLP, 4);
     saveTuned(store, `${adapter} (another)`, choices, 'other');
     expect(installTuned(store, gpu)).toBe(0);
-    expect(tunedVariants()).toEqual({});
+    expect(tunedVariants(gpu)).toEqual({});
     saveTuned(store, adapter, choices, 'this');
     expect(installTuned(store, gpu)).toBe(Object.keys(choices).length);
-    expect(tunedVariants()).toEqual(choices);
+    expect(tunedVariants(gpu)).toEqual(choices);
   });
 });
 
@@ -277,9 +295,9 @@ describe('training with tuned choices', () => {
     };
     const defaults = await run();
     const choices = nonDefaultChoices(model, batch);
-    setTunedVariants(choices);
+    setTunedVariants(gpu, choices);
     for (const s of trainingGemmShapes(planFromSpec(model), batch))
-      expect(chooseVariant(s.op, s.dims).label).toBe(choices[s.key]);
+      expect(gpu.variants.choose(s.op, s.dims).label).toBe(choices[s.key]);
     const tuned = await run();
     expect([...tuned.keys()]).toEqual([...defaults.keys()]);
     for (const [name, w] of defaults) expectSameElements(tuned.get(name)!, w, name);

@@ -20,7 +20,14 @@ export {
 } from './kernels.ts';
 export { formatTrainingBench, formatKernelBench } from './format.ts';
 export { opCost, type OpCost } from './cost.ts';
-export type { KernelTiming, Runtime } from './util.ts';
+export {
+  dispatchTimes,
+  type KernelTiming,
+  runMs,
+  timeProgram,
+  type TimeProgramOptions,
+} from './timing.ts';
+export type { Runtime } from './util.ts';
 export {
   tuneVariants,
   trainingGemmShapes,
@@ -41,6 +48,6 @@ export {
   type TuneEntry,
   type TuneStore,
 } from './tune-cache.ts';
-export { setTunedVariants } from '../kernels/gemm-tiles.ts';
+export { setTunedVariants } from '../gpu/variants.ts';
 /** The installed tuning choices (shape key -> variant label); empty when none are installed. */
-export { tunedVariants } from '../kernels/gemm-tiles.ts';
+export { tunedVariants } from '../gpu/variants.ts';

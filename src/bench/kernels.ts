@@ -7,28 +7,16 @@
  * `variants`, each op is recorded and timed once per kernel variant of the WebGPU engine (a
  * recorded program keeps the pipelines it was recorded with).
  */
-import type { Backend, Ops, Program, Tensor } from '../backend.ts';
+import type { Backend, Ops, Tensor } from '../backend.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
-import {
-  chooseVariant,
-  variantsOf,
-  type VariantChoice,
-  withForcedVariant,
-} from '../kernels/gemm-tiles.ts';
+import { withForcedVariant } from '../gpu/variants.ts';
+import { variantsOf, type VariantChoice } from '../kernels/gemm-tiles.ts';
 import { getPreset } from '../model/presets.ts';
 import { planFromSpec } from '../model/plan.ts';
 import { type HeadPool, keepOnePerWindow } from './tune.ts';
 import { Rng } from '../rng.ts';
-import {
-  type KernelTiming,
-  gops,
-  now,
-  resolveTiming,
-  runtimeName,
-  type Runtime,
-  sig,
-  wallTime,
-} from './util.ts';
+import { type KernelTiming, resolveTiming, timeProgram } from './timing.ts';
+import { gops, runtimeName, type Runtime, sig } from './util.ts';
 
 /** A layer shape the kernel benchmark times (linear or conv, with batch). */
 export type KernelShape =
@@ -333,32 +321,6 @@ function layerCases(backend: Backend, s: KernelShape, rng: Rng, tensors: Tensor[
   ];
 }
 
-/**
- * Milliseconds per call of a recorded op. It runs once untimed first: a runtime may compile a
- * pipeline, or page in its buffers, on the first dispatch rather than when it is recorded.
- */
-async function timeProgram(
-  backend: Backend,
-  gpu: WebGPUBackend | undefined,
-  program: Program,
-  timing: 'timestamps' | 'solo',
-  targetMs: number,
-  maxReps: number,
-): Promise<{ ms: number; reps: number }> {
-  backend.run(program, 1);
-  await backend.sync();
-  if (timing === 'timestamps' && gpu) {
-    // One timed replay, then enough for `targetMs`, unless that one took ten times as long.
-    const t = now();
-    const one = (await gpu.timeDispatches(program, 1)).reduce((a, b) => a + b, 0) / 1e6;
-    const wall = now() - t;
-    if (wall >= 10 * targetMs) return { ms: one, reps: 1 };
-    const reps = Math.max(1, Math.min(maxReps, Math.ceil(targetMs / Math.max(wall, 1e-3))));
-    return { ms: (await gpu.timeDispatches(program, reps)).reduce((a, b) => a + b, 0) / 1e6, reps };
-  }
-  return wallTime(backend, (times) => backend.run(program, times), targetMs, maxReps);
-}
-
 /** Times every op (and kernel variant) of the given layer shapes on a backend. */
 export async function benchKernels(
   backend: Backend,
@@ -377,7 +339,7 @@ export async function benchKernels(
       for (const c of layerCases(backend, s, rng, tensors)) {
         const ops = 2 * c.macs;
         // The variant the engine runs for this shape when nothing is forced (tuned or default).
-        const defaultLabel = gpu ? chooseVariant(c.op, c.dims).label : null;
+        const defaultLabel = gpu ? gpu.variants.choose(c.op, c.dims).label : null;
         for (const choice of variantsToTime(c.op, gpu !== undefined, options.variants ?? false)) {
           const variant = choice?.label ?? defaultLabel;
           const row: KernelBenchRow = {
@@ -392,19 +354,18 @@ export async function benchKernels(
             gops: null,
             reps: 0,
           };
-          const program = withForcedVariant(c.op, choice, () => backend.record(c.op, c.issue));
+          const program = withForcedVariant(backend, c.op, choice, () =>
+            backend.record(c.op, c.issue),
+          );
           if (gpu) row.kernel = [...new Set(gpu.dispatchNames(program))].join('+');
           if (options.maxOps !== undefined && ops > options.maxOps) {
             row.skipped = `over ${options.maxOps} operations`;
           } else {
-            const { ms, reps } = await timeProgram(
-              backend,
-              gpu,
-              program,
+            const { ms, reps } = await timeProgram(backend, program, {
               timing,
               targetMs,
               maxReps,
-            );
+            });
             row.ms = sig(ms);
             row.gops = sig(gops(ops, ms));
             row.reps = reps;

@@ -16,20 +16,10 @@ import { minimumBytes } from '../train/memory.ts';
 import type { BatchSource } from '../model/network.ts';
 import type { NetworkPlan } from '../model/plan.ts';
 import { type OpName, opCost } from './cost.ts';
-import { tunedVariants } from '../kernels/gemm-tiles.ts';
 import { type OpCall, TracingBackend } from './trace.ts';
 import { variantsInUse } from './tune.ts';
-import {
-  type KernelTiming,
-  gops,
-  median,
-  now,
-  resolveTiming,
-  runtimeName,
-  type Runtime,
-  sig,
-  wallTime,
-} from './util.ts';
+import { dispatchTimes, type KernelTiming, resolveTiming, timeProgram } from './timing.ts';
+import { gops, now, runtimeName, type Runtime, sig } from './util.ts';
 
 export interface TrainingBenchOptions {
   preset: string;
@@ -109,7 +99,7 @@ export interface TrainingBenchResult {
   calls: CallStat[];
   /** GPU dispatches (or CPU ops) of one recorded training step; an op call may take several. */
   dispatchesPerStep: number;
-  /** Kernel variant each GEMM op shape of the step ran with (WebGPU; tuned: from setTunedVariants). */
+  /** Kernel variant each GEMM op shape of the step ran with (WebGPU; tuned: installed with setTunedVariants). */
   variants: { key: string; variant: string; tuned: boolean }[];
 }
 
@@ -219,12 +209,8 @@ async function timeCalls(
         `benchTraining: the step has ${total} dispatches but its calls recorded alone have ${counted}`,
       );
     // Replays one at a time until `reps` or the time budget, then the median per dispatch.
-    const samples: number[][] = [];
-    const started = now();
-    while (samples.length < reps && (samples.length === 0 || now() - started < budgetMs)) {
-      samples.push(await gpu.timeDispatches(program, 1));
-    }
-    const ns = samples[0].map((_, i) => median(samples.map((s) => s[i])));
+    const timed = await dispatchTimes(gpu, program, reps, budgetMs);
+    const ns = timed.ns;
     const ms: number[] = [];
     let d = 0;
     for (const n of dispatches) {
@@ -232,11 +218,17 @@ async function timeCalls(
       for (let i = 0; i < n; i++) sum += ns[d++];
       ms.push(sum / 1e6);
     }
-    return { ms, names, dispatches, reps: samples.length };
+    return { ms, names, dispatches, reps: timed.reps };
   }
   const ms: number[] = [];
   for (const single of singles) {
-    const r = await wallTime(backend, (times) => backend.run(single, times), soloTargetMs, 200);
+    const options = {
+      timing: 'solo',
+      targetMs: soloTargetMs,
+      maxReps: 200,
+      warmup: false,
+    } as const;
+    const r = await timeProgram(backend, single, options);
     ms.push(r.ms);
   }
   return { ms, names, dispatches, reps: 0 };
@@ -288,7 +280,7 @@ export async function benchTraining(
     const t3 = now();
     // Bookkeeping for the report (it traces the step on a shapes-only backend), outside the timings.
     const variants =
-      backend.kind === 'webgpu' ? variantsInUse(model.plan, batch, tunedVariants()) : [];
+      backend instanceof WebGPUBackend ? variantsInUse(model.plan, batch, backend.variants) : [];
 
     phase(`${warmup} warm-up steps`);
     if (warmup > 0) await runSteps(backend, program, net.cursor, warmup, cycle);

@@ -5,17 +5,12 @@
  * one adapter or an older kernel is never installed on another. The store is a small
  * interface: a file in Node and Deno (src/cli/tune-store.ts), localStorage in the browser.
  */
-import { source as convSource } from '../ops/conv/gpu.ts';
-import { source as linearSource } from '../ops/linear/gpu.ts';
+import { shader as convShader } from '../ops/conv/gpu.ts';
+import { shader as linearShader } from '../ops/linear/gpu.ts';
 import type { Backend } from '../backend.ts';
+import { setTunedVariants } from '../gpu/variants.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
-import {
-  findVariant,
-  GEMM_OPS,
-  type GemmOp,
-  setTunedVariants,
-  variantsOf,
-} from '../kernels/gemm-tiles.ts';
+import { findVariant, GEMM_OPS, type GemmOp, variantsOf } from '../kernels/gemm-tiles.ts';
 import { jsonProblemText, MAX_JSON_DEPTH, scanJson } from '../io/json.ts';
 
 /** Reads and writes the whole cache document (text). */
@@ -55,8 +50,8 @@ function fnv1a(text: string, h = 0x811c9dc5): number {
 
 /** Changes whenever the GEMM kernels or their variant tables change. */
 export function engineVersion(): string {
-  let h = fnv1a(linearSource);
-  h = fnv1a(convSource, h);
+  let h = fnv1a(linearShader.source);
+  h = fnv1a(convShader.source, h);
   for (const op of GEMM_OPS)
     h = fnv1a(
       `${op}:${variantsOf(op)
@@ -172,7 +167,7 @@ export function installTuned(store: TuneStore, backend: Backend): number {
   if (!adapter) return 0;
   const entry = loadTuned(store, adapter);
   if (!entry) return 0;
-  setTunedVariants(entry.choices);
+  setTunedVariants(backend, entry.choices);
   return Object.keys(entry.choices).length;
 }
 

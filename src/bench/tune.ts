@@ -9,20 +9,21 @@
  */
 import type { Backend, Program, Tensor } from '../backend.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
+import { withForcedVariant } from '../gpu/variants.ts';
 import {
-  chooseVariant,
   defaultVariant,
   type GemmOp,
   GEMM_OPS,
+  type GemmVariants,
   shapeKey,
   variantsOf,
-  withForcedVariant,
 } from '../kernels/gemm-tiles.ts';
 import { Rng } from '../rng.ts';
 import { allocateParameters, Network } from '../model/network.ts';
 import { ShapeBackend } from '../train/shape-backend.ts';
 import type { NetworkPlan } from '../model/plan.ts';
-import { type KernelTiming, median, now, resolveTiming, sig, table, wallTime } from './util.ts';
+import { type KernelTiming, resolveTiming, timeProgram } from './timing.ts';
+import { median, now, sig, table } from './util.ts';
 
 /** One GEMM op call of a training step (parameters hold shape-only tensors). */
 export interface GemmCall {
@@ -293,10 +294,8 @@ async function sample(
   timing: 'timestamps' | 'solo',
   targetMs: number,
 ): Promise<number> {
-  if (timing === 'timestamps' && backend instanceof WebGPUBackend) {
-    return (await backend.timeDispatches(program, 1)).reduce((a, b) => a + b, 0) / 1e6;
-  }
-  return (await wallTime(backend, (times) => backend.run(program, times), targetMs, 1000, 1)).ms;
+  const options = { timing, targetMs, maxReps: 1000, windows: 1, warmup: false, replays: 1 };
+  return (await timeProgram(backend, program, options)).ms;
 }
 
 /**
@@ -380,7 +379,7 @@ export async function tuneVariants(
         );
         const programs = timed.map((v) =>
           operands.map((params) =>
-            withForcedVariant(s.op, v, () =>
+            withForcedVariant(backend, s.op, v, () =>
               backend.record(`tune ${s.op} ${v.label}`, (ops) =>
                 (ops[s.op] as (p: unknown) => void)(params),
               ),
@@ -425,10 +424,11 @@ export async function tuneVariants(
 export function variantsInUse(
   plan: NetworkPlan,
   batch: number,
-  tuned: Readonly<Record<string, string>>,
+  variants: GemmVariants,
 ): { key: string; variant: string; tuned: boolean }[] {
+  const tuned = variants.tuned();
   return trainingGemmShapes(plan, batch).map((s) => {
-    const variant = chooseVariant(s.op, s.dims).label;
+    const variant = variants.choose(s.op, s.dims).label;
     return { key: s.key, variant, tuned: tuned[s.key] === variant };
   });
 }

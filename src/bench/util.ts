@@ -1,6 +1,4 @@
 /** Small helpers shared by the benchmarks (runtime-neutral: Node, Deno and the browser). */
-import type { Backend } from '../backend.ts';
-import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
 
 /** The JavaScript runtime a benchmark ran in. */
 export type Runtime = 'node' | 'deno' | 'browser';
@@ -29,60 +27,6 @@ export function median(values: number[]): number {
 /** GOP/s of `ops` integer operations done in `ms` milliseconds. */
 export function gops(ops: number, ms: number): number {
   return ms > 0 ? ops / ms / 1e6 : 0;
-}
-
-/**
- * How kernels are timed: 'timestamps' times every dispatch in place with GPU timestamp
- * queries; 'solo' replays each op call alone and takes the wall clock around it; 'auto' picks
- * timestamps when the device has them.
- */
-export type KernelTiming = 'auto' | 'timestamps' | 'solo' | 'none';
-
-export function resolveTiming(
-  backend: Backend,
-  timing: KernelTiming,
-): Exclude<KernelTiming, 'auto'> {
-  const gpu = backend instanceof WebGPUBackend ? backend : undefined;
-  if (timing === 'timestamps' && !gpu?.hasTimestamps) {
-    throw new Error(`kernel timing: ${backend.description} has no timestamp queries (use solo)`);
-  }
-  if (timing !== 'auto') return timing;
-  return gpu?.hasTimestamps ? 'timestamps' : 'solo';
-}
-
-/**
- * Per-run milliseconds of a program by the wall clock: a warm-up run, then `windows` windows
- * of enough replays to last about `targetMs` each, and the median window (a contended machine
- * preempts some of them). An op whose warm-up run alone takes ten times `targetMs` or more is
- * timed by that run (pipelines are compiled when recorded, so it is not a cold run), and one
- * slower than `targetMs` by one more run: on a software adapter a big conv layer takes minutes.
- */
-export async function wallTime(
-  backend: Backend,
-  run: (times: number) => void,
-  targetMs: number,
-  maxReps: number,
-  windows = 3,
-): Promise<{ ms: number; reps: number }> {
-  let t = now();
-  run(1);
-  await backend.sync();
-  const warm = now() - t;
-  if (warm >= 10 * targetMs) return { ms: warm, reps: 1 };
-  t = now();
-  run(1);
-  await backend.sync();
-  const estimate = now() - t;
-  if (estimate >= targetMs) return { ms: estimate, reps: 1 };
-  const reps = Math.max(1, Math.min(maxReps, Math.ceil(targetMs / Math.max(estimate, 1e-3))));
-  const times: number[] = [];
-  for (let w = 0; w < windows; w++) {
-    t = now();
-    run(reps);
-    await backend.sync();
-    times.push((now() - t) / reps);
-  }
-  return { ms: median(times), reps: reps * windows };
 }
 
 /** Text table rows: a header, a rule, then the rows, columns padded to their widest cell. */

@@ -1,9 +1,10 @@
 /**
- * Reading IDX and CIFAR-10 files from disk (Node and Deno): each file's size is checked against
- * its header before its data is read. Browser code passes bytes to the parsers instead.
+ * Reading the dataset files from disk (Node and Deno): an IDX or CIFAR-10 file is checked
+ * against its format (header, record size) before its data is read. Browser code passes bytes
+ * to the parsers instead.
  */
-import { KIND_NAMES, withInput } from '../io/files.ts';
 import { InputError, MAX_FILE_BYTES } from '../io/errors.ts';
+import { KIND_NAMES, withInput } from '../io/files.ts';
 import { checkCifarSize } from './cifar.ts';
 import { idxDeclaredBytes, isGzip } from './idx.ts';
 

@@ -13,6 +13,7 @@ import {
   type Tensor,
 } from '../backend.ts';
 import type { Dispatch, KernelContext } from '../kernels/context.ts';
+import { GemmVariants } from '../kernels/gemm-tiles.ts';
 import { checkedOps } from '../ops/checked.ts';
 import { createGpuOps } from '../ops/gpu.ts';
 import { DeviceScratch, ScratchRole } from '../kernels/scratch.ts';
@@ -26,7 +27,8 @@ import {
 } from './device.ts';
 import { ErrorSink, GpuError } from './errors.ts';
 import { checkValues, packI8, unpackI8 } from './packing.ts';
-import { PipelineCache } from '../kernels/pipelines.ts';
+import { type Overrides, PipelineCache } from '../kernels/pipelines.ts';
+import { checkKernel } from '../kernels/shaders.ts';
 
 export class GpuTensor implements Tensor {
   readonly size: number;
@@ -73,6 +75,8 @@ export class WebGPUBackend implements Backend {
   readonly pipelines: PipelineCache;
   /** This backend's kernel scratch and uniform constants. */
   readonly scratch: DeviceScratch;
+  /** This backend's GEMM kernel variants: forced (tests, benchmarks) and tuned choices. */
+  readonly variants = new GemmVariants();
   private readonly pool: BufferPool;
   /** Dispatches issued eagerly, submitted at the next run, write, read or sync. */
   private pending: Dispatch[] = [];
@@ -100,8 +104,11 @@ export class WebGPUBackend implements Backend {
       device: this.device,
       limits: this.device.limits,
       scratch: this.scratch,
-      kernel: (family, source, entry, overrides) =>
-        this.pipelines.get(family, source, entry, overrides),
+      variants: this.variants,
+      kernel: (shader, entry, overrides = {}) => {
+        checkKernel(shader, entry, overrides);
+        return this.pipelines.get(shader.family, shader.source, entry, overrides as Overrides);
+      },
       dispatch: (kernel, resources, workgroups) => {
         // Tensors and buffers resolve now; scratch roles when the bind group is made.
         const entries: (GPUBindGroupEntry | { binding: number; role: ScratchRole })[] = [];

@@ -3,6 +3,7 @@
  * The default import keeps every call going through one mutable object, so tests can inject
  * failures.
  */
+import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
@@ -14,7 +15,6 @@ export { InputError } from './errors.ts';
 
 /** Bytes written per write call; a failure between two chunks must not leave a partial file. */
 const CHUNK = 1 << 20;
-let tempCounter = 0;
 
 function reason(e: unknown): string {
   const code = (e as { code?: string }).code;
@@ -36,7 +36,7 @@ function reason(e: unknown): string {
 }
 
 /** How messages name each kind of input file. */
-export const KIND_NAMES: Record<FileKind, string> = {
+export const KIND_NAMES: Readonly<Record<FileKind, string>> = {
   json: 'a JSON file',
   safetensors: 'a safetensors file',
   idx: 'an IDX file',
@@ -123,7 +123,10 @@ export class InputFile {
   }
 }
 
-/** Opens `file` as input of `kind` (checked: regular, within its size limit), runs `use`, closes it. */
+/**
+ * Opens `file` as an input of `kind` (size limit, regular file), runs `use` on it and closes
+ * it; errors name the file.
+ */
 export function withInput<T>(file: string, kind: FileKind, use: (f: InputFile) => T): T {
   const f = InputFile.open(file, kind);
   try {
@@ -197,6 +200,23 @@ export type WriteStage = 'written' | 'renamed';
 const TEMP = /^\.(.+)\.(\d+)\.(\d+)\.tmp$/;
 
 /**
+ * Creates the temporary file of a write of `name` in `dir`: `.NAME.PID.N.tmp` with N the clock
+ * in nanoseconds followed by random digits, so names are unique without a counter kept between
+ * calls; `wx` refuses a name that exists anyway, and then another is drawn.
+ */
+function openTemp(dir: string, name: string): [string, number] {
+  for (let attempt = 1; ; attempt++) {
+    const n = `${process.hrtime.bigint()}${randomInt(1_000_000).toString().padStart(6, '0')}`;
+    const temp = path.join(dir, `.${name}.${process.pid}.${n}.tmp`);
+    try {
+      return [temp, fs.openSync(temp, 'wx', 0o644)];
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST' || attempt >= 8) throw e;
+    }
+  }
+}
+
+/**
  * Replaces `file` with `bytes` all at once: writes a temporary file in the same directory,
  * flushes it to disk, then renames it over the target. On any failure the temporary file is
  * removed and the previous contents of `file` (if any) are untouched; a process killed in
@@ -208,10 +228,14 @@ export function writeFileAtomicSync(
   onStage?: (stage: WriteStage) => void,
 ): void {
   const dir = path.dirname(file);
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${tempCounter++}.tmp`);
   let fd: number | undefined;
+  let temp: string;
   try {
-    fd = fs.openSync(temp, 'wx', 0o644);
+    [temp, fd] = openTemp(dir, path.basename(file));
+  } catch (e) {
+    throw new Error(`cannot write ${file}: ${reason(e)}`);
+  }
+  try {
     for (let off = 0; off < bytes.length; ) {
       off += fs.writeSync(fd, bytes, off, Math.min(CHUNK, bytes.length - off));
     }

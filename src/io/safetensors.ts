@@ -45,7 +45,6 @@ export class SafetensorsError extends InputError {
 }
 
 const ITEM_BYTES: Record<SafetensorsDType, number> = { I8: 1, U8: 1, I16: 2, U16: 2, I32: 4 };
-const KNOWN = new Set(Object.keys(ITEM_BYTES));
 /** Headers larger than this are refused before decoding (guards against absurd lengths). */
 const MAX_HEADER = 100 * 1024 * 1024;
 /** A header is an object of objects holding a shape array: three levels, with room to spare. */
@@ -170,7 +169,7 @@ export function parseSafetensorsHeader(
     }
     const dtype = e.dtype;
     if (typeof dtype !== 'string') return fail('dtype is not a string', name);
-    if (!KNOWN.has(dtype) || !accepted.has(dtype)) {
+    if (!Object.hasOwn(ITEM_BYTES, dtype) || !accepted.has(dtype)) {
       fail(`dtype ${dtype} is not accepted (expected ${[...accepted].join(' or ')})`, name);
     }
     const shape = e.shape;

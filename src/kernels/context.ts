@@ -4,7 +4,9 @@
  * tensors and shapes into (pipeline, bind group, workgroup count); it never submits.
  */
 import type { Tensor } from '../backend.ts';
-import type { Kernel, Overrides } from './pipelines.ts';
+import type { GemmVariants } from './gemm-tiles.ts';
+import type { Kernel } from './pipelines.ts';
+import type { OverrideValues, Shader } from './shaders.ts';
 import type { DeviceScratch, ScratchRole } from './scratch.ts';
 
 export interface Dispatch {
@@ -22,8 +24,14 @@ export interface KernelContext {
   readonly limits: GPUSupportedLimits;
   /** The backend's kernel scratch and uniform constants. */
   readonly scratch: DeviceScratch;
-  /** A cached pipeline for `entry` of the shader family `family` (its WGSL source). */
-  kernel(family: string, source: string, entry: string, overrides?: Overrides): Kernel;
+  /** The backend's GEMM variant policy (forced and tuned choices). */
+  readonly variants: GemmVariants;
+  /** A cached pipeline for entry point `entry` of `shader`, with these override constants. */
+  kernel<E extends string, O extends string>(
+    shader: Shader<E, O>,
+    entry: NoInfer<E>,
+    overrides?: NoInfer<OverrideValues<O>>,
+  ): Kernel;
   /** Records one dispatch; `resources` maps WGSL binding names to what they bind. */
   dispatch(
     kernel: Kernel,

@@ -2,11 +2,12 @@
  * Kernel variants of the GEMM-shaped ops (linear forward and gradients, conv forward and weight
  * gradient) and the policy that picks one per op and shape.
  *
- * The Ops contract has no tuning parameter, so the kernel wrappers ask this module. A variant is
- * a set of override constants (register tile sizes, the dot4I8Packed limb path). The choice is,
- * in order: a variant forced by a test or a benchmark (`withForcedVariant`), a choice the tuner
- * measured on this adapter for the shape (`setTunedVariants`), else the op's default. Every variant
- * computes the same bits; only the speed differs.
+ * The Ops contract has no tuning parameter, so the kernel wrappers ask their backend's policy
+ * (`GemmVariants`, one per WebGPU backend). A variant is a set of override constants (register
+ * tile sizes, the dot4I8Packed limb path). The choice is, in order: a variant forced by a test or
+ * a benchmark (`withForced`), a choice the tuner measured on this adapter for the shape
+ * (`setTuned`), else the op's default. Every variant computes the same bits; only the speed
+ * differs.
  */
 
 export type GemmOp =
@@ -119,46 +120,53 @@ export function findVariant(op: GemmOp, label: string): VariantChoice | undefine
   return VARIANTS[op].find((v) => v.label === label);
 }
 
-const forced = new Map<GemmOp, VariantChoice>();
-/** Tuned choices: op -> shape key -> label. */
-let tuned = new Map<string, string>();
-
-/**
- * Runs `f` with `choice` forced for `op` (undefined: no forcing). Ops issued inside `f` use it;
- * a recorded program keeps the pipelines it was recorded with.
- */
-export function withForcedVariant<T>(op: GemmOp, choice: VariantChoice | undefined, f: () => T): T {
-  if (!choice) return f();
-  const before = forced.get(op);
-  forced.set(op, choice);
-  try {
-    return f();
-  } finally {
-    if (before) forced.set(op, before);
-    else forced.delete(op);
-  }
-}
-
 /** Key of an op's shape for tuned choices: the op and its dimensions. */
 export function shapeKey(op: GemmOp, dims: readonly number[]): string {
   return `${op}:${dims.join('x')}`;
 }
 
-/** Installs tuned choices (shape key -> variant label); unknown labels are ignored. */
-export function setTunedVariants(choices: Readonly<Record<string, string>>): void {
-  tuned = new Map(Object.entries(choices));
-}
+/**
+ * One backend's variant policy: the variants forced by a test or benchmark and the tuned
+ * choices installed for its adapter. Each WebGPU backend owns one, so two backends in one
+ * process never see each other's choices.
+ */
+export class GemmVariants {
+  private readonly forced = new Map<GemmOp, VariantChoice>();
+  /** Tuned choices: shape key -> label. */
+  private tunedChoices = new Map<string, string>();
 
-export function tunedVariants(): Record<string, string> {
-  return Object.fromEntries(tuned);
-}
+  /**
+   * Runs `f` with `choice` forced for `op` (undefined: no forcing). Ops issued inside `f` use it;
+   * a recorded program keeps the pipelines it was recorded with.
+   */
+  withForced<T>(op: GemmOp, choice: VariantChoice | undefined, f: () => T): T {
+    if (!choice) return f();
+    const before = this.forced.get(op);
+    this.forced.set(op, choice);
+    try {
+      return f();
+    } finally {
+      if (before) this.forced.set(op, before);
+      else this.forced.delete(op);
+    }
+  }
 
-/** The variant an op of this shape runs with now. */
-export function chooseVariant(op: GemmOp, dims: readonly number[]): VariantChoice {
-  const f = forced.get(op);
-  if (f) return f;
-  const t = tuned.get(shapeKey(op, dims));
-  const hit = t ? findVariant(op, t) : undefined;
-  if (hit) return hit;
-  return defaultVariant(op);
+  /** Installs tuned choices (shape key -> variant label); unknown labels are ignored. */
+  setTuned(choices: Readonly<Record<string, string>>): void {
+    this.tunedChoices = new Map(Object.entries(choices));
+  }
+
+  tuned(): Record<string, string> {
+    return Object.fromEntries(this.tunedChoices);
+  }
+
+  /** The variant an op of this shape runs with now. */
+  choose(op: GemmOp, dims: readonly number[]): VariantChoice {
+    const f = this.forced.get(op);
+    if (f) return f;
+    const t = this.tunedChoices.get(shapeKey(op, dims));
+    const hit = t ? findVariant(op, t) : undefined;
+    if (hit) return hit;
+    return defaultVariant(op);
+  }
 }

@@ -5,12 +5,15 @@
  * refusing them (checkFits compares them with the adapter's).
  */
 import type { KernelContext } from './context.ts';
+import { GemmVariants } from './gemm-tiles.ts';
 import type { Kernel } from './pipelines.ts';
 import { DeviceScratch } from './scratch.ts';
+import { checkKernel } from './shaders.ts';
 
 const UNBOUNDED = Number.MAX_SAFE_INTEGER;
 
-export function planningContext(): KernelContext {
+/** `variants`: the policy whose choices the plan sizes for (a backend's; default: the defaults). */
+export function planningContext(variants: GemmVariants = new GemmVariants()): KernelContext {
   const limits = {
     maxStorageBufferBindingSize: UNBOUNDED,
     maxBufferSize: UNBOUNDED,
@@ -29,7 +32,11 @@ export function planningContext(): KernelContext {
     device,
     limits: limits as unknown as GPUSupportedLimits,
     scratch: new DeviceScratch(device),
-    kernel: (family, _source, entry) => ({ name: `${family}/${entry}` }) as Kernel,
+    variants,
+    kernel: (shader, entry, overrides = {}) => {
+      checkKernel(shader, entry, overrides);
+      return { name: `${shader.family}/${entry}` } as Kernel;
+    },
     dispatch() {},
   };
 }

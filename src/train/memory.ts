@@ -13,6 +13,7 @@
  */
 import { type Backend, deviceBytes } from '../backend.ts';
 import { createGpuOps } from '../ops/gpu.ts';
+import type { GemmVariants } from '../kernels/gemm-tiles.ts';
 import { planningContext } from '../kernels/planning.ts';
 import { Model } from '../model/model.ts';
 import { isConv, type ModelSpec } from '../model/spec.ts';
@@ -75,7 +76,9 @@ export function memoryReport(backend: Backend, spec: ModelSpec, batch: number): 
       if (bytes > largest.bytes) largest = { label: t.label, bytes };
     }
     const minimum = minimumBytes(spec, batch);
-    const scratchBytes = backend.kind === 'webgpu' ? sum(plannedScratch(spec, batch).values()) : 0;
+    const variants = (backend as { variants?: GemmVariants }).variants;
+    const scratchBytes =
+      backend.kind === 'webgpu' ? sum(plannedScratch(spec, batch, variants).values()) : 0;
     const limits = (backend as { device?: GPUDevice }).device?.limits;
     return {
       batch,
@@ -133,12 +136,17 @@ export function plannedTensors(spec: ModelSpec, batch: number): PlannedTensor[] 
 /**
  * The WebGPU kernels' device scratch for training `spec` at `batch` (bytes per scratch role:
  * weight limbs, repacked conv inputs, raw sums), computed without a device: a training step is
- * traced through the real kernel wrappers with the kernel variants chosen now (defaults or
- * tuned), against a context that only sizes buffers.
+ * traced through the real kernel wrappers with the kernel variants `variants` chooses (a
+ * backend's, with its tuned choices; default: the defaults), against a context that only sizes
+ * buffers.
  */
-export function plannedScratch(spec: ModelSpec, batch: number): Map<string, number> {
+export function plannedScratch(
+  spec: ModelSpec,
+  batch: number,
+  variants?: GemmVariants,
+): Map<string, number> {
   const plan = planFromSpec(spec);
-  const ctx = planningContext();
+  const ctx = planningContext(variants);
   const shapes = new ShapeBackend(createGpuOps(ctx));
   new Network(shapes, plan, allocateParameters(shapes, plan), batch).recordTrainOnBatch();
   return ctx.scratch.roles();

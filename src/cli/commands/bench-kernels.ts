@@ -5,7 +5,7 @@
 import { type BackendKind, createBackend, resolveBackend } from '../../backends.ts';
 import { formatKernelBench } from '../../bench/format.ts';
 import { benchKernels, type KernelBenchResult, paperKernelShapes } from '../../bench/kernels.ts';
-import type { KernelTiming } from '../../bench/util.ts';
+import type { KernelTiming } from '../../bench/timing.ts';
 import { BACKEND_FLAG, choiceFlag, intFlag, parseFlags, UsageError } from '../args.ts';
 
 export const BENCH_KERNELS_HELP = `GOP/s of linear and conv forward and gradients at the paper's layer shapes

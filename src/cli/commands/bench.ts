@@ -4,7 +4,7 @@
  */
 import { formatTrainingBench } from '../../bench/format.ts';
 import { benchTraining } from '../../bench/training.ts';
-import type { KernelTiming } from '../../bench/util.ts';
+import type { KernelTiming } from '../../bench/timing.ts';
 import { WebGPUBackend } from '../../gpu/webgpu-backend.ts';
 import { getPreset, presetNames } from '../../model/presets.ts';
 import { checkCapacity, datasetBytes } from '../../train/capacity.ts';

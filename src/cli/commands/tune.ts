@@ -7,7 +7,7 @@ import { createBackend } from '../../backends.ts';
 import { num, table } from '../../bench/format.ts';
 import { adapterKey, saveTuned } from '../../bench/tune-cache.ts';
 import { type TuneResult, tuneVariants } from '../../bench/tune.ts';
-import type { KernelTiming } from '../../bench/util.ts';
+import type { KernelTiming } from '../../bench/timing.ts';
 import { GEMM_OPS, variantsOf } from '../../kernels/gemm-tiles.ts';
 import { planFromSpec } from '../../model/plan.ts';
 import { choiceFlag, intFlag, parseFlags } from '../args.ts';

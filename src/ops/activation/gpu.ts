@@ -4,9 +4,20 @@ import { type KernelContext, grid1d } from '../../kernels/context.ts';
 import { layoutOf } from '../../kernels/layout.ts';
 import { sameStorage } from '../checks.ts';
 import { correction } from './contract.ts';
-import { shaderSource } from '../../kernels/shaders.ts';
+import { defineShader } from '../../kernels/shaders.ts';
 
-const source = shaderSource('activation.wgsl');
+/** shaders/activation.wgsl: its entry points and override constants (checked against the WGSL). */
+export const shader = defineShader(
+  'activation',
+  [
+    'scale',
+    'nitro_relu',
+    'nitro_relu_in_place',
+    'nitro_relu_backward',
+    'nitro_relu_backward_in_place',
+  ],
+  ['WG', 'COUNT', 'ROW_LEN', 'ROW_WORDS', 'SF', 'SLOPE_INV', 'CORR'],
+);
 
 const WG = 64;
 
@@ -16,7 +27,7 @@ function grid(ctx: KernelContext, n: number): [number, number, number] {
 
 export function scale(ctx: KernelContext, p: { x: Tensor; out: Tensor; scale: number }): void {
   const o = layoutOf(p.out);
-  const k = ctx.kernel('activation', source, 'scale', {
+  const k = ctx.kernel(shader, 'scale', {
     WG,
     COUNT: o.words,
     ROW_LEN: o.rowLength,
@@ -32,7 +43,7 @@ export function nitroRelu(
 ): void {
   const o = layoutOf(p.out);
   const inPlace = sameStorage(p.x, p.out);
-  const k = ctx.kernel('activation', source, inPlace ? 'nitro_relu_in_place' : 'nitro_relu', {
+  const k = ctx.kernel(shader, inPlace ? 'nitro_relu_in_place' : 'nitro_relu', {
     WG,
     COUNT: o.words,
     ROW_LEN: o.rowLength,
@@ -50,18 +61,13 @@ export function nitroReluBackward(
   const inPlace = sameStorage(p.delta, p.out);
   const x = layoutOf(p.x);
   const n = p.x.size;
-  const k = ctx.kernel(
-    'activation',
-    source,
-    inPlace ? 'nitro_relu_backward_in_place' : 'nitro_relu_backward',
-    {
-      WG,
-      COUNT: n,
-      ROW_LEN: x.rowLength,
-      ROW_WORDS: x.rowWords,
-      SLOPE_INV: p.slopeInv,
-    },
-  );
+  const k = ctx.kernel(shader, inPlace ? 'nitro_relu_backward_in_place' : 'nitro_relu_backward', {
+    WG,
+    COUNT: n,
+    ROW_LEN: x.rowLength,
+    ROW_WORDS: x.rowWords,
+    SLOPE_INV: p.slopeInv,
+  });
   ctx.dispatch(
     k,
     inPlace ? { x8: p.x, out32: p.out } : { delta: p.delta, x8: p.x, out32: p.out },

@@ -8,15 +8,31 @@
  */
 import type { Conv2dParams, Tensor } from '../../backend.ts';
 import { type KernelContext, type Resource, grid1d } from '../../kernels/context.ts';
-import { chooseVariant } from '../../kernels/gemm-tiles.ts';
 import { epilogueOverrides, LIMB_PLANES, limbChunkRows, limbScratch } from '../linear/gpu.ts';
 import { chunkRows, type ScratchRole } from '../../kernels/scratch.ts';
 import { UniformLayout } from '../../kernels/uniforms.ts';
 import { sgdOverrides } from '../sgd/gpu.ts';
 import { type ConvBiasGradParams, type ConvWeightGradParams, convGeometry } from './contract.ts';
-import { shaderSource } from '../../kernels/shaders.ts';
+import { defineShader } from '../../kernels/shaders.ts';
 
-export const source = shaderSource('conv.wgsl');
+/** shaders/conv.wgsl: its entry points and override constants (checked against the WGSL). */
+export const shader = defineShader(
+  'conv',
+  [
+    'pack_input',
+    'forward',
+    'forward_limbs',
+    'epilogue_scaled',
+    'epilogue_relu',
+    'pack_weights',
+    'pack_delta',
+    'weight_grad',
+    'weight_grad_sgd',
+    'bias_grad',
+    'bias_grad_sgd',
+  ],
+  ['WG', 'HAS_BIAS', 'TF', 'TP', 'FUSED', 'PLANES', 'AMP', 'DECAY_INV', 'SPARSE'],
+);
 
 const WG = 64;
 
@@ -50,7 +66,7 @@ type Extra = Partial<
   Record<'LBASE' | 'LPLANE' | 'SF' | 'SLOPE_INV' | 'CORR' | 'F0' | 'F1' | 'EBASE' | 'ECAP', number>
 >;
 
-const DIMS = UniformLayout.of<keyof Geometry | keyof Extra>(source, 'Dims');
+const DIMS = UniformLayout.of<keyof Geometry | keyof Extra>(shader.source, 'Dims');
 
 /** The Dims uniform of conv.wgsl: the geometry, then what the dispatch sets of the rest. */
 function dims(ctx: KernelContext, g: Geometry, e: Extra = {}): GPUBuffer {
@@ -74,7 +90,7 @@ function dims(ctx: KernelContext, g: Geometry, e: Extra = {}): GPUBuffer {
 function packInput(ctx: KernelContext, x: Tensor, g: Geometry): ScratchRole {
   const words = g.B * g.HP * g.WP * g.CW;
   const xp = ctx.scratch.role('conv.xp', words * 4);
-  const k = ctx.kernel('conv', source, 'pack_input', { WG });
+  const k = ctx.kernel(shader, 'pack_input', { WG });
   ctx.dispatch(k, { x, xp_out: xp, dm: dims(ctx, g) }, grid1d(words, WG));
   return xp;
 }
@@ -116,7 +132,7 @@ function packDelta(
   const dl = ctx.scratch.role('conv.dl', (EBASE + rows * ECAP) * 4);
   const dv = ctx.scratch.role('conv.dv', rows * ECAP * 4);
   const extra: Extra = { EBASE, ECAP, F0, F1 };
-  const k = ctx.kernel('conv', source, 'pack_delta', { WG });
+  const k = ctx.kernel(shader, 'pack_delta', { WG });
   ctx.dispatch(k, { delta, dl_out: dl, dv_out: dv, dm: dims(ctx, g, extra) }, grid1d(F1 - F0, WG));
   return { dl, dv, extra };
 }
@@ -125,7 +141,7 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   const op = 'conv2d';
   const g = geometry(p.x, p.w, p.padding);
   const e = p.epilogue;
-  const v = chooseVariant(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
+  const v = ctx.variants.choose(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
   const TF = v.TF;
   const TP = v.TP;
   const hw = g.HO * g.WO;
@@ -158,7 +174,7 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   const pixelBlocks = Math.ceil(hw / (TP * WG));
   if (!v.DOT4) {
     resources.dm = dims(ctx, g, epi);
-    ctx.dispatch(ctx.kernel('conv', source, 'forward', overrides), resources, [
+    ctx.dispatch(ctx.kernel(shader, 'forward', overrides), resources, [
       pixelBlocks,
       Math.ceil(g.F / TF),
       g.B,
@@ -168,8 +184,8 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
     const tap = g.KS * g.KS * g.CW;
     const rows = limbChunkRows(g.F, tap);
     const { wl, LBASE, LPLANE } = limbScratch(ctx, rows, tap);
-    const kp = ctx.kernel('conv', source, 'pack_weights', { WG, PLANES: LIMB_PLANES });
-    const k = ctx.kernel('conv', source, 'forward_limbs', { ...overrides, PLANES: LIMB_PLANES });
+    const kp = ctx.kernel(shader, 'pack_weights', { WG, PLANES: LIMB_PLANES });
+    const k = ctx.kernel(shader, 'forward_limbs', { ...overrides, PLANES: LIMB_PLANES });
     for (let F0 = 0; F0 < g.F; F0 += rows) {
       const F1 = Math.min(g.F, F0 + rows);
       const dm = dims(ctx, g, { ...epi, LBASE, LPLANE, F0, F1 });
@@ -179,7 +195,7 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   }
   if (e && zScratch) {
     const entryE = e.relu ? 'epilogue_relu' : 'epilogue_scaled';
-    const ke = ctx.kernel('conv', source, entryE, { WG });
+    const ke = ctx.kernel(shader, entryE, { WG });
     const res: Record<string, Resource> = { zin: zScratch, s: p.out, dm: dims(ctx, g, epi) };
     if (e.relu) res.a = e.relu.out;
     ctx.dispatch(ke, res, grid1d(g.B * g.OUTW, WG));
@@ -190,7 +206,7 @@ export function conv2dWeightGrad(ctx: KernelContext, p: ConvWeightGradParams): v
   const op = 'conv2dWeightGrad';
   const shaped = (p.out ?? p.sgd?.w)!;
   const g = geometry(p.x, shaped, p.padding);
-  const v = chooseVariant(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
+  const v = ctx.variants.choose(op, [g.B, g.C, g.H, g.W, g.F, g.KS, g.PAD]).params;
   const TF = v.TF;
   const xp = packInput(ctx, p.x, g);
   const sgd = p.sgd && {
@@ -208,14 +224,10 @@ export function conv2dWeightGrad(ctx: KernelContext, p: ConvWeightGradParams): v
     ];
     const overrides = { WG, TF, SPARSE: v.SPARSE ? 1 : 0 };
     if (sgd) {
-      const k = ctx.kernel('conv', source, 'weight_grad_sgd', { ...overrides, ...sgd.overrides });
+      const k = ctx.kernel(shader, 'weight_grad_sgd', { ...overrides, ...sgd.overrides });
       ctx.dispatch(k, { ...resources, w_upd: sgd.w_upd, lr_inv: sgd.lr_inv }, grid);
     } else {
-      ctx.dispatch(
-        ctx.kernel('conv', source, 'weight_grad', overrides),
-        { ...resources, z: shaped },
-        grid,
-      );
+      ctx.dispatch(ctx.kernel(shader, 'weight_grad', overrides), { ...resources, z: shaped }, grid);
     }
   };
   if (!v.SPARSE) {
@@ -250,10 +262,10 @@ export function conv2dBiasGrad(ctx: KernelContext, p: ConvBiasGradParams): void 
     const none = { C: 0, H: 0, W: 0, KS: 0, PAD: 0, XW: 0, OUTW: 0, HP: 0, WP: 0, CW: 0 };
     const dm = dims(ctx, { ...none, B, F, HO, WO }, { F0, F1 });
     if (p.sgd && sgd) {
-      const k = ctx.kernel('conv', source, 'bias_grad_sgd', sgd);
+      const k = ctx.kernel(shader, 'bias_grad_sgd', sgd);
       ctx.dispatch(k, { delta: p.delta, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm }, [F1 - F0, 1, 1]);
     } else {
-      const k = ctx.kernel('conv', source, 'bias_grad', {});
+      const k = ctx.kernel(shader, 'bias_grad', {});
       ctx.dispatch(k, { delta: p.delta, z: p.out!, dm }, [F1 - F0, 1, 1]);
     }
   }

@@ -9,9 +9,14 @@ import {
   type GatherParams,
   type NormalizeParams,
 } from './contract.ts';
-import { shaderSource } from '../../kernels/shaders.ts';
+import { defineShader } from '../../kernels/shaders.ts';
 
-const source = shaderSource('data.wgsl');
+/** shaders/data.wgsl: its entry points and override constants (checked against the WGSL). */
+export const shader = defineShader(
+  'data',
+  ['gather', 'gather_augment', 'normalize', 'normalize_in_place', 'dropout', 'dropout_in_place'],
+  ['WG', 'COUNT', 'ROW_LEN', 'ROW_WORDS', 'B', 'H', 'W', 'PAD', 'C', 'CH_LEN', 'RATE', 'MULT'],
+);
 
 const WG = 64;
 
@@ -34,11 +39,11 @@ export function gather(ctx: KernelContext, p: GatherParams): void {
   };
   const a = p.augment;
   if (!a) {
-    ctx.dispatch(ctx.kernel('data', source, 'gather', overrides), resources, grid(ctx, words));
+    ctx.dispatch(ctx.kernel(shader, 'gather', overrides), resources, grid(ctx, words));
     return;
   }
   const [h, w] = p.data.shape.slice(-2);
-  const k = ctx.kernel('data', source, 'gather_augment', { ...overrides, H: h, W: w, PAD: a.pad });
+  const k = ctx.kernel(shader, 'gather_augment', { ...overrides, H: h, W: w, PAD: a.pad });
   ctx.dispatch(k, { ...resources, aug: a.params }, grid(ctx, words));
 }
 
@@ -46,7 +51,7 @@ export function normalize(ctx: KernelContext, p: NormalizeParams): void {
   const channels = p.stats.shape[1];
   const x = layoutOf(p.x);
   const inPlace = sameStorage(p.x, p.out);
-  const k = ctx.kernel('data', source, inPlace ? 'normalize_in_place' : 'normalize', {
+  const k = ctx.kernel(shader, inPlace ? 'normalize_in_place' : 'normalize', {
     WG,
     COUNT: x.words,
     ROW_LEN: x.rowLength,
@@ -66,7 +71,7 @@ export function dropout(ctx: KernelContext, p: DropoutParams): void {
   const seed = p.seed >>> 0;
   const x = layoutOf(p.x);
   const inPlace = sameStorage(p.x, p.out);
-  const k = ctx.kernel('data', source, inPlace ? 'dropout_in_place' : 'dropout', {
+  const k = ctx.kernel(shader, inPlace ? 'dropout_in_place' : 'dropout', {
     WG,
     COUNT: x.words,
     ROW_LEN: x.rowLength,

@@ -5,15 +5,30 @@
  */
 import type { LinearParams } from '../../backend.ts';
 import { type KernelContext, type Resource, grid1d } from '../../kernels/context.ts';
-import { chooseVariant } from '../../kernels/gemm-tiles.ts';
 import { chunkRows, type ScratchRole } from '../../kernels/scratch.ts';
 import { UniformLayout } from '../../kernels/uniforms.ts';
 import { correction } from '../activation/contract.ts';
 import { sgdOverrides } from '../sgd/gpu.ts';
 import type { LinearInputGradParams, LinearWeightGradParams } from './contract.ts';
-import { shaderSource } from '../../kernels/shaders.ts';
+import { defineShader } from '../../kernels/shaders.ts';
 
-export const source = shaderSource('linear.wgsl');
+/** shaders/linear.wgsl: its entry points and override constants (checked against the WGSL). */
+export const shader = defineShader(
+  'linear',
+  [
+    'forward_raw',
+    'forward_scaled',
+    'forward_relu',
+    'forward_raw_limbs',
+    'forward_scaled_limbs',
+    'forward_relu_limbs',
+    'pack_weights',
+    'input_grad',
+    'weight_grad',
+    'weight_grad_sgd',
+  ],
+  ['WG', 'HAS_BIAS', 'G_PACKED', 'TM', 'TN', 'PLANES', 'RELU', 'AMP', 'DECAY_INV'],
+);
 
 const WG = 64;
 const words = (n: number) => Math.ceil(n / 4);
@@ -76,7 +91,7 @@ type DimsMember =
   | 'CORR'
   | 'O0'
   | 'O1';
-const DIMS = UniformLayout.of<DimsMember>(source, 'Dims');
+const DIMS = UniformLayout.of<DimsMember>(shader.source, 'Dims');
 
 /** The Dims uniform of linear.wgsl: shapes, then the optional limb, epilogue and chunk fields. */
 function dims(
@@ -109,7 +124,7 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   const [B, K] = p.x.shape;
   const O = p.w.shape[0];
   const e = p.epilogue;
-  const v = chooseVariant(op, [B, K, O]).params;
+  const v = ctx.variants.choose(op, [B, K, O]).params;
   const epi = epilogueOverrides(e?.scale, e?.relu?.slopeInv);
   const entry = !e ? 'forward_raw' : e.relu ? 'forward_relu' : 'forward_scaled';
   // Without a bias the weights stand in for the (unread) bias binding.
@@ -124,7 +139,7 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   const rowBlocks = Math.ceil(B / (v.TM * WG));
   if (!v.DOT4) {
     resources.dm = dims(ctx, B, K, O, epi);
-    ctx.dispatch(ctx.kernel('linear', source, entry, overrides), resources, [
+    ctx.dispatch(ctx.kernel(shader, entry, overrides), resources, [
       rowBlocks,
       Math.ceil(O / v.TN),
       1,
@@ -134,8 +149,8 @@ export function linear(ctx: KernelContext, p: LinearParams): void {
   // Each chunk of rows: split its weights into limbs, then run its outputs on them.
   const rows = limbChunkRows(O, words(K));
   const { wl, LBASE, LPLANE } = limbScratch(ctx, rows, words(K));
-  const kp = ctx.kernel('linear', source, 'pack_weights', { WG, PLANES: LIMB_PLANES });
-  const k = ctx.kernel('linear', source, `${entry}_limbs`, { ...overrides, PLANES: LIMB_PLANES });
+  const kp = ctx.kernel(shader, 'pack_weights', { WG, PLANES: LIMB_PLANES });
+  const k = ctx.kernel(shader, `${entry}_limbs`, { ...overrides, PLANES: LIMB_PLANES });
   for (let O0 = 0; O0 < O; O0 += rows) {
     const O1 = Math.min(O, O0 + rows);
     const dm = dims(ctx, B, K, O, { ...epi, LBASE, LPLANE, O0, O1 });
@@ -148,7 +163,7 @@ export function linearInputGrad(ctx: KernelContext, p: LinearInputGradParams): v
   const op = 'linearInputGrad';
   const [B, O] = p.g.shape;
   const K = p.w.shape[1];
-  const v = chooseVariant(op, [B, K, O]).params;
+  const v = ctx.variants.choose(op, [B, K, O]).params;
   const G_PACKED = p.g.dtype === 'i8' ? 1 : 0;
   // The saved input is read only with relu.
   const resources: Record<string, Resource> = {
@@ -163,7 +178,7 @@ export function linearInputGrad(ctx: KernelContext, p: LinearInputGradParams): v
     Object.assign(e, epilogueOverrides(undefined, p.relu.slopeInv));
   }
   resources.dm = dims(ctx, B, K, O, e);
-  const k = ctx.kernel('linear', source, 'input_grad', {
+  const k = ctx.kernel(shader, 'input_grad', {
     WG,
     TM: v.TM,
     TN: v.TN,
@@ -177,13 +192,13 @@ export function linearWeightGrad(ctx: KernelContext, p: LinearWeightGradParams):
   const op = 'linearWeightGrad';
   const [B, O] = p.g.shape;
   const K = p.x.shape[1];
-  const v = chooseVariant(op, [B, K, O]).params;
+  const v = ctx.variants.choose(op, [B, K, O]).params;
   const G_PACKED = p.g.dtype === 'i8' ? 1 : 0;
   const grid: [number, number, number] = [Math.ceil(words(K) / WG), Math.ceil(O / v.TN), 1];
   if (p.sgd) {
     // The sums update the weights in place; the gradient is never stored.
     const sgd = sgdOverrides(p.sgd);
-    const k = ctx.kernel('linear', source, 'weight_grad_sgd', { WG, TN: v.TN, G_PACKED, ...sgd });
+    const k = ctx.kernel(shader, 'weight_grad_sgd', { WG, TN: v.TN, G_PACKED, ...sgd });
     ctx.dispatch(
       k,
       { g: p.g, x: p.x, w_upd: p.sgd.w, lr_inv: p.sgd.lrInv, dm: dims(ctx, B, K, O) },
@@ -191,6 +206,6 @@ export function linearWeightGrad(ctx: KernelContext, p: LinearWeightGradParams):
     );
     return;
   }
-  const k = ctx.kernel('linear', source, 'weight_grad', { WG, TN: v.TN, G_PACKED });
+  const k = ctx.kernel(shader, 'weight_grad', { WG, TN: v.TN, G_PACKED });
   ctx.dispatch(k, { g: p.g, x: p.x, z: p.out!, dm: dims(ctx, B, K, O) }, grid);
 }

@@ -2,9 +2,14 @@
 import type { LossParams, Tensor } from '../../backend.ts';
 import { type KernelContext, grid1d } from '../../kernels/context.ts';
 import { layoutOf } from '../../kernels/layout.ts';
-import { shaderSource } from '../../kernels/shaders.ts';
+import { defineShader } from '../../kernels/shaders.ts';
 
-const source = shaderSource('loss.wgsl');
+/** shaders/loss.wgsl: its entry points and override constants (checked against the WGSL). */
+export const shader = defineShader(
+  'loss',
+  ['loss_gradient', 'loss_gradient_metrics', 'confusion'],
+  ['WG', 'B', 'CLASSES', 'ROW_WORDS', 'ONE_HOT', 'OFFSET'],
+);
 
 const WG = 64;
 
@@ -21,13 +26,13 @@ export function lossGradient(ctx: KernelContext, p: LossParams): void {
   const m = p.metrics;
   if (!m) {
     ctx.dispatch(
-      ctx.kernel('loss', source, 'loss_gradient', overrides),
+      ctx.kernel(shader, 'loss_gradient', overrides),
       { yhat: p.yhat, labels: p.labels, out8: p.out },
       grid,
     );
     return;
   }
-  const k = ctx.kernel('loss', source, 'loss_gradient_metrics', { ...overrides, OFFSET: m.offset });
+  const k = ctx.kernel(shader, 'loss_gradient_metrics', { ...overrides, OFFSET: m.offset });
   ctx.dispatch(k, { yhat: p.yhat, labels: p.labels, out8: p.out, metrics: m.tensor }, grid);
 }
 
@@ -36,7 +41,7 @@ export function confusion(
   p: { yhat: Tensor; labels: Tensor; out: Tensor },
 ): void {
   const [batch, classes] = p.yhat.shape;
-  const k = ctx.kernel('loss', source, 'confusion', {
+  const k = ctx.kernel(shader, 'confusion', {
     WG,
     B: batch,
     CLASSES: classes,

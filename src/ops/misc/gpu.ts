@@ -1,9 +1,10 @@
 /** Fill and the step cursor's advance on WebGPU. */
 import { deviceBytes, type Tensor } from '../../backend.ts';
 import { type KernelContext, grid1d } from '../../kernels/context.ts';
-import { shaderSource } from '../../kernels/shaders.ts';
+import { defineShader } from '../../kernels/shaders.ts';
 
-const source = shaderSource('misc.wgsl');
+/** shaders/misc.wgsl: its entry points and override constants (checked against the WGSL). */
+export const shader = defineShader('misc', ['fill', 'advance'], ['WG', 'COUNT', 'VALUE']);
 
 const WG = 64;
 
@@ -12,11 +13,11 @@ export function fill(ctx: KernelContext, p: { out: Tensor; value: number }): voi
   const words = deviceBytes(p.out.shape, p.out.dtype) / 4;
   const b = p.value & 0xff;
   const value = p.out.dtype === 'i8' ? b | (b << 8) | (b << 16) | (b << 24) | 0 : p.value | 0;
-  const k = ctx.kernel('misc', source, 'fill', { WG, COUNT: words, VALUE: value });
+  const k = ctx.kernel(shader, 'fill', { WG, COUNT: words, VALUE: value });
   ctx.dispatch(k, { out: p.out }, grid1d(words, WG));
 }
 
 export function advance(ctx: KernelContext, p: { cursor: Tensor }): void {
-  const k = ctx.kernel('misc', source, 'advance');
+  const k = ctx.kernel(shader, 'advance');
   ctx.dispatch(k, { cursor: p.cursor }, [1, 1, 1]);
 }

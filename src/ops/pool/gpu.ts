@@ -6,9 +6,34 @@ import type { MaxPoolBackwardParams, MaxPoolParams } from '../../backend.ts';
 import { type KernelContext, grid1d, type Resource } from '../../kernels/context.ts';
 import { layoutOf } from '../../kernels/layout.ts';
 import { poolGeometry } from './contract.ts';
-import { shaderSource } from '../../kernels/shaders.ts';
+import { defineShader } from '../../kernels/shaders.ts';
 
-const source = shaderSource('pool.wgsl');
+/** shaders/pool.wgsl: its entry points and override constants (checked against the WGSL). */
+export const shader = defineShader(
+  'pool',
+  ['max_pool', 'max_pool_backward'],
+  [
+    'WG',
+    'COUNT',
+    'C',
+    'H',
+    'W',
+    'HO',
+    'WO',
+    'KH',
+    'KW',
+    'PH',
+    'PW',
+    'IGNORE_PAD',
+    'X_ROW_WORDS',
+    'OUT_ROW_WORDS',
+    'HEAD',
+    'CLASSES',
+    'G_ROW_WORDS',
+    'RELU',
+    'SLOPE_INV',
+  ],
+);
 
 const WG = 64;
 
@@ -33,7 +58,7 @@ function overridesOf(p: Omit<MaxPoolParams, 'out'>): Record<string, number> {
 
 export function maxPool(ctx: KernelContext, p: MaxPoolParams): void {
   const o = layoutOf(p.out);
-  const k = ctx.kernel('pool', source, 'max_pool', {
+  const k = ctx.kernel(shader, 'max_pool', {
     ...overridesOf(p),
     COUNT: o.words,
     OUT_ROW_WORDS: o.rowWords,
@@ -68,6 +93,6 @@ export function maxPoolBackward(ctx: KernelContext, p: MaxPoolBackwardParams): v
   } else {
     resources.s8 = ctx.scratch.placeholder('s8');
   }
-  const k = ctx.kernel('pool', source, 'max_pool_backward', overrides);
+  const k = ctx.kernel(shader, 'max_pool_backward', overrides);
   ctx.dispatch(k, resources, grid1d(windows, WG, ctx.limits.maxComputeWorkgroupsPerDimension));
 }

@@ -2,15 +2,16 @@
 import type { SgdUpdate } from '../../backend.ts';
 import { type KernelContext, grid1d } from '../../kernels/context.ts';
 import type { IntegerSgdParams } from './contract.ts';
-import { shaderSource } from '../../kernels/shaders.ts';
+import { defineShader } from '../../kernels/shaders.ts';
 
-const source = shaderSource('sgd.wgsl');
+/** shaders/sgd.wgsl: its entry points and override constants (checked against the WGSL). */
+export const shader = defineShader('sgd', ['integer_sgd'], ['WG', 'COUNT', 'AMP', 'DECAY_INV']);
 
 const WG = 64;
 
 export function integerSgd(ctx: KernelContext, p: IntegerSgdParams): void {
   const n = p.w.size;
-  const k = ctx.kernel('sgd', source, 'integer_sgd', {
+  const k = ctx.kernel(shader, 'integer_sgd', {
     WG,
     COUNT: n,
     AMP: p.amp,
