@@ -3,7 +3,7 @@
  * (positive rates, the step's cost from the geometry, memory, per-kernel times whose operation
  * counts add up to the step's), and the kernel microbenchmarks time every layer they list.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Backend } from '../src/backend.ts';
 import {
   benchKernels,
@@ -19,6 +19,7 @@ import {
 import { variantsOf } from '../src/kernels/gemm-tiles.ts';
 import { WebGPUBackend } from '../src/gpu/webgpu-backend.ts';
 import { trainingStepOps } from '../src/model/geometry.ts';
+import { initWeights } from '../src/model/init.ts';
 import { getPreset } from '../src/model/presets.ts';
 import { planFromSpec } from '../src/model/plan.ts';
 import { minimumBytes } from '../src/train/memory.ts';
@@ -124,6 +125,39 @@ describe('benchTraining', () => {
       kernelTiming: 'none',
     });
     expect(b.bytesInUse()).toBe(before);
+  });
+
+  it('starts from the given weights, else from seeded ones, and says which', async () => {
+    const b = await cpu();
+    const spec = getPreset('mlp1').spec;
+    const given = initWeights(spec, 777);
+    const written = (run: () => Promise<TrainingBenchResult>) => {
+      const write = vi.spyOn(b, 'write');
+      return run()
+        .then((r) => ({ r, calls: write.mock.calls.map((c) => Array.from(c[1])) }))
+        .finally(() => write.mockRestore());
+    };
+    const options = {
+      preset: 'mlp1',
+      batch: 8,
+      steps: 1,
+      warmup: 0,
+      kernelTiming: 'none',
+    } as const;
+    const wasWritten = (calls: number[][], values: Int32Array) =>
+      calls.some((c) => c.length === values.length && c.every((v, i) => v === values[i]));
+    const withGiven = await written(() =>
+      benchTraining(b, { ...options, weights: given, weightsSource: 'w.safetensors' }),
+    );
+    expect(withGiven.r.weights).toEqual({ kind: 'given', source: 'w.safetensors' });
+    const seeded = await written(() => benchTraining(b, { ...options, seed: 5 }));
+    expect(seeded.r.weights).toEqual({ kind: 'seeded', seed: 5 });
+    for (const [name, values] of given) {
+      expect(wasWritten(withGiven.calls, values), name).toBe(true);
+      expect(wasWritten(seeded.calls, values), name).toBe(false);
+    }
+    for (const [name, values] of initWeights(spec, 5))
+      expect(wasWritten(seeded.calls, values), name).toBe(true);
   });
 
   it('rejects a bad step count with the field named', async () => {

@@ -2,7 +2,11 @@
  * `nitro-d bench --json` prints one JSON object with the fields scripts rely on, on both
  * backends, and bad flags stop with one line naming the flag.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { getPreset } from '../src/model/presets.ts';
 import { nitro, requireBuild, stderrLines } from './cli-helpers.ts';
 
 describe('nitro-d bench', () => {
@@ -43,6 +47,55 @@ describe('nitro-d bench', () => {
       expect(out.memory.bytesInUse).toBeGreaterThanOrEqual(out.memory.minimumBytes);
     });
   }
+
+  describe('--weights', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nitro-bench-weights-'));
+    const file = (name: string) => join(dir, name);
+    const quick = ['--batch', '4', '--steps', '1', '--warmup', '0', '--kernel-timing', 'none'];
+
+    beforeAll(async () => {
+      // The same shapes as mlp1 with another NITRO-ReLU slope: only its spec tells it apart.
+      const other = { ...getPreset('mlp1').spec, negativeSlopeInv: 8 };
+      writeFileSync(file('slope8.json'), JSON.stringify(other));
+      for (const args of [
+        ['--preset', 'mlp1', '--out', file('mlp1.safetensors')],
+        ['--preset', 'mlp2', '--out', file('mlp2.safetensors')],
+        ['--model', file('slope8.json'), '--out', file('slope8.safetensors')],
+      ]) {
+        const r = await nitro(['init', ...args]);
+        expect(r.code, r.stderr).toBe(0);
+      }
+    });
+
+    it("benches from the checkpoint's weights and reports the file", async () => {
+      const ckpt = file('mlp1.safetensors');
+      const r = await nitro(['bench', '--preset', 'mlp1', ...quick, '--weights', ckpt, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout.trim());
+      expect(out.weights).toEqual({ kind: 'given', source: ckpt });
+      const text = await nitro(['bench', '--preset', 'mlp1', ...quick, '--weights', ckpt]);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toContain(`weights      from ${ckpt}`);
+      const fresh = await nitro(['bench', '--preset', 'mlp1', ...quick, '--seed', '3']);
+      expect(fresh.stdout).toContain('weights      seeded integer Kaiming (seed 3)');
+    });
+
+    it("refuses another model's checkpoint with one line naming the file", async () => {
+      const cases: [string, RegExp][] = [
+        ['mlp2.safetensors', /tensor blocks\.0\.\S+ has shape \[\d+(, \d+)*\], expected/],
+        ['slope8.safetensors', /its model differs from the preset's at model\.negativeSlopeInv$/],
+        ['absent.safetensors', /no such file/],
+      ];
+      for (const [name, message] of cases) {
+        const r = await nitro(['bench', '--preset', 'mlp1', ...quick, '--weights', file(name)]);
+        expect(r.code, name).not.toBe(0);
+        const lines = stderrLines(r.stderr);
+        expect(lines, name).toHaveLength(1);
+        expect(lines[0]).toContain(file(name));
+        expect(lines[0]).toMatch(message);
+      }
+    });
+  });
 
   it('rejects an unknown --kernel-timing with one line naming the flag', async () => {
     const r = await nitro(['bench', '--preset', 'mlp1', '--kernel-timing', 'fast']);

@@ -22,6 +22,7 @@ export function num(x: number | null | undefined): string {
 export function formatTrainingBench(r: TrainingBenchResult): string {
   const lines = [
     `${r.preset} at batch ${r.batch}, ${r.backend} on ${r.adapter}`,
+    `  weights      ${r.weights.kind === 'seeded' ? `seeded integer Kaiming (seed ${r.weights.seed})` : `from ${r.weights.source}`}`,
     `  cold start   ${num(r.coldMs)} ms (setup ${num(r.cold.setupMs)}, record and compile ${num(r.cold.recordMs)}, first step ${num(r.cold.firstStepMs)})`,
     `  warm         ${num(r.imagesPerSecond)} images/s, ${num(r.msPerStep)} ms/step, ${num(r.gopsPerSecond)} GOP/s (${r.steps} steps after ${r.warmup} warm-up; ${num(r.opsPerStep / 1e6)} MOP/step)`,
     `  memory       ${mib(r.memory.bytesInUse)} in use (analytic minimum ${mib(r.memory.minimumBytes)}), plus ${mib(r.memory.scratchBytes)} of kernel scratch and ${mib(r.memory.dataBytes)} of random batches`,

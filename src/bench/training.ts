@@ -31,6 +31,14 @@ export interface TrainingBenchOptions {
   warmup?: number;
   /** Seed of the weights and the random batches. */
   seed?: number;
+  /**
+   * Start from these weights (a checkpoint's tensors, checked against the preset's parameters)
+   * instead of seeded Kaiming ones: trained weights are larger, and the GPU kernels then run
+   * more int8 limbs (docs/algorithm.md §2.2).
+   */
+  weights?: Map<string, ArrayLike<number>>;
+  /** Where `weights` came from, for the report (e.g. the checkpoint's path). */
+  weightsSource?: string;
   kernelTiming?: KernelTiming;
   /** Timestamp timing replays the step this many times and takes the median per dispatch (default 3). */
   kernelReps?: number;
@@ -72,6 +80,8 @@ export interface TrainingBenchResult {
   backend: Backend['kind'];
   adapter: string;
   runtime: Runtime;
+  /** The starting weights: seeded integer Kaiming ones, or given (a checkpoint's). */
+  weights: { kind: 'seeded'; seed: number } | { kind: 'given'; source: string };
   /** Model and batches allocated, step recorded (pipelines compiled), first step finished. */
   coldMs: number;
   cold: { setupMs: number; recordMs: number; firstStepMs: number };
@@ -256,7 +266,7 @@ export async function benchTraining(
   const scratchOf = () => (backend instanceof WebGPUBackend ? backend.scratchBytes() : 0);
   const scratchBefore = scratchOf();
   const t0 = now();
-  const model = Model.create(traced, preset.spec, { seed });
+  const model = Model.create(traced, preset.spec, { seed, weights: options.weights });
   let source: BatchSource | undefined;
   try {
     const net = model.network(batch);
@@ -342,6 +352,9 @@ export async function benchTraining(
       backend: backend.kind,
       adapter: backend.description,
       runtime: runtimeName(),
+      weights: options.weights
+        ? { kind: 'given', source: options.weightsSource ?? 'given' }
+        : { kind: 'seeded', seed },
       coldMs: sig(t3 - t0),
       cold: { setupMs: sig(t1 - t0), recordMs: sig(t2 - t1), firstStepMs: sig(t3 - t2) },
       imagesPerSecond: sig((steps * batch * 1000) / elapsed),

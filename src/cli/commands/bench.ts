@@ -6,7 +6,11 @@ import { formatTrainingBench } from '../../bench/format.ts';
 import { benchTraining } from '../../bench/training.ts';
 import type { KernelTiming } from '../../bench/timing.ts';
 import { WebGPUBackend } from '../../gpu/webgpu-backend.ts';
+import { parseCheckpoint } from '../../io/checkpoint.ts';
+import { readSafetensorsFile } from '../../io/files.ts';
+import { planFromSpec } from '../../model/plan.ts';
 import { getPreset, presetNames } from '../../model/presets.ts';
+import type { ModelSpec } from '../../model/spec.ts';
 import { checkCapacity, datasetBytes } from '../../train/capacity.ts';
 import { checkFits } from '../../train/memory.ts';
 import { capacityFor, MEMORY_FLAG, MEMORY_HELP } from '../memory-limit.ts';
@@ -19,8 +23,10 @@ import {
   intFlag,
   parseFlags,
   presetFlag,
+  UsageError,
 } from '../args.ts';
 import { openBackend } from '../open-backend.ts';
+import { firstDifference, metadataJson } from './train.ts';
 
 export const BENCH_HELP = `training throughput of a preset: images/s, GOP/s, memory, time per kernel
   --preset P             ${presetNames.join(' | ')} (default mlp1)
@@ -33,6 +39,8 @@ ${BACKEND_HELP}
   --kernel-reps N        whole-step replays timed with timestamps, median taken (default 3,
                          fewer when they pass 10 s)
   --seed S               seed of the weights and random batches (default 1)
+  --weights CKPT         start from a checkpoint's weights (e.g. best.safetensors of a training run)
+                         instead of seeded ones; it must hold the preset's model
   --no-tuned             ignore the kernel variants \`nitro-d tune\` cached for this adapter
   --json                 print one JSON object
 ${MEMORY_HELP}`;
@@ -45,11 +53,31 @@ export const BENCH_FLAGS = {
   'kernel-timing': { type: 'string' },
   'kernel-reps': { type: 'string' },
   seed: { type: 'string' },
+  weights: { type: 'string' },
   json: { type: 'boolean' },
   'no-tuned': { type: 'boolean' },
   ...BACKEND_FLAG,
   ...MEMORY_FLAG,
 } as const;
+
+/**
+ * A checkpoint's weights for `spec`: every tensor with the plan's shape, and, when the file
+ * carries its model spec, the same model (training constants aside: the bench steps with the
+ * preset's).
+ */
+export function benchWeights(file: string, spec: ModelSpec): Map<string, Int32Array> {
+  const ckpt = parseCheckpoint(
+    readSafetensorsFile(file, { kind: 'checkpoint' }),
+    planFromSpec(spec).parameters,
+    file,
+  );
+  if (ckpt.metadata.model !== undefined) {
+    const saved = metadataJson(file, ckpt.metadata, 'model') as Record<string, unknown>;
+    const diff = firstDifference({ ...saved, training: 0 }, { ...spec, training: 0 }, 'model');
+    if (diff) throw new Error(`checkpoint ${file}: its model differs from the preset's at ${diff}`);
+  }
+  return ckpt.tensors;
+}
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const flags = parseFlags('bench', argv, BENCH_FLAGS);
@@ -67,6 +95,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
     'auto',
   );
   const spec = getPreset(preset).spec;
+  const weightsFile = flags.weights as string | undefined;
+  if (weightsFile === '') throw new UsageError('bench: --weights needs a file');
+  // Checked before a backend is opened: a wrong file fails fast.
+  const weights = weightsFile === undefined ? undefined : benchWeights(weightsFile, spec);
   const planBatch = batch ?? getPreset(preset).protocol.batch;
   // The random source holds two batches of samples.
   const extraBytes = (b: number) => datasetBytes(2 * b, spec.input);
@@ -88,6 +120,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
       steps,
       warmup,
       seed,
+      weights,
+      weightsSource: weightsFile,
       kernelTiming,
       kernelReps,
       onPhase: (p) => console.error(`bench: ${p}`),

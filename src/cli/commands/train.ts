@@ -213,7 +213,7 @@ export function epochRecord(r: EpochResult): Record<string, unknown> {
 }
 
 /** The first field (dotted path) where two JSON values differ, or undefined when equal. */
-function firstDifference(a: unknown, b: unknown, path: string): string | undefined {
+export function firstDifference(a: unknown, b: unknown, path: string): string | undefined {
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
     for (const k of keys) {
@@ -229,7 +229,7 @@ function firstDifference(a: unknown, b: unknown, path: string): string | undefin
   return a === b ? undefined : path;
 }
 
-function metadataJson(file: string, meta: Record<string, string>, key: string): unknown {
+export function metadataJson(file: string, meta: Record<string, string>, key: string): unknown {
   const text = meta[key];
   if (text === undefined)
     throw new Error(
