@@ -100,6 +100,16 @@ describe('safetensors', () => {
     expect(serializeSafetensors(reparsed, parsed.metadata)).toEqual(bytes);
   });
 
+  it('reads a Node Buffer (whose slice is a view) into tensors of their own length', () => {
+    const bytes = serializeSafetensors(tensors, {});
+    // A Buffer in a larger pool, as fs.readFileSync returns for small files.
+    const pool = Buffer.alloc(bytes.length + 64);
+    pool.set(bytes, 16);
+    const parsed = parseSafetensors(pool.subarray(16, 16 + bytes.length));
+    for (const [name, t] of Object.entries(tensors))
+      expect([...parsed.tensors.get(name)!.data], name).toEqual([...t.data]);
+  });
+
   it('writes the same bytes as the golden files', () => {
     let checked = 0;
     for (const dir of fs.readdirSync(GOLDEN)) {

@@ -267,8 +267,8 @@ function decode(
 ): Int32Array {
   const n = (end - begin) / ITEM_BYTES[dtype];
   if (dtype === 'I32' && LITTLE_ENDIAN) {
-    // Copy into a fresh, aligned buffer.
-    return new Int32Array(bytes.slice(begin, end).buffer);
+    // Copy into a fresh, aligned buffer (Uint8Array's slice: a Node Buffer's slice is a view).
+    return new Int32Array(Uint8Array.prototype.slice.call(bytes, begin, end).buffer);
   }
   const out = new Int32Array(n);
   switch (dtype) {
