@@ -4,7 +4,8 @@ timed with numpy on an optimised BLAS at 1 and 2 threads, next to `nitro-d bench
 of the same preset and batch, interleaved in one run, printed as a markdown table.
 
   python3 scripts/float-baseline.py [--preset mlp2] [--batch 64] [--rounds 3] [--seconds 2]
-                                    [--threads 1,2] [--min-gflops 20] [--out FILE]
+                                    [--threads 1,2] [--min-gflops 20] [--weights CKPT]
+                                    [--out FILE]
 
 The float step has the integer step's GEMMs (docs/algorithm.md §4): per block the linear
 forward, its head's forward, the head's input gradient and weight gradient, and the block's
@@ -17,7 +18,9 @@ same preset and batch.
 numpy must use an optimised BLAS: the script prints which one it loaded and refuses a reference
 BLAS (Debian's python3-numpy with libblas3), by library name and by a GEMM GFLOP/s check.
 Thread counts are set with OPENBLAS_NUM_THREADS (and OMP_NUM_THREADS) in a fresh process per
-measurement. Needs dist/ built (`npm run build`); scripts/float-baseline.sh builds it first.
+measurement. With --weights, nitro-d benches from that checkpoint (trained weights) instead of
+seeded ones (the float step's speed does not depend on its weights' values). Needs dist/ built
+(`npm run build`); scripts/float-baseline.sh builds it first.
 """
 
 import argparse
@@ -351,6 +354,8 @@ def nitro_run(args, steps, threads=None):
     cmd += ["--steps", str(steps), "--warmup", str(max(2, steps // 10))]
     if threads is not None:
         cmd += ["--threads", str(threads)]
+    if args.weights:
+        cmd += ["--weights", args.weights]
     return json.loads(run(cmd).strip().splitlines()[-1])
 
 
@@ -475,7 +480,9 @@ def orchestrate(args):
         f"- numpy {info['numpy']}, BLAS {blas};"
         f" float32 GEMM 384^3 on 1 thread {gflops:.1f} GFLOP/s",
         f"- nitro-d: `node bin/nitro-d.js bench --preset {args.preset} --batch {args.batch}"
-        f" --backend cpu --kernel-timing none --no-tuned --steps {nitro_steps}`"
+        f" --backend cpu --kernel-timing none --no-tuned --steps {nitro_steps}"
+        + (f" --weights {args.weights}" if args.weights else "")
+        + "`"
         f" ({probe['adapter']}, Node {run(['node', '--version']).strip()})",
         f"- {2 * macs:,} operations per step in both ({2 * macs // args.batch:,} per image)",
         f"- before: `{load_before}`",
@@ -518,6 +525,9 @@ def main():
         type=float,
         default=20.0,
         help="refuse a BLAS below this 1-thread float32 GEMM rate (default 20)",
+    )
+    parser.add_argument(
+        "--weights", help="nitro-d benches from this checkpoint instead of seeded weights"
     )
     parser.add_argument("--out", help="also write the table to this file")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

@@ -2,7 +2,7 @@
 # The float32 baseline next to nitro-d's CPU backend, in one command:
 #
 #   bash scripts/float-baseline.sh [--preset mlp2] [--batch 64] [--rounds 3] [--seconds 2]
-#                                  [--threads 1,2] [--min-gflops 20] [--out FILE]
+#                                  [--threads 1,2] [--min-gflops 20] [--weights CKPT] [--out FILE]
 #
 # Builds dist/ when it is missing, then runs scripts/float-baseline.py (PYTHON picks the
 # interpreter, default python3): a float32 local-error-signal step of the preset's layers with

@@ -94,6 +94,17 @@ describe('float baseline script', () => {
     expect(r.stderr).toMatch(/float-baseline: BLAS (openblas|mkl|blis|accelerate)/);
   });
 
+  it.skipIf(!hasNumpy)("passes --weights to nitro-d bench and stops on bench's error", () => {
+    const missing = join(tmpdir(), 'nitro-float-baseline-absent.safetensors');
+    const r = python([SCRIPT, '--preset', 'mlp1', '--weights', missing, '--min-gflops', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n').pop()).toMatch(
+      new RegExp(
+        `exited 1: nitro-d bench: cannot read ${missing.replace(/[.]/g, '\\.')}: no such file$`,
+      ),
+    );
+  });
+
   it.skipIf(!hasNumpy)('refuses a preset with conv blocks', () => {
     const r = python([SCRIPT, '--preset', 'cnn-small', '--min-gflops', '0']);
     expect(r.code).toBe(2);
