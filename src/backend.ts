@@ -226,7 +226,19 @@ export interface Ops {
    * integer hash of (seed, cursor[0], element index) with P(drop) = ratePermille / 1000.
    * R comes from the reference's table; outputs must stay int8 (rates up to 0.25).
    */
-  dropout(p: { x: Tensor; out: Tensor; ratePermille: number; seed: number; cursor: Tensor }): void;
+  dropout(p: {
+    x: Tensor;
+    out: Tensor;
+    ratePermille: number;
+    seed: number;
+    cursor: Tensor;
+    /**
+     * Rows of the whole batch before x's first row (default 0): a shard of a data-parallel
+     * step keys its masks by the element index in the global batch, so the bits stay those of
+     * one device.
+     */
+    rowOffset?: number;
+  }): void;
   /** cursor[0] += 1 (advances a recorded step to its next batch). */
   advance(p: { cursor: Tensor }): void;
   /** Fills a tensor with a constant. */
