@@ -86,6 +86,12 @@ class LocalProgram implements Program {
   ) {}
 }
 
+/** One phase's summed gradients (and, in phase 0, metric words). */
+interface PhaseSums {
+  grads: Int32Array[];
+  metrics?: Int32Array;
+}
+
 interface Phase {
   reduce: ReduceParams;
   /** The IntegerSGD calls that apply this phase's sums. */
@@ -154,6 +160,12 @@ export class DataParallelBackend implements Backend {
   private members: Member[] = [];
   private joining: Member[] = [];
   private queue: Promise<void> = Promise.resolve();
+  /**
+   * A completed step's updates not yet applied to the host's weights: applied once the next
+   * step's rows are on their way (so the workers never wait for it), and before anything
+   * reads the host.
+   */
+  private pending?: { p: ParallelProgram; sums: PhaseSums[] };
   private stepId = 0;
   private closed = false;
   private readonly timeoutMs: number;
@@ -258,9 +270,26 @@ export class DataParallelBackend implements Backend {
   write(t: Tensor, values: ArrayLike<number>): void {
     // The host's weights may change (a model loaded, a recovery): workers get them again.
     if (t.dtype === 'i32') for (const m of this.members) m.synced = false;
-    this.host.write(t, values);
+    this.inOrder(() => this.host.write(t, values));
   }
-  read(t: Tensor): Promise<Int32Array> {
+
+  /** Steps still running or not yet applied to the host. */
+  private outstanding = 0;
+
+  /** Runs `fn` on the host now, or after the steps in flight (in submission order). */
+  private inOrder(fn: () => void): void {
+    if (this.outstanding === 0 && !this.pending) {
+      fn();
+      return;
+    }
+    this.queue = this.queue.then(async () => {
+      await this.commit();
+      fn();
+    });
+  }
+  async read(t: Tensor): Promise<Int32Array> {
+    await this.queue.catch(() => {});
+    await this.commit();
     return this.host.read(t);
   }
   dispose(t: Tensor): void {
@@ -282,21 +311,43 @@ export class DataParallelBackend implements Backend {
 
   run(program: Program, times = 1): void {
     if (program instanceof LocalProgram) {
-      this.host.run(program.program, times);
+      this.inOrder(() => this.host.run(program.program, times));
       return;
     }
     if (!(program instanceof ParallelProgram))
       throw new Error(`data-parallel: '${program.label}' was not recorded on this backend`);
-    this.queue = this.queue.then(async () => {
-      for (let t = 0; t < times; t++) await this.step(program);
-    });
+    this.outstanding++;
+    this.queue = this.queue
+      .then(async () => {
+        for (let t = 0; t < times; t++) await this.step(program);
+      })
+      .finally(() => this.outstanding--);
   }
 
   async sync(): Promise<void> {
     const pending = this.queue;
     this.queue = Promise.resolve();
     await pending;
+    await this.commit();
     await this.host.sync();
+  }
+
+  /** Applies a completed step's updates to the host's weights and metrics. */
+  private async commit(): Promise<void> {
+    const done = this.pending;
+    if (!done) return;
+    this.pending = undefined;
+    const host = this.host;
+    for (const [i, { reduce, updates }] of done.p.phases.entries()) {
+      const sums = done.sums[i];
+      for (const [k, t] of reduce.tensors.entries()) host.write(t, sums.grads[k]);
+      if (reduce.metrics && sums.metrics) {
+        const into = await host.read(reduce.metrics.into);
+        addMetricWords(into, sums.metrics);
+        host.write(reduce.metrics.into, into);
+      }
+      replay(host.ops, updates);
+    }
   }
 
   /** One training step across the workers, then the host's copy of its updates. */
@@ -316,18 +367,9 @@ export class DataParallelBackend implements Backend {
         );
       const sums = await this.attempt(p, { cursor, lrInv, x, y });
       if (!sums) continue;
-      for (let i = 0; i < p.phases.length; i++) {
-        const { reduce, updates } = p.phases[i];
-        for (const [k, t] of reduce.tensors.entries()) host.write(t, sums[i].grads[k]);
-        if (reduce.metrics && sums[i].metrics) {
-          const into = await host.read(reduce.metrics.into);
-          addMetricWords(into, sums[i].metrics!);
-          host.write(reduce.metrics.into, into);
-        }
-        replay(host.ops, updates);
-      }
+      await this.commit();
+      this.pending = { p, sums };
       replay(host.ops, p.after);
-      await host.sync();
       this.stats.steps++;
       return;
     }
@@ -340,7 +382,7 @@ export class DataParallelBackend implements Backend {
   private async attempt(
     p: ParallelProgram,
     batch: { cursor: number; lrInv: number; x: Int32Array; y: Int32Array },
-  ): Promise<{ grads: Int32Array[]; metrics?: Int32Array }[] | undefined> {
+  ): Promise<PhaseSums[] | undefined> {
     const id = ++this.stepId;
     const { cursor, lrInv, x, y } = batch;
     const B = y.length;
@@ -366,7 +408,9 @@ export class DataParallelBackend implements Backend {
         failed.set(m, reasonOf(e));
       }
     }
-    const sums: { grads: Int32Array[]; metrics?: Int32Array }[] = [];
+    // The previous step reaches the host's weights while the workers start on this one.
+    await this.commit();
+    const sums: PhaseSums[] = [];
     for (let phase = 0; phase < p.phases.length && failed.size === 0; phase++) {
       const reduce = p.phases[phase].reduce;
       let grads: Int32Array[] | undefined;
@@ -433,6 +477,7 @@ export class DataParallelBackend implements Backend {
   }
 
   private async weightsMessage(p: ParallelProgram): Promise<Envelope> {
+    await this.commit();
     const header: InitHeader = {
       kind: 'init',
       spec: this.options.spec,
@@ -443,9 +488,11 @@ export class DataParallelBackend implements Backend {
   }
 
   private send(m: Member, message: Envelope): void {
+    // Counted first: a transport may transfer (detach) the arrays' buffers.
+    const bytes = payloadBytes(message);
     m.channel.send(message);
     this.stats.messagesSent++;
-    this.stats.bytesSent += payloadBytes(message);
+    this.stats.bytesSent += bytes;
   }
 
   private countIn(message: Envelope): void {
