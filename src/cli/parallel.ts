@@ -20,7 +20,8 @@ export const PARALLEL_HELP = `  --workers N            train data-parallel on N 
                          step, the logs and the checkpoints are those of one device
   --worker-backends L    the workers' backends, comma-separated, e.g. cpu,webgpu (sets N; default:
                          --backend for every worker); the coordinator keeps the weights on the CPU
-  --worker-timeout MS    a worker silent for MS is dropped and its rows re-split (default 60000)`;
+  --worker-timeout MS    a worker silent for MS is dropped and its rows re-split (default 60000; the
+                         first step of a shard size, which compiles the worker's programs, gets 10 min)`;
 
 /** What the parallel flags ask for (undefined: one device). */
 export interface ParallelPlan {

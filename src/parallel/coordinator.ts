@@ -43,6 +43,11 @@ export interface DataParallelOptions {
   spec: unknown;
   /** A worker that does not answer within this many ms is dropped (default 60 000). */
   timeoutMs?: number;
+  /**
+   * The same for a worker's first step on a shard size it has not trained before, which
+   * records its programs (compiling GPU pipelines) first (default: 10 minutes, at least timeoutMs).
+   */
+  firstStepTimeoutMs?: number;
   /** How long to wait for the workers to join at the start (default 120 000 ms). */
   joinTimeoutMs?: number;
   /** Told when a worker joins or is dropped. */
@@ -76,6 +81,8 @@ interface Member extends WorkerInfo {
   channel: Channel;
   /** Holds the host's weights (false after joining, a fault or sitting a step out). */
   synced: boolean;
+  /** The shards (rows@offset) it has trained: a new one records its programs first. */
+  shards: Set<string>;
 }
 
 /** A recorded program: on the host, or a training step across the workers. */
@@ -169,6 +176,7 @@ export class DataParallelBackend implements Backend {
   private stepId = 0;
   private closed = false;
   private readonly timeoutMs: number;
+  private readonly firstStepMs: number;
 
   private constructor(
     readonly host: Backend,
@@ -177,6 +185,7 @@ export class DataParallelBackend implements Backend {
     this.kind = host.kind;
     this.ops = host.ops;
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.firstStepMs = Math.max(this.timeoutMs, options.firstStepTimeoutMs ?? 600_000);
   }
 
   /**
@@ -230,6 +239,7 @@ export class DataParallelBackend implements Backend {
         backend: String(h.backend),
         device: String(h.device),
         synced: false,
+        shards: new Set(),
       };
       this.options.onEvent?.({
         kind: 'joined',
@@ -390,6 +400,7 @@ export class DataParallelBackend implements Backend {
     const shares = splitRows(B, this.members.length);
     const taking = this.members.filter((_, j) => shares[j][1] > 0);
     const failed = new Map<Member, string>();
+    const fresh = new Set<Member>();
     let weights: Envelope | undefined;
     for (const m of this.members) if (!taking.includes(m)) m.synced = false;
     for (const [j, m] of this.members.entries()) {
@@ -402,6 +413,11 @@ export class DataParallelBackend implements Backend {
           m.synced = true;
         }
         const header: StepHeader = { kind: 'step', id, cursor, offset, rows, lrInv };
+        const shard = `${rows}@${offset}`;
+        if (!m.shards.has(shard)) {
+          m.shards.add(shard);
+          fresh.add(m);
+        }
         const xs = packInt8(x.subarray(offset * sample, (offset + rows) * sample));
         this.send(m, { header, arrays: [xs, y.slice(offset, offset + rows)] });
       } catch (e) {
@@ -419,7 +435,7 @@ export class DataParallelBackend implements Backend {
       await Promise.all(
         taking.map(async (m) => {
           try {
-            const msg = await m.channel.receive(this.timeoutMs);
+            const msg = await m.channel.receive(fresh.has(m) ? this.firstStepMs : this.timeoutMs);
             this.countIn(msg);
             const arrays = this.checkGrads(m, msg, id, phase, reduce);
             const part = arrays.slice(0, reduce.tensors.length);
