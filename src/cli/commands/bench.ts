@@ -26,6 +26,7 @@ import {
   UsageError,
 } from '../args.ts';
 import { openBackend } from '../open-backend.ts';
+import { benchParallel, formatParallelBench } from '../bench-parallel.ts';
 import { firstDifference, metadataJson } from './train.ts';
 
 export const BENCH_HELP = `training throughput of a preset: images/s, GOP/s, memory, time per kernel
@@ -42,6 +43,8 @@ ${BACKEND_HELP}
   --weights CKPT         start from a checkpoint's weights (e.g. best.safetensors of a training run)
                          instead of seeded ones; it must hold the preset's model
   --no-tuned             ignore the kernel variants \`nitro-d tune\` cached for this adapter
+  --workers N            compare one device with 1..N local CPU workers (one thread each) training
+                         data-parallel: images/s side by side and the bytes each worker exchanges
   --json                 print one JSON object
 ${MEMORY_HELP}`;
 
@@ -55,6 +58,7 @@ export const BENCH_FLAGS = {
   seed: { type: 'string' },
   weights: { type: 'string' },
   json: { type: 'boolean' },
+  workers: { type: 'string' },
   'no-tuned': { type: 'boolean' },
   ...BACKEND_FLAG,
   ...MEMORY_FLAG,
@@ -94,6 +98,20 @@ export async function benchCommand(argv: string[]): Promise<number> {
     ['auto', 'timestamps', 'solo', 'none'],
     'auto',
   );
+  if (flags.workers !== undefined) {
+    const workers = intFlag('bench', flags, 'workers', 2, 1, 64);
+    const result = await benchParallel({
+      preset,
+      batch,
+      steps,
+      warmup,
+      workers,
+      seed,
+      onPhase: (p) => console.error(`bench: ${p}`),
+    });
+    console.log(flags.json ? JSON.stringify(result) : formatParallelBench(result));
+    return 0;
+  }
   const spec = getPreset(preset).spec;
   const weightsFile = flags.weights as string | undefined;
   if (weightsFile === '') throw new UsageError('bench: --weights needs a file');
