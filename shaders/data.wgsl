@@ -145,7 +145,7 @@ fn dropout_word(xw: u32, word: u32) -> u32 {
   var packed = 0u;
   for (var k = 0u; k < 4u; k++) {
     let j = j0 + k;
-    if (j < ROW_LEN && !dropped(step, row * ROW_LEN + j)) {
+    if (j < ROW_LEN && !dropped(step, seed.y + row * ROW_LEN + j)) {
       packed = put(packed, k, lane(xw, k) * MULT / 1000);
     }
   }

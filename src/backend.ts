@@ -226,7 +226,19 @@ export interface Ops {
    * integer hash of (seed, cursor[0], element index) with P(drop) = ratePermille / 1000.
    * R comes from the reference's table; outputs must stay int8 (rates up to 0.25).
    */
-  dropout(p: { x: Tensor; out: Tensor; ratePermille: number; seed: number; cursor: Tensor }): void;
+  dropout(p: {
+    x: Tensor;
+    out: Tensor;
+    ratePermille: number;
+    seed: number;
+    cursor: Tensor;
+    /**
+     * Rows of the whole batch before x's first row (default 0): a shard of a data-parallel
+     * step keys its masks by the element index in the global batch, so the bits stay those of
+     * one device.
+     */
+    rowOffset?: number;
+  }): void;
   /** cursor[0] += 1 (advances a recorded step to its next batch). */
   advance(p: { cursor: Tensor }): void;
   /** Fills a tensor with a constant. */
@@ -270,4 +282,31 @@ export interface Backend {
   bytesInUse(): number;
   /** Releases the device and everything on it; the backend cannot be used afterwards. */
   destroy(): void;
+}
+
+/**
+ * Parameters of a cross-replica sum in a data-parallel step (see {@link ReducingOps}): every
+ * tensor (i32) becomes the elementwise wrapping sum of its values on every replica, and the
+ * metric words of the step are summed (the 64-bit loss words with carry) and added into `into`.
+ */
+export interface ReduceParams {
+  /** i32 gradient sums of this phase, in an order every replica shares. */
+  tensors: readonly Tensor[];
+  /** The step's metric words ([correct, lossLo, lossHi] slots) and the run's totals. */
+  metrics?: { words: Tensor; into: Tensor };
+}
+
+/**
+ * The ops of a backend that trains one shard of a batch among several replicas: a step then
+ * keeps its weight gradients (unfused) and sums them across replicas at `reduce` before the
+ * IntegerSGD updates. Plain backends' ops have no `reduce`; a Network records the fused step
+ * for them.
+ */
+export interface ReducingOps extends Ops {
+  reduce(p: ReduceParams): void;
+}
+
+/** Whether a recording's ops take part in a data-parallel step. */
+export function isReducing(ops: Ops): ops is ReducingOps {
+  return typeof (ops as Partial<ReducingOps>).reduce === 'function';
 }

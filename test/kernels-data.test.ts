@@ -244,6 +244,41 @@ describe('dropout', () => {
     expect([...second]).not.toEqual([...first]);
   });
 
+  it('a shard with rowOffset draws the rows of the whole batch, on both backends', async () => {
+    const rng = new Rng(903);
+    const [B, K] = [10, 37];
+    const values = randomInts(rng, B * K, ...ACTIVATION_RANGE);
+    const x = twins.tensor([B, K], 'i8', values);
+    const whole = twins.tensor([B, K], 'i8');
+    const cursor = twins.tensor([1], 'i32', [11]);
+    twins.run((ops, on) =>
+      ops.dropout({ x: on(x), out: on(whole), ratePermille: 250, seed: 9, cursor: on(cursor) }),
+    );
+    const expected = await twins.expectSame(whole, 'dropout whole batch');
+    for (const [offset, rows] of [
+      [0, 4],
+      [4, 3],
+      [7, 3],
+      [9, 1],
+    ]) {
+      const part = values.slice(offset * K, (offset + rows) * K);
+      const xs = twins.tensor([rows, K], 'i8', part);
+      const out = twins.tensor([rows, K], 'i8');
+      twins.run((ops, on) =>
+        ops.dropout({
+          x: on(xs),
+          out: on(out),
+          ratePermille: 250,
+          seed: 9,
+          cursor: on(cursor),
+          rowOffset: offset,
+        }),
+      );
+      const got = await twins.expectSame(out, `dropout rows ${offset}+${rows}`);
+      expect([...got]).toEqual([...expected.subarray(offset * K, (offset + rows) * K)]);
+    }
+  });
+
   it('rejects rates outside the table', () => {
     const x = twins.tensor([4], 'i8');
     const cursor = twins.tensor([1], 'i32');

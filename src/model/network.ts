@@ -8,7 +8,14 @@
  * Each block learns from its own head only (nothing crosses block boundaries backwards), so
  * the scratch tensors for gradients are shared by all blocks and sized for the largest.
  */
-import type { Backend, Ops, Program, Tensor } from '../backend.ts';
+import {
+  type Backend,
+  isReducing,
+  type Ops,
+  type Program,
+  type ReducingOps,
+  type Tensor,
+} from '../backend.ts';
 import type { NetworkPlan } from './plan.ts';
 
 /** Metric slots: [correct, lossLo, lossHi] for each block head, then the output layer. */
@@ -79,6 +86,19 @@ interface BlockTensors {
 export interface NetworkOptions {
   /** Seed for dropout masks. */
   dropoutSeed?: number;
+  /**
+   * Rows of the global batch before this network's first row, when it trains one shard of a
+   * data-parallel step (dropout masks are keyed by the global batch's rows). Default 0.
+   */
+  rowOffset?: number;
+}
+
+/** One IntegerSGD update of a data-parallel step: a parameter and its summed gradient. */
+interface PendingUpdate {
+  w: Tensor;
+  grad: Tensor;
+  amp: number;
+  decayInv: number;
 }
 
 export class Network {
@@ -192,6 +212,7 @@ export class Network {
           ratePermille: b.dropoutPermille!,
           seed: (this.options.dropoutSeed ?? 0) + b.index,
           cursor: this.cursor,
+          rowOffset: this.options.rowOffset,
         });
         input = bt.dropped;
       }
@@ -376,18 +397,185 @@ export class Network {
     }
   }
 
+  /**
+   * The ops of one training step: with `source`, gather the next batch first and advance the
+   * cursor after. Ops that reduce (a data-parallel recording) get the step with unfused weight
+   * gradients summed across replicas before every update; others the fused step. Both make the
+   * same bits.
+   */
+  trainStepOps(ops: Ops, source?: BatchSource): void {
+    if (source) this.gatherOps(ops, source);
+    if (isReducing(ops)) this.reducingTrainOps(ops);
+    else this.trainOps(ops);
+    if (source) ops.advance({ cursor: this.cursor });
+  }
+
   /** A program that takes the next batch from `source` (advancing the cursor) and trains on it. */
   recordTrainStep(source: BatchSource): Program {
-    return this.backend.record('train step', (ops) => {
-      this.gatherOps(ops, source);
-      this.trainOps(ops);
-      ops.advance({ cursor: this.cursor });
-    });
+    return this.backend.record('train step', (ops) => this.trainStepOps(ops, source));
   }
 
   /** A program that trains on the batch already written to this.x / this.y. */
   recordTrainOnBatch(): Program {
-    return this.backend.record('train step', (ops) => this.trainOps(ops));
+    return this.backend.record('train step', (ops) => this.trainStepOps(ops));
+  }
+
+  private grads?: Map<string, Tensor>;
+  private stepWords?: Tensor;
+
+  /** The gradient tensor of a parameter in the data-parallel step (made on first use). */
+  private gradOf(name: string, shape: readonly number[]): Tensor {
+    this.grads ??= new Map();
+    let g = this.grads.get(name);
+    if (!g) {
+      g = this.backend.tensor(shape, 'i32', `${name}.grad`);
+      this.tensors.push(g);
+      this.grads.set(name, g);
+    }
+    return g;
+  }
+
+  /**
+   * The training step of one replica of a data-parallel run (docs/algorithm.md §4): the same
+   * forward pass and loss gradients as trainOps, but every weight gradient goes to a tensor, the
+   * replicas' gradients (and the step's metrics) are summed at `reduce`, and only then does
+   * IntegerSGD run, in the order the fused step updates. A block that updates twice per step
+   * (a CNN's linear blocks, §9.12) takes its second gradient with the updated head, after a
+   * second reduce. The sum of the shards' int32 gradients is the whole batch's, bit for bit.
+   */
+  private reducingTrainOps(ops: ReducingOps): void {
+    const plan = this.plan;
+    const B = this.batch;
+    this.stepWords ??= (() => {
+      const t = this.backend.tensor([this.metrics.size], 'i32', 'step.metrics');
+      this.tensors.push(t);
+      return t;
+    })();
+    const words = this.stepWords;
+    ops.fill({ out: words, value: 0 });
+    this.forward(ops, true);
+    const inputs = this.blockInputs();
+    const outIn = this.view(inputs[plan.blocks.length], [B, plan.output.inFeatures]);
+    ops.lossGradient({
+      yhat: this.logits,
+      labels: this.y,
+      oneHot: plan.oneHot,
+      out: this.gOut,
+      metrics: { tensor: words, offset: plan.blocks.length * METRIC_WORDS },
+    });
+    let updates: PendingUpdate[] = [];
+    const outW = this.weight('output.weight');
+    const outGrad = this.gradOf('output.weight', outW.shape);
+    ops.linearWeightGrad({ g: this.gOut, x: outIn, out: outGrad });
+    updates.push({ w: outW, grad: outGrad, amp: 1, decayInv: plan.headDecayInv });
+    if (plan.bias) updates.push(this.biasGrad(ops, 'output.bias', this.gOut, 1, plan.headDecayInv));
+    const passes = Math.max(1, ...plan.blocks.map((b) => b.updatesPerStep));
+    for (let u = 0; u < passes; u++) {
+      for (const b of plan.blocks) {
+        if (u < b.updatesPerStep)
+          updates.push(
+            ...this.blockGrads(ops, b.index, inputs[b.index], u === 0 ? words : undefined),
+          );
+      }
+      ops.reduce({
+        tensors: updates.map((p) => p.grad),
+        metrics: u === 0 ? { words, into: this.metrics } : undefined,
+      });
+      for (const p of updates) ops.integerSgd({ ...p, lrInv: this.lrInv });
+      updates = [];
+    }
+  }
+
+  /** blockUpdate's gradients into tensors: the head's (P, bias), then the block's (W, bias). */
+  private blockGrads(
+    ops: Ops,
+    blockIndex: number,
+    input: Tensor,
+    words: Tensor | undefined,
+  ): PendingUpdate[] {
+    const B = this.batch;
+    const plan = this.plan;
+    const b = plan.blocks[blockIndex];
+    const bt = this.blocks[blockIndex];
+    const flat = this.headForward(ops, blockIndex);
+    ops.lossGradient({
+      yhat: bt.yhat,
+      labels: this.y,
+      oneHot: plan.oneHot,
+      out: bt.g,
+      metrics: words ? { tensor: words, offset: blockIndex * METRIC_WORDS } : undefined,
+    });
+    const pName = `blocks.${blockIndex}.head.weight`;
+    const P = this.weight(pName);
+    const deltaS = this.view(this.scratch.delta, [B, ...b.outShape]);
+    const relu = { x: bt.s, slopeInv: plan.slopeInv };
+    if (b.head.pool) {
+      ops.maxPoolBackward({
+        x: bt.a,
+        kernel: b.head.pool.kernel,
+        padding: b.head.pool.padding,
+        padMode: plan.headPoolPadMode,
+        head: { g: bt.g, w: P },
+        relu,
+        out: deltaS,
+      });
+    } else {
+      const shape = [B, b.head.dlr];
+      ops.linearInputGrad({
+        g: bt.g,
+        w: P,
+        out: this.view(deltaS, shape),
+        relu: { x: this.view(bt.s, shape), slopeInv: plan.slopeInv },
+      });
+    }
+    const updates: PendingUpdate[] = [];
+    const pGrad = this.gradOf(pName, P.shape);
+    ops.linearWeightGrad({ g: bt.g, x: flat, out: pGrad });
+    updates.push({ w: P, grad: pGrad, amp: 1, decayInv: plan.headDecayInv });
+    if (plan.bias)
+      updates.push(
+        this.biasGrad(ops, `blocks.${blockIndex}.head.bias`, bt.g, 1, plan.headDecayInv),
+      );
+    const wName = `blocks.${blockIndex}.weight`;
+    const W = this.weight(wName);
+    const wGrad = this.gradOf(wName, W.shape);
+    if (b.kind === 'conv') {
+      ops.conv2dWeightGrad({ delta: deltaS, x: input, padding: b.padding, out: wGrad });
+    } else {
+      ops.linearWeightGrad({
+        g: this.view(deltaS, [B, b.outFeatures]),
+        x: this.view(input, [B, b.inFeatures]),
+        out: wGrad,
+      });
+    }
+    updates.push({ w: W, grad: wGrad, amp: plan.lrAmp, decayInv: plan.forwardDecayInv });
+    if (plan.bias) {
+      const name = `blocks.${blockIndex}.bias`;
+      if (b.kind === 'conv') {
+        const bias = this.weight(name);
+        const grad = this.gradOf(name, bias.shape);
+        ops.conv2dBiasGrad({ delta: deltaS, out: grad });
+        updates.push({ w: bias, grad, amp: plan.lrAmp, decayInv: plan.forwardDecayInv });
+      } else {
+        const g = this.view(deltaS, [B, b.outFeatures]);
+        updates.push(this.biasGrad(ops, name, g, plan.lrAmp, plan.forwardDecayInv));
+      }
+    }
+    return updates;
+  }
+
+  /** biasUpdate's gradient (column sums of g) into a tensor. */
+  private biasGrad(
+    ops: Ops,
+    name: string,
+    g: Tensor,
+    amp: number,
+    decayInv: number,
+  ): PendingUpdate {
+    const bias = this.weight(name);
+    const grad = this.gradOf(name, [bias.size, 1]);
+    ops.linearWeightGrad({ g, x: this.ones(g.shape[0]), out: grad });
+    return { w: bias, grad, amp, decayInv };
   }
 
   /**

@@ -18,6 +18,7 @@ import type { Preset } from '../model/presets.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import type { NormStats } from '../data/normalize.ts';
 import { type BatchSource, METRIC_WORDS, type Network } from '../model/network.ts';
+import { addMetricWords } from '../parallel/reduce.ts';
 import {
   checkResumePosition,
   checkTrainerState,
@@ -580,17 +581,6 @@ async function evaluateWordsOn(
     return { metrics: result, words };
   } finally {
     backend.dispose(confusion);
-  }
-}
-
-/** Adds metric words: counts directly, 64-bit loss sums with carry. */
-function addMetricWords(into: Int32Array, add: Int32Array): void {
-  for (let slot = 0; slot < into.length / METRIC_WORDS; slot++) {
-    const o = slot * METRIC_WORDS;
-    into[o] += add[o];
-    const lo = (into[o + 1] >>> 0) + (add[o + 1] >>> 0);
-    into[o + 1] = lo | 0;
-    into[o + 2] = (into[o + 2] + add[o + 2] + (lo > 0xffffffff ? 1 : 0)) | 0;
   }
 }
 

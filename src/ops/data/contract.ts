@@ -99,4 +99,6 @@ export function checkDropout(p: DropoutParams): void {
       `rate ${p.ratePermille} per mille is not one of ${Object.keys(DROPOUT).join(', ')} (outputs must stay int8)`,
     );
   if (!Number.isInteger(p.seed)) fail(op, `seed ${p.seed} must be an integer`);
+  if (p.rowOffset !== undefined)
+    expectInt(op, 'rowOffset', p.rowOffset, 0, 0x7fffffff, 'a row count');
 }

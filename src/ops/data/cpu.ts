@@ -3,6 +3,7 @@
  * normalisation (§2.1) and training dropout (§1.6) on the CPU.
  */
 import { dropoutKeeps } from '../../arith.ts';
+import { rowsOf } from '../../backend.ts';
 import { i32, i8 } from '../../cpu/tensor.ts';
 import { AUG_PARAMS, applyAugmentation } from '../../data/batches.ts';
 import {
@@ -76,7 +77,10 @@ export function dropout(p: DropoutParams): void {
   const x = i8(p.x, op);
   const out = i8(p.out, op);
   const step = i32(p.cursor, op)[0];
+  // Element indices of the global batch (a shard starts rowOffset rows in); u32 like the GPU's.
+  const base = Math.imul(p.rowOffset ?? 0, rowsOf(p.x.shape).rowLength);
   for (let i = 0; i < x.length; i++) {
-    out[i] = dropoutKeeps(p.seed, step, i, p.ratePermille) ? ((x[i] * R) / 1000) | 0 : 0;
+    const keep = dropoutKeeps(p.seed, step, (base + i) >>> 0, p.ratePermille);
+    out[i] = keep ? ((x[i] * R) / 1000) | 0 : 0;
   }
 }

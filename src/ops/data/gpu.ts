@@ -70,6 +70,7 @@ export function dropout(ctx: KernelContext, p: DropoutParams): void {
   const mult = dropoutMultiplier(p.ratePermille);
   const seed = p.seed >>> 0;
   const x = layoutOf(p.x);
+  const offset = Math.imul(p.rowOffset ?? 0, x.rowLength) >>> 0;
   const inPlace = sameStorage(p.x, p.out);
   const k = ctx.kernel(shader, inPlace ? 'dropout_in_place' : 'dropout', {
     WG,
@@ -82,7 +83,8 @@ export function dropout(ctx: KernelContext, p: DropoutParams): void {
   const resources = {
     cursor: p.cursor,
     out8: p.out,
-    seed: ctx.scratch.constants([seed, 0, 0, 0], `dropout seed ${seed}`),
+    // y: the element index of x's first row in the global batch (a data-parallel shard's).
+    seed: ctx.scratch.constants([seed, offset, 0, 0], `dropout seed ${seed} offset ${offset}`),
   };
   ctx.dispatch(k, inPlace ? resources : { ...resources, data: p.x }, grid(ctx, x.words));
 }

@@ -1,0 +1,477 @@
+/**
+ * The coordinator's side of exact data-parallel training, as a Backend the Trainer drives
+ * unchanged. Tensors, eager ops and programs without a reduce (evaluation) live on a host
+ * backend, which also holds the run's replica of the weights. A training step recorded on it
+ * (Network.trainStepOps with reducing ops) runs across the workers: the host gathers the global
+ * batch, each worker gets a contiguous range of its rows, the workers' int32 gradient sums of
+ * each phase are added in whatever order they arrive (wrapping adds: exact and
+ * order-independent) and sent back, and every replica, the host's included, applies the same
+ * IntegerSGD. The weights after every step are the single-device run's, bit for bit.
+ *
+ * A worker that fails or stays silent past the timeout is dropped: the step starts again among
+ * the others from the host's weights (the host applies a step only once it completed), so its
+ * rows are re-split and the bits do not change. Workers may join between steps.
+ */
+import type {
+  Backend,
+  DType,
+  Ops,
+  Program,
+  ReduceParams,
+  ReducingOps,
+  Tensor,
+} from '../backend.ts';
+import { captureCalls, type OpCall, replay } from './calls.ts';
+import { type Channel, ChannelError, type Envelope, type WorkerSource } from './channel.ts';
+import {
+  type InitHeader,
+  PROTOCOL_VERSION,
+  packInt8,
+  payloadBytes,
+  type StepHeader,
+  type SumsHeader,
+} from './protocol.ts';
+import { addInt32, addMetricWords } from './reduce.ts';
+
+/** Options of {@link DataParallelBackend.start}. */
+export interface DataParallelOptions {
+  /** Where the workers come from (local threads and processes, a NATS server). */
+  source: WorkerSource;
+  /** How many workers to wait for before training starts. */
+  workers: number;
+  /** The model spec every worker builds its replica from. */
+  spec: unknown;
+  /** A worker that does not answer within this many ms is dropped (default 60 000). */
+  timeoutMs?: number;
+  /** How long to wait for the workers to join at the start (default 120 000 ms). */
+  joinTimeoutMs?: number;
+  /** Told when a worker joins or is dropped. */
+  onEvent?: (e: WorkerEvent) => void;
+}
+
+/** A worker joining or being dropped, for the run's log. */
+export type WorkerEvent =
+  | { kind: 'joined'; worker: string; backend: string; device: string }
+  | { kind: 'dropped'; worker: string; reason: string; cursor: number };
+
+/** Messages and payload bytes exchanged, per worker and in all. */
+export interface ExchangeStats {
+  /** Completed steps. */
+  steps: number;
+  /** Payload bytes sent to workers and received from them, every worker together. */
+  bytesSent: number;
+  bytesReceived: number;
+  messagesSent: number;
+  messagesReceived: number;
+}
+
+/** One joined worker. */
+export interface WorkerInfo {
+  label: string;
+  backend: string;
+  device: string;
+}
+
+interface Member extends WorkerInfo {
+  channel: Channel;
+  /** Holds the host's weights (false after joining, a fault or sitting a step out). */
+  synced: boolean;
+}
+
+/** A recorded program: on the host, or a training step across the workers. */
+class LocalProgram implements Program {
+  constructor(
+    readonly label: string,
+    readonly program: Program,
+  ) {}
+}
+
+interface Phase {
+  reduce: ReduceParams;
+  /** The IntegerSGD calls that apply this phase's sums. */
+  updates: OpCall[];
+}
+
+class ParallelProgram implements Program {
+  readonly gather: Extract<OpCall, { op: 'gather' }>;
+  readonly phases: Phase[] = [];
+  /** The cursor's advance, after the step. */
+  readonly after: OpCall[] = [];
+  readonly lrInv: Tensor;
+  /** Every parameter a step updates, once each, in first-update order. */
+  readonly parameters: Tensor[] = [];
+
+  constructor(
+    readonly label: string,
+    calls: readonly OpCall[],
+  ) {
+    let gather: Extract<OpCall, { op: 'gather' }> | undefined;
+    let lrInv: Tensor | undefined;
+    for (const c of calls) {
+      if (c.op === 'gather' && this.phases.length === 0) gather = c;
+      else if (c.op === 'reduce') this.phases.push({ reduce: c.params, updates: [] });
+      else if (c.op === 'integerSgd' && this.phases.length > 0) {
+        this.phases[this.phases.length - 1].updates.push(c);
+        lrInv ??= c.params.lrInv;
+        if (!this.parameters.includes(c.params.w)) this.parameters.push(c.params.w);
+      } else if (c.op === 'advance') this.after.push(c);
+    }
+    if (!gather)
+      throw new Error(`data-parallel: '${label}' must gather its batch (Network.recordTrainStep)`);
+    if (!lrInv) throw new Error(`data-parallel: '${label}' updates no parameter`);
+    this.gather = gather;
+    this.lrInv = lrInv;
+  }
+}
+
+/** Contiguous row ranges of `rows` over `n` workers: [offset, count] each, in worker order. */
+export function splitRows(rows: number, n: number): [number, number][] {
+  return Array.from({ length: n }, (_, j) => {
+    const a = Math.floor((j * rows) / n);
+    const b = Math.floor(((j + 1) * rows) / n);
+    return [a, b - a] as [number, number];
+  });
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/** Why a channel call failed, in a few words. */
+function reasonOf(e: unknown): string {
+  if (e instanceof ChannelError) return e.reason === 'timeout' ? 'timed out' : 'went away';
+  return (e as Error).message ?? String(e);
+}
+
+export class DataParallelBackend implements Backend {
+  readonly kind: Backend['kind'];
+  readonly ops: Ops;
+  readonly stats: ExchangeStats = {
+    steps: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+  };
+  private members: Member[] = [];
+  private joining: Member[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  private stepId = 0;
+  private closed = false;
+  private readonly timeoutMs: number;
+
+  private constructor(
+    readonly host: Backend,
+    private readonly options: DataParallelOptions,
+  ) {
+    this.kind = host.kind;
+    this.ops = host.ops;
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+  }
+
+  /**
+   * Waits for `options.workers` workers from the source (each says hello), then keeps taking
+   * the ones that join later. `host` holds the tensors and the weights (a CPU backend is enough).
+   */
+  static async start(host: Backend, options: DataParallelOptions): Promise<DataParallelBackend> {
+    if (!Number.isInteger(options.workers) || options.workers < 1)
+      throw new Error(`data-parallel: workers must be a positive integer, got ${options.workers}`);
+    const dp = new DataParallelBackend(host, options);
+    const joinMs = options.joinTimeoutMs ?? 120_000;
+    try {
+      while (dp.members.length < options.workers) {
+        const channel = await options.source.next(joinMs).catch((e: unknown) => {
+          throw new Error(
+            `data-parallel: ${dp.members.length} of ${options.workers} workers joined ${options.source.description} within ${joinMs} ms (${(e as Error).message})`,
+          );
+        });
+        dp.members.push(await dp.greet(channel, joinMs));
+      }
+    } catch (e) {
+      dp.destroy();
+      throw e;
+    }
+    void dp.acceptJoins();
+    return dp;
+  }
+
+  /** The workers taking part now, in row order. */
+  get workers(): readonly WorkerInfo[] {
+    return this.members.map(({ label, backend, device }) => ({ label, backend, device }));
+  }
+
+  get description(): string {
+    const kinds = this.members.map((m) => m.backend).join(', ');
+    return `${this.members.length} data-parallel workers (${kinds}) via ${this.options.source.description}`;
+  }
+
+  private async greet(channel: Channel, timeoutMs: number): Promise<Member> {
+    try {
+      const m = await channel.receive(timeoutMs);
+      this.countIn(m);
+      const h = m.header;
+      if (h.kind !== 'hello' || h.protocol !== PROTOCOL_VERSION)
+        throw new Error(
+          `data-parallel: ${channel.label} did not say hello in protocol ${PROTOCOL_VERSION} (got '${h.kind}' ${String(h.protocol)})`,
+        );
+      const member: Member = {
+        channel,
+        label: channel.label,
+        backend: String(h.backend),
+        device: String(h.device),
+        synced: false,
+      };
+      this.options.onEvent?.({
+        kind: 'joined',
+        worker: member.label,
+        backend: member.backend,
+        device: member.device,
+      });
+      return member;
+    } catch (e) {
+      channel.close();
+      throw e;
+    }
+  }
+
+  private async acceptJoins(): Promise<void> {
+    while (!this.closed) {
+      let channel: Channel;
+      try {
+        channel = await this.options.source.next(DAY_MS);
+      } catch (e) {
+        if (e instanceof ChannelError && e.reason === 'timeout') continue;
+        return;
+      }
+      try {
+        const member = await this.greet(channel, this.timeoutMs);
+        if (this.closed) channel.close();
+        else this.joining.push(member);
+      } catch {}
+    }
+  }
+
+  tensor(shape: readonly number[], dtype: DType, label: string): Tensor {
+    return this.host.tensor(shape, dtype, label);
+  }
+  view(t: Tensor, shape: readonly number[], label?: string): Tensor {
+    return this.host.view(t, shape, label);
+  }
+  write(t: Tensor, values: ArrayLike<number>): void {
+    // The host's weights may change (a model loaded, a recovery): workers get them again.
+    if (t.dtype === 'i32') for (const m of this.members) m.synced = false;
+    this.host.write(t, values);
+  }
+  read(t: Tensor): Promise<Int32Array> {
+    return this.host.read(t);
+  }
+  dispose(t: Tensor): void {
+    this.host.dispose(t);
+  }
+  bytesInUse(): number {
+    return this.host.bytesInUse();
+  }
+
+  record(label: string, build: (ops: Ops) => void): Program {
+    const calls = captureCalls(build as (ops: ReducingOps) => void);
+    if (!calls.some((c) => c.op === 'reduce'))
+      return new LocalProgram(
+        label,
+        this.host.record(label, (ops) => replay(ops, calls)),
+      );
+    return new ParallelProgram(label, calls);
+  }
+
+  run(program: Program, times = 1): void {
+    if (program instanceof LocalProgram) {
+      this.host.run(program.program, times);
+      return;
+    }
+    if (!(program instanceof ParallelProgram))
+      throw new Error(`data-parallel: '${program.label}' was not recorded on this backend`);
+    this.queue = this.queue.then(async () => {
+      for (let t = 0; t < times; t++) await this.step(program);
+    });
+  }
+
+  async sync(): Promise<void> {
+    const pending = this.queue;
+    this.queue = Promise.resolve();
+    await pending;
+    await this.host.sync();
+  }
+
+  /** One training step across the workers, then the host's copy of its updates. */
+  private async step(p: ParallelProgram): Promise<void> {
+    const host = this.host;
+    const g = p.gather.params;
+    host.ops.gather(g);
+    const cursor = (await host.read(g.cursor))[0];
+    const lrInv = (await host.read(p.lrInv))[0];
+    const x = await host.read(g.out);
+    const y = await host.read(g.outLabels);
+    for (;;) {
+      if (this.joining.length > 0) this.members.push(...this.joining.splice(0));
+      if (this.members.length === 0)
+        throw new Error(
+          `data-parallel: no worker left at step ${cursor} (of ${this.options.workers} asked for)`,
+        );
+      const sums = await this.attempt(p, { cursor, lrInv, x, y });
+      if (!sums) continue;
+      for (let i = 0; i < p.phases.length; i++) {
+        const { reduce, updates } = p.phases[i];
+        for (const [k, t] of reduce.tensors.entries()) host.write(t, sums[i].grads[k]);
+        if (reduce.metrics && sums[i].metrics) {
+          const into = await host.read(reduce.metrics.into);
+          addMetricWords(into, sums[i].metrics!);
+          host.write(reduce.metrics.into, into);
+        }
+        replay(host.ops, updates);
+      }
+      replay(host.ops, p.after);
+      await host.sync();
+      this.stats.steps++;
+      return;
+    }
+  }
+
+  /**
+   * One try at a step with the current workers: each phase's sums, or undefined after
+   * dropping the workers that failed (every other worker then needs the host's weights again).
+   */
+  private async attempt(
+    p: ParallelProgram,
+    batch: { cursor: number; lrInv: number; x: Int32Array; y: Int32Array },
+  ): Promise<{ grads: Int32Array[]; metrics?: Int32Array }[] | undefined> {
+    const id = ++this.stepId;
+    const { cursor, lrInv, x, y } = batch;
+    const B = y.length;
+    const sample = x.length / B;
+    const shares = splitRows(B, this.members.length);
+    const taking = this.members.filter((_, j) => shares[j][1] > 0);
+    const failed = new Map<Member, string>();
+    let weights: Envelope | undefined;
+    for (const m of this.members) if (!taking.includes(m)) m.synced = false;
+    for (const [j, m] of this.members.entries()) {
+      const [offset, rows] = shares[j];
+      if (rows === 0) continue;
+      try {
+        if (!m.synced) {
+          weights ??= await this.weightsMessage(p);
+          this.send(m, { header: weights.header, arrays: weights.arrays.map((a) => a.slice()) });
+          m.synced = true;
+        }
+        const header: StepHeader = { kind: 'step', id, cursor, offset, rows, lrInv };
+        const xs = packInt8(x.subarray(offset * sample, (offset + rows) * sample));
+        this.send(m, { header, arrays: [xs, y.slice(offset, offset + rows)] });
+      } catch (e) {
+        failed.set(m, reasonOf(e));
+      }
+    }
+    const sums: { grads: Int32Array[]; metrics?: Int32Array }[] = [];
+    for (let phase = 0; phase < p.phases.length && failed.size === 0; phase++) {
+      const reduce = p.phases[phase].reduce;
+      let grads: Int32Array[] | undefined;
+      let metrics: Int32Array | undefined;
+      // Sums in arrival order: wrapping int32 adds give the same bits in any order.
+      await Promise.all(
+        taking.map(async (m) => {
+          try {
+            const msg = await m.channel.receive(this.timeoutMs);
+            this.countIn(msg);
+            const arrays = this.checkGrads(m, msg, id, phase, reduce);
+            const part = arrays.slice(0, reduce.tensors.length);
+            if (!grads) grads = part;
+            else for (const [k, a] of part.entries()) addInt32(grads[k], a);
+            if (reduce.metrics) {
+              const words = arrays[reduce.tensors.length];
+              if (!metrics) metrics = words;
+              else addMetricWords(metrics, words);
+            }
+          } catch (e) {
+            failed.set(m, reasonOf(e));
+          }
+        }),
+      );
+      if (failed.size > 0 || !grads) break;
+      const header: SumsHeader = { kind: 'sums', id, phase };
+      for (const m of taking) {
+        // Each worker gets its own copy: a transport may transfer (and so detach) the buffers.
+        try {
+          this.send(m, { header, arrays: grads.map((a) => a.slice()) });
+        } catch (e) {
+          failed.set(m, reasonOf(e));
+        }
+      }
+      sums.push({ grads, metrics });
+    }
+    if (failed.size === 0) return sums;
+    for (const [m, reason] of failed) this.drop(m, reason, cursor);
+    for (const m of this.members) m.synced = false;
+    return undefined;
+  }
+
+  private checkGrads(
+    m: Member,
+    msg: Envelope,
+    id: number,
+    phase: number,
+    reduce: ReduceParams,
+  ): readonly Int32Array[] {
+    const h = msg.header;
+    if (h.kind === 'failed') throw new Error(`failed: ${String(h.message)}`);
+    if (h.kind !== 'grads' || h.id !== id || h.phase !== phase)
+      throw new Error(
+        `sent '${h.kind}' (step ${String(h.id)} phase ${String(h.phase)}) where gradients of step ${id} phase ${phase} were due`,
+      );
+    const want = reduce.tensors.map((t) => t.size);
+    if (reduce.metrics) want.push(reduce.metrics.words.size);
+    if (msg.arrays.length !== want.length || msg.arrays.some((a, k) => a.length !== want[k]))
+      throw new Error(
+        `sent ${msg.arrays.length} gradient arrays of [${msg.arrays.map((a) => a.length)}] values, expected [${want}]`,
+      );
+    void m;
+    return msg.arrays;
+  }
+
+  private async weightsMessage(p: ParallelProgram): Promise<Envelope> {
+    const header: InitHeader = {
+      kind: 'init',
+      spec: this.options.spec,
+      names: p.parameters.map((t) => t.label),
+    };
+    const arrays = await Promise.all(p.parameters.map((t) => this.host.read(t)));
+    return { header, arrays };
+  }
+
+  private send(m: Member, message: Envelope): void {
+    m.channel.send(message);
+    this.stats.messagesSent++;
+    this.stats.bytesSent += payloadBytes(message);
+  }
+
+  private countIn(message: Envelope): void {
+    this.stats.messagesReceived++;
+    this.stats.bytesReceived += payloadBytes(message);
+  }
+
+  private drop(m: Member, reason: string, cursor: number): void {
+    this.members = this.members.filter((q) => q !== m);
+    m.channel.close();
+    this.options.onEvent?.({ kind: 'dropped', worker: m.label, reason, cursor });
+  }
+
+  /** Tells the workers to stop, releases them and the host. */
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const m of [...this.members, ...this.joining]) {
+      try {
+        m.channel.send({ header: { kind: 'stop' }, arrays: [] });
+      } catch {}
+      m.channel.close();
+    }
+    this.members = [];
+    this.joining = [];
+    void this.options.source.close().catch(() => {});
+    this.host.destroy();
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * Exact data-parallel training in one process: the Trainer on a DataParallelBackend with
+ * in-process workers (each on its own backend) ends with every weight and metric of the
+ * single-device run, for an MLP with dropout and augmentation and a CNN whose linear block
+ * updates twice per step (with biases), for 1, 2 and 3 workers, uneven splits, shuffled
+ * arrival order, a CPU and a WebGPU worker together, and workers that die or stall mid-run.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Backend } from '../src/backend.ts';
+import { CpuBackend } from '../src/cpu-backend.ts';
+import { createBackend } from '../src/backends.ts';
+import type { Dataset } from '../src/data/dataset.ts';
+import { Model } from '../src/model/model.ts';
+import { parseModelSpec, type ModelSpec } from '../src/model/spec.ts';
+import type { Channel } from '../src/parallel/channel.ts';
+import { DataParallelBackend, splitRows, type WorkerEvent } from '../src/parallel/coordinator.ts';
+import { memoryChannelPair, memoryWorkerSource } from '../src/parallel/memory.ts';
+import { addInt32, addMetricWords } from '../src/parallel/reduce.ts';
+import { serveWorker } from '../src/parallel/worker.ts';
+import { type EpochResult, Trainer, type TrainerOptions } from '../src/train/trainer.ts';
+import { expectSameElements, Rng } from './helpers.ts';
+
+const MLP = parseModelSpec({
+  input: [1, 8, 8],
+  classes: 4,
+  hidden: [24, 12],
+  dropout: { features: 0, hidden: 100 },
+  training: { lrInv: 64 },
+});
+
+// conv, pool, conv, then a linear block: the linear block updates twice per step.
+const CNN = parseModelSpec({
+  input: [1, 8, 8],
+  classes: 4,
+  features: [{ conv: 4, kernel: 3, padding: 1 }, { pool: 2 }, { conv: 6, kernel: 3, padding: 1 }],
+  hidden: [16],
+  bias: true,
+  training: { lrInv: 64 },
+});
+
+function dataset(name: string, n: number, seed: number): Dataset {
+  const rng = new Rng(seed);
+  const images = new Int8Array(n * 64);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const label = rng.int(0, 3);
+    labels[i] = label;
+    for (let p = 0; p < 64; p++)
+      images[i * 64 + p] = (Math.floor(p / 16) === label ? 40 : -20) + rng.int(-30, 30);
+  }
+  return { name, images, labels, shape: [1, 8, 8], classes: 4 };
+}
+
+const TRAIN = dataset('train', 120, 7);
+const TEST = dataset('test', 40, 8);
+
+function options(batch: number, augment: boolean): TrainerOptions {
+  return {
+    batch,
+    epochs: 2,
+    seed: 5,
+    augment: augment ? { pad: 1, flip: true } : undefined,
+    stepsPerSubmit: 3,
+  };
+}
+
+interface Run {
+  weights: Map<string, Int32Array>;
+  results: EpochResult[];
+}
+
+async function train(backend: Backend, spec: ModelSpec, opts: TrainerOptions): Promise<Run> {
+  const model = Model.create(backend, spec, { seed: 3 });
+  const trainer = new Trainer(model, TRAIN, TEST, opts);
+  try {
+    const results = await trainer.fit();
+    return { weights: await trainer.model.getWeights(), results };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+const single = new Map<string, Promise<Run>>();
+function singleDevice(spec: ModelSpec, opts: TrainerOptions): Promise<Run> {
+  const key = JSON.stringify([spec, opts.batch, opts.augment]);
+  let run = single.get(key);
+  if (!run) {
+    run = (async () => {
+      const backend = await CpuBackend.create();
+      try {
+        return await train(backend, spec, opts);
+      } finally {
+        backend.destroy();
+      }
+    })();
+    single.set(key, run);
+  }
+  return run;
+}
+
+interface WorkerPlan {
+  backend?: () => Promise<Backend>;
+  /** Wraps the worker's end of its channel (to inject a fault). */
+  wrap?: (c: Channel) => Channel;
+}
+
+async function dataParallel(
+  spec: ModelSpec,
+  opts: TrainerOptions,
+  plans: WorkerPlan[],
+  extra: { delays?: boolean; timeoutMs?: number; events?: WorkerEvent[] } = {},
+): Promise<Run> {
+  const rng = new Rng(77);
+  const coordinatorEnds: Channel[] = [];
+  const serving: Promise<void>[] = [];
+  const backends: Backend[] = [];
+  for (const [i, plan] of plans.entries()) {
+    const [c, w] = memoryChannelPair([`coordinator`, `worker ${i}`], {
+      delayMs: extra.delays ? () => rng.int(0, 3) : undefined,
+    });
+    coordinatorEnds.push(c);
+    const backend = await (plan.backend ?? (() => CpuBackend.create()))();
+    backends.push(backend);
+    serving.push(serveWorker(plan.wrap ? plan.wrap(w) : w, backend).catch(() => {}));
+  }
+  const dp = await DataParallelBackend.start(await CpuBackend.create(), {
+    source: memoryWorkerSource(coordinatorEnds),
+    workers: plans.length,
+    spec,
+    timeoutMs: extra.timeoutMs,
+    onEvent: (e) => extra.events?.push(e),
+  });
+  try {
+    return await train(dp, spec, opts);
+  } finally {
+    dp.destroy();
+    await Promise.all(serving);
+    for (const b of backends) b.destroy();
+  }
+}
+
+function expectSameRun(got: Run, want: Run): void {
+  for (const [name, w] of want.weights) expectSameElements(got.weights.get(name)!, w, name);
+  expect(got.results.map((r) => [r.train, r.test])).toEqual(
+    want.results.map((r) => [r.train, r.test]),
+  );
+}
+
+const cpu = (): WorkerPlan => ({});
+
+describe('data-parallel training (in-process workers)', () => {
+  it('1, 2 and 3 workers give the single-device weights and metrics: MLP with dropout', async () => {
+    const opts = options(10, true);
+    const want = await singleDevice(MLP, opts);
+    for (const n of [1, 2, 3]) {
+      const got = await dataParallel(MLP, opts, Array.from({ length: n }, cpu));
+      expectSameRun(got, want);
+    }
+  });
+
+  it('1, 2 and 3 workers give the single-device weights: CNN with a twice-updated linear block', async () => {
+    const opts = options(8, false);
+    const want = await singleDevice(CNN, opts);
+    for (const n of [1, 2, 3]) {
+      const got = await dataParallel(CNN, opts, Array.from({ length: n }, cpu), { delays: true });
+      expectSameRun(got, want);
+    }
+  });
+
+  it('more workers than rows: the extra ones sit the step out', async () => {
+    const opts = { ...options(2, false), epochs: 1 };
+    const want = await singleDevice(MLP, opts);
+    expectSameRun(await dataParallel(MLP, opts, [cpu(), cpu(), cpu()]), want);
+  });
+
+  it('a worker that dies mid-run is dropped and its rows re-split: same bits', async () => {
+    const opts = options(8, false);
+    const want = await singleDevice(CNN, opts);
+    const events: WorkerEvent[] = [];
+    // Worker 1 goes away after its 20th message (inside a step: between the two phases).
+    const dies = (c: Channel): Channel => {
+      let sent = 0;
+      return {
+        label: c.label,
+        send: (m) => {
+          if (++sent === 20) {
+            c.close();
+            return;
+          }
+          c.send(m);
+        },
+        receive: (t) => c.receive(t),
+        close: () => c.close(),
+      };
+    };
+    const got = await dataParallel(CNN, opts, [cpu(), { wrap: dies }, cpu()], { events });
+    expectSameRun(got, want);
+    expect(events.filter((e) => e.kind === 'dropped').map((e) => e.worker)).toEqual(['worker 1']);
+  });
+
+  it('a worker that stalls past the timeout is dropped: same bits', async () => {
+    const opts = options(10, true);
+    const want = await singleDevice(MLP, opts);
+    const events: WorkerEvent[] = [];
+    const stalls = (c: Channel): Channel => {
+      let sent = 0;
+      return {
+        label: c.label,
+        send: (m) => {
+          if (++sent < 7) c.send(m);
+        },
+        receive: (t) => c.receive(t),
+        close: () => c.close(),
+      };
+    };
+    const got = await dataParallel(MLP, opts, [{ wrap: stalls }, cpu()], {
+      timeoutMs: 300,
+      events,
+    });
+    expectSameRun(got, want);
+    const dropped = events.filter((e) => e.kind === 'dropped');
+    expect(dropped).toEqual([expect.objectContaining({ worker: 'worker 0', reason: 'timed out' })]);
+  });
+
+  it('a CPU worker and a WebGPU worker together give the single-device bits', async () => {
+    const opts = options(10, true);
+    const want = await singleDevice(CNN, opts);
+    const got = await dataParallel(CNN, opts, [cpu(), { backend: () => createBackend('webgpu') }]);
+    expectSameRun(got, want);
+  });
+});
+
+describe('reducer', () => {
+  it('int32 sums wrap like the device', () => {
+    const a = Int32Array.from([0x7fffffff, -0x80000000, 5, -1]);
+    addInt32(a, Int32Array.from([1, -1, -7, 1]));
+    expect([...a]).toEqual([-0x80000000, 0x7fffffff, -2, 0]);
+    expect(() => addInt32(a, new Int32Array(3))).toThrow(/3 values added to 4/);
+  });
+
+  it('64-bit loss words carry from the low word into the high word, in any order', () => {
+    // [correct, lo, hi] x 2 slots; the low words overflow when added.
+    const parts = [
+      Int32Array.from([3, -1, 0, 1, 0x7fffffff, 2]),
+      Int32Array.from([4, 1, 5, 2, -0x7fffffff, 0]),
+      Int32Array.from([1, -2, 1, 0, -1, 0x7fffffff]),
+    ];
+    const value = (w: Int32Array, slot: number) =>
+      BigInt(w[slot * 3 + 2] >>> 0) * 2n ** 32n + BigInt(w[slot * 3 + 1] >>> 0);
+    const sums = [
+      [0, 1, 2],
+      [2, 0, 1],
+      [1, 2, 0],
+    ].map((order) => {
+      const into = new Int32Array(6);
+      for (const i of order) addMetricWords(into, parts[i]);
+      return into;
+    });
+    for (const s of sums) expect([...s]).toEqual([...sums[0]]);
+    for (const slot of [0, 1]) {
+      const want = parts.reduce((t, p) => t + value(p, slot), 0n) % 2n ** 64n;
+      expect(value(sums[0], slot)).toBe(want);
+    }
+    expect(sums[0][0]).toBe(8);
+  });
+
+  it('splits rows contiguously, as evenly as whole rows allow', () => {
+    expect(splitRows(10, 3)).toEqual([
+      [0, 3],
+      [3, 3],
+      [6, 4],
+    ]);
+    expect(splitRows(2, 3)).toEqual([
+      [0, 0],
+      [0, 1],
+      [1, 1],
+    ]);
+  });
+});
