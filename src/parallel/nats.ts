@@ -40,7 +40,9 @@ export interface NatsLinkOptions {
 
 const DEFAULTS = {
   maxMessageBytes: 1 << 30,
-  peerTimeoutMs: 60_000,
+  // Long: the coordinator's own step timeout drops a stalled worker much sooner; this only ends
+  // a link whose other end is gone for good.
+  peerTimeoutMs: 300_000,
   windowBytes: 8 << 20,
   retransmitMs: 500,
   maxChunkBytes: Number.MAX_SAFE_INTEGER,
@@ -89,7 +91,7 @@ class ConnectionWatch {
 interface Waiter {
   resolve: (m: Envelope) => void;
   reject: (e: ChannelError) => void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 interface Outgoing {
@@ -180,13 +182,13 @@ export class NatsChannel implements Channel {
       const waiter: Waiter = {
         resolve,
         reject,
-        timer: setTimeout(() => {
+        timer: timer(timeoutMs, () => {
           const i = this.waiters.indexOf(waiter);
           if (i >= 0) this.waiters.splice(i, 1);
           reject(
             new ChannelError('timeout', `${this.label}: nothing arrived within ${timeoutMs} ms`),
           );
-        }, timeoutMs),
+        }),
       };
       this.waiters.push(waiter);
     });
@@ -432,6 +434,11 @@ export class NatsChannel implements Channel {
   }
 }
 
+/** A timeout; one past the timer range (2^31 - 1 ms) is no limit at all. */
+function timer(ms: number, f: () => void): ReturnType<typeof setTimeout> | undefined {
+  return ms <= 0x7fffffff ? setTimeout(f, ms) : undefined;
+}
+
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
@@ -532,7 +539,7 @@ export class NatsWorkerSource implements WorkerSource {
       const w: Waiter2 = {
         resolve,
         reject,
-        timer: setTimeout(() => {
+        timer: timer(timeoutMs, () => {
           this.waiters.splice(this.waiters.indexOf(w), 1);
           reject(
             new ChannelError(
@@ -540,7 +547,7 @@ export class NatsWorkerSource implements WorkerSource {
               `no worker joined on ${this.options.url} (subject ${this.subjects.join}) within ${Math.round(timeoutMs / 1000)} s`,
             ),
           );
-        }, timeoutMs),
+        }),
       };
       this.waiters.push(w);
     });
@@ -645,7 +652,7 @@ export class NatsWorkerSource implements WorkerSource {
 interface Waiter2 {
   resolve: (c: Channel) => void;
   reject: (e: ChannelError) => void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 export interface NatsJoinOptions extends NatsLinkOptions, WorkerAnnouncement {
