@@ -660,6 +660,8 @@ export interface NatsJoinOptions extends NatsLinkOptions, WorkerAnnouncement {
   url: string;
   /** How long to wait for a coordinator to take this worker. */
   waitMs: number;
+  /** Stops waiting (the promise rejects with a 'closed' ChannelError). */
+  signal?: AbortSignal;
 }
 
 /** A worker's link to the run that took it. */
@@ -751,6 +753,15 @@ export function joinNatsRun(nc: NatsConnection, options: NatsJoinOptions): Promi
         // the connection is already closed
       }
     }
-    announce();
+    const abandon = () => {
+      if (membership) return;
+      leave();
+      reject(new ChannelError('closed', `left ${options.url} before a run took this worker`));
+    };
+    if (options.signal?.aborted) abandon();
+    else {
+      options.signal?.addEventListener('abort', abandon, { once: true });
+      announce();
+    }
   });
 }
