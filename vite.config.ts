@@ -67,7 +67,11 @@ export default defineConfig(({ mode }) => {
         minify: false,
         ssr: true,
         lib: {
-          entry: { ...entries, cli: resolve(__dirname, 'src/cli/main.ts') },
+          entry: {
+            ...entries,
+            cli: resolve(__dirname, 'src/cli/main.ts'),
+            'parallel-worker': resolve(__dirname, 'src/parallel/node-worker.ts'),
+          },
           formats: ['es'],
         },
         rollupOptions: { external: ['webgpu', /^node:/] },

@@ -11,6 +11,7 @@ import { CpuBackend } from '../src/cpu-backend.ts';
 import { createBackend } from '../src/backends.ts';
 import type { Dataset } from '../src/data/dataset.ts';
 import { Model } from '../src/model/model.ts';
+import { planFromSpec } from '../src/model/plan.ts';
 import { parseModelSpec, type ModelSpec } from '../src/model/spec.ts';
 import type { Channel } from '../src/parallel/channel.ts';
 import { DataParallelBackend, splitRows, type WorkerEvent } from '../src/parallel/coordinator.ts';
@@ -35,6 +36,7 @@ const CNN = parseModelSpec({
   features: [{ conv: 4, kernel: 3, padding: 1 }, { pool: 2 }, { conv: 6, kernel: 3, padding: 1 }],
   hidden: [16],
   bias: true,
+  compat: 'reference',
   training: { lrInv: 64 },
 });
 
@@ -159,6 +161,7 @@ describe('data-parallel training (in-process workers)', () => {
   });
 
   it('1, 2 and 3 workers give the single-device weights: CNN with a twice-updated linear block', async () => {
+    expect(planFromSpec(CNN).blocks.map((b) => b.updatesPerStep)).toEqual([1, 1, 2]);
     const opts = options(8, false);
     const want = await singleDevice(CNN, opts);
     for (const n of [1, 2, 3]) {

@@ -22,7 +22,7 @@ export interface ServeWorkerOptions {
   /** Longest wait for the coordinator's next message, in ms (default: a day). */
   idleTimeoutMs?: number;
   /** Called with each step's header before it runs (a test's or a page's progress hook). */
-  onStep?: (step: { cursor: number; offset: number; rows: number }) => void;
+  onStep?: (step: { cursor: number; offset: number; rows: number }) => void | Promise<void>;
 }
 
 /** The network of one shard (rows at an offset) and its step split into recorded phases. */
@@ -101,7 +101,7 @@ export async function serveWorker(
     const offset = intField(m, 'offset');
     const rows = intField(m, 'rows');
     const lrInv = intField(m, 'lrInv');
-    options.onStep?.({ cursor, offset, rows });
+    await options.onStep?.({ cursor, offset, rows });
     const s = shardFor(rows, offset);
     const [x, y] = m.arrays;
     if (!x || !y || y.length !== rows)

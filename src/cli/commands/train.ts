@@ -8,6 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import process from 'node:process';
 import type { Backend } from '../../backend.ts';
 import { type BackendChoice, createBackend, resolveBackend } from '../../backends.ts';
+import type { WorkerEvent } from '../../parallel/coordinator.ts';
 import { type DataSplit, FASHION_MNIST_DIR } from '../../data/dataset.ts';
 import type { NormStats } from '../../data/normalize.ts';
 import { loadCommandData } from '../../data/sources.ts';
@@ -65,6 +66,14 @@ import {
   runFilesIn,
   sameFile,
 } from '../run-folder.ts';
+import {
+  openParallelBackend,
+  PARALLEL_FLAGS,
+  PARALLEL_HELP,
+  type ParallelPlan,
+  parallelPlan,
+  workerEventLine,
+} from '../parallel.ts';
 import { testStopper } from '../test-stop.ts';
 import { loadTunedForCommand } from '../tune-store.ts';
 import { loadSpec } from './golden.ts';
@@ -92,6 +101,7 @@ export const TRAIN_FLAGS = {
   quiet: { type: 'boolean' },
   'no-tuned': { type: 'boolean' },
   ...BACKEND_FLAG,
+  ...PARALLEL_FLAGS,
   ...MEMORY_FLAG,
 } as const;
 
@@ -114,6 +124,7 @@ export const TRAIN_HELP = `train a model (default: the paper's MLP2 on Fashion-M
   --steps-per-submit N   training steps per GPU submission (default adaptive)
   --train-limit N --test-limit N   use only the first N samples (quick runs)
 ${BACKEND_HELP}
+${PARALLEL_HELP}
   --no-tuned             ignore the kernel variants \`nitro-d tune\` cached for this adapter
   --quiet                only the final summary line
 ${MEMORY_HELP}`;
@@ -439,6 +450,8 @@ interface TrainArgs {
   snapshotEvery: number;
   stepsPerSubmit?: number;
   loseAt?: { epoch: number; step: number };
+  /** --workers / --worker-backends: data-parallel on local workers. */
+  parallel?: ParallelPlan;
   force: boolean;
   quiet: boolean;
 }
@@ -449,6 +462,9 @@ function trainArgs(argv: string[]): TrainArgs {
   const choice = backendFlag('train', flags);
   const out = (flags.out as string | undefined) ?? join('runs', preset.name);
   const loseAt = deviceLossFlag(flags, choice);
+  const parallel = parallelPlan('train', flags, choice);
+  if (parallel && loseAt)
+    throw new UsageError('train: --simulate-device-loss runs on one device, not with --workers');
   return {
     argv,
     flags,
@@ -462,6 +478,7 @@ function trainArgs(argv: string[]): TrainArgs {
         ? undefined
         : intFlag('train', flags, 'steps-per-submit', 1),
     loseAt,
+    parallel,
     force: Boolean(flags.force),
     quiet: Boolean(flags.quiet),
   };
@@ -617,7 +634,12 @@ async function runTraining(a: TrainArgs, interrupt: Interrupt): Promise<number> 
     extraBytes:
       datasetBytes(train.labels.length, train.shape) + datasetBytes(test.labels.length, test.shape),
   });
-  const backend = await createBackend(backendKind, { verbose });
+  // Worker events before the log exists go to stderr only.
+  const events: { log?: (e: WorkerEvent) => void } = {};
+  const parallel =
+    a.parallel &&
+    (await openParallelBackend(a.parallel, preset.spec, (e) => events.log?.(e), verbose));
+  const backend = parallel?.backend ?? (await createBackend(backendKind, { verbose }));
   let trainer: Trainer | undefined;
   const outputs = new RunOutputs();
   let log: JsonLog | undefined;
@@ -633,8 +655,8 @@ async function runTraining(a: TrainArgs, interrupt: Interrupt): Promise<number> 
     );
     const device =
       backend instanceof WebGPUBackend ? adapterName(backend.info) : backend.description;
-    say(`backend: ${backendLine(backend, decision)}`);
-    const tuned = loadTunedForCommand(backend, Boolean(a.flags['no-tuned']));
+    say(`backend: ${parallel ? parallel.line : backendLine(backend, decision)}`);
+    const tuned = parallel ? undefined : loadTunedForCommand(backend, Boolean(a.flags['no-tuned']));
     if (tuned) say(tuned);
 
     const model = Model.create(backend, preset.spec, {
@@ -643,6 +665,12 @@ async function runTraining(a: TrainArgs, interrupt: Interrupt): Promise<number> 
     });
     const runLog = openRunFolder(a, run, outputs, stopAt, say);
     log = runLog;
+    events.log = (e) => {
+      if (e.kind !== 'dropped') return;
+      bar?.done();
+      say(workerEventLine(e));
+      runLog.write({ event: 'worker-dropped', worker: e.worker, reason: e.reason, step: e.cursor });
+    };
     const bar = a.quiet ? undefined : new ProgressBar();
     const progress = bar && new RunProgress(bar, preset.protocol.epochs, batch);
     const write = (name: 'best' | 'last', bytes: Uint8Array) =>
@@ -671,7 +699,8 @@ async function runTraining(a: TrainArgs, interrupt: Interrupt): Promise<number> 
         say(line);
         runLog.write({ event: 'device-lost', ...info, snapshotEvery });
       },
-      recreateBackend: backendKind === 'webgpu' ? () => createBackend('webgpu') : undefined,
+      recreateBackend:
+        backendKind === 'webgpu' && !parallel ? () => createBackend('webgpu') : undefined,
       onEpoch: async (r, t) => {
         progress?.epochDone(r);
         say(summary(r));
@@ -690,8 +719,9 @@ async function runTraining(a: TrainArgs, interrupt: Interrupt): Promise<number> 
       dataset: preset.dataset,
       spec: preset.spec,
       protocol: preset.protocol,
-      backend: backendKind,
+      backend: parallel ? 'data-parallel' : backendKind,
       device,
+      ...(parallel ? { workers: parallel.backend.workers } : {}),
       resumedAtEpoch: resume?.state.epoch ?? 0,
       resumedAtStep: position?.step,
       command: `nitro-d train ${a.argv.join(' ')}`.trim(),
