@@ -173,6 +173,6 @@ async function openNatsBackend(
   }
   const kinds = backend.workers.map((w) => w.backend as BackendKind);
   const workers = backend.workers.map((w) => `${w.label} on ${w.device}`).join('; ');
-  const line = `data-parallel on ${n} NATS workers via ${source.description}: ${workers}; the coordinator keeps the weights on ${host.description}`;
+  const line = `data-parallel on ${n} NATS worker${n === 1 ? '' : 's'} via ${source.description}: ${workers}; the coordinator keeps the weights on ${host.description}`;
   return { backend, line, kinds };
 }
