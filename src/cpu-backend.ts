@@ -115,7 +115,8 @@ export class CpuBackend implements Backend {
   }
 
   async read(t: Tensor): Promise<Int32Array> {
-    return Int32Array.from(dataOf(t));
+    const data = dataOf(t);
+    return data instanceof Int32Array ? data.slice() : Int32Array.from(data);
   }
 
   dispose(t: Tensor): void {

@@ -24,14 +24,15 @@ export const PARALLEL_HELP = `  --workers N            train data-parallel on N 
                          step, the logs and the checkpoints are those of one device
   --worker-backends L    the workers' backends, comma-separated, e.g. cpu,webgpu (sets N; default:
                          --backend for every worker); the coordinator keeps the weights on the CPU
-  --worker-timeout MS    a worker silent for MS is dropped and its rows re-split (default 60000)
+  --worker-timeout MS    a worker silent for MS is dropped and its rows re-split (default 60000; the
+                         first step of a shard size, which compiles the worker's programs, gets 10 min)
   --nats URL             with --workers N: wait for N workers to join over NATS instead of starting
                          local ones (nats://HOST:PORT; each runs \`nitro-d worker --nats URL\`, a
                          browser joins from the demo page over ws://); more may join mid-run
   --nats-group NAME      the workers' group on that server (default "default")
   --join-timeout S       seconds to wait for the N workers to join (default 600)
-  e.g. nitro-d train --preset cnn-small --nats nats://10.0.0.5:4222 --workers 4 --out runs/cnn
-       and on each of 4 machines: nitro-d worker --nats nats://10.0.0.5:4222 --backend webgpu`;
+  e.g. nitro-d train --preset cnn-small --nats nats://nats-host:4222 --workers 4 --out runs/cnn
+       and on each of 4 machines: nitro-d worker --nats nats://nats-host:4222 --backend webgpu`;
 
 /** What the parallel flags ask for (undefined: one device). */
 export interface ParallelPlan {

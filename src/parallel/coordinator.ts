@@ -43,6 +43,11 @@ export interface DataParallelOptions {
   spec: unknown;
   /** A worker that does not answer within this many ms is dropped (default 60 000). */
   timeoutMs?: number;
+  /**
+   * The same for a worker's first step on a shard size it has not trained before, which
+   * records its programs (compiling GPU pipelines) first (default: 10 minutes, at least timeoutMs).
+   */
+  firstStepTimeoutMs?: number;
   /** How long to wait for the workers to join at the start (default 120 000 ms). */
   joinTimeoutMs?: number;
   /** Told when a worker joins or is dropped. */
@@ -76,6 +81,8 @@ interface Member extends WorkerInfo {
   channel: Channel;
   /** Holds the host's weights (false after joining, a fault or sitting a step out). */
   synced: boolean;
+  /** The shards (rows@offset) it has trained: a new one records its programs first. */
+  shards: Set<string>;
 }
 
 /** A recorded program: on the host, or a training step across the workers. */
@@ -84,6 +91,12 @@ class LocalProgram implements Program {
     readonly label: string,
     readonly program: Program,
   ) {}
+}
+
+/** One phase's summed gradients (and, in phase 0, metric words). */
+interface PhaseSums {
+  grads: Int32Array[];
+  metrics?: Int32Array;
 }
 
 interface Phase {
@@ -154,9 +167,16 @@ export class DataParallelBackend implements Backend {
   private members: Member[] = [];
   private joining: Member[] = [];
   private queue: Promise<void> = Promise.resolve();
+  /**
+   * A completed step's updates not yet applied to the host's weights: applied once the next
+   * step's rows are on their way (so the workers never wait for it), and before anything
+   * reads the host.
+   */
+  private pending?: { p: ParallelProgram; sums: PhaseSums[] };
   private stepId = 0;
   private closed = false;
   private readonly timeoutMs: number;
+  private readonly firstStepMs: number;
 
   private constructor(
     readonly host: Backend,
@@ -165,6 +185,7 @@ export class DataParallelBackend implements Backend {
     this.kind = host.kind;
     this.ops = host.ops;
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.firstStepMs = Math.max(this.timeoutMs, options.firstStepTimeoutMs ?? 600_000);
   }
 
   /**
@@ -218,6 +239,7 @@ export class DataParallelBackend implements Backend {
         backend: String(h.backend),
         device: String(h.device),
         synced: false,
+        shards: new Set(),
       };
       this.options.onEvent?.({
         kind: 'joined',
@@ -258,9 +280,26 @@ export class DataParallelBackend implements Backend {
   write(t: Tensor, values: ArrayLike<number>): void {
     // The host's weights may change (a model loaded, a recovery): workers get them again.
     if (t.dtype === 'i32') for (const m of this.members) m.synced = false;
-    this.host.write(t, values);
+    this.inOrder(() => this.host.write(t, values));
   }
-  read(t: Tensor): Promise<Int32Array> {
+
+  /** Steps still running or not yet applied to the host. */
+  private outstanding = 0;
+
+  /** Runs `fn` on the host now, or after the steps in flight (in submission order). */
+  private inOrder(fn: () => void): void {
+    if (this.outstanding === 0 && !this.pending) {
+      fn();
+      return;
+    }
+    this.queue = this.queue.then(async () => {
+      await this.commit();
+      fn();
+    });
+  }
+  async read(t: Tensor): Promise<Int32Array> {
+    await this.queue.catch(() => {});
+    await this.commit();
     return this.host.read(t);
   }
   dispose(t: Tensor): void {
@@ -282,21 +321,43 @@ export class DataParallelBackend implements Backend {
 
   run(program: Program, times = 1): void {
     if (program instanceof LocalProgram) {
-      this.host.run(program.program, times);
+      this.inOrder(() => this.host.run(program.program, times));
       return;
     }
     if (!(program instanceof ParallelProgram))
       throw new Error(`data-parallel: '${program.label}' was not recorded on this backend`);
-    this.queue = this.queue.then(async () => {
-      for (let t = 0; t < times; t++) await this.step(program);
-    });
+    this.outstanding++;
+    this.queue = this.queue
+      .then(async () => {
+        for (let t = 0; t < times; t++) await this.step(program);
+      })
+      .finally(() => this.outstanding--);
   }
 
   async sync(): Promise<void> {
     const pending = this.queue;
     this.queue = Promise.resolve();
     await pending;
+    await this.commit();
     await this.host.sync();
+  }
+
+  /** Applies a completed step's updates to the host's weights and metrics. */
+  private async commit(): Promise<void> {
+    const done = this.pending;
+    if (!done) return;
+    this.pending = undefined;
+    const host = this.host;
+    for (const [i, { reduce, updates }] of done.p.phases.entries()) {
+      const sums = done.sums[i];
+      for (const [k, t] of reduce.tensors.entries()) host.write(t, sums.grads[k]);
+      if (reduce.metrics && sums.metrics) {
+        const into = await host.read(reduce.metrics.into);
+        addMetricWords(into, sums.metrics);
+        host.write(reduce.metrics.into, into);
+      }
+      replay(host.ops, updates);
+    }
   }
 
   /** One training step across the workers, then the host's copy of its updates. */
@@ -316,18 +377,9 @@ export class DataParallelBackend implements Backend {
         );
       const sums = await this.attempt(p, { cursor, lrInv, x, y });
       if (!sums) continue;
-      for (let i = 0; i < p.phases.length; i++) {
-        const { reduce, updates } = p.phases[i];
-        for (const [k, t] of reduce.tensors.entries()) host.write(t, sums[i].grads[k]);
-        if (reduce.metrics && sums[i].metrics) {
-          const into = await host.read(reduce.metrics.into);
-          addMetricWords(into, sums[i].metrics!);
-          host.write(reduce.metrics.into, into);
-        }
-        replay(host.ops, updates);
-      }
+      await this.commit();
+      this.pending = { p, sums };
       replay(host.ops, p.after);
-      await host.sync();
       this.stats.steps++;
       return;
     }
@@ -340,7 +392,7 @@ export class DataParallelBackend implements Backend {
   private async attempt(
     p: ParallelProgram,
     batch: { cursor: number; lrInv: number; x: Int32Array; y: Int32Array },
-  ): Promise<{ grads: Int32Array[]; metrics?: Int32Array }[] | undefined> {
+  ): Promise<PhaseSums[] | undefined> {
     const id = ++this.stepId;
     const { cursor, lrInv, x, y } = batch;
     const B = y.length;
@@ -348,6 +400,7 @@ export class DataParallelBackend implements Backend {
     const shares = splitRows(B, this.members.length);
     const taking = this.members.filter((_, j) => shares[j][1] > 0);
     const failed = new Map<Member, string>();
+    const fresh = new Set<Member>();
     let weights: Envelope | undefined;
     for (const m of this.members) if (!taking.includes(m)) m.synced = false;
     for (const [j, m] of this.members.entries()) {
@@ -360,13 +413,20 @@ export class DataParallelBackend implements Backend {
           m.synced = true;
         }
         const header: StepHeader = { kind: 'step', id, cursor, offset, rows, lrInv };
+        const shard = `${rows}@${offset}`;
+        if (!m.shards.has(shard)) {
+          m.shards.add(shard);
+          fresh.add(m);
+        }
         const xs = packInt8(x.subarray(offset * sample, (offset + rows) * sample));
         this.send(m, { header, arrays: [xs, y.slice(offset, offset + rows)] });
       } catch (e) {
         failed.set(m, reasonOf(e));
       }
     }
-    const sums: { grads: Int32Array[]; metrics?: Int32Array }[] = [];
+    // The previous step reaches the host's weights while the workers start on this one.
+    await this.commit();
+    const sums: PhaseSums[] = [];
     for (let phase = 0; phase < p.phases.length && failed.size === 0; phase++) {
       const reduce = p.phases[phase].reduce;
       let grads: Int32Array[] | undefined;
@@ -375,7 +435,7 @@ export class DataParallelBackend implements Backend {
       await Promise.all(
         taking.map(async (m) => {
           try {
-            const msg = await m.channel.receive(this.timeoutMs);
+            const msg = await m.channel.receive(fresh.has(m) ? this.firstStepMs : this.timeoutMs);
             this.countIn(msg);
             const arrays = this.checkGrads(m, msg, id, phase, reduce);
             const part = arrays.slice(0, reduce.tensors.length);
@@ -433,6 +493,7 @@ export class DataParallelBackend implements Backend {
   }
 
   private async weightsMessage(p: ParallelProgram): Promise<Envelope> {
+    await this.commit();
     const header: InitHeader = {
       kind: 'init',
       spec: this.options.spec,
@@ -443,9 +504,11 @@ export class DataParallelBackend implements Backend {
   }
 
   private send(m: Member, message: Envelope): void {
+    // Counted first: a transport may transfer (detach) the arrays' buffers.
+    const bytes = payloadBytes(message);
     m.channel.send(message);
     this.stats.messagesSent++;
-    this.stats.bytesSent += payloadBytes(message);
+    this.stats.bytesSent += bytes;
   }
 
   private countIn(message: Envelope): void {

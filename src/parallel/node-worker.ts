@@ -74,6 +74,10 @@ function faultHook(index: number, spec = process.env[FAULT_ENV]) {
 }
 
 async function main(): Promise<void> {
+  // A terminal's Ctrl-C reaches the whole process group: the coordinator decides when to stop
+  // (at a step, with a checkpoint) and its going away ends this process.
+  if (isMainThread)
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => {});
   const config = (
     isMainThread ? JSON.parse(process.argv[2] ?? '{}') : workerData
   ) as LocalWorkerConfig;

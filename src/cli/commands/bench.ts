@@ -21,6 +21,7 @@ import {
   presetFlag,
 } from '../args.ts';
 import { openBackend } from '../open-backend.ts';
+import { benchParallel, formatParallelBench } from '../bench-parallel.ts';
 
 export const BENCH_HELP = `training throughput of a preset: images/s, GOP/s, memory, time per kernel
   --preset P             ${presetNames.join(' | ')} (default mlp1)
@@ -34,6 +35,8 @@ ${BACKEND_HELP}
                          fewer when they pass 10 s)
   --seed S               seed of the weights and random batches (default 1)
   --no-tuned             ignore the kernel variants \`nitro-d tune\` cached for this adapter
+  --workers N            compare one device with 1..N local CPU workers (one thread each) training
+                         data-parallel: images/s side by side and the bytes each worker exchanges
   --json                 print one JSON object
 ${MEMORY_HELP}`;
 
@@ -46,6 +49,7 @@ export const BENCH_FLAGS = {
   'kernel-reps': { type: 'string' },
   seed: { type: 'string' },
   json: { type: 'boolean' },
+  workers: { type: 'string' },
   'no-tuned': { type: 'boolean' },
   ...BACKEND_FLAG,
   ...MEMORY_FLAG,
@@ -66,6 +70,20 @@ export async function benchCommand(argv: string[]): Promise<number> {
     ['auto', 'timestamps', 'solo', 'none'],
     'auto',
   );
+  if (flags.workers !== undefined) {
+    const workers = intFlag('bench', flags, 'workers', 2, 1, 64);
+    const result = await benchParallel({
+      preset,
+      batch,
+      steps,
+      warmup,
+      workers,
+      seed,
+      onPhase: (p) => console.error(`bench: ${p}`),
+    });
+    console.log(flags.json ? JSON.stringify(result) : formatParallelBench(result));
+    return 0;
+  }
   const spec = getPreset(preset).spec;
   const planBatch = batch ?? getPreset(preset).protocol.batch;
   // The random source holds two batches of samples.
