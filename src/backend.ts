@@ -303,6 +303,7 @@ export interface ReduceParams {
  * for them.
  */
 export interface ReducingOps extends Ops {
+  /** The cross-replica sum of a phase's gradients and metric words (see ReduceParams). */
   reduce(p: ReduceParams): void;
 }
 

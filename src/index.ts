@@ -121,3 +121,26 @@ export {
 export { parseBatches, parseInputs } from './io/batches.ts';
 export { formatBp } from './train/schedule.ts';
 export * from './bench/index.ts';
+export {
+  ChannelError,
+  type Channel,
+  type ChannelFailure,
+  type Envelope,
+  type WorkerSource,
+} from './parallel/channel.ts';
+export {
+  DataParallelBackend,
+  splitRows,
+  type DataParallelOptions,
+  type ExchangeStats,
+  type WorkerEvent,
+  type WorkerInfo,
+} from './parallel/coordinator.ts';
+export { serveWorker, type ServeWorkerOptions } from './parallel/worker.ts';
+export {
+  memoryChannelPair,
+  memoryWorkerSource,
+  type MemoryChannelOptions,
+} from './parallel/memory.ts';
+export { MessageQueue } from './parallel/queue.ts';
+export { PROTOCOL_VERSION } from './parallel/protocol.ts';

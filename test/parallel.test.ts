@@ -5,6 +5,8 @@
  * updates twice per step (with biases), for 1, 2 and 3 workers, uneven splits, shuffled
  * arrival order, a CPU and a WebGPU worker together, and workers that die or stall mid-run.
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu-backend.ts';
@@ -20,6 +22,7 @@ import { addInt32, addMetricWords } from '../src/parallel/reduce.ts';
 import { serveWorker } from '../src/parallel/worker.ts';
 import { type EpochResult, Trainer, type TrainerOptions } from '../src/train/trainer.ts';
 import { expectSameElements, Rng } from './helpers.ts';
+import { SRC } from './structure.ts';
 
 const MLP = parseModelSpec({
   input: [1, 8, 8],
@@ -230,6 +233,27 @@ describe('data-parallel training (in-process workers)', () => {
     const want = await singleDevice(CNN, opts);
     const got = await dataParallel(CNN, opts, [cpu(), { backend: () => createBackend('webgpu') }]);
     expectSameRun(got, want);
+  });
+});
+
+describe('the worker side', () => {
+  it('reaches no Node builtin through static imports (a browser page runs it)', () => {
+    const STATIC = /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s*['"]([^'"]+)['"]/g;
+    const seen = new Set<string>();
+    const builtins: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const m of readFileSync(file, 'utf8').matchAll(STATIC)) {
+        const spec = m[1];
+        if (spec.startsWith('node:')) builtins.push(`${relative(SRC, file)}: ${spec}`);
+        else if (spec.startsWith('.') && spec.endsWith('.ts')) visit(resolve(dirname(file), spec));
+      }
+    };
+    for (const entry of ['parallel/worker.ts', 'parallel/coordinator.ts', 'parallel/memory.ts'])
+      visit(join(SRC, entry));
+    expect(seen.size).toBeGreaterThan(20);
+    expect(builtins).toEqual([]);
   });
 });
 

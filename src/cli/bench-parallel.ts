@@ -33,6 +33,8 @@ export interface ParallelBenchRow {
   workers: number;
   imagesPerSecond: number;
   msPerStep: number;
+  /** CPU time of the whole process (coordinator and worker threads) per timed step, in ms. */
+  cpuMsPerStep: number;
   /** Payload bytes per timed step per worker, sent and received (workers only). */
   bytesPerStepPerWorker?: number;
   messagesPerStepPerWorker?: number;
@@ -61,7 +63,7 @@ function randomDataset(
   return { name: 'random', images, labels, shape: [...shape] as Dataset['shape'], classes };
 }
 
-/** Trains one epoch of warmup + steps; returns the timed steps' wall time in ms. */
+/** Trains one epoch of warmup + steps; returns the timed steps' wall and CPU time in ms. */
 async function timeSteps(
   backend: Backend,
   spec: unknown,
@@ -70,9 +72,10 @@ async function timeSteps(
   warmup: number,
   seed: number,
   atWarm: () => void,
-): Promise<number> {
+): Promise<{ ms: number; cpuMs: number }> {
   const model = Model.create(backend, spec, { seed });
   let t0 = performance.now();
+  let cpu0 = process.cpuUsage();
   if (warmup === 0) atWarm();
   const trainer = new Trainer(model, data, undefined, {
     batch,
@@ -82,13 +85,15 @@ async function timeSteps(
     onStep: (p) => {
       if (p.step === warmup) {
         t0 = performance.now();
+        cpu0 = process.cpuUsage();
         atWarm();
       }
     },
   });
   try {
     await trainer.fit();
-    return performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    return { ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 };
   } finally {
     trainer.dispose();
     model.dispose();
@@ -109,11 +114,16 @@ export async function benchParallel(o: ParallelBenchOptions): Promise<ParallelBe
   const gradientBytes =
     4 * plan.parameters.reduce((t, p) => t + p.shape.reduce((a, b) => a * b, 1), 0);
   const rows: ParallelBenchRow[] = [];
-  const row = (config: string, workers: number, ms: number): ParallelBenchRow => ({
+  const row = (
+    config: string,
+    workers: number,
+    t: { ms: number; cpuMs: number },
+  ): ParallelBenchRow => ({
     config,
     workers,
-    imagesPerSecond: (o.steps * batch * 1000) / ms,
-    msPerStep: ms / o.steps,
+    imagesPerSecond: (o.steps * batch * 1000) / t.ms,
+    msPerStep: t.ms / o.steps,
+    cpuMsPerStep: t.cpuMs / o.steps,
   });
 
   o.onPhase?.('1 device');
@@ -134,12 +144,12 @@ export async function benchParallel(o: ParallelBenchOptions): Promise<ParallelBe
     });
     try {
       let warm = { bytes: 0, messages: 0 };
-      const ms = await timeSteps(dp, spec, data, batch, o.warmup, o.seed, () => {
+      const t = await timeSteps(dp, spec, data, batch, o.warmup, o.seed, () => {
         warm = sumStats(dp.stats);
       });
       const end = sumStats(dp.stats);
       rows.push({
-        ...row(`${n} worker${n > 1 ? 's' : ''}`, n, ms),
+        ...row(`${n} worker${n > 1 ? 's' : ''}`, n, t),
         bytesPerStepPerWorker: Math.round((end.bytes - warm.bytes) / o.steps / n),
         messagesPerStepPerWorker: (end.messages - warm.messages) / o.steps / n,
       });
@@ -155,7 +165,7 @@ export function formatParallelBench(r: ParallelBenchResult): string {
   const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
   const lines = [
     `${r.preset} batch ${r.batch}, ${r.steps} timed steps, CPU backend (one thread per worker); gradient of the whole model ${mb(r.gradientBytes)}`,
-    'config      images/s   ms/step   vs 1 worker   bytes/step/worker   messages/step/worker',
+    'config      images/s   ms/step   CPU ms/step   vs 1 worker   bytes/step/worker   messages/step/worker',
   ];
   for (const x of r.rows) {
     lines.push(
@@ -163,6 +173,7 @@ export function formatParallelBench(r: ParallelBenchResult): string {
         x.config.padEnd(10),
         x.imagesPerSecond.toFixed(1).padStart(9),
         x.msPerStep.toFixed(1).padStart(9),
+        x.cpuMsPerStep.toFixed(1).padStart(13),
         `${(x.imagesPerSecond / base).toFixed(2)}x`.padStart(13),
         (x.bytesPerStepPerWorker === undefined ? '-' : mb(x.bytesPerStepPerWorker)).padStart(19),
         (x.messagesPerStepPerWorker === undefined

@@ -11,6 +11,7 @@
  */
 import type { Envelope } from './channel.ts';
 
+/** The protocol a worker's hello names; the coordinator refuses another. */
 export const PROTOCOL_VERSION = 1;
 
 export type HelloHeader = {

@@ -10,6 +10,7 @@ interface Waiter {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
+/** Incoming messages of one channel end (a transport pushes, the channel's receive reads). */
 export class MessageQueue {
   private readonly queue: Envelope[] = [];
   private readonly waiters: Waiter[] = [];
@@ -43,6 +44,7 @@ export class MessageQueue {
     }
   }
 
+  /** The next message; rejects with a ChannelError once closed or after `timeoutMs`. */
   receive(timeoutMs: number): Promise<Envelope> {
     const queued = this.queue.shift();
     if (queued) return Promise.resolve(queued);
