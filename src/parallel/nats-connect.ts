@@ -12,6 +12,7 @@ import {
   joinNatsRun,
 } from './nats.ts';
 
+/** Options of {@link connectNats}. */
 export interface NatsConnectOptions {
   /** Shown in the server's monitoring pages. */
   name?: string;
@@ -64,6 +65,7 @@ export async function openNatsWorkerSource(
 
 /** A worker that joined a run; `close` ends its channel, then the connection. */
 export interface NatsWorkerLink extends NatsMembership {
+  /** Closes the channel (its closing frame acknowledged, or given up on), then the connection. */
   close(): Promise<void>;
 }
 

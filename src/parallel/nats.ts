@@ -476,6 +476,7 @@ export interface WorkerAnnouncement {
   name?: string;
 }
 
+/** Options of {@link NatsWorkerSource}: where the run's workers join, and the links' tuning. */
 export interface NatsSourceOptions extends NatsLinkOptions {
   /** Subjects live under `nitro-d.<group>`; a worker joins the runs of its group. */
   group?: string;
@@ -655,6 +656,7 @@ interface Waiter2 {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
+/** Options of {@link joinNatsRun}: the worker's group, what it announces, how long it waits. */
 export interface NatsJoinOptions extends NatsLinkOptions, WorkerAnnouncement {
   group?: string;
   url: string;
