@@ -62,7 +62,10 @@ export function installWorkerJoin(options: WorkerJoinOptions): void {
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
       }).catch((e: Error) => {
-        throw new Error(`cannot connect to NATS at ${server}: ${e.message}`);
+        // A refused WebSocket says nothing more than its event.
+        throw new Error(
+          `cannot connect to NATS at ${server}: ${e.message || 'no WebSocket answer'}`,
+        );
       });
       say(`Waiting for a run in group “${name}” on ${server}…`, 'waiting');
       leave.disabled = false;

@@ -51,7 +51,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
     run: workerCommand,
     help: WORKER_HELP,
     flags: WORKER_FLAGS,
-    example: 'nitro-d worker --nats nats://coordinator.example:4222 --backend webgpu',
+    example: 'nitro-d worker --nats nats://nats-host:4222 --backend webgpu',
   },
   eval: {
     run: evalCommand,

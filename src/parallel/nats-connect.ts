@@ -50,7 +50,7 @@ export async function connectNats(
     const { connect } = await import('@nats-io/transport-node');
     return await connect(common);
   } catch (e) {
-    throw new Error(`cannot connect to NATS at ${url}: ${(e as Error).message}`);
+    throw new Error(`cannot connect to NATS at ${url}: ${(e as Error).message || 'no answer'}`);
   }
 }
 

@@ -25,7 +25,9 @@ export const WORKER_HELP = `join a data-parallel training run over NATS as a wor
   --name NAME            this worker's name in the coordinator's log (default: the host name)
   --wait S               seconds to wait for a run to take this worker (default 600)
 ${BACKEND_HELP}
-  --quiet                print only errors`;
+  --quiet                print only errors
+  e.g. the coordinator: nitro-d train --preset cnn-small --nats nats://nats-host:4222 --workers 2
+       and on two machines: nitro-d worker --nats nats://nats-host:4222 --backend webgpu`;
 
 export async function workerCommand(argv: string[]): Promise<number> {
   const flags = parseFlags('worker', argv, WORKER_FLAGS);
