@@ -309,5 +309,6 @@ export interface ReducingOps extends Ops {
 
 /** Whether a recording's ops take part in a data-parallel step. */
 export function isReducing(ops: Ops): ops is ReducingOps {
-  return typeof (ops as Partial<ReducingOps>).reduce === 'function';
+  // `in`, not a property read: a tracing proxy answers every read with a function.
+  return 'reduce' in ops;
 }

@@ -204,6 +204,29 @@ describe('data-parallel training (in-process workers)', () => {
     expect(events.filter((e) => e.kind === 'dropped').map((e) => e.worker)).toEqual(['worker 1']);
   });
 
+  it('a worker gone between steps (its next rows cannot be sent) is dropped: same bits', async () => {
+    const opts = options(8, false);
+    const want = await singleDevice(CNN, opts);
+    const events: WorkerEvent[] = [];
+    // Worker 0 leaves right after the second phase's sums of its 5th step.
+    const leaves = (c: Channel): Channel => {
+      let last = 0;
+      return {
+        label: c.label,
+        send: (m) => c.send(m),
+        receive: async (t) => {
+          const m = await c.receive(t);
+          if (m.header.kind === 'sums' && m.header.phase === 1 && ++last === 5) c.close();
+          return m;
+        },
+        close: () => c.close(),
+      };
+    };
+    const got = await dataParallel(CNN, opts, [{ wrap: leaves }, cpu(), cpu()], { events });
+    expectSameRun(got, want);
+    expect(events.filter((e) => e.kind === 'dropped').map((e) => e.worker)).toEqual(['worker 0']);
+  });
+
   it('a worker that stalls past the timeout is dropped: same bits', async () => {
     const opts = options(10, true);
     const want = await singleDevice(MLP, opts);

@@ -427,13 +427,17 @@ export class DataParallelBackend implements Backend {
     // The previous step reaches the host's weights while the workers start on this one.
     await this.commit();
     const sums: PhaseSums[] = [];
-    for (let phase = 0; phase < p.phases.length && failed.size === 0; phase++) {
+    // After a failure the others' replies due so far are still read, so that none is left
+    // queued to be taken for a reply of the next attempt.
+    for (let phase = 0; phase < p.phases.length; phase++) {
       const reduce = p.phases[phase].reduce;
       let grads: Int32Array[] | undefined;
       let metrics: Int32Array | undefined;
+      const replying = taking.filter((m) => !failed.has(m));
+      const clean = failed.size === 0;
       // Sums in arrival order: wrapping int32 adds give the same bits in any order.
       await Promise.all(
-        taking.map(async (m) => {
+        replying.map(async (m) => {
           try {
             const msg = await m.channel.receive(fresh.has(m) ? this.firstStepMs : this.timeoutMs);
             this.countIn(msg);
@@ -451,9 +455,10 @@ export class DataParallelBackend implements Backend {
           }
         }),
       );
-      if (failed.size > 0 || !grads) break;
+      // Those that replied now wait for sums: nothing more is due from them.
+      if (!clean || failed.size > 0 || !grads) break;
       const header: SumsHeader = { kind: 'sums', id, phase };
-      for (const m of taking) {
+      for (const m of replying) {
         // Each worker gets its own copy: a transport may transfer (and so detach) the buffers.
         try {
           this.send(m, { header, arrays: grads.map((a) => a.slice()) });
