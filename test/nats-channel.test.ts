@@ -301,6 +301,30 @@ describe('NATS channel', () => {
     }
   });
 
+  it("a worker's announced name reaches the log as one printable line", async () => {
+    const a = await connectNats(server.url);
+    const w = await connectNats(server.url);
+    const source = new NatsWorkerSource(a, { url: server.url, group: 'names' });
+    try {
+      const joining = joinNatsRun(w, {
+        url: server.url,
+        group: 'names',
+        backend: 'cpu\u001b[2J',
+        name: 'evil\nname',
+        waitMs: 5000,
+      });
+      const c = await source.next(5000);
+      expect(c.label).toBe('worker evil?name (cpu?[2J, NATS)');
+      const m = await joining;
+      m.leave();
+      m.channel.close();
+    } finally {
+      await source.close();
+      await a.close();
+      await w.close();
+    }
+  });
+
   it('ignores stray messages on the join subject', async () => {
     const nc = await connectNats(server.url);
     const source = new NatsWorkerSource(nc, { url: server.url, group: 'stray' });

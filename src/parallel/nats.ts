@@ -40,9 +40,10 @@ export interface NatsLinkOptions {
 
 const DEFAULTS = {
   maxMessageBytes: 1 << 30,
-  // Long: the coordinator's own step timeout drops a stalled worker much sooner; this only ends
-  // a link whose other end is gone for good.
-  peerTimeoutMs: 300_000,
+  // Long: the coordinator's own step timeout drops a stalled worker much sooner, and a
+  // coordinator evaluating a large test set may not send heartbeats for minutes; this only
+  // ends a link whose other end is gone for good.
+  peerTimeoutMs: 30 * 60_000,
   windowBytes: 8 << 20,
   retransmitMs: 500,
   maxChunkBytes: Number.MAX_SAFE_INTEGER,
@@ -591,8 +592,11 @@ export class NatsWorkerSource implements WorkerSource {
       return;
     }
     if (this.known.has(worker) || this.pending.size >= MAX_PENDING_OFFERS) return;
-    const backend = typeof frame.body.backend === 'string' ? frame.body.backend.slice(0, 32) : '?';
-    const name = typeof frame.body.name === 'string' ? frame.body.name.slice(0, 64) : '';
+    // Printable ASCII only: these end up in the run's log lines.
+    const text = (v: unknown, max: number) =>
+      typeof v === 'string' ? v.slice(0, max).replace(/[^\x20-\x7e]/g, '?') : '';
+    const backend = text(frame.body.backend, 32) || '?';
+    const name = text(frame.body.name, 64);
     const label = `worker ${name || worker.slice(0, 8)} (${backend}, NATS)`;
     const channel = new NatsChannel(
       this.nc,
