@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import process from 'node:process';
 import { join } from 'node:path';
@@ -62,6 +62,21 @@ const RUN = (out: string) => [
   join(dir, out),
 ];
 
+/** `node bin/nitro-d.js ARGS` as a child process, with its output and exit code when done. */
+function spawnCli(args: string[]) {
+  const child = spawn('node', [CLI, ...args], { cwd: ROOT });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, stdout, stderr })),
+  );
+  return { child, done };
+}
+
+const readIfThere = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : '');
+
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 describe('nitro-d train --nats and nitro-d worker', () => {
@@ -69,7 +84,9 @@ describe('nitro-d train --nats and nitro-d worker', () => {
     const single = await nitro(RUN('single'));
     expect(single.code, single.stderr).toBe(0);
     // The coordinator freezes itself after its 3rd step; the second worker announces itself
-    // meanwhile and is taken when the coordinator goes on: a join mid-run, at a known point.
+    // meanwhile. The first worker is frozen before the coordinator goes on, so step 4 waits for
+    // it while the coordinator takes the newcomer (its log says so); then both go on. A join
+    // mid-run at a known point, however loaded the machine.
     const coordinator = spawn(
       'node',
       [
@@ -94,23 +111,31 @@ describe('nitro-d train --nats and nitro-d worker', () => {
       }),
     );
     const exited = new Promise<number | null>((resolve) => coordinator.on('exit', resolve));
-    const worker = [
-      'worker',
-      '--nats',
-      server.url,
-      '--group',
-      'cli',
-      '--backend',
-      'cpu',
-      '--wait',
-      '60',
-    ];
-    const first = nitro([...worker, '--name', 'first']);
+    const worker = (name: string) =>
+      spawnCli([
+        'worker',
+        '--nats',
+        server.url,
+        '--group',
+        'cli',
+        '--backend',
+        'cpu',
+        '--wait',
+        '60',
+        '--name',
+        name,
+      ]);
+    const first = worker('first');
     await stopped;
-    const second = nitro([...worker, '--name', 'second']);
+    const second = worker('second');
     await new Promise((r) => setTimeout(r, 800)); // its announcements wait in the coordinator's socket
+    first.child.kill('SIGSTOP');
     coordinator.kill('SIGCONT');
-    const [code, w1, w2] = await Promise.all([exited, first, second]);
+    const log = join(dir, 'nats/log.jsonl');
+    for (let t = 0; t < 600 && !readIfThere(log).includes('worker-joined'); t++)
+      await new Promise((r) => setTimeout(r, 100));
+    first.child.kill('SIGCONT');
+    const [code, w1, w2] = await Promise.all([exited, first.done, second.done]);
     expect(code, stderr).toBe(0);
     expect(w1.code, w1.stderr).toBe(0);
     expect(w2.code, w2.stderr).toBe(0);
@@ -123,9 +148,9 @@ describe('nitro-d train --nats and nitro-d worker', () => {
       readFileSync(join(dir, 'single/last.safetensors')),
     );
     expect(sha(join(dir, 'nats/last.safetensors'))).toBe(sha(join(dir, 'single/last.safetensors')));
-    const log = readFileSync(join(dir, 'nats/log.jsonl'), 'utf8');
-    expect(log).toContain('"backend":"data-parallel"');
-    expect(log).toMatch(/"event":"worker-joined","worker":"worker second \(cpu, NATS\)"/);
+    const records = readFileSync(log, 'utf8');
+    expect(records).toContain('"backend":"data-parallel"');
+    expect(records).toMatch(/"event":"worker-joined","worker":"worker second \(cpu, NATS\)"/);
   });
 
   it('the header names the NATS workers and their backends', async () => {

@@ -14,6 +14,7 @@ import type { Dataset } from '../src/data/dataset.ts';
 import { Model } from '../src/model/model.ts';
 import { type ModelSpec, parseModelSpec } from '../src/model/spec.ts';
 import { DataParallelBackend, type WorkerEvent } from '../src/parallel/coordinator.ts';
+import type { Channel } from '../src/parallel/channel.ts';
 import type { NatsChannel } from '../src/parallel/nats.ts';
 import { joinNatsRunAt, openNatsWorkerSource } from '../src/parallel/nats-connect.ts';
 import { serveWorker } from '../src/parallel/worker.ts';
@@ -113,6 +114,8 @@ interface NatsWorkerPlan {
   backend?: () => Promise<Backend>;
   /** Joins only when this resolves (a mid-run join). */
   joinAfter?: Promise<unknown>;
+  /** From its `after`-th step on, holds what it sends until `until` resolves. */
+  hold?: { after: number; until: Promise<unknown> };
 }
 
 interface Fault {
@@ -129,6 +132,7 @@ async function overNats(
   plans: NatsWorkerPlan[],
   fault: Fault = {},
   events: WorkerEvent[] = [],
+  onEvent: () => void = () => {},
 ): Promise<{ run: Run; stepsPerWorker: number[]; channels: NatsChannel[] }> {
   const group = `g${Math.random().toString(36).slice(2, 10)}`;
   const source = await openNatsWorkerSource(coordinatorUrl, { group, retransmitMs: 200 });
@@ -146,13 +150,27 @@ async function overNats(
       waitMs: 30_000,
       retransmitMs: 200,
     });
+    // A held worker keeps the step waiting for it (the coordinator meanwhile takes a newcomer).
+    let held: Promise<unknown> = Promise.resolve();
+    const channel: Channel = plan.hold
+      ? {
+          label: link.channel.label,
+          send: (m) => {
+            if (stepsPerWorker[i] >= plan.hold!.after) held = held.then(() => plan.hold!.until);
+            held = held.then(() => link.channel.send(m));
+          },
+          receive: (t) => link.channel.receive(t),
+          close: () => void held.then(() => link.channel.close()),
+        }
+      : link.channel;
     try {
-      await serveWorker(link.channel, backend, {
+      await serveWorker(channel, backend, {
         onStep: () => {
           stepsPerWorker[i]++;
           fault.onStep?.(++steps);
         },
       });
+      await held;
     } finally {
       await link.close();
     }
@@ -164,7 +182,10 @@ async function overNats(
     spec,
     timeoutMs: 30_000,
     joinTimeoutMs: 30_000,
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => {
+      events.push(e);
+      onEvent();
+    },
   });
   try {
     const run = await train(dp, spec, opts);
@@ -228,15 +249,20 @@ describe('data-parallel training over NATS', () => {
     const ref = await reference('cnn');
     let third!: () => void;
     const late = new Promise<void>((r) => (third = r));
+    // Worker 0's answers from its 3rd step on wait until the newcomer has joined, so the join
+    // lands mid-run however fast the steps go.
+    let joined!: () => void;
+    const both = new Promise<void>((r) => (joined = r));
     const events: WorkerEvent[] = [];
     const { run, stepsPerWorker } = await overNats(
       server,
       server.url,
       CNN,
       options(8, false),
-      [{}, { joinAfter: late }],
+      [{ hold: { after: 3, until: both } }, { joinAfter: late }],
       { onStep: (s) => s === 3 && third() },
       events,
+      () => events.filter((e) => e.kind === 'joined').length === 2 && joined(),
     );
     expectSameRun(run, ref);
     expect(stepsPerWorker[1]).toBeGreaterThan(0);
