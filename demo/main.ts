@@ -40,6 +40,7 @@ import {
 } from './ui/session.ts';
 import { cliCommand, presetDefaults } from './ui/setup.ts';
 import { installTestHook } from './ui/test-hook.ts';
+import { installWorkerJoin } from './ui/worker-join.ts';
 
 /**
  * The default run learns within seconds on the 3000-image sample, also on a software GPU: the
@@ -651,3 +652,5 @@ function blocksOf(preset: string): number {
 
 const ready = init().catch((e) => showError(e));
 installTestHook({ session, controls, ready, start, reset });
+// The status line under Join says what failed; the console gets the stack.
+installWorkerJoin({ backendKind: () => controls.backendKind(), onError: (e) => console.error(e) });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a Debian 12 machine (with or without a GPU) to train and to run every test suite:
 #   1. apt packages: the Vulkan loader and Mesa's drivers (dawn.node, Deno), Debian Chromium
-#      (browser tests, and its SwiftShader Vulkan driver for Node), Fashion-MNIST.
+#      (browser tests, and its SwiftShader Vulkan driver for Node), Fashion-MNIST, nats-server
+#      (the data-parallel tests start their own; the package's system service is not used).
 #      Skipped when all are installed; needs root (or passwordless sudo) otherwise.
 #   2. Mesa 25 lavapipe into .cache/lavapipe (optional; faster than SwiftShader in Node).
 #      The checkout keeps its own copy (CI caches it, scripts/test-deno.sh and every worktree
@@ -22,7 +23,7 @@ for arg in "$@"; do
   esac
 done
 
-PACKAGES=(libvulkan1 mesa-vulkan-drivers chromium dataset-fashion-mnist)
+PACKAGES=(libvulkan1 mesa-vulkan-drivers chromium dataset-fashion-mnist nats-server)
 PROBLEMS=()
 
 # --- 1. apt -----------------------------------------------------------------------------------

@@ -144,3 +144,21 @@ export {
 } from './parallel/memory.ts';
 export { MessageQueue } from './parallel/queue.ts';
 export { PROTOCOL_VERSION } from './parallel/protocol.ts';
+export {
+  NatsChannel,
+  NatsWorkerSource,
+  joinNatsRun,
+  type NatsChannelStats,
+  type NatsJoinOptions,
+  type NatsLinkOptions,
+  type NatsMembership,
+  type NatsSourceOptions,
+  type WorkerAnnouncement,
+} from './parallel/nats.ts';
+export {
+  connectNats,
+  joinNatsRunAt,
+  openNatsWorkerSource,
+  type NatsConnectOptions,
+  type NatsWorkerLink,
+} from './parallel/nats-connect.ts';

@@ -113,7 +113,7 @@ function newestMtime(dir: string): number {
 const run = promisify(execFile);
 
 /** Builds dist/ (what bin/nitro-d.js runs) when it is missing or older than the sources. */
-async function ensureCliBuild(): Promise<void> {
+export async function ensureCliBuild(): Promise<void> {
   const cli = join(ROOT, 'dist/cli.js');
   const sources = Math.max(newestMtime(join(ROOT, 'src')), newestMtime(join(ROOT, 'shaders')));
   if (existsSync(cli) && statSync(cli).mtimeMs >= sources) return;

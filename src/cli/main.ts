@@ -28,6 +28,7 @@ import {
 } from './commands/model-tools.ts';
 import { TRAIN_FLAGS, TRAIN_HELP, trainCommand } from './commands/train.ts';
 import { TUNE_FLAGS, TUNE_HELP, tuneCommand } from './commands/tune.ts';
+import { WORKER_FLAGS, WORKER_HELP, workerCommand } from './commands/worker.ts';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -45,6 +46,12 @@ export const COMMANDS: Record<string, CommandEntry> = {
     help: TRAIN_HELP,
     flags: TRAIN_FLAGS,
     example: 'nitro-d train --preset mlp1 --epochs 3 --out runs/mlp1',
+  },
+  worker: {
+    run: workerCommand,
+    help: WORKER_HELP,
+    flags: WORKER_FLAGS,
+    example: 'nitro-d worker --nats nats://nats-host:4222 --backend webgpu',
   },
   eval: {
     run: evalCommand,

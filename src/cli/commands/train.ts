@@ -638,7 +638,15 @@ async function runTraining(a: TrainArgs, interrupt: Interrupt): Promise<number> 
   const events: { log?: (e: WorkerEvent) => void } = {};
   const parallel =
     a.parallel &&
-    (await openParallelBackend(a.parallel, preset.spec, (e) => events.log?.(e), verbose));
+    (await openParallelBackend(
+      a.parallel,
+      preset.spec,
+      (e) => events.log?.(e),
+      verbose,
+      (s) => {
+        if (!a.quiet) console.error(s);
+      },
+    ));
   const backend = parallel?.backend ?? (await createBackend(backendKind, { verbose }));
   let trainer: Trainer | undefined;
   const outputs = new RunOutputs();
@@ -666,10 +674,22 @@ async function runTraining(a: TrainArgs, interrupt: Interrupt): Promise<number> 
     const runLog = openRunFolder(a, run, outputs, stopAt, say);
     log = runLog;
     events.log = (e) => {
-      if (e.kind !== 'dropped') return;
       bar?.done();
       say(workerEventLine(e));
-      runLog.write({ event: 'worker-dropped', worker: e.worker, reason: e.reason, step: e.cursor });
+      if (e.kind === 'dropped')
+        runLog.write({
+          event: 'worker-dropped',
+          worker: e.worker,
+          reason: e.reason,
+          step: e.cursor,
+        });
+      else
+        runLog.write({
+          event: 'worker-joined',
+          worker: e.worker,
+          backend: e.backend,
+          device: e.device,
+        });
     };
     const bar = a.quiet ? undefined : new ProgressBar();
     const progress = bar && new RunProgress(bar, preset.protocol.epochs, batch);
