@@ -43,7 +43,9 @@ function variant(params: Record<string, number>): VariantChoice {
           ? v
             ? 'sparse'
             : 'dense'
-          : `${k.toLowerCase()}${v}`,
+          : k === 'TILE'
+            ? `wg${8 * v}`
+            : `${k.toLowerCase()}${v}`,
     )
     .join('-');
   return { label, params };
@@ -57,13 +59,25 @@ const VARIANTS: Record<GemmOp, VariantChoice[]> = {
     variant({ TM: 1, TN: 8, DOT4: 1 }),
     variant({ TM: 2, TN: 8, DOT4: 1 }),
     variant({ TM: 4, TN: 4, DOT4: 1 }),
+    // Workgroup-tiled (linear-tiled.wgsl): TILE x TILE registers, 8·TILE square blocks.
+    variant({ TILE: 4, DOT4: 0 }),
+    variant({ TILE: 8, DOT4: 0 }),
+    variant({ TILE: 4, DOT4: 1 }),
+    variant({ TILE: 8, DOT4: 1 }),
   ],
   linearInputGrad: [
     variant({ TM: 1, TN: 8 }),
     variant({ TM: 2, TN: 8 }),
     variant({ TM: 4, TN: 4 }),
+    variant({ TILE: 4 }),
+    variant({ TILE: 8 }),
   ],
-  linearWeightGrad: [variant({ TN: 4 }), variant({ TN: 8 })],
+  linearWeightGrad: [
+    variant({ TN: 4 }),
+    variant({ TN: 8 }),
+    variant({ TILE: 4 }),
+    variant({ TILE: 8 }),
+  ],
   conv2d: [
     variant({ TF: 4, TP: 4, DOT4: 0 }),
     variant({ TF: 8, TP: 4, DOT4: 0 }),
@@ -80,16 +94,19 @@ const VARIANTS: Record<GemmOp, VariantChoice[]> = {
 };
 
 /**
- * The register arrays of shaders/linear.wgsl (MAXM, MAXACC) and conv.wgsl (MAXF, MAXP, MAXACC)
- * have fixed sizes and WGSL clamps out-of-range indexes, so a tile past them would compute wrong
+ * The register arrays of shaders/linear.wgsl (MAXM, MAXACC), linear-tiled.wgsl (its workgroup
+ * arrays hold 64-wide blocks, and words of 4 outputs: TILE 4 or 8) and conv.wgsl (MAXF, MAXP,
+ * MAXACC) have fixed sizes and WGSL clamps out-of-range indexes, so a tile past them would compute wrong
  * sums silently: every variant is checked against them when this module loads.
  */
 export function checkTiles(op: GemmOp, v: VariantChoice): void {
-  const { TM = 1, TN = 4, TF = 1, TP = 1 } = v.params;
+  const { TM = 1, TN = 4, TF = 1, TP = 1, TILE } = v.params;
   const ok =
     op === 'conv2d' || op === 'conv2dWeightGrad'
       ? TF <= 8 && TP <= 4 && TF * TP <= 32
-      : TM <= 4 && TM * TN <= 32 && (op !== 'linear' || TN % 4 === 0);
+      : TILE !== undefined
+        ? TILE === 4 || TILE === 8
+        : TM <= 4 && TM * TN <= 32 && (op !== 'linear' || TN % 4 === 0);
   if (!ok)
     throw new Error(`gemm-tiles: variant ${v.label} of ${op} exceeds the shader's register tile`);
 }
