@@ -4,10 +4,12 @@
  *
  * The Ops contract has no tuning parameter, so the kernel wrappers ask their backend's policy
  * (`GemmVariants`, one per WebGPU backend). A variant is a set of override constants (register
- * tile sizes, the dot4I8Packed limb path). The choice is, in order: a variant forced by a test or
- * a benchmark (`withForced`), a choice the tuner measured on this adapter for the shape
- * (`setTuned`), else the op's default. Every variant computes the same bits; only the speed
- * differs.
+ * tile sizes, the dot4I8Packed limb path, workgroup tiles). The choice is, in order: a variant
+ * forced by a test or a benchmark (`withForced`), a choice the tuner measured on this adapter for
+ * the shape (`setTuned`), else the default: on software adapters the op's measured winner (the
+ * table below), on hardware adapters the variant of least storage traffic for the shape (a
+ * `DefaultPolicy` the backend passes in, src/gpu/variant-policy.ts), which is not measured on
+ * that adapter. Every variant computes the same bits; only the speed differs.
  */
 
 export type GemmOp =
@@ -137,6 +139,25 @@ export function findVariant(op: GemmOp, label: string): VariantChoice | undefine
   return VARIANTS[op].find((v) => v.label === label);
 }
 
+/** What a default chosen without measuring on the adapter is labelled with. */
+export const NOT_MEASURED = 'not measured on this adapter';
+
+/**
+ * A default other than the table's for an op shape (undefined: the table's). The backend of a
+ * hardware adapter passes one that picks the variant of least counted traffic.
+ */
+export type DefaultPolicy = (op: GemmOp, dims: readonly number[]) => VariantChoice | undefined;
+
+/** Where a choice came from: forced, tuned on this adapter, the measured table, or traffic alone. */
+export type ChoiceSource = 'forced' | 'tuned' | 'default' | 'traffic';
+
+/** A variant with where it came from (and NOT_MEASURED for a traffic default). */
+export interface ExplainedChoice {
+  variant: VariantChoice;
+  source: ChoiceSource;
+  note?: string;
+}
+
 /** Key of an op's shape for tuned choices: the op and its dimensions. */
 export function shapeKey(op: GemmOp, dims: readonly number[]): string {
   return `${op}:${dims.join('x')}`;
@@ -151,6 +172,9 @@ export class GemmVariants {
   private readonly forced = new Map<GemmOp, VariantChoice>();
   /** Tuned choices: shape key -> label. */
   private tunedChoices = new Map<string, string>();
+
+  /** `fallback`: the default policy of the adapter (none: the measured table). */
+  constructor(private readonly fallback?: DefaultPolicy) {}
 
   /**
    * Runs `f` with `choice` forced for `op` (undefined: no forcing). Ops issued inside `f` use it;
@@ -179,11 +203,18 @@ export class GemmVariants {
 
   /** The variant an op of this shape runs with now. */
   choose(op: GemmOp, dims: readonly number[]): VariantChoice {
+    return this.explain(op, dims).variant;
+  }
+
+  /** The variant an op of this shape runs with now, and why. */
+  explain(op: GemmOp, dims: readonly number[]): ExplainedChoice {
     const f = this.forced.get(op);
-    if (f) return f;
+    if (f) return { variant: f, source: 'forced' };
     const t = this.tunedChoices.get(shapeKey(op, dims));
     const hit = t ? findVariant(op, t) : undefined;
-    if (hit) return hit;
-    return defaultVariant(op);
+    if (hit) return { variant: hit, source: 'tuned' };
+    const d = this.fallback?.(op, dims);
+    if (d) return { variant: d, source: 'traffic', note: NOT_MEASURED };
+    return { variant: defaultVariant(op), source: 'default' };
   }
 }
