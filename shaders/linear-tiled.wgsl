@@ -58,7 +58,8 @@ struct Dims {
 
 @group(0) @binding(14) var<uniform> dm: Dims;
 
-// Register tile (4 or 8 each); the workgroup is 8 x 8 invocations.
+// Register tile (TM 4 or 8; TN 4, 8, or 16 for the weight gradient; TM * TN <= 64); the
+// workgroup is 8 x 8 invocations.
 override TM: u32 = 4u;
 override TN: u32 = 4u;
 // Forward: the dot4I8Packed path on the weight limbs (a tile whose weights need more limbs than
@@ -68,7 +69,7 @@ override PLANES: u32 = 2u;
 
 const WG: u32 = 64u;
 const SIDE: u32 = 8u;
-// Largest block side (8 TM or 8 TN) and reduction step (elements).
+// Largest block side along rows (8 TM; along columns 8 TN <= 128) and reduction step.
 const MAXB: u32 = 64u;
 const STEP: u32 = 16u;
 const MAXACC: u32 = 64u;
@@ -79,7 +80,7 @@ var<private> acc: array<i32, MAXACC>;
 // Step operands: packed int8 words of x (forward), or unpacked i32 values.
 var<workgroup> pa: array<u32, 256>;
 var<workgroup> ia: array<i32, 1024>;
-var<workgroup> ib: array<i32, 1024>;
+var<workgroup> ib: array<i32, 2048>;
 var<workgroup> pl: array<u32, 512>;
 var<workgroup> limb_need: array<u32, 64>;
 
@@ -339,7 +340,7 @@ fn forward_v4(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
 // ---------------------------------------------------------------------------------------------
 // Input gradient out[b, k] = Σ_o g[b, o] · w[o, k]. Workgroup (row block of BM samples, block
 // of BN inputs); step: 16 outputs. ia[r * 16 + j] = g[b0 + r, o + j];
-// ib[j * 64 + c] = w[o + j, k0 + c].
+// ib[j * BN + c] = w[o + j, k0 + c].
 
 struct GTile {
   r0: u32,
@@ -423,7 +424,7 @@ fn stage_w_cols(t: GTile, lid: u32, o0: u32) {
     if (o < dm.O && k < dm.K) {
       v = w[o * dm.K + k];
     }
-    ib[(i / bn()) * MAXB + c] = v;
+    ib[(i / bn()) * bn() + c] = v;
   }
 }
 
@@ -437,7 +438,7 @@ fn stage_w_cols4(t: GTile, lid: u32, o0: u32) {
     if (o < dm.O && k < dm.K) {
       v = w4[(o * dm.K + k) / 4u];
     }
-    let j = (i / per) * MAXB + c;
+    let j = (i / per) * bn() + c;
     ib[j] = v.x;
     ib[j + 1u] = v.y;
     ib[j + 2u] = v.z;
@@ -452,7 +453,7 @@ fn mac_rows_cols(t: GTile) {
       av[m] = ia[(t.tr + m) * STEP + j];
     }
     for (var n = 0u; n < TN; n++) {
-      let bv = ib[j * MAXB + t.tc + n];
+      let bv = ib[j * bn() + t.tc + n];
       for (var m = 0u; m < TM; m++) {
         acc[m * TN + n] += av[m] * bv;
       }
@@ -515,7 +516,7 @@ fn input_grad_v4(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
 
 // ---------------------------------------------------------------------------------------------
 // Weight gradient out[o, k] = Σ_b g[b, o] · x[b, k]. Workgroup (block of BM outputs, block of BN
-// inputs); step: 16 samples. ia[j * 64 + r] = g[b + j, o0 + r]; ib[j * 64 + c] = x[b + j, k0 + c].
+// inputs); step: 16 samples. ia[j * 64 + r] = g[b + j, o0 + r]; ib[j * BN + c] = x[b + j, k0 + c].
 
 fn stage_g_cols(t: GTile, lid: u32, b0: u32) {
   if (dm.G_PACKED != 0u) {
@@ -592,7 +593,7 @@ fn stage_x_cols(t: GTile, lid: u32, b0: u32) {
     if (b < dm.B && kw < dm.KW) {
       v = unpack4xI8(x[b * dm.KW + kw]);
     }
-    let j = (i / per) * MAXB + (i % per) * 4u;
+    let j = (i / per) * bn() + (i % per) * 4u;
     ib[j] = v.x;
     ib[j + 1u] = v.y;
     ib[j + 2u] = v.z;
@@ -611,7 +612,7 @@ fn stage_x_cols4(t: GTile, lid: u32, b0: u32) {
     }
     for (var q = 0u; q < 4u; q++) {
       let u = unpack4xI8(v[q]);
-      let j = (i / per) * MAXB + (i % per) * 16u + q * 4u;
+      let j = (i / per) * bn() + (i % per) * 16u + q * 4u;
       ib[j] = u.x;
       ib[j + 1u] = u.y;
       ib[j + 2u] = u.z;
@@ -627,7 +628,7 @@ fn mac_cols_cols(t: GTile) {
       av[m] = ia[j * MAXB + t.tr + m];
     }
     for (var n = 0u; n < TN; n++) {
-      let bv = ib[j * MAXB + t.tc + n];
+      let bv = ib[j * bn() + t.tc + n];
       for (var m = 0u; m < TM; m++) {
         acc[m * TN + n] += av[m] * bv;
       }

@@ -233,6 +233,9 @@ describe("variant tiles fit the shaders' register arrays", () => {
       ['conv2d', { TF: 16, TP: 2 }],
       ['conv2d', { TF: 8, TP: 8 }],
       ['conv2dWeightGrad', { TF: 12 }],
+      ['linear', { TILE: 16 }], // the tiled workgroup arrays hold 64-row blocks
+      ['linearWeightGrad', { TILE: 8, TN: 16 }], // 128 accumulators
+      ['linearInputGrad', { TILE: 4, TN: 16 }], // only the weight gradient has wide blocks
     ];
     for (const [op, params] of bad)
       expect(

@@ -105,7 +105,12 @@ describe('traffic models == counted storage traffic', () => {
     expect(perMac(model).read).toBeGreaterThan(0);
   }
 
-  const labels = (op: GemmOp) => variantsOf(op).map((v) => [v.label]);
+  // The tiled models take the block side as a parameter: the 32-wide variants cover every
+  // branch of them, and each counted pipeline compiles slowly on software adapters.
+  const labels = (op: GemmOp) =>
+    variantsOf(op)
+      .filter((v) => v.params.TILE !== 8)
+      .map((v) => [v.label]);
   /** [B, K, O] */
   const LINEAR: [number, number, number][] = [
     [5, 13, 9],

@@ -18,6 +18,7 @@ import {
   type VariantChoice,
   variantsOf,
 } from '../kernels/gemm-tiles.ts';
+import type { TrafficCase } from '../kernels/traffic.ts';
 import { gemmTraffic } from '../ops/traffic.ts';
 
 /** The adapter facts the policy reads (DeviceInfo's). */
@@ -31,10 +32,11 @@ export function leastTraffic(
   op: GemmOp,
   dims: readonly number[],
   candidates: readonly VariantChoice[] = variantsOf(op),
+  c: TrafficCase = {},
 ): VariantChoice | undefined {
   let best: { v: VariantChoice; read: number; write: number } | undefined;
   for (const v of candidates) {
-    const t = gemmTraffic(op, dims, v);
+    const t = gemmTraffic(op, dims, v, c);
     if (
       !best ||
       t.readBytes < best.read ||

@@ -79,6 +79,8 @@ const VARIANTS: Record<GemmOp, VariantChoice[]> = {
     variant({ TN: 8 }),
     variant({ TILE: 4 }),
     variant({ TILE: 8 }),
+    // 32 outputs by 128 inputs: for layers of few outputs (x is read once, g half as often).
+    variant({ TILE: 4, TN: 16 }),
   ],
   conv2d: [
     variant({ TF: 4, TP: 4, DOT4: 0 }),
@@ -107,7 +109,9 @@ export function checkTiles(op: GemmOp, v: VariantChoice): void {
     op === 'conv2d' || op === 'conv2dWeightGrad'
       ? TF <= 8 && TP <= 4 && TF * TP <= 32
       : TILE !== undefined
-        ? TILE === 4 || TILE === 8
+        ? (TILE === 4 || TILE === 8) &&
+          (v.params.TN === undefined ||
+            (op === 'linearWeightGrad' && [4, 8, 16].includes(TN) && TILE * TN <= 64))
         : TM <= 4 && TM * TN <= 32 && (op !== 'linear' || TN % 4 === 0);
   if (!ok)
     throw new Error(`gemm-tiles: variant ${v.label} of ${op} exceeds the shader's register tile`);

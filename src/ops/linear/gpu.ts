@@ -364,7 +364,8 @@ function linearInputGradTiled(ctx: KernelContext, p: LinearInputGradParams, v: P
 function linearWeightGradTiled(ctx: KernelContext, p: LinearWeightGradParams, v: Params): void {
   const [B, O] = p.g.shape;
   const K = p.x.shape[1];
-  const side = SIDE * v.TILE;
+  // A wider block along K (TN 16) reads g half as often where O is too small to share x.
+  const TN = v.TN ?? v.TILE;
   const gPacked = p.g.dtype === 'i8';
   const v4 = tiledVec4('linearWeightGrad', K, O, gPacked);
   const sgd = p.sgd ? { AMP: p.sgd.amp, DECAY_INV: p.sgd.decayInv } : {};
@@ -375,8 +376,12 @@ function linearWeightGradTiled(ctx: KernelContext, p: LinearWeightGradParams, v:
     x4: p.x,
     dm: tiledDims(ctx, B, K, O, { G_PACKED: gPacked ? 1 : 0, ...sgd }),
   };
-  const overrides = { TM: v.TILE, TN: v.TILE };
-  const grid: [number, number, number] = [Math.ceil(O / side), Math.ceil(K / side), 1];
+  const overrides = { TM: v.TILE, TN };
+  const grid: [number, number, number] = [
+    Math.ceil(O / (SIDE * v.TILE)),
+    Math.ceil(K / (SIDE * TN)),
+    1,
+  ];
   if (p.sgd) {
     // The sums update the weights in place; the gradient is never stored.
     const entry = v4 ? 'weight_grad_sgd_v4' : 'weight_grad_sgd';

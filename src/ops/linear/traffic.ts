@@ -104,8 +104,9 @@ function tiled(
       ceilDiv(K, side) * B * gBytes + ceilDiv(B, side) * O * K * 4 + (c.relu ? B * KW * 4 : 0);
     return { read, write: B * K * 4 };
   }
-  const blocks = ceilDiv(O, side) * ceilDiv(K, side);
-  const sums = ceilDiv(K, side) * B * gBytes + ceilDiv(O, side) * B * KW * 4;
+  const cols = 8 * (p.TN ?? p.TILE);
+  const blocks = ceilDiv(O, side) * ceilDiv(K, cols);
+  const sums = ceilDiv(K, cols) * B * gBytes + ceilDiv(O, side) * B * KW * 4;
   if (c.sgd ?? true) return { read: sums + blocks * 64 * 4 + O * K * 4, write: O * K * 4 };
   return { read: sums, write: O * K * 4 };
 }
