@@ -19,6 +19,7 @@ export type GemmOp =
   | 'conv2d'
   | 'conv2dWeightGrad';
 
+/** Every GEMM-shaped op, in the order tables list them. */
 export const GEMM_OPS: readonly GemmOp[] = [
   'linear',
   'linearInputGrad',
@@ -27,6 +28,7 @@ export const GEMM_OPS: readonly GemmOp[] = [
   'conv2dWeightGrad',
 ];
 
+/** One kernel variant of an op: its label and the parameters the kernel wrapper applies. */
 export interface VariantChoice {
   /** Stable name, e.g. "tf4-tp4-dot4" (what the tuner caches). */
   label: string;
@@ -139,6 +141,7 @@ export function variantsOf(op: GemmOp): readonly VariantChoice[] {
   return VARIANTS[op];
 }
 
+/** The variant of `op` labelled `label`, or undefined when the table has none. */
 export function findVariant(op: GemmOp, label: string): VariantChoice | undefined {
   return VARIANTS[op].find((v) => v.label === label);
 }
