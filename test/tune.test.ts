@@ -180,7 +180,11 @@ describe('tuneVariants', () => {
         // Tiled (linear-tiled.wgsl): TILE is the TM x TN register tile, DOT4 an override.
         const tiled = p.TILE !== undefined;
         const tile = tiled
-          ? [`TM=${p.TILE}`, `TN=${p.TILE}`, ...(p.DOT4 === undefined ? [] : [`DOT4=${p.DOT4}`])]
+          ? [
+              `TM=${p.TILE}`,
+              `TN=${p.TN ?? p.TILE}`,
+              ...(p.DOT4 === undefined ? [] : [`DOT4=${p.DOT4}`]),
+            ]
           : Object.entries(p)
               .filter(([k]) => k !== 'DOT4')
               .map(([k, v]) => `${k}=${v}`);
