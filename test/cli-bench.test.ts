@@ -117,3 +117,41 @@ describe('nitro-d bench', () => {
     });
   }
 });
+
+describe('nitro-d bench-kernels --traffic', () => {
+  beforeAll(() => requireBuild());
+
+  it('every variant of every op of a layer, bytes per multiply-add from the models, no timing', async () => {
+    const r = await nitro(['bench-kernels', '--traffic', '--filter', 'mlp2 fc1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.batch).toBe(64);
+    expect(out.results).toBeUndefined();
+    const { gemmTraffic, variantsOf } = await import('../src/index.ts');
+    const rows = out.traffic as {
+      layer: string;
+      op: 'linear' | 'linearInputGrad' | 'linearWeightGrad';
+      variant: string;
+      dims: number[];
+      readBytes: number;
+      readPerMac: number;
+      hardwareDefault: boolean;
+    }[];
+    for (const op of ['linear', 'linearInputGrad', 'linearWeightGrad'] as const) {
+      const mine = rows.filter((x) => x.op === op);
+      expect(mine.map((x) => x.variant)).toEqual(variantsOf(op).map((v) => v.label));
+      for (const x of mine) {
+        expect(x.dims).toEqual([64, 784, 200]);
+        const v = variantsOf(op).find((c) => c.label === x.variant)!;
+        expect(x.readBytes).toBe(
+          gemmTraffic(op, x.dims, v, op === 'linear' ? { epilogue: 'relu' } : {}).readBytes,
+        );
+      }
+      // The hardware default is a tiled variant within the K >= 256 target.
+      const hw = mine.filter((x) => x.hardwareDefault);
+      expect(hw).toHaveLength(1);
+      expect(hw[0].variant).toMatch(/^wg/);
+      expect(hw[0].readPerMac).toBeLessThanOrEqual(0.25);
+    }
+  });
+});

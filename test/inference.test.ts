@@ -162,6 +162,8 @@ document.body.textContent = Trainer.name + String(Boolean(model));
     );
     expect(size).toBeLessThan(Buffer.byteLength(full));
     // The engine (kernels, WGSL, CPU backend) is most of it; a bound that catches a regression.
-    expect(gzip).toBeLessThan(100_000);
+    // Inference on a GPU runs the workgroup-tiled linear kernels and picks variants by their
+    // traffic models, so both ship with it (results/inference-bundle.md).
+    expect(gzip).toBeLessThan(110_000);
   });
 });

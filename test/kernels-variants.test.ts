@@ -134,6 +134,12 @@ const LINEAR_SHAPES: [number, number, number][] = [
   [2, 33, 9],
   [70, 21, 11],
   [5, 130, 3],
+  // Rows of whole vec4 words (the tiled kernels' vec4 loads) for every op and g dtype, a
+  // batch past one 64-row block; weights of 3, 4, 1 and 2 limbs.
+  [9, 32, 16],
+  [67, 48, 20],
+  [16, 64, 8],
+  [3, 16, 40],
 ];
 
 describe('linear variants: WebGPU == CPU', () => {
@@ -227,6 +233,9 @@ describe("variant tiles fit the shaders' register arrays", () => {
       ['conv2d', { TF: 16, TP: 2 }],
       ['conv2d', { TF: 8, TP: 8 }],
       ['conv2dWeightGrad', { TF: 12 }],
+      ['linear', { TILE: 16 }], // the tiled workgroup arrays hold 64-row blocks
+      ['linearWeightGrad', { TILE: 8, TN: 16 }], // 128 accumulators
+      ['linearInputGrad', { TILE: 4, TN: 16 }], // only the weight gradient has wide blocks
     ];
     for (const [op, params] of bad)
       expect(

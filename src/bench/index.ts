@@ -48,6 +48,17 @@ export {
   type TuneEntry,
   type TuneStore,
 } from './tune-cache.ts';
-export { setTunedVariants } from '../gpu/variants.ts';
+export { setTunedVariants, withForcedVariant } from '../gpu/variants.ts';
+export {
+  findVariant,
+  GEMM_OPS,
+  type GemmOp,
+  NOT_MEASURED,
+  type VariantChoice,
+  variantsOf,
+} from '../kernels/gemm-tiles.ts';
+export type { Traffic, TrafficCase } from '../kernels/traffic.ts';
+export { gemmTraffic } from '../ops/traffic.ts';
+export { formatKernelTraffic, kernelTraffic, type KernelTrafficRow } from './traffic.ts';
 /** The installed tuning choices (shape key -> variant label); empty when none are installed. */
 export { tunedVariants } from '../gpu/variants.ts';

@@ -77,6 +77,8 @@ async function compare(
   inputs: Record<string, Input>,
   outputs: Record<string, { shape: number[]; dtype: DType }>,
   run: (ops: Nitro.Ops, t: Record<string, Tensor>) => void,
+  /** Inputs the op updates in place, compared too. */
+  updated: string[] = [],
 ): Promise<void> {
   const { gpu, cpu } = await both();
   const results: Int32Array[][] = [];
@@ -89,11 +91,11 @@ async function compare(
     for (const [name, o] of Object.entries(outputs)) t[name] = b.tensor(o.shape, o.dtype, name);
     run(b.ops, t);
     const read: Int32Array[] = [];
-    for (const name of Object.keys(outputs)) read.push(await b.read(t[name]));
+    for (const name of [...Object.keys(outputs), ...updated]) read.push(await b.read(t[name]));
     for (const x of Object.values(t)) b.dispose(x);
     results.push(read);
   }
-  Object.keys(outputs).forEach((name, k) => {
+  [...Object.keys(outputs), ...updated].forEach((name, k) => {
     const [got, want] = [results[0][k], results[1][k]];
     if (got.length !== want.length)
       throw new Error(`${what}, ${name}: ${got.length} elements, expected ${want.length}`);
@@ -270,4 +272,90 @@ for (const [k, padding] of [
       (ops, t) => ops.conv2dWeightGrad({ delta: t.delta, x: t.x, padding, out: t.out }),
     );
   });
+}
+
+// Every GEMM kernel variant, forced one at a time: ragged rows, and rows of whole vec4 words
+// (the tiled kernels' vec4 loads); the forward with bias and NITRO-ReLU, the input gradient
+// through NITRO-ReLU's backward, both weight-gradient forms (raw sums, fused IntegerSGD).
+for (const [B, K, O] of [
+  [5, 37, 11],
+  [9, 32, 16],
+]) {
+  for (const v of lib.variantsOf('linear')) {
+    gpuTest(`linear variant ${v.label} ${B}x${K} -> ${O}`, async () => {
+      const rng = new lib.Rng(400 + K);
+      const gpu = await webgpu();
+      await compare(
+        `linear ${v.label}`,
+        {
+          x: input(rng, [B, K], 'i8', -128, 127),
+          w: input(rng, [O, K], 'i32', -3000, 3000),
+          bias: input(rng, [O], 'i32', -50000, 50000),
+        },
+        { out: { shape: [B, O], dtype: 'i8' }, act: { shape: [B, O], dtype: 'i8' } },
+        (ops, t) =>
+          lib.withForcedVariant(gpu, 'linear', v, () =>
+            ops.linear({
+              x: t.x,
+              w: t.w,
+              bias: t.bias,
+              out: t.out,
+              epilogue: { scale: 64 * K, relu: { out: t.act, slopeInv: 4 } },
+            }),
+          ),
+      );
+    });
+  }
+  for (const v of lib.variantsOf('linearInputGrad')) {
+    gpuTest(`linearInputGrad variant ${v.label} ${B}x${K} -> ${O}`, async () => {
+      const rng = new lib.Rng(500 + K);
+      const gpu = await webgpu();
+      await compare(
+        `linearInputGrad ${v.label}`,
+        {
+          g: input(rng, [B, O], 'i32', -2147483648, 2147483647),
+          w: input(rng, [O, K], 'i32', -3000, 3000),
+          x: input(rng, [B, K], 'i8', -128, 127),
+        },
+        { out: { shape: [B, K], dtype: 'i32' } },
+        (ops, t) =>
+          lib.withForcedVariant(gpu, 'linearInputGrad', v, () =>
+            ops.linearInputGrad({ g: t.g, w: t.w, out: t.out, relu: { x: t.x, slopeInv: 4 } }),
+          ),
+      );
+    });
+  }
+  for (const v of lib.variantsOf('linearWeightGrad')) {
+    gpuTest(`linearWeightGrad variant ${v.label} ${B}x${K} -> ${O}`, async () => {
+      const rng = new lib.Rng(600 + K);
+      const gpu = await webgpu();
+      const x = input(rng, [B, K], 'i8', -128, 127);
+      const forced = (f: () => void) => lib.withForcedVariant(gpu, 'linearWeightGrad', v, f);
+      await compare(
+        `linearWeightGrad ${v.label} i8 g`,
+        { g: input(rng, [B, O], 'i8', -128, 127), x },
+        { out: { shape: [O, K], dtype: 'i32' } },
+        (ops, t) => forced(() => ops.linearWeightGrad({ g: t.g, x: t.x, out: t.out })),
+      );
+      await compare(
+        `linearWeightGrad ${v.label} i32 g, IntegerSGD`,
+        {
+          g: input(rng, [B, O], 'i32', -2147483648, 2147483647),
+          x,
+          w: input(rng, [O, K], 'i32', -100000, 100000),
+          lrInv: { shape: [1], dtype: 'i32', values: new Int32Array([3]) },
+        },
+        {},
+        (ops, t) =>
+          forced(() =>
+            ops.linearWeightGrad({
+              g: t.g,
+              x: t.x,
+              sgd: { w: t.w, lrInv: t.lrInv, amp: 7, decayInv: 0 },
+            }),
+          ),
+        ['w'],
+      );
+    });
+  }
 }

@@ -6,6 +6,7 @@ import { type BackendKind, createBackend, resolveBackend } from '../../backends.
 import { formatKernelBench } from '../../bench/format.ts';
 import { benchKernels, type KernelBenchResult, paperKernelShapes } from '../../bench/kernels.ts';
 import type { KernelTiming } from '../../bench/timing.ts';
+import { formatKernelTraffic, kernelTraffic } from '../../bench/traffic.ts';
 import { BACKEND_FLAG, choiceFlag, intFlag, parseFlags, UsageError } from '../args.ts';
 
 export const BENCH_KERNELS_HELP = `GOP/s of linear and conv forward and gradients at the paper's layer shapes
@@ -14,6 +15,9 @@ export const BENCH_KERNELS_HELP = `GOP/s of linear and conv forward and gradient
   --filter S             only layers whose name contains S (e.g. mlp, conv3)
   --variants             time every WebGPU kernel variant of each op (tile sizes, dot4 path), not
                          only the one the engine picks; * marks the fastest per layer and op
+  --traffic              storage bytes read and written per multiply-add of every variant (from
+                         the variants' traffic models; no GPU needed); alone it times nothing,
+                         with --variants it prints both tables
   --cpu-max-mop N        skip CPU ops above N million operations (default 2000; 0: no limit)
   --target-ms N          replay each op for about N ms (default 50)
   --timing T             auto | timestamps | solo (default auto)
@@ -27,6 +31,7 @@ export const BENCH_KERNELS_FLAGS = {
   batch: { type: 'string' },
   filter: { type: 'string' },
   variants: { type: 'boolean' },
+  traffic: { type: 'boolean' },
   'cpu-max-mop': { type: 'string' },
   'target-ms': { type: 'string' },
   timing: { type: 'string' },
@@ -52,6 +57,15 @@ export async function benchKernelsCommand(argv: string[]): Promise<number> {
   const shapes = paperKernelShapes(batch).filter((s) => s.layer.includes(filter));
   if (shapes.length === 0)
     throw new UsageError(`bench-kernels: no layer matches --filter '${filter}'`);
+  const traffic = flags.traffic ? kernelTraffic(shapes) : undefined;
+  if (traffic && !variants) {
+    console.log(
+      flags.json
+        ? JSON.stringify({ batch, traffic })
+        : `batch ${batch}\n${formatKernelTraffic(traffic)}`,
+    );
+    return 0;
+  }
   const verbose = Boolean(flags.verbose);
   const kinds: BackendKind[] =
     which === 'both' ? ['webgpu', 'cpu'] : [(await resolveBackend(which, { verbose })).kind];
@@ -81,8 +95,10 @@ export async function benchKernelsCommand(argv: string[]): Promise<number> {
       backend.destroy();
     }
   }
-  console.log(
-    flags.json ? JSON.stringify({ batch, variants, results }) : formatKernelBench(results),
-  );
+  if (flags.json) console.log(JSON.stringify({ batch, variants, results, traffic }));
+  else {
+    console.log(formatKernelBench(results));
+    if (traffic) console.log(`\nbatch ${batch}\n${formatKernelTraffic(traffic)}`);
+  }
   return 0;
 }

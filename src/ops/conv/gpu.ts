@@ -112,7 +112,10 @@ const SPARSE_CAP_DIV = 4;
  * pools of such layers seldom make it do. Shorter lists (an eighth of the pixels) would save as
  * much memory but send layers with small head pools to the dense loop (results/HISTORY.md).
  */
-function sparseChunks(g: Geometry): { ECAP: number; rows: number } {
+export function sparseChunks(g: Pick<Geometry, 'B' | 'F' | 'HO' | 'WO'>): {
+  ECAP: number;
+  rows: number;
+} {
   const ECAP = Math.ceil((g.B * g.HO * g.WO) / SPARSE_CAP_DIV);
   return { ECAP, rows: chunkRows(g.F, g.F * ECAP * 8, (g.F * g.B * g.HO * g.WO * 4) / 16, 4) };
 }
