@@ -159,6 +159,20 @@ describe('the plan of VGG8B at batch 256 on a 128 MiB-binding adapter', () => {
   });
 });
 
+describe('the plan lists every split op of every layer', () => {
+  it('cnn-small at batch 256 on 4 MiB bindings: both pool backwards, both weight gradients', () => {
+    const splits = planSplits(getPreset('cnn-small').spec, 256, {
+      maxStorageBufferBindingSize: 4 * MiB,
+    });
+    expect(splits.map((s) => `${s.op} ${s.weight} ${s.chunks}`).sort()).toEqual([
+      'conv2dWeightGrad blocks.0.weight 4',
+      'conv2dWeightGrad blocks.1.weight 2',
+      'maxPoolBackward blocks.0.head.weight 4',
+      'maxPoolBackward blocks.1.head.weight 2',
+    ]);
+  });
+});
+
 describe('ops that cannot be split', () => {
   it('a batch whose windows cannot be aligned is refused with why', () => {
     // δ of 256 rows at 4 KiB a row would split, but windows of the [B, 10] head gradient

@@ -15,7 +15,7 @@ import {
 import type { Dispatch, KernelContext } from '../kernels/context.ts';
 import { GemmVariants } from '../kernels/gemm-tiles.ts';
 import { checkedOps } from '../ops/checked.ts';
-import type { SplitPlan } from '../ops/chunked.ts';
+import { type SplitPlan, splitKey } from '../ops/chunked.ts';
 import { createGpuOps } from '../ops/gpu.ts';
 import { DeviceScratch, ScratchRole } from '../kernels/scratch.ts';
 import { TensorWindow } from '../kernels/window.ts';
@@ -181,8 +181,7 @@ export class WebGPUBackend implements Backend {
     };
     this.ops = checkedOps(
       createGpuOps(ctx, {
-        onSplit: (plan) =>
-          this.splits.set(`${plan.op}:${plan.what}:${plan.weight}:${plan.batch}`, plan),
+        onSplit: (plan) => this.splits.set(splitKey(plan), plan),
       }),
     );
   }

@@ -72,7 +72,7 @@ export interface SplitPlan {
   what: string;
   /** Its bytes unsplit. */
   bytes: number;
-  /** The layer's weight tensor, when the op has one. */
+  /** The layer's weight tensor (a head's for a pool backward through one), when the op has one. */
   weight?: string;
   batch: number;
   /** Rows per chunk (the last chunk may have fewer). */
@@ -99,6 +99,11 @@ export class BindingLimitError extends Error {
       `${op}: ${what}${shape ? ` [${shape.join(', ')}]` : ''} takes ${mib(bytes)}, more than the adapter's ${mib(limit)} per binding (maxStorageBufferBindingSize), and ${why}`,
     );
   }
+}
+
+/** One key per op and layer (what the plan lists once however often a step issues it). */
+export function splitKey(s: SplitPlan): string {
+  return `${s.op}:${s.weight ?? ''}:${s.what}:${s.bytes}:${s.batch}`;
 }
 
 export interface ChunkOptions {
@@ -266,7 +271,9 @@ export function chunkedOps(
       else hi = mid - 1;
     }
     const rows = lo * unit;
-    const weight = (getPath(p, 'w') ?? getPath(p, 'sgd.w')) as Tensor | undefined;
+    const weight = (getPath(p, 'w') ?? getPath(p, 'sgd.w') ?? getPath(p, 'head.w')) as
+      | Tensor
+      | undefined;
     options.onSplit?.({
       op: name,
       what,

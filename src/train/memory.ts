@@ -15,7 +15,7 @@ import { type Backend, deviceBytes } from '../backend.ts';
 import { createGpuOps } from '../ops/gpu.ts';
 import type { GemmVariants } from '../kernels/gemm-tiles.ts';
 import { type BindingLimits, planningContext } from '../kernels/planning.ts';
-import { BindingLimitError, type SplitPlan } from '../ops/chunked.ts';
+import { BindingLimitError, type SplitPlan, splitKey } from '../ops/chunked.ts';
 import { Model } from '../model/model.ts';
 import { isConv, type ModelSpec } from '../model/spec.ts';
 import { allocateParameters, Network } from '../model/network.ts';
@@ -196,7 +196,7 @@ function traceStep(
   const ctx = planningContext(variants, bindings);
   const splits = new Map<string, SplitPlan>();
   const ops = createGpuOps(ctx, {
-    onSplit: (s) => splits.set(`${s.op}:${s.what}:${s.weight}:${s.batch}`, s),
+    onSplit: (s) => splits.set(splitKey(s), s),
   });
   const shapes = new ShapeBackend(ops);
   new Network(shapes, plan, allocateParameters(shapes, plan), batch).recordTrainOnBatch();
