@@ -10,6 +10,10 @@
  *
  * The kernels' device scratch (weight limbs, repacked inputs, raw sums, sparse delta lists) comes
  * on top; the plan reports it separately (`plannedScratch`).
+ *
+ * Against an adapter, each tensor is one buffer (maxBufferSize) and each binding at most
+ * maxStorageBufferBindingSize: ops over larger batch tensors run in chunks of the batch
+ * (src/ops/chunked.ts), which the plan lists (`planSplits`) and sizes the scratch for.
  */
 import { type Backend, deviceBytes } from '../backend.ts';
 import { createGpuOps } from '../ops/gpu.ts';
