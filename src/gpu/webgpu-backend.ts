@@ -100,7 +100,18 @@ export class WebGPUBackend implements Backend {
   constructor(readonly context: GpuContext) {
     this.device = context.device;
     this.info = context.info;
-    this.limits = { ...context.info.limits } as unknown as GPUSupportedLimits;
+    // info.limits holds the device's limits (lowered where forced); a runtime whose limits
+    // object lists no keys falls back to the device's own for the ones the kernels read.
+    const device = this.device.limits as unknown as Record<string, number>;
+    const limits: Record<string, number> = { ...context.info.limits };
+    for (const key of [
+      'maxStorageBufferBindingSize',
+      'maxBufferSize',
+      'minStorageBufferOffsetAlignment',
+      'maxComputeWorkgroupsPerDimension',
+    ])
+      limits[key] ??= device[key];
+    this.limits = limits as unknown as GPUSupportedLimits;
     this.description = adapterName(context.info);
     this.errors = new ErrorSink(this.device);
     this.pipelines = new PipelineCache(this.device, this.errors);
