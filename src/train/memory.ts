@@ -291,7 +291,9 @@ export function checkFits(spec: ModelSpec, batch: number, limits: BufferLimits):
       return {
         what: tensor ? `tensor ${e.what} [${e.shape!.join(', ')}]` : e.what,
         bytes: e.bytes,
-        limit: `${perBinding} in ${e.op} (${e.why})`,
+        limit: e.why.startsWith('is bound whole')
+          ? `${perBinding}, and ${e.op} binds it whole`
+          : `${perBinding} in ${e.op} (${e.why})`,
         label: tensor ? e.what : undefined,
       };
     }
