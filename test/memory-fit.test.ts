@@ -22,9 +22,10 @@ import { nitro, requireBuild, stderrLines } from './cli-helpers.ts';
 import { webgpu } from './helpers.ts';
 
 const MiB = 1 << 20;
+/** Buffers and bindings of `bytes` (a larger tensor is refused, not split). */
 const limits = (bytes: number) => ({
   maxStorageBufferBindingSize: bytes,
-  maxBufferSize: 4 * bytes,
+  maxBufferSize: bytes,
 });
 
 function refusal(spec: Parameters<typeof checkFits>[0], batch: number, bytes: number): string {
@@ -111,7 +112,7 @@ describe('checkFits', () => {
   it('a layer too large even at batch 1 names the spec field to shrink (MLP)', () => {
     const spec = parseModelSpec({ input: [1, 28, 28], classes: 10, hidden: [20000, 20000] });
     expect(refusal(spec, 64, 128 * MiB)).toBe(
-      "model does not fit the adapter even at batch 1: tensor blocks.1.weight [20000, 20000] needs 1525.88 MiB, more than the adapter's 128.00 MiB per buffer; shrink hidden[1] (20000 wide, 20000 inputs)",
+      "model does not fit the adapter even at batch 1: tensor blocks.1.weight [20000, 20000] needs 1525.88 MiB, more than the adapter's 128.00 MiB per buffer (maxBufferSize); shrink hidden[1] (20000 wide, 20000 inputs)",
     );
     const first = parseModelSpec({ input: [1, 28, 28], classes: 10, hidden: [50000, 10] });
     expect(refusal(first, 1, 128 * MiB)).toMatch(

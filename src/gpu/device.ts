@@ -35,6 +35,11 @@ export interface DeviceOptions {
   timestamps?: boolean;
   /** Under Node: print the drivers' notices (Dawn's warnings about drivers it rejects). */
   verbose?: boolean;
+  /**
+   * Buffer limits to work within as if the adapter had them (tests of ops split over several
+   * bindings; a value above the adapter's is ignored). They show in `info.limits`.
+   */
+  limits?: Partial<Record<'maxStorageBufferBindingSize' | 'maxBufferSize', number>>;
 }
 
 /** Limits the kernels benefit from; each is raised to the adapter's maximum. */
@@ -133,6 +138,10 @@ export async function createGpuContext(options: DeviceOptions = {}): Promise<Gpu
   for (const key in device.limits) {
     const v = (device.limits as unknown as Record<string, number>)[key];
     if (typeof v === 'number') limits[key] = v;
+  }
+  for (const [key, v] of Object.entries(options.limits ?? {})) {
+    if (!Number.isInteger(v) || v < 4) throw new Error(`limits.${key}: ${v} is not a byte count`);
+    if (key in limits) limits[key] = Math.min(limits[key], v);
   }
   const info: DeviceInfo = {
     vendor: ai.vendor ?? '',

@@ -15,8 +15,10 @@ import {
 import type { Dispatch, KernelContext } from '../kernels/context.ts';
 import { GemmVariants } from '../kernels/gemm-tiles.ts';
 import { checkedOps } from '../ops/checked.ts';
+import { type SplitPlan, splitKey } from '../ops/chunked.ts';
 import { createGpuOps } from '../ops/gpu.ts';
 import { DeviceScratch, ScratchRole } from '../kernels/scratch.ts';
+import { TensorWindow } from '../kernels/window.ts';
 import { BufferPool } from './buffers.ts';
 import {
   createGpuContext,
@@ -93,12 +95,16 @@ export class WebGPUBackend implements Backend {
   readonly ops: Ops;
   readonly device: GPUDevice;
   readonly info: DeviceInfo;
+  /** The limits the engine works within: the device's, or lower ones forced (DeviceOptions.limits). */
+  readonly limits: GPUSupportedLimits;
   readonly errors: ErrorSink;
   readonly pipelines: PipelineCache;
   /** This backend's kernel scratch and uniform constants. */
   readonly scratch: DeviceScratch;
   /** This backend's GEMM kernel variants: forced (tests, benchmarks) and tuned choices. */
   readonly variants: GemmVariants;
+  /** Ops that ran in chunks of the batch (their bindings exceed the limit whole), one entry per op and layer. */
+  private readonly splits = new Map<string, SplitPlan>();
   private readonly pool: BufferPool;
   /** Dispatches issued eagerly, submitted at the next run, write, read or sync. */
   private pending: Dispatch[] = [];
@@ -121,15 +127,28 @@ export class WebGPUBackend implements Backend {
     this.device = context.device;
     this.info = context.info;
     this.variants = new GemmVariants(defaultPolicyFor(context.info));
+    // info.limits holds the device's limits (lowered where forced); a runtime whose limits
+    // object lists no keys falls back to the device's own for the ones the kernels read.
+    const device = this.device.limits as unknown as Record<string, number>;
+    const limits: Record<string, number> = { ...context.info.limits };
+    for (const key of [
+      'maxStorageBufferBindingSize',
+      'maxBufferSize',
+      'minStorageBufferOffsetAlignment',
+      'maxComputeWorkgroupsPerDimension',
+    ])
+      limits[key] ??= device[key];
+    this.limits = limits as unknown as GPUSupportedLimits;
     this.description = adapterName(context.info);
     this.errors = new ErrorSink(this.device);
     this.pipelines = new PipelineCache(this.device, this.errors);
     this.pool = new BufferPool(this.device);
     this.target = this.pending;
-    this.scratch = new DeviceScratch(this.device);
+    this.scratch = new DeviceScratch(this.device, this.limits.maxStorageBufferBindingSize);
+    const bindingLimit = this.limits.maxStorageBufferBindingSize;
     const ctx: KernelContext = {
       device: this.device,
-      limits: this.device.limits,
+      limits: this.limits,
       scratch: this.scratch,
       variants: this.variants,
       kernel: (shader, entry, overrides = {}) => {
@@ -139,14 +158,32 @@ export class WebGPUBackend implements Backend {
       },
       dispatch: (kernel, resources, workgroups) => {
         // Tensors and buffers resolve now; scratch roles when the bind group is made.
-        const entries: (GPUBindGroupEntry | { binding: number; role: ScratchRole })[] = [];
+        const entries: (
+          | GPUBindGroupEntry
+          | { binding: number; role: ScratchRole; offset?: number; size?: number }
+        )[] = [];
         for (const [name, slot] of kernel.slots) {
           const r =
             resources[name] ??
             (name === TRAFFIC_BINDING ? this.counting?.kernels.get(kernel)?.buffer : undefined);
           if (!r) throw new Error(`${kernel.name}: no buffer bound to '${name}'`);
+          const size = r instanceof GpuTensor || r instanceof TensorWindow ? r.byteLength : 0;
+          if (size > bindingLimit && slot.type !== 'uniform') {
+            throw new GpuError(
+              `${kernel.name}: binding ${name} (${(r as Tensor).label}) takes ${size} bytes, more than the adapter's maxStorageBufferBindingSize (${bindingLimit})`,
+            );
+          }
           if (r instanceof ScratchRole) entries.push({ binding: slot.binding, role: r });
-          else {
+          else if (r instanceof TensorWindow) {
+            const window = { offset: r.byteOffset, size: Math.max(4, r.byteLength) };
+            if (r.base instanceof ScratchRole)
+              entries.push({ binding: slot.binding, role: r.base, ...window });
+            else
+              entries.push({
+                binding: slot.binding,
+                resource: { buffer: bufferOf(r.base), ...window },
+              });
+          } else {
             const resource: GPUBufferBinding =
               r instanceof GpuTensor
                 ? { buffer: bufferOf(r), size: Math.max(4, r.byteLength) }
@@ -167,7 +204,12 @@ export class WebGPUBackend implements Backend {
             this.device.createBindGroup({
               layout: kernel.layout,
               entries: entries.map((e) =>
-                'role' in e ? { binding: e.binding, resource: { buffer: e.role.bind() } } : e,
+                'role' in e
+                  ? {
+                      binding: e.binding,
+                      resource: { buffer: e.role.bind(), offset: e.offset, size: e.size },
+                    }
+                  : e,
               ),
               label: kernel.name,
             }),
@@ -178,7 +220,11 @@ export class WebGPUBackend implements Backend {
           this.target.push({ kernel, bindGroup: bind, workgroups });
       },
     };
-    this.ops = checkedOps(createGpuOps(ctx));
+    this.ops = checkedOps(
+      createGpuOps(ctx, {
+        onSplit: (plan) => this.splits.set(splitKey(plan), plan),
+      }),
+    );
   }
 
   tensor(shape: readonly number[], dtype: DType, label: string): Tensor {
@@ -187,9 +233,10 @@ export class WebGPUBackend implements Backend {
         throw new Error(`tensor ${label}: invalid shape [${shape.join(', ')}]`);
     }
     const bytes = deviceBytes(shape, dtype);
-    if (bytes > this.device.limits.maxStorageBufferBindingSize) {
+    // One buffer per tensor; ops bind windows of it where it exceeds a binding (src/ops/chunked.ts).
+    if (bytes > this.limits.maxBufferSize) {
       throw new GpuError(
-        `tensor ${label} [${shape.join(', ')}] needs ${bytes} bytes, more than the adapter's maxStorageBufferBindingSize (${this.device.limits.maxStorageBufferBindingSize}); use a smaller batch or model`,
+        `tensor ${label} [${shape.join(', ')}] needs ${bytes} bytes, more than the adapter's maxBufferSize (${this.limits.maxBufferSize}); use a smaller batch or model`,
       );
     }
     this.flush(); // a recycled buffer must not be cleared before earlier work that used it ran
@@ -294,6 +341,11 @@ export class WebGPUBackend implements Backend {
   /** Bytes of the kernels' device-side scratch (repacked inputs, weight limbs, raw sums), outside bytesInUse. */
   scratchBytes(): number {
     return this.scratch.bytes();
+  }
+
+  /** The ops issued so far that ran in chunks of their batch (see src/ops/chunked.ts). */
+  splitPlans(): SplitPlan[] {
+    return [...this.splits.values()];
   }
 
   /** Number of dispatches in a recorded program. */

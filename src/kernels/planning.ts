@@ -12,15 +12,34 @@ import { checkKernel } from './shaders.ts';
 
 const UNBOUNDED = Number.MAX_SAFE_INTEGER;
 
-/** `variants`: the policy whose choices the plan sizes for (a backend's; default: the defaults). */
-export function planningContext(variants: GemmVariants = new GemmVariants()): KernelContext {
-  const limits = {
+/** The limits a plan splits bindings for (the adapter's, or forced ones). */
+export interface BindingLimits {
+  maxStorageBufferBindingSize: number;
+  minStorageBufferOffsetAlignment?: number;
+}
+
+/**
+ * `variants`: the policy whose choices the plan sizes for (a backend's; default: the defaults).
+ * `bindings`: the binding limits the kernels split their tensors for (see src/ops/chunked.ts);
+ * default unbounded, so nothing is split. Scratch roles are never refused here.
+ */
+export function planningContext(
+  variants: GemmVariants = new GemmVariants(),
+  bindings?: BindingLimits,
+): KernelContext {
+  const unbounded = {
     maxStorageBufferBindingSize: UNBOUNDED,
     maxBufferSize: UNBOUNDED,
     maxComputeWorkgroupsPerDimension: UNBOUNDED,
+    minStorageBufferOffsetAlignment: 256,
+  };
+  const limits = {
+    ...unbounded,
+    maxStorageBufferBindingSize: bindings?.maxStorageBufferBindingSize ?? UNBOUNDED,
+    minStorageBufferOffsetAlignment: bindings?.minStorageBufferOffsetAlignment ?? 256,
   };
   const device = {
-    limits,
+    limits: unbounded,
     createBuffer: (d: GPUBufferDescriptor) => ({
       size: d.size,
       label: d.label ?? '',

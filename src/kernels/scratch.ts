@@ -44,7 +44,11 @@ export class DeviceScratch {
   private retired = 0;
   private readonly uniforms = new Map<string, GPUBuffer>();
 
-  constructor(readonly device: GPUDevice) {}
+  /** `bindingLimit`: the largest buffer a role may take (default: the device's maxStorageBufferBindingSize). */
+  constructor(
+    readonly device: GPUDevice,
+    readonly bindingLimit = device.limits.maxStorageBufferBindingSize,
+  ) {}
 
   bind(role: string): GPUBuffer {
     const state = this.states.get(role);
@@ -71,9 +75,9 @@ export class DeviceScratch {
     const need = Math.max(16, Math.ceil(bytes / 16) * 16);
     const have = this.states.get(role);
     if (have && have.buffer.size >= need) return have.handle;
-    if (need > device.limits.maxStorageBufferBindingSize) {
+    if (need > this.bindingLimit) {
       throw new Error(
-        `scratch ${role}: ${need} bytes exceed the adapter's maxStorageBufferBindingSize (${device.limits.maxStorageBufferBindingSize})`,
+        `scratch ${role}: ${need} bytes exceed the adapter's maxStorageBufferBindingSize (${this.bindingLimit})`,
       );
     }
     const buffer = device.createBuffer({ size: need, usage: STORAGE, label: `scratch ${role}` });

@@ -1,6 +1,7 @@
 /** The WebGPU implementation of every op: one wrapper per shader family. */
 import type { Ops } from '../backend.ts';
 import type { KernelContext } from '../kernels/context.ts';
+import { type ChunkOptions, chunkedOps } from './chunked.ts';
 import { conv2d, conv2dBiasGrad, conv2dWeightGrad } from './conv/gpu.ts';
 import { linear, linearInputGrad, linearWeightGrad } from './linear/gpu.ts';
 import { nitroRelu, nitroReluBackward, scale } from './activation/gpu.ts';
@@ -10,7 +11,16 @@ import { advance, fill } from './misc/gpu.ts';
 import { maxPool, maxPoolBackward } from './pool/gpu.ts';
 import { integerSgd } from './sgd/gpu.ts';
 
-export function createGpuOps(ctx: KernelContext): Ops {
+/**
+ * The WebGPU ops on `ctx`: each op's kernels, run in chunks of the batch where a binding would
+ * exceed the context's maxStorageBufferBindingSize (src/ops/chunked.ts).
+ */
+export function createGpuOps(ctx: KernelContext, options: ChunkOptions = {}): Ops {
+  return chunkedOps(ctx, kernelOps, options);
+}
+
+/** Each op's kernels, binding every tensor whole. */
+function kernelOps(ctx: KernelContext): Ops {
   return {
     linear: (p) => linear(ctx, p),
     conv2d: (p) => conv2d(ctx, p),

@@ -11,8 +11,9 @@
  *   ops take);
  * - the plan's tensors and that workspace together fit the host share: a given limit
  *   (--memory-limit), else three quarters of the free RAM the caller reports.
- * WebGPU buffers are checked per buffer against the adapter (checkFits in memory.ts); a limit
- * given there bounds the total too.
+ * WebGPU tensors are checked per buffer, and the bindings of a step's ops (split over chunks
+ * of the batch where a tensor exceeds one) per binding, against the adapter (checkFits and
+ * planSplits in memory.ts); a limit given there bounds the total too.
  */
 import { deviceBytes } from '../backend.ts';
 import type { ModelSpec } from '../model/spec.ts';

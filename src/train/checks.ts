@@ -61,7 +61,7 @@ export function checkTrainingFits(
   test: Dataset,
 ): void {
   if (backend.kind !== 'webgpu') return;
-  const limits = (backend as WebGPUBackend).device.limits;
+  const limits = (backend as WebGPUBackend).limits;
   checkFits(spec, batch, limits);
   checkFits(spec, evalBatchFor(test.labels.length), limits);
   const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);

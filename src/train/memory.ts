@@ -10,11 +10,16 @@
  *
  * The kernels' device scratch (weight limbs, repacked inputs, raw sums, sparse delta lists) comes
  * on top; the plan reports it separately (`plannedScratch`).
+ *
+ * Against an adapter, each tensor is one buffer (maxBufferSize) and each binding at most
+ * maxStorageBufferBindingSize: ops over larger batch tensors run in chunks of the batch
+ * (src/ops/chunked.ts), which the plan lists (`planSplits`) and sizes the scratch for.
  */
 import { type Backend, deviceBytes } from '../backend.ts';
 import { createGpuOps } from '../ops/gpu.ts';
 import type { GemmVariants } from '../kernels/gemm-tiles.ts';
-import { planningContext } from '../kernels/planning.ts';
+import { type BindingLimits, planningContext } from '../kernels/planning.ts';
+import { BindingLimitError, type SplitPlan, splitKey } from '../ops/chunked.ts';
 import { Model } from '../model/model.ts';
 import { isConv, type ModelSpec } from '../model/spec.ts';
 import { allocateParameters, Network } from '../model/network.ts';
@@ -38,6 +43,12 @@ export interface MemoryReport {
   /** Largest single tensor and the adapter's per-binding limit. */
   largestTensor: { label: string; bytes: number };
   bindingLimit?: number;
+  /**
+   * Ops of a training step that run in chunks of the batch because a binding would exceed
+   * bindingLimit whole (WebGPU; none on the CPU backend). The largest binding of each is
+   * `bindingBytes`, within the limit.
+   */
+  splits: SplitPlan[];
 }
 
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
@@ -77,9 +88,10 @@ export function memoryReport(backend: Backend, spec: ModelSpec, batch: number): 
     }
     const minimum = minimumBytes(spec, batch);
     const variants = (backend as { variants?: GemmVariants }).variants;
-    const scratchBytes =
-      backend.kind === 'webgpu' ? sum(plannedScratch(spec, batch, variants).values()) : 0;
-    const limits = (backend as { device?: GPUDevice }).device?.limits;
+    const limits = (backend as { limits?: GPUSupportedLimits }).limits;
+    const gpu = backend.kind === 'webgpu';
+    const scratchBytes = gpu ? sum(plannedScratch(spec, batch, variants, limits).values()) : 0;
+    const splits = gpu && limits ? planSplits(spec, batch, limits, variants) : [];
     return {
       batch,
       parameters: plan.geometry.cost.parameters,
@@ -92,6 +104,7 @@ export function memoryReport(backend: Backend, spec: ModelSpec, batch: number): 
       withScratchPercent: Math.floor(((allocatedBytes + scratchBytes) * 100) / minimum),
       largestTensor: largest,
       bindingLimit: limits?.maxStorageBufferBindingSize,
+      splits,
     };
   } finally {
     model.dispose();
@@ -115,7 +128,20 @@ export function formatMemoryReport(r: MemoryReport): string {
         ]
       : []),
     `  largest tensor    ${r.largestTensor.label} ${mib(r.largestTensor.bytes)}${r.bindingLimit ? ` (adapter limit per binding ${mib(r.bindingLimit)})` : ''}`,
+    ...formatSplits(r.splits),
   ].join('\n');
+}
+
+/** The ops that run in chunks, one line each ("split bindings: none" when no op is split on WebGPU). */
+export function formatSplits(splits: readonly SplitPlan[]): string[] {
+  if (splits.length === 0) return [];
+  return [
+    `  split bindings    ${splits.length} ops run in chunks of the batch (one buffer per tensor, windows bound):`,
+    ...splits.map(
+      (s) =>
+        `    ${s.op}${s.weight ? ` (${s.weight})` : ''}: ${s.what} ${mib(s.bytes)} -> ${s.chunks} chunks of ${s.rows} of ${s.batch} rows, largest binding ${mib(s.bindingBytes)}`,
+    ),
+  ];
 }
 
 /** One device tensor the engine allocates for a model and a batch. */
@@ -144,18 +170,52 @@ export function plannedScratch(
   spec: ModelSpec,
   batch: number,
   variants?: GemmVariants,
+  bindings?: BindingLimits,
 ): Map<string, number> {
-  const plan = planFromSpec(spec);
-  const ctx = planningContext(variants);
-  const shapes = new ShapeBackend(createGpuOps(ctx));
-  new Network(shapes, plan, allocateParameters(shapes, plan), batch).recordTrainOnBatch();
-  return ctx.scratch.roles();
+  return traceStep(spec, batch, variants, bindings).scratch;
 }
 
-/** The adapter limits a single tensor must respect (one GPU buffer, bound whole). */
+/**
+ * The ops of a training step at `batch` that run in chunks under the binding limits `bindings`
+ * (an adapter's), how, and the largest binding of each; computed without a device, by the same
+ * code that splits them on one. Throws BindingLimitError when an op cannot be split to fit.
+ */
+export function planSplits(
+  spec: ModelSpec,
+  batch: number,
+  bindings: BindingLimits,
+  variants?: GemmVariants,
+): SplitPlan[] {
+  return traceStep(spec, batch, variants, bindings).splits;
+}
+
+/** A training step traced through the WebGPU kernel wrappers against a sizing context. */
+function traceStep(
+  spec: ModelSpec,
+  batch: number,
+  variants?: GemmVariants,
+  bindings?: BindingLimits,
+): { scratch: Map<string, number>; splits: SplitPlan[] } {
+  const plan = planFromSpec(spec);
+  const ctx = planningContext(variants, bindings);
+  const splits = new Map<string, SplitPlan>();
+  const ops = createGpuOps(ctx, {
+    onSplit: (s) => splits.set(splitKey(s), s),
+  });
+  const shapes = new ShapeBackend(ops);
+  new Network(shapes, plan, allocateParameters(shapes, plan), batch).recordTrainOnBatch();
+  return { scratch: ctx.scratch.roles(), splits: [...splits.values()] };
+}
+
+/**
+ * The adapter limits the plan must respect: each tensor is one buffer (maxBufferSize); each
+ * binding of a dispatch at most maxStorageBufferBindingSize (larger tensors are bound in
+ * windows at offsets aligned to minStorageBufferOffsetAlignment, default 256).
+ */
 export interface BufferLimits {
   maxStorageBufferBindingSize: number;
   maxBufferSize: number;
+  minStorageBufferOffsetAlignment?: number;
 }
 
 /** A model or batch too large for the adapter; the message says what to shrink. */
@@ -199,31 +259,57 @@ function mibText(bytes: number): string {
 }
 
 /**
- * Refuses a model and batch whose tensors do not fit the adapter: every tensor is one buffer
- * bound whole, so each must stay within maxStorageBufferBindingSize (and maxBufferSize).
- * When only the batch makes a tensor too large, the message gives the largest batch that
- * fits; otherwise it names the layer of the spec to shrink.
+ * Refuses a model and batch that do not fit the adapter: every tensor is one buffer, so each
+ * must stay within maxBufferSize; every binding of a dispatch within maxStorageBufferBindingSize,
+ * which ops over larger batch tensors meet by running in chunks of the batch (planSplits), so
+ * what is refused here is a tensor bound whole (weights), an op that cannot be split, or kernel
+ * scratch that does not fit even for one chunk. When only the batch makes it too large, the
+ * message gives the largest batch that fits; otherwise it names the layer of the spec to shrink.
  */
 export function checkFits(spec: ModelSpec, batch: number, limits: BufferLimits): void {
-  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  // Tensors first (they name the spec field to shrink), then the kernels' scratch buffers.
-  const over = (b: number): { what: string; bytes: number; label?: string } | undefined => {
-    const t = plannedTensors(spec, b).find((x) => x.bytes > limit);
+  const binding = limits.maxStorageBufferBindingSize;
+  const buffer = limits.maxBufferSize;
+  const perBuffer = `more than the adapter's ${mibText(buffer)} per buffer (maxBufferSize)`;
+  const perBinding = `more than the adapter's ${mibText(binding)} per binding (maxStorageBufferBindingSize)`;
+  // Tensors first (they name the spec field to shrink), then the bindings of the step's ops.
+  type Over = { what: string; bytes: number; limit: string; label?: string };
+  const over = (b: number): Over | undefined => {
+    const t = plannedTensors(spec, b).find((x) => x.bytes > buffer);
     if (t)
-      return { what: `tensor ${t.label} [${t.shape.join(', ')}]`, bytes: t.bytes, label: t.label };
-    const scratch = [...plannedScratch(spec, b)].find(([, bytes]) => bytes > limit);
-    return scratch && { what: `kernel scratch ${scratch[0]}`, bytes: scratch[1] };
+      return {
+        what: `tensor ${t.label} [${t.shape.join(', ')}]`,
+        bytes: t.bytes,
+        limit: perBuffer,
+        label: t.label,
+      };
+    let scratch: Map<string, number>;
+    try {
+      scratch = traceStep(spec, b, undefined, limits).scratch;
+    } catch (e) {
+      if (!(e instanceof BindingLimitError)) throw e;
+      const tensor = e.shape !== undefined;
+      return {
+        what: tensor ? `tensor ${e.what} [${e.shape!.join(', ')}]` : e.what,
+        bytes: e.bytes,
+        limit: e.why.startsWith('is bound whole')
+          ? `${perBinding}, and ${e.op} binds it whole`
+          : `${perBinding} in ${e.op} (${e.why})`,
+        label: tensor ? e.what : undefined,
+      };
+    }
+    const role = [...scratch].find(([, bytes]) => bytes > binding);
+    return role && { what: `kernel scratch ${role[0]}`, bytes: role[1], limit: perBinding };
   };
   const first = over(batch);
   if (!first) return;
   const plan = planFromSpec(spec);
   // Kernel scratch is sized by the largest layer (weight limbs) or its output (inputs, sums).
   const shrink = (label?: string) => (label ? fieldOf(label, spec, plan) : 'the largest layer');
-  const head = `${first.what} needs ${mibText(first.bytes)} at batch ${batch}, more than the adapter's ${mibText(limit)} per buffer (maxStorageBufferBindingSize)`;
+  const head = `${first.what} needs ${mibText(first.bytes)} at batch ${batch}, ${first.limit}`;
   const atOne = over(1);
   if (atOne) {
     throw new MemoryFitError(
-      `model does not fit the adapter even at batch 1: ${atOne.what} needs ${mibText(atOne.bytes)}, more than the adapter's ${mibText(limit)} per buffer; shrink ${shrink(atOne.label)}`,
+      `model does not fit the adapter even at batch 1: ${atOne.what} needs ${mibText(atOne.bytes)}, ${atOne.limit}; shrink ${shrink(atOne.label)}`,
     );
   }
   let lo = 1;

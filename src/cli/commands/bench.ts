@@ -129,7 +129,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   );
   console.error(`bench: backend ${line}`);
   try {
-    if (backend instanceof WebGPUBackend) checkFits(spec, planBatch, backend.device.limits);
+    if (backend instanceof WebGPUBackend) checkFits(spec, planBatch, backend.limits);
     const tuned = loadTunedForCommand(backend, Boolean(flags['no-tuned']));
     if (tuned) console.error(`bench: ${tuned}`);
     const result = await benchTraining(backend, {

@@ -85,7 +85,7 @@ async function openModel(
   );
   if (flags.verbose) console.error(`${command}: backend ${line}`);
   try {
-    if (backend instanceof WebGPUBackend) checkFits(spec, batch, backend.device.limits);
+    if (backend instanceof WebGPUBackend) checkFits(spec, batch, backend.limits);
     return { backend, model: Model.create(backend, spec, { weights }) };
   } catch (e) {
     backend.destroy();

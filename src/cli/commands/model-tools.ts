@@ -112,7 +112,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   );
   if (flags.verbose) console.error(`eval: backend ${line}`);
   try {
-    if (backend instanceof WebGPUBackend) checkFits(preset.spec, evalBatch, backend.device.limits);
+    if (backend instanceof WebGPUBackend) checkFits(preset.spec, evalBatch, backend.limits);
     const model = Model.create(backend, preset.spec, { weights: ckpt.tensors });
     const device = uploadDataset(backend, split.test);
     const m = await evaluateOn(model, device, split.test.labels.length);
@@ -188,7 +188,7 @@ export async function infoCommand(argv: string[]): Promise<number> {
       let problem = planProblem(preset.spec, batch, capacity);
       if (!problem && backend instanceof WebGPUBackend) {
         try {
-          checkFits(preset.spec, batch, backend.device.limits);
+          checkFits(preset.spec, batch, backend.limits);
         } catch (e) {
           if (!(e instanceof MemoryFitError)) throw e;
           problem = e.message;

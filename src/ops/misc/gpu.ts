@@ -4,7 +4,11 @@ import { type KernelContext, grid1d } from '../../kernels/context.ts';
 import { defineShader } from '../../kernels/shaders.ts';
 
 /** shaders/misc.wgsl: its entry points and override constants (checked against the WGSL). */
-export const shader = defineShader('misc', ['fill', 'advance'], ['WG', 'COUNT', 'VALUE']);
+export const shader = defineShader(
+  'misc',
+  ['fill', 'advance', 'accumulate'],
+  ['WG', 'COUNT', 'VALUE'],
+);
 
 const WG = 64;
 
@@ -20,4 +24,15 @@ export function fill(ctx: KernelContext, p: { out: Tensor; value: number }): voi
 export function advance(ctx: KernelContext, p: { cursor: Tensor }): void {
   const k = ctx.kernel(shader, 'advance');
   ctx.dispatch(k, { cursor: p.cursor }, [1, 1, 1]);
+}
+
+/** out += part element by element (i32, wrapping); both i32 of the same size. Not an op: src/ops/chunked.ts sums partial reductions with it. */
+export function accumulate(ctx: KernelContext, p: { out: Tensor; part: Tensor }): void {
+  const n = p.out.size;
+  const k = ctx.kernel(shader, 'accumulate', { WG, COUNT: n });
+  ctx.dispatch(
+    k,
+    { out: p.out, part: p.part },
+    grid1d(n, WG, ctx.limits.maxComputeWorkgroupsPerDimension),
+  );
 }
