@@ -1,6 +1,6 @@
 /**
  * Stride-1 zero-padded integer convolution on the CPU: forward with the NITRO epilogue, weight
- * gradient; both on the kernels of wasm.ts over a zero-padded copy of the input.
+ * gradient; both on the kernels of kernels.wat over a zero-padded copy of the input.
  */
 import type { Conv2dParams, Tensor } from '../../backend.ts';
 import { type CpuWorkspace, roundUp, type Workspace } from '../../cpu/gemm.ts';
@@ -91,6 +91,7 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
       panelT,
       cAt,
       4 * Ho * Wo8,
+      0,
       F4,
       panels,
       CKK,
@@ -207,7 +208,7 @@ function sparseWeightGrad(
     }
     const c0 = cAt >> 2;
     if (R === 0) t.fill(0, c0, c0 + 4 * cols);
-    else ws.k.axpy8(aAt, 4, 16, xcAt, rowT, panelT, cAt, 4 * cols, 4, panels, R, 0);
+    else ws.k.axpy8(aAt, 4, 16, xcAt, rowT, panelT, cAt, 4 * cols, 0, 4, panels, R, 0);
     for (let m = 0; m < group; m++) {
       for (let c = 0; c < C; c++) {
         for (let u = 0; u < k; u++) {
@@ -273,6 +274,7 @@ function denseWeightGrad(
       cAt,
       4,
       4 * CKK2,
+      0,
       CKK2,
       F2,
       Ho,
