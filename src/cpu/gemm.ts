@@ -100,6 +100,26 @@ export class CpuWorkspace {
     return { ws: this.jsViews, at };
   }
 
+  /**
+   * GOP/s (2 per multiply-add) of the SIMD kernels' register-only i32x4.dot_i16x8_s loop on this
+   * core: the best of repeated runs over about `targetMs` ms; null without SIMD kernels.
+   */
+  measurePeak(targetMs = 50): number | null {
+    const simd = this.simdEnabled ? this.simd : null;
+    if (!simd) return null;
+    const rounds = 20_000;
+    simd.peak(rounds); // compiled and warm before timing
+    let best = 0;
+    const start = performance.now();
+    do {
+      const t0 = performance.now();
+      simd.peak(rounds);
+      const ms = performance.now() - t0;
+      if (ms > 0) best = Math.max(best, (2 * 64 * rounds) / ms / 1e6);
+    } while (performance.now() - start < targetMs);
+    return best;
+  }
+
   /** A reusable int32 array of n elements for `role` (its contents are stale). */
   array(role: string, n: number): Int32Array {
     let a = this.arrays.get(role);
