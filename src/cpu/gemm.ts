@@ -20,6 +20,7 @@ import type {
   PackG,
   PackW,
   PairRows,
+  Scale8,
   Sgd,
   SimdKernels,
   Split16,
@@ -371,6 +372,15 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
       m32[(w >> 2) + i] = (wi - q) | 0;
     }
   };
+  const scale8: Scale8 = (c, cRow, bias, hasBias, out, rows, cols, d) => {
+    for (let b = 0; b < rows; b++) {
+      for (let o = 0; o < cols; o++) {
+        let v = m32[(c + b * cRow + 4 * o) >> 2];
+        if (hasBias) v = (v + m32[(bias >> 2) + o]) | 0;
+        m8[out + b * cols + o] = Math.max(-127, Math.min(127, (v / d) | 0));
+      }
+    }
+  };
   const pairRows: PairRows = (src, srcRow, dst, dstRow, pairs, chunks) => {
     for (let j = 0; j < pairs; j++) {
       for (let k = 0; k < 16 * chunks; k++) {
@@ -388,6 +398,7 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
     wgrad,
     fixWgrad,
     sgd,
+    scale8,
     axpy32: axpy(false),
     axpy8: axpy(true),
     pairRows,

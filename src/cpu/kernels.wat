@@ -735,9 +735,11 @@
     (param $w i32) (param $g i32) (param $start i32) (param $end i32) (param $d i32) (param $m i32)
     (param $s i32) (param $dDecay i32) (param $mDecay i32) (param $sDecay i32)
     (local $pw i32) (local $pg i32) (local $i i32) (local $v v128) (local $mv v128) (local $mw v128)
-    (local $x i32)
+    (local $x i32) (local $n v128) (local $q v128) (local $mvSign v128) (local $mwSign v128)
     (local.set $mv (i32x4.splat (local.get $m)))
     (local.set $mw (i32x4.splat (local.get $mDecay)))
+    (local.set $mvSign (i32x4.shr_s (local.get $mv) (i32.const 31)))
+    (local.set $mwSign (i32x4.shr_s (local.get $mw) (i32.const 31)))
     (local.set $i (local.get $start))
     (local.set $pw (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))))
     (local.set $pg (i32.add (local.get $g) (i32.shl (local.get $i) (i32.const 2))))
@@ -745,13 +747,32 @@
       (loop $four
         (br_if $vectors (i32.gt_s (i32.add (local.get $i) (i32.const 4)) (local.get $end)))
         (local.set $v (v128.load (local.get $pw)))
-        (v128.store (local.get $pw)
-          (i32x4.sub (local.get $v)
-            (if (result v128) (local.get $dDecay)
-              (then
-                (i32x4.add (call $quotient (v128.load (local.get $pg)) (local.get $mv) (local.get $s))
-                  (call $quotient (local.get $v) (local.get $mw) (local.get $sDecay))))
-              (else (call $quotient (v128.load (local.get $pg)) (local.get $mv) (local.get $s))))))
+        ;; $quotient written out here: a call per vector costs as much as the division
+        (local.set $n (v128.load (local.get $pg)))
+        (local.set $q
+          (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31
+            (i64x2.extmul_low_i32x4_s (local.get $n) (local.get $mv))
+            (i64x2.extmul_high_i32x4_s (local.get $n) (local.get $mv))))
+        (local.set $q
+          (i32x4.add
+            (i32x4.shr_s
+              (i32x4.add (local.get $q) (v128.and (local.get $n) (local.get $mvSign)))
+              (local.get $s))
+            (i32x4.shr_u (local.get $n) (i32.const 31))))
+        (if (local.get $dDecay)
+          (then
+            (local.set $n
+              (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31
+                (i64x2.extmul_low_i32x4_s (local.get $v) (local.get $mw))
+                (i64x2.extmul_high_i32x4_s (local.get $v) (local.get $mw))))
+            (local.set $q
+              (i32x4.add (local.get $q)
+                (i32x4.add
+                  (i32x4.shr_s
+                    (i32x4.add (local.get $n) (v128.and (local.get $v) (local.get $mwSign)))
+                    (local.get $sDecay))
+                  (i32x4.shr_u (local.get $v) (i32.const 31)))))))
+        (v128.store (local.get $pw) (i32x4.sub (local.get $v) (local.get $q)))
         (local.set $pw (i32.add (local.get $pw) (i32.const 16)))
         (local.set $pg (i32.add (local.get $pg) (i32.const 16)))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
@@ -770,6 +791,58 @@
         (local.set $pg (i32.add (local.get $pg) (i32.const 4)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $one))))
+
+  ;; scale8 (c, cRow, bias, hasBias, out, rows, cols, d, m, s) — the NITRO scaling epilogue:
+  ;; out[b, o] = clip(trunc((C[b, o] + bias[o]) / d), -127, 127) as int8 at out + b·cols + o,
+  ;; for C int32 at c + b·cRow + 4o, bias int32 at bias + 4o (added where hasBias), rows b of
+  ;; `cols` columns; (m, s) the magic number of 2 ≤ d < 2^31 (see $quotient). Four columns at a
+  ;; time, the tail of a row one by one, so no row writes into the next.
+  (func $scale8 (export "scale8")
+    (param $c i32) (param $cRow i32) (param $bias i32) (param $hasBias i32) (param $out i32)
+    (param $rows i32) (param $cols i32) (param $d i32) (param $m i32) (param $s i32)
+    (local $b i32) (local $o i32) (local $pc i32) (local $po i32) (local $v v128) (local $mv v128)
+    (local $x i32)
+    (if (i32.or (i32.eqz (local.get $rows)) (i32.eqz (local.get $cols))) (then (return)))
+    (local.set $mv (i32x4.splat (local.get $m)))
+    (loop $row
+      (local.set $pc (i32.add (local.get $c) (i32.mul (local.get $b) (local.get $cRow))))
+      (local.set $po (i32.add (local.get $out) (i32.mul (local.get $b) (local.get $cols))))
+      (local.set $o (i32.const 0))
+      (block $vectors
+        (loop $four
+          (br_if $vectors (i32.gt_s (i32.add (local.get $o) (i32.const 4)) (local.get $cols)))
+          (local.set $v (v128.load (i32.add (local.get $pc) (i32.shl (local.get $o) (i32.const 2)))))
+          (if (local.get $hasBias)
+            (then
+              (local.set $v
+                (i32x4.add (local.get $v)
+                  (v128.load (i32.add (local.get $bias) (i32.shl (local.get $o) (i32.const 2))))))))
+          (local.set $v
+            (i32x4.max_s (v128.const i32x4 -127 -127 -127 -127)
+              (i32x4.min_s (v128.const i32x4 127 127 127 127)
+                (call $quotient (local.get $v) (local.get $mv) (local.get $s)))))
+          (v128.store32_lane 0 (i32.add (local.get $po) (local.get $o))
+            (i8x16.narrow_i16x8_s
+              (i16x8.narrow_i32x4_s (local.get $v) (local.get $v))
+              (i16x8.narrow_i32x4_s (local.get $v) (local.get $v))))
+          (local.set $o (i32.add (local.get $o) (i32.const 4)))
+          (br $four)))
+      (block $done
+        (loop $one
+          (br_if $done (i32.ge_s (local.get $o) (local.get $cols)))
+          (local.set $x (i32.load (i32.add (local.get $pc) (i32.shl (local.get $o) (i32.const 2)))))
+          (if (local.get $hasBias)
+            (then
+              (local.set $x
+                (i32.add (local.get $x)
+                  (i32.load (i32.add (local.get $bias) (i32.shl (local.get $o) (i32.const 2))))))))
+          (local.set $x (call $quotient1 (local.get $x) (local.get $m) (local.get $s)))
+          (if (i32.gt_s (local.get $x) (i32.const 127)) (then (local.set $x (i32.const 127))))
+          (if (i32.lt_s (local.get $x) (i32.const -127)) (then (local.set $x (i32.const -127))))
+          (i32.store8 (i32.add (local.get $po) (local.get $o)) (local.get $x))
+          (local.set $o (i32.add (local.get $o) (i32.const 1)))
+          (br $one)))
+      (br_if $row (i32.lt_u (local.tee $b (i32.add (local.get $b) (i32.const 1))) (local.get $rows)))))
 
   ;; peak (n) -> checksum: n rounds of eight independent i32x4.dot_i16x8_s + i32x4.add on
   ;; registers (64 multiply-adds a round), the per-core ceiling bench-kernels compares with. Two

@@ -153,6 +153,19 @@ export type FixWgrad = (
   tiles: number,
 ) => void;
 
+export type Scale8 = (
+  c: number,
+  cRow: number,
+  bias: number,
+  hasBias: number,
+  out: number,
+  rows: number,
+  cols: number,
+  d: number,
+  m: number,
+  s: number,
+) => void;
+
 /** Bytes of one hi-correction list entry of packW and packG (three int32). */
 export const LIST_ENTRY = 12;
 
@@ -164,6 +177,7 @@ export interface Kernels {
   readonly wgrad: Wgrad;
   readonly fixWgrad: FixWgrad;
   readonly sgd: Sgd;
+  readonly scale8: Scale8;
   readonly pairRows: PairRows;
   readonly axpy32: Axpy;
   readonly axpy8: Axpy;

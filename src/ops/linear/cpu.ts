@@ -4,7 +4,13 @@
  */
 import type { Epilogue, LinearParams, SgdUpdate, Tensor } from '../../backend.ts';
 import { nitroRelu } from '../activation/contract.ts';
-import { affineTable, type CpuWorkspace, roundUp, type Workspace } from '../../cpu/gemm.ts';
+import {
+  affineTable,
+  type CpuWorkspace,
+  roundUp,
+  sgdMagic,
+  type Workspace,
+} from '../../cpu/gemm.ts';
 import { LIST_ENTRY } from '../../cpu/wasm.ts';
 import { CpuTensor, dataOf, i32, i8 } from '../../cpu/tensor.ts';
 import { fusedSgd, fusedSgdInWorkspace } from '../sgd/cpu.ts';
@@ -92,8 +98,19 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
   const B2 = roundUp(B, 2);
   const O4 = roundUp(O, 4);
   const cap = Math.floor((O * K) / LIST_PER);
-  const { ws, at } = cw.reserve([B2 * K, 4 * O4 * K8, 2 * O4 * K8, LIST_ENTRY * cap, 4 * B2 * O4]);
-  const [xAt, wAt, lo, list, cAt] = at;
+  // NITRO scaling on the kernels (scale8) for the divisors they take, else on the int32 sums here.
+  const sf = p.epilogue?.scale;
+  const fused = sf !== undefined && Number.isInteger(sf) && sf >= 2 && sf < 2 ** 31;
+  const { ws, at } = cw.reserve([
+    B2 * K,
+    4 * O4 * K8,
+    2 * O4 * K8,
+    LIST_ENTRY * cap,
+    4 * B2 * O4,
+    fused ? 4 * O : 0,
+    fused ? B * O : 0,
+  ]);
+  const [xAt, wAt, lo, list, cAt, biasAt, sAt] = at;
   // Rows of x are read 8 bytes at a time across their ends; the columns past K meet zero weights.
   ws.i8.set(x.subarray(0, B * K), xAt);
   const w32 = wAt >> 2;
@@ -107,6 +124,16 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
     ws.k.packW(wAt, 4 * K8, lo, O4 / 4, K8 / 8, 1, list, 0);
     ws.k.dot4(xAt, K, lo, cAt, 4 * O4, 0, B, O4 / 4, K8 / 8, 1, 16);
   } else ws.k.fixLinear(list, n, xAt, K, cAt, 4 * O4, 0, B);
+  if (fused && p.epilogue) {
+    if (p.bias) ws.i32.set(i32(p.bias, op).subarray(0, O), biasAt >> 2);
+    const { m, s } = sgdMagic(sf);
+    ws.k.scale8(cAt, 4 * O4, biasAt, p.bias ? 1 : 0, sAt, B, O, sf, m, s);
+    const out = i8(p.out, op);
+    out.set(ws.i8.subarray(sAt, sAt + B * O));
+    const relu = p.epilogue.relu;
+    if (relu) reluInto(out, i8(relu.out, op), out.length, reluTable(relu.slopeInv));
+    return;
+  }
   const z = cw.array('z', B * O);
   unpackRows(ws, cAt, B, O, 4 * O4, z);
   if (p.bias) addBias(z, i32(p.bias, op), O, 1);
