@@ -119,10 +119,10 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
   if (K8 !== K) for (let o = 0; o < O; o++) ws.i32.fill(0, w32 + o * K8 + K, w32 + (o + 1) * K8);
   ws.i32.fill(0, w32 + O * K8, w32 + O4 * K8);
   const n = ws.k.packW(wAt, 4 * K8, lo, O4 / 4, K8 / 8, 0, list, cap);
-  ws.k.dot4(xAt, K, lo, cAt, 4 * O4, 0, B, O4 / 4, K8 / 8, 0, 0);
+  ws.k.dot4(xAt, K, 1, 0, lo, cAt, 4 * O4, 0, B, O4 / 4, K8 / 8, 0, 0);
   if (n > cap) {
     ws.k.packW(wAt, 4 * K8, lo, O4 / 4, K8 / 8, 1, list, 0);
-    ws.k.dot4(xAt, K, lo, cAt, 4 * O4, 0, B, O4 / 4, K8 / 8, 1, 16);
+    ws.k.dot4(xAt, K, 1, 0, lo, cAt, 4 * O4, 0, B, O4 / 4, K8 / 8, 1, 16);
   } else ws.k.fixLinear(list, n, xAt, K, cAt, 4 * O4, 0, B);
   if (fused && p.epilogue) {
     if (p.bias) ws.i32.set(i32(p.bias, op).subarray(0, O), biasAt >> 2);
