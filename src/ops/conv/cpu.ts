@@ -1,10 +1,10 @@
 /**
  * Stride-1 zero-padded integer convolution on the CPU: forward with the NITRO epilogue, weight
- * gradient; both on the kernels of wasm.ts over a zero-padded copy of the input.
+ * gradient; both on the kernels of kernels.wat over a zero-padded copy of the input.
  */
 import type { Conv2dParams, Tensor } from '../../backend.ts';
-import { type CpuWorkspace, roundUp, type Workspace } from '../../cpu/gemm.ts';
-import { addBias, storeWithEpilogue, unpackRows } from '../linear/cpu.ts';
+import { type CpuWorkspace, roundUp, sgdMagic, type Workspace } from '../../cpu/gemm.ts';
+import { addBias, reluInto, reluTable, storeWithEpilogue, unpackRows } from '../linear/cpu.ts';
 import { i32, i8 } from '../../cpu/tensor.ts';
 import { convGeometry } from './contract.ts';
 
@@ -49,11 +49,61 @@ function paddedInput(
 }
 
 /**
+ * The forward's int32 sums z [B, F, plane] at byte offset zAt through bias and the epilogue into
+ * p.out: without bias, on the scale8 kernel (the int8 result at sAt, B·F·plane bytes) for the
+ * scale factors it takes; else on a copy of z here.
+ */
+function convEpilogue(
+  cw: CpuWorkspace,
+  ws: Workspace,
+  p: Conv2dParams,
+  zAt: number,
+  sAt: number,
+  rows: number,
+  plane: number,
+): void {
+  const op = 'conv2d';
+  const sf = p.epilogue?.scale;
+  if (
+    p.epilogue &&
+    !p.bias &&
+    sf !== undefined &&
+    Number.isInteger(sf) &&
+    sf >= 2 &&
+    sf < 2 ** 31
+  ) {
+    const { m, s } = sgdMagic(sf);
+    ws.k.scale8(zAt, 4 * plane, 0, 0, sAt, rows, plane, sf, m, s);
+    const out = i8(p.out, op);
+    out.set(ws.i8.subarray(sAt, sAt + rows * plane));
+    const relu = p.epilogue.relu;
+    if (relu) reluInto(out, i8(relu.out, op), out.length, reluTable(relu.slopeInv));
+    return;
+  }
+  const z = cw.array('z', rows * plane);
+  z.set(ws.i32.subarray(zAt >> 2, (zAt >> 2) + rows * plane));
+  if (p.bias) addBias(z, i32(p.bias, op), p.w.shape[0], plane);
+  storeWithEpilogue(op, z, p.out, p.epilogue);
+}
+
+/** Bytes conv2d reserves for convEpilogue's int8 result. */
+function epilogueBytes(p: Conv2dParams, n: number): number {
+  return p.epilogue && !p.bias ? n : 0;
+}
+
+/**
+ * The shortest window row (k·C bytes) conv2d gives the dot4 kernel: below it, the vectors of 8
+ * it reads are mostly padding and the axpy8 kernel is faster (cnn-small's first layer, k·C = 3).
+ */
+const DOT4_MIN_RUN = 16;
+
+/**
  * z[b, f] = Σ_(c,u,v) w[f, c, u, v] · xpad[b, c, u + i, v + j]: per sample, the axpy kernel with
  * the input windows as its int8 B operand (rows (c, u, v) by table, 8 output columns of one
- * output row per panel; columns past Wo are computed and dropped).
+ * output row per panel; columns past Wo are computed and dropped). For windows of few bytes
+ * (k·C < 16), where dot4 would mostly multiply padding.
  */
-export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
+function conv2dAxpy(cw: CpuWorkspace, p: Conv2dParams): void {
   const op = 'conv2d';
   const g = geometry(p.x, p.w, p.padding);
   const { B, C, H, W, F, k, Ho, Wo } = g;
@@ -74,8 +124,9 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
     4 * F4 * CKK,
     4 * F4 * Ho * Wo8,
     4 * B * F * out,
+    epilogueBytes(p, B * F * out),
   ]);
-  const [rawAt, padAt, rowT, panelT, wAt, cAt, zAt] = at;
+  const [rawAt, padAt, rowT, panelT, wAt, cAt, zAt, sAt] = at;
   const { Wp, xAt } = paddedInput(x, g, pad, ws, rawAt, padAt, rowT, CKK);
   const t = ws.i32;
   for (let i = 0, q = panelT >> 2; i < Ho; i++)
@@ -91,6 +142,7 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
       panelT,
       cAt,
       4 * Ho * Wo8,
+      0,
       F4,
       panels,
       CKK,
@@ -98,10 +150,105 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
     );
     ws.k.copyRows(cAt, zAt + 4 * b * F * out, F * Ho, 4 * Wo8, 4 * Wo, 1, 0, 0, 4 * Wo);
   }
-  const z = cw.array('z', B * F * out);
-  z.set(t.subarray(zAt >> 2, (zAt >> 2) + B * F * out));
-  if (p.bias) addBias(z, i32(p.bias, op), F, out);
-  storeWithEpilogue(op, z, p.out, p.epilogue);
+  convEpilogue(cw, ws, p, zAt, sAt, B * F, out);
+}
+
+/**
+ * The input channels innermost, zero-padded: [B, Hp, Wp, C8] int8 at xcAt, C8 ≥ C channels a
+ * pixel (zero past C, zero borders), so a window's row u is k·C8 consecutive bytes.
+ */
+function channelsLast(
+  x: Int8Array,
+  g: { B: number; C: number; H: number; W: number },
+  pad: number,
+  C8: number,
+  xc: Int8Array,
+  xcAt: number,
+): void {
+  const { B, C, H, W } = g;
+  const Hp = H + 2 * pad;
+  const Wp = W + 2 * pad;
+  xc.fill(0, xcAt, xcAt + B * Hp * Wp * C8);
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < C; c++) {
+      for (let h = 0; h < H; h++) {
+        const src = ((b * C + c) * H + h) * W;
+        let dst = xcAt + ((b * Hp + h + pad) * Wp + pad) * C8 + c;
+        for (let w = 0; w < W; w++, dst += C8) xc[dst] = x[src + w];
+      }
+    }
+  }
+}
+
+/**
+ * z[b, f] = Σ_(c,u,v) w[f, c, u, v] · xpad[b, c, u + i, v + j]: the linear layer's dot4 kernel
+ * over the channels-innermost padded input, one output row (b, i) a call: its Wo pixels are rows
+ * C bytes apart, each k runs (the window's rows u, Wp·C bytes apart) of k·C int8 (taps v and
+ * channels c) read in whole vectors of 8, against the weights reordered to (u, v, c), zero past
+ * k·C in each run (so the bytes a vector reads past a run count nothing), packed as int16 halves
+ * (packW; a second pass over the hi halves when any weight leaves int16).
+ */
+export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
+  const op = 'conv2d';
+  const g = geometry(p.x, p.w, p.padding);
+  const { B, C, H, W, F, k, Ho, Wo } = g;
+  if (k * C < DOT4_MIN_RUN) {
+    conv2dAxpy(cw, p);
+    return;
+  }
+  const x = i8(p.x, op);
+  const w = i32(p.w, op);
+  const pad = p.padding;
+  const Hp = H + 2 * pad;
+  const Wp = W + 2 * pad;
+  const seg = roundUp(k * C, 8);
+  const KK = k * seg;
+  const F4 = roundUp(F, 4);
+  const Wo2 = roundUp(Wo, 2);
+  const out = Ho * Wo;
+  const { ws, at } = cw.reserve([
+    // A run reads up to 7 bytes past its end, and an odd Wo one pixel more per row.
+    B * Hp * Wp * C + seg + C,
+    4 * F4 * KK,
+    2 * F4 * KK,
+    4 * B * Ho * Wo2 * F4,
+    4 * B * F * out,
+    epilogueBytes(p, B * F * out),
+  ]);
+  const [xcAt, wAt, lo, cAt, zAt, sAt] = at;
+  channelsLast(x, g, pad, C, ws.i8, xcAt);
+  const t = ws.i32;
+  const w32 = wAt >> 2;
+  t.fill(0, w32, w32 + F4 * KK);
+  for (let f = 0; f < F; f++)
+    for (let c = 0; c < C; c++)
+      for (let u = 0; u < k; u++)
+        for (let v = 0; v < k; v++)
+          t[w32 + f * KK + u * seg + v * C + c] = w[((f * C + c) * k + u) * k + v];
+  const chunks = seg / 8;
+  const cRow = 4 * F4;
+  const passes = ws.k.packW(wAt, 4 * KK, lo, F4 / 4, KK / 8, 0, 0, 0) > 0 ? 2 : 1;
+  for (let pass = 0; pass < passes; pass++) {
+    if (pass === 1) ws.k.packW(wAt, 4 * KK, lo, F4 / 4, KK / 8, 1, 0, 0);
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < Ho; i++) {
+        const xRow = xcAt + (b * Hp + i) * Wp * C;
+        const c = cAt + (b * Ho + i) * Wo2 * cRow;
+        ws.k.dot4(xRow, C, k, Wp * C, lo, c, cRow, 0, Wo, F4 / 4, chunks, pass, 16 * pass);
+      }
+    }
+  }
+  const c32 = cAt >> 2;
+  for (let b = 0; b < B; b++) {
+    for (let f = 0; f < F; f++) {
+      const zf = (zAt >> 2) + (b * F + f) * out;
+      for (let i = 0; i < Ho; i++) {
+        const row = c32 + (b * Ho + i) * Wo2 * F4 + f;
+        for (let j = 0; j < Wo; j++) t[zf + i * Wo + j] = t[row + j * F4];
+      }
+    }
+  }
+  convEpilogue(cw, ws, p, zAt, sAt, B * F, out);
 }
 
 /**
@@ -172,17 +319,7 @@ function sparseWeightGrad(
   const pixels = B * Ho * Wo;
   const { ws, at } = cw.reserve([B * Hp * Wp * C8, 16 * pixels, 4 * pixels, 4 * panels, 16 * cols]);
   const [xcAt, aAt, rowT, panelT, cAt] = at;
-  const xc = ws.i8;
-  xc.fill(0, xcAt, xcAt + B * Hp * Wp * C8);
-  for (let b = 0; b < B; b++) {
-    for (let c = 0; c < C; c++) {
-      for (let h = 0; h < H; h++) {
-        const src = ((b * C + c) * H + h) * W;
-        let dst = xcAt + ((b * Hp + h + pad) * Wp + pad) * C8 + c;
-        for (let w = 0; w < W; w++, dst += C8) xc[dst] = x[src + w];
-      }
-    }
-  }
+  channelsLast(x, g, pad, C8, ws.i8, xcAt);
   const t = ws.i32;
   let q = panelT >> 2;
   for (let u = 0; u < k; u++)
@@ -207,7 +344,7 @@ function sparseWeightGrad(
     }
     const c0 = cAt >> 2;
     if (R === 0) t.fill(0, c0, c0 + 4 * cols);
-    else ws.k.axpy8(aAt, 4, 16, xcAt, rowT, panelT, cAt, 4 * cols, 4, panels, R, 0);
+    else ws.k.axpy8(aAt, 4, 16, xcAt, rowT, panelT, cAt, 4 * cols, 0, 4, panels, R, 0);
     for (let m = 0; m < group; m++) {
       for (let c = 0; c < C; c++) {
         for (let u = 0; u < k; u++) {
@@ -273,6 +410,7 @@ function denseWeightGrad(
       cAt,
       4,
       4 * CKK2,
+      0,
       CKK2,
       F2,
       Ho,

@@ -1,11 +1,19 @@
 /**
  * Integer linear layers on the CPU: forward with the NITRO epilogue, input and weight gradients.
- * All three run on the kernels of wasm.ts (WebAssembly SIMD, or their JavaScript twins in gemm.ts).
+ * All three run on the kernels of kernels.wat (WebAssembly SIMD, or their JavaScript twins in gemm.ts).
  */
-import type { Epilogue, LinearParams, Tensor } from '../../backend.ts';
+import type { Epilogue, LinearParams, SgdUpdate, Tensor } from '../../backend.ts';
 import { nitroRelu } from '../activation/contract.ts';
-import { affineTable, type CpuWorkspace, roundUp, type Workspace } from '../../cpu/gemm.ts';
-import { dataOf, i32, i8 } from '../../cpu/tensor.ts';
+import {
+  affineTable,
+  type CpuWorkspace,
+  roundUp,
+  sgdMagic,
+  type Workspace,
+} from '../../cpu/gemm.ts';
+import { LIST_ENTRY } from '../../cpu/wasm.ts';
+import { CpuTensor, dataOf, i32, i8 } from '../../cpu/tensor.ts';
+import { fusedSgd, fusedSgdInWorkspace } from '../sgd/cpu.ts';
 
 /** NITRO-ReLU of every int8 value (index value + 128) for an allowed slope. */
 export function reluTable(slopeInv: number): Int8Array {
@@ -69,32 +77,16 @@ export function addBias(z: Int32Array, bias: Int32Array, F: number, plane: numbe
 }
 
 /**
- * Splits int32 rows [rows, N] at byte offset `src` (row stride `srcRow`) into int16 halves
- * [rows, N8] at lo and hi, N8 = N rounded up to 8; columns N..N8 of the halves are zero. Uses
- * `pad` (4·rows·N8 bytes) for a zero-padded copy when N is not a multiple of 8.
+ * How many hi-half corrections a product takes as a list (fixLinear, fixWgrad) before a second
+ * pass over all hi halves is cheaper: one list entry costs about as much as `LIST_PER` elements
+ * of the dense pass.
  */
-function splitRows(
-  ws: Workspace,
-  src: number,
-  srcRow: number,
-  rows: number,
-  N: number,
-  pad: number,
-  lo: number,
-  hi: number,
-): void {
-  const N8 = roundUp(N, 8);
-  if (N8 !== N || srcRow !== 4 * N8) {
-    ws.i32.fill(0, pad >> 2, (pad >> 2) + rows * N8);
-    ws.k.copyRows(src, pad, rows, srcRow, 4 * N8, 1, 0, 0, 4 * N);
-    src = pad;
-  }
-  ws.k.split16(src, 4 * N8, lo, hi, 2 * N8, rows, N8 / 8);
-}
+const LIST_PER = 32;
 
 /**
- * out[B, O] = x[B, K] · w[O, K]ᵀ + bias: dot products of int8 rows of x with rows of w split
- * into int16 halves (zero past K), two rows of x by two of w at a time.
+ * out[B, O] = x[B, K] · w[O, K]ᵀ + bias: dot4 over x (int8) and the low int16 halves of w in
+ * blocks of four rows (packW, zero past K and O), then the hi halves: a list of corrections when
+ * few weights leave int16, else a second pass over the hi halves (packed in the same place).
  */
 export function linear(cw: CpuWorkspace, p: LinearParams): void {
   const op = 'linear';
@@ -104,25 +96,46 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
   const w = i32(p.w, op);
   const K8 = roundUp(K, 8);
   const B2 = roundUp(B, 2);
-  const O2 = roundUp(O, 2);
+  const O4 = roundUp(O, 4);
+  const cap = Math.floor((O * K) / LIST_PER);
+  // NITRO scaling on the kernels (scale8) for the divisors they take, else on the int32 sums here.
+  const sf = p.epilogue?.scale;
+  const fused = sf !== undefined && Number.isInteger(sf) && sf >= 2 && sf < 2 ** 31;
   const { ws, at } = cw.reserve([
-    B * K,
-    4 * B2,
-    4 * O * K,
-    K8 === K ? 0 : 4 * O * K8,
-    2 * O2 * K8,
-    2 * O2 * K8,
-    4 * B2 * O2,
+    B2 * K,
+    4 * O4 * K8,
+    2 * O4 * K8,
+    LIST_ENTRY * cap,
+    4 * B2 * O4,
+    fused ? 4 * O : 0,
+    fused ? B * O : 0,
   ]);
-  const [xAt, rows, wAt, padAt, lo, hi, zAt] = at;
+  const [xAt, wAt, lo, list, cAt, biasAt, sAt] = at;
+  // Rows of x are read 8 bytes at a time across their ends; the columns past K meet zero weights.
   ws.i8.set(x.subarray(0, B * K), xAt);
-  affineTable(ws, rows, B, K);
-  if (B2 > B) ws.i32[(rows >> 2) + B] = 0; // an odd B reads row 0 once more; that result is dropped
-  ws.i32.set(w.subarray(0, O * K), wAt >> 2);
-  splitRows(ws, wAt, 4 * K, O, K, padAt, lo, hi);
-  ws.k.dot16(rows, xAt, lo, hi, 2 * K8, zAt, 4 * O2, 4, B2, O2, 1, K8 / 8, 0, 0, 0);
+  const w32 = wAt >> 2;
+  if (K8 === K) ws.i32.set(w.subarray(0, O * K), w32);
+  else for (let o = 0; o < O; o++) ws.i32.set(w.subarray(o * K, o * K + K), w32 + o * K8);
+  if (K8 !== K) for (let o = 0; o < O; o++) ws.i32.fill(0, w32 + o * K8 + K, w32 + (o + 1) * K8);
+  ws.i32.fill(0, w32 + O * K8, w32 + O4 * K8);
+  const n = ws.k.packW(wAt, 4 * K8, lo, O4 / 4, K8 / 8, 0, list, cap);
+  ws.k.dot4(xAt, K, 1, 0, lo, cAt, 4 * O4, 0, B, O4 / 4, K8 / 8, 0, 0);
+  if (n > cap) {
+    ws.k.packW(wAt, 4 * K8, lo, O4 / 4, K8 / 8, 1, list, 0);
+    ws.k.dot4(xAt, K, 1, 0, lo, cAt, 4 * O4, 0, B, O4 / 4, K8 / 8, 1, 16);
+  } else ws.k.fixLinear(list, n, xAt, K, cAt, 4 * O4, 0, B);
+  if (fused && p.epilogue) {
+    if (p.bias) ws.i32.set(i32(p.bias, op).subarray(0, O), biasAt >> 2);
+    const { m, s } = sgdMagic(sf);
+    ws.k.scale8(cAt, 4 * O4, biasAt, p.bias ? 1 : 0, sAt, B, O, sf, m, s);
+    const out = i8(p.out, op);
+    out.set(ws.i8.subarray(sAt, sAt + B * O));
+    const relu = p.epilogue.relu;
+    if (relu) reluInto(out, i8(relu.out, op), out.length, reluTable(relu.slopeInv));
+    return;
+  }
   const z = cw.array('z', B * O);
-  unpackRows(ws, zAt, B, O, 4 * O2, z);
+  unpackRows(ws, cAt, B, O, 4 * O4, z);
   if (p.bias) addBias(z, i32(p.bias, op), O, 1);
   storeWithEpilogue(op, z, p.out, p.epilogue);
 }
@@ -160,15 +173,19 @@ export function linearInputGrad(cw: CpuWorkspace, p: { g: Tensor; w: Tensor; out
   ws.i32.set(w.subarray(0, O * K), wAt >> 2);
   affineTable(ws, rowT, O, 4 * K);
   affineTable(ws, panelT, K8 / 8, 32);
-  ws.k.axpy32(gAt, 4 * O, 4, wAt, rowT, panelT, cAt, 4 * K8, B4, K8 / 8, O, 0);
+  ws.k.axpy32(gAt, 4 * O, 4, wAt, rowT, panelT, cAt, 4 * K8, 0, B4, K8 / 8, O, 0);
   unpackRows(ws, cAt, B, K, 4 * K8, i32(p.out, op));
 }
 
 /**
  * out[O, K] = gᵀ · x with g [B, O] (i8 or i32) and x [B, K] (i8): Σ over pairs of batch rows of
- * (g[b, o], g[b+1, o]) · (x[b, k], x[b+1, k]), with g split into int16 halves (axpy16).
+ * (g[b, o], g[b+1, o]) · (x[b, k], x[b+1, k]) on the low int16 halves of g (packG, wgrad), then
+ * the hi halves: a list of corrections when few elements of g leave int16, else a second pass.
  */
-export function linearWeightGrad(cw: CpuWorkspace, p: { g: Tensor; x: Tensor; out: Tensor }): void {
+export function linearWeightGrad(
+  cw: CpuWorkspace,
+  p: { g: Tensor; x: Tensor; out?: Tensor; sgd?: SgdUpdate },
+): void {
   const op = 'linearWeightGrad';
   const [B, O] = p.g.shape;
   const K = p.x.shape[1];
@@ -176,27 +193,42 @@ export function linearWeightGrad(cw: CpuWorkspace, p: { g: Tensor; x: Tensor; ou
   const x = i8(p.x, op);
   const O2 = roundUp(O, 2);
   const B2 = roundUp(B, 2);
-  const B8 = roundUp(B, 8);
-  const K8 = roundUp(K, 8);
   const K16 = roundUp(K, 16);
+  const cap = Math.floor((B * O) / LIST_PER);
   const { ws, at } = cw.reserve([
     B2 * K,
     (B2 / 2) * 4 * K16,
-    4 * B * O,
-    4 * O2 * B8,
-    2 * O2 * B8,
-    2 * O2 * B8,
-    4 * O2 * K8,
+    4 * B2 * O,
+    2 * O2 * B2,
+    2 * O2 * B2,
+    LIST_ENTRY * cap,
+    4 * O2 * K16,
+    p.sgd ? 4 * O * K : 0,
+    p.sgd && K16 !== K ? 4 * O * K : 0,
   ]);
-  const [xAt, xp, gAt, gT, lo, hi, cAt] = at;
+  const [xAt, xp, gAt, lo, hi, list, cAt, wAt, denseAt] = at;
   ws.i8.set(x.subarray(0, B * K), xAt);
   // An odd batch pairs its last row with a zero row.
   if (B2 > B) ws.i8.fill(0, xAt + B * K, xAt + B2 * K);
   ws.k.pairRows(xAt, K, xp, 4 * K16, B2 / 2, K16 / 16);
   ws.i32.set(g.subarray(0, B * O), gAt >> 2);
-  ws.i32.fill(0, gT >> 2, (gT >> 2) + O2 * B8);
-  ws.k.transpose32(gAt, 4 * O, gT, 4 * B8, B, O);
-  ws.k.split16(gT, 4 * B8, lo, hi, 2 * B8, O2, B8 / 8);
-  ws.k.axpy16(xp, 4 * K16, lo, hi, 2 * B8, cAt, 4 * K8, O2, K8 / 8, B2 / 2);
-  unpackRows(ws, cAt, O, K, 4 * K8, i32(p.out, op));
+  if (B2 > B) ws.i32.fill(0, (gAt >> 2) + B * O, (gAt >> 2) + B2 * O);
+  // Rows O..O2 of the halves stay zero (wgrad computes rows in pairs).
+  ws.i16.fill(0, (lo >> 1) + O * B2, (lo >> 1) + O2 * B2);
+  ws.i16.fill(0, (hi >> 1) + O * B2, (hi >> 1) + O2 * B2);
+  const n = ws.k.packG(gAt, 4 * O, O, B2 / 2, lo, hi, 2 * B2, list, cap);
+  ws.k.wgrad(xp, 4 * K16, lo, 2 * B2, cAt, 4 * K16, 0, O, K16 / 16, B2 / 2, 0, 0);
+  if (n > cap) ws.k.wgrad(xp, 4 * K16, hi, 2 * B2, cAt, 4 * K16, 0, O, K16 / 16, B2 / 2, 1, 16);
+  else ws.k.fixWgrad(list, n, xAt, K, cAt, 4 * K16, 0, O, K16 / 16);
+  if (p.out) unpackRows(ws, cAt, O, K, 4 * K16, i32(p.out, op));
+  if (!p.sgd) return;
+  let gradAt = cAt;
+  if (K16 !== K) {
+    ws.k.copyRows(cAt, denseAt, O, 4 * K16, 4 * K, 1, 0, 0, 4 * K);
+    gradAt = denseAt;
+  }
+  if (fusedSgdInWorkspace(op, ws, p.sgd, gradAt, wAt)) return;
+  const grad = cw.array('gradient', O * K);
+  unpackRows(ws, gradAt, O, K, gradAt === cAt ? 4 * K16 : 4 * K, grad);
+  fusedSgd(op, p.sgd, new CpuTensor([O, K], 'i32', `${op} gradient`, grad, false));
 }
