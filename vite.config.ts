@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineConfig, type Plugin, type PreviewServer, type ViteDevServer } from 'vite';
 
@@ -18,6 +19,27 @@ function nodeBuiltinsForBrowser(): Plugin {
       id.startsWith(prefix)
         ? `export default new Proxy({}, { get: (_, key) => () => { throw new Error(${JSON.stringify(id.slice(prefix.length))} + '.' + String(key) + ' is not available in a browser'); } });`
         : undefined,
+  };
+}
+
+/**
+ * Built bundles carry the WGSL without its comments and indentation: a shader's text ships in
+ * every app that trains or predicts, and the comments are for readers of shaders/. The
+ * `// include:` lines stay (src/kernels/shaders.ts resolves them). Dev servers and tests read
+ * the files as they are.
+ */
+function compactWgsl(): Plugin {
+  return {
+    name: 'nitro-d:compact-wgsl',
+    enforce: 'pre',
+    load(id) {
+      if (!id.endsWith('.wgsl?raw')) return undefined;
+      const lines = readFileSync(id.slice(0, -'?raw'.length), 'utf8').split('\n');
+      const kept = lines
+        .map((line) => (/^\/\/ include: /.test(line) ? line : line.replace(/\/\/.*$/, '').trim()))
+        .filter((line) => line !== '');
+      return `export default ${JSON.stringify(`${kept.join('\n')}\n`)};`;
+    },
   };
 }
 
@@ -76,12 +98,13 @@ export default defineConfig(({ mode }) => {
         },
         rollupOptions: { external: ['webgpu', /^node:/] },
       },
+      plugins: [compactWgsl()],
       ssr: { noExternal: ['wgsl_reflect'] },
     };
   }
   if (mode === 'lib-browser') {
     return {
-      plugins: [nodeBuiltinsForBrowser()],
+      plugins: [nodeBuiltinsForBrowser(), compactWgsl()],
       publicDir: false,
       build: {
         outDir: 'dist/browser',

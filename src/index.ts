@@ -162,3 +162,9 @@ export {
   type NatsConnectOptions,
   type NatsWorkerLink,
 } from './parallel/nats-connect.ts';
+export type {
+  NatsClient,
+  NatsMessage,
+  NatsStatus,
+  NatsSubscription,
+} from './parallel/nats-client.ts';

@@ -3,7 +3,7 @@
  * what a reconnect lost): `nats://` and `tls://` URLs through the Node client, `ws://` and
  * `wss://` through the WebSocket client (browsers, and runtimes with a global WebSocket).
  */
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { NatsClient } from './nats-client.ts';
 import {
   type NatsJoinOptions,
   type NatsMembership,
@@ -26,7 +26,7 @@ const URL_PATTERN = /^(nats|tls|ws|wss):\/\/[^\s]+$/;
 export async function connectNats(
   url: string,
   options: NatsConnectOptions = {},
-): Promise<NatsConnection> {
+): Promise<NatsClient> {
   if (!URL_PATTERN.test(url))
     throw new Error(`--nats "${url}": expected nats://HOST:PORT (or ws://, wss://, tls://)`);
   const common = {

@@ -11,7 +11,7 @@
  * coordinator) and `worker.<worker id>.<run id>` (to the worker). Ids are random, so runs and
  * workers on one server never share a subject.
  */
-import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { NatsClient, NatsMessage, NatsSubscription } from './nats-client.ts';
 import { type Channel, ChannelError, type Envelope, type WorkerSource } from './channel.ts';
 import {
   ackFrame,
@@ -71,7 +71,7 @@ class ConnectionWatch {
   connected = true;
   private readonly listeners = new Set<() => void>();
 
-  constructor(nc: NatsConnection) {
+  constructor(nc: NatsClient) {
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type === 'disconnect') this.connected = false;
@@ -128,7 +128,7 @@ export class NatsChannel implements Channel {
   private lastSent = 0;
   private ackScheduled = false;
   private maxPayload: number;
-  private readonly sub: Subscription;
+  private readonly sub: NatsSubscription;
   private readonly tick: ReturnType<typeof setInterval>;
   private readonly stopWatching: () => void;
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
@@ -141,7 +141,7 @@ export class NatsChannel implements Channel {
    *   took its offer).
    */
   constructor(
-    private readonly nc: NatsConnection,
+    private readonly nc: NatsClient,
     private readonly watch: ConnectionWatch,
     readonly label: string,
     private readonly url: string,
@@ -252,7 +252,7 @@ export class NatsChannel implements Channel {
     }
   }
 
-  private onMessage(err: Error | null, msg: Msg): void {
+  private onMessage(err: Error | null, msg: NatsMessage): void {
     if (this.state === 'closed') return;
     if (err) {
       this.fail(`subscription ${this.inSubject} on ${this.url} failed: ${err.message}`);
@@ -503,7 +503,7 @@ export class NatsWorkerSource implements WorkerSource {
   readonly runId = randomId();
   private readonly subjects: ReturnType<typeof subjects>;
   private readonly watch: ConnectionWatch;
-  private readonly joinSub: Subscription;
+  private readonly joinSub: NatsSubscription;
   private readonly pending = new Map<string, Pending>();
   private readonly known = new Set<string>();
   private readonly ready: NatsChannel[] = [];
@@ -513,7 +513,7 @@ export class NatsWorkerSource implements WorkerSource {
   private closed = false;
 
   constructor(
-    private readonly nc: NatsConnection,
+    private readonly nc: NatsClient,
     private readonly options: NatsSourceOptions,
   ) {
     this.subjects = subjects(options.group ?? 'default');
@@ -575,7 +575,7 @@ export class NatsWorkerSource implements WorkerSource {
     if (this.options.ownsConnection) await this.nc.close().catch(() => {});
   }
 
-  private onJoin(msg: Msg): void {
+  private onJoin(msg: NatsMessage): void {
     if (this.closed) return;
     let frame: Frame;
     try {
@@ -683,7 +683,7 @@ export interface NatsMembership {
  * The worker's side: announces itself on the group's join subject until a coordinator offers
  * it a run, takes the first offer and turns later ones down.
  */
-export function joinNatsRun(nc: NatsConnection, options: NatsJoinOptions): Promise<NatsMembership> {
+export function joinNatsRun(nc: NatsClient, options: NatsJoinOptions): Promise<NatsMembership> {
   const s = subjects(options.group ?? 'default');
   const workerId = randomId();
   const watch = new ConnectionWatch(nc);
