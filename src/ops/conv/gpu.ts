@@ -30,8 +30,25 @@ export const shader = defineShader(
     'weight_grad_sgd',
     'bias_grad',
     'bias_grad_sgd',
+    'forward_tiled',
+    'forward_tiled_limbs',
+    'weight_grad_tiled',
+    'weight_grad_tiled_sgd',
   ],
-  ['WG', 'HAS_BIAS', 'TF', 'TP', 'FUSED', 'PLANES', 'AMP', 'DECAY_INV', 'SPARSE'],
+  [
+    'WG',
+    'HAS_BIAS',
+    'TF',
+    'TP',
+    'FUSED',
+    'PLANES',
+    'AMP',
+    'DECAY_INV',
+    'SPARSE',
+    'BM',
+    'BN',
+    'TWG',
+  ],
 );
 
 const WG = 64;
@@ -111,10 +128,12 @@ const SPARSE_CAP_DIV = 4;
  * and doubles only the work of a tile that falls back to the dense loop, which the large head
  * pools of such layers seldom make it do. Shorter lists (an eighth of the pixels) would save as
  * much memory but send layers with small head pools to the dense loop (results/HISTORY.md).
+ * The tiled kernel's chunks are whole tiles of `tile` filters.
  */
-function sparseChunks(g: Geometry): { ECAP: number; rows: number } {
+function sparseChunks(g: Geometry, tile: number): { ECAP: number; rows: number } {
   const ECAP = Math.ceil((g.B * g.HO * g.WO) / SPARSE_CAP_DIV);
-  return { ECAP, rows: chunkRows(g.F, g.F * ECAP * 8, (g.F * g.B * g.HO * g.WO * 4) / 16, 4) };
+  const rows = chunkRows(g.F, g.F * ECAP * 8, (g.F * g.B * g.HO * g.WO * 4) / 16, 4);
+  return { ECAP, rows: Math.min(g.F, Math.ceil(rows / tile) * tile) };
 }
 
 /**
@@ -137,6 +156,46 @@ function packDelta(
   return { dl, dv, extra };
 }
 
+/** K words per slab of the tiled forward and per tile of the tiled weight gradient (conv.wgsl TKW, TGW). */
+const TILED_K_WORDS = { forward: 8, weightGrad: 16 };
+/** Filters per tile of the tiled weight gradient (conv.wgsl TGF). */
+const TGF = 64;
+
+/**
+ * The tiled forward (variants with BM, BN): BM x BN tiles of the flattened output pixels of the
+ * batch by the filters, over the i32 weights or, with DOT4, over their int8 limbs packed per
+ * chunk of filters as for the untiled kernel.
+ */
+function tiledForward(
+  ctx: KernelContext,
+  g: Geometry,
+  v: Readonly<Record<string, number>>,
+  base: Record<string, number>,
+  resources: Record<string, Resource>,
+  epi: Extra,
+): void {
+  const { BM, BN } = v;
+  const overrides = { FUSED: base.FUSED, HAS_BIAS: base.HAS_BIAS, BM, BN, TWG: (BM * BN) / 16 };
+  const res: Record<string, Resource> = { ...resources, xp4: resources.xp };
+  const blocks = Math.ceil((g.B * g.HO * g.WO) / BM);
+  if (!v.DOT4) {
+    const k = ctx.kernel(shader, 'forward_tiled', overrides);
+    ctx.dispatch(k, { ...res, dm: dims(ctx, g, epi) }, [blocks, Math.ceil(g.F / BN), 1]);
+    return;
+  }
+  const tap = g.KS * g.KS * g.CW;
+  const rows = limbChunkRows(g.F, tap);
+  const { wl, LBASE, LPLANE } = limbScratch(ctx, rows, tap);
+  const kp = ctx.kernel(shader, 'pack_weights', { WG, PLANES: LIMB_PLANES });
+  const k = ctx.kernel(shader, 'forward_tiled_limbs', { ...overrides, PLANES: LIMB_PLANES });
+  for (let F0 = 0; F0 < g.F; F0 += rows) {
+    const F1 = Math.min(g.F, F0 + rows);
+    const dm = dims(ctx, g, { ...epi, LBASE, LPLANE, F0, F1 });
+    ctx.dispatch(kp, { w: res.w, wl_out: wl, dm }, grid1d(F1 - F0, WG));
+    ctx.dispatch(k, { ...res, wl4: wl, dm }, [blocks, Math.ceil((F1 - F0) / BN), 1]);
+  }
+}
+
 export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   const op = 'conv2d';
   const g = geometry(p.x, p.w, p.padding);
@@ -145,8 +204,9 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   const TF = v.TF;
   const TP = v.TP;
   const hw = g.HO * g.WO;
-  // Pixel quads whose four outputs fill one packed word of one filter: the epilogue fuses.
-  const fused = Boolean(e) && TP === 4 && hw % 4 === 0;
+  // Pixel quads whose four outputs fill one packed word of one filter: the epilogue fuses (the
+  // tiled kernels' register tiles are such quads).
+  const fused = Boolean(e) && (v.BM !== undefined || TP === 4) && hw % 4 === 0;
   const epi = epilogueOverrides(e?.scale, e?.relu?.slopeInv);
   const xp = packInput(ctx, p.x, g);
   const overrides: Record<string, number> = {
@@ -172,7 +232,8 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
     resources.z = zScratch;
   }
   const pixelBlocks = Math.ceil(hw / (TP * WG));
-  if (!v.DOT4) {
+  if (v.BM !== undefined) tiledForward(ctx, g, v, overrides, resources, epi);
+  else if (!v.DOT4) {
     resources.dm = dims(ctx, g, epi);
     ctx.dispatch(ctx.kernel(shader, 'forward', overrides), resources, [
       pixelBlocks,
@@ -217,6 +278,22 @@ export function conv2dWeightGrad(ctx: KernelContext, p: ConvWeightGradParams): v
   const base: Record<string, Resource> = { delta: p.delta, xp };
   // The sums update the weights in place (the gradient is never stored), or go to out.
   const run = (resources: Record<string, Resource>, filters: number) => {
+    if (v.BF !== undefined) {
+      const grid: [number, number, number] = [
+        Math.ceil((g.KS * g.KS * g.CW) / TILED_K_WORDS.weightGrad),
+        Math.ceil(filters / TGF),
+        1,
+      ];
+      const res = { ...resources, xp4: xp };
+      const o = { SPARSE: v.SPARSE ? 1 : 0 };
+      if (sgd) {
+        const k = ctx.kernel(shader, 'weight_grad_tiled_sgd', { ...o, ...sgd.overrides });
+        ctx.dispatch(k, { ...res, w_upd: sgd.w_upd, lr_inv: sgd.lr_inv }, grid);
+      } else {
+        ctx.dispatch(ctx.kernel(shader, 'weight_grad_tiled', o), { ...res, z: shaped }, grid);
+      }
+      return;
+    }
     const grid: [number, number, number] = [
       Math.ceil((g.KS * g.KS * g.CW) / WG),
       Math.ceil(filters / TF),
@@ -243,7 +320,7 @@ export function conv2dWeightGrad(ctx: KernelContext, p: ConvWeightGradParams): v
     );
     return;
   }
-  const { ECAP, rows } = sparseChunks(g);
+  const { ECAP, rows } = sparseChunks(g, v.BF !== undefined ? TGF : 1);
   for (let F0 = 0; F0 < g.F; F0 += rows) {
     const F1 = Math.min(g.F, F0 + rows);
     const { dl, dv, extra } = packDelta(ctx, p.delta, g, { ECAP, rows, F0, F1 });
