@@ -48,6 +48,12 @@ export {
   type TuneEntry,
   type TuneStore,
 } from './tune-cache.ts';
-export { setTunedVariants } from '../gpu/variants.ts';
+export { setTunedVariants, withForcedVariant } from '../gpu/variants.ts';
+export {
+  findVariant,
+  variantsOf,
+  type GemmOp,
+  type VariantChoice,
+} from '../kernels/gemm-tiles.ts';
 /** The installed tuning choices (shape key -> variant label); empty when none are installed. */
 export { tunedVariants } from '../gpu/variants.ts';
