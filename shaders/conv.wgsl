@@ -585,9 +585,9 @@ fn bias_grad_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
 // accumulates a register tile from there, so each byte read from storage feeds a whole row or
 // column of the workgroup's tile (the storage bytes per multiply-add of each variant are in
 // src/ops/conv/gpu.ts). K runs over KS * KS * CW words, tap-major with four channels a word,
-// so layers with few channels waste no slab on padding. Input words come as vec4<u32> loads
-// from xp4 (the same buffer as xp) where four K words are one aligned run (CW a multiple of 4),
-// else word by word. Each barrier sits in uniform control flow: loop bounds come from the
+// so layers with few channels waste no slab on padding. Input and limb words come as vec4<u32>
+// loads from xp4 and wl4 (the buffers of xp and wl) where four K words are one aligned run (CW,
+// or KS * KS * CW for the limbs, a multiple of 4), else word by word from xp and wl. Each barrier sits in uniform control flow: loop bounds come from the
 // uniform, per-tile counts through workgroupUniformLoad.
 
 @group(0) @binding(19) var<storage, read> xp4: array<vec4<u32>>;
@@ -609,13 +609,6 @@ var<workgroup> tw: array<u32, 2048>;
 var<workgroup> tcount: array<u32, 64>;
 var<workgroup> tmax: u32;
 
-fn xp_at(i: u32) -> u32 {
-  return xp4[i >> 2u][i & 3u];
-}
-
-fn wl_at(i: u32) -> u32 {
-  return wl4[i >> 2u][i & 3u];
-}
 
 // The four int8 lanes of a word as i32, without the packed-integer language feature.
 fn i8x4(word: u32) -> vec4<i32> {
@@ -653,7 +646,7 @@ fn x_quad(base: u32, k: u32, kw: u32) -> vec4<u32> {
   var v = vec4<u32>(0u);
   for (var j = 0u; j < 4u; j++) {
     if (k + j < kw) {
-      v[j] = xp_at(base + k_offset(k + j));
+      v[j] = xp[base + k_offset(k + j)];
     }
   }
   return v;
@@ -702,7 +695,7 @@ fn stage_limbs(t: TFwd, k0: u32, kw: u32, limbs: u32, lid: u32) {
     } else {
       for (var j = 0u; j < 4u; j++) {
         if (k + j < kw) {
-          v[j] = wl_at(at + j);
+          v[j] = wl[at + j];
         }
       }
     }
@@ -783,7 +776,7 @@ fn tiled_dot4(t: TFwd, lid: u32, limbs: u32) -> array<i32, 16> {
 // The most limbs any filter of the tile needs (the same for the whole workgroup).
 fn tile_limb_count(t: TFwd, lid: u32) -> u32 {
   if (lid < BN) {
-    tcount[lid] = wl_at(min(t.n0 - dm.F0 + lid, dm.F1 - dm.F0 - 1u));
+    tcount[lid] = wl[min(t.n0 - dm.F0 + lid, dm.F1 - dm.F0 - 1u)];
   }
   workgroupBarrier();
   if (lid == 0u) {

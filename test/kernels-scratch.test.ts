@@ -171,7 +171,7 @@ describe('limb planes in chunks of rows', () => {
     [5, 'separate epilogue pass', 'tf8-tp4-dot4'],
     [4, 'fused epilogue', 'bm64-bn64-dot4'],
     [5, 'separate epilogue pass', 'bm64-bn64-dot4'],
-  ])('conv: two chunks, %ix%i maps (%s), %s', async (HW, _what, label) => {
+  ])('conv: two chunks, %i-pixel-wide maps (%s), %s', async (HW, _what, label) => {
     const [B, C, F, k, pad] = [2, 64, 72, 3, 1];
     const rows = limbChunkRows(F, k * k * (C / 4));
     expect(rows).toBeLessThan(F);

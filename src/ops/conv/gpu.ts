@@ -192,7 +192,7 @@ function tiledForward(
     const F1 = Math.min(g.F, F0 + rows);
     const dm = dims(ctx, g, { ...epi, LBASE, LPLANE, F0, F1 });
     ctx.dispatch(kp, { w: res.w, wl_out: wl, dm }, grid1d(F1 - F0, WG));
-    ctx.dispatch(k, { ...res, wl4: wl, dm }, [blocks, Math.ceil((F1 - F0) / BN), 1]);
+    ctx.dispatch(k, { ...res, wl, wl4: wl, dm }, [blocks, Math.ceil((F1 - F0) / BN), 1]);
   }
 }
 
