@@ -28,7 +28,28 @@ import {
 import { ErrorSink, GpuError } from './errors.ts';
 import { checkValues, packI8, unpackI8 } from './packing.ts';
 import { type Overrides, PipelineCache } from '../kernels/pipelines.ts';
-import { checkKernel } from '../kernels/shaders.ts';
+import { checkKernel, type Shader } from '../kernels/shaders.ts';
+import type { Kernel } from '../kernels/pipelines.ts';
+import {
+  type CountedShader,
+  countedBytes,
+  countedSource,
+  TRAFFIC_BINDING,
+  type TrafficCount,
+} from '../kernels/traffic.ts';
+
+/** The counters of one shader family while `countTraffic` runs. */
+interface Counters {
+  shader: CountedShader;
+  family: string;
+  buffer: GPUBuffer;
+}
+
+/** The state of a `countTraffic` call: counters per counted source, and whose kernel is whose. */
+interface Counting {
+  bySource: Map<string, Counters>;
+  kernels: Map<Kernel, Counters>;
+}
 
 export class GpuTensor implements Tensor {
   readonly size: number;
@@ -83,6 +104,10 @@ export class WebGPUBackend implements Backend {
   /** Where dispatches go: `pending`, or the program being recorded. */
   private target: Dispatch[];
   private live = 0;
+  /** Set while `countTraffic` runs: kernels are built from counted sources. */
+  private counting: Counting | undefined;
+  /** Counted sources made so far, by source. */
+  private readonly countedSources = new Map<string, CountedShader>();
   /** Submissions so far (for tests and benchmarks). */
   submits = 0;
 
@@ -107,13 +132,16 @@ export class WebGPUBackend implements Backend {
       variants: this.variants,
       kernel: (shader, entry, overrides = {}) => {
         checkKernel(shader, entry, overrides);
+        if (this.counting) return this.countedKernel(this.counting, shader, entry, overrides);
         return this.pipelines.get(shader.family, shader.source, entry, overrides as Overrides);
       },
       dispatch: (kernel, resources, workgroups) => {
         // Tensors and buffers resolve now; scratch roles when the bind group is made.
         const entries: (GPUBindGroupEntry | { binding: number; role: ScratchRole })[] = [];
         for (const [name, slot] of kernel.slots) {
-          const r = resources[name];
+          const r =
+            resources[name] ??
+            (name === TRAFFIC_BINDING ? this.counting?.kernels.get(kernel)?.buffer : undefined);
           if (!r) throw new Error(`${kernel.name}: no buffer bound to '${name}'`);
           if (r instanceof ScratchRole) entries.push({ binding: slot.binding, role: r });
           else {
@@ -367,6 +395,75 @@ export class WebGPUBackend implements Backend {
       const mid = sorted.length >> 1;
       return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     });
+  }
+
+  /**
+   * Runs `f` (eager ops) with every kernel built from its counted source (src/kernels/traffic.ts)
+   * and returns the storage bytes its dispatches read and wrote on this adapter, per binding.
+   * For small shapes: each access is an atomic add to a 32-bit counter. Programs recorded
+   * inside `f` keep the counted pipelines and must not outlive the call.
+   */
+  async countTraffic(f: () => void): Promise<TrafficCount> {
+    if (this.counting) throw new Error('countTraffic: already counting');
+    this.flush();
+    const counting: Counting = { bySource: new Map(), kernels: new Map() };
+    this.counting = counting;
+    try {
+      f();
+      this.flush();
+    } finally {
+      this.counting = undefined;
+    }
+    const out: TrafficCount = { readBytes: 0, writeBytes: 0, byBinding: {} };
+    for (const c of counting.bySource.values()) {
+      const staging = this.device.createBuffer({
+        size: c.buffer.size,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        label: 'traffic readback',
+      });
+      try {
+        const encoder = this.device.createCommandEncoder({ label: 'traffic readback' });
+        encoder.copyBufferToBuffer(c.buffer, 0, staging, 0, c.buffer.size);
+        this.device.queue.submit([encoder.finish()]);
+        await staging.mapAsync(GPUMapMode.READ);
+        countedBytes(c.shader, new Uint32Array(staging.getMappedRange().slice(0)), c.family, out);
+        staging.unmap();
+      } finally {
+        staging.destroy();
+        c.buffer.destroy();
+      }
+    }
+    await this.errors.check();
+    return out;
+  }
+
+  private countedKernel(
+    counting: Counting,
+    shader: Shader,
+    entry: string,
+    overrides: object,
+  ): Kernel {
+    let counted = this.countedSources.get(shader.source);
+    if (!counted) {
+      counted = countedSource(shader.source);
+      this.countedSources.set(shader.source, counted);
+    }
+    let counters = counting.bySource.get(shader.source);
+    if (!counters) {
+      counters = {
+        shader: counted,
+        family: shader.family,
+        buffer: this.device.createBuffer({
+          size: Math.max(8, counted.bindings.length * 8),
+          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+          label: `traffic ${shader.family}`,
+        }),
+      };
+      counting.bySource.set(shader.source, counters);
+    }
+    const k = this.pipelines.get(shader.family, counted.source, entry, overrides as Overrides);
+    counting.kernels.set(k, counters);
+    return k;
   }
 
   destroy(): void {

@@ -130,7 +130,10 @@ const SPARSE_CAP_DIV = 4;
  * much memory but send layers with small head pools to the dense loop (results/HISTORY.md).
  * The tiled kernel's chunks are whole tiles of `tile` filters.
  */
-function sparseChunks(g: Geometry, tile: number): { ECAP: number; rows: number } {
+export function sparseChunks(
+  g: Pick<Geometry, 'B' | 'F' | 'HO' | 'WO'>,
+  tile = 1,
+): { ECAP: number; rows: number } {
   const ECAP = Math.ceil((g.B * g.HO * g.WO) / SPARSE_CAP_DIV);
   const rows = chunkRows(g.F, g.F * ECAP * 8, (g.F * g.B * g.HO * g.WO * 4) / 16, 4);
   return { ECAP, rows: Math.min(g.F, Math.ceil(rows / tile) * tile) };
