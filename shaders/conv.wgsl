@@ -957,16 +957,18 @@ fn tgrad_sums(t: TGrad, lid: u32) -> array<vec4<i32>, 4> {
   return tgrad_dense(t, lid);
 }
 
-// The weight index of sum (j, l) of the invocation (K word j of four, channel lane l), or -1 when
-// it is past F1, K or C.
-fn tgrad_index(t: TGrad, j: u32, l: u32) -> i32 {
+const NO_INDEX: u32 = 0xffffffffu;
+
+// The weight index of sum (j, l) of the invocation (K word j of four, channel lane l), or
+// NO_INDEX when it is past F1, K or C.
+fn tgrad_index(t: TGrad, j: u32, l: u32) -> u32 {
   let f = t.f0 + t.fi;
   let k = t.k0 + t.wq * 4u + j;
   let c = (k % dm.CW) * 4u + l;
   if (f >= dm.F1 || k >= k_words() || c >= dm.C) {
-    return -1;
+    return NO_INDEX;
   }
-  return i32((f * dm.C + c) * dm.KS * dm.KS + k / dm.CW);
+  return (f * dm.C + c) * dm.KS * dm.KS + k / dm.CW;
 }
 
 @compute @workgroup_size(TG_WG)
@@ -976,7 +978,7 @@ fn weight_grad_tiled(@builtin(local_invocation_index) lid: u32, @builtin(workgro
   for (var j = 0u; j < 4u; j++) {
     for (var l = 0u; l < 4u; l++) {
       let i = tgrad_index(t, j, l);
-      if (i >= 0) {
+      if (i != NO_INDEX) {
         z[i] = acc[j][l];
       }
     }
@@ -988,11 +990,14 @@ fn weight_grad_tiled(@builtin(local_invocation_index) lid: u32, @builtin(workgro
 fn weight_grad_tiled_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let t = tgrad(lid, wid);
   let acc = tgrad_sums(t, lid);
+  if (t.f0 + t.fi >= dm.F1) {
+    return;
+  }
   let lr = lr_inv[0];
   for (var j = 0u; j < 4u; j++) {
     for (var l = 0u; l < 4u; l++) {
       let i = tgrad_index(t, j, l);
-      if (i >= 0) {
+      if (i != NO_INDEX) {
         w_upd[i] = sgd_step(w_upd[i], acc[j][l], AMP, DECAY_INV, lr);
       }
     }

@@ -73,7 +73,6 @@ const VARIANTS: Record<GemmOp, VariantChoice[]> = {
     // Tiled in workgroup memory (for GPUs): BM pixels by BN filters a workgroup.
     variant({ BM: 64, BN: 64, DOT4: 1 }),
     variant({ BM: 64, BN: 64, DOT4: 0 }),
-    variant({ BM: 32, BN: 64, DOT4: 1 }),
   ],
   conv2dWeightGrad: [
     variant({ TF: 4 }),

@@ -159,10 +159,13 @@ function packDelta(
   return { dl, dv, extra };
 }
 
-/** K words per slab of the tiled forward and per tile of the tiled weight gradient (conv.wgsl TKW, TGW). */
-const TILED_K_WORDS = { forward: 8, weightGrad: 16 };
-/** Filters per tile of the tiled weight gradient (conv.wgsl TGF). */
-const TGF = 64;
+/**
+ * Fixed sizes of the tiled kernels (conv.wgsl): K words per slab of the forward (TKW); the
+ * weight gradient's tile of filters (TGF) by K words (TGW), its slab of pixels or list entries
+ * (TGP) and its invocations (TG_WG).
+ */
+export const TILED = { TKW: 8, TGF: 64, TGW: 16, TGP: 16, TG_WG: 256 } as const;
+const TGF = TILED.TGF;
 
 /**
  * The tiled forward (variants with BM, BN): BM x BN tiles of the flattened output pixels of the
@@ -283,7 +286,7 @@ export function conv2dWeightGrad(ctx: KernelContext, p: ConvWeightGradParams): v
   const run = (resources: Record<string, Resource>, filters: number) => {
     if (v.BF !== undefined) {
       const grid: [number, number, number] = [
-        Math.ceil((g.KS * g.KS * g.CW) / TILED_K_WORDS.weightGrad),
+        Math.ceil((g.KS * g.KS * g.CW) / TILED.TGW),
         Math.ceil(filters / TGF),
         1,
       ];
