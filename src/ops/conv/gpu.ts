@@ -4,7 +4,9 @@
  * (with the fused NITRO epilogue) or the weight-gradient kernel runs on it. The forward has an
  * i32 path and a dot4I8Packed path on the weights split into int8 limbs (counted on the GPU).
  * The weight gradient has a dense path and a sparse one that sums over the non-zero pixels of
- * delta only (listed on the GPU; mostly zero in training, see conv.wgsl).
+ * delta only (listed on the GPU; mostly zero in training, see conv.wgsl). The tiled variants
+ * (BM/BN, BF/BK) stage operand slabs in workgroup memory for GPUs; traffic.ts models what each
+ * variant reads and writes.
  */
 import type { Conv2dParams, Tensor } from '../../backend.ts';
 import { type KernelContext, type Resource, grid1d } from '../../kernels/context.ts';
