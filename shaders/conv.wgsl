@@ -60,6 +60,13 @@ struct Dims {
   // filter from word EBASE.
   EBASE: u32,
   ECAP: u32,
+  // The tiled kernels take these cases as values, not override constants, so one pipeline
+  // serves them all (each compiles slowly on software drivers): the forward's fused epilogue
+  // and bias, the fused IntegerSGD's amplification and decay.
+  T_FUSED: u32,
+  T_BIAS: u32,
+  T_AMP: i32,
+  T_DECAY_INV: i32,
 }
 
 @group(0) @binding(12) var<uniform> dm: Dims;
@@ -801,8 +808,8 @@ fn store_tiled(t: TFwd, acc_in: array<i32, 16>) {
   for (var j = 0u; j < TR; j++) {
     let fi = t.n0 + t.tn * TR + j;
     if (fi < dm.F1) {
-      let bv = select(0, bias[fi], HAS_BIAS);
-      if (FUSED) {
+      let bv = select(0, bias[fi], dm.T_BIAS != 0u);
+      if (dm.T_FUSED != 0u) {
         // HO * WO % 4 == 0: the quad is one packed word of one sample and filter.
         let sv = vec4<i32>(scaled(acc[j * TR] + bv), scaled(acc[j * TR + 1u] + bv), scaled(acc[j * TR + 2u] + bv), scaled(acc[j * TR + 3u] + bv));
         let word = ((b * dm.F + fi) * hw + q) / 4u;
@@ -998,7 +1005,7 @@ fn weight_grad_tiled_sgd(@builtin(local_invocation_index) lid: u32, @builtin(wor
     for (var l = 0u; l < 4u; l++) {
       let i = tgrad_index(t, j, l);
       if (i != NO_INDEX) {
-        w_upd[i] = sgd_step(w_upd[i], acc[j][l], AMP, DECAY_INV, lr);
+        w_upd[i] = sgd_step(w_upd[i], acc[j][l], dm.T_AMP, dm.T_DECAY_INV, lr);
       }
     }
   }

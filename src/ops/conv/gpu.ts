@@ -82,7 +82,22 @@ type Geometry = ReturnType<typeof geometry>;
 
 /** The Dims fields a dispatch may set beyond the geometry (limb chunk, epilogue, sparse lists). */
 type Extra = Partial<
-  Record<'LBASE' | 'LPLANE' | 'SF' | 'SLOPE_INV' | 'CORR' | 'F0' | 'F1' | 'EBASE' | 'ECAP', number>
+  Record<
+    | 'LBASE'
+    | 'LPLANE'
+    | 'SF'
+    | 'SLOPE_INV'
+    | 'CORR'
+    | 'F0'
+    | 'F1'
+    | 'EBASE'
+    | 'ECAP'
+    | 'T_FUSED'
+    | 'T_BIAS'
+    | 'T_AMP'
+    | 'T_DECAY_INV',
+    number
+  >
 >;
 
 const DIMS = UniformLayout.of<keyof Geometry | keyof Extra>(shader.source, 'Dims');
@@ -99,6 +114,10 @@ function dims(ctx: KernelContext, g: Geometry, e: Extra = {}): GPUBuffer {
     F1: g.F,
     EBASE: 0,
     ECAP: 0,
+    T_FUSED: 0,
+    T_BIAS: 0,
+    T_AMP: 1,
+    T_DECAY_INV: 0,
     ...e,
     ...g,
   });
@@ -183,12 +202,13 @@ function tiledForward(
   epi: Extra,
 ): void {
   const { BM, BN } = v;
-  const overrides = { FUSED: base.FUSED, HAS_BIAS: base.HAS_BIAS, BM, BN, TWG: (BM * BN) / 16 };
+  const overrides = { BM, BN, TWG: (BM * BN) / 16 };
+  const cases = { ...epi, T_FUSED: base.FUSED, T_BIAS: base.HAS_BIAS };
   const res: Record<string, Resource> = { ...resources, xp4: resources.xp };
   const blocks = Math.ceil((g.B * g.HO * g.WO) / BM);
   if (!v.DOT4) {
     const k = ctx.kernel(shader, 'forward_tiled', overrides);
-    ctx.dispatch(k, { ...res, dm: dims(ctx, g, epi) }, [blocks, Math.ceil(g.F / BN), 1]);
+    ctx.dispatch(k, { ...res, dm: dims(ctx, g, cases) }, [blocks, Math.ceil(g.F / BN), 1]);
     return;
   }
   const tap = g.KS * g.KS * g.CW;
@@ -198,7 +218,7 @@ function tiledForward(
   const k = ctx.kernel(shader, 'forward_tiled_limbs', { ...overrides, PLANES: LIMB_PLANES });
   for (let F0 = 0; F0 < g.F; F0 += rows) {
     const F1 = Math.min(g.F, F0 + rows);
-    const dm = dims(ctx, g, { ...epi, LBASE, LPLANE, F0, F1 });
+    const dm = dims(ctx, g, { ...cases, LBASE, LPLANE, F0, F1 });
     ctx.dispatch(kp, { w: res.w, wl_out: wl, dm }, grid1d(F1 - F0, WG));
     ctx.dispatch(k, { ...res, wl, wl4: wl, dm }, [blocks, Math.ceil((F1 - F0) / BN), 1]);
   }
@@ -284,6 +304,9 @@ export function conv2dWeightGrad(ctx: KernelContext, p: ConvWeightGradParams): v
     lr_inv: p.sgd.lrInv,
   };
   const base: Record<string, Resource> = { delta: p.delta, xp };
+  // The tiled kernels' IntegerSGD constants are in the uniform (the others' are overrides).
+  const sgdCases: Extra =
+    v.BF !== undefined && p.sgd ? { T_AMP: p.sgd.amp, T_DECAY_INV: p.sgd.decayInv } : {};
   // The sums update the weights in place (the gradient is never stored), or go to out.
   const run = (resources: Record<string, Resource>, filters: number) => {
     if (v.BF !== undefined) {
@@ -295,7 +318,7 @@ export function conv2dWeightGrad(ctx: KernelContext, p: ConvWeightGradParams): v
       const res = { ...resources, xp4: xp };
       const o = { SPARSE: v.SPARSE ? 1 : 0 };
       if (sgd) {
-        const k = ctx.kernel(shader, 'weight_grad_tiled_sgd', { ...o, ...sgd.overrides });
+        const k = ctx.kernel(shader, 'weight_grad_tiled_sgd', o);
         ctx.dispatch(k, { ...res, w_upd: sgd.w_upd, lr_inv: sgd.lr_inv }, grid);
       } else {
         ctx.dispatch(ctx.kernel(shader, 'weight_grad_tiled', o), { ...res, z: shaped }, grid);
@@ -322,7 +345,7 @@ export function conv2dWeightGrad(ctx: KernelContext, p: ConvWeightGradParams): v
         ...base,
         dl: ctx.scratch.placeholder('dl'),
         dv: ctx.scratch.placeholder('dv'),
-        dm: dims(ctx, g),
+        dm: dims(ctx, g, sgdCases),
       },
       g.F,
     );
@@ -332,7 +355,7 @@ export function conv2dWeightGrad(ctx: KernelContext, p: ConvWeightGradParams): v
   for (let F0 = 0; F0 < g.F; F0 += rows) {
     const F1 = Math.min(g.F, F0 + rows);
     const { dl, dv, extra } = packDelta(ctx, p.delta, g, { ECAP, rows, F0, F1 });
-    run({ ...base, dl, dv, dm: dims(ctx, g, extra) }, F1 - F0);
+    run({ ...base, dl, dv, dm: dims(ctx, g, { ...extra, ...sgdCases }) }, F1 - F0);
   }
 }
 
