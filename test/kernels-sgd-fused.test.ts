@@ -42,6 +42,9 @@ const LINEAR_SHAPES: [number, number, number][] = [
   [3, 77, 33],
   [64, 258, 11],
   [2, 5, 129],
+  // Rows of whole vec4 words (the tiled kernels' vec4 loads): int32 g, then both g dtypes.
+  [19, 32, 12],
+  [21, 48, 32],
   [9, 1, 17],
 ];
 

@@ -139,6 +139,12 @@ const LINEAR_SHAPES: [number, number, number][] = [
   [2, 33, 9],
   [70, 21, 11],
   [5, 130, 3],
+  // Rows of whole vec4 words (the tiled kernels' vec4 loads) for every op and g dtype, a
+  // batch past one 64-row block; weights of 3, 4, 1 and 2 limbs.
+  [9, 32, 16],
+  [67, 48, 20],
+  [16, 64, 8],
+  [3, 16, 40],
 ];
 
 describe('linear variants: WebGPU == CPU', () => {

@@ -10,18 +10,28 @@ import { checkKernel, type Shader } from '../src/kernels/shaders.ts';
 import { shader as activation } from '../src/ops/activation/gpu.ts';
 import { shader as conv } from '../src/ops/conv/gpu.ts';
 import { shader as data } from '../src/ops/data/gpu.ts';
-import { shader as linear } from '../src/ops/linear/gpu.ts';
+import { shader as linear, tiledShader as linearTiled } from '../src/ops/linear/gpu.ts';
 import { shader as loss } from '../src/ops/loss/gpu.ts';
 import { shader as misc } from '../src/ops/misc/gpu.ts';
 import { shader as pool } from '../src/ops/pool/gpu.ts';
 import { shader as sgd } from '../src/ops/sgd/gpu.ts';
 
-const SHADERS: Shader[] = [activation, conv, data, linear, loss, misc, pool, sgd];
+const SHADERS: Shader[] = [activation, conv, data, linear, linearTiled, loss, misc, pool, sgd];
 
 describe('shader declarations', () => {
   it('cover every family once', () => {
     expect(SHADERS.map((s) => s.family).sort()).toEqual(
-      ['activation', 'conv', 'data', 'linear', 'loss', 'misc', 'pool', 'sgd'].sort(),
+      [
+        'activation',
+        'conv',
+        'data',
+        'linear',
+        'linear-tiled',
+        'loss',
+        'misc',
+        'pool',
+        'sgd',
+      ].sort(),
     );
   });
 

@@ -110,6 +110,8 @@ describe('traffic models == counted storage traffic', () => {
   const LINEAR: [number, number, number][] = [
     [5, 13, 9],
     [70, 36, 11],
+    // Whole vec4 rows: the tiled kernels' vec4 entry points.
+    [9, 32, 16],
   ];
 
   it.each(labels('linear'))('linear %s', async (label) => {

@@ -176,11 +176,15 @@ describe('tuneVariants', () => {
       for (const [key, label] of Object.entries(choices)) {
         const op = key.split(':')[0] as (typeof GEMM_OPS)[number];
         const p = findVariant(op, label)!.params;
-        // DOT4 picks an entry point (`_limbs`); the rest are override constants.
-        const tile = Object.entries(p)
-          .filter(([k]) => k !== 'DOT4')
-          .map(([k, v]) => `${k}=${v}`);
-        const family = op.startsWith('conv') ? 'conv/' : 'linear/';
+        // Untiled: DOT4 picks an entry point (`_limbs`), the rest are override constants.
+        // Tiled (linear-tiled.wgsl): TILE is the TM x TN register tile, DOT4 an override.
+        const tiled = p.TILE !== undefined;
+        const tile = tiled
+          ? [`TM=${p.TILE}`, `TN=${p.TILE}`, ...(p.DOT4 === undefined ? [] : [`DOT4=${p.DOT4}`])]
+          : Object.entries(p)
+              .filter(([k]) => k !== 'DOT4')
+              .map(([k, v]) => `${k}=${v}`);
+        const family = op.startsWith('conv') ? 'conv/' : tiled ? 'linear-tiled/' : 'linear/';
         const entry = op.endsWith('WeightGrad')
           ? 'weight_grad'
           : op === 'linearInputGrad'
@@ -190,7 +194,7 @@ describe('tuneVariants', () => {
           (l) =>
             l.startsWith(`${family}${entry}`) &&
             tile.every((t) => l.includes(t)) &&
-            (p.DOT4 === undefined || l.includes('_limbs') === (p.DOT4 === 1)),
+            (tiled || p.DOT4 === undefined || l.includes('_limbs') === (p.DOT4 === 1)),
         );
         expect(hit, `${key} -> ${label} not among ${[...new Set(used)].join(' ')}`).toBe(true);
       }

@@ -112,7 +112,7 @@ export class TuneTable {
 /** The training table's cell: how many op shapes ran a tuned variant, each shape's variant on opening. */
 export function variantsCell(
   cell: HTMLTableCellElement,
-  variants: readonly { key: string; variant: string; tuned: boolean }[],
+  variants: readonly { key: string; variant: string; tuned: boolean; note?: string }[],
 ): void {
   cell.replaceChildren();
   cell.className = 'variants';
@@ -131,7 +131,7 @@ export function variantsCell(
   for (const v of variants) {
     const item = document.createElement('li');
     if (v.tuned) item.className = 'tuned';
-    item.textContent = `${v.key} ${v.variant}${v.tuned ? ' (tuned)' : ''}`;
+    item.textContent = `${v.key} ${v.variant}${v.tuned ? ' (tuned)' : v.note ? ` (${v.note})` : ''}`;
     list.append(item);
   }
   details.append(summary, list);

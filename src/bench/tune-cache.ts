@@ -6,7 +6,7 @@
  * interface: a file in Node and Deno (src/cli/tune-store.ts), localStorage in the browser.
  */
 import { shader as convShader } from '../ops/conv/gpu.ts';
-import { shader as linearShader } from '../ops/linear/gpu.ts';
+import { shader as linearShader, tiledShader as linearTiledShader } from '../ops/linear/gpu.ts';
 import type { Backend } from '../backend.ts';
 import { setTunedVariants } from '../gpu/variants.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
@@ -52,6 +52,7 @@ function fnv1a(text: string, h = 0x811c9dc5): number {
 export function engineVersion(): string {
   let h = fnv1a(linearShader.source);
   h = fnv1a(convShader.source, h);
+  h = fnv1a(linearTiledShader.source, h);
   for (const op of GEMM_OPS)
     h = fnv1a(
       `${op}:${variantsOf(op)

@@ -425,17 +425,22 @@ export function variantsInUse(
   plan: NetworkPlan,
   batch: number,
   variants: GemmVariants,
-): { key: string; variant: string; tuned: boolean }[] {
-  const tuned = variants.tuned();
+): { key: string; variant: string; tuned: boolean; note?: string }[] {
   return trainingGemmShapes(plan, batch).map((s) => {
-    const variant = variants.choose(s.op, s.dims).label;
-    return { key: s.key, variant, tuned: tuned[s.key] === variant };
+    const c = variants.explain(s.op, s.dims);
+    const row: { key: string; variant: string; tuned: boolean; note?: string } = {
+      key: s.key,
+      variant: c.variant.label,
+      tuned: c.source === 'tuned',
+    };
+    if (c.note) row.note = c.note;
+    return row;
   });
 }
 
 /** Lines naming the variant of each GEMM op shape (for the training benchmark's table). */
 export function formatVariantsInUse(
-  variants: readonly { key: string; variant: string; tuned: boolean }[],
+  variants: readonly { key: string; variant: string; tuned: boolean; note?: string }[],
 ): string {
   if (!variants.length) return '';
   const tuned = variants.filter((v) => v.tuned).length;
@@ -444,7 +449,10 @@ export function formatVariantsInUse(
   ];
   for (const l of table(
     ['op shape', 'variant'],
-    variants.map((v) => [v.key, v.variant + (v.tuned ? ' *' : '')]),
+    variants.map((v) => [
+      v.key,
+      v.variant + (v.tuned ? ' *' : '') + (v.note ? ` (least traffic; ${v.note})` : ''),
+    ]),
   ))
     lines.push(`    ${l}`);
   return lines.join('\n');

@@ -17,6 +17,10 @@ export interface DeviceInfo {
   runtime: 'browser' | 'deno' | 'node';
   features: string[];
   limits: Record<string, number>;
+  /** The adapter says it is a fallback (software) adapter. */
+  isFallbackAdapter?: boolean;
+  /** WGSL language features of the runtime (`navigator.gpu.wgslLanguageFeatures`). */
+  wgslFeatures?: string[];
 }
 
 export interface GpuContext {
@@ -138,8 +142,18 @@ export async function createGpuContext(options: DeviceOptions = {}): Promise<Gpu
     runtime: runtimeName(),
     features: [...device.features].map(String).sort(),
     limits,
+    isFallbackAdapter: summarizeAdapter(adapter).isFallbackAdapter,
+    wgslFeatures: wgslLanguageFeatures(),
   };
   return { adapter, device, info };
+}
+
+/** `navigator.gpu.wgslLanguageFeatures` (under Node, the webgpu package's), or undefined. */
+function wgslLanguageFeatures(): string[] | undefined {
+  const nav = (globalThis as { navigator?: { gpu?: { wgslLanguageFeatures?: Iterable<string> } } })
+    .navigator;
+  const set = nav?.gpu?.wgslLanguageFeatures;
+  return set ? [...set].map(String).sort() : undefined;
 }
 
 /** One line naming the adapter, e.g. "google / swiftshader / SwiftShader driver (node)". */

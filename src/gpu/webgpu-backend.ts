@@ -26,6 +26,7 @@ import {
   type GpuContext,
 } from './device.ts';
 import { ErrorSink, GpuError } from './errors.ts';
+import { defaultPolicyFor } from './variant-policy.ts';
 import { checkValues, packI8, unpackI8 } from './packing.ts';
 import { type Overrides, PipelineCache } from '../kernels/pipelines.ts';
 import { checkKernel, type Shader } from '../kernels/shaders.ts';
@@ -97,7 +98,7 @@ export class WebGPUBackend implements Backend {
   /** This backend's kernel scratch and uniform constants. */
   readonly scratch: DeviceScratch;
   /** This backend's GEMM kernel variants: forced (tests, benchmarks) and tuned choices. */
-  readonly variants = new GemmVariants();
+  readonly variants: GemmVariants;
   private readonly pool: BufferPool;
   /** Dispatches issued eagerly, submitted at the next run, write, read or sync. */
   private pending: Dispatch[] = [];
@@ -119,6 +120,7 @@ export class WebGPUBackend implements Backend {
   constructor(readonly context: GpuContext) {
     this.device = context.device;
     this.info = context.info;
+    this.variants = new GemmVariants(defaultPolicyFor(context.info));
     this.description = adapterName(context.info);
     this.errors = new ErrorSink(this.device);
     this.pipelines = new PipelineCache(this.device, this.errors);

@@ -4,10 +4,12 @@
  *
  * The Ops contract has no tuning parameter, so the kernel wrappers ask their backend's policy
  * (`GemmVariants`, one per WebGPU backend). A variant is a set of override constants (register
- * tile sizes, the dot4I8Packed limb path). The choice is, in order: a variant forced by a test or
- * a benchmark (`withForced`), a choice the tuner measured on this adapter for the shape
- * (`setTuned`), else the op's default. Every variant computes the same bits; only the speed
- * differs.
+ * tile sizes, the dot4I8Packed limb path, workgroup tiles). The choice is, in order: a variant
+ * forced by a test or a benchmark (`withForced`), a choice the tuner measured on this adapter for
+ * the shape (`setTuned`), else the default: on software adapters the op's measured winner (the
+ * table below), on hardware adapters the variant of least storage traffic for the shape (a
+ * `DefaultPolicy` the backend passes in, src/gpu/variant-policy.ts), which is not measured on
+ * that adapter. Every variant computes the same bits; only the speed differs.
  */
 
 export type GemmOp =
@@ -43,7 +45,9 @@ function variant(params: Record<string, number>): VariantChoice {
           ? v
             ? 'sparse'
             : 'dense'
-          : `${k.toLowerCase()}${v}`,
+          : k === 'TILE'
+            ? `wg${8 * v}`
+            : `${k.toLowerCase()}${v}`,
     )
     .join('-');
   return { label, params };
@@ -57,13 +61,25 @@ const VARIANTS: Record<GemmOp, VariantChoice[]> = {
     variant({ TM: 1, TN: 8, DOT4: 1 }),
     variant({ TM: 2, TN: 8, DOT4: 1 }),
     variant({ TM: 4, TN: 4, DOT4: 1 }),
+    // Workgroup-tiled (linear-tiled.wgsl): TILE x TILE registers, 8·TILE square blocks.
+    variant({ TILE: 4, DOT4: 0 }),
+    variant({ TILE: 8, DOT4: 0 }),
+    variant({ TILE: 4, DOT4: 1 }),
+    variant({ TILE: 8, DOT4: 1 }),
   ],
   linearInputGrad: [
     variant({ TM: 1, TN: 8 }),
     variant({ TM: 2, TN: 8 }),
     variant({ TM: 4, TN: 4 }),
+    variant({ TILE: 4 }),
+    variant({ TILE: 8 }),
   ],
-  linearWeightGrad: [variant({ TN: 4 }), variant({ TN: 8 })],
+  linearWeightGrad: [
+    variant({ TN: 4 }),
+    variant({ TN: 8 }),
+    variant({ TILE: 4 }),
+    variant({ TILE: 8 }),
+  ],
   conv2d: [
     variant({ TF: 4, TP: 4, DOT4: 0 }),
     variant({ TF: 8, TP: 4, DOT4: 0 }),
@@ -108,16 +124,20 @@ function convTileFits(op: GemmOp, BM?: number, BN?: number, BF?: number, BK?: nu
 }
 
 /**
- * The register arrays of shaders/linear.wgsl (MAXM, MAXACC) and conv.wgsl (MAXF, MAXP, MAXACC)
- * have fixed sizes and WGSL clamps out-of-range indexes, so a tile past them would compute wrong
- * sums silently: every variant is checked against them when this module loads.
+ * The register arrays of shaders/linear.wgsl (MAXM, MAXACC), linear-tiled.wgsl (its workgroup
+ * arrays hold 64-wide blocks, and words of 4 outputs: TILE 4 or 8) and conv.wgsl (MAXF, MAXP,
+ * MAXACC; its tiled kernels' workgroup arrays, convTileFits) have fixed sizes and WGSL clamps
+ * out-of-range indexes, so a tile past them would compute wrong sums silently: every variant
+ * is checked against them when this module loads.
  */
 export function checkTiles(op: GemmOp, v: VariantChoice): void {
-  const { TM = 1, TN = 4, TF = 1, TP = 1, BM, BN, BF, BK } = v.params;
+  const { TM = 1, TN = 4, TF = 1, TP = 1, TILE, BM, BN, BF, BK } = v.params;
   const ok =
     op === 'conv2d' || op === 'conv2dWeightGrad'
       ? TF <= 8 && TP <= 4 && TF * TP <= 32 && convTileFits(op, BM, BN, BF, BK)
-      : TM <= 4 && TM * TN <= 32 && (op !== 'linear' || TN % 4 === 0);
+      : TILE !== undefined
+        ? TILE === 4 || TILE === 8
+        : TM <= 4 && TM * TN <= 32 && (op !== 'linear' || TN % 4 === 0);
   if (!ok)
     throw new Error(`gemm-tiles: variant ${v.label} of ${op} exceeds the shader's register tile`);
 }
@@ -148,6 +168,25 @@ export function findVariant(op: GemmOp, label: string): VariantChoice | undefine
   return VARIANTS[op].find((v) => v.label === label);
 }
 
+/** What a default chosen without measuring on the adapter is labelled with. */
+export const NOT_MEASURED = 'not measured on this adapter';
+
+/**
+ * A default other than the table's for an op shape (undefined: the table's). The backend of a
+ * hardware adapter passes one that picks the variant of least counted traffic.
+ */
+export type DefaultPolicy = (op: GemmOp, dims: readonly number[]) => VariantChoice | undefined;
+
+/** Where a choice came from: forced, tuned on this adapter, the measured table, or traffic alone. */
+export type ChoiceSource = 'forced' | 'tuned' | 'default' | 'traffic';
+
+/** A variant with where it came from (and NOT_MEASURED for a traffic default). */
+export interface ExplainedChoice {
+  variant: VariantChoice;
+  source: ChoiceSource;
+  note?: string;
+}
+
 /** Key of an op's shape for tuned choices: the op and its dimensions. */
 export function shapeKey(op: GemmOp, dims: readonly number[]): string {
   return `${op}:${dims.join('x')}`;
@@ -162,6 +201,9 @@ export class GemmVariants {
   private readonly forced = new Map<GemmOp, VariantChoice>();
   /** Tuned choices: shape key -> label. */
   private tunedChoices = new Map<string, string>();
+
+  /** `fallback`: the default policy of the adapter (none: the measured table). */
+  constructor(private readonly fallback?: DefaultPolicy) {}
 
   /**
    * Runs `f` with `choice` forced for `op` (undefined: no forcing). Ops issued inside `f` use it;
@@ -190,11 +232,18 @@ export class GemmVariants {
 
   /** The variant an op of this shape runs with now. */
   choose(op: GemmOp, dims: readonly number[]): VariantChoice {
+    return this.explain(op, dims).variant;
+  }
+
+  /** The variant an op of this shape runs with now, and why. */
+  explain(op: GemmOp, dims: readonly number[]): ExplainedChoice {
     const f = this.forced.get(op);
-    if (f) return f;
+    if (f) return { variant: f, source: 'forced' };
     const t = this.tunedChoices.get(shapeKey(op, dims));
     const hit = t ? findVariant(op, t) : undefined;
-    if (hit) return hit;
-    return defaultVariant(op);
+    if (hit) return { variant: hit, source: 'tuned' };
+    const d = this.fallback?.(op, dims);
+    if (d) return { variant: d, source: 'traffic', note: NOT_MEASURED };
+    return { variant: defaultVariant(op), source: 'default' };
   }
 }

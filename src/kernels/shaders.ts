@@ -8,6 +8,7 @@ import conv from '../../shaders/conv.wgsl?raw';
 import data from '../../shaders/data.wgsl?raw';
 import intCommon from '../../shaders/int-common.wgsl?raw';
 import linear from '../../shaders/linear.wgsl?raw';
+import linearTiled from '../../shaders/linear-tiled.wgsl?raw';
 import loss from '../../shaders/loss.wgsl?raw';
 import misc from '../../shaders/misc.wgsl?raw';
 import nitro from '../../shaders/nitro.wgsl?raw';
@@ -21,6 +22,7 @@ const FILES: Readonly<Record<string, string>> = {
   'data.wgsl': data,
   'int-common.wgsl': intCommon,
   'linear.wgsl': linear,
+  'linear-tiled.wgsl': linearTiled,
   'loss.wgsl': loss,
   'misc.wgsl': misc,
   'nitro.wgsl': nitro,

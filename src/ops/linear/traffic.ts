@@ -1,6 +1,6 @@
 /**
  * Storage traffic of the linear kernels (src/kernels/traffic.ts), exact: what each live
- * invocation of shaders/linear.wgsl loads and stores, summed over the dispatches one call
+ * invocation of shaders/linear.wgsl or linear-tiled.wgsl loads and stores, summed over the dispatches one call
  * issues. Dimensions [B, K, O] as the variant policy sees them. Defaults of the case: int32 g,
  * one weight limb, the NITRO-ReLU epilogue without bias, the fused IntegerSGD update.
  */
@@ -62,7 +62,55 @@ function weightGrad(dims: readonly number[], p: Readonly<Record<string, number>>
   return { read: sums, write: O * K * 4 };
 }
 
-/** The traffic of one call of a linear op with a variant of today's table (linear.wgsl). */
+/**
+ * The tiled variants (linear-tiled.wgsl): each operand element is loaded once per block of the
+ * other operand (side 8·TILE), whichever entry point (scalar or vec4 loads) runs.
+ */
+function tiled(
+  op: string,
+  dims: readonly number[],
+  p: Readonly<Record<string, number>>,
+  c: TrafficCase,
+) {
+  const [B, K, O] = dims;
+  const side = 8 * p.TILE;
+  const KW = words(K);
+  const OW = words(O);
+  const gBytes = c.gPacked ? OW * 4 : O * 4;
+  if (op === 'linear') {
+    const rowBlocks = ceilDiv(B, side);
+    const limbs = Math.max(1, c.limbs ?? 1);
+    const dot4 = Boolean(p.DOT4);
+    // Rows of w per step: int32 values, or the limb planes the block needs.
+    const wRow = dot4 && limbs <= LIMB_PLANES ? limbs * KW * 4 : K * 4;
+    const rows = dot4 ? limbChunkRows(O, KW) : O;
+    let read = 0;
+    let write = forwardWrites(B, O, c);
+    for (let O0 = 0; O0 < O; O0 += rows) {
+      const n = Math.min(O, O0 + rows) - O0;
+      read += ceilDiv(n, side) * B * KW * 4 + rowBlocks * n * wRow;
+      // The bias once per invocation row of a block, the limb counts once per block.
+      if (c.bias) read += rowBlocks * 8 * n * 4;
+      if (dot4) {
+        const pack = packWeights(n, K);
+        read += pack.read + rowBlocks * n * 4;
+        write += pack.write;
+      }
+    }
+    return { read, write };
+  }
+  if (op === 'linearInputGrad') {
+    const read =
+      ceilDiv(K, side) * B * gBytes + ceilDiv(B, side) * O * K * 4 + (c.relu ? B * KW * 4 : 0);
+    return { read, write: B * K * 4 };
+  }
+  const blocks = ceilDiv(O, side) * ceilDiv(K, side);
+  const sums = ceilDiv(K, side) * B * gBytes + ceilDiv(O, side) * B * KW * 4;
+  if (c.sgd ?? true) return { read: sums + blocks * 64 * 4 + O * K * 4, write: O * K * 4 };
+  return { read: sums, write: O * K * 4 };
+}
+
+/** The traffic of one call of a linear op with a variant (linear.wgsl, linear-tiled.wgsl). */
 export function linearTraffic(
   op: string,
   dims: readonly number[],
@@ -79,6 +127,6 @@ export function linearTraffic(
           ? weightGrad
           : undefined;
   if (!f) throw new Error(`linearTraffic: ${op} is not a linear op`);
-  const { read, write } = f(dims, params, c);
+  const { read, write } = params.TILE ? tiled(op, dims, params, c) : f(dims, params, c);
   return { readBytes: read, writeBytes: write, macs: B * K * O };
 }
