@@ -27,6 +27,7 @@ export const GEMM_OPS: readonly GemmOp[] = [
   'conv2dWeightGrad',
 ];
 
+/** One kernel variant of a GEMM-shaped op: its label and the parameters the wrapper applies. */
 export interface VariantChoice {
   /** Stable name, e.g. "tf4-tp4-dot4" (what the tuner caches). */
   label: string;
@@ -164,6 +165,7 @@ export function variantsOf(op: GemmOp): readonly VariantChoice[] {
   return VARIANTS[op];
 }
 
+/** The variant of `op` labelled `label`, or undefined when the op has none by that name. */
 export function findVariant(op: GemmOp, label: string): VariantChoice | undefined {
   return VARIANTS[op].find((v) => v.label === label);
 }
