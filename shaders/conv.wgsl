@@ -60,6 +60,13 @@ struct Dims {
   // filter from word EBASE.
   EBASE: u32,
   ECAP: u32,
+  // The tiled kernels take these cases as values, not override constants, so one pipeline
+  // serves them all (each compiles slowly on software drivers): the forward's fused epilogue
+  // and bias, the fused IntegerSGD's amplification and decay.
+  T_FUSED: u32,
+  T_BIAS: u32,
+  T_AMP: i32,
+  T_DECAY_INV: i32,
 }
 
 @group(0) @binding(12) var<uniform> dm: Dims;
@@ -574,5 +581,432 @@ fn bias_grad_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
   let sum = bias_sum(lid, f);
   if (lid == 0u) {
     w_upd[f] = sgd_step(w_upd[f], sum, AMP, DECAY_INV, lr_inv[0]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tiled implicit GEMMs for GPUs (variants "bm..-bn.." of the forward, "bf64-bk64" of the weight
+// gradient). The kernels above stage nothing and leave reuse to the SIMD lanes of software
+// adapters; on a GPU each invocation would then fetch its operands from storage alone. Here a
+// workgroup stages a slab of both operands in workgroup memory once, and every invocation
+// accumulates a register tile from there, so each byte read from storage feeds a whole row or
+// column of the workgroup's tile (the storage bytes per multiply-add of each variant are in
+// src/ops/conv/gpu.ts). K runs over KS * KS * CW words, tap-major with four channels a word,
+// so layers with few channels waste no slab on padding. Input and limb words come as vec4<u32>
+// loads from xp4 and wl4 (the buffers of xp and wl) where four K words are one aligned run (CW,
+// or KS * KS * CW for the limbs, a multiple of 4), else word by word from xp and wl. Each barrier sits in uniform control flow: loop bounds come from the
+// uniform, per-tile counts through workgroupUniformLoad.
+
+@group(0) @binding(19) var<storage, read> xp4: array<vec4<u32>>;
+@group(0) @binding(20) var<storage, read> wl4: array<vec4<u32>>;
+
+// Forward tile: BM output pixels (flattened over the batch, so small maps fill tiles and the
+// batch need not divide them) by BN filters, K in slabs of TKW words; TWG = BM * BN / 16
+// invocations, each 4 consecutive pixels by 4 filters. BM, BN <= 64, multiples of 4.
+override BM: u32 = 64u;
+override BN: u32 = 64u;
+override TWG: u32 = 256u;
+const TKW: u32 = 8u;
+const TR: u32 = 4u;
+
+// The slab: BM x TKW input words; PLANES x BN x TKW limb words or BN x TKW x 4 i32 weights.
+var<workgroup> tx: array<u32, 512>;
+var<workgroup> tw: array<u32, 2048>;
+// Per-filter counts of the tile (limbs, list entries) and their maximum.
+var<workgroup> tcount: array<u32, 64>;
+var<workgroup> tmax: u32;
+
+
+// The four int8 lanes of a word as i32, without the packed-integer language feature.
+fn i8x4(word: u32) -> vec4<i32> {
+  let v = bitcast<i32>(word);
+  return vec4<i32>(extractBits(v, 0u, 8u), extractBits(v, 8u, 8u), extractBits(v, 16u, 8u), extractBits(v, 24u, 8u));
+}
+
+fn k_words() -> u32 {
+  return dm.KS * dm.KS * dm.CW;
+}
+
+// xp offset of K word k (tap k / CW, channel word k % CW) from a pixel's top-left tap.
+fn k_offset(k: u32) -> u32 {
+  let tap = k / dm.CW;
+  return ((tap / dm.KS) * dm.WP + tap % dm.KS) * dm.CW + k % dm.CW;
+}
+
+// xp index of the top-left tap of flattened output pixel m (past the end: the last pixel).
+fn pixel_base(m: u32) -> u32 {
+  let hw = dm.HO * dm.WO;
+  let q = min(m, dm.B * hw - 1u);
+  let r = q % hw;
+  return (((q / hw) * dm.HP + r / dm.WO) * dm.WP + r % dm.WO) * dm.CW;
+}
+
+// K words k .. k + 3 (k a multiple of 4) of the pixel whose top-left tap is at xp index base;
+// words past K are zero. With CW a multiple of 4 they are one aligned run of one tap.
+fn x_quad(base: u32, k: u32, kw: u32) -> vec4<u32> {
+  if (dm.CW % 4u == 0u) {
+    if (k >= kw) {
+      return vec4<u32>(0u);
+    }
+    return xp4[(base + k_offset(k)) >> 2u];
+  }
+  var v = vec4<u32>(0u);
+  for (var j = 0u; j < 4u; j++) {
+    if (k + j < kw) {
+      v[j] = xp[base + k_offset(k + j)];
+    }
+  }
+  return v;
+}
+
+struct TFwd {
+  // First flattened pixel and first (absolute) filter of the workgroup's tile.
+  m0: u32,
+  n0: u32,
+  // The invocation's pixel quad and filter quad within it.
+  tm: u32,
+  tn: u32,
+}
+
+fn tfwd(lid: u32, wid: vec3<u32>) -> TFwd {
+  let tms = BM / TR;
+  return TFwd(wid.x * BM, dm.F0 + wid.y * BN, lid % tms, lid / tms);
+}
+
+fn stage_x(t: TFwd, k0: u32, kw: u32, lid: u32) {
+  for (var i = lid; i < BM * (TKW / 4u); i += TWG) {
+    let r = i / (TKW / 4u);
+    let h = (i % (TKW / 4u)) * 4u;
+    let v = x_quad(pixel_base(t.m0 + r), k0 + h, kw);
+    for (var j = 0u; j < 4u; j++) {
+      tx[r * TKW + h + j] = v[j];
+    }
+  }
+}
+
+// Limb planes 0 .. limbs of the tile's filters (rows of the chunk, the last one past its end).
+fn stage_limbs(t: TFwd, k0: u32, kw: u32, limbs: u32, lid: u32) {
+  let rows = dm.F1 - dm.F0;
+  for (var i = lid; i < limbs * BN * (TKW / 4u); i += TWG) {
+    let h = (i % (TKW / 4u)) * 4u;
+    let n = (i / (TKW / 4u)) % BN;
+    let l = i / ((TKW / 4u) * BN);
+    let r = min(t.n0 - dm.F0 + n, rows - 1u);
+    let k = k0 + h;
+    let at = dm.LBASE + l * dm.LPLANE + r * kw + k;
+    var v = vec4<u32>(0u);
+    if (kw % 4u == 0u) {
+      if (k < kw) {
+        v = wl4[at >> 2u];
+      }
+    } else {
+      for (var j = 0u; j < 4u; j++) {
+        if (k + j < kw) {
+          v[j] = wl[at + j];
+        }
+      }
+    }
+    for (var j = 0u; j < 4u; j++) {
+      tw[(l * BN + n) * TKW + h + j] = v[j];
+    }
+  }
+}
+
+// The i32 weights of the tile's filters, four channels per K word: tw[(n * TKW + kq) * 4 + lane].
+fn stage_w32(t: TFwd, k0: u32, kw: u32, lid: u32) {
+  let kk = dm.KS * dm.KS;
+  for (var i = lid; i < BN * TKW * 4u; i += TWG) {
+    let k = k0 + (i / 4u) % TKW;
+    let f = min(t.n0 + i / (4u * TKW), dm.F - 1u);
+    let c = (k % dm.CW) * 4u + i % 4u;
+    var v = 0;
+    if (k < kw && c < dm.C) {
+      v = w[(f * dm.C + c) * kk + k / dm.CW];
+    }
+    tw[i] = bitcast<u32>(v);
+  }
+}
+
+fn tiled_i32(t: TFwd, lid: u32) -> array<i32, 16> {
+  var acc: array<i32, 16>;
+  let kw = k_words();
+  for (var k0 = 0u; k0 < kw; k0 += TKW) {
+    stage_x(t, k0, kw, lid);
+    stage_w32(t, k0, kw, lid);
+    workgroupBarrier();
+    // A bound from the uniform keeps this a loop (unrolled, it compiles slowly on software drivers).
+    for (var kq = 0u; kq < min(TKW, kw - k0); kq++) {
+      var xv: array<vec4<i32>, 4>;
+      for (var i = 0u; i < TR; i++) {
+        xv[i] = i8x4(tx[(t.tm * TR + i) * TKW + kq]);
+      }
+      for (var j = 0u; j < TR; j++) {
+        let o = ((t.tn * TR + j) * TKW + kq) * 4u;
+        let wv = bitcast<vec4<i32>>(vec4<u32>(tw[o], tw[o + 1u], tw[o + 2u], tw[o + 3u]));
+        for (var i = 0u; i < TR; i++) {
+          acc[j * TR + i] += dot(xv[i], wv);
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  return acc;
+}
+
+fn tiled_dot4(t: TFwd, lid: u32, limbs: u32) -> array<i32, 16> {
+  var acc: array<i32, 16>;
+  let kw = k_words();
+  for (var k0 = 0u; k0 < kw; k0 += TKW) {
+    stage_x(t, k0, kw, lid);
+    stage_limbs(t, k0, kw, limbs, lid);
+    workgroupBarrier();
+    // A bound from the uniform keeps this a loop (unrolled, it compiles slowly on software drivers).
+    for (var kq = 0u; kq < min(TKW, kw - k0); kq++) {
+      var xv: array<u32, 4>;
+      for (var i = 0u; i < TR; i++) {
+        xv[i] = tx[(t.tm * TR + i) * TKW + kq];
+      }
+      for (var l = 0u; l < limbs; l++) {
+        for (var j = 0u; j < TR; j++) {
+          let lw = tw[(l * BN + t.tn * TR + j) * TKW + kq];
+          for (var i = 0u; i < TR; i++) {
+            acc[j * TR + i] += dot4I8Packed(xv[i], lw) << (8u * l);
+          }
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  return acc;
+}
+
+// The most limbs any filter of the tile needs (the same for the whole workgroup).
+fn tile_limb_count(t: TFwd, lid: u32) -> u32 {
+  if (lid < BN) {
+    tcount[lid] = wl[min(t.n0 - dm.F0 + lid, dm.F1 - dm.F0 - 1u)];
+  }
+  workgroupBarrier();
+  if (lid == 0u) {
+    var most = 1u;
+    for (var n = 0u; n < BN; n++) {
+      most = max(most, tcount[n]);
+    }
+    tmax = most;
+  }
+  return workgroupUniformLoad(&tmax);
+}
+
+fn store_tiled(t: TFwd, acc_in: array<i32, 16>) {
+  var acc = acc_in;
+  let hw = dm.HO * dm.WO;
+  let m = t.m0 + t.tm * TR;
+  if (m >= dm.B * hw) {
+    return;
+  }
+  let b = m / hw;
+  let q = m % hw;
+  for (var j = 0u; j < TR; j++) {
+    let fi = t.n0 + t.tn * TR + j;
+    if (fi < dm.F1) {
+      let bv = select(0, bias[fi], dm.T_BIAS != 0u);
+      if (dm.T_FUSED != 0u) {
+        // HO * WO % 4 == 0: the quad is one packed word of one sample and filter.
+        let sv = vec4<i32>(scaled(acc[j * TR] + bv), scaled(acc[j * TR + 1u] + bv), scaled(acc[j * TR + 2u] + bv), scaled(acc[j * TR + 3u] + bv));
+        let word = ((b * dm.F + fi) * hw + q) / 4u;
+        s[word] = pack4xI8(sv);
+        a[word] = pack4xI8(vec4<i32>(relu(sv.x), relu(sv.y), relu(sv.z), relu(sv.w)));
+      } else {
+        for (var i = 0u; i < TR; i++) {
+          let mi = m + i;
+          if (mi < dm.B * hw) {
+            z[((mi / hw) * dm.F + fi) * hw + mi % hw] = acc[j * TR + i] + bv;
+          }
+        }
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(TWG)
+fn forward_tiled(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let t = tfwd(lid, wid);
+  store_tiled(t, tiled_i32(t, lid));
+}
+
+@compute @workgroup_size(TWG)
+fn forward_tiled_limbs(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let t = tfwd(lid, wid);
+  let limbs = tile_limb_count(t, lid);
+  if (limbs > PLANES) {
+    store_tiled(t, tiled_i32(t, lid));
+  } else {
+    store_tiled(t, tiled_dot4(t, lid, limbs));
+  }
+}
+
+// Weight gradient tile: TGF filters by TGW K words (4 * TGW channels), the sum over pixels in
+// slabs of TGP; 256 invocations, each one filter by four K words (16 sums). Dense: the slab's
+// delta values of the tile's filters and input words of its K words are staged. Sparse (SPARSE,
+// a tile whose filters have all their non-zero pixels listed): each filter sums its own list, so
+// only the list entries are staged and the input words are gathered per entry.
+const TGF: u32 = 64u;
+const TGW: u32 = 16u;
+const TGP: u32 = 16u;
+const TG_WG: u32 = 256u;
+
+var<workgroup> gd: array<i32, 1024>;
+var<workgroup> gx: array<vec4<u32>, 64>;
+var<workgroup> gl: array<u32, 1024>;
+
+struct TGrad {
+  f0: u32,
+  k0: u32,
+  fi: u32,
+  wq: u32,
+}
+
+fn tgrad(lid: u32, wid: vec3<u32>) -> TGrad {
+  return TGrad(dm.F0 + wid.y * TGF, wid.x * TGW, lid % TGF, lid / TGF);
+}
+
+fn tgrad_dense(t: TGrad, lid: u32) -> array<vec4<i32>, 4> {
+  var acc: array<vec4<i32>, 4>;
+  let kw = k_words();
+  let hw = dm.HO * dm.WO;
+  let np = dm.B * hw;
+  for (var p0 = 0u; p0 < np; p0 += TGP) {
+    if (lid < TGP * 4u) {
+      gx[lid] = x_quad(pixel_base(p0 + lid / 4u), t.k0 + (lid % 4u) * 4u, kw);
+    }
+    for (var i = lid; i < TGF * TGP; i += TG_WG) {
+      let m = p0 + i % TGP;
+      let f = t.f0 + i / TGP;
+      var d = 0;
+      if (m < np && f < dm.F1) {
+        d = delta[((m / hw) * dm.F + f) * hw + m % hw];
+      }
+      gd[i] = d;
+    }
+    workgroupBarrier();
+    for (var p = 0u; p < TGP; p++) {
+      let d = gd[t.fi * TGP + p];
+      let xq = gx[p * 4u + t.wq];
+      for (var j = 0u; j < 4u; j++) {
+        acc[j] += d * i8x4(xq[j]);
+      }
+    }
+    workgroupBarrier();
+  }
+  return acc;
+}
+
+// Listed pixels per filter of the tile into tcount; returns the most (uniform).
+fn tgrad_counts(t: TGrad, lid: u32) -> u32 {
+  if (lid < TGF) {
+    var n = 0u;
+    if (t.f0 + lid < dm.F1) {
+      n = dl[t.f0 + lid - dm.F0];
+    }
+    tcount[lid] = n;
+  }
+  workgroupBarrier();
+  if (lid == 0u) {
+    var most = 0u;
+    for (var n = 0u; n < TGF; n++) {
+      most = max(most, tcount[n]);
+    }
+    tmax = most;
+  }
+  return workgroupUniformLoad(&tmax);
+}
+
+fn tgrad_sparse(t: TGrad, lid: u32, most: u32) -> array<vec4<i32>, 4> {
+  var acc: array<vec4<i32>, 4>;
+  let kw = k_words();
+  let k = t.k0 + t.wq * 4u;
+  let mine = tcount[t.fi];
+  for (var e0 = 0u; e0 < most; e0 += TGP) {
+    for (var i = lid; i < TGF * TGP; i += TG_WG) {
+      let n = i / TGP;
+      let e = e0 + i % TGP;
+      var d = 0;
+      var at = 0u;
+      if (e < tcount[n]) {
+        let r = t.f0 + n - dm.F0;
+        d = dv[r * dm.ECAP + e];
+        at = dl[dm.EBASE + r * dm.ECAP + e];
+      }
+      gd[i] = d;
+      gl[i] = at;
+    }
+    workgroupBarrier();
+    for (var e = 0u; e < TGP; e++) {
+      if (e0 + e < mine) {
+        let d = gd[t.fi * TGP + e];
+        let xq = x_quad(gl[t.fi * TGP + e], k, kw);
+        for (var j = 0u; j < 4u; j++) {
+          acc[j] += d * i8x4(xq[j]);
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  return acc;
+}
+
+fn tgrad_sums(t: TGrad, lid: u32) -> array<vec4<i32>, 4> {
+  if (SPARSE) {
+    let most = tgrad_counts(t, lid);
+    if (most <= dm.ECAP) {
+      return tgrad_sparse(t, lid, most);
+    }
+  }
+  return tgrad_dense(t, lid);
+}
+
+const NO_INDEX: u32 = 0xffffffffu;
+
+// The weight index of sum (j, l) of the invocation (K word j of four, channel lane l), or
+// NO_INDEX when it is past F1, K or C.
+fn tgrad_index(t: TGrad, j: u32, l: u32) -> u32 {
+  let f = t.f0 + t.fi;
+  let k = t.k0 + t.wq * 4u + j;
+  let c = (k % dm.CW) * 4u + l;
+  if (f >= dm.F1 || k >= k_words() || c >= dm.C) {
+    return NO_INDEX;
+  }
+  return (f * dm.C + c) * dm.KS * dm.KS + k / dm.CW;
+}
+
+@compute @workgroup_size(TG_WG)
+fn weight_grad_tiled(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let t = tgrad(lid, wid);
+  let acc = tgrad_sums(t, lid);
+  for (var j = 0u; j < 4u; j++) {
+    for (var l = 0u; l < 4u; l++) {
+      let i = tgrad_index(t, j, l);
+      if (i != NO_INDEX) {
+        z[i] = acc[j][l];
+      }
+    }
+  }
+}
+
+// The same sums applied as IntegerSGD (sgd.wgsl) to w_upd in place.
+@compute @workgroup_size(TG_WG)
+fn weight_grad_tiled_sgd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let t = tgrad(lid, wid);
+  let acc = tgrad_sums(t, lid);
+  if (t.f0 + t.fi >= dm.F1) {
+    return;
+  }
+  let lr = lr_inv[0];
+  for (var j = 0u; j < 4u; j++) {
+    for (var l = 0u; l < 4u; l++) {
+      let i = tgrad_index(t, j, l);
+      if (i != NO_INDEX) {
+        w_upd[i] = sgd_step(w_upd[i], acc[j][l], dm.T_AMP, dm.T_DECAY_INV, lr);
+      }
+    }
   }
 }

@@ -167,9 +167,11 @@ describe('limb planes in chunks of rows', () => {
   });
 
   it.each([
-    [4, 'fused epilogue'],
-    [5, 'separate epilogue pass'],
-  ])('conv: two chunks, %ix%i maps (%s)', async (HW) => {
+    [4, 'fused epilogue', 'tf8-tp4-dot4'],
+    [5, 'separate epilogue pass', 'tf8-tp4-dot4'],
+    [4, 'fused epilogue', 'bm64-bn64-dot4'],
+    [5, 'separate epilogue pass', 'bm64-bn64-dot4'],
+  ])('conv: two chunks, %i-pixel-wide maps (%s), %s', async (HW, _what, label) => {
     const [B, C, F, k, pad] = [2, 64, 72, 3, 1];
     const rows = limbChunkRows(F, k * k * (C / 4));
     expect(rows).toBeLessThan(F);
@@ -181,16 +183,18 @@ describe('limb planes in chunks of rows', () => {
     const z = t.tensor(out, 'i32', undefined, 'z');
     const s = t.tensor(out, 'i8', undefined, 's');
     const a = t.tensor(out, 'i8', undefined, 'a');
-    t.run((ops, on) => {
-      ops.conv2d({ x: on(x), w: on(w), padding: pad, out: on(z) });
-      ops.conv2d({
-        x: on(x),
-        w: on(w),
-        padding: pad,
-        out: on(s),
-        epilogue: { scale: 65536, relu: { out: on(a), slopeInv: 4 } },
-      });
-    });
+    withForcedVariant(t.gpu, 'conv2d', findVariant('conv2d', label)!, () =>
+      t.run((ops, on) => {
+        ops.conv2d({ x: on(x), w: on(w), padding: pad, out: on(z) });
+        ops.conv2d({
+          x: on(x),
+          w: on(w),
+          padding: pad,
+          out: on(s),
+          epilogue: { scale: 65536, relu: { out: on(a), slopeInv: 4 } },
+        });
+      }),
+    );
     await t.expectSame(z, 'raw sums');
     await t.expectSame(s, 'scaled');
     await t.expectSame(a, 'NITRO-ReLU');
@@ -201,24 +205,41 @@ describe('limb planes in chunks of rows', () => {
 /**
  * The sparse conv weight gradient lists delta's non-zero pixels for one chunk of filters at a
  * time once the lists would pass their budget: two chunks (40 and 32 filters), then three of 4
- * filters (a layer of few filters over many pixels), with sparse, dense and mixed filter tiles,
+ * filters (a layer of few filters over many pixels), and whole 64-filter tiles for the tiled
+ * kernel, with sparse, dense and mixed filter tiles,
  * unfused and fused with IntegerSGD, compared with the CPU element by element.
  */
 describe('sparse weight gradient in chunks of filters', () => {
   // [B, C, H = W, F], seed, sparsifyDelta's shift, pack_delta dispatches (chunks). With shift 0,
   // runs of three filters at 0, 5, 30 and 100 % non-zero put a tile on the dense loop in every chunk.
   it.each([
-    ['72 filters over 2x16x16 pixels: chunks of 40 and 32 filters', [2, 8, 16, 72], 21, 1, 2],
+    [
+      '72 filters over 2x16x16 pixels: chunks of 40 and 32 filters',
+      [2, 8, 16, 72],
+      21,
+      1,
+      2,
+      'tf8-sparse',
+    ],
     [
       '12 filters over 3x56x56 pixels: chunks of 4 filters, narrower than the 8-filter tile',
       [3, 1, 56, 12],
       22,
       0,
       3,
+      'tf8-sparse',
+    ],
+    [
+      '130 filters over 2x16x16 pixels: chunks of 64, 64 and 2 filters (whole 64-filter tiles)',
+      [2, 4, 16, 130],
+      23,
+      0,
+      3,
+      'bf64-bk64-sparse',
     ],
   ] as const)(
     'conv %s: the same gradient and update as the CPU',
-    async (_name, [B, C, HW, F], seed, shift, chunks) => {
+    async (_name, [B, C, HW, F], seed, shift, chunks, label) => {
       const [k, pad] = [3, 1];
       const t = await Twins.create();
       const rng = new Rng(seed);
@@ -232,29 +253,24 @@ describe('sparse weight gradient in chunks of filters', () => {
       const dw = t.tensor([F, C, k, k], 'i32', undefined, 'dw');
       const w = t.tensor([F, C, k, k], 'i32', randomInts(rng, F * C * k * k, -64, 64), 'w');
       const lrInv = t.tensor([1], 'i32', [2], 'lrInv');
-      withForcedVariant(
-        t.gpu,
-        'conv2dWeightGrad',
-        findVariant('conv2dWeightGrad', 'tf8-sparse'),
-        () => {
-          const gpu = t.gpu as WebGPUBackend;
-          const program = gpu.record('sparse chunks', (ops) =>
-            ops.conv2dWeightGrad({ delta: delta.gpu, x: x.gpu, padding: pad, out: dw.gpu }),
-          );
-          expect(gpu.dispatchNames(program).filter((n) => n === 'conv/pack_delta')).toHaveLength(
-            chunks,
-          );
-          t.run((ops, on) => {
-            ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) });
-            ops.conv2dWeightGrad({
-              delta: on(delta),
-              x: on(x),
-              padding: pad,
-              sgd: { w: on(w), lrInv: on(lrInv), amp: 3, decayInv: 50 },
-            });
+      withForcedVariant(t.gpu, 'conv2dWeightGrad', findVariant('conv2dWeightGrad', label), () => {
+        const gpu = t.gpu as WebGPUBackend;
+        const program = gpu.record('sparse chunks', (ops) =>
+          ops.conv2dWeightGrad({ delta: delta.gpu, x: x.gpu, padding: pad, out: dw.gpu }),
+        );
+        expect(gpu.dispatchNames(program).filter((n) => n === 'conv/pack_delta')).toHaveLength(
+          chunks,
+        );
+        t.run((ops, on) => {
+          ops.conv2dWeightGrad({ delta: on(delta), x: on(x), padding: pad, out: on(dw) });
+          ops.conv2dWeightGrad({
+            delta: on(delta),
+            x: on(x),
+            padding: pad,
+            sgd: { w: on(w), lrInv: on(lrInv), amp: 3, decayInv: 50 },
           });
-        },
-      );
+        });
+      });
       await t.expectSame(dw, 'gradient');
       await t.expectSame(w, 'updated weights');
       t.disposeAll();

@@ -55,6 +55,7 @@ const CONV_SHAPES: [number, number, number, number, number, number, number][] = 
   [1, 5, 4, 4, 12, 3, 0],
   [2, 9, 6, 5, 3, 5, 2],
   [3, 4, 3, 3, 17, 3, 1],
+  [3, 16, 5, 6, 70, 3, 1],
 ];
 
 describe('weight gradient + IntegerSGD fused: WebGPU == CPU == unfused', () => {

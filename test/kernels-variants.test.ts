@@ -1,7 +1,7 @@
 /**
  * Every kernel variant of the GEMM-shaped ops, forced one at a time, against the CPU backend
  * element by element: odd shapes (tile tails in every dimension, channels not a multiple of
- * four, maps whose size is not a multiple of four) and weights that need 1, 2, 3 or 4 int8
+ * four or a multiple of 16, maps whose size is not a multiple of four) and weights that need 1, 2, 3 or 4 int8
  * limbs, including the extremes of i32 so that every sum wraps.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,11 @@ const CONV_SHAPES: [number, number, number, number, number, number, number][] = 
   [1, 5, 4, 4, 12, 3, 0],
   [2, 9, 6, 5, 3, 5, 2],
   [1, 4, 3, 3, 17, 3, 1],
+  // Channels a multiple of 16 (the tiled kernels' vec4 loads), tails of 64-wide tiles.
+  [2, 32, 4, 4, 9, 3, 1],
+  [1, 20, 3, 5, 7, 3, 1],
+  [3, 16, 5, 6, 70, 3, 1],
+  [5, 16, 4, 4, 66, 3, 1],
 ];
 
 describe('conv variants: WebGPU == CPU', () => {

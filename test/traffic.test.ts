@@ -199,9 +199,16 @@ describe('traffic models == counted storage traffic', () => {
     [1, 3, 3, 5, 6, 3, 1],
     [1, 5, 4, 4, 12, 3, 0],
   ];
+  /** The tiled variants also: channels a multiple of 16 (vec4 loads), two 64-filter tiles. */
+  const convShapes = (op: GemmOp, label: string) => {
+    const { BM, BF } = findVariant(op, label)!.params;
+    return BM !== undefined || BF !== undefined
+      ? [...CONV, [2, 16, 4, 4, 66, 3, 1] as (typeof CONV)[number]]
+      : CONV;
+  };
 
   it.each(labels('conv2d'))('conv2d %s', async (label) => {
-    for (const [i, dims] of CONV.entries()) {
+    for (const [i, dims] of convShapes('conv2d', label).entries()) {
       const [B, C, H, W, F, k, padding] = dims;
       const rng = new Rng(40 + i);
       const HO = H + 2 * padding - k + 1;
@@ -235,7 +242,7 @@ describe('traffic models == counted storage traffic', () => {
   });
 
   it.each(labels('conv2dWeightGrad'))('conv2dWeightGrad %s', async (label) => {
-    for (const [i, dims] of CONV.entries()) {
+    for (const [i, dims] of convShapes('conv2dWeightGrad', label).entries()) {
       const [B, C, H, W, F, k, padding] = dims;
       const rng = new Rng(50 + i);
       const HO = H + 2 * padding - k + 1;

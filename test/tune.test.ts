@@ -178,7 +178,9 @@ describe('tuneVariants', () => {
         const p = findVariant(op, label)!.params;
         // Untiled: DOT4 picks an entry point (`_limbs`), the rest are override constants.
         // Tiled (linear-tiled.wgsl): TILE is the TM x TN register tile, DOT4 an override.
+        // Tiled conv (conv.wgsl `_tiled` entry points): BF and BK are fixed by the shader.
         const tiled = p.TILE !== undefined;
+        const convTiled = p.BM !== undefined || p.BF !== undefined;
         const tile = tiled
           ? [
               `TM=${p.TILE}`,
@@ -186,7 +188,7 @@ describe('tuneVariants', () => {
               ...(p.DOT4 === undefined ? [] : [`DOT4=${p.DOT4}`]),
             ]
           : Object.entries(p)
-              .filter(([k]) => k !== 'DOT4')
+              .filter(([k]) => k !== 'DOT4' && k !== 'BF' && k !== 'BK')
               .map(([k, v]) => `${k}=${v}`);
         const family = op.startsWith('conv') ? 'conv/' : tiled ? 'linear-tiled/' : 'linear/';
         const entry = op.endsWith('WeightGrad')
@@ -197,6 +199,7 @@ describe('tuneVariants', () => {
         const hit = used.some(
           (l) =>
             l.startsWith(`${family}${entry}`) &&
+            l.includes('_tiled') === convTiled &&
             tile.every((t) => l.includes(t)) &&
             (tiled || p.DOT4 === undefined || l.includes('_limbs') === (p.DOT4 === 1)),
         );

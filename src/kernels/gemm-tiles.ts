@@ -90,26 +90,55 @@ const VARIANTS: Record<GemmOp, VariantChoice[]> = {
     variant({ TF: 8, TP: 2, DOT4: 0 }),
     variant({ TF: 4, TP: 4, DOT4: 1 }),
     variant({ TF: 8, TP: 4, DOT4: 1 }),
+    // Tiled in workgroup memory (for GPUs): BM pixels by BN filters a workgroup.
+    variant({ BM: 64, BN: 64, DOT4: 1 }),
+    variant({ BM: 64, BN: 64, DOT4: 0 }),
   ],
   conv2dWeightGrad: [
     variant({ TF: 4 }),
     variant({ TF: 8 }),
     variant({ TF: 4, SPARSE: 1 }),
     variant({ TF: 8, SPARSE: 1 }),
+    // Tiled in workgroup memory (for GPUs): BF filters by BK channels (of every tap) a workgroup.
+    variant({ BF: 64, BK: 64, SPARSE: 0 }),
+    variant({ BF: 64, BK: 64, SPARSE: 1 }),
   ],
 };
 
 /**
+ * The tiled conv kernels' workgroup arrays (conv.wgsl): the forward's BM x BN tile is at most 64
+ * x 64 and BM at least 16, multiples of 4 (a 4 x 4 register tile per invocation, BM * BN / 16
+ * invocations, at least one per filter); the weight gradient's is fixed
+ * at 64 filters by 64 channels.
+ */
+function convTileFits(op: GemmOp, BM?: number, BN?: number, BF?: number, BK?: number): boolean {
+  if (BM === undefined && BN === undefined && BF === undefined && BK === undefined) return true;
+  if (op === 'conv2d')
+    return (
+      BM !== undefined &&
+      BN !== undefined &&
+      BF === undefined &&
+      BM % 4 === 0 &&
+      BN % 4 === 0 &&
+      BM <= 64 &&
+      BN <= 64 &&
+      BM >= 16
+    );
+  return BM === undefined && BN === undefined && BF === 64 && BK === 64;
+}
+
+/**
  * The register arrays of shaders/linear.wgsl (MAXM, MAXACC), linear-tiled.wgsl (its workgroup
  * arrays hold 64-wide blocks, and words of 4 outputs: TILE 4 or 8) and conv.wgsl (MAXF, MAXP,
- * MAXACC) have fixed sizes and WGSL clamps out-of-range indexes, so a tile past them would compute wrong
- * sums silently: every variant is checked against them when this module loads.
+ * MAXACC; its tiled kernels' workgroup arrays, convTileFits) have fixed sizes and WGSL clamps
+ * out-of-range indexes, so a tile past them would compute wrong sums silently: every variant
+ * is checked against them when this module loads.
  */
 export function checkTiles(op: GemmOp, v: VariantChoice): void {
-  const { TM = 1, TN = 4, TF = 1, TP = 1, TILE } = v.params;
+  const { TM = 1, TN = 4, TF = 1, TP = 1, TILE, BM, BN, BF, BK } = v.params;
   const ok =
     op === 'conv2d' || op === 'conv2dWeightGrad'
-      ? TF <= 8 && TP <= 4 && TF * TP <= 32
+      ? TF <= 8 && TP <= 4 && TF * TP <= 32 && convTileFits(op, BM, BN, BF, BK)
       : TILE !== undefined
         ? (TILE === 4 || TILE === 8) &&
           (v.params.TN === undefined ||

@@ -359,3 +359,89 @@ for (const [B, K, O] of [
     });
   }
 }
+// Every conv kernel variant forced in turn (the tiled ones too): channels a multiple of 16 and
+// not of 4, maps of odd size and of a multiple of 4, filters and pixels past 64-wide tiles.
+const VARIANT_SHAPES: [number, number, number, number, number, number, number][] = [
+  // [B, C, H, W, F, k, padding]
+  [3, 16, 5, 6, 70, 3, 1],
+  [2, 5, 7, 5, 9, 3, 1],
+  [5, 32, 4, 4, 66, 3, 1],
+];
+
+/** Delta with most pixels zero in every other filter (the sparse kernels' lists). */
+function sparseDelta(rng: Nitro.Rng, shape: number[]): Input {
+  const [, f, ho, wo] = shape;
+  const d = input(rng, shape, 'i32', -20000, 20000);
+  for (let i = 0; i < d.values.length; i++) {
+    const filter = Math.trunc(i / (ho * wo)) % f;
+    if (filter % 2 === 0 && rng.below(6) !== 0) d.values[i] = 0;
+  }
+  return d;
+}
+
+gpuTest('conv2d: every kernel variant forced, raw and fused epilogue', async () => {
+  const gpu = await webgpu();
+  for (const v of lib.variantsOf('conv2d')) {
+    for (const [i, [b, c, h, w, f, k, padding]] of VARIANT_SHAPES.entries()) {
+      const rng = new lib.Rng(400 + i);
+      const out = [b, f, h + 2 * padding - k + 1, w + 2 * padding - k + 1];
+      await compare(
+        `conv2d ${v.label} shape #${i}`,
+        {
+          x: input(rng, [b, c, h, w], 'i8', -128, 127),
+          w: input(rng, [f, c, k, k], 'i32', i === 1 ? -40000 : -64, i === 1 ? 40000 : 64),
+          bias: input(rng, [f], 'i32', -9000, 9000),
+        },
+        {
+          z: { shape: out, dtype: 'i32' },
+          s: { shape: out, dtype: 'i8' },
+          act: { shape: out, dtype: 'i8' },
+        },
+        (ops, t) =>
+          lib.withForcedVariant(gpu, 'conv2d', v, () => {
+            ops.conv2d({ x: t.x, w: t.w, bias: t.bias, padding, out: t.z });
+            ops.conv2d({
+              x: t.x,
+              w: t.w,
+              bias: t.bias,
+              padding,
+              out: t.s,
+              epilogue: { scale: 64 * c * k * k, relu: { out: t.act, slopeInv: 4 } },
+            });
+          }),
+      );
+    }
+  }
+});
+
+gpuTest(
+  'conv2dWeightGrad: every kernel variant forced, raw sums and fused IntegerSGD',
+  async () => {
+    const gpu = await webgpu();
+    for (const v of lib.variantsOf('conv2dWeightGrad')) {
+      for (const [i, [b, c, h, w, f, k, padding]] of VARIANT_SHAPES.entries()) {
+        const rng = new lib.Rng(500 + i);
+        const out = [b, f, h + 2 * padding - k + 1, w + 2 * padding - k + 1];
+        await compare(
+          `conv2dWeightGrad ${v.label} shape #${i}`,
+          {
+            delta: sparseDelta(rng, out),
+            x: input(rng, [b, c, h, w], 'i8', -128, 127),
+            lrInv: { shape: [1], dtype: 'i32', values: Int32Array.of(3) },
+          },
+          { dw: { shape: [f, c, k, k], dtype: 'i32' }, w: { shape: [f, c, k, k], dtype: 'i32' } },
+          (ops, t) =>
+            lib.withForcedVariant(gpu, 'conv2dWeightGrad', v, () => {
+              ops.conv2dWeightGrad({ delta: t.delta, x: t.x, padding, out: t.dw });
+              ops.conv2dWeightGrad({
+                delta: t.delta,
+                x: t.x,
+                padding,
+                sgd: { w: t.w, lrInv: t.lrInv, amp: 5, decayInv: 0 },
+              });
+            }),
+        );
+      }
+    }
+  },
+);

@@ -4,7 +4,9 @@
  * (with the fused NITRO epilogue) or the weight-gradient kernel runs on it. The forward has an
  * i32 path and a dot4I8Packed path on the weights split into int8 limbs (counted on the GPU).
  * The weight gradient has a dense path and a sparse one that sums over the non-zero pixels of
- * delta only (listed on the GPU; mostly zero in training, see conv.wgsl).
+ * delta only (listed on the GPU; mostly zero in training, see conv.wgsl). The tiled variants
+ * (BM/BN, BF/BK) stage operand slabs in workgroup memory for GPUs; traffic.ts models what each
+ * variant reads and writes.
  */
 import type { Conv2dParams, Tensor } from '../../backend.ts';
 import { type KernelContext, type Resource, grid1d } from '../../kernels/context.ts';
@@ -30,8 +32,25 @@ export const shader = defineShader(
     'weight_grad_sgd',
     'bias_grad',
     'bias_grad_sgd',
+    'forward_tiled',
+    'forward_tiled_limbs',
+    'weight_grad_tiled',
+    'weight_grad_tiled_sgd',
   ],
-  ['WG', 'HAS_BIAS', 'TF', 'TP', 'FUSED', 'PLANES', 'AMP', 'DECAY_INV', 'SPARSE'],
+  [
+    'WG',
+    'HAS_BIAS',
+    'TF',
+    'TP',
+    'FUSED',
+    'PLANES',
+    'AMP',
+    'DECAY_INV',
+    'SPARSE',
+    'BM',
+    'BN',
+    'TWG',
+  ],
 );
 
 const WG = 64;
@@ -63,7 +82,22 @@ type Geometry = ReturnType<typeof geometry>;
 
 /** The Dims fields a dispatch may set beyond the geometry (limb chunk, epilogue, sparse lists). */
 type Extra = Partial<
-  Record<'LBASE' | 'LPLANE' | 'SF' | 'SLOPE_INV' | 'CORR' | 'F0' | 'F1' | 'EBASE' | 'ECAP', number>
+  Record<
+    | 'LBASE'
+    | 'LPLANE'
+    | 'SF'
+    | 'SLOPE_INV'
+    | 'CORR'
+    | 'F0'
+    | 'F1'
+    | 'EBASE'
+    | 'ECAP'
+    | 'T_FUSED'
+    | 'T_BIAS'
+    | 'T_AMP'
+    | 'T_DECAY_INV',
+    number
+  >
 >;
 
 const DIMS = UniformLayout.of<keyof Geometry | keyof Extra>(shader.source, 'Dims');
@@ -80,6 +114,10 @@ function dims(ctx: KernelContext, g: Geometry, e: Extra = {}): GPUBuffer {
     F1: g.F,
     EBASE: 0,
     ECAP: 0,
+    T_FUSED: 0,
+    T_BIAS: 0,
+    T_AMP: 1,
+    T_DECAY_INV: 0,
     ...e,
     ...g,
   });
@@ -111,13 +149,15 @@ const SPARSE_CAP_DIV = 4;
  * and doubles only the work of a tile that falls back to the dense loop, which the large head
  * pools of such layers seldom make it do. Shorter lists (an eighth of the pixels) would save as
  * much memory but send layers with small head pools to the dense loop (results/HISTORY.md).
+ * The tiled kernel's chunks are whole tiles of `tile` filters.
  */
-export function sparseChunks(g: Pick<Geometry, 'B' | 'F' | 'HO' | 'WO'>): {
-  ECAP: number;
-  rows: number;
-} {
+export function sparseChunks(
+  g: Pick<Geometry, 'B' | 'F' | 'HO' | 'WO'>,
+  tile = 1,
+): { ECAP: number; rows: number } {
   const ECAP = Math.ceil((g.B * g.HO * g.WO) / SPARSE_CAP_DIV);
-  return { ECAP, rows: chunkRows(g.F, g.F * ECAP * 8, (g.F * g.B * g.HO * g.WO * 4) / 16, 4) };
+  const rows = chunkRows(g.F, g.F * ECAP * 8, (g.F * g.B * g.HO * g.WO * 4) / 16, 4);
+  return { ECAP, rows: Math.min(g.F, Math.ceil(rows / tile) * tile) };
 }
 
 /**
@@ -140,6 +180,50 @@ function packDelta(
   return { dl, dv, extra };
 }
 
+/**
+ * Fixed sizes of the tiled kernels (conv.wgsl): K words per slab of the forward (TKW); the
+ * weight gradient's tile of filters (TGF) by K words (TGW), its slab of pixels or list entries
+ * (TGP) and its invocations (TG_WG).
+ */
+export const TILED = { TKW: 8, TGF: 64, TGW: 16, TGP: 16, TG_WG: 256 } as const;
+const TGF = TILED.TGF;
+
+/**
+ * The tiled forward (variants with BM, BN): BM x BN tiles of the flattened output pixels of the
+ * batch by the filters, over the i32 weights or, with DOT4, over their int8 limbs packed per
+ * chunk of filters as for the untiled kernel.
+ */
+function tiledForward(
+  ctx: KernelContext,
+  g: Geometry,
+  v: Readonly<Record<string, number>>,
+  base: Record<string, number>,
+  resources: Record<string, Resource>,
+  epi: Extra,
+): void {
+  const { BM, BN } = v;
+  const overrides = { BM, BN, TWG: (BM * BN) / 16 };
+  const cases = { ...epi, T_FUSED: base.FUSED, T_BIAS: base.HAS_BIAS };
+  const res: Record<string, Resource> = { ...resources, xp4: resources.xp };
+  const blocks = Math.ceil((g.B * g.HO * g.WO) / BM);
+  if (!v.DOT4) {
+    const k = ctx.kernel(shader, 'forward_tiled', overrides);
+    ctx.dispatch(k, { ...res, dm: dims(ctx, g, cases) }, [blocks, Math.ceil(g.F / BN), 1]);
+    return;
+  }
+  const tap = g.KS * g.KS * g.CW;
+  const rows = limbChunkRows(g.F, tap);
+  const { wl, LBASE, LPLANE } = limbScratch(ctx, rows, tap);
+  const kp = ctx.kernel(shader, 'pack_weights', { WG, PLANES: LIMB_PLANES });
+  const k = ctx.kernel(shader, 'forward_tiled_limbs', { ...overrides, PLANES: LIMB_PLANES });
+  for (let F0 = 0; F0 < g.F; F0 += rows) {
+    const F1 = Math.min(g.F, F0 + rows);
+    const dm = dims(ctx, g, { ...cases, LBASE, LPLANE, F0, F1 });
+    ctx.dispatch(kp, { w: res.w, wl_out: wl, dm }, grid1d(F1 - F0, WG));
+    ctx.dispatch(k, { ...res, wl, wl4: wl, dm }, [blocks, Math.ceil((F1 - F0) / BN), 1]);
+  }
+}
+
 export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   const op = 'conv2d';
   const g = geometry(p.x, p.w, p.padding);
@@ -148,8 +232,9 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
   const TF = v.TF;
   const TP = v.TP;
   const hw = g.HO * g.WO;
-  // Pixel quads whose four outputs fill one packed word of one filter: the epilogue fuses.
-  const fused = Boolean(e) && TP === 4 && hw % 4 === 0;
+  // Pixel quads whose four outputs fill one packed word of one filter: the epilogue fuses (the
+  // tiled kernels' register tiles are such quads).
+  const fused = Boolean(e) && (v.BM !== undefined || TP === 4) && hw % 4 === 0;
   const epi = epilogueOverrides(e?.scale, e?.relu?.slopeInv);
   const xp = packInput(ctx, p.x, g);
   const overrides: Record<string, number> = {
@@ -175,7 +260,8 @@ export function conv2d(ctx: KernelContext, p: Conv2dParams): void {
     resources.z = zScratch;
   }
   const pixelBlocks = Math.ceil(hw / (TP * WG));
-  if (!v.DOT4) {
+  if (v.BM !== undefined) tiledForward(ctx, g, v, overrides, resources, epi);
+  else if (!v.DOT4) {
     resources.dm = dims(ctx, g, epi);
     ctx.dispatch(ctx.kernel(shader, 'forward', overrides), resources, [
       pixelBlocks,
@@ -218,8 +304,27 @@ export function conv2dWeightGrad(ctx: KernelContext, p: ConvWeightGradParams): v
     lr_inv: p.sgd.lrInv,
   };
   const base: Record<string, Resource> = { delta: p.delta, xp };
+  // The tiled kernels' IntegerSGD constants are in the uniform (the others' are overrides).
+  const sgdCases: Extra =
+    v.BF !== undefined && p.sgd ? { T_AMP: p.sgd.amp, T_DECAY_INV: p.sgd.decayInv } : {};
   // The sums update the weights in place (the gradient is never stored), or go to out.
   const run = (resources: Record<string, Resource>, filters: number) => {
+    if (v.BF !== undefined) {
+      const grid: [number, number, number] = [
+        Math.ceil((g.KS * g.KS * g.CW) / TILED.TGW),
+        Math.ceil(filters / TGF),
+        1,
+      ];
+      const res = { ...resources, xp4: xp };
+      const o = { SPARSE: v.SPARSE ? 1 : 0 };
+      if (sgd) {
+        const k = ctx.kernel(shader, 'weight_grad_tiled_sgd', o);
+        ctx.dispatch(k, { ...res, w_upd: sgd.w_upd, lr_inv: sgd.lr_inv }, grid);
+      } else {
+        ctx.dispatch(ctx.kernel(shader, 'weight_grad_tiled', o), { ...res, z: shaped }, grid);
+      }
+      return;
+    }
     const grid: [number, number, number] = [
       Math.ceil((g.KS * g.KS * g.CW) / WG),
       Math.ceil(filters / TF),
@@ -240,17 +345,17 @@ export function conv2dWeightGrad(ctx: KernelContext, p: ConvWeightGradParams): v
         ...base,
         dl: ctx.scratch.placeholder('dl'),
         dv: ctx.scratch.placeholder('dv'),
-        dm: dims(ctx, g),
+        dm: dims(ctx, g, sgdCases),
       },
       g.F,
     );
     return;
   }
-  const { ECAP, rows } = sparseChunks(g);
+  const { ECAP, rows } = sparseChunks(g, v.BF !== undefined ? TGF : 1);
   for (let F0 = 0; F0 < g.F; F0 += rows) {
     const F1 = Math.min(g.F, F0 + rows);
     const { dl, dv, extra } = packDelta(ctx, p.delta, g, { ECAP, rows, F0, F1 });
-    run({ ...base, dl, dv, dm: dims(ctx, g, extra) }, F1 - F0);
+    run({ ...base, dl, dv, dm: dims(ctx, g, { ...extra, ...sgdCases }) }, F1 - F0);
   }
 }
 

@@ -8,7 +8,7 @@
  */
 import type { Traffic, TrafficCase } from '../../kernels/traffic.ts';
 import { LIMB_PLANES, limbChunkRows } from '../linear/gpu.ts';
-import { sparseChunks } from './gpu.ts';
+import { sparseChunks, TILED } from './gpu.ts';
 
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
@@ -49,6 +49,7 @@ function packInput(g: Geo): { read: number; write: number } {
 }
 
 function forward(g: Geo, p: Readonly<Record<string, number>>, c: TrafficCase) {
+  if (p.BM !== undefined) return tiledForward(g, p, c);
   const { TF = 4, TP = 4, DOT4 = 0 } = p;
   const epilogue = c.epilogue ?? 'relu';
   const hw = g.HO * g.WO;
@@ -90,6 +91,7 @@ function forward(g: Geo, p: Readonly<Record<string, number>>, c: TrafficCase) {
 }
 
 function weightGrad(g: Geo, p: Readonly<Record<string, number>>, c: TrafficCase) {
+  if (p.BF !== undefined) return tiledWeightGrad(g, p, c);
   const { TF = 4, SPARSE = 0 } = p;
   const sgd = c.sgd ?? true;
   const hw = g.HO * g.WO;
@@ -125,6 +127,106 @@ function weightGrad(g: Geo, p: Readonly<Record<string, number>>, c: TrafficCase)
     for (let f0 = F0; f0 < F1; f0 += TF) {
       const valid = Math.min(TF, F1 - f0);
       read += live * (TF * 4 + (sparse ? valid * (4 + nonZero * 12) : dense));
+      store(valid);
+    }
+  }
+  return { read, write };
+}
+
+/**
+ * The tiled forward (variants with BM, BN): each workgroup reads its BM pixels' K words (a
+ * slab's words past K are not read) and its BN filters' weights (every limb plane the tile
+ * runs, or the i32 weights), the dot4 one also the filters' limb counts; every live register
+ * quad reads the bias of its valid filters and stores its sums (raw) or packed words (fused).
+ * Storage bytes per multiply-add: about 4/BN for the input plus 4·limbs/BM (or 16/BM for i32
+ * weights), over the K·4 channels of a word.
+ */
+function tiledForward(g: Geo, p: Readonly<Record<string, number>>, c: TrafficCase) {
+  const { BM, BN, DOT4 = 0 } = p;
+  const epilogue = c.epilogue ?? 'relu';
+  const hw = g.HO * g.WO;
+  const M = g.B * hw;
+  const kk = g.KS * g.KS;
+  const KW = kk * g.CW;
+  const fused = epilogue !== 'raw' && hw % 4 === 0;
+  const blocks = ceilDiv(M, BM);
+  const quads = ceilDiv(M, 4);
+  const pack = packInput(g);
+  let read = pack.read;
+  let write = pack.write;
+  const w32 = BN * kk * g.C * 4;
+  const tiles = (F0: number, F1: number, weights: number) => {
+    for (let f0 = F0; f0 < F1; f0 += BN) {
+      const valid = Math.min(BN, F1 - f0);
+      read += blocks * (BM * KW * 4 + weights) + quads * valid * 4;
+      write += fused ? quads * valid * 8 : M * valid * 4;
+    }
+  };
+  if (!DOT4) tiles(0, g.F, w32);
+  else {
+    const limbs = Math.max(1, c.limbs ?? 1);
+    const weights = BN * 4 + (limbs > LIMB_PLANES ? w32 : limbs * BN * KW * 4);
+    const rows = limbChunkRows(g.F, KW);
+    for (let F0 = 0; F0 < g.F; F0 += rows) {
+      const F1 = Math.min(g.F, F0 + rows);
+      read += (F1 - F0) * g.C * kk * 4;
+      write += (F1 - F0) * (KW * LIMB_PLANES + 1) * 4;
+      tiles(F0, F1, weights);
+    }
+  }
+  if (epilogue !== 'raw' && !fused) {
+    read += g.B * g.F * hw * 4;
+    write += g.B * ceilDiv(g.F * hw, 4) * 4 * (epilogue === 'relu' ? 2 : 1);
+  }
+  return { read, write };
+}
+
+/**
+ * The tiled weight gradient (variants with BF, BK): per workgroup of TGF filters by TGW K words,
+ * dense: every pixel slab's input words of its K words (the last slab's clamped pixels too) and
+ * the delta of its valid filters; sparse: the filters' counts, then each listed entry (index and
+ * value) and the entry's input words. Stores: every sum, or the IntegerSGD update (the weight
+ * read and written, the learning rate read once per invocation of a valid filter).
+ * Dense bytes per multiply-add: about 1/TGW for delta plus 1/TGF for the input.
+ */
+function tiledWeightGrad(g: Geo, p: Readonly<Record<string, number>>, c: TrafficCase) {
+  const { SPARSE = 0 } = p;
+  const { TGF, TGW, TGP } = TILED;
+  const sgd = c.sgd ?? true;
+  const hw = g.HO * g.WO;
+  const M = g.B * hw;
+  const kk = g.KS * g.KS;
+  const KW = kk * g.CW;
+  const kTiles = ceilDiv(KW, TGW);
+  const pack = packInput(g);
+  let read = pack.read;
+  let write = pack.write;
+  // Over the K tiles of `valid` filters: dense sums, then the stores.
+  const dense = (valid: number) => ceilDiv(M, TGP) * TGP * KW * 4 + kTiles * M * valid * 4;
+  const store = (valid: number) => {
+    write += valid * g.C * kk * 4;
+    if (sgd) read += valid * g.C * kk * 4 + kTiles * valid * 4 * 4;
+  };
+  if (!SPARSE) {
+    for (let f0 = 0; f0 < g.F; f0 += TGF) {
+      const valid = Math.min(TGF, g.F - f0);
+      read += dense(valid);
+      store(valid);
+    }
+    return { read, write };
+  }
+  const { ECAP, rows } = sparseChunks(g, TGF);
+  const nonZero = g.B * (c.nonZeroPerMap ?? hw);
+  const listed = Math.min(nonZero, ECAP);
+  for (let F0 = 0; F0 < g.F; F0 += rows) {
+    const F1 = Math.min(g.F, F0 + rows);
+    read += (F1 - F0) * g.B * hw * 4;
+    write += (F1 - F0) * (listed * 8 + 4);
+    for (let f0 = F0; f0 < F1; f0 += TGF) {
+      const valid = Math.min(TGF, F1 - f0);
+      read += kTiles * valid * 4;
+      read +=
+        nonZero <= ECAP ? kTiles * valid * nonZero * 8 + valid * nonZero * KW * 4 : dense(valid);
       store(valid);
     }
   }
