@@ -41,7 +41,7 @@ function uleb(n: number): number[] {
  * (func (export "spin") (param $n i32) (result i32)): CHAINS accumulators, each step
  * acc = acc + dot_i16x8_s(acc, y); returns lane 0 of their sum so nothing is dead code.
  */
-function loopModule(): Uint8Array {
+function loopModule(): Uint8Array<ArrayBuffer> {
   const simd = (op: number) => [0xfd, ...uleb(op)];
   const y = CHAINS + 1;
   const body: number[] = [];
