@@ -503,8 +503,27 @@ function ifElse2(cond: Code, then: Code, otherwise: Code): Code {
   return [...cond, 0x04, I32, ...then, 0x05, ...otherwise, 0x0b];
 }
 
-/** The module's bytes: its memory (exported as "memory") and the kernels. */
-export function kernelModuleBytes(): Uint8Array<ArrayBuffer> {
+/** The kernels' names, in the order the module exports them. */
+export const KERNEL_NAMES = [
+  'axpy32',
+  'axpy8',
+  'copyRows',
+  'dot16',
+  'split16',
+  'transpose32',
+  'axpy16',
+  'pairRows',
+] as const satisfies readonly (keyof Kernels)[];
+
+/** Pages of 64 KiB: the most a shared memory may grow to (4 GiB, all a 32-bit address reaches). */
+export const SHARED_MEMORY_PAGES = 65536;
+
+/**
+ * The module's bytes: the kernels, working on the memory the module imports as `env.memory`
+ * (a shared one, `shared`, declared with a maximum of SHARED_MEMORY_PAGES, so that worker
+ * threads can run the same kernels on it).
+ */
+export function kernelModuleBytes(shared = false): Uint8Array<ArrayBuffer> {
   const fns = [
     { name: 'axpy32', ...axpy(false) },
     { name: 'axpy8', ...axpy(true) },
@@ -520,15 +539,10 @@ export function kernelModuleBytes(): Uint8Array<ArrayBuffer> {
     1,
     vec(arities.map((n) => [0x60, ...vec(Array.from({ length: n }, () => [I32])), ...vec([])])),
   );
+  const limits = shared ? [0x03, ...uleb(1), ...uleb(SHARED_MEMORY_PAGES)] : [0x00, ...uleb(1)];
+  const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]]));
   const funcs = section(3, vec(fns.map((fn) => uleb(arities.indexOf(fn.params)))));
-  const memory = section(5, vec([[0x00, ...uleb(1)]]));
-  const exports = section(
-    7,
-    vec([
-      [...name('memory'), 0x02, 0],
-      ...fns.map((fn, k) => [...name(fn.name), 0x00, ...uleb(k)]),
-    ]),
-  );
+  const exports = section(7, vec(fns.map((fn, k) => [...name(fn.name), 0x00, ...uleb(k)])));
   const code = section(10, vec(fns.map((fn) => fn.body)));
   return new Uint8Array([
     0x00,
@@ -540,8 +554,8 @@ export function kernelModuleBytes(): Uint8Array<ArrayBuffer> {
     0x00,
     0x00,
     ...types,
+    ...imports,
     ...funcs,
-    ...memory,
     ...exports,
     ...code,
   ]);
@@ -642,14 +656,48 @@ export interface Kernels {
 }
 
 export interface SimdKernels extends Kernels {
+  /** The memory the kernels work on (shared where `shared`). */
   readonly memory: WebAssembly.Memory;
+  /** The compiled module, for more instances on the same memory (worker threads). */
+  readonly module: WebAssembly.Module;
+  readonly shared: boolean;
 }
 
-function instantiate(module: WebAssembly.Module): SimdKernels {
-  return new WebAssembly.Instance(module, {}).exports as unknown as SimdKernels;
+/** Options of compileSimdKernels. */
+export interface CompileOptions {
+  /**
+   * Compile for a shared memory (for worker threads) where the runtime has SharedArrayBuffer
+   * (in browsers: cross-origin isolated pages); otherwise, or when false, an unshared one.
+   */
+  shared?: boolean;
 }
 
-/** The module's bytes where WebAssembly and its SIMD extension are there, else null. */
+/** A shared memory for the kernels, or null where the runtime cannot make one. */
+function sharedMemory(): WebAssembly.Memory | null {
+  if (typeof SharedArrayBuffer !== 'function') return null;
+  if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false) return null;
+  try {
+    return new WebAssembly.Memory({ initial: 1, maximum: SHARED_MEMORY_PAGES, shared: true });
+  } catch {
+    return null;
+  }
+}
+
+/** The kernels' exports on `memory`. */
+function instantiate(
+  module: WebAssembly.Module,
+  memory: WebAssembly.Memory,
+  shared: boolean,
+): SimdKernels {
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  const kernels = Object.fromEntries(KERNEL_NAMES.map((n) => [n, exports[n]])) as Record<
+    string,
+    unknown
+  >;
+  return { ...(kernels as unknown as Kernels), memory, module, shared };
+}
+
+/** The unshared module's bytes where WebAssembly and its SIMD extension are there, else null. */
 function validBytes(): Uint8Array<ArrayBuffer> | null {
   if (typeof WebAssembly !== 'object') return null;
   try {
@@ -661,29 +709,53 @@ function validBytes(): Uint8Array<ArrayBuffer> | null {
 }
 
 /**
- * A new instance of the kernels (with a memory of its own), or null where WebAssembly or its
- * SIMD extension is missing, a content security policy forbids compiling, or the runtime
- * compiles only asynchronously (see compileSimdKernelsAsync). Compiled synchronously: the
- * module stays below the 4 KB browsers allow to compile on their main thread (a test checks it).
+ * A new instance of the kernels with a memory of its own (shared where `options.shared` asks and
+ * the runtime can), or null where WebAssembly or its SIMD extension is missing, a content
+ * security policy forbids compiling, or the runtime compiles only asynchronously (see
+ * compileSimdKernelsAsync). Compiled synchronously: the module stays below the 4 KB browsers
+ * allow to compile on their main thread (a test checks it).
  */
-export function compileSimdKernels(): SimdKernels | null {
+export function compileSimdKernels(options: CompileOptions = {}): SimdKernels | null {
   const bytes = validBytes();
   if (!bytes) return null;
+  const memory = options.shared ? sharedMemory() : null;
+  if (memory) {
+    try {
+      return instantiate(new WebAssembly.Module(kernelModuleBytes(true)), memory, true);
+    } catch {
+      // SharedArrayBuffer without shared WebAssembly memories: one thread, unshared.
+    }
+  }
   try {
-    return instantiate(new WebAssembly.Module(bytes));
+    return instantiate(
+      new WebAssembly.Module(bytes),
+      new WebAssembly.Memory({ initial: 1 }),
+      false,
+    );
   } catch {
     return null;
   }
 }
 
 /** compileSimdKernels where the runtime compiles only asynchronously. */
-export async function compileSimdKernelsAsync(): Promise<SimdKernels | null> {
-  const sync = compileSimdKernels();
+export async function compileSimdKernelsAsync(
+  options: CompileOptions = {},
+): Promise<SimdKernels | null> {
+  const sync = compileSimdKernels(options);
   if (sync) return sync;
   const bytes = validBytes();
   if (!bytes) return null;
+  const memory = options.shared ? sharedMemory() : null;
+  if (memory) {
+    try {
+      return instantiate(await WebAssembly.compile(kernelModuleBytes(true)), memory, true);
+    } catch {
+      // As in compileSimdKernels.
+    }
+  }
   try {
-    return instantiate(await WebAssembly.compile(bytes));
+    const module = await WebAssembly.compile(bytes);
+    return instantiate(module, new WebAssembly.Memory({ initial: 1 }), false);
   } catch {
     return null;
   }

@@ -6,6 +6,7 @@ import type { Epilogue, LinearParams, Tensor } from '../../backend.ts';
 import { nitroRelu } from '../activation/contract.ts';
 import { affineTable, type CpuWorkspace, roundUp, type Workspace } from '../../cpu/gemm.ts';
 import { dataOf, i32, i8 } from '../../cpu/tensor.ts';
+import { share } from '../../cpu/threads.ts';
 
 /** NITRO-ReLU of every int8 value (index value + 128) for an allowed slope. */
 export function reluTable(slopeInv: number): Int8Array {
@@ -69,32 +70,9 @@ export function addBias(z: Int32Array, bias: Int32Array, F: number, plane: numbe
 }
 
 /**
- * Splits int32 rows [rows, N] at byte offset `src` (row stride `srcRow`) into int16 halves
- * [rows, N8] at lo and hi, N8 = N rounded up to 8; columns N..N8 of the halves are zero. Uses
- * `pad` (4·rows·N8 bytes) for a zero-padded copy when N is not a multiple of 8.
- */
-function splitRows(
-  ws: Workspace,
-  src: number,
-  srcRow: number,
-  rows: number,
-  N: number,
-  pad: number,
-  lo: number,
-  hi: number,
-): void {
-  const N8 = roundUp(N, 8);
-  if (N8 !== N || srcRow !== 4 * N8) {
-    ws.i32.fill(0, pad >> 2, (pad >> 2) + rows * N8);
-    ws.k.copyRows(src, pad, rows, srcRow, 4 * N8, 1, 0, 0, 4 * N);
-    src = pad;
-  }
-  ws.k.split16(src, 4 * N8, lo, hi, 2 * N8, rows, N8 / 8);
-}
-
-/**
  * out[B, O] = x[B, K] · w[O, K]ᵀ + bias: dot products of int8 rows of x with rows of w split
- * into int16 halves (zero past K), two rows of x by two of w at a time.
+ * into int16 halves (zero past K), two rows of x by two of w at a time. Threads take ranges of
+ * the O output columns, each splitting its own rows of w.
  */
 export function linear(cw: CpuWorkspace, p: LinearParams): void {
   const op = 'linear';
@@ -105,11 +83,13 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
   const K8 = roundUp(K, 8);
   const B2 = roundUp(B, 2);
   const O2 = roundUp(O, 2);
+  const padded = K8 !== K;
+  const T = cw.threads(B * K * O);
   const { ws, at } = cw.reserve([
     B * K,
     4 * B2,
     4 * O * K,
-    K8 === K ? 0 : 4 * O * K8,
+    padded ? 4 * O * K8 : 0,
     2 * O2 * K8,
     2 * O2 * K8,
     4 * B2 * O2,
@@ -119,8 +99,35 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
   affineTable(ws, rows, B, K);
   if (B2 > B) ws.i32[(rows >> 2) + B] = 0; // an odd B reads row 0 once more; that result is dropped
   ws.i32.set(w.subarray(0, O * K), wAt >> 2);
-  splitRows(ws, wAt, 4 * K, O, K, padAt, lo, hi);
-  ws.k.dot16(rows, xAt, lo, hi, 2 * K8, zAt, 4 * O2, 4, B2, O2, 1, K8 / 8, 0, 0, 0);
+  // Rows of w padded with zeros to K8 columns (halves past row O are read and dropped).
+  if (padded) ws.i32.fill(0, padAt >> 2, (padAt >> 2) + O * K8);
+  const src = padded ? padAt : wAt;
+  cw.parallel(ws, T, (t, T, k) => {
+    const [o0, o1] = share(O2, t, T, 2);
+    if (o0 >= o1) return;
+    const oEnd = Math.min(o1, O);
+    if (padded)
+      k.copyRows(wAt + 4 * K * o0, padAt + 4 * K8 * o0, oEnd - o0, 4 * K, 4 * K8, 1, 0, 0, 4 * K);
+    const half = 2 * K8 * o0;
+    k.split16(src + 4 * K8 * o0, 4 * K8, lo + half, hi + half, 2 * K8, oEnd - o0, K8 / 8);
+    k.dot16(
+      rows,
+      xAt,
+      lo + half,
+      hi + half,
+      2 * K8,
+      zAt + 4 * o0,
+      4 * O2,
+      4,
+      B2,
+      o1 - o0,
+      1,
+      K8 / 8,
+      0,
+      0,
+      0,
+    );
+  });
   const z = cw.array('z', B * O);
   unpackRows(ws, zAt, B, O, 4 * O2, z);
   if (p.bias) addBias(z, i32(p.bias, op), O, 1);
@@ -145,7 +152,10 @@ export function unpackRows(
   for (let m = 0; m < rows; m++) out.set(ws.i32.subarray(o + m * s, o + m * s + N), m * N);
 }
 
-/** out[B, K] = g[B, O] · w[O, K]: rows of w scaled by g and summed, 4 rows of g by 8 columns at a time. */
+/**
+ * out[B, K] = g[B, O] · w[O, K]: rows of w scaled by g and summed, 4 rows of g by 8 columns at a
+ * time.
+ */
 export function linearInputGrad(cw: CpuWorkspace, p: { g: Tensor; w: Tensor; out: Tensor }): void {
   const op = 'linearInputGrad';
   const [B, O] = p.g.shape;
@@ -154,13 +164,19 @@ export function linearInputGrad(cw: CpuWorkspace, p: { g: Tensor; w: Tensor; out
   const w = i32(p.w, op);
   const B4 = roundUp(B, 4);
   const K8 = roundUp(K, 8);
+  const T = cw.threads(B * O * K);
   const { ws, at } = cw.reserve([4 * B4 * O, 4 * O * K, 4 * O, 4 * (K8 / 8), 4 * B4 * K8]);
   const [gAt, wAt, rowT, panelT, cAt] = at;
   ws.i32.set(g.subarray(0, B * O), gAt >> 2);
   ws.i32.set(w.subarray(0, O * K), wAt >> 2);
   affineTable(ws, rowT, O, 4 * K);
   affineTable(ws, panelT, K8 / 8, 32);
-  ws.k.axpy32(gAt, 4 * O, 4, wAt, rowT, panelT, cAt, 4 * K8, B4, K8 / 8, O, 0);
+  // Threads take ranges of the panels of 8 output columns.
+  cw.parallel(ws, T, (t, T, k) => {
+    const [p0, p1] = share(K8 / 8, t, T);
+    if (p0 < p1)
+      k.axpy32(gAt, 4 * O, 4, wAt, rowT, panelT + 4 * p0, cAt + 32 * p0, 4 * K8, B4, p1 - p0, O, 0);
+  });
   unpackRows(ws, cAt, B, K, 4 * K8, i32(p.out, op));
 }
 
@@ -179,6 +195,7 @@ export function linearWeightGrad(cw: CpuWorkspace, p: { g: Tensor; x: Tensor; ou
   const B8 = roundUp(B, 8);
   const K8 = roundUp(K, 8);
   const K16 = roundUp(K, 16);
+  const T = cw.threads(B * O * K);
   const { ws, at } = cw.reserve([
     B2 * K,
     (B2 / 2) * 4 * K16,
@@ -192,11 +209,30 @@ export function linearWeightGrad(cw: CpuWorkspace, p: { g: Tensor; x: Tensor; ou
   ws.i8.set(x.subarray(0, B * K), xAt);
   // An odd batch pairs its last row with a zero row.
   if (B2 > B) ws.i8.fill(0, xAt + B * K, xAt + B2 * K);
-  ws.k.pairRows(xAt, K, xp, 4 * K16, B2 / 2, K16 / 16);
   ws.i32.set(g.subarray(0, B * O), gAt >> 2);
   ws.i32.fill(0, gT >> 2, (gT >> 2) + O2 * B8);
   ws.k.transpose32(gAt, 4 * O, gT, 4 * B8, B, O);
   ws.k.split16(gT, 4 * B8, lo, hi, 2 * B8, O2, B8 / 8);
-  ws.k.axpy16(xp, 4 * K16, lo, hi, 2 * B8, cAt, 4 * K8, O2, K8 / 8, B2 / 2);
+  // Threads take ranges of 16 columns of x: each pairs its own columns, then sums its tiles.
+  const tiles = K8 / 8;
+  cw.parallel(ws, T, (t, T, k) => {
+    const [c0, c1] = share(K16 / 16, t, T);
+    if (c0 >= c1) return;
+    k.pairRows(xAt + 16 * c0, K, xp + 64 * c0, 4 * K16, B2 / 2, c1 - c0);
+    const t1 = Math.min(2 * c1, tiles);
+    if (t1 > 2 * c0)
+      k.axpy16(
+        xp + 64 * c0,
+        4 * K16,
+        lo,
+        hi,
+        2 * B8,
+        cAt + 64 * c0,
+        4 * K8,
+        O2,
+        t1 - 2 * c0,
+        B2 / 2,
+      );
+  });
   unpackRows(ws, cAt, O, K, 4 * K8, i32(p.out, op));
 }
