@@ -78,8 +78,9 @@ export function formatKernelBench(results: KernelBenchResult[]): string {
   };
   const header = ['layer', 'op', ...(withVariants ? ['variant'] : []), 'shape', 'MOP'];
   const fixed = header.length;
-  for (const r of results) header.push(`${r.backend} ms`, `${r.backend} GOP/s`);
-  if (results.length === 2) header.push(`${results[0].backend} speed-up`);
+  const label = (r: KernelBenchResult) => (r.threads ? `${r.backend} ${r.threads}t` : r.backend);
+  for (const r of results) header.push(`${label(r)} ms`, `${label(r)} GOP/s`);
+  if (results.length === 2) header.push(`${label(results[0])} speed-up`);
   const rows = base.map((row) => {
     const cells = [row.layer, row.op];
     if (withVariants)
@@ -105,7 +106,7 @@ export function formatKernelBench(results: KernelBenchResult[]): string {
   const right = header.map((_, i) => i >= fixed - 1);
   const lines = results.map(
     (r) =>
-      `${r.backend}: ${r.adapter} (${r.timing === 'timestamps' ? 'timestamp queries' : 'wall clock'})`,
+      `${label(r)}: ${r.adapter} (${r.timing === 'timestamps' ? 'timestamp queries' : 'wall clock'})`,
   );
   if (fastest.size > 0)
     lines.push("* fastest variant of the layer's op; (default) the variant the engine picks");

@@ -53,6 +53,7 @@ import {
   intFlag,
   parseFlags,
   presetFlag,
+  threadsFlag,
   UsageError,
 } from '../args.ts';
 import { JsonLog, loggedEpoch, readLog } from '../log.ts';
@@ -617,7 +618,8 @@ async function runTraining(a: TrainArgs, interrupt: Interrupt): Promise<number> 
     extraBytes:
       datasetBytes(train.labels.length, train.shape) + datasetBytes(test.labels.length, test.shape),
   });
-  const backend = await createBackend(backendKind, { verbose });
+  const threads = threadsFlag('train', a.flags);
+  const backend = await createBackend(backendKind, { verbose, threads });
   let trainer: Trainer | undefined;
   const outputs = new RunOutputs();
   let log: JsonLog | undefined;

@@ -6,6 +6,7 @@ import type { Conv2dParams, Tensor } from '../../backend.ts';
 import { type CpuWorkspace, roundUp, type Workspace } from '../../cpu/gemm.ts';
 import { addBias, storeWithEpilogue, unpackRows } from '../linear/cpu.ts';
 import { i32, i8 } from '../../cpu/tensor.ts';
+import { share } from '../../cpu/threads.ts';
 import { convGeometry } from './contract.ts';
 
 /** The contract's geometry under the names the CPU kernels use. */
@@ -66,13 +67,16 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
   const panels = (Ho * Wo8) / 8;
   const sampleX = C * (H + 2 * pad) * (W + 2 * pad);
   const out = Ho * Wo;
+  // Threads take ranges of samples, each with a product buffer of its own.
+  const T = Math.min(cw.threads(B * F * out * CKK), B);
+  const cBytes = roundUp(4 * F4 * Ho * Wo8, 16);
   const { ws, at } = cw.reserve([
     B * C * H * W,
     pad > 0 ? B * sampleX : 0,
     4 * CKK,
     4 * panels,
     4 * F4 * CKK,
-    4 * F4 * Ho * Wo8,
+    T * cBytes,
     4 * B * F * out,
   ]);
   const [rawAt, padAt, rowT, panelT, wAt, cAt, zAt] = at;
@@ -81,23 +85,27 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
   for (let i = 0, q = panelT >> 2; i < Ho; i++)
     for (let jb = 0; jb < Wo8; jb += 8) t[q++] = i * Wp + jb;
   t.set(w.subarray(0, F * CKK), wAt >> 2);
-  for (let b = 0; b < B; b++) {
-    ws.k.axpy8(
-      wAt,
-      4 * CKK,
-      4,
-      xAt + b * sampleX,
-      rowT,
-      panelT,
-      cAt,
-      4 * Ho * Wo8,
-      F4,
-      panels,
-      CKK,
-      0,
-    );
-    ws.k.copyRows(cAt, zAt + 4 * b * F * out, F * Ho, 4 * Wo8, 4 * Wo, 1, 0, 0, 4 * Wo);
-  }
+  cw.parallel(ws, T, (thread, T, k) => {
+    const [b0, b1] = share(B, thread, T);
+    const c = cAt + thread * cBytes;
+    for (let b = b0; b < b1; b++) {
+      k.axpy8(
+        wAt,
+        4 * CKK,
+        4,
+        xAt + b * sampleX,
+        rowT,
+        panelT,
+        c,
+        4 * Ho * Wo8,
+        F4,
+        panels,
+        CKK,
+        0,
+      );
+      k.copyRows(c, zAt + 4 * b * F * out, F * Ho, 4 * Wo8, 4 * Wo, 1, 0, 0, 4 * Wo);
+    }
+  });
   const z = cw.array('z', B * F * out);
   z.set(t.subarray(zAt >> 2, (zAt >> 2) + B * F * out));
   if (p.bias) addBias(z, i32(p.bias, op), F, out);
@@ -170,7 +178,18 @@ function sparseWeightGrad(
   const cols = k * k * C8;
   const panels = cols / 8;
   const pixels = B * Ho * Wo;
-  const { ws, at } = cw.reserve([B * Hp * Wp * C8, 16 * pixels, 4 * pixels, 4 * panels, 16 * cols]);
+  const groups = Math.ceil(F / 4);
+  // Per group of four filters: its A rows, its table of window rows, its product.
+  const aBytes = roundUp(16 * pixels, 16);
+  const rBytes = roundUp(4 * pixels, 16);
+  const cBytes = roundUp(16 * cols, 16);
+  const { ws, at } = cw.reserve([
+    B * Hp * Wp * C8,
+    groups * aBytes,
+    groups * rBytes,
+    4 * panels,
+    groups * cBytes,
+  ]);
   const [xcAt, aAt, rowT, panelT, cAt] = at;
   const xc = ws.i8;
   xc.fill(0, xcAt, xcAt + B * Hp * Wp * C8);
@@ -188,8 +207,13 @@ function sparseWeightGrad(
   for (let u = 0; u < k; u++)
     for (let v = 0; v < k; v++) for (let c = 0; c < C8; c += 8) t[q++] = (u * Wp + v) * C8 + c;
   const HW = Ho * Wo;
-  for (let f0 = 0; f0 < F; f0 += 4) {
+  const rows = new Int32Array(groups);
+  let macs = 0;
+  for (let gi = 0; gi < groups; gi++) {
+    const f0 = 4 * gi;
     const group = Math.min(4, F - f0);
+    const a0 = (aAt + gi * aBytes) >> 2;
+    const r0 = (rowT + gi * rBytes) >> 2;
     let R = 0;
     for (let b = 0; b < B; b++) {
       for (let i = 0; i < Ho; i++) {
@@ -198,16 +222,45 @@ function sparseWeightGrad(
           let any = 0;
           for (let m = 0; m < group; m++) any |= d[(b * F + f0 + m) * HW + pix];
           if (any === 0) continue;
-          const a = (aAt >> 2) + 4 * R;
+          const a = a0 + 4 * R;
           for (let m = 0; m < 4; m++) t[a + m] = m < group ? d[(b * F + f0 + m) * HW + pix] : 0;
-          t[(rowT >> 2) + R] = ((b * Hp + i) * Wp + j) * C8;
+          t[r0 + R] = ((b * Hp + i) * Wp + j) * C8;
           R++;
         }
       }
     }
-    const c0 = cAt >> 2;
+    rows[gi] = R;
+    macs += 4 * R * cols;
+    const c0 = (cAt + gi * cBytes) >> 2;
     if (R === 0) t.fill(0, c0, c0 + 4 * cols);
-    else ws.k.axpy8(aAt, 4, 16, xcAt, rowT, panelT, cAt, 4 * cols, 4, panels, R, 0);
+  }
+  // Threads take ranges of the panels of every group's product.
+  cw.parallel(ws, cw.threads(macs), (thread, T, kk) => {
+    const [p0, p1] = share(panels, thread, T);
+    if (p0 >= p1) return;
+    for (let gi = 0; gi < groups; gi++) {
+      if (rows[gi] === 0) continue;
+      const c = cAt + gi * cBytes + 32 * p0;
+      kk.axpy8(
+        aAt + gi * aBytes,
+        4,
+        16,
+        xcAt,
+        rowT + gi * rBytes,
+        panelT + 4 * p0,
+        c,
+        4 * cols,
+        4,
+        p1 - p0,
+        rows[gi],
+        0,
+      );
+    }
+  });
+  for (let gi = 0; gi < groups; gi++) {
+    const f0 = 4 * gi;
+    const group = Math.min(4, F - f0);
+    const c0 = (cAt + gi * cBytes) >> 2;
     for (let m = 0; m < group; m++) {
       for (let c = 0; c < C; c++) {
         for (let u = 0; u < k; u++) {
@@ -242,6 +295,7 @@ function denseWeightGrad(
   const padded = Wo8 !== Wo;
   // An odd F reads one delta row past the last sample: the halves get a row of slack.
   const halves = 2 * (B * sampleD + Ho * Wo8);
+  const T = cw.threads(B * F * Ho * Wo * CKK);
   const { ws, at } = cw.reserve([
     B * C * H * W,
     pad > 0 ? B * sampleX : 0,
@@ -262,26 +316,36 @@ function denseWeightGrad(
     dAt = dPad;
   }
   ws.k.split16(dAt, 4 * Wo8, lo, hi, 2 * Wo8, B * F * Ho, Wo8 / 8);
-  for (let b = 0; b < B; b++) {
-    const q = 2 * b * sampleD;
-    ws.k.dot16(
-      pT,
-      xAt + b * sampleX,
-      lo + q,
-      hi + q,
-      2 * Ho * Wo8,
-      cAt,
-      4,
-      4 * CKK2,
-      CKK2,
-      F2,
-      Ho,
-      Wo8 / 8,
-      Wp,
-      2 * Wo8,
-      b > 0 ? 1 : 0,
-    );
-  }
+  // Threads take ranges of the output's rows (c, u, v) or, where there are fewer of them, of
+  // its filters; each sums over every sample.
+  const byRows = CKK2 >= F2;
+  cw.parallel(ws, T, (thread, T, k) => {
+    const [r0, r1] = share(byRows ? CKK2 : F2, thread, T, 2);
+    if (r0 >= r1) return;
+    const [m0, M] = byRows ? [r0, r1 - r0] : [0, CKK2];
+    const [n0, N] = byRows ? [0, F2] : [r0, r1 - r0];
+    const qRow = 2 * Ho * Wo8;
+    for (let b = 0; b < B; b++) {
+      const q = 2 * b * sampleD + n0 * qRow;
+      k.dot16(
+        pT + 4 * m0,
+        xAt + b * sampleX,
+        lo + q,
+        hi + q,
+        qRow,
+        cAt + 4 * m0 + 4 * CKK2 * n0,
+        4,
+        4 * CKK2,
+        M,
+        N,
+        Ho,
+        Wo8 / 8,
+        Wp,
+        2 * Wo8,
+        b > 0 ? 1 : 0,
+      );
+    }
+  });
   unpackRows(ws, cAt, F, CKK, 4 * CKK2, out);
 }
 
