@@ -185,6 +185,8 @@ export class KernelThreads {
   private readonly urls: string[] = [];
   private readonly exits: Promise<void>[] = [];
   private destroyed = false;
+  /** Workers that failed to start. */
+  private failed = 0;
 
   constructor(
     private readonly kernels: SimdKernels,
@@ -222,8 +224,10 @@ export class KernelThreads {
         spinMs,
       };
       if (node) {
+        // getBuiltinModule: the worker's script is CommonJS or a module depending on the flags
+        // it inherits (--input-type=module makes it a module, without `require`).
         const w = new node.Worker(
-          `(${threadWorker.toString()})(require('node:worker_threads').workerData)`,
+          `(${threadWorker.toString()})(process.getBuiltinModule('node:worker_threads').workerData)`,
           {
             eval: true,
             workerData: data,
@@ -232,12 +236,19 @@ export class KernelThreads {
         // Idle workers never keep a process alive; destroy() ends them.
         w.unref();
         this.exits.push(new Promise((resolve) => w.once('exit', () => resolve())));
+        // A worker that fails to start is never ready, so no run waits for it.
+        w.on('error', () => {
+          this.failed++;
+        });
         this.workers.push(w);
       } else {
         const source = `onmessage = (e) => (${threadWorker.toString()})(e.data);`;
         const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
         this.urls.push(url);
         const w = new Worker(url, { type: 'module' });
+        w.onerror = () => {
+          this.failed++;
+        };
         w.postMessage(data);
         this.workers.push(w);
       }
@@ -251,10 +262,13 @@ export class KernelThreads {
       : 1 + Math.min(Atomics.load(this.control, READY), this.workers.length);
   }
 
-  /** Resolves when every worker is ready, or after `timeoutMs` (then fewer threads run). */
+  /**
+   * Resolves when every worker is ready or failed to start, or after `timeoutMs` (then fewer
+   * threads run).
+   */
   async ready(timeoutMs = 10000): Promise<number> {
     const until = performance.now() + timeoutMs;
-    while (this.available() < this.threads && performance.now() < until)
+    while (this.available() + this.failed < this.threads && performance.now() < until)
       await new Promise((resolve) => setTimeout(resolve, 2));
     return this.available();
   }
