@@ -19,8 +19,20 @@ import { checkedOps } from './ops/checked.ts';
 import { createCpuOps } from './ops/cpu.ts';
 import { CpuWorkspace } from './cpu/gemm.ts';
 import { CpuTensor, dataOf } from './cpu/tensor.ts';
-import { coreCount, KernelThreads, threadsUnavailable } from './cpu/threads.ts';
-import { compileSimdKernels, compileSimdKernelsAsync, type SimdKernels } from './cpu/wasm.ts';
+import {
+  coreCount,
+  KernelThreads,
+  type SharedKernels,
+  sharedKernels,
+  threadsUnavailable,
+} from './cpu/threads.ts';
+import {
+  compileKernelModule,
+  compileKernelModuleAsync,
+  compileSimdKernels,
+  compileSimdKernelsAsync,
+  type SimdKernels,
+} from './cpu/wasm.ts';
 
 class CpuProgram implements Program {
   constructor(
@@ -39,6 +51,8 @@ export interface CpuBackendOptions {
    * cross-origin isolated) or no SIMD, one thread runs and `description` says why.
    */
   threads?: number;
+  /** Kernels on a shared memory for the threads (made here when omitted and threads > 1). */
+  shared?: SharedKernels | null;
 }
 
 /** The most threads the default picks (more cores than this share out small ops too thinly). */
@@ -90,13 +104,22 @@ export class CpuBackend implements Backend {
     const ops = {} as Record<keyof Ops, (p: never) => void>;
     const timings = options.timings;
     this.threadsRequested = checkThreads(options.threads ?? 1);
-    const wantShared = this.threadsRequested > 1;
-    const simd =
-      options.simd === undefined ? compileSimdKernels({ shared: wantShared }) : options.simd;
-    const why = wantShared ? threadsUnavailable(simd) : null;
-    this.whyOneThread = why ?? '';
-    const pool =
-      wantShared && simd && why === null ? new KernelThreads(simd, this.threadsRequested) : null;
+    const wantThreads = this.threadsRequested > 1 && options.simd === undefined;
+    const shared =
+      options.shared !== undefined
+        ? options.shared
+        : wantThreads
+          ? sharedKernels(compileKernelModule(true))
+          : null;
+    const simd = shared?.simd ?? (options.simd === undefined ? compileSimdKernels() : options.simd);
+    this.whyOneThread =
+      this.threadsRequested > 1 && !shared
+        ? (threadsUnavailable() ??
+          (options.simd !== undefined
+            ? 'the kernels given run on an unshared memory'
+            : 'the kernels do not compile for a shared memory'))
+        : '';
+    const pool = shared ? new KernelThreads(shared, this.threadsRequested) : null;
     this.workspace = new CpuWorkspace(simd, pool);
     const implementations = createCpuOps(this.workspace);
     for (const [name, impl] of Object.entries(implementations) as [
@@ -122,11 +145,13 @@ export class CpuBackend implements Backend {
   /** A backend whose SIMD kernels are compiled (where the runtime could only compile them asynchronously). */
   static async create(options: CpuBackendOptions = {}): Promise<CpuBackend> {
     const threads = checkThreads(options.threads ?? defaultCpuThreads());
+    const shared =
+      options.shared !== undefined || options.simd !== undefined || threads === 1
+        ? options.shared
+        : sharedKernels(compileKernelModule(true) ?? (await compileKernelModuleAsync(true)));
     const simd =
-      options.simd === undefined
-        ? await compileSimdKernelsAsync({ shared: threads > 1 })
-        : options.simd;
-    const backend = new CpuBackend({ ...options, simd, threads });
+      shared?.simd ?? (options.simd === undefined ? await compileSimdKernelsAsync() : options.simd);
+    const backend = new CpuBackend({ ...options, simd, shared: shared ?? null, threads });
     await backend.workspace.pool?.ready();
     return backend;
   }

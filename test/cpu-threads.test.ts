@@ -141,7 +141,7 @@ describe('CPU backend threads', () => {
     const backend = new CpuBackend({ threads: 2, simd: compileSimdKernels() });
     expect(backend.workspace.pool).toBeNull();
     expect(backend.description).toBe(
-      'CPU (WebAssembly SIMD kernels, 1 thread: the kernels were compiled for an unshared memory)',
+      'CPU (WebAssembly SIMD kernels, 1 thread: the kernels given run on an unshared memory)',
     );
   });
 });

@@ -13,7 +13,10 @@
  * Atomics.wait), a pending counter the main thread watches the same way. Ops take 20-200 µs at
  * batch 64, so a wake-up through the OS on every op would cost as much as the op.
  */
-import { KERNEL_NAMES, type Kernels, type SimdKernels } from './wasm.ts';
+import { instantiateKernels, type KernelModule, type Kernels, type SimdKernels } from './wasm.ts';
+
+/** Pages of 64 KiB the kernel module's shared memory import allows (4 GiB). */
+const SHARED_PAGES = 65536;
 
 /** Control words (Int32 indices into the control buffer). */
 const GEN = 0;
@@ -27,7 +30,7 @@ const PROBE = 7;
 const OPEN = 8;
 const MAX_WORKERS = 255;
 const LISTS = OPEN + MAX_WORKERS + 1;
-/** A recorded call: the kernel's index in KERNEL_NAMES, then 16 arguments. */
+/** A recorded call: the kernel's index among the instance's exports, then 16 arguments. */
 const STRIDE = 17;
 /** Int32 words of one worker's call list (its count, then the calls). */
 const LIST_WORDS = 1 + 4096 * STRIDE;
@@ -155,16 +158,42 @@ export function share(n: number, t: number, T: number, unit = 1): [number, numbe
   return [Math.min(begin, n), end];
 }
 
-/** Why a backend asked for threads runs on one; null where threads can run. */
-export function threadsUnavailable(kernels: SimdKernels | null): string | null {
-  if (!kernels) return 'no WebAssembly SIMD';
-  if (!kernels.shared)
-    return typeof SharedArrayBuffer !== 'function' ||
-      (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false
-      ? 'no SharedArrayBuffer (a page must be cross-origin isolated)'
-      : 'the kernels were compiled for an unshared memory';
+/** Why this runtime cannot run kernels on worker threads; null where it can. */
+export function threadsUnavailable(): string | null {
+  if (
+    typeof SharedArrayBuffer !== 'function' ||
+    (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false
+  )
+    return 'no SharedArrayBuffer (a page must be cross-origin isolated)';
   if (!nodeWorkers() && typeof Worker !== 'function') return 'no worker threads';
   return null;
+}
+
+/** Kernels on a new shared memory, with the module the workers instantiate. */
+export interface SharedKernels {
+  readonly simd: SimdKernels;
+  readonly module: WebAssembly.Module;
+}
+
+/**
+ * The kernels compiled (by `compile`, for a shared memory) and instantiated on a new shared
+ * memory, or null where the runtime cannot (see threadsUnavailable) or the compile fails.
+ */
+export function sharedKernels(compiled: KernelModule | null): SharedKernels | null {
+  if (threadsUnavailable() !== null || !compiled?.shared) return null;
+  try {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_PAGES, shared: true });
+    return { simd: instantiateKernels(compiled, memory), module: compiled.module };
+  } catch {
+    return null;
+  }
+}
+
+/** The kernels' names: the functions among an instance's exports. */
+function kernelNames(kernels: SimdKernels): string[] {
+  return Object.keys(kernels).filter(
+    (k) => typeof (kernels as unknown as Record<string, unknown>)[k] === 'function',
+  );
 }
 
 /** One thread's share of an op: its kernel calls on `k`. */
@@ -175,6 +204,7 @@ export type ThreadBody = (t: number, T: number, k: Kernels) => void;
  * start asynchronously; until one says it is ready, runs leave it out (`available`).
  */
 export class KernelThreads {
+  private readonly kernels: SimdKernels;
   private readonly control: Int32Array;
   private readonly workers: WorkerHandle[] = [];
   private readonly recorders: Kernels[];
@@ -188,14 +218,20 @@ export class KernelThreads {
   /** Workers that failed to start. */
   private failed = 0;
 
+  private readonly names: string[];
+
   constructor(
-    private readonly kernels: SimdKernels,
+    shared: SharedKernels,
     readonly threads: number,
     spinMs = 1,
   ) {
+    const kernels = shared.simd;
+    this.kernels = kernels;
     const workers = threads - 1;
     if (workers > MAX_WORKERS) throw new Error(`CPU backend: at most ${MAX_WORKERS + 1} threads`);
-    this.fns = KERNEL_NAMES.map((name) => kernels[name] as (...args: number[]) => void);
+    this.names = kernelNames(kernels);
+    const table = kernels as unknown as Record<string, (...args: number[]) => void>;
+    this.fns = this.names.map((name) => table[name]);
     this.control = new Int32Array(new SharedArrayBuffer(4 * (LISTS + workers * LIST_WORDS)));
     this.canBlock = blockingAllowed(this.control);
     this.overflow = Array.from({ length: workers }, () => []);
@@ -215,11 +251,11 @@ export class KernelThreads {
     };
     for (let index = 0; index < workers; index++) {
       const data: WorkerData = {
-        module: kernels.module,
+        module: shared.module,
         memory: kernels.memory,
         control: this.control.buffer as SharedArrayBuffer,
         index,
-        names: KERNEL_NAMES,
+        names: this.names,
         layout,
         spinMs,
       };
@@ -309,8 +345,7 @@ export class KernelThreads {
     }
     this.join();
     for (let w = 0; w < T - 1; w++) {
-      for (const [fn, args] of this.overflow[w])
-        (this.kernels[KERNEL_NAMES[fn]] as (...a: number[]) => void)(...args);
+      for (const [fn, args] of this.overflow[w]) this.fns[fn](...args);
       this.overflow[w].length = 0;
     }
     if (failure !== undefined) throw failure;
@@ -362,7 +397,7 @@ export class KernelThreads {
     const c = this.control;
     const base = LISTS + w * LIST_WORDS;
     const capacity = (LIST_WORDS - 1) / STRIDE;
-    const entries = KERNEL_NAMES.map((name, fn) => [
+    const entries = this.names.map((name, fn) => [
       name,
       (...args: number[]) => {
         const n = c[base];

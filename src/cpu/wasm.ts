@@ -503,20 +503,8 @@ function ifElse2(cond: Code, then: Code, otherwise: Code): Code {
   return [...cond, 0x04, I32, ...then, 0x05, ...otherwise, 0x0b];
 }
 
-/** The kernels' names, in the order the module exports them. */
-export const KERNEL_NAMES = [
-  'axpy32',
-  'axpy8',
-  'copyRows',
-  'dot16',
-  'split16',
-  'transpose32',
-  'axpy16',
-  'pairRows',
-] as const satisfies readonly (keyof Kernels)[];
-
-/** Pages of 64 KiB: the most a shared memory may grow to (4 GiB, all a 32-bit address reaches). */
-export const SHARED_MEMORY_PAGES = 65536;
+/** Pages of 64 KiB: the most the shared memory may grow to (4 GiB, all a 32-bit address reaches). */
+const SHARED_MEMORY_PAGES = 65536;
 
 /**
  * The module's bytes: the kernels, working on the memory the module imports as `env.memory`
@@ -656,107 +644,82 @@ export interface Kernels {
 }
 
 export interface SimdKernels extends Kernels {
-  /** The memory the kernels work on (shared where `shared`). */
+  /** The memory the kernels address (imported: shared when several instances use it). */
   readonly memory: WebAssembly.Memory;
-  /** The compiled module, for more instances on the same memory (worker threads). */
-  readonly module: WebAssembly.Module;
-  readonly shared: boolean;
 }
 
-/** Options of compileSimdKernels. */
-export interface CompileOptions {
-  /**
-   * Compile for a shared memory (for worker threads) where the runtime has SharedArrayBuffer
-   * (in browsers: cross-origin isolated pages); otherwise, or when false, an unshared one.
-   */
-  shared?: boolean;
+function isShared(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer;
 }
 
-/** A shared memory for the kernels, or null where the runtime cannot make one. */
-function sharedMemory(): WebAssembly.Memory | null {
-  if (typeof SharedArrayBuffer !== 'function') return null;
-  if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false) return null;
-  try {
-    return new WebAssembly.Memory({ initial: 1, maximum: SHARED_MEMORY_PAGES, shared: true });
-  } catch {
-    return null;
-  }
-}
-
-/** The kernels' exports on `memory`. */
-function instantiate(
-  module: WebAssembly.Module,
-  memory: WebAssembly.Memory,
-  shared: boolean,
-): SimdKernels {
-  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
-  const kernels = Object.fromEntries(KERNEL_NAMES.map((n) => [n, exports[n]])) as Record<
-    string,
-    unknown
-  >;
-  return { ...(kernels as unknown as Kernels), memory, module, shared };
-}
-
-/** The unshared module's bytes where WebAssembly and its SIMD extension are there, else null. */
-function validBytes(): Uint8Array<ArrayBuffer> | null {
+/** The module's bytes where WebAssembly and its SIMD extension are there, else null. */
+function validBytes(shared: boolean): Uint8Array<ArrayBuffer> | null {
   if (typeof WebAssembly !== 'object') return null;
   try {
-    const bytes = kernelModuleBytes();
+    const bytes = kernelModuleBytes(shared);
     return WebAssembly.validate(bytes) ? bytes : null;
   } catch {
     return null;
   }
 }
 
+/** A compiled kernel module, for a plain or a shared memory (compileKernelModule). */
+export interface KernelModule {
+  readonly module: WebAssembly.Module;
+  readonly shared: boolean;
+}
+
 /**
- * A new instance of the kernels with a memory of its own (shared where `options.shared` asks and
- * the runtime can), or null where WebAssembly or its SIMD extension is missing, a content
- * security policy forbids compiling, or the runtime compiles only asynchronously (see
- * compileSimdKernelsAsync). Compiled synchronously: the module stays below the 4 KB browsers
- * allow to compile on their main thread (a test checks it).
+ * The kernels instantiated on `memory` (a new plain one of one page when omitted; a shared
+ * memory needs the module compiled with shared true).
  */
-export function compileSimdKernels(options: CompileOptions = {}): SimdKernels | null {
-  const bytes = validBytes();
-  if (!bytes) return null;
-  const memory = options.shared ? sharedMemory() : null;
-  if (memory) {
-    try {
-      return instantiate(new WebAssembly.Module(kernelModuleBytes(true)), memory, true);
-    } catch {
-      // SharedArrayBuffer without shared WebAssembly memories: one thread, unshared.
-    }
-  }
-  try {
-    return instantiate(
-      new WebAssembly.Module(bytes),
-      new WebAssembly.Memory({ initial: 1 }),
-      false,
+export function instantiateKernels(
+  compiled: KernelModule,
+  memory: WebAssembly.Memory = new WebAssembly.Memory({ initial: 1 }),
+): SimdKernels {
+  if (isShared(memory) !== compiled.shared)
+    throw new Error(
+      `instantiateKernels: the module imports a ${compiled.shared ? 'shared' : 'plain'} memory, the memory given is ${isShared(memory) ? 'shared' : 'plain'}`,
     );
+  const instance = new WebAssembly.Instance(compiled.module, { env: { memory } });
+  return { ...(instance.exports as unknown as Kernels), memory };
+}
+
+/**
+ * The kernel module compiled synchronously, or null where WebAssembly or its SIMD extension is
+ * missing, a content security policy forbids compiling, or the runtime compiles only
+ * asynchronously. The module stays below the 4 KB browsers allow to compile on their main
+ * thread (a test checks it).
+ */
+export function compileKernelModule(shared = false): KernelModule | null {
+  const bytes = validBytes(shared);
+  if (!bytes) return null;
+  try {
+    return { module: new WebAssembly.Module(bytes), shared };
   } catch {
     return null;
   }
 }
 
-/** compileSimdKernels where the runtime compiles only asynchronously. */
-export async function compileSimdKernelsAsync(
-  options: CompileOptions = {},
-): Promise<SimdKernels | null> {
-  const sync = compileSimdKernels(options);
-  if (sync) return sync;
-  const bytes = validBytes();
+/** compileKernelModule with WebAssembly.compile, which every runtime allows. */
+export async function compileKernelModuleAsync(shared = false): Promise<KernelModule | null> {
+  const bytes = validBytes(shared);
   if (!bytes) return null;
-  const memory = options.shared ? sharedMemory() : null;
-  if (memory) {
-    try {
-      return instantiate(await WebAssembly.compile(kernelModuleBytes(true)), memory, true);
-    } catch {
-      // As in compileSimdKernels.
-    }
-  }
   try {
-    const module = await WebAssembly.compile(bytes);
-    return instantiate(module, new WebAssembly.Memory({ initial: 1 }), false);
+    return { module: await WebAssembly.compile(bytes), shared };
   } catch {
     return null;
   }
+}
+
+/** A new instance of the kernels on a plain memory of its own, compiled synchronously, or null. */
+export function compileSimdKernels(): SimdKernels | null {
+  const compiled = compileKernelModule();
+  return compiled ? instantiateKernels(compiled) : null;
+}
+
+/** compileSimdKernels, compiled asynchronously where the runtime refuses to compile synchronously. */
+export async function compileSimdKernelsAsync(): Promise<SimdKernels | null> {
+  const compiled = compileKernelModule() ?? (await compileKernelModuleAsync());
+  return compiled ? instantiateKernels(compiled) : null;
 }
