@@ -32,6 +32,8 @@ const MAX_WORKERS = 255;
 const LISTS = OPEN + MAX_WORKERS + 1;
 /** A recorded call: the kernel's index among the instance's exports, then 16 arguments. */
 const STRIDE = 17;
+/** How long the main thread spins for the workers of a run before it sleeps (milliseconds). */
+const JOIN_SPIN_MS = 0.1;
 /** Int32 words of one worker's call list (its count, then the calls). */
 const LIST_WORDS = 1 + 4096 * STRIDE;
 
@@ -385,7 +387,12 @@ export class KernelThreads {
   private join(): void {
     const c = this.control;
     let left = Atomics.load(c, PENDING);
-    for (let n = 0; left !== 0 && n < 200000; n++) left = Atomics.load(c, PENDING);
+    // A worker still busy after the spin has likely lost its core: sleeping frees this one.
+    const until = performance.now() + JOIN_SPIN_MS;
+    for (let n = 1; left !== 0; n++) {
+      left = Atomics.load(c, PENDING);
+      if ((n & 255) === 0 && performance.now() > until) break;
+    }
     while (left !== 0) {
       if (this.canBlock) Atomics.wait(c, PENDING, left, 50);
       left = Atomics.load(c, PENDING);
