@@ -10,7 +10,7 @@
  */
 import type { Tensor } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu-backend.ts';
-import { affineTable, roundUp } from '../src/cpu/gemm.ts';
+import { roundUp } from '../src/cpu/gemm.ts';
 import { getPreset } from '../src/model/presets.ts';
 import { Model } from '../src/model/model.ts';
 import { planFromSpec } from '../src/model/plan.ts';
@@ -148,15 +148,14 @@ if (!stepsOnly) {
   const K = first.kind === 'linear' ? first.inFeatures : 784;
   const O = first.kind === 'linear' ? first.outFeatures : 200;
   const K8 = roundUp(K, 8);
-  const { ws, at } = backend.workspace.reserve([B * K8, 4 * B, 2 * O * K8, 2 * O * K8, 4 * B * O]);
-  const [xAt, rowsAt, lo, hi, zAt] = at;
+  const O4 = roundUp(O, 4);
+  const { ws, at } = backend.workspace.reserve([B * K8, 2 * O4 * K8, 4 * B * O4]);
+  const [xAt, lo, zAt] = at;
   for (let i = 0; i < B * K8; i++) ws.i8[xAt + i] = rng.int(-127, 127);
-  for (let i = 0; i < 2 * O * K8; i++) ws.i16[(lo >> 1) + i] = rng.int(-30000, 30000);
-  affineTable(ws, rowsAt, B, K8);
-  const dot = () =>
-    ws.k.dot16(rowsAt, xAt, lo, hi, 2 * K8, zAt, 4 * O, 4, B, O, 1, K8 / 8, 0, 0, 0);
+  for (let i = 0; i < O4 * K8; i++) ws.i16[(lo >> 1) + i] = rng.int(-30000, 30000);
+  const dot = () => ws.k.dot4(xAt, K8, lo, zAt, 4 * O4, 0, B, O4 / 4, K8 / 8, 0, 0);
   report(
-    `${backend.workspace.kernel()} dot16 kernel alone ${B}x${K} · ${K}x${O}`,
+    `${backend.workspace.kernel()} dot4 kernel alone ${B}x${K} · ${K}x${O}`,
     B * K * O,
     median(dot),
   );

@@ -223,6 +223,26 @@ describe('benchKernels', () => {
     expect(lines.filter((l) => /^tiny \S+ +\S+ +\*/.test(l))).toHaveLength(ops.length);
   });
 
+  it('on the CPU: measures a per-core peak and gives each row its share of it', async () => {
+    const b = await cpu();
+    const shapes: KernelShape[] = [
+      { kind: 'linear', layer: 'tiny fc', batch: 8, inFeatures: 40, outFeatures: 12 },
+    ];
+    const r = await benchKernels(b, shapes, { targetMs: 2, maxReps: 3 });
+    expect(r.peakGops).toBeGreaterThan(0);
+    const text = formatKernelBench([r]);
+    expect(text).toMatch(/peak [\d.]+ GOP\/s per core/);
+    expect(text).toMatch(/cpu GOP\/s +cpu % of peak/);
+    const lines = text.split('\n').filter((l) => l.startsWith('tiny '));
+    expect(lines).toHaveLength(3);
+    for (const [i, line] of lines.entries()) {
+      const share = Math.round((100 * r.rows[i].gops!) / r.peakGops!);
+      expect(line.trimEnd().endsWith(`${share}%`), line).toBe(true);
+    }
+    // A result without a peak (WebGPU, JavaScript kernels) has no such column.
+    expect(formatKernelBench([{ ...r, peakGops: null }])).not.toContain('% of peak');
+  });
+
   it('runs each op once untimed first, so a pipeline built on its first run is not timed', async () => {
     // A backend whose first run of each program costs 300 ms more (as a runtime that compiles
     // a pipeline on its first dispatch): the times must not show it.

@@ -10,7 +10,12 @@ import { nitroScale } from '../src/arith.ts';
 import { nitroRelu } from '../src/ops/activation/contract.ts';
 import type { Backend, Tensor } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu-backend.ts';
-import { compileSimdKernelsAsync, kernelModuleBytes } from '../src/cpu/wasm.ts';
+import {
+  compileKernelModuleAsync,
+  compileSimdKernelsAsync,
+  instantiateKernels,
+  kernelModuleBytes,
+} from '../src/cpu/wasm.ts';
 import { Rng } from '../src/rng.ts';
 import { expectSameElements, randomInts, tensorOf } from './helpers.ts';
 
@@ -100,9 +105,9 @@ async function read(backend: Backend, t: Tensor): Promise<Int32Array> {
 }
 
 describe('CPU WebAssembly kernels', () => {
-  it('compile here (Node, Chromium), from a module small enough for a browser main thread (< 4 KB)', async () => {
-    expect(kernelModuleBytes().length).toBeLessThan(4096);
-    expect(WebAssembly.validate(kernelModuleBytes())).toBe(true);
+  it('compile here (Node, Chromium), asynchronously, for a plain and a shared memory', async () => {
+    expect(WebAssembly.validate(kernelModuleBytes(false))).toBe(true);
+    expect(WebAssembly.validate(kernelModuleBytes(true))).toBe(true);
     expect(await compileSimdKernelsAsync()).not.toBeNull();
     const one = await CpuBackend.create({ threads: 1 });
     expect(one.description).toBe('CPU (WebAssembly SIMD kernels)');
@@ -110,7 +115,33 @@ describe('CPU WebAssembly kernels', () => {
     expect(two.description).toBe('CPU (WebAssembly SIMD kernels, 2 threads)');
     two.destroy();
   });
+
+  it('run on a memory the caller gives, shared or not, and refuse the wrong kind', async () => {
+    const plain = await compileKernelModuleAsync(false);
+    const shared = await compileKernelModuleAsync(true);
+    expect(plain && shared).toBeTruthy();
+    const mem = new WebAssembly.Memory({ initial: 1 });
+    expect(instantiateKernels(plain!, mem).memory).toBe(mem);
+    expect(() => instantiateKernels(shared!, mem)).toThrow(/imports a shared memory/);
+    if (typeof SharedArrayBuffer === 'function' && crossOriginIsolatedOrNode()) {
+      const smem = new WebAssembly.Memory({ initial: 1, maximum: 256, shared: true });
+      // Two instances on one shared memory see each other's writes.
+      const a = instantiateKernels(shared!, smem);
+      const b = instantiateKernels(shared!, smem);
+      const v = new Int32Array(smem.buffer);
+      v.set([1, 2, 3, 4, 5, 6, 7, 8], 0);
+      a.copyRows(0, 64, 1, 0, 0, 1, 0, 0, 32);
+      b.copyRows(64, 128, 1, 0, 0, 1, 0, 0, 32);
+      expect(Array.from(v.subarray(32, 40))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(() => instantiateKernels(plain!, smem)).toThrow(/imports a plain memory/);
+    }
+  });
 });
+
+function crossOriginIsolatedOrNode(): boolean {
+  const g = globalThis as { crossOriginIsolated?: boolean; process?: unknown };
+  return g.crossOriginIsolated === true || g.process !== undefined;
+}
 
 // Every op split over 2 and 3 threads (down to the smallest shapes) gives the same elements.
 describe.each([
@@ -137,12 +168,25 @@ describe.each([
     async (i, B, K, O) => {
       backend.workspace.simdEnabled = kernel === 'wasm-simd';
       const rng = new Rng(500 + i);
-      const wrap = i % 2 === 0;
-      const lo = wrap ? I32_MIN : -30000;
-      const hi = wrap ? I32_MAX : 30000;
+      // Full-range int32 (sums wrap), int16-range, or int16-range with a few values past it
+      // (the kernels' list of hi-half corrections) at the int16 edges and beyond.
+      const mode = (['wrap', 'int16', 'outliers'] as const)[i % 3];
+      const lo = mode === 'wrap' ? I32_MIN : -30000;
+      const hi = mode === 'wrap' ? I32_MAX : 30000;
+      const ints = (n: number) => {
+        const v = randomInts(rng, n, lo, hi);
+        if (mode === 'outliers') {
+          const edges = [32767, -32768, 32768, -32769, 65535, I32_MIN, I32_MAX, 1 << 20];
+          for (let j = 0; j < Math.max(1, n / 100); j++) {
+            const at = rng.int(0, n - 1);
+            v[at] = j < edges.length ? edges[j] : rng.int(I32_MIN, I32_MAX);
+          }
+        }
+        return v;
+      };
       const xv = randomInts(rng, B * K, -128, 127);
-      const wv = randomInts(rng, O * K, lo, hi);
-      const bv = randomInts(rng, O, lo, hi);
+      const wv = ints(O * K);
+      const bv = ints(O);
       const x = tensorOf(backend, [B, K], 'i8', xv, 'x');
       const w = tensorOf(backend, [O, K], 'i32', wv, 'w');
       const bias = tensorOf(backend, [O], 'i32', bv, 'bias');
@@ -177,8 +221,7 @@ describe.each([
       );
 
       for (const gType of ['i8', 'i32'] as const) {
-        const gv =
-          gType === 'i8' ? randomInts(rng, B * O, -128, 127) : randomInts(rng, B * O, lo, hi);
+        const gv = gType === 'i8' ? randomInts(rng, B * O, -128, 127) : ints(B * O);
         // Some zero gradients, as NITRO-ReLU's backward produces.
         for (let j = 0; j < gv.length; j += 3) gv[j] = 0;
         const g = tensorOf(backend, [B, O], gType, gv, 'g');
@@ -195,6 +238,24 @@ describe.each([
           await read(backend, dw),
           naiveWeightGrad(gv, xv, B, O, K),
           `weight grad (g ${gType})`,
+        );
+        // With IntegerSGD fused (no gradient out): w -= trunc(grad / (amp·lrInv)) + trunc(w / decayInv).
+        const amp = [1, 640, rng.int(1, 5000)][i % 3];
+        const lrInv = [1, 512, rng.int(1, 3000)][(i + 1) % 3];
+        const decayInv = [0, 25_000, rng.int(1, 100_000)][(i + 2) % 3];
+        const wu = tensorOf(backend, [O, K], 'i32', wv, 'w updated');
+        const lr = tensorOf(backend, [1], 'i32', [lrInv], 'lrInv');
+        backend.ops.linearWeightGrad({ g, x, sgd: { w: wu, lrInv: lr, amp, decayInv } });
+        const grad = naiveWeightGrad(gv, xv, B, O, K);
+        const D = amp * lrInv;
+        const wExp = wv.map(
+          (v, j) =>
+            (v - ((Math.trunc(grad[j] / D) + (decayInv ? Math.trunc(v / decayInv) : 0)) | 0)) | 0,
+        );
+        expectSameElements(
+          await read(backend, wu),
+          wExp,
+          `fused sgd (g ${gType}, D ${D}, decay ${decayInv})`,
         );
       }
     },

@@ -79,7 +79,22 @@ export function formatKernelBench(results: KernelBenchResult[]): string {
   const header = ['layer', 'op', ...(withVariants ? ['variant'] : []), 'shape', 'MOP'];
   const fixed = header.length;
   const label = (r: KernelBenchResult) => (r.threads ? `${r.backend} ${r.threads}t` : r.backend);
-  for (const r of results) header.push(`${label(r)} ms`, `${label(r)} GOP/s`);
+  // Per result: its ms and GOP/s, and the share of its peak (per core, times its threads) where
+  // it measured one.
+  const columns = (r: KernelBenchResult, row: KernelBenchRow | undefined): string[] => {
+    const cells = [row?.skipped ? 'skipped' : num(row?.ms), row?.skipped ? '' : num(row?.gops)];
+    if (r.peakGops)
+      cells.push(
+        row?.gops && !row.skipped
+          ? `${Math.round((100 * row.gops) / (r.peakGops * (r.threads ?? 1)))}%`
+          : '',
+      );
+    return cells;
+  };
+  for (const r of results) {
+    header.push(`${label(r)} ms`, `${label(r)} GOP/s`);
+    if (r.peakGops) header.push(`${label(r)} % of peak`);
+  }
   if (results.length === 2) header.push(`${label(results[0])} speed-up`);
   const rows = base.map((row) => {
     const cells = [row.layer, row.op];
@@ -91,11 +106,9 @@ export function formatKernelBench(results: KernelBenchResult[]): string {
       );
     cells.push(row.shape, num(row.ops / 1e6));
     const matched = results.map((r) => match(r, row));
-    for (const other of matched)
-      cells.push(
-        other?.skipped ? 'skipped' : num(other?.ms),
-        other?.skipped ? '' : num(other?.gops),
-      );
+    results.forEach((r, i) => {
+      cells.push(...columns(r, matched[i]));
+    });
     if (results.length === 2) {
       const a = matched[0]?.ms;
       const b = matched[1]?.ms;
@@ -106,7 +119,7 @@ export function formatKernelBench(results: KernelBenchResult[]): string {
   const right = header.map((_, i) => i >= fixed - 1);
   const lines = results.map(
     (r) =>
-      `${label(r)}: ${r.adapter} (${r.timing === 'timestamps' ? 'timestamp queries' : 'wall clock'})`,
+      `${label(r)}: ${r.adapter} (${r.timing === 'timestamps' ? 'timestamp queries' : 'wall clock'})${r.peakGops ? `; peak ${num(r.peakGops)} GOP/s per core (i32x4.dot_i16x8_s + i32x4.add in registers)${r.threads && r.threads > 1 ? `, % of ${r.threads}× that` : ''}` : ''}`,
   );
   if (fastest.size > 0)
     lines.push("* fastest variant of the layer's op; (default) the variant the engine picks");

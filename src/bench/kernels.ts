@@ -8,6 +8,7 @@
  * recorded program keeps the pipelines it was recorded with).
  */
 import type { Backend, Ops, Tensor } from '../backend.ts';
+import { CpuBackend } from '../cpu-backend.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
 import { withForcedVariant } from '../gpu/variants.ts';
 import { variantsOf, type VariantChoice } from '../kernels/gemm-tiles.ts';
@@ -79,6 +80,11 @@ export interface KernelBenchResult {
   runtime: Runtime;
   timing: 'timestamps' | 'solo';
   rows: KernelBenchRow[];
+  /**
+   * The CPU backend's per-core ceiling in GOP/s: its register-only i32x4.dot_i16x8_s loop (null
+   * on WebGPU, and on the CPU with JavaScript kernels).
+   */
+  peakGops?: number | null;
 }
 
 /** Options of {@link benchKernels}. */
@@ -325,6 +331,10 @@ function layerCases(backend: Backend, s: KernelShape, rng: Rng, tensors: Tensor[
   ];
 }
 
+function sigOrNull(x: number | null): number | null {
+  return x === null ? null : sig(x);
+}
+
 /** Times every op (and kernel variant) of the given layer shapes on a backend. */
 export async function benchKernels(
   backend: Backend,
@@ -389,5 +399,6 @@ export async function benchKernels(
     runtime: runtimeName(),
     timing,
     rows,
+    peakGops: backend instanceof CpuBackend ? sigOrNull(backend.workspace.measurePeak(200)) : null,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Where the CPU backend's integer products run: one workspace (the WebAssembly module's memory,
  * or a plain buffer where WebAssembly SIMD is missing) that an op fills with its operands, and
- * the kernels of wasm.ts working on it. The JavaScript kernels here compute exactly what the
+ * the kernels of kernels.wat working on it. The JavaScript kernels here compute exactly what the
  * SIMD ones compute (same layouts, same int32 wrapping), so every op has one code path and two
  * engines.
  *
@@ -11,14 +11,20 @@
  */
 import type {
   Axpy,
-  Axpy16,
   CopyRows,
+  Dot4,
   Dot16,
+  FixLinear,
+  FixWgrad,
   Kernels,
+  PackG,
+  PackW,
   PairRows,
-  Split16,
+  Scale8,
+  Sgd,
   SimdKernels,
-  Transpose,
+  Split16,
+  Wgrad,
 } from './wasm.ts';
 import type { KernelThreads, ThreadBody } from './threads.ts';
 
@@ -124,12 +130,67 @@ export class CpuWorkspace {
     return { ws: this.jsViews, at };
   }
 
+  /**
+   * GOP/s (2 per multiply-add) of the SIMD kernels' register-only i32x4.dot_i16x8_s loop on this
+   * core: the best of repeated runs over about `targetMs` ms; null without SIMD kernels.
+   */
+  measurePeak(targetMs = 50): number | null {
+    const simd = this.simdEnabled ? this.simd : null;
+    if (!simd) return null;
+    const rounds = 20_000;
+    simd.peak(rounds); // compiled and warm before timing
+    let best = 0;
+    const start = performance.now();
+    do {
+      const t0 = performance.now();
+      simd.peak(rounds);
+      const ms = performance.now() - t0;
+      if (ms > 0) best = Math.max(best, (2 * 64 * rounds) / ms / 1e6);
+    } while (performance.now() - start < targetMs);
+    return best;
+  }
+
   /** A reusable int32 array of n elements for `role` (its contents are stale). */
   array(role: string, n: number): Int32Array {
     let a = this.arrays.get(role);
     if (!a || a.length < n) this.arrays.set(role, (a = new Int32Array(n)));
     return a.subarray(0, n);
   }
+}
+
+/**
+ * The magic number (m, s) of a divisor 2 ≤ d < 2^31 for the sgd kernel: trunc(n / d) is
+ * ((n·m) >> 32, plus n where m < 0) >> s, plus 1 where n < 0, for every int32 n (the signed
+ * division by a constant of Hacker's Delight §10-3, in exact integer steps).
+ */
+export function sgdMagic(d: number): { m: number; s: number } {
+  if (!Number.isInteger(d) || d < 2 || d >= 2 ** 31)
+    throw new Error(`sgdMagic: divisor ${d} out of [2, 2^31)`);
+  const two31 = 2 ** 31;
+  const anc = two31 - 1 - (two31 % d);
+  let p = 31;
+  let q1 = Math.floor(two31 / anc);
+  let r1 = two31 - q1 * anc;
+  let q2 = Math.floor(two31 / d);
+  let r2 = two31 - q2 * d;
+  let delta: number;
+  do {
+    p++;
+    q1 *= 2;
+    r1 *= 2;
+    if (r1 >= anc) {
+      q1++;
+      r1 -= anc;
+    }
+    q2 *= 2;
+    r2 *= 2;
+    if (r2 >= d) {
+      q2++;
+      r2 -= d;
+    }
+    delta = d - r2;
+  } while (q1 < delta || (q1 === delta && r1 === 0));
+  return { m: (q2 + 1) | 0, s: p - 32 };
 }
 
 /** Fills an int32 table at byte offset `at` with base + i·step (i < n). */
@@ -143,10 +204,10 @@ export function affineTable(ws: Workspace, at: number, n: number, step: number, 
 function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
   const axpy =
     (bInt8: boolean): Axpy =>
-    (a, aM, aR, b, rowT, panelT, c, cM, M, P, R, accumulate) => {
+    (a, aM, aR, b, rowT, panelT, c, cM, m0, m1, P, R, accumulate) => {
       for (let p = 0; p < P; p++) {
         const pbase = b + m32[(panelT >> 2) + p];
-        for (let m = 0; m < M; m += 4) {
+        for (let m = m0; m < m1; m += 4) {
           for (let j = 0; j < 8; j++) {
             const c0 = (c + m * cM + 4 * (8 * p + j)) >> 2;
             const cs = cM >> 2;
@@ -179,10 +240,29 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
       }
     }
   };
-  const dot16: Dot16 = (pT, pBase, qLo, qHi, qRow, c, cP, cQ, M, N, I, J, pI, qI, accumulate) => {
+  const dot16: Dot16 = (
+    pT,
+    pBase,
+    qLo,
+    qHi,
+    qRow,
+    c,
+    cP,
+    cQ,
+    m0,
+    m1,
+    N,
+    I,
+    J,
+    pI,
+    qI,
+    accumulate,
+  ) => {
     if (I === 0 || J === 0) return;
     const E = 8 * J;
-    for (let m = 0; m < M; m++) {
+    // Rows in pairs, as the SIMD kernel.
+    const end = m0 + roundUp(Math.max(m1 - m0, 0), 2);
+    for (let m = m0; m < end; m++) {
       const pr = pBase + m32[(pT >> 2) + m];
       for (let n = 0; n < N; n++) {
         let sum = 0;
@@ -211,24 +291,122 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
       }
     }
   };
-  const transpose32: Transpose = (src, srcRow, dst, dstRow, R, C) => {
-    for (let r = 0; r < R; r++) {
-      for (let k = 0; k < C; k++)
-        m32[(dst + k * dstRow + 4 * r) >> 2] = m32[(src + r * srcRow + 4 * k) >> 2];
+  const high = (v: number): number => (v + 0x8000) >> 16;
+  const packW: PackW = (src, srcRow, dst, blocks, chunks, half, list, cap) => {
+    let n = 0;
+    for (let q = 0; q < blocks; q++) {
+      for (let t = 0; t < chunks; t++) {
+        for (let r = 0; r < 4; r++) {
+          const s = (src + (4 * q + r) * srcRow + 32 * t) >> 2;
+          const d = (dst + (q * chunks + t) * 64 + 16 * r) >> 1;
+          for (let e = 0; e < 8; e++) {
+            const v = m32[s + e];
+            const h = high(v);
+            m16[d + e] = half ? h : v;
+            if (half || h === 0) continue;
+            if (n < cap) {
+              const l = (list >> 2) + 3 * n;
+              m32[l] = 4 * q + r;
+              m32[l + 1] = 8 * t + e;
+              m32[l + 2] = h << 16;
+            }
+            n++;
+          }
+        }
+      }
+    }
+    return n;
+  };
+  const dot4: Dot4 = (x, xRow, w, c, cRow, b0, b1, blocks, chunks, accumulate, shift) => {
+    const end = b0 + roundUp(Math.max(b1 - b0, 0), 2);
+    for (let b = b0; b < end; b++) {
+      for (let o = 0; o < 4 * blocks; o++) {
+        const q = o >> 2;
+        const r = o & 3;
+        let sum = 0;
+        for (let t = 0; t < chunks; t++) {
+          const pw = (w + (q * chunks + t) * 64 + 16 * r) >> 1;
+          const px = x + b * xRow + 8 * t;
+          for (let e = 0; e < 8; e++) sum = (sum + Math.imul(m8[px + e], m16[pw + e])) | 0;
+        }
+        const at = (c + b * cRow + 4 * o) >> 2;
+        m32[at] = accumulate ? (m32[at] + (sum << shift)) | 0 : sum << shift;
+      }
     }
   };
-  const axpy16: Axpy16 = (xp, xpRow, gLo, gHi, gRow, c, cRow, O, tiles, pairs) => {
+  const fixLinear: FixLinear = (list, n, x, xRow, c, cRow, b0, b1) => {
+    for (let i = 0; i < n; i++) {
+      const l = (list >> 2) + 3 * i;
+      const [o, k, h] = [m32[l], m32[l + 1], m32[l + 2]];
+      for (let b = b0; b < b1; b++) {
+        const at = (c + b * cRow + 4 * o) >> 2;
+        m32[at] = (m32[at] + Math.imul(h, m8[x + b * xRow + k])) | 0;
+      }
+    }
+  };
+  const packG: PackG = (g, gRow, O, pairs, lo, hi, dstRow, list, cap) => {
+    let n = 0;
     for (let o = 0; o < O; o++) {
-      for (let k = 0; k < 8 * tiles; k++) {
+      for (let j = 0; j < pairs; j++) {
+        for (let i = 0; i < 2; i++) {
+          const b = 2 * j + i;
+          const v = m32[(g + b * gRow + 4 * o) >> 2];
+          const h = high(v);
+          const d = ((o * dstRow + 4 * j) >> 1) + i;
+          m16[(lo >> 1) + d] = v;
+          m16[(hi >> 1) + d] = h;
+          if (h === 0) continue;
+          if (n < cap) {
+            const l = (list >> 2) + 3 * n;
+            m32[l] = b;
+            m32[l + 1] = o;
+            m32[l + 2] = h << 16;
+          }
+          n++;
+        }
+      }
+    }
+    return n;
+  };
+  const wgrad: Wgrad = (xp, xpRow, gp, gpRow, c, cRow, o0, o1, tiles, pairs, accumulate, shift) => {
+    const end = o0 + roundUp(Math.max(o1 - o0, 0), 2);
+    for (let o = o0; o < end; o++) {
+      for (let k = 0; k < 16 * tiles; k++) {
         let sum = 0;
         for (let j = 0; j < pairs; j++) {
           const x = (xp + j * xpRow + 4 * k) >> 1;
-          const g = (o * gRow + 4 * j) >> 1;
-          const g0 = m16[(gLo >> 1) + g] + (m16[(gHi >> 1) + g] << 16);
-          const g1 = m16[(gLo >> 1) + g + 1] + (m16[(gHi >> 1) + g + 1] << 16);
-          sum = (sum + Math.imul(m16[x], g0) + Math.imul(m16[x + 1], g1)) | 0;
+          const g = (gp + o * gpRow + 4 * j) >> 1;
+          sum = (sum + Math.imul(m16[x], m16[g]) + Math.imul(m16[x + 1], m16[g + 1])) | 0;
         }
-        m32[(c + o * cRow + 4 * k) >> 2] = sum;
+        const at = (c + o * cRow + 4 * k) >> 2;
+        m32[at] = accumulate ? (m32[at] + (sum << shift)) | 0 : sum << shift;
+      }
+    }
+  };
+  const fixWgrad: FixWgrad = (list, n, x, xRow, c, cRow, o0, o1, tiles) => {
+    for (let i = 0; i < n; i++) {
+      const l = (list >> 2) + 3 * i;
+      const [b, o, h] = [m32[l], m32[l + 1], m32[l + 2]];
+      if (o < o0 || o >= o1) continue;
+      for (let k = 0; k < 16 * tiles; k++) {
+        const at = (c + o * cRow + 4 * k) >> 2;
+        m32[at] = (m32[at] + Math.imul(h, m8[x + b * xRow + k])) | 0;
+      }
+    }
+  };
+  const sgd: Sgd = (w, g, start, end, d, _m, _s, dDecay) => {
+    for (let i = start; i < end; i++) {
+      const wi = m32[(w >> 2) + i];
+      const q = ((m32[(g >> 2) + i] / d) | 0) + (dDecay ? (wi / dDecay) | 0 : 0);
+      m32[(w >> 2) + i] = (wi - q) | 0;
+    }
+  };
+  const scale8: Scale8 = (c, cRow, bias, hasBias, out, rows, cols, d) => {
+    for (let b = 0; b < rows; b++) {
+      for (let o = 0; o < cols; o++) {
+        let v = m32[(c + b * cRow + 4 * o) >> 2];
+        if (hasBias) v = (v + m32[(bias >> 2) + o]) | 0;
+        m8[out + b * cols + o] = Math.max(-127, Math.min(127, (v / d) | 0));
       }
     }
   };
@@ -242,13 +420,19 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
     }
   };
   return {
+    packW,
+    dot4,
+    fixLinear,
+    packG,
+    wgrad,
+    fixWgrad,
+    sgd,
+    scale8,
     axpy32: axpy(false),
     axpy8: axpy(true),
-    axpy16,
     pairRows,
     dot16,
     split16,
-    transpose32,
     copyRows,
   };
 }

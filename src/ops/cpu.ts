@@ -39,11 +39,8 @@ export function createCpuOps(cw: CpuWorkspace): Ops {
       if (p.relu)
         nitroReluBackward({ delta: p.out, x: p.relu.x, out: p.out, slopeInv: p.relu.slopeInv });
     },
-    linearWeightGrad: (p) => {
-      const out = gradientOut('linearWeightGrad', p.out, [p.g.shape[1], p.x.shape[1]]);
-      linearWeightGrad(cw, { ...p, out });
-      withSgd('linearWeightGrad', p.sgd, out);
-    },
+    // The update runs on the gradient in the workspace (no gradient array without `out`).
+    linearWeightGrad: (p) => linearWeightGrad(cw, p),
     conv2dWeightGrad: (p) => {
       const out = gradientOut('conv2dWeightGrad', p.out, p.sgd?.w.shape ?? []);
       conv2dWeightGrad(cw, { ...p, out });

@@ -1,6 +1,6 @@
 /**
  * Stride-1 zero-padded integer convolution on the CPU: forward with the NITRO epilogue, weight
- * gradient; both on the kernels of wasm.ts over a zero-padded copy of the input.
+ * gradient; both on the kernels of kernels.wat over a zero-padded copy of the input.
  */
 import type { Conv2dParams, Tensor } from '../../backend.ts';
 import { type CpuWorkspace, roundUp, type Workspace } from '../../cpu/gemm.ts';
@@ -98,6 +98,7 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
         panelT,
         c,
         4 * Ho * Wo8,
+        0,
         F4,
         panels,
         CKK,
@@ -250,6 +251,7 @@ function sparseWeightGrad(
         panelT + 4 * p0,
         c,
         4 * cols,
+        0,
         4,
         p1 - p0,
         rows[gi],
@@ -328,15 +330,16 @@ function denseWeightGrad(
     for (let b = 0; b < B; b++) {
       const q = 2 * b * sampleD + n0 * qRow;
       k.dot16(
-        pT + 4 * m0,
+        pT,
         xAt + b * sampleX,
         lo + q,
         hi + q,
         qRow,
-        cAt + 4 * m0 + 4 * CKK2 * n0,
+        cAt + 4 * CKK2 * n0,
         4,
         4 * CKK2,
-        M,
+        m0,
+        m0 + M,
         N,
         Ho,
         Wo8 / 8,

@@ -1,12 +1,20 @@
 /**
  * Integer linear layers on the CPU: forward with the NITRO epilogue, input and weight gradients.
- * All three run on the kernels of wasm.ts (WebAssembly SIMD, or their JavaScript twins in gemm.ts).
+ * All three run on the kernels of kernels.wat (WebAssembly SIMD, or their JavaScript twins in gemm.ts).
  */
-import type { Epilogue, LinearParams, Tensor } from '../../backend.ts';
+import type { Epilogue, LinearParams, SgdUpdate, Tensor } from '../../backend.ts';
 import { nitroRelu } from '../activation/contract.ts';
-import { affineTable, type CpuWorkspace, roundUp, type Workspace } from '../../cpu/gemm.ts';
-import { dataOf, i32, i8 } from '../../cpu/tensor.ts';
+import {
+  affineTable,
+  type CpuWorkspace,
+  roundUp,
+  sgdMagic,
+  type Workspace,
+} from '../../cpu/gemm.ts';
+import { type Kernels, LIST_ENTRY } from '../../cpu/wasm.ts';
+import { CpuTensor, dataOf, i32, i8 } from '../../cpu/tensor.ts';
 import { share } from '../../cpu/threads.ts';
+import { fusedSgd, fusedSgdInWorkspace } from '../sgd/cpu.ts';
 
 /** NITRO-ReLU of every int8 value (index value + 128) for an allowed slope. */
 export function reluTable(slopeInv: number): Int8Array {
@@ -70,9 +78,16 @@ export function addBias(z: Int32Array, bias: Int32Array, F: number, plane: numbe
 }
 
 /**
- * out[B, O] = x[B, K] · w[O, K]ᵀ + bias: dot products of int8 rows of x with rows of w split
- * into int16 halves (zero past K), two rows of x by two of w at a time. Threads take ranges of
- * the O output columns, each splitting its own rows of w.
+ * How many hi-half corrections a product takes as a list (fixLinear, fixWgrad) before a second
+ * pass over all hi halves is cheaper: one list entry costs about as much as `LIST_PER` elements
+ * of the dense pass.
+ */
+const LIST_PER = 32;
+
+/**
+ * out[B, O] = x[B, K] · w[O, K]ᵀ + bias: dot4 over x (int8) and the low int16 halves of w in
+ * blocks of four rows (packW, zero past K and O), then the hi halves: a list of corrections when
+ * few weights leave int16, else a second pass over the hi halves (packed in the same place).
  */
 export function linear(cw: CpuWorkspace, p: LinearParams): void {
   const op = 'linear';
@@ -82,54 +97,68 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
   const w = i32(p.w, op);
   const K8 = roundUp(K, 8);
   const B2 = roundUp(B, 2);
-  const O2 = roundUp(O, 2);
-  const padded = K8 !== K;
-  const T = cw.threads(B * K * O);
+  const O4 = roundUp(O, 4);
+  const cap = Math.floor((O * K) / LIST_PER);
+  // NITRO scaling on the kernels (scale8) for the divisors they take, else on the int32 sums here.
+  const sf = p.epilogue?.scale;
+  const fused = sf !== undefined && Number.isInteger(sf) && sf >= 2 && sf < 2 ** 31;
   const { ws, at } = cw.reserve([
-    B * K,
-    4 * B2,
-    4 * O * K,
-    padded ? 4 * O * K8 : 0,
-    2 * O2 * K8,
-    2 * O2 * K8,
-    4 * B2 * O2,
+    B2 * K,
+    4 * O4 * K8,
+    2 * O4 * K8,
+    LIST_ENTRY * cap,
+    4 * B2 * O4,
+    fused ? 4 * O : 0,
+    fused ? B * O : 0,
   ]);
-  const [xAt, rows, wAt, padAt, lo, hi, zAt] = at;
+  const [xAt, wAt, lo, list, cAt, biasAt, sAt] = at;
+  // Rows of x are read 8 bytes at a time across their ends; the columns past K meet zero weights.
   ws.i8.set(x.subarray(0, B * K), xAt);
-  affineTable(ws, rows, B, K);
-  if (B2 > B) ws.i32[(rows >> 2) + B] = 0; // an odd B reads row 0 once more; that result is dropped
-  ws.i32.set(w.subarray(0, O * K), wAt >> 2);
-  // Rows of w padded with zeros to K8 columns (halves past row O are read and dropped).
-  if (padded) ws.i32.fill(0, padAt >> 2, (padAt >> 2) + O * K8);
-  const src = padded ? padAt : wAt;
+  const w32 = wAt >> 2;
+  if (K8 === K) ws.i32.set(w.subarray(0, O * K), w32);
+  else for (let o = 0; o < O; o++) ws.i32.set(w.subarray(o * K, o * K + K), w32 + o * K8);
+  if (K8 !== K) for (let o = 0; o < O; o++) ws.i32.fill(0, w32 + o * K8 + K, w32 + (o + 1) * K8);
+  ws.i32.fill(0, w32 + O * K8, w32 + O4 * K8);
+  const n = ws.k.packW(wAt, 4 * K8, lo, O4 / 4, K8 / 8, 0, list, cap);
+  const magic = fused ? sgdMagic(sf) : { m: 0, s: 0 };
+  if (fused && p.bias) ws.i32.set(i32(p.bias, op).subarray(0, O), biasAt >> 2);
+  // Threads take ranges of batch rows (pairs, as dot4 computes them): the products, their
+  // corrections and NITRO scaling of their own rows.
+  const T = cw.threads(B * K * O);
+  const second = n > cap;
+  const rest = (b0: number, b1: number, k: Kernels) => {
+    if (!second) k.fixLinear(list, n, xAt, K, cAt, 4 * O4, b0, b1);
+    if (fused) {
+      const rows = Math.min(b1, B) - b0;
+      const c = cAt + 4 * O4 * b0;
+      k.scale8(c, 4 * O4, biasAt, p.bias ? 1 : 0, sAt + O * b0, rows, O, sf, magic.m, magic.s);
+    }
+  };
   cw.parallel(ws, T, (t, T, k) => {
-    const [o0, o1] = share(O2, t, T, 2);
-    if (o0 >= o1) return;
-    const oEnd = Math.min(o1, O);
-    if (padded)
-      k.copyRows(wAt + 4 * K * o0, padAt + 4 * K8 * o0, oEnd - o0, 4 * K, 4 * K8, 1, 0, 0, 4 * K);
-    const half = 2 * K8 * o0;
-    k.split16(src + 4 * K8 * o0, 4 * K8, lo + half, hi + half, 2 * K8, oEnd - o0, K8 / 8);
-    k.dot16(
-      rows,
-      xAt,
-      lo + half,
-      hi + half,
-      2 * K8,
-      zAt + 4 * o0,
-      4 * O2,
-      4,
-      B2,
-      o1 - o0,
-      1,
-      K8 / 8,
-      0,
-      0,
-      0,
-    );
+    const [b0, b1] = share(B, t, T, 2);
+    if (b0 >= b1) return;
+    k.dot4(xAt, K, lo, cAt, 4 * O4, b0, b1, O4 / 4, K8 / 8, 0, 0);
+    if (!second) rest(b0, b1, k);
   });
+  if (second) {
+    // The hi halves replace the lo ones in place: a second run once every thread is done.
+    ws.k.packW(wAt, 4 * K8, lo, O4 / 4, K8 / 8, 1, list, 0);
+    cw.parallel(ws, T, (t, T, k) => {
+      const [b0, b1] = share(B, t, T, 2);
+      if (b0 >= b1) return;
+      k.dot4(xAt, K, lo, cAt, 4 * O4, b0, b1, O4 / 4, K8 / 8, 1, 16);
+      rest(b0, b1, k);
+    });
+  }
+  if (fused && p.epilogue) {
+    const out = i8(p.out, op);
+    out.set(ws.i8.subarray(sAt, sAt + B * O));
+    const relu = p.epilogue.relu;
+    if (relu) reluInto(out, i8(relu.out, op), out.length, reluTable(relu.slopeInv));
+    return;
+  }
   const z = cw.array('z', B * O);
-  unpackRows(ws, zAt, B, O, 4 * O2, z);
+  unpackRows(ws, cAt, B, O, 4 * O4, z);
   if (p.bias) addBias(z, i32(p.bias, op), O, 1);
   storeWithEpilogue(op, z, p.out, p.epilogue);
 }
@@ -152,10 +181,7 @@ export function unpackRows(
   for (let m = 0; m < rows; m++) out.set(ws.i32.subarray(o + m * s, o + m * s + N), m * N);
 }
 
-/**
- * out[B, K] = g[B, O] · w[O, K]: rows of w scaled by g and summed, 4 rows of g by 8 columns at a
- * time.
- */
+/** out[B, K] = g[B, O] · w[O, K]: rows of w scaled by g and summed, 4 rows of g by 8 columns at a time. */
 export function linearInputGrad(cw: CpuWorkspace, p: { g: Tensor; w: Tensor; out: Tensor }): void {
   const op = 'linearInputGrad';
   const [B, O] = p.g.shape;
@@ -164,7 +190,6 @@ export function linearInputGrad(cw: CpuWorkspace, p: { g: Tensor; w: Tensor; out
   const w = i32(p.w, op);
   const B4 = roundUp(B, 4);
   const K8 = roundUp(K, 8);
-  const T = cw.threads(B * O * K);
   const { ws, at } = cw.reserve([4 * B4 * O, 4 * O * K, 4 * O, 4 * (K8 / 8), 4 * B4 * K8]);
   const [gAt, wAt, rowT, panelT, cAt] = at;
   ws.i32.set(g.subarray(0, B * O), gAt >> 2);
@@ -172,19 +197,37 @@ export function linearInputGrad(cw: CpuWorkspace, p: { g: Tensor; w: Tensor; out
   affineTable(ws, rowT, O, 4 * K);
   affineTable(ws, panelT, K8 / 8, 32);
   // Threads take ranges of the panels of 8 output columns.
-  cw.parallel(ws, T, (t, T, k) => {
+  cw.parallel(ws, cw.threads(B * O * K), (t, T, k) => {
     const [p0, p1] = share(K8 / 8, t, T);
     if (p0 < p1)
-      k.axpy32(gAt, 4 * O, 4, wAt, rowT, panelT + 4 * p0, cAt + 32 * p0, 4 * K8, B4, p1 - p0, O, 0);
+      k.axpy32(
+        gAt,
+        4 * O,
+        4,
+        wAt,
+        rowT,
+        panelT + 4 * p0,
+        cAt + 32 * p0,
+        4 * K8,
+        0,
+        B4,
+        p1 - p0,
+        O,
+        0,
+      );
   });
   unpackRows(ws, cAt, B, K, 4 * K8, i32(p.out, op));
 }
 
 /**
  * out[O, K] = gᵀ · x with g [B, O] (i8 or i32) and x [B, K] (i8): Σ over pairs of batch rows of
- * (g[b, o], g[b+1, o]) · (x[b, k], x[b+1, k]), with g split into int16 halves (axpy16).
+ * (g[b, o], g[b+1, o]) · (x[b, k], x[b+1, k]) on the low int16 halves of g (packG, wgrad), then
+ * the hi halves: a list of corrections when few elements of g leave int16, else a second pass.
  */
-export function linearWeightGrad(cw: CpuWorkspace, p: { g: Tensor; x: Tensor; out: Tensor }): void {
+export function linearWeightGrad(
+  cw: CpuWorkspace,
+  p: { g: Tensor; x: Tensor; out?: Tensor; sgd?: SgdUpdate },
+): void {
   const op = 'linearWeightGrad';
   const [B, O] = p.g.shape;
   const K = p.x.shape[1];
@@ -192,47 +235,47 @@ export function linearWeightGrad(cw: CpuWorkspace, p: { g: Tensor; x: Tensor; ou
   const x = i8(p.x, op);
   const O2 = roundUp(O, 2);
   const B2 = roundUp(B, 2);
-  const B8 = roundUp(B, 8);
-  const K8 = roundUp(K, 8);
   const K16 = roundUp(K, 16);
-  const T = cw.threads(B * O * K);
+  const cap = Math.floor((B * O) / LIST_PER);
   const { ws, at } = cw.reserve([
     B2 * K,
     (B2 / 2) * 4 * K16,
-    4 * B * O,
-    4 * O2 * B8,
-    2 * O2 * B8,
-    2 * O2 * B8,
-    4 * O2 * K8,
+    4 * B2 * O,
+    2 * O2 * B2,
+    2 * O2 * B2,
+    LIST_ENTRY * cap,
+    4 * O2 * K16,
+    p.sgd ? 4 * O * K : 0,
+    p.sgd && K16 !== K ? 4 * O * K : 0,
   ]);
-  const [xAt, xp, gAt, gT, lo, hi, cAt] = at;
+  const [xAt, xp, gAt, lo, hi, list, cAt, wAt, denseAt] = at;
   ws.i8.set(x.subarray(0, B * K), xAt);
   // An odd batch pairs its last row with a zero row.
   if (B2 > B) ws.i8.fill(0, xAt + B * K, xAt + B2 * K);
+  ws.k.pairRows(xAt, K, xp, 4 * K16, B2 / 2, K16 / 16);
   ws.i32.set(g.subarray(0, B * O), gAt >> 2);
-  ws.i32.fill(0, gT >> 2, (gT >> 2) + O2 * B8);
-  ws.k.transpose32(gAt, 4 * O, gT, 4 * B8, B, O);
-  ws.k.split16(gT, 4 * B8, lo, hi, 2 * B8, O2, B8 / 8);
-  // Threads take ranges of 16 columns of x: each pairs its own columns, then sums its tiles.
-  const tiles = K8 / 8;
-  cw.parallel(ws, T, (t, T, k) => {
-    const [c0, c1] = share(K16 / 16, t, T);
-    if (c0 >= c1) return;
-    k.pairRows(xAt + 16 * c0, K, xp + 64 * c0, 4 * K16, B2 / 2, c1 - c0);
-    const t1 = Math.min(2 * c1, tiles);
-    if (t1 > 2 * c0)
-      k.axpy16(
-        xp + 64 * c0,
-        4 * K16,
-        lo,
-        hi,
-        2 * B8,
-        cAt + 64 * c0,
-        4 * K8,
-        O2,
-        t1 - 2 * c0,
-        B2 / 2,
-      );
+  if (B2 > B) ws.i32.fill(0, (gAt >> 2) + B * O, (gAt >> 2) + B2 * O);
+  // Rows O..O2 of the halves stay zero (wgrad computes rows in pairs).
+  ws.i16.fill(0, (lo >> 1) + O * B2, (lo >> 1) + O2 * B2);
+  ws.i16.fill(0, (hi >> 1) + O * B2, (hi >> 1) + O2 * B2);
+  const n = ws.k.packG(gAt, 4 * O, O, B2 / 2, lo, hi, 2 * B2, list, cap);
+  // Threads take ranges of rows o (pairs, as wgrad computes them), with their corrections.
+  cw.parallel(ws, cw.threads(B * O * K), (t, T, k) => {
+    const [o0, o1] = share(O, t, T, 2);
+    if (o0 >= o1) return;
+    k.wgrad(xp, 4 * K16, lo, 2 * B2, cAt, 4 * K16, o0, o1, K16 / 16, B2 / 2, 0, 0);
+    if (n > cap) k.wgrad(xp, 4 * K16, hi, 2 * B2, cAt, 4 * K16, o0, o1, K16 / 16, B2 / 2, 1, 16);
+    else k.fixWgrad(list, n, xAt, K, cAt, 4 * K16, o0, o1, K16 / 16);
   });
-  unpackRows(ws, cAt, O, K, 4 * K8, i32(p.out, op));
+  if (p.out) unpackRows(ws, cAt, O, K, 4 * K16, i32(p.out, op));
+  if (!p.sgd) return;
+  let gradAt = cAt;
+  if (K16 !== K) {
+    ws.k.copyRows(cAt, denseAt, O, 4 * K16, 4 * K, 1, 0, 0, 4 * K);
+    gradAt = denseAt;
+  }
+  if (fusedSgdInWorkspace(op, ws, p.sgd, gradAt, wAt)) return;
+  const grad = cw.array('gradient', O * K);
+  unpackRows(ws, gradAt, O, K, gradAt === cAt ? 4 * K16 : 4 * K, grad);
+  fusedSgd(op, p.sgd, new CpuTensor([O, K], 'i32', `${op} gradient`, grad, false));
 }

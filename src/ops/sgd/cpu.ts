@@ -1,5 +1,6 @@
 /** IntegerSGD (docs/algorithm.md §5) on the CPU, alone or after a weight gradient. */
 import type { SgdUpdate, Tensor } from '../../backend.ts';
+import { sgdMagic, type Workspace } from '../../cpu/gemm.ts';
 import { i32 } from '../../cpu/tensor.ts';
 import type { IntegerSgdParams } from './contract.ts';
 
@@ -21,11 +22,40 @@ function sgdStep(w: Int32Array, g: Int32Array, n: number, D: number, decayInv: n
 
 /** Weights and gradient as flat arrays of one size (checked by the contract). */
 function update(op: string, w: Tensor, grad: Int32Array, p: Omit<SgdUpdate, 'w'>): void {
+  const wv = i32(w, op);
+  sgdStep(wv, grad, wv.length, p.amp * lrInvOf(op, p), p.decayInv);
+}
+
+function lrInvOf(op: string, p: Omit<SgdUpdate, 'w'>): number {
   const lrInv = i32(p.lrInv, op)[0];
   // A value on the device, so only known here: the GPU cannot refuse it.
   if (lrInv <= 0) throw new Error(`${op}: lrInv ${lrInv} (in ${p.lrInv.label}) must be positive`);
-  const wv = i32(w, op);
-  sgdStep(wv, grad, wv.length, p.amp * lrInv, p.decayInv);
+  return lrInv;
+}
+
+/**
+ * The fused update on the workspace's kernels: the gradient (dense int32, as many elements as
+ * the weights) at byte offset gAt, the weights copied to wAt, updated there (the sgd kernel) and
+ * copied back. False, with nothing done, for divisors the kernel does not take (1, or 2^31 and
+ * up): the caller then updates with fusedSgd.
+ */
+export function fusedSgdInWorkspace(
+  op: string,
+  ws: Workspace,
+  sgd: SgdUpdate,
+  gAt: number,
+  wAt: number,
+): boolean {
+  const d = sgd.amp * lrInvOf(op, sgd);
+  if (d < 2 || d >= 2 ** 31 || sgd.decayInv === 1) return false;
+  const wv = i32(sgd.w, op);
+  const w32 = wAt >> 2;
+  ws.i32.set(wv, w32);
+  const lr = sgdMagic(d);
+  const decay = sgd.decayInv > 0 ? sgdMagic(sgd.decayInv) : { m: 0, s: 0 };
+  ws.k.sgd(wAt, gAt, 0, wv.length, d, lr.m, lr.s, sgd.decayInv, decay.m, decay.s);
+  wv.set(ws.i32.subarray(w32, w32 + wv.length));
+  return true;
 }
 
 export function integerSgd(p: IntegerSgdParams): void {
