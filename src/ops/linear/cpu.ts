@@ -274,7 +274,7 @@ export function linearWeightGrad(
     ws.k.copyRows(cAt, denseAt, O, 4 * K16, 4 * K, 1, 0, 0, 4 * K);
     gradAt = denseAt;
   }
-  if (fusedSgdInWorkspace(op, ws, p.sgd, gradAt, wAt)) return;
+  if (fusedSgdInWorkspace(op, ws, p.sgd, gradAt, wAt, cw)) return;
   const grad = cw.array('gradient', O * K);
   unpackRows(ws, gradAt, O, K, gradAt === cAt ? 4 * K16 : 4 * K, grad);
   fusedSgd(op, p.sgd, new CpuTensor([O, K], 'i32', `${op} gradient`, grad, false));
