@@ -6,6 +6,8 @@
  * element by element in cpu-linear, cpu-conv and golden.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { formatKernelBench } from '../src/bench/format.ts';
+import { benchKernels, type KernelShape } from '../src/bench/kernels.ts';
 import { CpuBackend, createCpuBackend, defaultCpuThreads } from '../src/cpu-backend.ts';
 import { share } from '../src/cpu/threads.ts';
 import { compileSimdKernels } from '../src/cpu/wasm.ts';
@@ -143,5 +145,33 @@ describe('CPU backend threads', () => {
     expect(backend.description).toBe(
       'CPU (WebAssembly SIMD kernels, 1 thread: the kernels given run on an unshared memory)',
     );
+  });
+});
+
+describe('bench-kernels per thread count', () => {
+  it('gives each thread count a column pair, its share of peak × threads, and the speed-up', async () => {
+    const shapes: KernelShape[] = [
+      { kind: 'linear', layer: 'tiny fc', batch: 8, inFeatures: 40, outFeatures: 12 },
+    ];
+    const two = await CpuBackend.create({ threads: 2 });
+    const one = new CpuBackend();
+    try {
+      const r2 = await benchKernels(two, shapes, { targetMs: 2, maxReps: 3, threads: 2 });
+      const r1 = await benchKernels(one, shapes, { targetMs: 2, maxReps: 3, threads: 1 });
+      expect(r2.threads).toBe(2);
+      const text = formatKernelBench([r2, r1]);
+      expect(text).toMatch(/^cpu 2t: CPU \(WebAssembly SIMD kernels, 2 threads\)/m);
+      expect(text).toMatch(
+        /cpu 2t ms +cpu 2t GOP\/s +cpu 2t % of peak +cpu 1t ms +cpu 1t GOP\/s +cpu 1t % of peak +cpu 2t speed-up/,
+      );
+      const lines = text.split('\n').filter((l) => l.startsWith('tiny '));
+      expect(lines).toHaveLength(3);
+      for (const [i, line] of lines.entries()) {
+        const share = Math.round((100 * r2.rows[i].gops!) / (2 * r2.peakGops!));
+        expect(line, line).toContain(` ${share}% `);
+      }
+    } finally {
+      two.destroy();
+    }
   });
 });
