@@ -153,7 +153,7 @@ if (!stepsOnly) {
   const [xAt, lo, zAt] = at;
   for (let i = 0; i < B * K8; i++) ws.i8[xAt + i] = rng.int(-127, 127);
   for (let i = 0; i < O4 * K8; i++) ws.i16[(lo >> 1) + i] = rng.int(-30000, 30000);
-  const dot = () => ws.k.dot4(xAt, K8, lo, zAt, 4 * O4, 0, B, O4 / 4, K8 / 8, 0, 0);
+  const dot = () => ws.k.dot4(xAt, K8, 1, 0, lo, zAt, 4 * O4, 0, B, O4 / 4, K8 / 8, 0, 0);
   report(
     `${backend.workspace.kernel()} dot4 kernel alone ${B}x${K} · ${K}x${O}`,
     B * K * O,

@@ -317,16 +317,32 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
     }
     return n;
   };
-  const dot4: Dot4 = (x, xRow, w, c, cRow, b0, b1, blocks, chunks, accumulate, shift) => {
+  const dot4: Dot4 = (
+    x,
+    xRow,
+    segs,
+    segStride,
+    w,
+    c,
+    cRow,
+    b0,
+    b1,
+    blocks,
+    chunks,
+    accumulate,
+    shift,
+  ) => {
     const end = b0 + roundUp(Math.max(b1 - b0, 0), 2);
+    const T = segs * chunks;
     for (let b = b0; b < end; b++) {
       for (let o = 0; o < 4 * blocks; o++) {
         const q = o >> 2;
         const r = o & 3;
         let sum = 0;
-        for (let t = 0; t < chunks; t++) {
-          const pw = (w + (q * chunks + t) * 64 + 16 * r) >> 1;
-          const px = x + b * xRow + 8 * t;
+        for (let t = 0; t < T; t++) {
+          const pw = (w + (q * T + t) * 64 + 16 * r) >> 1;
+          const g = Math.floor(t / chunks);
+          const px = x + b * xRow + g * segStride + 8 * (t - g * chunks);
           for (let e = 0; e < 8; e++) sum = (sum + Math.imul(m8[px + e], m16[pw + e])) | 0;
         }
         const at = (c + b * cRow + 4 * o) >> 2;

@@ -109,21 +109,25 @@
       (br_if $row (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 1))) (local.get $rows))))
     (local.get $n))
 
-  ;; dot4 (x, xRow, w, c, cRow, b0, b1, blocks, chunks, accumulate, shift) — the linear layer:
-  ;; C[b, 4q + r] (+)= (Σ_{t, e} x[b, 8t + e] · W[q, t, r, e]) << shift for rows b0 ≤ b < b1 in
-  ;; pairs (an odd count computes row b1 too), with x int8 rows at x + b·xRow, W int16 in packW's
-  ;; layout and C int32 at c + b·cRow + 4·(4q + r). Two rows of x by four of W: eight
-  ;; accumulators, i32x4.dot_i16x8_s of x (widened to int16) with W, summed across lanes at the end.
+  ;; dot4 (x, xRow, segs, segStride, w, c, cRow, b0, b1, blocks, chunks, accumulate, shift) —
+  ;; C[b, 4q + r] (+)= (Σ_{t, e} X[b, 8t + e] · W[q, t, r, e]) << shift for rows b0 ≤ b < b1 in
+  ;; pairs (an odd count computes row b1 too), W int16 in packW's layout (segs·chunks chunks a
+  ;; block) and C int32 at c + b·cRow + 4·(4q + r). Row b of X is `segs` runs of 8·chunks int8
+  ;; at x + b·xRow + g·segStride (g < segs): one run for a linear layer, one per kernel row for a
+  ;; convolution over a channels-innermost input. Two rows of X by four of W: eight
+  ;; accumulators, i32x4.dot_i16x8_s of X (widened to int16) with W, summed across lanes at the end.
   (func $dot4 (export "dot4")
-    (param $x i32) (param $xRow i32) (param $w i32) (param $c i32) (param $cRow i32) (param $b0 i32)
-    (param $b1 i32) (param $blocks i32) (param $chunks i32) (param $accumulate i32) (param $shift i32)
-    (local $b i32) (local $q i32) (local $t i32) (local $px0 i32) (local $px1 i32) (local $pw i32)
-    (local $pc i32)
+    (param $x i32) (param $xRow i32) (param $segs i32) (param $segStride i32) (param $w i32)
+    (param $c i32) (param $cRow i32) (param $b0 i32) (param $b1 i32) (param $blocks i32)
+    (param $chunks i32) (param $accumulate i32) (param $shift i32)
+    (local $b i32) (local $q i32) (local $t i32) (local $g i32) (local $px0 i32) (local $px1 i32)
+    (local $pw i32) (local $pc i32) (local $seg0 i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128)
     (local $x0 v128) (local $x1 v128) (local $v v128)
     (if (i32.or (i32.ge_s (local.get $b0) (local.get $b1))
-          (i32.or (i32.eqz (local.get $blocks)) (i32.eqz (local.get $chunks))))
+          (i32.or (i32.eqz (local.get $blocks))
+            (i32.or (i32.eqz (local.get $chunks)) (i32.eqz (local.get $segs)))))
       (then (return)))
     (local.set $b (local.get $b0))
     (loop $rows
@@ -137,30 +141,36 @@
         (local.set $e1 (v128.const i32x4 0 0 0 0))
         (local.set $e2 (v128.const i32x4 0 0 0 0))
         (local.set $e3 (v128.const i32x4 0 0 0 0))
-        (local.set $px0 (i32.add (local.get $x) (i32.mul (local.get $b) (local.get $xRow))))
-        (local.set $px1 (i32.add (local.get $px0) (local.get $xRow)))
+        (local.set $seg0 (i32.add (local.get $x) (i32.mul (local.get $b) (local.get $xRow))))
         (local.set $pw
-          (i32.add (local.get $w) (i32.shl (i32.mul (local.get $q) (local.get $chunks)) (i32.const 6))))
-        (local.set $t (local.get $chunks))
-        (loop $k
-          (local.set $x0 (v128.load8x8_s (local.get $px0)))
-          (local.set $x1 (v128.load8x8_s (local.get $px1)))
-          (local.set $v (v128.load (local.get $pw)))
-          (local.set $a0 (i32x4.add (local.get $a0) (i32x4.dot_i16x8_s (local.get $x0) (local.get $v))))
-          (local.set $e0 (i32x4.add (local.get $e0) (i32x4.dot_i16x8_s (local.get $x1) (local.get $v))))
-          (local.set $v (v128.load offset=16 (local.get $pw)))
-          (local.set $a1 (i32x4.add (local.get $a1) (i32x4.dot_i16x8_s (local.get $x0) (local.get $v))))
-          (local.set $e1 (i32x4.add (local.get $e1) (i32x4.dot_i16x8_s (local.get $x1) (local.get $v))))
-          (local.set $v (v128.load offset=32 (local.get $pw)))
-          (local.set $a2 (i32x4.add (local.get $a2) (i32x4.dot_i16x8_s (local.get $x0) (local.get $v))))
-          (local.set $e2 (i32x4.add (local.get $e2) (i32x4.dot_i16x8_s (local.get $x1) (local.get $v))))
-          (local.set $v (v128.load offset=48 (local.get $pw)))
-          (local.set $a3 (i32x4.add (local.get $a3) (i32x4.dot_i16x8_s (local.get $x0) (local.get $v))))
-          (local.set $e3 (i32x4.add (local.get $e3) (i32x4.dot_i16x8_s (local.get $x1) (local.get $v))))
-          (local.set $px0 (i32.add (local.get $px0) (i32.const 8)))
-          (local.set $px1 (i32.add (local.get $px1) (i32.const 8)))
-          (local.set $pw (i32.add (local.get $pw) (i32.const 64)))
-          (br_if $k (local.tee $t (i32.sub (local.get $t) (i32.const 1)))))
+          (i32.add (local.get $w)
+            (i32.shl (i32.mul (i32.mul (local.get $q) (local.get $segs)) (local.get $chunks)) (i32.const 6))))
+        (local.set $g (local.get $segs))
+        (loop $segment
+          (local.set $px0 (local.get $seg0))
+          (local.set $px1 (i32.add (local.get $seg0) (local.get $xRow)))
+          (local.set $t (local.get $chunks))
+          (loop $k
+            (local.set $x0 (v128.load8x8_s (local.get $px0)))
+            (local.set $x1 (v128.load8x8_s (local.get $px1)))
+            (local.set $v (v128.load (local.get $pw)))
+            (local.set $a0 (i32x4.add (local.get $a0) (i32x4.dot_i16x8_s (local.get $x0) (local.get $v))))
+            (local.set $e0 (i32x4.add (local.get $e0) (i32x4.dot_i16x8_s (local.get $x1) (local.get $v))))
+            (local.set $v (v128.load offset=16 (local.get $pw)))
+            (local.set $a1 (i32x4.add (local.get $a1) (i32x4.dot_i16x8_s (local.get $x0) (local.get $v))))
+            (local.set $e1 (i32x4.add (local.get $e1) (i32x4.dot_i16x8_s (local.get $x1) (local.get $v))))
+            (local.set $v (v128.load offset=32 (local.get $pw)))
+            (local.set $a2 (i32x4.add (local.get $a2) (i32x4.dot_i16x8_s (local.get $x0) (local.get $v))))
+            (local.set $e2 (i32x4.add (local.get $e2) (i32x4.dot_i16x8_s (local.get $x1) (local.get $v))))
+            (local.set $v (v128.load offset=48 (local.get $pw)))
+            (local.set $a3 (i32x4.add (local.get $a3) (i32x4.dot_i16x8_s (local.get $x0) (local.get $v))))
+            (local.set $e3 (i32x4.add (local.get $e3) (i32x4.dot_i16x8_s (local.get $x1) (local.get $v))))
+            (local.set $px0 (i32.add (local.get $px0) (i32.const 8)))
+            (local.set $px1 (i32.add (local.get $px1) (i32.const 8)))
+            (local.set $pw (i32.add (local.get $pw) (i32.const 64)))
+            (br_if $k (local.tee $t (i32.sub (local.get $t) (i32.const 1)))))
+          (local.set $seg0 (i32.add (local.get $seg0) (local.get $segStride)))
+          (br_if $segment (local.tee $g (i32.sub (local.get $g) (i32.const 1)))))
         (local.set $pc
           (i32.add (local.get $c)
             (i32.add (i32.mul (local.get $b) (local.get $cRow)) (i32.shl (local.get $q) (i32.const 4)))))

@@ -96,6 +96,8 @@ export type Sgd = (
 export type Dot4 = (
   x: number,
   xRow: number,
+  segs: number,
+  segStride: number,
   w: number,
   c: number,
   cRow: number,

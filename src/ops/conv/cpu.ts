@@ -50,9 +50,39 @@ function paddedInput(
 }
 
 /**
- * z[b, f] = Σ_(c,u,v) w[f, c, u, v] · xpad[b, c, u + i, v + j]: per sample, the axpy kernel with
- * the input windows as its int8 B operand (rows (c, u, v) by table, 8 output columns of one
- * output row per panel; columns past Wo are computed and dropped).
+ * The input channels innermost, zero-padded: [B, Hp, Wp, C8] int8 at xcAt, C8 ≥ C channels a
+ * pixel (zero past C, zero borders), so a window's row u is k·C8 consecutive bytes.
+ */
+function channelsLast(
+  x: Int8Array,
+  g: { B: number; C: number; H: number; W: number },
+  pad: number,
+  C8: number,
+  xc: Int8Array,
+  xcAt: number,
+): void {
+  const { B, C, H, W } = g;
+  const Hp = H + 2 * pad;
+  const Wp = W + 2 * pad;
+  xc.fill(0, xcAt, xcAt + B * Hp * Wp * C8);
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < C; c++) {
+      for (let h = 0; h < H; h++) {
+        const src = ((b * C + c) * H + h) * W;
+        let dst = xcAt + ((b * Hp + h + pad) * Wp + pad) * C8 + c;
+        for (let w = 0; w < W; w++, dst += C8) xc[dst] = x[src + w];
+      }
+    }
+  }
+}
+
+/**
+ * z[b, f] = Σ_(c,u,v) w[f, c, u, v] · xpad[b, c, u + i, v + j]: the linear layer's dot4 kernel
+ * over the channels-innermost padded input, one output row (b, i) a call: its Wo pixels are rows
+ * C bytes apart, each k runs (the window's rows u, Wp·C bytes apart) of k·C int8 (taps v and
+ * channels c) read in whole vectors of 8, against the weights reordered to (u, v, c), zero past
+ * k·C in each run (so the bytes a vector reads past a run count nothing), packed as int16 halves
+ * (packW; a second pass over the hi halves when any weight leaves int16).
  */
 export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
   const op = 'conv2d';
@@ -61,54 +91,60 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
   const x = i8(p.x, op);
   const w = i32(p.w, op);
   const pad = p.padding;
-  const CKK = C * k * k;
+  const Hp = H + 2 * pad;
+  const Wp = W + 2 * pad;
+  const seg = roundUp(k * C, 8);
+  const KK = k * seg;
   const F4 = roundUp(F, 4);
-  const Wo8 = roundUp(Wo, 8);
-  const panels = (Ho * Wo8) / 8;
-  const sampleX = C * (H + 2 * pad) * (W + 2 * pad);
+  const Wo2 = roundUp(Wo, 2);
   const out = Ho * Wo;
-  // Threads take ranges of samples, each with a product buffer of its own.
-  const T = Math.min(cw.threads(B * F * out * CKK), B);
-  const cBytes = roundUp(4 * F4 * Ho * Wo8, 16);
   const { ws, at } = cw.reserve([
-    B * C * H * W,
-    pad > 0 ? B * sampleX : 0,
-    4 * CKK,
-    4 * panels,
-    4 * F4 * CKK,
-    T * cBytes,
-    4 * B * F * out,
+    // A run reads up to 7 bytes past its end, and an odd Wo one pixel more per row.
+    B * Hp * Wp * C + seg + C,
+    4 * F4 * KK,
+    2 * F4 * KK,
+    4 * B * Ho * Wo2 * F4,
   ]);
-  const [rawAt, padAt, rowT, panelT, wAt, cAt, zAt] = at;
-  const { Wp, xAt } = paddedInput(x, g, pad, ws, rawAt, padAt, rowT, CKK);
+  const [xcAt, wAt, lo, cAt] = at;
+  channelsLast(x, g, pad, C, ws.i8, xcAt);
   const t = ws.i32;
-  for (let i = 0, q = panelT >> 2; i < Ho; i++)
-    for (let jb = 0; jb < Wo8; jb += 8) t[q++] = i * Wp + jb;
-  t.set(w.subarray(0, F * CKK), wAt >> 2);
-  cw.parallel(ws, T, (thread, T, k) => {
-    const [b0, b1] = share(B, thread, T);
-    const c = cAt + thread * cBytes;
-    for (let b = b0; b < b1; b++) {
-      k.axpy8(
-        wAt,
-        4 * CKK,
-        4,
-        xAt + b * sampleX,
-        rowT,
-        panelT,
-        c,
-        4 * Ho * Wo8,
-        0,
-        F4,
-        panels,
-        CKK,
-        0,
-      );
-      k.copyRows(c, zAt + 4 * b * F * out, F * Ho, 4 * Wo8, 4 * Wo, 1, 0, 0, 4 * Wo);
-    }
-  });
+  const w32 = wAt >> 2;
+  t.fill(0, w32, w32 + F4 * KK);
+  for (let f = 0; f < F; f++)
+    for (let c = 0; c < C; c++)
+      for (let u = 0; u < k; u++)
+        for (let v = 0; v < k; v++)
+          t[w32 + f * KK + u * seg + v * C + c] = w[((f * C + c) * k + u) * k + v];
+  const chunks = seg / 8;
+  const cRow = 4 * F4;
+  const passes = ws.k.packW(wAt, 4 * KK, lo, F4 / 4, KK / 8, 0, 0, 0) > 0 ? 2 : 1;
+  // Threads take ranges of samples; the hi pass (packed in place of the lo halves) is a second
+  // run once every thread is done with the first.
+  const T = Math.min(cw.threads(B * F * out * C * k * k), B);
+  for (let pass = 0; pass < passes; pass++) {
+    if (pass === 1) ws.k.packW(wAt, 4 * KK, lo, F4 / 4, KK / 8, 1, 0, 0);
+    cw.parallel(ws, T, (thread, T, kk) => {
+      const [b0, b1] = share(B, thread, T);
+      for (let b = b0; b < b1; b++) {
+        for (let i = 0; i < Ho; i++) {
+          const xRow = xcAt + (b * Hp + i) * Wp * C;
+          const c = cAt + (b * Ho + i) * Wo2 * cRow;
+          kk.dot4(xRow, C, k, Wp * C, lo, c, cRow, 0, Wo, F4 / 4, chunks, pass, 16 * pass);
+        }
+      }
+    });
+  }
   const z = cw.array('z', B * F * out);
-  z.set(t.subarray(zAt >> 2, (zAt >> 2) + B * F * out));
+  const c32 = cAt >> 2;
+  for (let b = 0; b < B; b++) {
+    for (let f = 0; f < F; f++) {
+      const zf = (b * F + f) * out;
+      for (let i = 0; i < Ho; i++) {
+        const row = c32 + (b * Ho + i) * Wo2 * F4 + f;
+        for (let j = 0; j < Wo; j++) z[zf + i * Wo + j] = t[row + j * F4];
+      }
+    }
+  }
   if (p.bias) addBias(z, i32(p.bias, op), F, out);
   storeWithEpilogue(op, z, p.out, p.epilogue);
 }
@@ -192,17 +228,7 @@ function sparseWeightGrad(
     groups * cBytes,
   ]);
   const [xcAt, aAt, rowT, panelT, cAt] = at;
-  const xc = ws.i8;
-  xc.fill(0, xcAt, xcAt + B * Hp * Wp * C8);
-  for (let b = 0; b < B; b++) {
-    for (let c = 0; c < C; c++) {
-      for (let h = 0; h < H; h++) {
-        const src = ((b * C + c) * H + h) * W;
-        let dst = xcAt + ((b * Hp + h + pad) * Wp + pad) * C8 + c;
-        for (let w = 0; w < W; w++, dst += C8) xc[dst] = x[src + w];
-      }
-    }
-  }
+  channelsLast(x, g, pad, C8, ws.i8, xcAt);
   const t = ws.i32;
   let q = panelT >> 2;
   for (let u = 0; u < k; u++)

@@ -137,7 +137,7 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
   cw.parallel(ws, T, (t, T, k) => {
     const [b0, b1] = share(B, t, T, 2);
     if (b0 >= b1) return;
-    k.dot4(xAt, K, lo, cAt, 4 * O4, b0, b1, O4 / 4, K8 / 8, 0, 0);
+    k.dot4(xAt, K, 1, 0, lo, cAt, 4 * O4, b0, b1, O4 / 4, K8 / 8, 0, 0);
     if (!second) rest(b0, b1, k);
   });
   if (second) {
@@ -146,7 +146,7 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
     cw.parallel(ws, T, (t, T, k) => {
       const [b0, b1] = share(B, t, T, 2);
       if (b0 >= b1) return;
-      k.dot4(xAt, K, lo, cAt, 4 * O4, b0, b1, O4 / 4, K8 / 8, 1, 16);
+      k.dot4(xAt, K, 1, 0, lo, cAt, 4 * O4, b0, b1, O4 / 4, K8 / 8, 1, 16);
       rest(b0, b1, k);
     });
   }
