@@ -261,36 +261,42 @@ export class KernelThreads {
         layout,
         spinMs,
       };
-      if (node) {
-        // getBuiltinModule: the worker's script is CommonJS or a module depending on the flags
-        // it inherits (--input-type=module makes it a module, without `require`).
-        const w = new node.Worker(
-          `(${threadWorker.toString()})(process.getBuiltinModule('node:worker_threads').workerData)`,
-          {
-            eval: true,
-            workerData: data,
-          },
-        );
-        // Idle workers never keep a process alive; destroy() ends them.
-        w.unref();
-        this.exits.push(new Promise((resolve) => w.once('exit', () => resolve())));
-        // A worker that fails to start is never ready, so no run waits for it.
-        w.on('error', () => {
-          this.failed++;
-        });
-        this.workers.push(w);
-      } else {
-        const source = `onmessage = (e) => (${threadWorker.toString()})(e.data);`;
-        const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
-        this.urls.push(url);
-        const w = new Worker(url, { type: 'module' });
-        w.onerror = () => {
-          this.failed++;
-        };
-        w.postMessage(data);
-        this.workers.push(w);
+      try {
+        this.workers.push(node ? this.nodeWorker(node, data) : this.webWorker(data));
+      } catch {
+        // A runtime that refuses a worker (or its messages): its lists run on this thread.
+        this.failed++;
       }
     }
+  }
+
+  private nodeWorker(node: NodeWorkerThreads, data: WorkerData): WorkerHandle {
+    // getBuiltinModule: the worker's script is CommonJS or a module depending on the flags it
+    // inherits (--input-type=module makes it a module, without `require`).
+    const w = new node.Worker(
+      `(${threadWorker.toString()})(process.getBuiltinModule('node:worker_threads').workerData)`,
+      { eval: true, workerData: data },
+    );
+    // Idle workers never keep a process alive; destroy() ends them.
+    w.unref();
+    this.exits.push(new Promise((resolve) => w.once('exit', () => resolve())));
+    // A worker that fails to start is never ready, so no run waits for it.
+    w.on('error', () => {
+      this.failed++;
+    });
+    return w;
+  }
+
+  private webWorker(data: WorkerData): WorkerHandle {
+    const source = `onmessage = (e) => (${threadWorker.toString()})(e.data);`;
+    const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+    this.urls.push(url);
+    const w = new Worker(url, { type: 'module' });
+    w.onerror = () => {
+      this.failed++;
+    };
+    w.postMessage(data);
+    return w;
   }
 
   /** Threads a run may use now: the main one and the workers that are ready. */
