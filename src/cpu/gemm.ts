@@ -34,8 +34,11 @@ export function roundUp(n: number, k: number): number {
   return Math.ceil(n / k) * k;
 }
 
-/** Multiply-adds below which an op runs on one thread. */
-const MIN_THREADED_MACS = 32768;
+/**
+ * Multiply-adds below which an op runs on one thread: a dispatch costs about 2 µs
+ * (results/cpu-backend-threads.md), half of an op of this size at ~30 G multiply-adds/s.
+ */
+const MIN_THREADED_MACS = 131072;
 
 /** Bytes after every region: covers reads past a row of up to 8 int32 and a 16-byte vector. */
 const SLACK = 64;
