@@ -7,11 +7,13 @@
  *
  *   npx vite-node scripts/thread-ceiling.ts -- [--threads 1,2] [--ms 400] [--out results/cpu-thread-ceiling.md]
  *
+ * Also times the CPU backend's dispatch: a run of one 16-byte copy per thread on its worker pool.
  * Prints a table and writes it (with the load average before and after) to --out.
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { CpuBackend } from '../src/cpu-backend.ts';
 
 const argv = process.argv.slice(2).filter((a) => a !== '--');
 function flag(name: string, fallback: string): string {
@@ -139,9 +141,31 @@ async function measure(threads: number): Promise<Row> {
   return best;
 }
 
+/** Microseconds per run of the CPU backend's pool with one tiny kernel call per thread (best of 5). */
+async function dispatchUs(threads: number): Promise<number> {
+  const backend = await CpuBackend.create({ threads });
+  const pool = backend.workspace.pool;
+  if (!pool) return Number.NaN;
+  const { at } = backend.workspace.reserve([16 * threads, 16 * threads]);
+  let best = Infinity;
+  for (let rep = 0; rep < 5; rep++) {
+    const n = 20000;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++)
+      pool.run(threads, (t, _, k) =>
+        k.copyRows(at[0] + 16 * t, at[1] + 16 * t, 1, 0, 0, 1, 0, 0, 16),
+      );
+    best = Math.min(best, ((performance.now() - t0) * 1000) / n);
+  }
+  backend.destroy();
+  return best;
+}
+
 const loadBefore = loadavg();
 const rows: Row[] = [];
 for (const t of threadCounts) rows.push(await measure(t));
+const dispatch = new Map<number, number>();
+for (const t of threadCounts) if (t > 1) dispatch.set(t, await dispatchUs(t));
 const loadAfter = loadavg();
 const one = rows.find((r) => r.threads === 1)?.gops ?? rows[0].gops;
 const fmt = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
@@ -157,6 +181,8 @@ const lines = [
     (r) =>
       `| ${r.threads} | ${r.gops.toFixed(1)} | ${r.perThread.map((x) => x.toFixed(1)).join(', ')} | ${(r.gops / one).toFixed(2)}x |`,
   ),
+  '',
+  `CPU backend dispatch (a run of one 16-byte copy per thread, best of 5 × 20000): ${[...dispatch].map(([t, us]) => `${us.toFixed(2)} µs at ${t} threads`).join(', ')}.`,
   '',
   `Command: \`npx vite-node scripts/thread-ceiling.ts -- --threads ${threadCounts.join(',')} --ms ${targetMs}\``,
   '',

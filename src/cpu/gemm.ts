@@ -35,7 +35,7 @@ export function roundUp(n: number, k: number): number {
 }
 
 /**
- * Multiply-adds below which an op runs on one thread: a dispatch costs about 2 µs
+ * Multiply-adds below which an op runs on one thread: a dispatch costs 1-2 µs
  * (results/cpu-backend-threads.md), half of an op of this size at ~30 G multiply-adds/s.
  */
 const MIN_THREADED_MACS = 131072;
