@@ -79,6 +79,7 @@ describe.each([
   beforeAll(async () => {
     backend = await CpuBackend.create({ threads });
     backend.workspace.minThreadedMacs = 0;
+    if (backend.workspace.pool) backend.workspace.pool.adaptive = false;
   });
   afterAll(() => backend.destroy());
 

@@ -29,6 +29,7 @@ export function cpuThreads(threads: number): Promise<Backend> {
     b = import('../src/cpu-backend.ts').then(async ({ CpuBackend }) => {
       const backend = await CpuBackend.create({ threads });
       backend.workspace.minThreadedMacs = 0;
+      if (backend.workspace.pool) backend.workspace.pool.adaptive = false;
       return backend;
     });
     threaded.set(threads, b);

@@ -34,6 +34,11 @@ const LISTS = OPEN + MAX_WORKERS + 1;
 const STRIDE = 17;
 /** How long the main thread spins for the workers of a run before it sleeps (milliseconds). */
 const JOIN_SPIN_MS = 0.1;
+/** A wait for the workers longer than this (ms), and than the run's own share, backs off. */
+const SLOW_WAIT_MS = 0.5;
+/** The first and the longest backoff to one thread (ms). */
+const BACKOFF_MIN_MS = 20;
+const BACKOFF_MAX_MS = 2000;
 /** Int32 words of one worker's call list (its count, then the calls). */
 const LIST_WORDS = 1 + 4096 * STRIDE;
 
@@ -217,6 +222,14 @@ export class KernelThreads {
   private readonly urls: string[] = [];
   private readonly exits: Promise<void>[] = [];
   private destroyed = false;
+  /**
+   * On: after a run whose workers lagged far behind this thread (descheduled on a busy machine:
+   * each such wait is a scheduler round), ops run on this thread alone for a while, twice as
+   * long each time it happens again. Tests turn it off so that every op splits.
+   */
+  adaptive = true;
+  private backoffUntil = 0;
+  private backoffMs = BACKOFF_MIN_MS;
   /** Workers that failed to start. */
   private failed = 0;
 
@@ -301,9 +314,8 @@ export class KernelThreads {
 
   /** Threads a run may use now: the main one and the workers that are ready. */
   available(): number {
-    return this.destroyed
-      ? 1
-      : 1 + Math.min(Atomics.load(this.control, READY), this.workers.length);
+    if (this.destroyed || (this.adaptive && performance.now() < this.backoffUntil)) return 1;
+    return 1 + Math.min(Atomics.load(this.control, READY), this.workers.length);
   }
 
   /**
@@ -340,6 +352,8 @@ export class KernelThreads {
     Atomics.store(c, GEN, gen);
     if (Atomics.load(c, SLEEPING) > 0) Atomics.notify(c, GEN);
     let failure: unknown;
+    const t0 = performance.now();
+    let t1 = t0;
     try {
       body(0, T, this.kernels);
       // Lists whose worker has not woken yet (descheduled on a busy machine) run here.
@@ -348,10 +362,12 @@ export class KernelThreads {
         Atomics.sub(c, PENDING, 1);
         this.runList(w);
       }
+      t1 = performance.now();
     } catch (e) {
       failure = e;
     }
     this.join();
+    if (this.adaptive && failure === undefined) this.adapt(t1 - t0, performance.now() - t1);
     for (let w = 0; w < T - 1; w++) {
       for (const [fn, args] of this.overflow[w]) this.fns[fn](...args);
       this.overflow[w].length = 0;
@@ -359,6 +375,14 @@ export class KernelThreads {
     if (failure !== undefined) throw failure;
     if (Atomics.load(c, ERROR) !== 0)
       throw new Error('a CPU backend worker thread failed in a kernel (an address out of bounds)');
+  }
+
+  /** Backs off to one thread when this run waited for its workers longer than it worked. */
+  private adapt(ownMs: number, waitMs: number): void {
+    if (waitMs > SLOW_WAIT_MS && waitMs > ownMs) {
+      this.backoffUntil = performance.now() + this.backoffMs;
+      this.backoffMs = Math.min(2 * this.backoffMs, BACKOFF_MAX_MS);
+    } else if (waitMs < SLOW_WAIT_MS) this.backoffMs = Math.max(BACKOFF_MIN_MS, this.backoffMs / 2);
   }
 
   /** Runs worker w's recorded list on this thread. */
