@@ -9,7 +9,7 @@
  * workers and runs its own share directly. Every output element is computed by one thread with
  * the kernels' own order of summation, so the bits do not depend on T.
  *
- * Dispatch: a generation counter that the workers watch (a short spin on Atomics.load, then
+ * Dispatch: a generation counter that the workers watch (a 0.3 ms spin on Atomics.load, then
  * Atomics.wait), a pending counter the main thread watches the same way. Ops take 20-200 µs at
  * batch 64, so a wake-up through the OS on every op would cost as much as the op.
  */
@@ -238,7 +238,7 @@ export class KernelThreads {
   constructor(
     shared: SharedKernels,
     readonly threads: number,
-    spinMs = 1,
+    spinMs = 0.3,
   ) {
     const kernels = shared.simd;
     this.kernels = kernels;
@@ -354,12 +354,14 @@ export class KernelThreads {
     let failure: unknown;
     const t0 = performance.now();
     let t1 = t0;
+    let stolen = 0;
     try {
       body(0, T, this.kernels);
       // Lists whose worker has not woken yet (descheduled on a busy machine) run here.
       for (let w = 0; w < T - 1; w++) {
         if (Atomics.compareExchange(c, OPEN + w, gen, 0) !== gen) continue;
         Atomics.sub(c, PENDING, 1);
+        stolen++;
         this.runList(w);
       }
       t1 = performance.now();
@@ -367,7 +369,8 @@ export class KernelThreads {
       failure = e;
     }
     this.join();
-    if (this.adaptive && failure === undefined) this.adapt(t1 - t0, performance.now() - t1);
+    if (this.adaptive && failure === undefined)
+      this.adapt(stolen > 0, t1 - t0, performance.now() - t1);
     for (let w = 0; w < T - 1; w++) {
       for (const [fn, args] of this.overflow[w]) this.fns[fn](...args);
       this.overflow[w].length = 0;
@@ -377,9 +380,12 @@ export class KernelThreads {
       throw new Error('a CPU backend worker thread failed in a kernel (an address out of bounds)');
   }
 
-  /** Backs off to one thread when this run waited for its workers longer than it worked. */
-  private adapt(ownMs: number, waitMs: number): void {
-    if (waitMs > SLOW_WAIT_MS && waitMs > ownMs) {
+  /**
+   * Backs off to one thread when a worker did not wake for this run, or when this thread waited
+   * for the workers longer than it worked.
+   */
+  private adapt(stolen: boolean, ownMs: number, waitMs: number): void {
+    if (stolen || (waitMs > SLOW_WAIT_MS && waitMs > ownMs)) {
       this.backoffUntil = performance.now() + this.backoffMs;
       this.backoffMs = Math.min(2 * this.backoffMs, BACKOFF_MAX_MS);
     } else if (waitMs < SLOW_WAIT_MS) this.backoffMs = Math.max(BACKOFF_MIN_MS, this.backoffMs / 2);
