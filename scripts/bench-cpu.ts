@@ -10,7 +10,7 @@
  */
 import type { Tensor } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu-backend.ts';
-import { roundUp } from '../src/cpu/gemm.ts';
+import { CpuWorkspace, roundUp } from '../src/cpu/gemm.ts';
 import { getPreset } from '../src/model/presets.ts';
 import { Model } from '../src/model/model.ts';
 import { planFromSpec } from '../src/model/plan.ts';
@@ -170,6 +170,14 @@ const ys = new Int32Array(steps * B);
 for (let i = 0; i < ys.length; i++) ys[i] = rng.int(0, plan.classes - 1);
 await model.trainOnBatches(xs.subarray(0, 2 * B * sample), ys.subarray(0, 2 * B), 2, B);
 for (const k of Object.keys(timings)) delete timings[k];
+// Wall time inside the ops' thread-split parts: the share of the step that more threads divide.
+let splitMs = 0;
+const parallel = CpuWorkspace.prototype.parallel;
+CpuWorkspace.prototype.parallel = function (this: CpuWorkspace, ...args) {
+  const p0 = performance.now();
+  parallel.apply(this, args);
+  splitMs += performance.now() - p0;
+};
 const t0 = cpuMs();
 const w0 = performance.now();
 await model.trainOnBatches(xs, ys, steps, B);
@@ -183,4 +191,8 @@ for (const [name, t] of Object.entries(timings).sort((a, b) => b[1] - a[1])) {
 }
 console.log(
   `${preset.name} training step, batch ${B}: ${(ms / steps).toFixed(2)} CPU ms/step, ${Math.round((steps * B * 1000) / ms)} images per CPU second (wall: ${Math.round((steps * B * 1000) / wall)} images/s)`,
+);
+const share = splitMs / wall;
+console.log(
+  `split over threads: ${(100 * share).toFixed(1)}% of the step's wall time at ${threads} thread(s)${threads === 1 ? `; Amdahl's bound at 2 threads ${(1 / (1 - share + share / 2)).toFixed(2)}x` : ''}`,
 );
