@@ -14,6 +14,13 @@
 ;; modulo 2^16), Σ x·v = Σ x·lo + 2^16·Σ x·hi modulo 2^32 holds exactly. Operands whose values
 ;; mostly fit int16 (hi = 0) take the hi part as a short list of corrections instead of a second
 ;; pass (packW, packG, fixLinear, fixWgrad).
+;;
+;; Standard SIMD only. Relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s is defined on every CPU
+;; only when its second operand lies in [0, 127], and it multiplies int8 by int8: here one
+;; operand of every large product (weights, the weight gradient's g) spans int16, so it would
+;; take three 7-bit limbs (plus an offset for the sign) per value, three instructions per 16
+;; multiply-adds against four (two dot_i16x8_s, two adds) for the int16 path, and Node 20 has no
+;; relaxed SIMD without flags. No relaxed path is built.
 (module
   ;; The plain build imports (memory $mem 1) instead (scripts/kernels-source.ts).
   (import "env" "memory" (memory $mem 1 65536 shared))

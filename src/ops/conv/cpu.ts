@@ -50,6 +50,70 @@ function paddedInput(
 }
 
 /**
+ * The shortest window row (k·C bytes) conv2d gives the dot4 kernel: below it, the vectors of 8
+ * it reads are mostly padding and the axpy8 kernel is faster (cnn-small's first layer, k·C = 3).
+ */
+const DOT4_MIN_RUN = 16;
+
+/**
+ * z[b, f] = Σ_(c,u,v) w[f, c, u, v] · xpad[b, c, u + i, v + j]: per sample, the axpy kernel with
+ * the input windows as its int8 B operand (rows (c, u, v) by table, 8 output columns of one
+ * output row per panel; columns past Wo are computed and dropped). For windows of few bytes
+ * (k·C < 16), where dot4 would mostly multiply padding.
+ */
+function conv2dAxpy(cw: CpuWorkspace, p: Conv2dParams): void {
+  const op = 'conv2d';
+  const g = geometry(p.x, p.w, p.padding);
+  const { B, C, H, W, F, k, Ho, Wo } = g;
+  const x = i8(p.x, op);
+  const w = i32(p.w, op);
+  const pad = p.padding;
+  const CKK = C * k * k;
+  const F4 = roundUp(F, 4);
+  const Wo8 = roundUp(Wo, 8);
+  const panels = (Ho * Wo8) / 8;
+  const sampleX = C * (H + 2 * pad) * (W + 2 * pad);
+  const out = Ho * Wo;
+  const { ws, at } = cw.reserve([
+    B * C * H * W,
+    pad > 0 ? B * sampleX : 0,
+    4 * CKK,
+    4 * panels,
+    4 * F4 * CKK,
+    4 * F4 * Ho * Wo8,
+    4 * B * F * out,
+  ]);
+  const [rawAt, padAt, rowT, panelT, wAt, cAt, zAt] = at;
+  const { Wp, xAt } = paddedInput(x, g, pad, ws, rawAt, padAt, rowT, CKK);
+  const t = ws.i32;
+  for (let i = 0, q = panelT >> 2; i < Ho; i++)
+    for (let jb = 0; jb < Wo8; jb += 8) t[q++] = i * Wp + jb;
+  t.set(w.subarray(0, F * CKK), wAt >> 2);
+  for (let b = 0; b < B; b++) {
+    ws.k.axpy8(
+      wAt,
+      4 * CKK,
+      4,
+      xAt + b * sampleX,
+      rowT,
+      panelT,
+      cAt,
+      4 * Ho * Wo8,
+      0,
+      F4,
+      panels,
+      CKK,
+      0,
+    );
+    ws.k.copyRows(cAt, zAt + 4 * b * F * out, F * Ho, 4 * Wo8, 4 * Wo, 1, 0, 0, 4 * Wo);
+  }
+  const z = cw.array('z', B * F * out);
+  z.set(t.subarray(zAt >> 2, (zAt >> 2) + B * F * out));
+  if (p.bias) addBias(z, i32(p.bias, op), F, out);
+  storeWithEpilogue(op, z, p.out, p.epilogue);
+}
+
+/**
  * The input channels innermost, zero-padded: [B, Hp, Wp, C8] int8 at xcAt, C8 ≥ C channels a
  * pixel (zero past C, zero borders), so a window's row u is k·C8 consecutive bytes.
  */
@@ -88,6 +152,10 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
   const op = 'conv2d';
   const g = geometry(p.x, p.w, p.padding);
   const { B, C, H, W, F, k, Ho, Wo } = g;
+  if (k * C < DOT4_MIN_RUN) {
+    conv2dAxpy(cw, p);
+    return;
+  }
   const x = i8(p.x, op);
   const w = i32(p.w, op);
   const pad = p.padding;
