@@ -74,13 +74,16 @@ function conv2dAxpy(cw: CpuWorkspace, p: Conv2dParams): void {
   const panels = (Ho * Wo8) / 8;
   const sampleX = C * (H + 2 * pad) * (W + 2 * pad);
   const out = Ho * Wo;
+  // Threads take ranges of samples, each with a product buffer of its own.
+  const T = Math.min(cw.threads(B * F * out * CKK), B);
+  const cBytes = roundUp(4 * F4 * Ho * Wo8, 16);
   const { ws, at } = cw.reserve([
     B * C * H * W,
     pad > 0 ? B * sampleX : 0,
     4 * CKK,
     4 * panels,
     4 * F4 * CKK,
-    4 * F4 * Ho * Wo8,
+    T * cBytes,
     4 * B * F * out,
   ]);
   const [rawAt, padAt, rowT, panelT, wAt, cAt, zAt] = at;
@@ -89,24 +92,28 @@ function conv2dAxpy(cw: CpuWorkspace, p: Conv2dParams): void {
   for (let i = 0, q = panelT >> 2; i < Ho; i++)
     for (let jb = 0; jb < Wo8; jb += 8) t[q++] = i * Wp + jb;
   t.set(w.subarray(0, F * CKK), wAt >> 2);
-  for (let b = 0; b < B; b++) {
-    ws.k.axpy8(
-      wAt,
-      4 * CKK,
-      4,
-      xAt + b * sampleX,
-      rowT,
-      panelT,
-      cAt,
-      4 * Ho * Wo8,
-      0,
-      F4,
-      panels,
-      CKK,
-      0,
-    );
-    ws.k.copyRows(cAt, zAt + 4 * b * F * out, F * Ho, 4 * Wo8, 4 * Wo, 1, 0, 0, 4 * Wo);
-  }
+  cw.parallel(ws, T, (thread, T, k) => {
+    const [b0, b1] = share(B, thread, T);
+    const c = cAt + thread * cBytes;
+    for (let b = b0; b < b1; b++) {
+      k.axpy8(
+        wAt,
+        4 * CKK,
+        4,
+        xAt + b * sampleX,
+        rowT,
+        panelT,
+        c,
+        4 * Ho * Wo8,
+        0,
+        F4,
+        panels,
+        CKK,
+        0,
+      );
+      k.copyRows(c, zAt + 4 * b * F * out, F * Ho, 4 * Wo8, 4 * Wo, 1, 0, 0, 4 * Wo);
+    }
+  });
   const z = cw.array('z', B * F * out);
   z.set(t.subarray(zAt >> 2, (zAt >> 2) + B * F * out));
   if (p.bias) addBias(z, i32(p.bias, op), F, out);
