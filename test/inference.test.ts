@@ -161,7 +161,8 @@ document.body.textContent = Trainer.name + String(Boolean(model));
       `inference app: ${size} bytes minified, ${gzip} gzip; library app: ${Buffer.byteLength(full)} minified, ${gzipSync(full).length} gzip`,
     );
     expect(size).toBeLessThan(Buffer.byteLength(full));
-    // The engine (kernels, WGSL, CPU backend) is most of it; a bound that catches a regression.
-    expect(gzip).toBeLessThan(100_000);
+    // The engine (kernels, WGSL, CPU backend with its worker pool) is most of it; a bound that
+    // catches a regression.
+    expect(gzip).toBeLessThan(110_000);
   });
 });
