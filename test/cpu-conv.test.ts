@@ -152,6 +152,23 @@ describe.each([
         sExp.map((v) => nitroRelu(v, 8)),
         'conv2d NITRO-ReLU',
       );
+      // Without bias (the epilogue then runs on the kernels): z - bias, scaled.
+      backend.ops.conv2d({
+        x,
+        w,
+        padding: pad,
+        out: s,
+        epilogue: { scale: sf, relu: { out: a, slopeInv: 8 } },
+      });
+      const noBias = expected.map((v, i) =>
+        nitroScale((v - bv[Math.floor(i / (Ho * Wo)) % F]) | 0, sf),
+      );
+      expectSameElements(await backend.read(s), noBias, 'conv2d scaled, no bias');
+      expectSameElements(
+        await backend.read(a),
+        noBias.map((v) => nitroRelu(v, 8)),
+        'conv2d NITRO-ReLU, no bias',
+      );
 
       // Deltas dense, sparse (one pixel in ten) and all zero, through the op (which picks the
       // sparse or dense path by the work each would do) and through each path.

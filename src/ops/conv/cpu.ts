@@ -3,8 +3,8 @@
  * gradient; both on the kernels of kernels.wat over a zero-padded copy of the input.
  */
 import type { Conv2dParams, Tensor } from '../../backend.ts';
-import { type CpuWorkspace, roundUp, type Workspace } from '../../cpu/gemm.ts';
-import { addBias, storeWithEpilogue, unpackRows } from '../linear/cpu.ts';
+import { type CpuWorkspace, roundUp, sgdMagic, type Workspace } from '../../cpu/gemm.ts';
+import { addBias, reluInto, reluTable, storeWithEpilogue, unpackRows } from '../linear/cpu.ts';
 import { i32, i8 } from '../../cpu/tensor.ts';
 import { share } from '../../cpu/threads.ts';
 import { convGeometry } from './contract.ts';
@@ -50,6 +50,54 @@ function paddedInput(
 }
 
 /**
+ * The forward's int32 sums z [B, F, plane] at byte offset zAt through bias and the epilogue into
+ * p.out: without bias, on the scale8 kernel (the int8 result at sAt, B·F·plane bytes) for the
+ * scale factors it takes; else on a copy of z here.
+ */
+function convEpilogue(
+  cw: CpuWorkspace,
+  ws: Workspace,
+  p: Conv2dParams,
+  zAt: number,
+  sAt: number,
+  rows: number,
+  plane: number,
+): void {
+  const op = 'conv2d';
+  const sf = p.epilogue?.scale;
+  if (
+    p.epilogue &&
+    !p.bias &&
+    sf !== undefined &&
+    Number.isInteger(sf) &&
+    sf >= 2 &&
+    sf < 2 ** 31
+  ) {
+    const { m, s } = sgdMagic(sf);
+    // Threads take ranges of the rows (b, f).
+    cw.parallel(ws, cw.threads(rows * plane * 4), (t, T, k) => {
+      const [r0, r1] = share(rows, t, T);
+      if (r0 < r1)
+        k.scale8(zAt + 4 * plane * r0, 4 * plane, 0, 0, sAt + plane * r0, r1 - r0, plane, sf, m, s);
+    });
+    const out = i8(p.out, op);
+    out.set(ws.i8.subarray(sAt, sAt + rows * plane));
+    const relu = p.epilogue.relu;
+    if (relu) reluInto(out, i8(relu.out, op), out.length, reluTable(relu.slopeInv));
+    return;
+  }
+  const z = cw.array('z', rows * plane);
+  z.set(ws.i32.subarray(zAt >> 2, (zAt >> 2) + rows * plane));
+  if (p.bias) addBias(z, i32(p.bias, op), p.w.shape[0], plane);
+  storeWithEpilogue(op, z, p.out, p.epilogue);
+}
+
+/** Bytes conv2d reserves for convEpilogue's int8 result. */
+function epilogueBytes(p: Conv2dParams, n: number): number {
+  return p.epilogue && !p.bias ? n : 0;
+}
+
+/**
  * The shortest window row (k·C bytes) conv2d gives the dot4 kernel: below it, the vectors of 8
  * it reads are mostly padding and the axpy8 kernel is faster (cnn-small's first layer, k·C = 3).
  */
@@ -85,8 +133,9 @@ function conv2dAxpy(cw: CpuWorkspace, p: Conv2dParams): void {
     4 * F4 * CKK,
     T * cBytes,
     4 * B * F * out,
+    epilogueBytes(p, B * F * out),
   ]);
-  const [rawAt, padAt, rowT, panelT, wAt, cAt, zAt] = at;
+  const [rawAt, padAt, rowT, panelT, wAt, cAt, zAt, sAt] = at;
   const { Wp, xAt } = paddedInput(x, g, pad, ws, rawAt, padAt, rowT, CKK);
   const t = ws.i32;
   for (let i = 0, q = panelT >> 2; i < Ho; i++)
@@ -114,10 +163,7 @@ function conv2dAxpy(cw: CpuWorkspace, p: Conv2dParams): void {
       k.copyRows(c, zAt + 4 * b * F * out, F * Ho, 4 * Wo8, 4 * Wo, 1, 0, 0, 4 * Wo);
     }
   });
-  const z = cw.array('z', B * F * out);
-  z.set(t.subarray(zAt >> 2, (zAt >> 2) + B * F * out));
-  if (p.bias) addBias(z, i32(p.bias, op), F, out);
-  storeWithEpilogue(op, z, p.out, p.epilogue);
+  convEpilogue(cw, ws, p, zAt, sAt, B * F, out);
 }
 
 /**
@@ -179,8 +225,10 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
     4 * F4 * KK,
     2 * F4 * KK,
     4 * B * Ho * Wo2 * F4,
+    4 * B * F * out,
+    epilogueBytes(p, B * F * out),
   ]);
-  const [xcAt, wAt, lo, cAt] = at;
+  const [xcAt, wAt, lo, cAt, zAt, sAt] = at;
   channelsLast(x, g, pad, C, ws.i8, xcAt);
   const t = ws.i32;
   const w32 = wAt >> 2;
@@ -209,19 +257,17 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
       }
     });
   }
-  const z = cw.array('z', B * F * out);
   const c32 = cAt >> 2;
   for (let b = 0; b < B; b++) {
     for (let f = 0; f < F; f++) {
-      const zf = (b * F + f) * out;
+      const zf = (zAt >> 2) + (b * F + f) * out;
       for (let i = 0; i < Ho; i++) {
         const row = c32 + (b * Ho + i) * Wo2 * F4 + f;
-        for (let j = 0; j < Wo; j++) z[zf + i * Wo + j] = t[row + j * F4];
+        for (let j = 0; j < Wo; j++) t[zf + i * Wo + j] = t[row + j * F4];
       }
     }
   }
-  if (p.bias) addBias(z, i32(p.bias, op), F, out);
-  storeWithEpilogue(op, z, p.out, p.epilogue);
+  convEpilogue(cw, ws, p, zAt, sAt, B * F, out);
 }
 
 /**
