@@ -65,6 +65,16 @@ function printBenchUrl(): Plugin {
 }
 
 /**
+ * Cross-origin isolation for the demo and benchmark pages: with it the browser gives the page
+ * SharedArrayBuffer, which the CPU backend's worker threads need (without it the backend runs on
+ * one thread and says so). A static host of dist/demo must send the same two headers.
+ */
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+/**
  * The package's entry points (package.json `exports` and tsconfig.build.json `files` name the
  * same ones): dist/NAME.js for Node and Deno, dist/browser/NAME.js for bundlers' `browser`
  * condition, dist/NAME.d.ts from tsc.
@@ -131,6 +141,7 @@ export default defineConfig(({ mode }) => {
         },
       },
     },
-    server: { host: '127.0.0.1', port: 5173, strictPort: false },
+    server: { host: '127.0.0.1', port: 5173, strictPort: false, headers: ISOLATION_HEADERS },
+    preview: { headers: ISOLATION_HEADERS },
   };
 });

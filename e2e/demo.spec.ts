@@ -353,7 +353,11 @@ test('without WebGPU the page explains what to do and trains on the CPU backend'
   await expect(notice).toContainText('--enable-unsafe-webgpu');
   await expect(page.locator('input[name="backend"][value="cpu"]')).toBeChecked();
   await expect(page.locator('input[name="backend"][value="webgpu"]')).toBeDisabled();
-  await expect(page.locator('#adapter')).toContainText('CPU (WebAssembly SIMD kernels)');
+  // The preview server sends COOP/COEP: the page is cross-origin isolated and the CPU backend
+  // runs on worker threads.
+  await expect(page.locator('#adapter')).toContainText(
+    /CPU \(WebAssembly SIMD kernels, \d+ threads\)/,
+  );
   await demo.screenshot('demo-no-webgpu.png');
 
   // The fallback gives the same weights as the WebGPU engine (and the CLI).

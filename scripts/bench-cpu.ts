@@ -2,21 +2,24 @@
  * CPU backend timings: the GEMM-shaped ops at the shapes of a preset's training step, and
  * whole training steps on random batches.
  *
- *   npx vite-node scripts/bench-cpu.ts -- [preset] [batch] [steps] [--steps-only]
+ *   npx vite-node scripts/bench-cpu.ts -- [preset] [batch] [steps] [--steps-only] [--threads N]
  *
  * Times are CPU time of this process (process.cpuUsage), which other processes competing for
- * the cores disturb far less than wall time. Op timings are medians over repeated calls; the
+ * the cores disturb far less than wall time; with --threads above 1, wall time. Op timings are medians over repeated calls; the
  * step rate is images per CPU second over `steps` steps (default mlp2, batch 64, 50 steps).
  */
 import type { Tensor } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu-backend.ts';
-import { roundUp } from '../src/cpu/gemm.ts';
+import { CpuWorkspace, roundUp } from '../src/cpu/gemm.ts';
 import { getPreset } from '../src/model/presets.ts';
 import { Model } from '../src/model/model.ts';
 import { planFromSpec } from '../src/model/plan.ts';
 import { Rng } from '../src/rng.ts';
 
-const args = process.argv.slice(2).filter((a) => a !== '--');
+const argv = process.argv.slice(2).filter((a) => a !== '--');
+const threadsAt = argv.indexOf('--threads');
+const threads = threadsAt >= 0 ? Number(argv[threadsAt + 1]) : 1;
+const args = threadsAt >= 0 ? argv.filter((_, i) => i !== threadsAt + 1) : argv;
 const stepsOnly = args.includes('--steps-only');
 const [presetName = 'mlp2', batchArg = '64', stepsArg = '50'] = args.filter(
   (a) => !a.startsWith('--'),
@@ -26,7 +29,7 @@ const steps = Number(stepsArg);
 const preset = getPreset(presetName);
 const plan = planFromSpec(preset.spec);
 const timings: Record<string, number> = {};
-const backend = new CpuBackend({ timings });
+const backend = await CpuBackend.create({ timings, threads });
 const rng = new Rng(7);
 
 function filled(shape: number[], dtype: 'i8' | 'i32', lo: number, hi: number): Tensor {
@@ -44,13 +47,16 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
+/** The clock of op timings: CPU time on one thread; wall time with workers (their CPU time counts too). */
+const clock = threads > 1 ? () => performance.now() : cpuMs;
+
 function median(run: () => void, minMs = 300): number {
   const times: number[] = [];
-  const start = cpuMs();
-  while (times.length < 5 || cpuMs() - start < minMs) {
-    const t0 = cpuMs();
+  const start = clock();
+  while (times.length < 5 || clock() - start < minMs) {
+    const t0 = clock();
     run();
-    times.push(cpuMs() - t0);
+    times.push(clock() - t0);
   }
   times.sort((a, b) => a - b);
   return times[times.length >> 1];
@@ -164,6 +170,14 @@ const ys = new Int32Array(steps * B);
 for (let i = 0; i < ys.length; i++) ys[i] = rng.int(0, plan.classes - 1);
 await model.trainOnBatches(xs.subarray(0, 2 * B * sample), ys.subarray(0, 2 * B), 2, B);
 for (const k of Object.keys(timings)) delete timings[k];
+// Wall time inside the ops' thread-split parts: the share of the step that more threads divide.
+let splitMs = 0;
+const parallel = CpuWorkspace.prototype.parallel;
+CpuWorkspace.prototype.parallel = function (this: CpuWorkspace, ...args) {
+  const p0 = performance.now();
+  parallel.apply(this, args);
+  splitMs += performance.now() - p0;
+};
 const t0 = cpuMs();
 const w0 = performance.now();
 await model.trainOnBatches(xs, ys, steps, B);
@@ -177,4 +191,8 @@ for (const [name, t] of Object.entries(timings).sort((a, b) => b[1] - a[1])) {
 }
 console.log(
   `${preset.name} training step, batch ${B}: ${(ms / steps).toFixed(2)} CPU ms/step, ${Math.round((steps * B * 1000) / ms)} images per CPU second (wall: ${Math.round((steps * B * 1000) / wall)} images/s)`,
+);
+const share = splitMs / wall;
+console.log(
+  `split over threads: ${(100 * share).toFixed(1)}% of the step's wall time at ${threads} thread(s)${threads === 1 ? `; Amdahl's bound at 2 threads ${(1 / (1 - share + share / 2)).toFixed(2)}x` : ''}`,
 );

@@ -47,13 +47,22 @@ export async function resolveBackend(
   return { kind: 'webgpu', reason: `auto: hardware adapter ${name}` };
 }
 
-/** Creates a backend by name (default WebGPU); `options` choose the WebGPU adapter. */
+/** Options of {@link createBackend}: the WebGPU adapter's, and the CPU backend's threads. */
+export interface BackendOptions extends DeviceOptions {
+  /** CPU backend: threads its products split over (default defaultCpuThreads()). */
+  threads?: number;
+}
+
+/**
+ * Creates a backend by name (default `auto`); `options` choose the WebGPU adapter or the CPU
+ * backend's threads.
+ */
 export async function createBackend(
   kind: BackendChoice = 'auto',
-  options: DeviceOptions = {},
+  options: BackendOptions = {},
 ): Promise<Backend> {
   const resolved = kind === 'auto' ? (await resolveBackend(kind, options)).kind : kind;
-  if (resolved === 'cpu') return CpuBackend.create();
+  if (resolved === 'cpu') return CpuBackend.create({ threads: options.threads });
   if (resolved === 'webgpu') return WebGPUBackend.create(options);
   throw new Error(`unknown backend '${kind as string}' (expected auto, webgpu or cpu)`);
 }

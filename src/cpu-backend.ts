@@ -19,7 +19,20 @@ import { checkedOps } from './ops/checked.ts';
 import { createCpuOps } from './ops/cpu.ts';
 import { CpuWorkspace } from './cpu/gemm.ts';
 import { CpuTensor, dataOf } from './cpu/tensor.ts';
-import { compileSimdKernels, compileSimdKernelsAsync, type SimdKernels } from './cpu/wasm.ts';
+import {
+  coreCount,
+  KernelThreads,
+  type SharedKernels,
+  sharedKernels,
+  threadsUnavailable,
+} from './cpu/threads.ts';
+import {
+  compileKernelModule,
+  compileKernelModuleAsync,
+  compileSimdKernels,
+  compileSimdKernelsAsync,
+  type SimdKernels,
+} from './cpu/wasm.ts';
 
 class CpuProgram implements Program {
   constructor(
@@ -31,14 +44,51 @@ class CpuProgram implements Program {
 export interface CpuBackendOptions {
   timings?: Record<string, number>;
   simd?: SimdKernels | null;
+  /**
+   * Threads the integer products split over (this one and threads − 1 workers on a shared
+   * WebAssembly memory). `new CpuBackend()` runs on one unless told; createCpuBackend defaults
+   * to defaultCpuThreads(). Where the runtime has no SharedArrayBuffer (a page that is not
+   * cross-origin isolated) or no SIMD, one thread runs and `description` says why.
+   */
+  threads?: number;
+  /** Kernels on a shared memory for the threads (made here when omitted and threads > 1). */
+  shared?: SharedKernels | null;
+}
+
+/** The most threads the default picks (more cores than this share out small ops too thinly). */
+const MAX_DEFAULT_THREADS = 8;
+
+/** The thread count createCpuBackend picks: the number of cores, at most 8. */
+export function defaultCpuThreads(): number {
+  return Math.min(coreCount(), MAX_DEFAULT_THREADS);
+}
+
+/** Rejects a thread count that is not a whole number from 1 to 256. */
+function checkThreads(threads: number): number {
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256)
+    throw new Error(`CPU backend: threads must be a whole number from 1 to 256, got ${threads}`);
+  return threads;
 }
 
 export class CpuBackend implements Backend {
   readonly kind = 'cpu' as const;
   /** Which kernels run the integer products: WebAssembly SIMD where available, else plain JavaScript. */
   get description(): string {
-    return `CPU (${this.workspace.kernel() === 'wasm-simd' ? 'WebAssembly SIMD' : 'JavaScript'} kernels)`;
+    const simd = this.workspace.kernel() === 'wasm-simd';
+    const kernels = simd ? 'WebAssembly SIMD' : 'JavaScript';
+    const pool = this.workspace.pool;
+    const threads =
+      simd && pool
+        ? `, ${pool.threads} threads`
+        : this.threadsRequested > 1
+          ? `, 1 thread: ${simd ? this.whyOneThread : 'no WebAssembly SIMD'}`
+          : '';
+    return `CPU (${kernels} kernels${threads})`;
   }
+  /** The threads asked for. */
+  private readonly threadsRequested: number;
+  /** Why a request for threads runs on one ('' where threads run). */
+  private readonly whyOneThread: string;
   readonly ops: Ops;
   /** This backend's working memory and kernels (`simdEnabled` off runs the JavaScript ones). */
   readonly workspace: CpuWorkspace;
@@ -53,9 +103,24 @@ export class CpuBackend implements Backend {
   constructor(options: CpuBackendOptions = {}) {
     const ops = {} as Record<keyof Ops, (p: never) => void>;
     const timings = options.timings;
-    this.workspace = new CpuWorkspace(
-      options.simd === undefined ? compileSimdKernels() : options.simd,
-    );
+    this.threadsRequested = checkThreads(options.threads ?? 1);
+    const wantThreads = this.threadsRequested > 1 && options.simd === undefined;
+    const shared =
+      options.shared !== undefined
+        ? options.shared
+        : wantThreads
+          ? sharedKernels(compileKernelModule(true))
+          : null;
+    const simd = shared?.simd ?? (options.simd === undefined ? compileSimdKernels() : options.simd);
+    this.whyOneThread =
+      this.threadsRequested > 1 && !shared
+        ? (threadsUnavailable() ??
+          (options.simd !== undefined
+            ? 'the kernels given run on an unshared memory'
+            : 'the kernels do not compile for a shared memory'))
+        : '';
+    const pool = shared ? new KernelThreads(shared, this.threadsRequested) : null;
+    this.workspace = new CpuWorkspace(simd, pool);
     const implementations = createCpuOps(this.workspace);
     for (const [name, impl] of Object.entries(implementations) as [
       keyof Ops,
@@ -79,8 +144,16 @@ export class CpuBackend implements Backend {
 
   /** A backend whose SIMD kernels are compiled (where the runtime could only compile them asynchronously). */
   static async create(options: CpuBackendOptions = {}): Promise<CpuBackend> {
-    const simd = options.simd === undefined ? await compileSimdKernelsAsync() : options.simd;
-    return new CpuBackend({ ...options, simd });
+    const threads = checkThreads(options.threads ?? defaultCpuThreads());
+    const shared =
+      options.shared !== undefined || options.simd !== undefined || threads === 1
+        ? options.shared
+        : sharedKernels(compileKernelModule(true) ?? (await compileKernelModuleAsync(true)));
+    const simd =
+      shared?.simd ?? (options.simd === undefined ? await compileSimdKernelsAsync() : options.simd);
+    const backend = new CpuBackend({ ...options, simd, shared: shared ?? null, threads });
+    await backend.workspace.pool?.ready();
+    return backend;
   }
 
   tensor(shape: readonly number[], dtype: DType, label: string): Tensor {
@@ -146,5 +219,16 @@ export class CpuBackend implements Backend {
     return this.live;
   }
 
-  destroy(): void {}
+  /** Ends the worker threads (the backend then runs on this thread alone). */
+  destroy(): void {
+    this.workspace.pool?.destroy();
+  }
+}
+
+/**
+ * A CPU backend with its kernels compiled (asynchronously where the runtime requires it) and its
+ * worker threads started: `threads` defaults to defaultCpuThreads().
+ */
+export function createCpuBackend(options: CpuBackendOptions = {}): Promise<CpuBackend> {
+  return CpuBackend.create(options);
 }

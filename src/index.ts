@@ -2,8 +2,13 @@
 /** nitro-d: integer-only training of NITRO-D networks on WebGPU (and a CPU reference backend). */
 export * from './backend.ts';
 export { WebGPUBackend } from './gpu/webgpu-backend.ts';
-/** The CPU reference backend. */
-export { CpuBackend } from './cpu-backend.ts';
+/** The CPU reference backend (WebAssembly SIMD kernels, optionally on worker threads). */
+export {
+  CpuBackend,
+  createCpuBackend,
+  defaultCpuThreads,
+  type CpuBackendOptions,
+} from './cpu-backend.ts';
 export {
   createGpuContext,
   adapterName,
@@ -21,6 +26,7 @@ export {
   type BackendKind,
   type BackendChoice,
   type BackendDecision,
+  type BackendOptions,
 } from './backends.ts';
 export { Model, type PredictResult } from './model/model.ts';
 export {

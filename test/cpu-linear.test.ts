@@ -5,7 +5,7 @@
  * g. Shapes include 1, odd sizes and sizes that are not multiples of the kernel's 4×8 blocks;
  * full-range int32 weights and gradients make the sums wrap around 2^32.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nitroScale } from '../src/arith.ts';
 import { nitroRelu } from '../src/ops/activation/contract.ts';
 import type { Backend, Tensor } from '../src/backend.ts';
@@ -109,7 +109,11 @@ describe('CPU WebAssembly kernels', () => {
     expect(WebAssembly.validate(kernelModuleBytes(false))).toBe(true);
     expect(WebAssembly.validate(kernelModuleBytes(true))).toBe(true);
     expect(await compileSimdKernelsAsync()).not.toBeNull();
-    expect((await CpuBackend.create()).description).toBe('CPU (WebAssembly SIMD kernels)');
+    const one = await CpuBackend.create({ threads: 1 });
+    expect(one.description).toBe('CPU (WebAssembly SIMD kernels)');
+    const two = await CpuBackend.create({ threads: 2 });
+    expect(two.description).toBe('CPU (WebAssembly SIMD kernels, 2 threads)');
+    two.destroy();
   });
 
   it('run on a memory the caller gives, shared or not, and refuse the wrong kind', async () => {
@@ -139,138 +143,145 @@ function crossOriginIsolatedOrNode(): boolean {
   return g.crossOriginIsolated === true || g.process !== undefined;
 }
 
-describe.each(['wasm-simd', 'js'] as const)(
-  'CPU linear layers (%s kernel) == naive scalar',
-  (kernel) => {
-    const backend = new CpuBackend();
-    afterAll(() => {
-      backend.workspace.simdEnabled = true;
-    });
+// Every op split over 2 and 3 threads (down to the smallest shapes) gives the same elements.
+describe.each([
+  ['wasm-simd', 1],
+  ['wasm-simd', 2],
+  ['wasm-simd', 3],
+  ['js', 1],
+] as const)('CPU linear layers (%s kernel, %i threads) == naive scalar', (kernel, threads) => {
+  let backend: CpuBackend;
+  beforeAll(async () => {
+    backend = await CpuBackend.create({ threads });
+    backend.workspace.minThreadedMacs = 0;
+    if (backend.workspace.pool) backend.workspace.pool.adaptive = false;
+  });
+  afterAll(() => backend.destroy());
 
-    it('uses the requested kernel (WebAssembly SIMD is available on Node)', () => {
+  it('uses the requested kernel and threads (WebAssembly SIMD is available on Node)', () => {
+    backend.workspace.simdEnabled = kernel === 'wasm-simd';
+    expect(backend.workspace.kernel()).toBe(kernel);
+    expect(backend.workspace.threads()).toBe(threads);
+  });
+
+  it.each(shapes().map((s, i) => [i, ...s]))(
+    '#%i B=%i K=%i O=%i: forward, input and weight gradients',
+    async (i, B, K, O) => {
       backend.workspace.simdEnabled = kernel === 'wasm-simd';
-      expect(backend.workspace.kernel()).toBe(kernel);
-    });
-
-    it.each(shapes().map((s, i) => [i, ...s]))(
-      '#%i B=%i K=%i O=%i: forward, input and weight gradients',
-      async (i, B, K, O) => {
-        backend.workspace.simdEnabled = kernel === 'wasm-simd';
-        const rng = new Rng(500 + i);
-        // Full-range int32 (sums wrap), int16-range, or int16-range with a few values past it
-        // (the kernels' list of hi-half corrections) at the int16 edges and beyond.
-        const mode = (['wrap', 'int16', 'outliers'] as const)[i % 3];
-        const lo = mode === 'wrap' ? I32_MIN : -30000;
-        const hi = mode === 'wrap' ? I32_MAX : 30000;
-        const ints = (n: number) => {
-          const v = randomInts(rng, n, lo, hi);
-          if (mode === 'outliers') {
-            const edges = [32767, -32768, 32768, -32769, 65535, I32_MIN, I32_MAX, 1 << 20];
-            for (let j = 0; j < Math.max(1, n / 100); j++) {
-              const at = rng.int(0, n - 1);
-              v[at] = j < edges.length ? edges[j] : rng.int(I32_MIN, I32_MAX);
-            }
+      const rng = new Rng(500 + i);
+      // Full-range int32 (sums wrap), int16-range, or int16-range with a few values past it
+      // (the kernels' list of hi-half corrections) at the int16 edges and beyond.
+      const mode = (['wrap', 'int16', 'outliers'] as const)[i % 3];
+      const lo = mode === 'wrap' ? I32_MIN : -30000;
+      const hi = mode === 'wrap' ? I32_MAX : 30000;
+      const ints = (n: number) => {
+        const v = randomInts(rng, n, lo, hi);
+        if (mode === 'outliers') {
+          const edges = [32767, -32768, 32768, -32769, 65535, I32_MIN, I32_MAX, 1 << 20];
+          for (let j = 0; j < Math.max(1, n / 100); j++) {
+            const at = rng.int(0, n - 1);
+            v[at] = j < edges.length ? edges[j] : rng.int(I32_MIN, I32_MAX);
           }
-          return v;
-        };
-        const xv = randomInts(rng, B * K, -128, 127);
-        const wv = ints(O * K);
-        const bv = ints(O);
-        const x = tensorOf(backend, [B, K], 'i8', xv, 'x');
-        const w = tensorOf(backend, [O, K], 'i32', wv, 'w');
-        const bias = tensorOf(backend, [O], 'i32', bv, 'bias');
-
-        const z = backend.tensor([B, O], 'i32', 'z');
-        backend.ops.linear({ x, w, bias, out: z });
-        const expected = naiveLinear(xv, wv, bv, B, K, O);
-        expectSameElements(await read(backend, z), expected, 'linear z');
-        backend.ops.linear({ x, w, out: z });
-        expectSameElements(
-          await read(backend, z),
-          naiveLinear(xv, wv, undefined, B, K, O),
-          'linear z without bias',
-        );
-
-        const sf = rng.int(1, 5000);
-        const s = backend.tensor([B, O], 'i8', 's');
-        const a = backend.tensor([B, O], 'i8', 'a');
-        backend.ops.linear({
-          x,
-          w,
-          bias,
-          out: s,
-          epilogue: { scale: sf, relu: { out: a, slopeInv: 4 } },
-        });
-        const sExp = expected.map((v) => nitroScale(v, sf));
-        expectSameElements(await read(backend, s), sExp, 'linear scaled');
-        expectSameElements(
-          await read(backend, a),
-          sExp.map((v) => nitroRelu(v, 4)),
-          'linear NITRO-ReLU',
-        );
-
-        for (const gType of ['i8', 'i32'] as const) {
-          const gv = gType === 'i8' ? randomInts(rng, B * O, -128, 127) : ints(B * O);
-          // Some zero gradients, as NITRO-ReLU's backward produces.
-          for (let j = 0; j < gv.length; j += 3) gv[j] = 0;
-          const g = tensorOf(backend, [B, O], gType, gv, 'g');
-          const dx = backend.tensor([B, K], 'i32', 'dx');
-          backend.ops.linearInputGrad({ g, w, out: dx });
-          expectSameElements(
-            await read(backend, dx),
-            naiveInputGrad(gv, wv, B, O, K),
-            `input grad (g ${gType})`,
-          );
-          const dw = backend.tensor([O, K], 'i32', 'dw');
-          backend.ops.linearWeightGrad({ g, x, out: dw });
-          expectSameElements(
-            await read(backend, dw),
-            naiveWeightGrad(gv, xv, B, O, K),
-            `weight grad (g ${gType})`,
-          );
-          // With IntegerSGD fused (no gradient out): w -= trunc(grad / (amp·lrInv)) + trunc(w / decayInv).
-          const amp = [1, 640, rng.int(1, 5000)][i % 3];
-          const lrInv = [1, 512, rng.int(1, 3000)][(i + 1) % 3];
-          const decayInv = [0, 25_000, rng.int(1, 100_000)][(i + 2) % 3];
-          const wu = tensorOf(backend, [O, K], 'i32', wv, 'w updated');
-          const lr = tensorOf(backend, [1], 'i32', [lrInv], 'lrInv');
-          backend.ops.linearWeightGrad({ g, x, sgd: { w: wu, lrInv: lr, amp, decayInv } });
-          const grad = naiveWeightGrad(gv, xv, B, O, K);
-          const D = amp * lrInv;
-          const wExp = wv.map(
-            (v, j) =>
-              (v - ((Math.trunc(grad[j] / D) + (decayInv ? Math.trunc(v / decayInv) : 0)) | 0)) | 0,
-          );
-          expectSameElements(
-            await read(backend, wu),
-            wExp,
-            `fused sgd (g ${gType}, D ${D}, decay ${decayInv})`,
-          );
         }
-      },
-    );
+        return v;
+      };
+      const xv = randomInts(rng, B * K, -128, 127);
+      const wv = ints(O * K);
+      const bv = ints(O);
+      const x = tensorOf(backend, [B, K], 'i8', xv, 'x');
+      const w = tensorOf(backend, [O, K], 'i32', wv, 'w');
+      const bias = tensorOf(backend, [O], 'i32', bv, 'bias');
 
-    it('keeps results right when the workspace grows between products (large, small, large)', async () => {
-      backend.workspace.simdEnabled = kernel === 'wasm-simd';
-      const rng = new Rng(77);
-      for (const [B, K, O] of [
-        [3, 40, 5],
-        [24, 1500, 260],
-        [2, 3, 1],
-        [40, 2100, 300],
-      ]) {
-        const xv = randomInts(rng, B * K, -128, 127);
-        const wv = randomInts(rng, O * K, I32_MIN, I32_MAX);
-        const x = tensorOf(backend, [B, K], 'i8', xv, 'x');
-        const w = tensorOf(backend, [O, K], 'i32', wv, 'w');
-        const z = backend.tensor([B, O], 'i32', 'z');
-        backend.ops.linear({ x, w, out: z });
+      const z = backend.tensor([B, O], 'i32', 'z');
+      backend.ops.linear({ x, w, bias, out: z });
+      const expected = naiveLinear(xv, wv, bv, B, K, O);
+      expectSameElements(await read(backend, z), expected, 'linear z');
+      backend.ops.linear({ x, w, out: z });
+      expectSameElements(
+        await read(backend, z),
+        naiveLinear(xv, wv, undefined, B, K, O),
+        'linear z without bias',
+      );
+
+      const sf = rng.int(1, 5000);
+      const s = backend.tensor([B, O], 'i8', 's');
+      const a = backend.tensor([B, O], 'i8', 'a');
+      backend.ops.linear({
+        x,
+        w,
+        bias,
+        out: s,
+        epilogue: { scale: sf, relu: { out: a, slopeInv: 4 } },
+      });
+      const sExp = expected.map((v) => nitroScale(v, sf));
+      expectSameElements(await read(backend, s), sExp, 'linear scaled');
+      expectSameElements(
+        await read(backend, a),
+        sExp.map((v) => nitroRelu(v, 4)),
+        'linear NITRO-ReLU',
+      );
+
+      for (const gType of ['i8', 'i32'] as const) {
+        const gv = gType === 'i8' ? randomInts(rng, B * O, -128, 127) : ints(B * O);
+        // Some zero gradients, as NITRO-ReLU's backward produces.
+        for (let j = 0; j < gv.length; j += 3) gv[j] = 0;
+        const g = tensorOf(backend, [B, O], gType, gv, 'g');
+        const dx = backend.tensor([B, K], 'i32', 'dx');
+        backend.ops.linearInputGrad({ g, w, out: dx });
         expectSameElements(
-          await read(backend, z),
-          naiveLinear(xv, wv, undefined, B, K, O),
-          `linear ${B}x${K}x${O}`,
+          await read(backend, dx),
+          naiveInputGrad(gv, wv, B, O, K),
+          `input grad (g ${gType})`,
+        );
+        const dw = backend.tensor([O, K], 'i32', 'dw');
+        backend.ops.linearWeightGrad({ g, x, out: dw });
+        expectSameElements(
+          await read(backend, dw),
+          naiveWeightGrad(gv, xv, B, O, K),
+          `weight grad (g ${gType})`,
+        );
+        // With IntegerSGD fused (no gradient out): w -= trunc(grad / (amp·lrInv)) + trunc(w / decayInv).
+        const amp = [1, 640, rng.int(1, 5000)][i % 3];
+        const lrInv = [1, 512, rng.int(1, 3000)][(i + 1) % 3];
+        const decayInv = [0, 25_000, rng.int(1, 100_000)][(i + 2) % 3];
+        const wu = tensorOf(backend, [O, K], 'i32', wv, 'w updated');
+        const lr = tensorOf(backend, [1], 'i32', [lrInv], 'lrInv');
+        backend.ops.linearWeightGrad({ g, x, sgd: { w: wu, lrInv: lr, amp, decayInv } });
+        const grad = naiveWeightGrad(gv, xv, B, O, K);
+        const D = amp * lrInv;
+        const wExp = wv.map(
+          (v, j) =>
+            (v - ((Math.trunc(grad[j] / D) + (decayInv ? Math.trunc(v / decayInv) : 0)) | 0)) | 0,
+        );
+        expectSameElements(
+          await read(backend, wu),
+          wExp,
+          `fused sgd (g ${gType}, D ${D}, decay ${decayInv})`,
         );
       }
-    });
-  },
-);
+    },
+  );
+
+  it('keeps results right when the workspace grows between products (large, small, large)', async () => {
+    backend.workspace.simdEnabled = kernel === 'wasm-simd';
+    const rng = new Rng(77);
+    for (const [B, K, O] of [
+      [3, 40, 5],
+      [24, 1500, 260],
+      [2, 3, 1],
+      [40, 2100, 300],
+    ]) {
+      const xv = randomInts(rng, B * K, -128, 127);
+      const wv = randomInts(rng, O * K, I32_MIN, I32_MAX);
+      const x = tensorOf(backend, [B, K], 'i8', xv, 'x');
+      const w = tensorOf(backend, [O, K], 'i32', wv, 'w');
+      const z = backend.tensor([B, O], 'i32', 'z');
+      backend.ops.linear({ x, w, out: z });
+      expectSameElements(
+        await read(backend, z),
+        naiveLinear(xv, wv, undefined, B, K, O),
+        `linear ${B}x${K}x${O}`,
+      );
+    }
+  });
+});

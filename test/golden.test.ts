@@ -1,6 +1,7 @@
 /**
  * The golden cases computed by the NITRO-D reference (test/golden): the training steps
- * and the predictions must match on both backends, every element of every tensor.
+ * and the predictions must match on both backends (the CPU one on 1, 2 and 3 threads), every
+ * element of every tensor.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { parseSafetensors } from '../src/io/safetensors.ts';
 import { Model } from '../src/model/model.ts';
 import { parseModelSpec } from '../src/model/spec.ts';
 import { planFromSpec } from '../src/model/plan.ts';
-import { cpu, expectSameElements, webgpu } from './helpers.ts';
+import { cpu, cpuThreads, expectSameElements, webgpu } from './helpers.ts';
 
 const GOLDEN_DIR = new URL('./golden/', import.meta.url).pathname;
 
@@ -30,6 +31,8 @@ function read(name: string, file: string): Uint8Array {
 
 const backends: [string, () => Promise<Backend>][] = [
   ['cpu', cpu],
+  ['cpu on 2 threads', () => cpuThreads(2)],
+  ['cpu on 3 threads', () => cpuThreads(3)],
   ['webgpu', webgpu],
 ];
 

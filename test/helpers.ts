@@ -17,6 +17,26 @@ export async function cpu(): Promise<Backend> {
   return new CpuBackend();
 }
 
+const threaded = new Map<number, Promise<Backend>>();
+
+/**
+ * One CPU backend on `threads` threads per test file, its workers started, splitting every op
+ * however small (its workers end with the file's process).
+ */
+export function cpuThreads(threads: number): Promise<Backend> {
+  let b = threaded.get(threads);
+  if (!b) {
+    b = import('../src/cpu-backend.ts').then(async ({ CpuBackend }) => {
+      const backend = await CpuBackend.create({ threads });
+      backend.workspace.minThreadedMacs = 0;
+      if (backend.workspace.pool) backend.workspace.pool.adaptive = false;
+      return backend;
+    });
+    threaded.set(threads, b);
+  }
+  return b;
+}
+
 export function randomInts(rng: Rng, n: number, lo: number, hi: number): Int32Array {
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) out[i] = rng.int(lo, hi);

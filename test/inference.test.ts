@@ -161,9 +161,9 @@ document.body.textContent = Trainer.name + String(Boolean(model));
       `inference app: ${size} bytes minified, ${gzip} gzip; library app: ${Buffer.byteLength(full)} minified, ${gzipSync(full).length} gzip`,
     );
     expect(size).toBeLessThan(Buffer.byteLength(full));
-    // The engine (kernels, WGSL, CPU backend) is most of it; a bound that catches a regression.
-    // Inference on a GPU runs the workgroup-tiled linear kernels and picks variants by their
-    // traffic models, so both ship with it (results/inference-bundle.md).
+    // The engine (kernels, WGSL, CPU backend with its worker pool) is most of it; a bound that
+    // catches a regression. Inference on a GPU runs the workgroup-tiled linear kernels and picks
+    // variants by their traffic models, so both ship with it (results/inference-bundle.md).
     expect(gzip).toBeLessThan(110_000);
   });
 });

@@ -79,18 +79,24 @@ export function formatKernelBench(results: KernelBenchResult[]): string {
   };
   const header = ['layer', 'op', ...(withVariants ? ['variant'] : []), 'shape', 'MOP'];
   const fixed = header.length;
-  // Per result: its ms and GOP/s, and the share of its per-core peak where it measured one.
+  const label = (r: KernelBenchResult) => (r.threads ? `${r.backend} ${r.threads}t` : r.backend);
+  // Per result: its ms and GOP/s, and the share of its peak (per core, times its threads) where
+  // it measured one.
   const columns = (r: KernelBenchResult, row: KernelBenchRow | undefined): string[] => {
     const cells = [row?.skipped ? 'skipped' : num(row?.ms), row?.skipped ? '' : num(row?.gops)];
     if (r.peakGops)
-      cells.push(row?.gops && !row.skipped ? `${Math.round((100 * row.gops) / r.peakGops)}%` : '');
+      cells.push(
+        row?.gops && !row.skipped
+          ? `${Math.round((100 * row.gops) / (r.peakGops * (r.threads ?? 1)))}%`
+          : '',
+      );
     return cells;
   };
   for (const r of results) {
-    header.push(`${r.backend} ms`, `${r.backend} GOP/s`);
-    if (r.peakGops) header.push(`${r.backend} % of peak`);
+    header.push(`${label(r)} ms`, `${label(r)} GOP/s`);
+    if (r.peakGops) header.push(`${label(r)} % of peak`);
   }
-  if (results.length === 2) header.push(`${results[0].backend} speed-up`);
+  if (results.length === 2) header.push(`${label(results[0])} speed-up`);
   const rows = base.map((row) => {
     const cells = [row.layer, row.op];
     if (withVariants)
@@ -114,7 +120,7 @@ export function formatKernelBench(results: KernelBenchResult[]): string {
   const right = header.map((_, i) => i >= fixed - 1);
   const lines = results.map(
     (r) =>
-      `${r.backend}: ${r.adapter} (${r.timing === 'timestamps' ? 'timestamp queries' : 'wall clock'})${r.peakGops ? `; peak ${num(r.peakGops)} GOP/s per core (i32x4.dot_i16x8_s + i32x4.add in registers)` : ''}`,
+      `${label(r)}: ${r.adapter} (${r.timing === 'timestamps' ? 'timestamp queries' : 'wall clock'})${r.peakGops ? `; peak ${num(r.peakGops)} GOP/s per core (i32x4.dot_i16x8_s + i32x4.add in registers)${r.threads && r.threads > 1 ? `, % of ${r.threads}× that` : ''}` : ''}`,
   );
   if (fastest.size > 0)
     lines.push("* fastest variant of the layer's op; (default) the variant the engine picks");

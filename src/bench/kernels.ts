@@ -74,6 +74,8 @@ export interface KernelBenchRow {
 /** The kernel benchmark of one shape: its rows and the backend it ran on. */
 export interface KernelBenchResult {
   backend: Backend['kind'];
+  /** The CPU backend's thread count (absent on WebGPU). */
+  threads?: number;
   adapter: string;
   runtime: Runtime;
   timing: 'timestamps' | 'solo';
@@ -98,6 +100,8 @@ export interface KernelBenchOptions {
   variants?: boolean;
   /** Called with every row as soon as it is timed. */
   onRow?: (row: KernelBenchRow) => void;
+  /** The CPU backend's thread count, recorded in the result. */
+  threads?: number;
 }
 
 /**
@@ -390,6 +394,7 @@ export async function benchKernels(
   }
   return {
     backend: backend.kind,
+    ...(options.threads ? { threads: options.threads } : {}),
     adapter: backend.description,
     runtime: runtimeName(),
     timing,

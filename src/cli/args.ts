@@ -166,10 +166,18 @@ export function presetFlag(command: string, values: Record<string, unknown>, fal
 
 export const BACKEND_HELP = `  --backend B            auto | webgpu | cpu (default auto: WebGPU on a hardware GPU, the CPU
                          backend when the only adapter is a software fallback; same bits)
+  --threads N            CPU backend: threads its products split over (default the number of
+                         cores, at most 8; same bits on any number)
   --verbose              also say which backend and why, and print the GPU drivers' notices`;
 
 /** Every command that makes a backend takes these two. */
 export const BACKEND_FLAG = {
   backend: { type: 'string' },
+  threads: { type: 'string' },
   verbose: { type: 'boolean' },
 } as const satisfies FlagSpec;
+
+/** `--threads N` of the CPU backend (absent: undefined, the backend's default). */
+export function threadsFlag(command: string, values: Record<string, unknown>): number | undefined {
+  return values.threads === undefined ? undefined : intFlag(command, values, 'threads', 1, 1, 256);
+}

@@ -127,7 +127,7 @@ export async function benchParallel(o: ParallelBenchOptions): Promise<ParallelBe
   });
 
   o.onPhase?.('1 device');
-  const cpu = await CpuBackend.create();
+  const cpu = await CpuBackend.create({ threads: 1 });
   try {
     rows.push(
       row('1 device', 0, await timeSteps(cpu, spec, data, batch, o.warmup, o.seed, () => {})),
@@ -137,7 +137,7 @@ export async function benchParallel(o: ParallelBenchOptions): Promise<ParallelBe
   }
   for (let n = 1; n <= o.workers; n++) {
     o.onPhase?.(`${n} worker${n > 1 ? 's' : ''}`);
-    const dp = await DataParallelBackend.start(await CpuBackend.create(), {
+    const dp = await DataParallelBackend.start(await CpuBackend.create({ threads: 1 }), {
       source: localWorkerSource({ backends: Array.from({ length: n }, () => 'cpu' as const) }),
       workers: n,
       spec,

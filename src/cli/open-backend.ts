@@ -9,7 +9,7 @@ import {
 } from '../backends.ts';
 import { adapterName, type DeviceOptions } from '../gpu/device.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
-import { backendFlag } from './args.ts';
+import { backendFlag, threadsFlag } from './args.ts';
 
 export interface OpenedBackend {
   backend: Backend;
@@ -25,7 +25,7 @@ export function backendLine(backend: Backend, decision: BackendDecision): string
 }
 
 /**
- * Resolves --backend (default `fallback`) and --verbose, then makes the backend. `check` runs
+ * Resolves --backend (default `fallback`), --threads and --verbose, then makes the backend. `check` runs
  * once the kind is known and before anything is allocated (the memory plan against the
  * backend's capacity).
  */
@@ -39,6 +39,7 @@ export async function openBackend(
   const verbose = Boolean(flags.verbose);
   const decision = await resolveBackend(backendFlag(command, flags, fallback), { verbose });
   check?.(decision.kind);
-  const backend = await createBackend(decision.kind, { ...options, verbose });
+  const threads = threadsFlag(command, flags);
+  const backend = await createBackend(decision.kind, { ...options, verbose, threads });
   return { backend, decision, line: backendLine(backend, decision) };
 }

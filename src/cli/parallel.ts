@@ -118,7 +118,7 @@ export async function openParallelBackend(
   if (plan.nats) return openNatsBackend(plan, plan.nats, spec, onEvent, say);
   const kinds: BackendKind[] = [];
   for (const b of plan.backends) kinds.push((await resolveBackend(b, { verbose })).kind);
-  const host = await CpuBackend.create();
+  const host = await CpuBackend.create({ threads: 1 });
   const backend = await DataParallelBackend.start(host, {
     source: localWorkerSource({ backends: kinds }),
     workers: kinds.length,
@@ -152,7 +152,7 @@ async function openNatsBackend(
   );
   let joined = 0;
   let started = false;
-  const host = await CpuBackend.create();
+  const host = await CpuBackend.create({ threads: 1 });
   let backend: DataParallelBackend;
   try {
     backend = await DataParallelBackend.start(host, {

@@ -26,12 +26,19 @@ import type {
   Split16,
   Wgrad,
 } from './wasm.ts';
+import type { KernelThreads, ThreadBody } from './threads.ts';
 
 export type IntArray = Int8Array | Int32Array;
 
 export function roundUp(n: number, k: number): number {
   return Math.ceil(n / k) * k;
 }
+
+/**
+ * Multiply-adds below which an op runs on one thread: a dispatch costs 1-2 µs
+ * (results/cpu-backend-threads.md), half of an op of this size at ~30 G multiply-adds/s.
+ */
+const MIN_THREADED_MACS = 131072;
 
 /** Bytes after every region: covers reads past a row of up to 8 int32 and a 16-byte vector. */
 const SLACK = 64;
@@ -52,12 +59,37 @@ export interface Workspace {
 export class CpuWorkspace {
   /** Off: the JavaScript kernels run even where the SIMD ones compiled (the tests run both). */
   simdEnabled = true;
+  /** Ops of fewer multiply-adds run on one thread (the tests lower it to split every op). */
+  minThreadedMacs = MIN_THREADED_MACS;
   private jsBuffer = new ArrayBuffer(0);
   private jsViews: Workspace | undefined;
   private simdViews: Workspace | undefined;
   private readonly arrays = new Map<string, Int32Array>();
 
-  constructor(private readonly simd: SimdKernels | null) {}
+  /** `threads`: workers on the SIMD kernels' shared memory (null: this thread alone). */
+  constructor(
+    private readonly simd: SimdKernels | null,
+    readonly pool: KernelThreads | null = null,
+  ) {}
+
+  /**
+   * Threads the next op may split over: 1 with the JavaScript kernels, with no pool, or for an op
+   * of fewer than minThreadedMacs multiply-adds (`macs`), where waking a worker costs more than
+   * it saves.
+   */
+  threads(macs = Infinity): number {
+    if (!this.pool || this.kernel() !== 'wasm-simd' || macs < this.minThreadedMacs) return 1;
+    return this.pool.available();
+  }
+
+  /**
+   * Runs body(t, T, k) for every thread t < T (T from threads()), each issuing its share's
+   * kernel calls on k; the results are in the workspace when it returns.
+   */
+  parallel(ws: Workspace, T: number, body: ThreadBody): void {
+    if (T > 1 && this.pool && ws.k === this.simd) this.pool.run(T, body);
+    else body(0, 1, ws.k);
+  }
 
   /** Which kernels the next op uses. */
   kernel(): 'wasm-simd' | 'js' {

@@ -82,7 +82,8 @@ async function main(): Promise<void> {
     isMainThread ? JSON.parse(process.argv[2] ?? '{}') : workerData
   ) as LocalWorkerConfig;
   const channel = parentChannel();
-  const backend = await createBackend(config.backend);
+  // One thread each: N local workers already take N cores.
+  const backend = await createBackend(config.backend, { threads: 1 });
   try {
     await serveWorker(channel, backend, { onStep: faultHook(config.index) });
   } finally {

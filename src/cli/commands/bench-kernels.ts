@@ -7,6 +7,7 @@ import { formatKernelBench } from '../../bench/format.ts';
 import { benchKernels, type KernelBenchResult, paperKernelShapes } from '../../bench/kernels.ts';
 import type { KernelTiming } from '../../bench/timing.ts';
 import { formatKernelTraffic, kernelTraffic } from '../../bench/traffic.ts';
+import { defaultCpuThreads } from '../../cpu-backend.ts';
 import { BACKEND_FLAG, choiceFlag, intFlag, parseFlags, UsageError } from '../args.ts';
 
 export const BENCH_KERNELS_HELP = `GOP/s of linear and conv forward and gradients at the paper's layer shapes
@@ -19,6 +20,8 @@ export const BENCH_KERNELS_HELP = `GOP/s of linear and conv forward and gradient
                          the variants' traffic models; no GPU needed); alone it times nothing,
                          with --variants it prints both tables
   --cpu-max-mop N        skip CPU ops above N million operations (default 2000; 0: no limit)
+  --threads N,M,...      CPU thread counts, a column pair each (default the number of cores
+                         (at most 8) and 1)
   --target-ms N          replay each op for about N ms (default 50)
   --timing T             auto | timestamps | solo (default auto)
   --verbose              also print the GPU drivers' notices
@@ -69,14 +72,18 @@ export async function benchKernelsCommand(argv: string[]): Promise<number> {
   const verbose = Boolean(flags.verbose);
   const kinds: BackendKind[] =
     which === 'both' ? ['webgpu', 'cpu'] : [(await resolveBackend(which, { verbose })).kind];
+  const threadCounts = threadList(flags.threads as string | undefined);
+  const runs = kinds.flatMap((kind): { kind: BackendKind; threads: number }[] =>
+    kind === 'cpu' ? threadCounts.map((threads) => ({ kind, threads })) : [{ kind, threads: 0 }],
+  );
   const results: KernelBenchResult[] = [];
-  for (const kind of kinds) {
+  for (const { kind, threads } of runs) {
     const kindTiming = kind === 'cpu' ? 'solo' : timing;
     const backend = await createBackend(
       kind,
       kind === 'webgpu'
         ? { timestamps: kindTiming === 'auto' || kindTiming === 'timestamps', verbose }
-        : {},
+        : { threads },
     );
     try {
       results.push(
@@ -85,9 +92,10 @@ export async function benchKernelsCommand(argv: string[]): Promise<number> {
           targetMs,
           variants,
           maxOps: kind === 'cpu' && cpuMaxMop > 0 ? cpuMaxMop * 1e6 : undefined,
+          threads: threads || undefined,
           onRow: (r) =>
             console.error(
-              `bench-kernels: ${kind} ${r.layer} ${r.op}${r.variant ? ` ${r.variant}` : ''}: ${r.skipped ?? `${r.ms} ms, ${r.gops} GOP/s`}`,
+              `bench-kernels: ${kind}${threads ? ` ${threads}t` : ''} ${r.layer} ${r.op}${r.variant ? ` ${r.variant}` : ''}: ${r.skipped ?? `${r.ms} ms, ${r.gops} GOP/s`}`,
             ),
         }),
       );
@@ -101,4 +109,19 @@ export async function benchKernelsCommand(argv: string[]): Promise<number> {
     if (traffic) console.log(`\nbatch ${batch}\n${formatKernelTraffic(traffic)}`);
   }
   return 0;
+}
+
+/** `--threads N,M,...`: distinct thread counts, most first (default the cores', and 1). */
+function threadList(value: string | undefined): number[] {
+  const counts =
+    value === undefined
+      ? [defaultCpuThreads(), 1]
+      : value.split(',').map((v) => {
+          if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 256)
+            throw new UsageError(
+              `bench-kernels: --threads must be thread counts from 1 to 256 separated by commas, got '${value}'`,
+            );
+          return Number(v);
+        });
+  return [...new Set(counts)].sort((a, b) => b - a);
 }

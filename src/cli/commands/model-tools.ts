@@ -160,6 +160,8 @@ export const INFO_HELP = `the adapter, its features and limits; with a model, th
   --dataset NAME         accepted as in train
   --batch B              batch size of the plan (default: the preset's)
   --backend B            webgpu | cpu | auto (default webgpu: info describes the WebGPU adapter)
+  --threads N            CPU backend: threads its products split over (default the number of
+                         cores, at most 8)
   --verbose              also print the GPU drivers' notices
   --json                 print one JSON object
 ${MEMORY_HELP}

@@ -54,6 +54,7 @@ import {
   intFlag,
   parseFlags,
   presetFlag,
+  threadsFlag,
   UsageError,
 } from '../args.ts';
 import { JsonLog, loggedEpoch, readLog } from '../log.ts';
@@ -647,7 +648,8 @@ async function runTraining(a: TrainArgs, interrupt: Interrupt): Promise<number> 
         if (!a.quiet) console.error(s);
       },
     ));
-  const backend = parallel?.backend ?? (await createBackend(backendKind, { verbose }));
+  const threads = threadsFlag('train', a.flags);
+  const backend = parallel?.backend ?? (await createBackend(backendKind, { verbose, threads }));
   let trainer: Trainer | undefined;
   const outputs = new RunOutputs();
   let log: JsonLog | undefined;

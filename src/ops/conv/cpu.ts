@@ -6,6 +6,7 @@ import type { Conv2dParams, Tensor } from '../../backend.ts';
 import { type CpuWorkspace, roundUp, sgdMagic, type Workspace } from '../../cpu/gemm.ts';
 import { addBias, reluInto, reluTable, storeWithEpilogue, unpackRows } from '../linear/cpu.ts';
 import { i32, i8 } from '../../cpu/tensor.ts';
+import { share } from '../../cpu/threads.ts';
 import { convGeometry } from './contract.ts';
 
 /** The contract's geometry under the names the CPU kernels use. */
@@ -73,7 +74,12 @@ function convEpilogue(
     sf < 2 ** 31
   ) {
     const { m, s } = sgdMagic(sf);
-    ws.k.scale8(zAt, 4 * plane, 0, 0, sAt, rows, plane, sf, m, s);
+    // Threads take ranges of the rows (b, f).
+    cw.parallel(ws, cw.threads(rows * plane * 4), (t, T, k) => {
+      const [r0, r1] = share(rows, t, T);
+      if (r0 < r1)
+        k.scale8(zAt + 4 * plane * r0, 4 * plane, 0, 0, sAt + plane * r0, r1 - r0, plane, sf, m, s);
+    });
     const out = i8(p.out, op);
     out.set(ws.i8.subarray(sAt, sAt + rows * plane));
     const relu = p.epilogue.relu;
@@ -116,13 +122,16 @@ function conv2dAxpy(cw: CpuWorkspace, p: Conv2dParams): void {
   const panels = (Ho * Wo8) / 8;
   const sampleX = C * (H + 2 * pad) * (W + 2 * pad);
   const out = Ho * Wo;
+  // Threads take ranges of samples, each with a product buffer of its own.
+  const T = Math.min(cw.threads(B * F * out * CKK), B);
+  const cBytes = roundUp(4 * F4 * Ho * Wo8, 16);
   const { ws, at } = cw.reserve([
     B * C * H * W,
     pad > 0 ? B * sampleX : 0,
     4 * CKK,
     4 * panels,
     4 * F4 * CKK,
-    4 * F4 * Ho * Wo8,
+    T * cBytes,
     4 * B * F * out,
     epilogueBytes(p, B * F * out),
   ]);
@@ -132,24 +141,28 @@ function conv2dAxpy(cw: CpuWorkspace, p: Conv2dParams): void {
   for (let i = 0, q = panelT >> 2; i < Ho; i++)
     for (let jb = 0; jb < Wo8; jb += 8) t[q++] = i * Wp + jb;
   t.set(w.subarray(0, F * CKK), wAt >> 2);
-  for (let b = 0; b < B; b++) {
-    ws.k.axpy8(
-      wAt,
-      4 * CKK,
-      4,
-      xAt + b * sampleX,
-      rowT,
-      panelT,
-      cAt,
-      4 * Ho * Wo8,
-      0,
-      F4,
-      panels,
-      CKK,
-      0,
-    );
-    ws.k.copyRows(cAt, zAt + 4 * b * F * out, F * Ho, 4 * Wo8, 4 * Wo, 1, 0, 0, 4 * Wo);
-  }
+  cw.parallel(ws, T, (thread, T, k) => {
+    const [b0, b1] = share(B, thread, T);
+    const c = cAt + thread * cBytes;
+    for (let b = b0; b < b1; b++) {
+      k.axpy8(
+        wAt,
+        4 * CKK,
+        4,
+        xAt + b * sampleX,
+        rowT,
+        panelT,
+        c,
+        4 * Ho * Wo8,
+        0,
+        F4,
+        panels,
+        CKK,
+        0,
+      );
+      k.copyRows(c, zAt + 4 * b * F * out, F * Ho, 4 * Wo8, 4 * Wo, 1, 0, 0, 4 * Wo);
+    }
+  });
   convEpilogue(cw, ws, p, zAt, sAt, B * F, out);
 }
 
@@ -228,15 +241,21 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
   const chunks = seg / 8;
   const cRow = 4 * F4;
   const passes = ws.k.packW(wAt, 4 * KK, lo, F4 / 4, KK / 8, 0, 0, 0) > 0 ? 2 : 1;
+  // Threads take ranges of samples; the hi pass (packed in place of the lo halves) is a second
+  // run once every thread is done with the first.
+  const T = Math.min(cw.threads(B * F * out * C * k * k), B);
   for (let pass = 0; pass < passes; pass++) {
     if (pass === 1) ws.k.packW(wAt, 4 * KK, lo, F4 / 4, KK / 8, 1, 0, 0);
-    for (let b = 0; b < B; b++) {
-      for (let i = 0; i < Ho; i++) {
-        const xRow = xcAt + (b * Hp + i) * Wp * C;
-        const c = cAt + (b * Ho + i) * Wo2 * cRow;
-        ws.k.dot4(xRow, C, k, Wp * C, lo, c, cRow, 0, Wo, F4 / 4, chunks, pass, 16 * pass);
+    cw.parallel(ws, T, (thread, T, kk) => {
+      const [b0, b1] = share(B, thread, T);
+      for (let b = b0; b < b1; b++) {
+        for (let i = 0; i < Ho; i++) {
+          const xRow = xcAt + (b * Hp + i) * Wp * C;
+          const c = cAt + (b * Ho + i) * Wo2 * cRow;
+          kk.dot4(xRow, C, k, Wp * C, lo, c, cRow, 0, Wo, F4 / 4, chunks, pass, 16 * pass);
+        }
       }
-    }
+    });
   }
   const c32 = cAt >> 2;
   for (let b = 0; b < B; b++) {
@@ -317,7 +336,18 @@ function sparseWeightGrad(
   const cols = k * k * C8;
   const panels = cols / 8;
   const pixels = B * Ho * Wo;
-  const { ws, at } = cw.reserve([B * Hp * Wp * C8, 16 * pixels, 4 * pixels, 4 * panels, 16 * cols]);
+  const groups = Math.ceil(F / 4);
+  // Per group of four filters: its A rows, its table of window rows, its product.
+  const aBytes = roundUp(16 * pixels, 16);
+  const rBytes = roundUp(4 * pixels, 16);
+  const cBytes = roundUp(16 * cols, 16);
+  const { ws, at } = cw.reserve([
+    B * Hp * Wp * C8,
+    groups * aBytes,
+    groups * rBytes,
+    4 * panels,
+    groups * cBytes,
+  ]);
   const [xcAt, aAt, rowT, panelT, cAt] = at;
   channelsLast(x, g, pad, C8, ws.i8, xcAt);
   const t = ws.i32;
@@ -325,8 +355,13 @@ function sparseWeightGrad(
   for (let u = 0; u < k; u++)
     for (let v = 0; v < k; v++) for (let c = 0; c < C8; c += 8) t[q++] = (u * Wp + v) * C8 + c;
   const HW = Ho * Wo;
-  for (let f0 = 0; f0 < F; f0 += 4) {
+  const rows = new Int32Array(groups);
+  let macs = 0;
+  for (let gi = 0; gi < groups; gi++) {
+    const f0 = 4 * gi;
     const group = Math.min(4, F - f0);
+    const a0 = (aAt + gi * aBytes) >> 2;
+    const r0 = (rowT + gi * rBytes) >> 2;
     let R = 0;
     for (let b = 0; b < B; b++) {
       for (let i = 0; i < Ho; i++) {
@@ -335,16 +370,46 @@ function sparseWeightGrad(
           let any = 0;
           for (let m = 0; m < group; m++) any |= d[(b * F + f0 + m) * HW + pix];
           if (any === 0) continue;
-          const a = (aAt >> 2) + 4 * R;
+          const a = a0 + 4 * R;
           for (let m = 0; m < 4; m++) t[a + m] = m < group ? d[(b * F + f0 + m) * HW + pix] : 0;
-          t[(rowT >> 2) + R] = ((b * Hp + i) * Wp + j) * C8;
+          t[r0 + R] = ((b * Hp + i) * Wp + j) * C8;
           R++;
         }
       }
     }
-    const c0 = cAt >> 2;
+    rows[gi] = R;
+    macs += 4 * R * cols;
+    const c0 = (cAt + gi * cBytes) >> 2;
     if (R === 0) t.fill(0, c0, c0 + 4 * cols);
-    else ws.k.axpy8(aAt, 4, 16, xcAt, rowT, panelT, cAt, 4 * cols, 0, 4, panels, R, 0);
+  }
+  // Threads take ranges of the panels of every group's product.
+  cw.parallel(ws, cw.threads(macs), (thread, T, kk) => {
+    const [p0, p1] = share(panels, thread, T);
+    if (p0 >= p1) return;
+    for (let gi = 0; gi < groups; gi++) {
+      if (rows[gi] === 0) continue;
+      const c = cAt + gi * cBytes + 32 * p0;
+      kk.axpy8(
+        aAt + gi * aBytes,
+        4,
+        16,
+        xcAt,
+        rowT + gi * rBytes,
+        panelT + 4 * p0,
+        c,
+        4 * cols,
+        0,
+        4,
+        p1 - p0,
+        rows[gi],
+        0,
+      );
+    }
+  });
+  for (let gi = 0; gi < groups; gi++) {
+    const f0 = 4 * gi;
+    const group = Math.min(4, F - f0);
+    const c0 = (cAt + gi * cBytes) >> 2;
     for (let m = 0; m < group; m++) {
       for (let c = 0; c < C; c++) {
         for (let u = 0; u < k; u++) {
@@ -379,6 +444,7 @@ function denseWeightGrad(
   const padded = Wo8 !== Wo;
   // An odd F reads one delta row past the last sample: the halves get a row of slack.
   const halves = 2 * (B * sampleD + Ho * Wo8);
+  const T = cw.threads(B * F * Ho * Wo * CKK);
   const { ws, at } = cw.reserve([
     B * C * H * W,
     pad > 0 ? B * sampleX : 0,
@@ -399,27 +465,37 @@ function denseWeightGrad(
     dAt = dPad;
   }
   ws.k.split16(dAt, 4 * Wo8, lo, hi, 2 * Wo8, B * F * Ho, Wo8 / 8);
-  for (let b = 0; b < B; b++) {
-    const q = 2 * b * sampleD;
-    ws.k.dot16(
-      pT,
-      xAt + b * sampleX,
-      lo + q,
-      hi + q,
-      2 * Ho * Wo8,
-      cAt,
-      4,
-      4 * CKK2,
-      0,
-      CKK2,
-      F2,
-      Ho,
-      Wo8 / 8,
-      Wp,
-      2 * Wo8,
-      b > 0 ? 1 : 0,
-    );
-  }
+  // Threads take ranges of the output's rows (c, u, v) or, where there are fewer of them, of
+  // its filters; each sums over every sample.
+  const byRows = CKK2 >= F2;
+  cw.parallel(ws, T, (thread, T, k) => {
+    const [r0, r1] = share(byRows ? CKK2 : F2, thread, T, 2);
+    if (r0 >= r1) return;
+    const [m0, M] = byRows ? [r0, r1 - r0] : [0, CKK2];
+    const [n0, N] = byRows ? [0, F2] : [r0, r1 - r0];
+    const qRow = 2 * Ho * Wo8;
+    for (let b = 0; b < B; b++) {
+      const q = 2 * b * sampleD + n0 * qRow;
+      k.dot16(
+        pT,
+        xAt + b * sampleX,
+        lo + q,
+        hi + q,
+        qRow,
+        cAt + 4 * CKK2 * n0,
+        4,
+        4 * CKK2,
+        m0,
+        m0 + M,
+        N,
+        Ho,
+        Wo8 / 8,
+        Wp,
+        2 * Wo8,
+        b > 0 ? 1 : 0,
+      );
+    }
+  });
   unpackRows(ws, cAt, F, CKK, 4 * CKK2, out);
 }
 

@@ -11,8 +11,9 @@ import {
   sgdMagic,
   type Workspace,
 } from '../../cpu/gemm.ts';
-import { LIST_ENTRY } from '../../cpu/wasm.ts';
+import { type Kernels, LIST_ENTRY } from '../../cpu/wasm.ts';
 import { CpuTensor, dataOf, i32, i8 } from '../../cpu/tensor.ts';
+import { share } from '../../cpu/threads.ts';
 import { fusedSgd, fusedSgdInWorkspace } from '../sgd/cpu.ts';
 
 /** NITRO-ReLU of every int8 value (index value + 128) for an allowed slope. */
@@ -119,15 +120,37 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
   if (K8 !== K) for (let o = 0; o < O; o++) ws.i32.fill(0, w32 + o * K8 + K, w32 + (o + 1) * K8);
   ws.i32.fill(0, w32 + O * K8, w32 + O4 * K8);
   const n = ws.k.packW(wAt, 4 * K8, lo, O4 / 4, K8 / 8, 0, list, cap);
-  ws.k.dot4(xAt, K, 1, 0, lo, cAt, 4 * O4, 0, B, O4 / 4, K8 / 8, 0, 0);
-  if (n > cap) {
+  const magic = fused ? sgdMagic(sf) : { m: 0, s: 0 };
+  if (fused && p.bias) ws.i32.set(i32(p.bias, op).subarray(0, O), biasAt >> 2);
+  // Threads take ranges of batch rows (pairs, as dot4 computes them): the products, their
+  // corrections and NITRO scaling of their own rows.
+  const T = cw.threads(B * K * O);
+  const second = n > cap;
+  const rest = (b0: number, b1: number, k: Kernels) => {
+    if (!second) k.fixLinear(list, n, xAt, K, cAt, 4 * O4, b0, b1);
+    if (fused) {
+      const rows = Math.min(b1, B) - b0;
+      const c = cAt + 4 * O4 * b0;
+      k.scale8(c, 4 * O4, biasAt, p.bias ? 1 : 0, sAt + O * b0, rows, O, sf, magic.m, magic.s);
+    }
+  };
+  cw.parallel(ws, T, (t, T, k) => {
+    const [b0, b1] = share(B, t, T, 2);
+    if (b0 >= b1) return;
+    k.dot4(xAt, K, 1, 0, lo, cAt, 4 * O4, b0, b1, O4 / 4, K8 / 8, 0, 0);
+    if (!second) rest(b0, b1, k);
+  });
+  if (second) {
+    // The hi halves replace the lo ones in place: a second run once every thread is done.
     ws.k.packW(wAt, 4 * K8, lo, O4 / 4, K8 / 8, 1, list, 0);
-    ws.k.dot4(xAt, K, 1, 0, lo, cAt, 4 * O4, 0, B, O4 / 4, K8 / 8, 1, 16);
-  } else ws.k.fixLinear(list, n, xAt, K, cAt, 4 * O4, 0, B);
+    cw.parallel(ws, T, (t, T, k) => {
+      const [b0, b1] = share(B, t, T, 2);
+      if (b0 >= b1) return;
+      k.dot4(xAt, K, 1, 0, lo, cAt, 4 * O4, b0, b1, O4 / 4, K8 / 8, 1, 16);
+      rest(b0, b1, k);
+    });
+  }
   if (fused && p.epilogue) {
-    if (p.bias) ws.i32.set(i32(p.bias, op).subarray(0, O), biasAt >> 2);
-    const { m, s } = sgdMagic(sf);
-    ws.k.scale8(cAt, 4 * O4, biasAt, p.bias ? 1 : 0, sAt, B, O, sf, m, s);
     const out = i8(p.out, op);
     out.set(ws.i8.subarray(sAt, sAt + B * O));
     const relu = p.epilogue.relu;
@@ -173,7 +196,26 @@ export function linearInputGrad(cw: CpuWorkspace, p: { g: Tensor; w: Tensor; out
   ws.i32.set(w.subarray(0, O * K), wAt >> 2);
   affineTable(ws, rowT, O, 4 * K);
   affineTable(ws, panelT, K8 / 8, 32);
-  ws.k.axpy32(gAt, 4 * O, 4, wAt, rowT, panelT, cAt, 4 * K8, 0, B4, K8 / 8, O, 0);
+  // Threads take ranges of the panels of 8 output columns.
+  cw.parallel(ws, cw.threads(B * O * K), (t, T, k) => {
+    const [p0, p1] = share(K8 / 8, t, T);
+    if (p0 < p1)
+      k.axpy32(
+        gAt,
+        4 * O,
+        4,
+        wAt,
+        rowT,
+        panelT + 4 * p0,
+        cAt + 32 * p0,
+        4 * K8,
+        0,
+        B4,
+        p1 - p0,
+        O,
+        0,
+      );
+  });
   unpackRows(ws, cAt, B, K, 4 * K8, i32(p.out, op));
 }
 
@@ -217,9 +259,14 @@ export function linearWeightGrad(
   ws.i16.fill(0, (lo >> 1) + O * B2, (lo >> 1) + O2 * B2);
   ws.i16.fill(0, (hi >> 1) + O * B2, (hi >> 1) + O2 * B2);
   const n = ws.k.packG(gAt, 4 * O, O, B2 / 2, lo, hi, 2 * B2, list, cap);
-  ws.k.wgrad(xp, 4 * K16, lo, 2 * B2, cAt, 4 * K16, 0, O, K16 / 16, B2 / 2, 0, 0);
-  if (n > cap) ws.k.wgrad(xp, 4 * K16, hi, 2 * B2, cAt, 4 * K16, 0, O, K16 / 16, B2 / 2, 1, 16);
-  else ws.k.fixWgrad(list, n, xAt, K, cAt, 4 * K16, 0, O, K16 / 16);
+  // Threads take ranges of rows o (pairs, as wgrad computes them), with their corrections.
+  cw.parallel(ws, cw.threads(B * O * K), (t, T, k) => {
+    const [o0, o1] = share(O, t, T, 2);
+    if (o0 >= o1) return;
+    k.wgrad(xp, 4 * K16, lo, 2 * B2, cAt, 4 * K16, o0, o1, K16 / 16, B2 / 2, 0, 0);
+    if (n > cap) k.wgrad(xp, 4 * K16, hi, 2 * B2, cAt, 4 * K16, o0, o1, K16 / 16, B2 / 2, 1, 16);
+    else k.fixWgrad(list, n, xAt, K, cAt, 4 * K16, o0, o1, K16 / 16);
+  });
   if (p.out) unpackRows(ws, cAt, O, K, 4 * K16, i32(p.out, op));
   if (!p.sgd) return;
   let gradAt = cAt;
@@ -227,7 +274,7 @@ export function linearWeightGrad(
     ws.k.copyRows(cAt, denseAt, O, 4 * K16, 4 * K, 1, 0, 0, 4 * K);
     gradAt = denseAt;
   }
-  if (fusedSgdInWorkspace(op, ws, p.sgd, gradAt, wAt)) return;
+  if (fusedSgdInWorkspace(op, ws, p.sgd, gradAt, wAt, cw)) return;
   const grad = cw.array('gradient', O * K);
   unpackRows(ws, gradAt, O, K, gradAt === cAt ? 4 * K16 : 4 * K, grad);
   fusedSgd(op, p.sgd, new CpuTensor([O, K], 'i32', `${op} gradient`, grad, false));

@@ -1,7 +1,8 @@
 /** IntegerSGD (docs/algorithm.md §5) on the CPU, alone or after a weight gradient. */
 import type { SgdUpdate, Tensor } from '../../backend.ts';
-import { sgdMagic, type Workspace } from '../../cpu/gemm.ts';
+import { type CpuWorkspace, sgdMagic, type Workspace } from '../../cpu/gemm.ts';
 import { i32 } from '../../cpu/tensor.ts';
+import { share } from '../../cpu/threads.ts';
 import type { IntegerSgdParams } from './contract.ts';
 
 /**
@@ -37,7 +38,7 @@ function lrInvOf(op: string, p: Omit<SgdUpdate, 'w'>): number {
  * The fused update on the workspace's kernels: the gradient (dense int32, as many elements as
  * the weights) at byte offset gAt, the weights copied to wAt, updated there (the sgd kernel) and
  * copied back. False, with nothing done, for divisors the kernel does not take (1, or 2^31 and
- * up): the caller then updates with fusedSgd.
+ * up): the caller then updates with fusedSgd. With `cw`, the update splits over its threads.
  */
 export function fusedSgdInWorkspace(
   op: string,
@@ -45,6 +46,7 @@ export function fusedSgdInWorkspace(
   sgd: SgdUpdate,
   gAt: number,
   wAt: number,
+  cw?: CpuWorkspace,
 ): boolean {
   const d = sgd.amp * lrInvOf(op, sgd);
   if (d < 2 || d >= 2 ** 31 || sgd.decayInv === 1) return false;
@@ -53,7 +55,16 @@ export function fusedSgdInWorkspace(
   ws.i32.set(wv, w32);
   const lr = sgdMagic(d);
   const decay = sgd.decayInv > 0 ? sgdMagic(sgd.decayInv) : { m: 0, s: 0 };
-  ws.k.sgd(wAt, gAt, 0, wv.length, d, lr.m, lr.s, sgd.decayInv, decay.m, decay.s);
+  // With `cw`, threads take ranges of the elements (of whole vectors).
+  const n = wv.length;
+  const step = (k: Workspace['k'], start: number, end: number) =>
+    k.sgd(wAt, gAt, start, end, d, lr.m, lr.s, sgd.decayInv, decay.m, decay.s);
+  if (cw) {
+    cw.parallel(ws, cw.threads(n), (t, T, k) => {
+      const [start, end] = share(n, t, T, 16);
+      if (start < end) step(k, start, end);
+    });
+  } else step(ws.k, 0, n);
   wv.set(ws.i32.subarray(w32, w32 + wv.length));
   return true;
 }
