@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { compactWgsl } from './src/kernels/compact-wgsl.ts';
 import { defineConfig, type Plugin, type PreviewServer, type ViteDevServer } from 'vite';
 
 /**
@@ -23,22 +24,18 @@ function nodeBuiltinsForBrowser(): Plugin {
 }
 
 /**
- * Built bundles carry the WGSL without its comments and indentation: a shader's text ships in
- * every app that trains or predicts, and the comments are for readers of shaders/. The
- * `// include:` lines stay (src/kernels/shaders.ts resolves them). Dev servers and tests read
- * the files as they are.
+ * Built bundles carry the WGSL without its comments and indentation (compactWgsl): a shader's
+ * text ships in every app that trains or predicts, and the comments are for readers of
+ * shaders/. Dev servers and tests read the files as they are.
  */
-function compactWgsl(): Plugin {
+function compactWgslPlugin(): Plugin {
   return {
     name: 'nitro-d:compact-wgsl',
     enforce: 'pre',
     load(id) {
       if (!id.endsWith('.wgsl?raw')) return undefined;
-      const lines = readFileSync(id.slice(0, -'?raw'.length), 'utf8').split('\n');
-      const kept = lines
-        .map((line) => (/^\/\/ include: /.test(line) ? line : line.replace(/\/\/.*$/, '').trim()))
-        .filter((line) => line !== '');
-      return `export default ${JSON.stringify(`${kept.join('\n')}\n`)};`;
+      const source = readFileSync(id.slice(0, -'?raw'.length), 'utf8');
+      return `export default ${JSON.stringify(compactWgsl(source))};`;
     },
   };
 }
@@ -108,13 +105,13 @@ export default defineConfig(({ mode }) => {
         },
         rollupOptions: { external: ['webgpu', /^node:/] },
       },
-      plugins: [compactWgsl()],
+      plugins: [compactWgslPlugin()],
       ssr: { noExternal: ['wgsl_reflect'] },
     };
   }
   if (mode === 'lib-browser') {
     return {
-      plugins: [nodeBuiltinsForBrowser(), compactWgsl()],
+      plugins: [nodeBuiltinsForBrowser(), compactWgslPlugin()],
       publicDir: false,
       build: {
         outDir: 'dist/browser',

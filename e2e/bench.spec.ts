@@ -165,7 +165,7 @@ test('the benchmark page completes a short run with non-zero numbers in every ro
   expect(report.kernels?.rows).toHaveLength(KERNEL_ROWS);
   for (const k of report.kernels?.rows ?? []) {
     expect(k.gops, `${k.layer} ${k.op} ${k.variant}`).toBeGreaterThan(0);
-    expect(k.variant, `${k.layer} ${k.op}`).toMatch(/^t[a-z]\d/);
+    expect(k.variant, `${k.layer} ${k.op}`).toMatch(/^(t[a-z]|wg|bm|bf)\d/);
   }
   expect(report.kernels?.rows.filter((k) => k.isDefault)).toHaveLength(groups.size);
 

@@ -12,6 +12,7 @@ import { setTunedVariants } from '../gpu/variants.ts';
 import { WebGPUBackend } from '../gpu/webgpu-backend.ts';
 import { findVariant, GEMM_OPS, type GemmOp, variantsOf } from '../kernels/gemm-tiles.ts';
 import { jsonProblemText, MAX_JSON_DEPTH, scanJson } from '../io/json.ts';
+import { compactWgsl } from '../kernels/compact-wgsl.ts';
 
 /** Reads and writes the whole cache document (text). */
 export interface TuneStore {
@@ -50,9 +51,10 @@ function fnv1a(text: string, h = 0x811c9dc5): number {
 
 /** Changes whenever the GEMM kernels or their variant tables change. */
 export function engineVersion(): string {
-  let h = fnv1a(linearShader.source);
-  h = fnv1a(convShader.source, h);
-  h = fnv1a(linearTiledShader.source, h);
+  // The built form: the same in a checkout (raw shader files) and in its bundle.
+  let h = fnv1a(compactWgsl(linearShader.source));
+  h = fnv1a(compactWgsl(convShader.source), h);
+  h = fnv1a(compactWgsl(linearTiledShader.source), h);
   for (const op of GEMM_OPS)
     h = fnv1a(
       `${op}:${variantsOf(op)

@@ -12,6 +12,7 @@ export interface NatsMessage {
 
 /** A subscription the transport can end. */
 export interface NatsSubscription {
+  /** Stops the messages. */
   unsubscribe(): void;
 }
 
@@ -24,13 +25,17 @@ export interface NatsStatus {
 export interface NatsClient {
   /** The server's INFO, once connected: the transport chunks messages to `max_payload`. */
   readonly info?: { readonly max_payload: number };
+  /** Sends `payload` on `subject` (at most once: the transport acknowledges and resends). */
   publish(subject: string, payload: Uint8Array): void;
+  /** Calls `options.callback` with each message on `subject` until unsubscribed. */
   subscribe(
     subject: string,
     options: { callback: (err: Error | null, msg: NatsMessage) => void },
   ): NatsSubscription;
   /** Resolves once the server has processed everything published so far. */
   flush(): Promise<void>;
+  /** The connection's events, as they happen. */
   status(): AsyncIterable<NatsStatus>;
+  /** Drops the connection. */
   close(): Promise<void>;
 }
