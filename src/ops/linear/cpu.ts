@@ -119,17 +119,15 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
   else for (let o = 0; o < O; o++) ws.i32.set(w.subarray(o * K, o * K + K), w32 + o * K8);
   if (K8 !== K) for (let o = 0; o < O; o++) ws.i32.fill(0, w32 + o * K8 + K, w32 + (o + 1) * K8);
   ws.i32.fill(0, w32 + O * K8, w32 + O4 * K8);
+  const n = ws.k.packW(wAt, 4 * K8, lo, O4 / 4, K8 / 8, 0, list, cap);
   const magic = fused ? sgdMagic(sf) : { m: 0, s: 0 };
   if (fused && p.bias) ws.i32.set(i32(p.bias, op).subarray(0, O), biasAt >> 2);
-  const T = cw.threads(B * K * O);
-  const packs = packWeights(cw, ws, T, wAt, 4 * K8, lo, O4 / 4, K8 / 8, list, cap);
   // Threads take ranges of batch rows (pairs, as dot4 computes them): the products, their
   // corrections and NITRO scaling of their own rows.
-  const second = packs === null;
+  const T = cw.threads(B * K * O);
+  const second = n > cap;
   const rest = (b0: number, b1: number, k: Kernels) => {
-    if (packs) {
-      for (const { q0, at, n } of packs) k.fixLinear(at, n, xAt, K, cAt + 16 * q0, 4 * O4, b0, b1);
-    }
+    if (!second) k.fixLinear(list, n, xAt, K, cAt, 4 * O4, b0, b1);
     if (fused) {
       const rows = Math.min(b1, B) - b0;
       const c = cAt + 4 * O4 * b0;
@@ -144,20 +142,7 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
   });
   if (second) {
     // The hi halves replace the lo ones in place: a second run once every thread is done.
-    cw.parallel(ws, T, (t, T, k) => {
-      const [q0, q1] = share(O4 / 4, t, T);
-      if (q0 < q1)
-        k.packW(
-          wAt + 4 * q0 * 4 * K8,
-          4 * K8,
-          lo + q0 * (K8 / 8) * 64,
-          q1 - q0,
-          K8 / 8,
-          1,
-          list,
-          0,
-        );
-    });
+    ws.k.packW(wAt, 4 * K8, lo, O4 / 4, K8 / 8, 1, list, 0);
     cw.parallel(ws, T, (t, T, k) => {
       const [b0, b1] = share(B, t, T, 2);
       if (b0 >= b1) return;
@@ -176,54 +161,6 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
   unpackRows(ws, cAt, B, O, 4 * O4, z);
   if (p.bias) addBias(z, i32(p.bias, op), O, 1);
   storeWithEpilogue(op, z, p.out, p.epilogue);
-}
-
-/**
- * packW's first pass (lo halves, the list of hi corrections) split over T threads by ranges of
- * blocks, each with its own part of the list (capacity in proportion to its blocks). A thread's
- * count of corrections is read back from its list, zeroed first (an entry's hi word is never
- * 0). Returns each range's first block, list and count; null when a list filled (the caller
- * then makes the second pass over the hi halves, which gives the same sums).
- */
-function packWeights(
-  cw: CpuWorkspace,
-  ws: Workspace,
-  T: number,
-  wAt: number,
-  wRow: number,
-  lo: number,
-  blocks: number,
-  chunks: number,
-  list: number,
-  cap: number,
-): { q0: number; at: number; n: number }[] | null {
-  const parts: { q0: number; q1: number; at: number; cap: number }[] = [];
-  for (let t = 0, used = 0; t < T; t++) {
-    const [q0, q1] = share(blocks, t, T);
-    const c = Math.floor((cap * (q1 - q0)) / blocks);
-    parts.push({ q0, q1, at: list + LIST_ENTRY * used, cap: c });
-    used += c;
-  }
-  ws.i32.fill(0, list >> 2, (list + LIST_ENTRY * cap) >> 2);
-  // Where the pool runs fewer threads than asked, each takes every T-th part.
-  cw.parallel(ws, T, (t, T, k) => {
-    for (let u = t; u < parts.length; u += T) {
-      const { q0, q1, at, cap } = parts[u];
-      if (q0 < q1)
-        k.packW(wAt + 4 * q0 * wRow, wRow, lo + q0 * chunks * 64, q1 - q0, chunks, 0, at, cap);
-    }
-  });
-  const out: { q0: number; at: number; n: number }[] = [];
-  const words = LIST_ENTRY >> 2;
-  for (const { q0, q1, at, cap } of parts) {
-    if (q0 >= q1) continue;
-    let n = 0;
-    const hi = (at >> 2) + words - 1;
-    while (n < cap && ws.i32[hi + words * n] !== 0) n++;
-    if (n === cap) return null;
-    out.push({ q0, at, n });
-  }
-  return out;
 }
 
 /** Copies the first N columns of int32 rows (byte stride `stride`) at byte offset `c` to a dense out. */
