@@ -354,14 +354,12 @@ export class KernelThreads {
     let failure: unknown;
     const t0 = performance.now();
     let t1 = t0;
-    let stolen = 0;
     try {
       body(0, T, this.kernels);
       // Lists whose worker has not woken yet (descheduled on a busy machine) run here.
       for (let w = 0; w < T - 1; w++) {
         if (Atomics.compareExchange(c, OPEN + w, gen, 0) !== gen) continue;
         Atomics.sub(c, PENDING, 1);
-        stolen++;
         this.runList(w);
       }
       t1 = performance.now();
@@ -370,7 +368,7 @@ export class KernelThreads {
     }
     this.join();
     if (this.adaptive && failure === undefined)
-      this.adapt(stolen > 0, t1 - t0, performance.now() - t1);
+      this.adapt(t1 - t0, performance.now() - t1);
     for (let w = 0; w < T - 1; w++) {
       for (const [fn, args] of this.overflow[w]) this.fns[fn](...args);
       this.overflow[w].length = 0;
@@ -381,11 +379,13 @@ export class KernelThreads {
   }
 
   /**
-   * Backs off to one thread when a worker did not wake for this run, or when this thread waited
-   * for the workers longer than it worked.
+   * Backs off to one thread when this thread waited for the workers longer than it worked (a
+   * worker descheduled mid-list). A list this thread took over from a worker that had not woken
+   * yet costs nothing, so it does not count: on idle cores a sleeping worker often wakes a few
+   * microseconds late, and backing off then kept MLP2 on one thread.
    */
-  private adapt(stolen: boolean, ownMs: number, waitMs: number): void {
-    if (stolen || (waitMs > SLOW_WAIT_MS && waitMs > ownMs)) {
+  private adapt(ownMs: number, waitMs: number): void {
+    if (waitMs > SLOW_WAIT_MS && waitMs > ownMs) {
       this.backoffUntil = performance.now() + this.backoffMs;
       this.backoffMs = Math.min(2 * this.backoffMs, BACKOFF_MAX_MS);
     } else if (waitMs < SLOW_WAIT_MS) this.backoffMs = Math.max(BACKOFF_MIN_MS, this.backoffMs / 2);
