@@ -10,16 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
 import { createBackend } from '../src/backends.ts';
 import { CpuBackend } from '../src/cpu-backend.ts';
-import type { Dataset } from '../src/data/dataset.ts';
-import { Model } from '../src/model/model.ts';
 import { type ModelSpec, parseModelSpec } from '../src/model/spec.ts';
 import { DataParallelBackend, type WorkerEvent } from '../src/parallel/coordinator.ts';
 import type { Channel } from '../src/parallel/channel.ts';
 import type { NatsChannel } from '../src/parallel/nats.ts';
 import { joinNatsRunAt, openNatsWorkerSource } from '../src/parallel/nats-connect.ts';
 import { serveWorker } from '../src/parallel/worker.ts';
-import { type EpochResult, Trainer, type TrainerOptions } from '../src/train/trainer.ts';
-import { expectSameElements, Rng } from './helpers.ts';
+import type { TrainerOptions } from '../src/train/trainer.ts';
+import { expectSameElements } from './helpers.ts';
+import { bandDataset, type Run, trainerOptions, trainRun } from './parallel-fixtures.ts';
 import { type TestNatsServer, startNatsServer, startRelay } from './nats-server.ts';
 
 const MLP = parseModelSpec({
@@ -40,46 +39,17 @@ const CNN = parseModelSpec({
   training: { lrInv: 64 },
 });
 
-function dataset(name: string, n: number, seed: number): Dataset {
-  const rng = new Rng(seed);
-  const images = new Int8Array(n * 64);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const label = rng.int(0, 3);
-    labels[i] = label;
-    for (let p = 0; p < 64; p++)
-      images[i * 64 + p] = (Math.floor(p / 16) === label ? 40 : -20) + rng.int(-30, 30);
-  }
-  return { name, images, labels, shape: [1, 8, 8], classes: 4 };
-}
-
-const TRAIN = dataset('train', 96, 11);
-const TEST = dataset('test', 32, 12);
+const DATA = {
+  train: bandDataset('train', 96, 11),
+  test: bandDataset('test', 32, 12),
+};
 
 function options(batch: number, augment: boolean): TrainerOptions {
-  return {
-    batch,
-    epochs: 2,
-    seed: 9,
-    augment: augment ? { pad: 1, flip: true } : undefined,
-    stepsPerSubmit: 2,
-  };
+  return trainerOptions(batch, augment, 9, 2);
 }
 
-interface Run {
-  weights: Map<string, Int32Array>;
-  results: EpochResult[];
-}
-
-async function train(backend: Backend, spec: ModelSpec, opts: TrainerOptions): Promise<Run> {
-  const model = Model.create(backend, spec, { seed: 4 });
-  const trainer = new Trainer(model, TRAIN, TEST, opts);
-  try {
-    const results = await trainer.fit();
-    return { weights: await trainer.model.getWeights(), results };
-  } finally {
-    trainer.dispose();
-  }
+function train(backend: Backend, spec: ModelSpec, opts: TrainerOptions): Promise<Run> {
+  return trainRun(backend, spec, DATA, opts, 4);
 }
 
 async function singleDevice(spec: ModelSpec, opts: TrainerOptions): Promise<Run> {

@@ -11,8 +11,6 @@ import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu-backend.ts';
 import { createBackend } from '../src/backends.ts';
-import type { Dataset } from '../src/data/dataset.ts';
-import { Model } from '../src/model/model.ts';
 import { planFromSpec } from '../src/model/plan.ts';
 import { parseModelSpec, type ModelSpec } from '../src/model/spec.ts';
 import type { Channel } from '../src/parallel/channel.ts';
@@ -20,8 +18,9 @@ import { DataParallelBackend, splitRows, type WorkerEvent } from '../src/paralle
 import { memoryChannelPair, memoryWorkerSource } from '../src/parallel/memory.ts';
 import { addInt32, addMetricWords } from '../src/parallel/reduce.ts';
 import { serveWorker } from '../src/parallel/worker.ts';
-import { type EpochResult, Trainer, type TrainerOptions } from '../src/train/trainer.ts';
+import type { TrainerOptions } from '../src/train/trainer.ts';
 import { expectSameElements, Rng } from './helpers.ts';
+import { bandDataset, type Run, trainerOptions, trainRun } from './parallel-fixtures.ts';
 import { SRC } from './structure.ts';
 
 const MLP = parseModelSpec({
@@ -43,46 +42,17 @@ const CNN = parseModelSpec({
   training: { lrInv: 64 },
 });
 
-function dataset(name: string, n: number, seed: number): Dataset {
-  const rng = new Rng(seed);
-  const images = new Int8Array(n * 64);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const label = rng.int(0, 3);
-    labels[i] = label;
-    for (let p = 0; p < 64; p++)
-      images[i * 64 + p] = (Math.floor(p / 16) === label ? 40 : -20) + rng.int(-30, 30);
-  }
-  return { name, images, labels, shape: [1, 8, 8], classes: 4 };
-}
-
-const TRAIN = dataset('train', 120, 7);
-const TEST = dataset('test', 40, 8);
+const DATA = {
+  train: bandDataset('train', 120, 7),
+  test: bandDataset('test', 40, 8),
+};
 
 function options(batch: number, augment: boolean): TrainerOptions {
-  return {
-    batch,
-    epochs: 2,
-    seed: 5,
-    augment: augment ? { pad: 1, flip: true } : undefined,
-    stepsPerSubmit: 3,
-  };
+  return trainerOptions(batch, augment, 5, 3);
 }
 
-interface Run {
-  weights: Map<string, Int32Array>;
-  results: EpochResult[];
-}
-
-async function train(backend: Backend, spec: ModelSpec, opts: TrainerOptions): Promise<Run> {
-  const model = Model.create(backend, spec, { seed: 3 });
-  const trainer = new Trainer(model, TRAIN, TEST, opts);
-  try {
-    const results = await trainer.fit();
-    return { weights: await trainer.model.getWeights(), results };
-  } finally {
-    trainer.dispose();
-  }
+function train(backend: Backend, spec: ModelSpec, opts: TrainerOptions): Promise<Run> {
+  return trainRun(backend, spec, DATA, opts, 3);
 }
 
 const single = new Map<string, Promise<Run>>();
