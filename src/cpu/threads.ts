@@ -367,8 +367,7 @@ export class KernelThreads {
       failure = e;
     }
     this.join();
-    if (this.adaptive && failure === undefined)
-      this.adapt(t1 - t0, performance.now() - t1);
+    if (this.adaptive && failure === undefined) this.adapt(t1 - t0, performance.now() - t1);
     for (let w = 0; w < T - 1; w++) {
       for (const [fn, args] of this.overflow[w]) this.fns[fn](...args);
       this.overflow[w].length = 0;
