@@ -264,8 +264,16 @@ export class Network {
     return flat;
   }
 
-  /** One local-loss update of a block: head loss, head update, backward to W, W update. */
-  private blockUpdate(ops: Ops, blockIndex: number, input: Tensor, withMetrics: boolean): void {
+  /**
+   * A block's head loss (metrics into `words` when given) and the δ at the block's output:
+   * through the head with P before its update, then NITRO-ReLU's backward. Returns the head's
+   * flattened input, P and δ (a view of the delta scratch).
+   */
+  private headBackward(
+    ops: Ops,
+    blockIndex: number,
+    words: Tensor | undefined,
+  ): { flat: Tensor; P: Tensor; deltaS: Tensor } {
     const B = this.batch;
     const plan = this.plan;
     const b = plan.blocks[blockIndex];
@@ -276,9 +284,7 @@ export class Network {
       labels: this.y,
       oneHot: plan.oneHot,
       out: bt.g,
-      metrics: withMetrics
-        ? { tensor: this.metrics, offset: blockIndex * METRIC_WORDS }
-        : undefined,
+      metrics: words ? { tensor: words, offset: blockIndex * METRIC_WORDS } : undefined,
     });
     const P = this.weight(`blocks.${blockIndex}.head.weight`);
     // δ through the head uses P before its update, so it comes first.
@@ -307,6 +313,17 @@ export class Network {
         relu: { x: this.view(bt.s, shape), slopeInv: plan.slopeInv },
       });
     }
+    return { flat, P, deltaS };
+  }
+
+  /** One local-loss update of a block: head loss, head update, backward to W, W update. */
+  private blockUpdate(ops: Ops, blockIndex: number, input: Tensor, withMetrics: boolean): void {
+    const B = this.batch;
+    const plan = this.plan;
+    const b = plan.blocks[blockIndex];
+    const bt = this.blocks[blockIndex];
+    const words = withMetrics ? this.metrics : undefined;
+    const { flat, P, deltaS } = this.headBackward(ops, blockIndex, words);
     ops.linearWeightGrad({
       g: bt.g,
       x: flat,
@@ -497,37 +514,8 @@ export class Network {
     const plan = this.plan;
     const b = plan.blocks[blockIndex];
     const bt = this.blocks[blockIndex];
-    const flat = this.headForward(ops, blockIndex);
-    ops.lossGradient({
-      yhat: bt.yhat,
-      labels: this.y,
-      oneHot: plan.oneHot,
-      out: bt.g,
-      metrics: words ? { tensor: words, offset: blockIndex * METRIC_WORDS } : undefined,
-    });
     const pName = `blocks.${blockIndex}.head.weight`;
-    const P = this.weight(pName);
-    const deltaS = this.view(this.scratch.delta, [B, ...b.outShape]);
-    const relu = { x: bt.s, slopeInv: plan.slopeInv };
-    if (b.head.pool) {
-      ops.maxPoolBackward({
-        x: bt.a,
-        kernel: b.head.pool.kernel,
-        padding: b.head.pool.padding,
-        padMode: plan.headPoolPadMode,
-        head: { g: bt.g, w: P },
-        relu,
-        out: deltaS,
-      });
-    } else {
-      const shape = [B, b.head.dlr];
-      ops.linearInputGrad({
-        g: bt.g,
-        w: P,
-        out: this.view(deltaS, shape),
-        relu: { x: this.view(bt.s, shape), slopeInv: plan.slopeInv },
-      });
-    }
+    const { flat, P, deltaS } = this.headBackward(ops, blockIndex, words);
     const updates: PendingUpdate[] = [];
     const pGrad = this.gradOf(pName, P.shape);
     ops.linearWeightGrad({ g: bt.g, x: flat, out: pGrad });
