@@ -28,10 +28,11 @@ import {
   PROTOCOL_VERSION,
   packInt8,
   payloadBytes,
+  sharedInt32,
   type StepHeader,
   type SumsHeader,
 } from './protocol.ts';
-import { addInt32, addMetricWords } from './reduce.ts';
+import { addMetricWords, sumInt32 } from './reduce.ts';
 
 /** Options of {@link DataParallelBackend.start}. */
 export interface DataParallelOptions {
@@ -134,6 +135,14 @@ class ParallelProgram implements Program {
     if (!lrInv) throw new Error(`data-parallel: '${label}' updates no parameter`);
     this.gather = gather;
     this.lrInv = lrInv;
+  }
+
+  private readonly sums: Int32Array[][] = [];
+
+  /** A phase's totals, kept from step to step (in shared memory where there is some). */
+  totals(phase: number): Int32Array[] {
+    this.sums[phase] ??= this.phases[phase].reduce.tensors.map((t) => sharedInt32(t.size));
+    return this.sums[phase];
   }
 }
 
@@ -431,20 +440,17 @@ export class DataParallelBackend implements Backend {
     // queued to be taken for a reply of the next attempt.
     for (let phase = 0; phase < p.phases.length; phase++) {
       const reduce = p.phases[phase].reduce;
-      let grads: Int32Array[] | undefined;
+      const parts: Int32Array[][] = [];
       let metrics: Int32Array | undefined;
       const replying = taking.filter((m) => !failed.has(m));
       const clean = failed.size === 0;
-      // Sums in arrival order: wrapping int32 adds give the same bits in any order.
       await Promise.all(
         replying.map(async (m) => {
           try {
             const msg = await m.channel.receive(fresh.has(m) ? this.firstStepMs : this.timeoutMs);
             this.countIn(msg);
             const arrays = this.checkGrads(m, msg, id, phase, reduce);
-            const part = arrays.slice(0, reduce.tensors.length);
-            if (!grads) grads = part;
-            else for (const [k, a] of part.entries()) addInt32(grads[k], a);
+            parts.push(arrays.slice(0, reduce.tensors.length));
             if (reduce.metrics) {
               const words = arrays[reduce.tensors.length];
               if (!metrics) metrics = words;
@@ -456,12 +462,21 @@ export class DataParallelBackend implements Backend {
         }),
       );
       // Those that replied now wait for sums: nothing more is due from them.
-      if (!clean || failed.size > 0 || !grads) break;
+      if (!clean || failed.size > 0 || parts.length === 0) break;
+      // Every worker has taken the previous totals in (it replied since): they are free to
+      // overwrite. Wrapping int32 adds give the same bits in any order.
+      const grads = p.totals(phase);
+      for (const [k, into] of grads.entries())
+        sumInt32(
+          into,
+          parts.map((a) => a[k]),
+        );
       const header: SumsHeader = { kind: 'sums', id, phase };
       for (const m of replying) {
-        // Each worker gets its own copy: a transport may transfer (and so detach) the buffers.
+        // The same totals to every worker: a transport copies them out (or, for a local
+        // thread, shares them) and none of them writes there.
         try {
-          this.send(m, { header, arrays: grads.map((a) => a.slice()) });
+          this.send(m, { header, arrays: grads });
         } catch (e) {
           failed.set(m, reasonOf(e));
         }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BackendKind } from '../backends.ts';
 import { type Channel, ChannelError, type Envelope, type WorkerSource } from './channel.ts';
+import { isShared } from './protocol.ts';
 import { MessageQueue } from './queue.ts';
 
 /** Options of {@link localWorkerSource}. */
@@ -27,19 +28,29 @@ export interface LocalWorkerConfig {
   index: number;
 }
 
-/** The buffers of a message's arrays, once each (views of part of a buffer are copied first). */
+/**
+ * The buffers of a message's arrays, once each (views of part of a buffer are copied first).
+ * Arrays in shared memory are posted as they are: the thread at the other end sees the same
+ * memory, and the protocol says who writes it when (see protocol.ts).
+ */
 export function transferable(m: Envelope): { message: Envelope; buffers: ArrayBuffer[] } {
   const seen = new Set<ArrayBufferLike>();
+  const buffers: ArrayBuffer[] = [];
   const arrays = m.arrays.map((a) => {
+    if (isShared(a)) return a;
     const whole = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
-    const own = whole && !seen.has(a.buffer) && a.buffer instanceof ArrayBuffer ? a : a.slice();
+    const own = whole && !seen.has(a.buffer) ? a : a.slice();
     seen.add(own.buffer);
+    buffers.push(own.buffer as ArrayBuffer);
     return own;
   });
-  return {
-    message: { header: m.header, arrays },
-    buffers: arrays.map((a) => a.buffer as ArrayBuffer),
-  };
+  return { message: { header: m.header, arrays }, buffers };
+}
+
+/** The message with its shared-memory arrays copied (a process boundary cannot share them). */
+export function unshared(m: Envelope): Envelope {
+  if (!m.arrays.some(isShared)) return m;
+  return { header: m.header, arrays: m.arrays.map((a) => (isShared(a) ? a.slice() : a)) };
 }
 
 function threadChannel(worker: Worker, label: string): Channel {
@@ -73,7 +84,7 @@ function processChannel(child: ChildProcess, label: string): Channel {
     send(m: Envelope): void {
       if (inbox.closed || !child.connected)
         throw new ChannelError('closed', `${label}: the worker is gone`);
-      child.send(m);
+      child.send(unshared(m));
     },
     receive: (timeoutMs) => inbox.receive(timeoutMs),
     close(): void {

@@ -13,7 +13,7 @@ import { createBackend } from '../backends.ts';
 import type { Channel, Envelope } from './channel.ts';
 import { ChannelError } from './channel.ts';
 import type { LocalWorkerConfig } from './local.ts';
-import { transferable } from './local.ts';
+import { transferable, unshared } from './local.ts';
 import { MessageQueue } from './queue.ts';
 import { serveWorker } from './worker.ts';
 
@@ -45,7 +45,7 @@ function parentChannel(): Channel {
     label: 'coordinator',
     send(m) {
       if (inbox.closed || !process.send) throw new ChannelError('closed', 'coordinator: gone');
-      process.send(m);
+      process.send(unshared(m));
     },
     receive: (t) => inbox.receive(t),
     close() {

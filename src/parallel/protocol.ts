@@ -69,6 +69,27 @@ export function unpackInt8(words: Int32Array, count: number): Int8Array {
   return new Int8Array(words.buffer, words.byteOffset, count);
 }
 
+/**
+ * Int32 values in memory that threads of one process can share, where the platform has it
+ * (Node; a browser page only when cross-origin isolated), else ordinary memory. The exchange
+ * keeps one such buffer per gradient on each side (a worker's gradient sums, the coordinator's
+ * totals), so a step allocates nothing that size and a local worker thread posts no copy. They
+ * are safe to share because of the step's order: a worker writes its buffer only after it got
+ * the sums of its previous reply, which the coordinator sends once it has read every reply; the
+ * coordinator writes its totals only once every worker has replied again, so after each has
+ * taken the previous totals in (and after its own replica took them).
+ */
+export function sharedInt32(length: number): Int32Array {
+  return typeof SharedArrayBuffer === 'function'
+    ? new Int32Array(new SharedArrayBuffer(4 * length))
+    : new Int32Array(length);
+}
+
+/** Whether an array lives in shared memory. */
+export function isShared(a: Int32Array): boolean {
+  return typeof SharedArrayBuffer === 'function' && a.buffer instanceof SharedArrayBuffer;
+}
+
 /** Payload bytes of a message (its arrays; the JSON header is small). */
 export function payloadBytes(m: Envelope): number {
   let n = 0;

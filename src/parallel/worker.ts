@@ -14,6 +14,7 @@ import {
   type HelloHeader,
   intField,
   PROTOCOL_VERSION,
+  sharedInt32,
   unpackInt8,
 } from './protocol.ts';
 
@@ -30,6 +31,8 @@ interface Shard {
   net: Network;
   programs: (Program | undefined)[];
   reduces: ReduceParams[];
+  /** Each phase's gradient sums as sent, kept from step to step (see sharedInt32). */
+  out: Int32Array[][];
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -70,7 +73,8 @@ export async function serveWorker(
           ? backend.record(`shard phase ${i}`, (ops) => replay(ops, calls))
           : undefined,
       );
-      s = { net, programs, reduces };
+      const out = reduces.map((r) => r.tensors.map((t) => sharedInt32(t.size)));
+      s = { net, programs, reduces, out };
       shards.set(key, s);
     }
     return s;
@@ -116,7 +120,13 @@ export async function serveWorker(
       const r = s.reduces[phase];
       const tensors: Tensor[] = [...r.tensors];
       if (r.metrics) tensors.push(r.metrics.words);
-      const arrays = await Promise.all(tensors.map((t) => backend.read(t)));
+      const read = await Promise.all(tensors.map((t) => backend.read(t)));
+      const arrays = read.map((a, k) => {
+        const out = s.out[phase][k];
+        if (!out) return a;
+        out.set(a);
+        return out;
+      });
       const header: GradsHeader = { kind: 'grads', id, phase };
       channel.send({ header, arrays });
       const reply = await channel.receive(idle);
