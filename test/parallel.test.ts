@@ -16,7 +16,7 @@ import { parseModelSpec, type ModelSpec } from '../src/model/spec.ts';
 import type { Channel } from '../src/parallel/channel.ts';
 import { DataParallelBackend, splitRows, type WorkerEvent } from '../src/parallel/coordinator.ts';
 import { memoryChannelPair, memoryWorkerSource } from '../src/parallel/memory.ts';
-import { addInt32, addMetricWords } from '../src/parallel/reduce.ts';
+import { addInt32, addMetricWords, sumInt32 } from '../src/parallel/reduce.ts';
 import { serveWorker } from '../src/parallel/worker.ts';
 import type { TrainerOptions } from '../src/train/trainer.ts';
 import { expectSameElements, Rng } from './helpers.ts';
@@ -83,7 +83,13 @@ async function dataParallel(
   spec: ModelSpec,
   opts: TrainerOptions,
   plans: WorkerPlan[],
-  extra: { delays?: boolean; timeoutMs?: number; events?: WorkerEvent[] } = {},
+  extra: {
+    delays?: boolean;
+    timeoutMs?: number;
+    events?: WorkerEvent[];
+    hostLagBytes?: number;
+    stats?: (dp: DataParallelBackend) => void;
+  } = {},
 ): Promise<Run> {
   const rng = new Rng(77);
   const coordinatorEnds: Channel[] = [];
@@ -104,9 +110,12 @@ async function dataParallel(
     spec,
     timeoutMs: extra.timeoutMs,
     onEvent: (e) => extra.events?.push(e),
+    hostLagBytes: extra.hostLagBytes,
   });
   try {
-    return await train(dp, spec, opts);
+    const run = await train(dp, spec, opts);
+    extra.stats?.(dp);
+    return run;
   } finally {
     dp.destroy();
     await Promise.all(serving);
@@ -197,6 +206,72 @@ describe('data-parallel training (in-process workers)', () => {
     expect(events.filter((e) => e.kind === 'dropped').map((e) => e.worker)).toEqual(['worker 0']);
   });
 
+  it('the host fetching the weights from a worker after every step: same bits', async () => {
+    const opts = options(8, false);
+    const want = await singleDevice(CNN, opts);
+    let fetches = 0;
+    const counts = (c: Channel): Channel => ({
+      label: c.label,
+      send: (m) => {
+        if (m.header.kind === 'weights') fetches++;
+        c.send(m);
+      },
+      receive: (t) => c.receive(t),
+      close: () => c.close(),
+    });
+    const got = await dataParallel(CNN, opts, [{ wrap: counts }, { wrap: counts }], {
+      delays: true,
+      hostLagBytes: 0,
+    });
+    expectSameRun(got, want);
+    // 15 steps an epoch, 2 epochs: a fetch before each step but an epoch's first.
+    expect(fetches).toBeGreaterThanOrEqual(2 * 14);
+  });
+
+  it('a worker gone after the first phase of a step: the others get the host weights, caught up on the kept steps, same bits', async () => {
+    const opts = options(8, false);
+    const want = await singleDevice(CNN, opts);
+    const events: WorkerEvent[] = [];
+    let fetches = 0;
+    // Worker 2 leaves once it got the first phase's sums of its 9th step: the others applied
+    // them too, so nobody holds the weights before that step but the host's kept sums.
+    const leaves = (c: Channel): Channel => {
+      let got = 0;
+      return {
+        label: c.label,
+        send: (m) => c.send(m),
+        receive: async (t) => {
+          const m = await c.receive(t);
+          if (m.header.kind === 'sums' && m.header.phase === 0 && ++got === 9) c.close();
+          return m;
+        },
+        close: () => c.close(),
+      };
+    };
+    const counts = (c: Channel): Channel => ({
+      label: c.label,
+      send: (m) => {
+        if (m.header.kind === 'weights') fetches++;
+        c.send(m);
+      },
+      receive: (t) => c.receive(t),
+      close: () => c.close(),
+    });
+    const got = await dataParallel(
+      CNN,
+      opts,
+      [{ wrap: counts }, { wrap: counts }, { wrap: leaves }],
+      {
+        events,
+      },
+    );
+    expectSameRun(got, want);
+    expect(events.filter((e) => e.kind === 'dropped').map((e) => e.worker)).toEqual(['worker 2']);
+    // The weights come from a worker only where the trainer reads (at each epoch's end): the
+    // host caught up at the fault by applying the kept steps itself.
+    expect(fetches).toBe(2);
+  });
+
   it('a worker that stalls past the timeout is dropped: same bits', async () => {
     const opts = options(10, true);
     const want = await singleDevice(MLP, opts);
@@ -256,6 +331,22 @@ describe('reducer', () => {
     addInt32(a, Int32Array.from([1, -1, -7, 1]));
     expect([...a]).toEqual([-0x80000000, 0x7fffffff, -2, 0]);
     expect(() => addInt32(a, new Int32Array(3))).toThrow(/3 values added to 4/);
+  });
+
+  it('sums any number of parts in one pass, wrapping', () => {
+    const parts = [
+      Int32Array.from([0x7fffffff, -0x80000000, 5, -1]),
+      Int32Array.from([1, -1, -7, 1]),
+      Int32Array.from([2, 3, 4, 5]),
+    ];
+    const into = new Int32Array(4);
+    sumInt32(into, parts.slice(0, 2));
+    expect([...into]).toEqual([-0x80000000, 0x7fffffff, -2, 0]);
+    sumInt32(into, parts);
+    expect([...into]).toEqual([-0x7ffffffe, -0x7ffffffe, 2, 5]);
+    sumInt32(into, parts.slice(2));
+    expect([...into]).toEqual([2, 3, 4, 5]);
+    expect(() => sumInt32(into, [new Int32Array(3)])).toThrow(/3 values summed into 4/);
   });
 
   it('64-bit loss words carry from the low word into the high word, in any order', () => {

@@ -4,13 +4,21 @@
  * backend, which also holds the run's replica of the weights. A training step recorded on it
  * (Network.trainStepOps with reducing ops) runs across the workers: the host gathers the global
  * batch, each worker gets a contiguous range of its rows, the workers' int32 gradient sums of
- * each phase are added in whatever order they arrive (wrapping adds: exact and
- * order-independent) and sent back, and every replica, the host's included, applies the same
- * IntegerSGD. The weights after every step are the single-device run's, bit for bit.
+ * each phase are added (wrapping adds: exact and independent of order) and sent back, and
+ * every worker applies the same IntegerSGD. The weights after every step are the single-device
+ * run's, bit for bit.
+ *
+ * The weights live on the workers, as a GPU's live on its device: the host does not apply each
+ * step itself (on one machine it would take CPU time from the workers) but keeps the summed
+ * gradients of the steps it has not applied, and brings its copy up to date only when it is
+ * needed (a read, a checkpoint, an evaluation, a worker joining) or when those kept sums pass
+ * `hostLagBytes`: it fetches the weights from a worker that holds them or, with none left,
+ * applies the kept steps itself, in order.
  *
  * A worker that fails or stays silent past the timeout is dropped: the step starts again among
- * the others from the host's weights (the host applies a step only once it completed), so its
- * rows are re-split and the bits do not change. Workers may join between steps.
+ * the others (every worker has the weights before it unless sums of the step went out: then
+ * all of them get the host's, brought up to date), so its rows are re-split and the bits do not
+ * change. Workers may join between steps.
  */
 import type {
   Backend,
@@ -24,6 +32,7 @@ import type {
 import { captureCalls, type OpCall, replay } from './calls.ts';
 import { type Channel, ChannelError, type Envelope, type WorkerSource } from './channel.ts';
 import {
+  type FetchHeader,
   type InitHeader,
   PROTOCOL_VERSION,
   packInt8,
@@ -53,6 +62,11 @@ export interface DataParallelOptions {
   joinTimeoutMs?: number;
   /** Told when a worker joins or is dropped. */
   onEvent?: (e: WorkerEvent) => void;
+  /**
+   * How many bytes of summed gradients the host may keep for steps it has not applied before
+   * it fetches the weights from a worker (default 16 MiB; 0: after every step).
+   */
+  hostLagBytes?: number;
 }
 
 /** A worker joining or being dropped, for the run's log. */
@@ -100,6 +114,12 @@ interface PhaseSums {
   metrics?: Int32Array;
 }
 
+/** A completed step: its program and the sums every worker applied. */
+interface DoneStep {
+  p: ParallelProgram;
+  sums: PhaseSums[];
+}
+
 interface Phase {
   reduce: ReduceParams;
   /** The IntegerSGD calls that apply this phase's sums. */
@@ -137,12 +157,17 @@ class ParallelProgram implements Program {
     this.lrInv = lrInv;
   }
 
-  private readonly sums: Int32Array[][] = [];
+  private inFlight: Int32Array[][] = [];
 
-  /** A phase's totals, kept from step to step (in shared memory where there is some). */
-  totals(phase: number): Int32Array[] {
-    this.sums[phase] ??= this.phases[phase].reduce.tensors.map((t) => sharedInt32(t.size));
-    return this.sums[phase];
+  /** The step's totals of a phase: buffers from `take`, kept until the step is done. */
+  totals(phase: number, take: (size: number) => Int32Array): Int32Array[] {
+    this.inFlight[phase] ??= this.phases[phase].reduce.tensors.map((t) => take(t.size));
+    return this.inFlight[phase];
+  }
+
+  /** The step is done: its totals are the caller's now, the next step takes new ones. */
+  release(): void {
+    this.inFlight = [];
   }
 }
 
@@ -177,11 +202,19 @@ export class DataParallelBackend implements Backend {
   private joining: Member[] = [];
   private queue: Promise<void> = Promise.resolve();
   /**
-   * A completed step's updates not yet applied to the host's weights: applied once the next
+   * The last completed step, its metrics not yet added to the host's: added once the next
    * step's rows are on their way (so the workers never wait for it), and before anything
    * reads the host.
    */
-  private pending?: { p: ParallelProgram; sums: PhaseSums[] };
+  private pending?: DoneStep;
+  /** Completed steps whose updates the host's weights lack (the workers' have them), in order. */
+  private behind: DoneStep[] = [];
+  private behindBytes = 0;
+  /** Totals buffers of steps the host has caught up with, by length, for the next steps. */
+  private readonly spare = new Map<number, Int32Array[]>();
+  /** The last step's cursor, for the log of a worker dropped between steps. */
+  private lastCursor = 0;
+  private readonly lagBytes: number;
   private stepId = 0;
   private closed = false;
   private readonly timeoutMs: number;
@@ -195,6 +228,7 @@ export class DataParallelBackend implements Backend {
     this.ops = host.ops;
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.firstStepMs = Math.max(this.timeoutMs, options.firstStepTimeoutMs ?? 600_000);
+    this.lagBytes = options.hostLagBytes ?? 16 * 2 ** 20;
   }
 
   /**
@@ -287,32 +321,55 @@ export class DataParallelBackend implements Backend {
     return this.host.view(t, shape, label);
   }
   write(t: Tensor, values: ArrayLike<number>): void {
-    // The host's weights may change (a model loaded, a recovery): workers get them again.
-    if (t.dtype === 'i32') for (const m of this.members) m.synced = false;
-    this.inOrder(() => this.host.write(t, values));
+    if (t.dtype !== 'i32') {
+      this.inOrder(() => this.host.write(t, values), false);
+      return;
+    }
+    // The host's weights may change (a model loaded, a recovery): brought up to date first,
+    // they are what the workers get again.
+    this.inOrder(() => {
+      this.host.write(t, values);
+      for (const m of this.members) m.synced = false;
+    }, true);
   }
 
   /** Steps still running or not yet applied to the host. */
   private outstanding = 0;
 
-  /** Runs `fn` on the host now, or after the steps in flight (in submission order). */
-  private inOrder(fn: () => void): void {
-    if (this.outstanding === 0 && !this.pending) {
+  /**
+   * Runs `fn` on the host now, or after the steps in flight (in submission order); with
+   * `weights`, once the host's weights are up to date.
+   */
+  private inOrder(fn: () => void, weights: boolean): void {
+    if (this.outstanding === 0 && !this.pending && (!weights || this.behind.length === 0)) {
       fn();
       return;
     }
     this.queue = this.queue.then(async () => {
-      await this.commit();
+      if (weights) await this.current();
+      else await this.commit();
       fn();
     });
   }
   async read(t: Tensor): Promise<Int32Array> {
     await this.queue.catch(() => {});
-    await this.commit();
+    await this.current();
     return this.host.read(t);
   }
   dispose(t: Tensor): void {
-    this.host.dispose(t);
+    // While steps are not applied to the host, a parameter waits for its model's update.
+    const kept = this.outstanding > 0 || this.pending || this.behind.length > 0;
+    if (!kept || !this.parameters.has(t)) {
+      this.host.dispose(t);
+      return;
+    }
+    this.parameters.delete(t);
+    this.queue = this.queue
+      .then(() => this.current())
+      .catch(() => {})
+      .then(() => {
+        if (!this.closed) this.host.dispose(t);
+      });
   }
   bytesInUse(): number {
     return this.host.bytesInUse();
@@ -325,12 +382,17 @@ export class DataParallelBackend implements Backend {
         label,
         this.host.record(label, (ops) => replay(ops, calls)),
       );
-    return new ParallelProgram(label, calls);
+    const p = new ParallelProgram(label, calls);
+    for (const t of p.parameters) this.parameters.add(t);
+    return p;
   }
+
+  /** Every parameter a recorded step updates. */
+  private readonly parameters = new Set<Tensor>();
 
   run(program: Program, times = 1): void {
     if (program instanceof LocalProgram) {
-      this.inOrder(() => this.host.run(program.program, times));
+      this.inOrder(() => this.host.run(program.program, times), true);
       return;
     }
     if (!(program instanceof ParallelProgram))
@@ -351,25 +413,86 @@ export class DataParallelBackend implements Backend {
     await this.host.sync();
   }
 
-  /** Applies a completed step's updates to the host's weights and metrics. */
+  /** Adds the last completed step's metrics to the host's and keeps its sums for the weights. */
   private async commit(): Promise<void> {
     const done = this.pending;
     if (!done) return;
     this.pending = undefined;
     const host = this.host;
-    for (const [i, { reduce, updates }] of done.p.phases.entries()) {
+    for (const [i, { reduce }] of done.p.phases.entries()) {
       const sums = done.sums[i];
-      for (const [k, t] of reduce.tensors.entries()) host.write(t, sums.grads[k]);
       if (reduce.metrics && sums.metrics) {
         const into = await host.read(reduce.metrics.into);
         addMetricWords(into, sums.metrics);
         host.write(reduce.metrics.into, into);
       }
-      replay(host.ops, updates);
+      for (const g of sums.grads) this.behindBytes += g.byteLength;
     }
+    this.behind.push(done);
   }
 
-  /** One training step across the workers, then the host's copy of its updates. */
+  /**
+   * Brings the host's weights up to the workers': fetched from a worker that holds them, or,
+   * with none (left), the kept steps' updates applied on the host in order.
+   */
+  private async current(): Promise<void> {
+    await this.commit();
+    if (this.behind.length === 0 || this.closed) return;
+    const p = this.behind[this.behind.length - 1].p;
+    let fetched = false;
+    for (const m of this.members.filter((q) => q.synced)) {
+      try {
+        await this.fetchWeights(m, p);
+        fetched = true;
+        break;
+      } catch (e) {
+        if (this.closed) return;
+        this.drop(m, reasonOf(e), this.lastCursor);
+      }
+    }
+    if (this.closed) return;
+    const host = this.host;
+    for (const done of this.behind) {
+      if (!fetched)
+        for (const [i, { reduce, updates }] of done.p.phases.entries()) {
+          for (const [k, t] of reduce.tensors.entries()) host.write(t, done.sums[i].grads[k]);
+          replay(host.ops, updates);
+        }
+      for (const s of done.sums)
+        for (const g of s.grads) {
+          const list = this.spare.get(g.length) ?? [];
+          list.push(g);
+          this.spare.set(g.length, list);
+        }
+    }
+    this.behind = [];
+    this.behindBytes = 0;
+  }
+
+  /** A totals buffer: a spare one, or a new one (in shared memory where there is some). */
+  private readonly takeBuffer = (size: number): Int32Array =>
+    this.spare.get(size)?.pop() ?? sharedInt32(size);
+
+  /** Writes a worker's copy of every parameter of `p` to the host's. */
+  private async fetchWeights(m: Member, p: ParallelProgram): Promise<void> {
+    const header: FetchHeader = { kind: 'fetch', names: p.parameters.map((t) => t.label) };
+    this.send(m, { header, arrays: [] });
+    const msg = await m.channel.receive(this.timeoutMs);
+    this.countIn(msg);
+    const h = msg.header;
+    if (h.kind === 'failed') throw new Error(`failed: ${String(h.message)}`);
+    if (
+      h.kind !== 'weights' ||
+      msg.arrays.length !== p.parameters.length ||
+      msg.arrays.some((a, i) => a.length !== p.parameters[i].size)
+    )
+      throw new Error(
+        `sent '${h.kind}' with ${msg.arrays.length} arrays where the ${p.parameters.length} parameters were due`,
+      );
+    for (const [i, t] of p.parameters.entries()) this.host.write(t, msg.arrays[i]);
+  }
+
+  /** One training step across the workers. */
   private async step(p: ParallelProgram): Promise<void> {
     const host = this.host;
     const g = p.gather.params;
@@ -384,10 +507,18 @@ export class DataParallelBackend implements Backend {
         throw new Error(
           `data-parallel: no worker left at step ${cursor} (of ${this.options.workers} asked for)`,
         );
+      // A worker that needs the weights gets the host's: brought up to date before any
+      // worker starts the step (a fetch is answered between steps).
+      if (this.behindBytes >= this.lagBytes || this.members.some((m) => !m.synced)) {
+        await this.current();
+        if (this.members.length === 0) continue;
+      }
       const sums = await this.attempt(p, { cursor, lrInv, x, y });
       if (!sums) continue;
       await this.commit();
       this.pending = { p, sums };
+      p.release();
+      this.lastCursor = cursor;
       replay(host.ops, p.after);
       this.stats.steps++;
       return;
@@ -396,7 +527,8 @@ export class DataParallelBackend implements Backend {
 
   /**
    * One try at a step with the current workers: each phase's sums, or undefined after
-   * dropping the workers that failed (every other worker then needs the host's weights again).
+   * dropping the workers that failed (the others then need the host's weights again if sums
+   * of this step reached them).
    */
   private async attempt(
     p: ParallelProgram,
@@ -410,14 +542,15 @@ export class DataParallelBackend implements Backend {
     const taking = this.members.filter((_, j) => shares[j][1] > 0);
     const failed = new Map<Member, string>();
     const fresh = new Set<Member>();
-    let weights: Envelope | undefined;
+    let sentSums = false;
+    // The host is up to date here whenever a worker is not (see step).
+    const weights = taking.some((m) => !m.synced) ? await this.weightsMessage(p) : undefined;
     for (const m of this.members) if (!taking.includes(m)) m.synced = false;
     for (const [j, m] of this.members.entries()) {
       const [offset, rows] = shares[j];
       if (rows === 0) continue;
       try {
-        if (!m.synced) {
-          weights ??= await this.weightsMessage(p);
+        if (!m.synced && weights) {
           this.send(m, { header: weights.header, arrays: weights.arrays.map((a) => a.slice()) });
           m.synced = true;
         }
@@ -433,7 +566,7 @@ export class DataParallelBackend implements Backend {
         failed.set(m, reasonOf(e));
       }
     }
-    // The previous step reaches the host's weights while the workers start on this one.
+    // The previous step reaches the host's metrics while the workers start on this one.
     await this.commit();
     const sums: PhaseSums[] = [];
     // After a failure the others' replies due so far are still read, so that none is left
@@ -465,7 +598,7 @@ export class DataParallelBackend implements Backend {
       if (!clean || failed.size > 0 || parts.length === 0) break;
       // Every worker has taken the previous totals in (it replied since): they are free to
       // overwrite. Wrapping int32 adds give the same bits in any order.
-      const grads = p.totals(phase);
+      const grads = p.totals(phase, this.takeBuffer);
       for (const [k, into] of grads.entries())
         sumInt32(
           into,
@@ -477,6 +610,7 @@ export class DataParallelBackend implements Backend {
         // thread, shares them) and none of them writes there.
         try {
           this.send(m, { header, arrays: grads });
+          sentSums = true;
         } catch (e) {
           failed.set(m, reasonOf(e));
         }
@@ -485,7 +619,8 @@ export class DataParallelBackend implements Backend {
     }
     if (failed.size === 0) return sums;
     for (const [m, reason] of failed) this.drop(m, reason, cursor);
-    for (const m of this.members) m.synced = false;
+    // Before any sums went out every worker still holds the weights before the step.
+    if (sentSums) for (const m of this.members) m.synced = false;
     return undefined;
   }
 
@@ -513,7 +648,7 @@ export class DataParallelBackend implements Backend {
   }
 
   private async weightsMessage(p: ParallelProgram): Promise<Envelope> {
-    await this.commit();
+    await this.current();
     const header: InitHeader = {
       kind: 'init',
       spec: this.options.spec,

@@ -3,16 +3,17 @@
  *
  * worker → coordinator: `hello` (once: protocol version, backend, device), `grads` (one per
  * phase of a step: that phase's int32 gradient sums of the worker's rows, in the step's order,
- * and in phase 0 the step's metric words last), `failed` (the worker is giving up, why).
+ * and in phase 0 the step's metric words last), `weights` (the answer to `fetch`: the named
+ * parameters, in that order), `failed` (the worker is giving up, why).
  * coordinator → worker: `init` (the model spec and every parameter by name: join, or re-sync
  * after a fault), `step` (the step's rows of the global batch: cursor, row offset, learning
  * rate, the samples packed four int8 to a word, the labels), `sums` (one per phase: the summed
- * gradients every worker applies), `stop`.
+ * gradients every worker applies), `fetch` (between steps: send the named parameters), `stop`.
  */
 import type { Envelope } from './channel.ts';
 
 /** The protocol a worker's hello names; the coordinator refuses another. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export type HelloHeader = {
   kind: 'hello';
@@ -52,6 +53,12 @@ export type InitHeader = {
   /** The model spec (JSON). */
   spec: unknown;
   /** Parameter names, in the order of the message's arrays. */
+  names: string[];
+};
+
+export type FetchHeader = {
+  kind: 'fetch';
+  /** Parameter names, in the order the answer's arrays take. */
   names: string[];
 };
 

@@ -98,6 +98,20 @@ export async function serveWorker(
     specKey = key;
   };
 
+  /** Answers a fetch: the named parameters of this replica, in that order. */
+  const sendWeights = async (m: Envelope) => {
+    const names = m.header.names;
+    if (!model) throw new Error('worker: weights were asked for before the model (init)');
+    if (!Array.isArray(names)) throw new Error('worker: a fetch must name its parameters');
+    const weights = await model.getWeights();
+    const arrays = names.map((n) => {
+      const w = weights.get(String(n));
+      if (!w) throw new Error(`worker: no parameter ${String(n)} to send`);
+      return w;
+    });
+    channel.send({ header: { kind: 'weights', names }, arrays });
+  };
+
   /** Runs a step; returns a message that cut it short (init or stop), if one did. */
   const step = async (m: Envelope): Promise<Envelope | undefined> => {
     const id = intField(m, 'id');
@@ -154,6 +168,7 @@ export async function serveWorker(
       const kind = m.header.kind;
       if (kind === 'stop') return;
       if (kind === 'init') init(m);
+      else if (kind === 'fetch') await sendWeights(m);
       else if (kind === 'step') next = await step(m);
       else throw new Error(`worker: unexpected '${kind}' message`);
     }
