@@ -270,6 +270,11 @@ export interface Backend {
   write(t: Tensor, values: ArrayLike<number>): void;
   /** Reads logical values back (one int32 per element, C-order). */
   read(t: Tensor): Promise<Int32Array>;
+  /**
+   * Reads them into `into` (exactly t's size) instead of a new array, where a backend can:
+   * for a caller that reads the same tensor every step without making garbage of it.
+   */
+  readInto?(t: Tensor, into: Int32Array): Promise<void>;
   /** Frees a tensor's storage (a view frees nothing). */
   dispose(t: Tensor): void;
   /** Records the ops `build` issues into a program instead of running them. */

@@ -192,6 +192,13 @@ export class CpuBackend implements Backend {
     return data instanceof Int32Array ? data.slice() : Int32Array.from(data);
   }
 
+  async readInto(t: Tensor, into: Int32Array): Promise<void> {
+    const data = dataOf(t);
+    if (into.length !== data.length)
+      throw new Error(`read of ${t.label}: ${into.length} values asked for, it has ${data.length}`);
+    into.set(data);
+  }
+
   dispose(t: Tensor): void {
     const c = t as CpuTensor;
     if (c.owner) this.live -= deviceBytes(t.shape, t.dtype);

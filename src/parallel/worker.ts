@@ -4,7 +4,7 @@
  * the summed gradients it gets back (docs/algorithm.md §4). It imports nothing from Node, so a
  * browser page runs it as it is over a WebSocket channel.
  */
-import type { Backend, Program, ReduceParams, Tensor } from '../backend.ts';
+import type { Backend, Program, ReduceParams } from '../backend.ts';
 import { Model } from '../model/model.ts';
 import { Network } from '../model/network.ts';
 import { captureCalls, replay, splitPhases } from './calls.ts';
@@ -132,15 +132,15 @@ export async function serveWorker(
       const program = s.programs[phase];
       if (program) backend.run(program);
       const r = s.reduces[phase];
-      const tensors: Tensor[] = [...r.tensors];
-      if (r.metrics) tensors.push(r.metrics.words);
-      const read = await Promise.all(tensors.map((t) => backend.read(t)));
-      const arrays = read.map((a, k) => {
-        const out = s.out[phase][k];
-        if (!out) return a;
-        out.set(a);
-        return out;
-      });
+      const out = s.out[phase];
+      const arrays = await Promise.all(
+        r.tensors.map(async (t, k) => {
+          if (backend.readInto) await backend.readInto(t, out[k]);
+          else out[k].set(await backend.read(t));
+          return out[k];
+        }),
+      );
+      if (r.metrics) arrays.push(await backend.read(r.metrics.words));
       const header: GradsHeader = { kind: 'grads', id, phase };
       channel.send({ header, arrays });
       const reply = await channel.receive(idle);
