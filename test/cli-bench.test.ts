@@ -97,6 +97,40 @@ describe('nitro-d bench', () => {
     });
   });
 
+  it('--workers 2 --rounds 2: every configuration measured twice in turns, the median row of each', async () => {
+    const r = await nitro(
+      ['bench', '--preset', 'mlp1', '--batch', '8', '--steps', '2', '--warmup', '1'].concat([
+        '--workers',
+        '2',
+        '--rounds',
+        '2',
+        '--json',
+      ]),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim());
+    expect(out.rounds).toBe(2);
+    expect(out.rows.map((x: { config: string }) => x.config)).toEqual([
+      '1 device',
+      '1 worker',
+      '2 workers',
+    ]);
+    for (const x of out.rows) {
+      expect(x.roundsImagesPerSecond).toHaveLength(2);
+      // Of two rounds the median is the slower one.
+      expect(x.imagesPerSecond).toBe(Math.min(...x.roundsImagesPerSecond));
+    }
+    expect(stderrLines(r.stderr)).toContain('bench: 2 workers (round 2 of 2)');
+  });
+
+  it('refuses --rounds without --workers with one line naming the flag', async () => {
+    const r = await nitro(['bench', '--preset', 'mlp1', '--rounds', '2']);
+    expect(r.code).not.toBe(0);
+    const lines = stderrLines(r.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/--rounds goes with --workers/);
+  });
+
   it('rejects an unknown --kernel-timing with one line naming the flag', async () => {
     const r = await nitro(['bench', '--preset', 'mlp1', '--kernel-timing', 'fast']);
     expect(r.code).not.toBe(0);

@@ -2,7 +2,9 @@
  * `nitro-d bench --workers N`: training throughput of one device against 1..N local CPU
  * workers (one thread each), side by side in one run, with the payload bytes each worker
  * exchanges per step next to the model's gradient size. Every configuration trains the same
- * seeded model on the same random batches through the Trainer, as `train` does.
+ * seeded model on the same random batches through the Trainer, as `train` does. With several
+ * rounds the configurations take turns (1 device, 1 worker, ... N workers, again), so a load
+ * that comes and goes falls on all of them, and each row gives the median round.
  */
 import { CpuBackend } from '../cpu-backend.ts';
 import type { Backend } from '../backend.ts';
@@ -24,6 +26,8 @@ export interface ParallelBenchOptions {
   /** Up to this many workers (1, 2, ... N). */
   workers: number;
   seed: number;
+  /** Times every configuration is measured, in turns (default 1). */
+  rounds?: number;
   onPhase?: (phase: string) => void;
 }
 
@@ -38,12 +42,15 @@ export interface ParallelBenchRow {
   /** Payload bytes per timed step per worker, sent and received (workers only). */
   bytesPerStepPerWorker?: number;
   messagesPerStepPerWorker?: number;
+  /** Images/s of every round, in order (the row gives the median round's figures). */
+  roundsImagesPerSecond: number[];
 }
 
 export interface ParallelBenchResult {
   preset: string;
   batch: number;
   steps: number;
+  rounds: number;
   /** Bytes of every parameter's int32 gradient (one phase's upload of the whole model). */
   gradientBytes: number;
   rows: ParallelBenchRow[];
@@ -113,58 +120,71 @@ export async function benchParallel(o: ParallelBenchOptions): Promise<ParallelBe
   const data = randomDataset(plan.input, plan.classes, (o.warmup + o.steps) * batch, o.seed);
   const gradientBytes =
     4 * plan.parameters.reduce((t, p) => t + p.shape.reduce((a, b) => a * b, 1), 0);
-  const rows: ParallelBenchRow[] = [];
+  const rounds = o.rounds ?? 1;
   const row = (
     config: string,
     workers: number,
     t: { ms: number; cpuMs: number },
-  ): ParallelBenchRow => ({
+  ): Omit<ParallelBenchRow, 'roundsImagesPerSecond'> => ({
     config,
     workers,
     imagesPerSecond: (o.steps * batch * 1000) / t.ms,
     msPerStep: t.ms / o.steps,
     cpuMsPerStep: t.cpuMs / o.steps,
   });
-
-  o.onPhase?.('1 device');
-  const cpu = await CpuBackend.create({ threads: 1 });
-  try {
-    rows.push(
-      row('1 device', 0, await timeSteps(cpu, spec, data, batch, o.warmup, o.seed, () => {})),
-    );
-  } finally {
-    cpu.destroy();
-  }
-  for (let n = 1; n <= o.workers; n++) {
-    o.onPhase?.(`${n} worker${n > 1 ? 's' : ''}`);
-    const dp = await DataParallelBackend.start(await CpuBackend.create({ threads: 1 }), {
-      source: localWorkerSource({ backends: Array.from({ length: n }, () => 'cpu' as const) }),
-      workers: n,
-      spec,
-    });
+  const measured: Omit<ParallelBenchRow, 'roundsImagesPerSecond'>[][] = Array.from(
+    { length: o.workers + 1 },
+    () => [],
+  );
+  for (let r = 0; r < rounds; r++) {
+    const of = rounds > 1 ? ` (round ${r + 1} of ${rounds})` : '';
+    o.onPhase?.(`1 device${of}`);
+    const cpu = await CpuBackend.create({ threads: 1 });
     try {
-      let warm = { bytes: 0, messages: 0 };
-      const t = await timeSteps(dp, spec, data, batch, o.warmup, o.seed, () => {
-        warm = sumStats(dp.stats);
-      });
-      const end = sumStats(dp.stats);
-      rows.push({
-        ...row(`${n} worker${n > 1 ? 's' : ''}`, n, t),
-        bytesPerStepPerWorker: Math.round((end.bytes - warm.bytes) / o.steps / n),
-        messagesPerStepPerWorker: (end.messages - warm.messages) / o.steps / n,
-      });
+      measured[0].push(
+        row('1 device', 0, await timeSteps(cpu, spec, data, batch, o.warmup, o.seed, () => {})),
+      );
     } finally {
-      dp.destroy();
+      cpu.destroy();
+    }
+    for (let n = 1; n <= o.workers; n++) {
+      o.onPhase?.(`${n} worker${n > 1 ? 's' : ''}${of}`);
+      const dp = await DataParallelBackend.start(await CpuBackend.create({ threads: 1 }), {
+        source: localWorkerSource({ backends: Array.from({ length: n }, () => 'cpu' as const) }),
+        workers: n,
+        spec,
+      });
+      try {
+        let warm = { bytes: 0, messages: 0 };
+        const t = await timeSteps(dp, spec, data, batch, o.warmup, o.seed, () => {
+          warm = sumStats(dp.stats);
+        });
+        const end = sumStats(dp.stats);
+        measured[n].push({
+          ...row(`${n} worker${n > 1 ? 's' : ''}`, n, t),
+          bytesPerStepPerWorker: Math.round((end.bytes - warm.bytes) / o.steps / n),
+          messagesPerStepPerWorker: (end.messages - warm.messages) / o.steps / n,
+        });
+      } finally {
+        dp.destroy();
+      }
     }
   }
-  return { preset: o.preset, batch, steps: o.steps, gradientBytes, rows };
+  const rows = measured.map((m): ParallelBenchRow => {
+    const sorted = [...m].sort((a, b) => a.imagesPerSecond - b.imagesPerSecond);
+    return {
+      ...sorted[Math.floor((sorted.length - 1) / 2)],
+      roundsImagesPerSecond: m.map((x) => x.imagesPerSecond),
+    };
+  });
+  return { preset: o.preset, batch, steps: o.steps, rounds, gradientBytes, rows };
 }
 
 export function formatParallelBench(r: ParallelBenchResult): string {
   const base = r.rows.find((x) => x.workers === 1)?.imagesPerSecond ?? r.rows[0].imagesPerSecond;
   const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
   const lines = [
-    `${r.preset} batch ${r.batch}, ${r.steps} timed steps, CPU backend (one thread per worker); gradient of the whole model ${mb(r.gradientBytes)}`,
+    `${r.preset} batch ${r.batch}, ${r.steps} timed steps${r.rounds > 1 ? `, median of ${r.rounds} rounds` : ''}, CPU backend (one thread per worker); gradient of the whole model ${mb(r.gradientBytes)}`,
     'config      images/s   ms/step   CPU ms/step   vs 1 worker   bytes/step/worker   messages/step/worker',
   ];
   for (const x of r.rows) {
@@ -183,5 +203,10 @@ export function formatParallelBench(r: ParallelBenchResult): string {
       ].join(' '),
     );
   }
+  if (r.rounds > 1)
+    for (const x of r.rows)
+      lines.push(
+        `${x.config.padEnd(10)} images/s by round: ${x.roundsImagesPerSecond.map((v) => v.toFixed(1)).join(', ')}`,
+      );
   return lines.join('\n');
 }

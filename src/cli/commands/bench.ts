@@ -45,6 +45,8 @@ ${BACKEND_HELP}
   --no-tuned             ignore the kernel variants \`nitro-d tune\` cached for this adapter
   --workers N            compare one device with 1..N local CPU workers (one thread each) training
                          data-parallel: images/s side by side and the bytes each worker exchanges
+  --rounds R             with --workers: measure every configuration R times, in turns, and give
+                         the median round (default 1)
   --json                 print one JSON object
 ${MEMORY_HELP}`;
 
@@ -59,6 +61,7 @@ export const BENCH_FLAGS = {
   weights: { type: 'string' },
   json: { type: 'boolean' },
   workers: { type: 'string' },
+  rounds: { type: 'string' },
   'no-tuned': { type: 'boolean' },
   ...BACKEND_FLAG,
   ...MEMORY_FLAG,
@@ -98,6 +101,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
     ['auto', 'timestamps', 'solo', 'none'],
     'auto',
   );
+  if (flags.rounds !== undefined && flags.workers === undefined)
+    throw new UsageError('bench: --rounds goes with --workers');
   if (flags.workers !== undefined) {
     const workers = intFlag('bench', flags, 'workers', 2, 1, 64);
     const result = await benchParallel({
@@ -107,6 +112,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       warmup,
       workers,
       seed,
+      rounds: intFlag('bench', flags, 'rounds', 1, 1, 1000),
       onPhase: (p) => console.error(`bench: ${p}`),
     });
     console.log(flags.json ? JSON.stringify(result) : formatParallelBench(result));
