@@ -64,7 +64,9 @@ export interface DataParallelOptions {
   onEvent?: (e: WorkerEvent) => void;
   /**
    * How many bytes of summed gradients the host may keep for steps it has not applied before
-   * it fetches the weights from a worker (default 16 MiB; 0: after every step).
+   * it fetches the weights from a worker (default 16 MiB, and at least 4 steps' worth, so that
+   * a large model's fetches add at most a quarter of its weights to a step's traffic; 0: after
+   * every step).
    */
   hostLagBytes?: number;
 }
@@ -214,7 +216,8 @@ export class DataParallelBackend implements Backend {
   private readonly spare = new Map<number, Int32Array[]>();
   /** The last step's cursor, for the log of a worker dropped between steps. */
   private lastCursor = 0;
-  private readonly lagBytes: number;
+  /** Bytes of one step's summed gradients (the last step's). */
+  private stepBytes = 0;
   private stepId = 0;
   private closed = false;
   private readonly timeoutMs: number;
@@ -228,7 +231,6 @@ export class DataParallelBackend implements Backend {
     this.ops = host.ops;
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.firstStepMs = Math.max(this.timeoutMs, options.firstStepTimeoutMs ?? 600_000);
-    this.lagBytes = options.hostLagBytes ?? 16 * 2 ** 20;
   }
 
   /**
@@ -364,12 +366,11 @@ export class DataParallelBackend implements Backend {
       return;
     }
     this.parameters.delete(t);
-    this.queue = this.queue
-      .then(() => this.current())
-      .catch(() => {})
-      .then(() => {
-        if (!this.closed) this.host.dispose(t);
-      });
+    // After a failed step the queue stays failed (sync reports it) and the host goes with it.
+    this.queue = this.queue.then(async () => {
+      await this.current().catch(() => {});
+      if (!this.closed) this.host.dispose(t);
+    });
   }
   bytesInUse(): number {
     return this.host.bytesInUse();
@@ -419,6 +420,7 @@ export class DataParallelBackend implements Backend {
     if (!done) return;
     this.pending = undefined;
     const host = this.host;
+    let bytes = 0;
     for (const [i, { reduce }] of done.p.phases.entries()) {
       const sums = done.sums[i];
       if (reduce.metrics && sums.metrics) {
@@ -426,9 +428,11 @@ export class DataParallelBackend implements Backend {
         addMetricWords(into, sums.metrics);
         host.write(reduce.metrics.into, into);
       }
-      for (const g of sums.grads) this.behindBytes += g.byteLength;
+      for (const g of sums.grads) bytes += g.byteLength;
     }
     this.behind.push(done);
+    this.behindBytes += bytes;
+    this.stepBytes = bytes;
   }
 
   /**
@@ -509,7 +513,8 @@ export class DataParallelBackend implements Backend {
         );
       // A worker that needs the weights gets the host's: brought up to date before any
       // worker starts the step (a fetch is answered between steps).
-      if (this.behindBytes >= this.lagBytes || this.members.some((m) => !m.synced)) {
+      const lag = this.options.hostLagBytes ?? Math.max(16 * 2 ** 20, 4 * this.stepBytes);
+      if (this.behindBytes >= lag || this.members.some((m) => !m.synced)) {
         await this.current();
         if (this.members.length === 0) continue;
       }
