@@ -31,7 +31,7 @@ export function createCpuOps(cw: CpuWorkspace): Ops {
     scale,
     nitroRelu,
     nitroReluBackward,
-    maxPool,
+    maxPool: (p) => maxPool(cw, p),
     maxPoolBackward: (p) => maxPoolBackward(cw, p),
     lossGradient,
     linearInputGrad: (p) => {
