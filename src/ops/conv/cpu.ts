@@ -4,7 +4,7 @@
  */
 import type { Conv2dParams, Tensor } from '../../backend.ts';
 import { type CpuWorkspace, roundUp, sgdMagic, type Workspace } from '../../cpu/gemm.ts';
-import { addBias, reluInto, reluTable, storeWithEpilogue, unpackRows } from '../linear/cpu.ts';
+import { addBias, reluTable, storeWithEpilogue, unpackRows } from '../linear/cpu.ts';
 import { i32, i8 } from '../../cpu/tensor.ts';
 import { share } from '../../cpu/threads.ts';
 import { convGeometry } from './contract.ts';
