@@ -1,6 +1,6 @@
 /**
  * The convolutional path's kernels around the products (kernels.wat: maxPool8, maxPoolBack,
- * lut8, pixelsToPlanes, channelsLast, sparseRows): their signatures and JavaScript twins, which
+ * lut8, pixelsToPlanes, channelsLast, sparseRows, reorderConvW, unpackTaps): their signatures and JavaScript twins, which
  * compute exactly what the WebAssembly ones compute on the same byte layout.
  */
 
@@ -77,7 +77,28 @@ export type SparseRows = (
   count: number,
 ) => void;
 
+export type ReorderConvW = (
+  src: number,
+  dst: number,
+  filters: number,
+  C: number,
+  k: number,
+  seg: number,
+  KK: number,
+) => void;
+
+export type UnpackTaps = (
+  src: number,
+  dst: number,
+  filters: number,
+  C: number,
+  taps: number,
+  C8: number,
+) => void;
+
 export interface CnnKernels {
+  readonly reorderConvW: ReorderConvW;
+  readonly unpackTaps: UnpackTaps;
   readonly maxPool8: MaxPool8;
   readonly maxPoolBack: MaxPoolBack;
   readonly lut8: Lut8;
@@ -198,5 +219,29 @@ export function cnnJsKernels(m8: Int8Array, m32: Int32Array): CnnKernels {
     }
     m32[count >> 2] = R;
   };
-  return { maxPool8, maxPoolBack, lut8, pixelsToPlanes, channelsLast, sparseRows };
+  const reorderConvW: ReorderConvW = (src, dst, filters, C, k, seg, KK) => {
+    const d = dst >> 2;
+    m32.fill(0, d, d + filters * KK);
+    let q = src >> 2;
+    for (let f = 0; f < filters; f++)
+      for (let c = 0; c < C; c++)
+        for (let u = 0; u < k; u++)
+          for (let v = 0; v < k; v++) m32[d + f * KK + u * seg + v * C + c] = m32[q++];
+  };
+  const unpackTaps: UnpackTaps = (src, dst, filters, C, taps, C8) => {
+    let q = dst >> 2;
+    for (let f = 0; f < filters; f++)
+      for (let c = 0; c < C; c++)
+        for (let t = 0; t < taps; t++) m32[q++] = m32[(src >> 2) + (f * taps + t) * C8 + c];
+  };
+  return {
+    maxPool8,
+    maxPoolBack,
+    lut8,
+    pixelsToPlanes,
+    channelsLast,
+    sparseRows,
+    reorderConvW,
+    unpackTaps,
+  };
 }

@@ -1249,6 +1249,78 @@
         (br $bLoop)))
     (i32.store (local.get $count) (local.get $R)))
 
+  ;; reorderConvW (src, dst, filters, C, k, seg, KK) — conv weights int32 [filters, C, k, k] at
+  ;; src to the forward's order: dst[f·KK + u·seg + v·C + c] = w[f, c, u, v], zero elsewhere in
+  ;; each row of KK int32 (so the runs of k·C values a window row reads are zero-padded).
+  (func $reorderConvW (export "reorderConvW")
+    (param $src i32) (param $dst i32) (param $filters i32) (param $C i32) (param $k i32)
+    (param $seg i32) (param $KK i32)
+    (local $f i32) (local $c i32) (local $u i32) (local $v i32) (local $row i32)
+    (memory.fill (local.get $dst) (i32.const 0)
+      (i32.shl (i32.mul (local.get $filters) (local.get $KK)) (i32.const 2)))
+    (block $fDone
+      (loop $fLoop
+        (br_if $fDone (i32.ge_u (local.get $f) (local.get $filters)))
+        (local.set $row (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $f) (local.get $KK)) (i32.const 2))))
+        (local.set $c (i32.const 0))
+        (block $cDone
+          (loop $cLoop
+            (br_if $cDone (i32.ge_u (local.get $c) (local.get $C)))
+            (local.set $u (i32.const 0))
+            (block $uDone
+              (loop $uLoop
+                (br_if $uDone (i32.ge_u (local.get $u) (local.get $k)))
+                (local.set $v (i32.const 0))
+                (block $vDone
+                  (loop $vLoop
+                    (br_if $vDone (i32.ge_u (local.get $v) (local.get $k)))
+                    (i32.store
+                      (i32.add (local.get $row)
+                        (i32.shl
+                          (i32.add (i32.mul (local.get $u) (local.get $seg))
+                            (i32.add (i32.mul (local.get $v) (local.get $C)) (local.get $c)))
+                          (i32.const 2)))
+                      (i32.load (local.get $src)))
+                    (local.set $src (i32.add (local.get $src) (i32.const 4)))
+                    (local.set $v (i32.add (local.get $v) (i32.const 1)))
+                    (br $vLoop)))
+                (local.set $u (i32.add (local.get $u) (i32.const 1)))
+                (br $uLoop)))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $cLoop)))
+        (local.set $f (i32.add (local.get $f) (i32.const 1)))
+        (br $fLoop))))
+
+  ;; unpackTaps (src, dst, filters, C, taps, C8) — the sparse weight gradient's sums, int32
+  ;; [filters, taps, C8] at src, to the weights' order: dst[(f·C + c)·taps + t] = src[f, t, c].
+  (func $unpackTaps (export "unpackTaps")
+    (param $src i32) (param $dst i32) (param $filters i32) (param $C i32) (param $taps i32)
+    (param $C8 i32)
+    (local $f i32) (local $c i32) (local $t i32) (local $p i32) (local $step i32)
+    (local.set $step (i32.shl (local.get $C8) (i32.const 2)))
+    (block $fDone
+      (loop $fLoop
+        (br_if $fDone (i32.ge_u (local.get $f) (local.get $filters)))
+        (local.set $c (i32.const 0))
+        (block $cDone
+          (loop $cLoop
+            (br_if $cDone (i32.ge_u (local.get $c) (local.get $C)))
+            (local.set $p (i32.add (local.get $src) (i32.shl (local.get $c) (i32.const 2))))
+            (local.set $t (i32.const 0))
+            (block $tDone
+              (loop $tLoop
+                (br_if $tDone (i32.ge_u (local.get $t) (local.get $taps)))
+                (i32.store (local.get $dst) (i32.load (local.get $p)))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                (local.set $p (i32.add (local.get $p) (local.get $step)))
+                (local.set $t (i32.add (local.get $t) (i32.const 1)))
+                (br $tLoop)))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $cLoop)))
+        (local.set $src (i32.add (local.get $src) (i32.mul (local.get $taps) (local.get $step))))
+        (local.set $f (i32.add (local.get $f) (i32.const 1)))
+        (br $fLoop))))
+
   ;; peak (n) -> checksum: n rounds of eight independent i32x4.dot_i16x8_s + i32x4.add on
   ;; registers (64 multiply-adds a round), the per-core ceiling bench-kernels compares with. Two
   ;; operands change every round (two more adds) so the compiler cannot hoist the products.

@@ -2,10 +2,11 @@
  * Stride-1 zero-padded integer convolution on the CPU: forward with the NITRO epilogue, weight
  * gradient; both on the kernels of kernels.wat over a zero-padded copy of the input.
  */
-import type { Conv2dParams, Tensor } from '../../backend.ts';
+import type { Conv2dParams, SgdUpdate, Tensor } from '../../backend.ts';
 import { type CpuWorkspace, roundUp, sgdMagic, type Workspace } from '../../cpu/gemm.ts';
-import { addBias, reluTable, storeWithEpilogue, unpackRows } from '../linear/cpu.ts';
-import { i32, i8 } from '../../cpu/tensor.ts';
+import { addBias, reluTable, storeWithEpilogue } from '../linear/cpu.ts';
+import { CpuTensor, i32, i8 } from '../../cpu/tensor.ts';
+import { fusedSgd, fusedSgdInWorkspace } from '../sgd/cpu.ts';
 import { share } from '../../cpu/threads.ts';
 import { convGeometry } from './contract.ts';
 
@@ -269,19 +270,20 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
     4 * B * Ho * Wo2 * F4,
     4 * B * F * out,
     B * C * H * W,
+    4 * F * C * k * k,
     ...epilogueRegions(p, B * F * out),
   ]);
-  const [xcAt, wAt, lo, cAt, zAt, rawAt, sAt, aAt, tAt] = at;
+  const [xcAt, wAt, lo, cAt, zAt, rawAt, wRaw, sAt, aAt, tAt] = at;
   ws.i8.set(x.subarray(0, B * C * H * W), rawAt);
   const e = prepareEpilogue(ws, p, sAt, aAt, tAt);
-  const t = ws.i32;
-  const w32 = wAt >> 2;
-  t.fill(0, w32, w32 + F4 * KK);
-  for (let f = 0; f < F; f++)
-    for (let c = 0; c < C; c++)
-      for (let u = 0; u < k; u++)
-        for (let v = 0; v < k; v++)
-          t[w32 + f * KK + u * seg + v * C + c] = w[((f * C + c) * k + u) * k + v];
+  const CKK = C * k * k;
+  ws.i32.set(w.subarray(0, F * CKK), wRaw >> 2);
+  ws.i32.fill(0, (wAt >> 2) + F * KK, (wAt >> 2) + F4 * KK);
+  // Threads take ranges of the filters.
+  cw.parallel(ws, cw.threads(F * CKK), (thread, T, kk) => {
+    const [f0, f1] = share(F, thread, T);
+    if (f0 < f1) kk.reorderConvW(wRaw + 4 * f0 * CKK, wAt + 4 * f0 * KK, f1 - f0, C, k, seg, KK);
+  });
   const chunks = seg / 8;
   const cRow = 4 * F4;
   const passes = ws.k.packW(wAt, 4 * KK, lo, F4 / 4, KK / 8, 0, 0, 0) > 0 ? 2 : 1;
@@ -327,19 +329,47 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
  */
 export function conv2dWeightGrad(
   cw: CpuWorkspace,
-  p: { delta: Tensor; x: Tensor; padding: number; out: Tensor },
+  p: { delta: Tensor; x: Tensor; padding: number; out?: Tensor; sgd?: SgdUpdate },
   path?: 'sparse' | 'dense',
 ): void {
   const op = 'conv2dWeightGrad';
-  const g = geometry(p.x, p.out, p.padding);
+  const g = geometry(p.x, p.sgd?.w ?? p.out!, p.padding);
   const d = i32(p.delta, op);
   const x = i8(p.x, op);
-  const out = i32(p.out, op);
-  if (path === 'dense') denseWeightGrad(cw, d, x, g, p.padding, out);
+  const done: WeightGradDone = { out: p.out ? i32(p.out, op) : undefined, sgd: p.sgd };
+  if (path === 'dense') denseWeightGrad(cw, d, x, g, p.padding, done);
   // Multiply-adds each way (the sparse one over whole vectors of channels, the dense one over
   // whole vectors of output columns); the sparse kernel runs at about half the dense one's rate.
-  else if (!sparseWeightGrad(cw, d, x, g, p.padding, out, path === 'sparse'))
-    denseWeightGrad(cw, d, x, g, p.padding, out);
+  else if (!sparseWeightGrad(cw, d, x, g, p.padding, done, path === 'sparse'))
+    denseWeightGrad(cw, d, x, g, p.padding, done);
+}
+
+/** Where a weight gradient goes: `out`, and/or the fused update of `sgd`'s weights. */
+interface WeightGradDone {
+  out?: Int32Array;
+  sgd?: SgdUpdate;
+}
+
+/**
+ * The weight gradient, n int32 at gAt in the workspace in the weights' order, to `out` and
+ * through the fused update (on the sgd kernel split over threads, the weights copied to wAt; in
+ * JavaScript for the divisors the kernel does not take).
+ */
+function finishWeightGrad(
+  cw: CpuWorkspace,
+  ws: Workspace,
+  gAt: number,
+  wAt: number,
+  n: number,
+  done: WeightGradDone,
+): void {
+  const op = 'conv2dWeightGrad';
+  const g = gAt >> 2;
+  if (done.out) done.out.set(ws.i32.subarray(g, g + n));
+  if (!done.sgd || fusedSgdInWorkspace(op, ws, done.sgd, gAt, wAt, cw)) return;
+  const grad = done.out ?? cw.array('gradient', n);
+  if (!done.out) grad.set(ws.i32.subarray(g, g + n));
+  fusedSgd(op, done.sgd, new CpuTensor([n], 'i32', `${op} gradient`, grad, false));
 }
 
 type ConvGeometry = ReturnType<typeof geometry>;
@@ -361,7 +391,7 @@ function sparseWeightGrad(
   x: Int8Array,
   g: ConvGeometry,
   pad: number,
-  out: Int32Array,
+  done: WeightGradDone,
   force: boolean,
 ): boolean {
   const { B, C, H, W, F, k, Ho, Wo } = g;
@@ -386,8 +416,10 @@ function sparseWeightGrad(
     B * C * H * W,
     4 * B * F * HW,
     4 * groups,
+    4 * F * C * k * k,
+    4 * F * C * k * k,
   ]);
-  const [xcAt, aAt, rowT, panelT, cAt, rawAt, dAt, nAt] = at;
+  const [xcAt, aAt, rowT, panelT, cAt, rawAt, dAt, nAt, gAt, wAt] = at;
   ws.i8.set(x.subarray(0, B * C * H * W), rawAt);
   ws.i32.set(d.subarray(0, B * F * HW), dAt >> 2);
   // Threads take ranges of the images (the channels-innermost copy) and of the groups (the gather).
@@ -451,19 +483,14 @@ function sparseWeightGrad(
       );
     }
   });
-  for (let gi = 0; gi < groups; gi++) {
-    const f0 = 4 * gi;
-    const group = Math.min(4, F - f0);
-    const c0 = (cAt + gi * cBytes) >> 2;
-    for (let m = 0; m < group; m++) {
-      for (let c = 0; c < C; c++) {
-        for (let u = 0; u < k; u++) {
-          for (let v = 0; v < k; v++)
-            out[(((f0 + m) * C + c) * k + u) * k + v] = t[c0 + m * cols + (u * k + v) * C8 + c];
-        }
-      }
-    }
-  }
+  // Group gi's filter m sits at filter 4·gi + m of [F, k·k, C8] (cBytes = 16·cols): threads
+  // take ranges of the filters to put them in the weights' order.
+  const taps = k * k;
+  cw.parallel(ws, cw.threads(F * C * taps), (thread, T, kk) => {
+    const [f0, f1] = share(F, thread, T);
+    if (f0 < f1) kk.unpackTaps(cAt + 4 * f0 * cols, gAt + 4 * f0 * C * taps, f1 - f0, C, taps, C8);
+  });
+  finishWeightGrad(cw, ws, gAt, wAt, F * C * taps, done);
   return true;
 }
 
@@ -478,7 +505,7 @@ function denseWeightGrad(
   x: Int8Array,
   g: ConvGeometry,
   pad: number,
-  out: Int32Array,
+  done: WeightGradDone,
 ): void {
   const { B, C, H, W, F, k, Ho, Wo } = g;
   const CKK = C * k * k;
@@ -501,8 +528,10 @@ function denseWeightGrad(
     halves,
     4 * F2 * CKK2,
     32,
+    CKK2 !== CKK ? 4 * F * CKK : 0,
+    4 * F * CKK,
   ]);
-  const [rawAt, padAt, pT, dRaw, dPad, lo, hi, cAt, zeroAt] = at;
+  const [rawAt, padAt, pT, dRaw, dPad, lo, hi, cAt, zeroAt, denseAt, wAt] = at;
   const { Wp, xAt } = paddedInput(x, g, pad, ws, rawAt, padAt, pT, CKK2);
   ws.i32.set(d.subarray(0, B * F * Ho * Wo), dRaw >> 2);
   ws.i32.fill(0, zeroAt >> 2, (zeroAt >> 2) + 8);
@@ -552,7 +581,9 @@ function denseWeightGrad(
       );
     }
   });
-  unpackRows(ws, cAt, F, CKK, 4 * CKK2, out);
+  // Rows of CKK2 int32 to rows of CKK: the gradient in the weights' order.
+  if (CKK2 !== CKK) ws.k.copyRows(cAt, denseAt, F, 4 * CKK2, 4 * CKK, 1, 0, 0, 4 * CKK);
+  finishWeightGrad(cw, ws, CKK2 !== CKK ? denseAt : cAt, wAt, F * CKK, done);
 }
 
 /** out[F] = Σ_b,i,j delta[b, f, i, j] (i32, wrapping): the conv bias gradient. */
