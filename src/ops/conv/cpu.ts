@@ -337,11 +337,43 @@ export function conv2dWeightGrad(
   const d = i32(p.delta, op);
   const x = i8(p.x, op);
   const done: WeightGradDone = { out: p.out ? i32(p.out, op) : undefined, sgd: p.sgd };
-  if (path === 'dense') denseWeightGrad(cw, d, x, g, p.padding, done);
-  // Multiply-adds each way (the sparse one over whole vectors of channels, the dense one over
-  // whole vectors of output columns); the sparse kernel runs at about half the dense one's rate.
+  // A first guess from a few images spares the dense case the sparse path's gather; the
+  // gather's exact count then decides (sparseWeightGrad).
+  if (path === 'dense' || (path === undefined && !sparseLikely(d, g)))
+    denseWeightGrad(cw, d, x, g, p.padding, done);
   else if (!sparseWeightGrad(cw, d, x, g, p.padding, done, path === 'sparse'))
     denseWeightGrad(cw, d, x, g, p.padding, done);
+}
+
+/** Images sparseLikely scans. */
+const SAMPLE_IMAGES = 4;
+
+/**
+ * Multiply-adds each way (the sparse one over whole vectors of channels, the dense one over
+ * whole vectors of output columns); the sparse kernel runs at about half the dense one's rate.
+ */
+function sparseWins(sparseMacs: number, denseMacs: number): boolean {
+  return 2 * sparseMacs <= denseMacs;
+}
+
+/** Whether the sparse path would win on the first few images' deltas (a guess for the batch). */
+function sparseLikely(d: Int32Array, g: ConvGeometry): boolean {
+  const { B, F, Ho, Wo, C } = g;
+  const HW = Ho * Wo;
+  const S = Math.min(B, SAMPLE_IMAGES);
+  let n = 0;
+  for (let f0 = 0; f0 < F; f0 += 4) {
+    const group = Math.min(4, F - f0);
+    for (let b = 0; b < S; b++) {
+      const base = (b * F + f0) * HW;
+      for (let pix = 0; pix < HW; pix++) {
+        let any = 0;
+        for (let m = 0; m < group; m++) any |= d[base + m * HW + pix];
+        if (any !== 0) n += 4;
+      }
+    }
+  }
+  return sparseWins(n * roundUp(C, 8), S * F * Ho * roundUp(Wo, 8) * C);
 }
 
 /** Where a weight gradient goes: `out`, and/or the fused update of `sgd`'s weights. */
@@ -383,7 +415,7 @@ type ConvGeometry = ReturnType<typeof geometry>;
  *
  * The gather (sparseRows, threads taking ranges of the groups) counts the pixels; unless
  * `force`, it returns false with nothing written to `out` when the dense kernel would do less
- * work (half the multiply-adds of the sparse one: it runs at about twice the rate).
+ * work (sparseWins).
  */
 function sparseWeightGrad(
   cw: CpuWorkspace,
@@ -450,8 +482,7 @@ function sparseWeightGrad(
   let macs = 0;
   for (let gi = 0; gi < groups; gi++) macs += 4 * rows[gi] * cols;
   const sparseMacs = (macs / cols) * C8;
-  const denseMacs = B * F * Ho * roundUp(Wo, 8) * C;
-  if (!force && 2 * sparseMacs > denseMacs) return false;
+  if (!force && !sparseWins(sparseMacs, B * F * Ho * roundUp(Wo, 8) * C)) return false;
   let q = panelT >> 2;
   for (let u = 0; u < k; u++)
     for (let v = 0; v < k; v++) for (let c = 0; c < C8; c += 8) t[q++] = (u * Wp + v) * C8 + c;
