@@ -1,8 +1,9 @@
 /**
  * The convolutional path's kernels around the products (kernels.wat: maxPool8, maxPoolBack,
- * lut8, pixelsToPlanes, channelsLast, sparseRows, reorderConvW, unpackTaps): their signatures and JavaScript twins, which
+ * lut8, pixelsToPlanes, channelsLast, sparseRows, reorderConvW, unpackTaps, packWCount): their signatures and JavaScript twins, which
  * compute exactly what the WebAssembly ones compute on the same byte layout.
  */
+import type { PackW } from './wasm.ts';
 
 export type MaxPool8 = (
   x: number,
@@ -96,7 +97,18 @@ export type UnpackTaps = (
   C8: number,
 ) => void;
 
+export type PackWCount = (
+  src: number,
+  srcRow: number,
+  dst: number,
+  blocks: number,
+  chunks: number,
+  half: number,
+  count: number,
+) => void;
+
 export interface CnnKernels {
+  readonly packWCount: PackWCount;
   readonly reorderConvW: ReorderConvW;
   readonly unpackTaps: UnpackTaps;
   readonly maxPool8: MaxPool8;
@@ -108,7 +120,7 @@ export interface CnnKernels {
 }
 
 /** The JavaScript twins on a plain buffer (byte addresses; int32 ones 4-aligned). */
-export function cnnJsKernels(m8: Int8Array, m32: Int32Array): CnnKernels {
+export function cnnJsKernels(m8: Int8Array, m32: Int32Array, packW: PackW): CnnKernels {
   const maxPool8: MaxPool8 = (x, out, planes, H, W, Ho, Wo, kh, kw, ph, pw, zeroPads) => {
     for (let p = 0; p < planes; p++) {
       const xp = x + p * H * W;
@@ -234,7 +246,11 @@ export function cnnJsKernels(m8: Int8Array, m32: Int32Array): CnnKernels {
       for (let c = 0; c < C; c++)
         for (let t = 0; t < taps; t++) m32[q++] = m32[(src >> 2) + (f * taps + t) * C8 + c];
   };
+  const packWCount: PackWCount = (src, srcRow, dst, blocks, chunks, half, count) => {
+    m32[count >> 2] = packW(src, srcRow, dst, blocks, chunks, half, 0, 0);
+  };
   return {
+    packWCount,
     maxPool8,
     maxPoolBack,
     lut8,

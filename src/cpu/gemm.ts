@@ -454,6 +454,6 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
     dot16,
     split16,
     copyRows,
-    ...cnnJsKernels(m8, m32),
+    ...cnnJsKernels(m8, m32, packW),
   };
 }

@@ -1321,6 +1321,16 @@
         (local.set $f (i32.add (local.get $f) (i32.const 1)))
         (br $fLoop))))
 
+  ;; packWCount (src, srcRow, dst, blocks, chunks, half, count): packW without a list, its count
+  ;; of elements whose hi half is non-zero stored at count (int32), for a call on a thread whose
+  ;; result nobody reads back.
+  (func $packWCount (export "packWCount")
+    (param $src i32) (param $srcRow i32) (param $dst i32) (param $blocks i32) (param $chunks i32)
+    (param $half i32) (param $count i32)
+    (i32.store (local.get $count)
+      (call $packW (local.get $src) (local.get $srcRow) (local.get $dst) (local.get $blocks)
+        (local.get $chunks) (local.get $half) (i32.const 0) (i32.const 0))))
+
   ;; peak (n) -> checksum: n rounds of eight independent i32x4.dot_i16x8_s + i32x4.add on
   ;; registers (64 multiply-adds a round), the per-core ceiling bench-kernels compares with. Two
   ;; operands change every round (two more adds) so the compiler cannot hoist the products.

@@ -144,6 +144,9 @@ function convEpilogue(
   storeWithEpilogue(op, z, p.out, p.epilogue);
 }
 
+/** Threads that pack a conv layer's weights, each with a count of its own. */
+const MAX_COUNTS = 16;
+
 /**
  * The shortest window row (k·C bytes) conv2d gives the dot4 kernel: below it, the vectors of 8
  * it reads are mostly padding and the axpy8 kernel is faster (cnn-small's first layer, k·C = 3).
@@ -271,28 +274,51 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
     4 * B * F * out,
     B * C * H * W,
     4 * F * C * k * k,
+    4 * MAX_COUNTS,
     ...epilogueRegions(p, B * F * out),
   ]);
-  const [xcAt, wAt, lo, cAt, zAt, rawAt, wRaw, sAt, aAt, tAt] = at;
+  const [xcAt, wAt, lo, cAt, zAt, rawAt, wRaw, nAt, sAt, aAt, tAt] = at;
   ws.i8.set(x.subarray(0, B * C * H * W), rawAt);
   const e = prepareEpilogue(ws, p, sAt, aAt, tAt);
   const CKK = C * k * k;
   ws.i32.set(w.subarray(0, F * CKK), wRaw >> 2);
   ws.i32.fill(0, (wAt >> 2) + F * KK, (wAt >> 2) + F4 * KK);
-  // Threads take ranges of the filters.
-  cw.parallel(ws, cw.threads(F * CKK), (thread, T, kk) => {
-    const [f0, f1] = share(F, thread, T);
-    if (f0 < f1) kk.reorderConvW(wRaw + 4 * f0 * CKK, wAt + 4 * f0 * KK, f1 - f0, C, k, seg, KK);
-  });
   const chunks = seg / 8;
   const cRow = 4 * F4;
-  const passes = ws.k.packW(wAt, 4 * KK, lo, F4 / 4, KK / 8, 0, 0, 0) > 0 ? 2 : 1;
+  // Threads take ranges of the blocks of four filters: the weights in window order, then their
+  // int16 halves (packW), each thread counting its hi halves into its own word at nAt.
+  const blocks = F4 / 4;
+  const packT = Math.min(cw.threads(F * CKK), MAX_COUNTS);
+  const pack = (half: number) =>
+    cw.parallel(ws, packT, (thread, T, kk) => {
+      const [q0, q1] = share(blocks, thread, T);
+      if (q0 >= q1) return;
+      if (half === 0) {
+        const f1 = Math.min(F, 4 * q1);
+        if (4 * q0 < f1)
+          kk.reorderConvW(wRaw + 16 * q0 * CKK, wAt + 16 * q0 * KK, f1 - 4 * q0, C, k, seg, KK);
+      }
+      kk.packWCount(
+        wAt + 16 * q0 * KK,
+        4 * KK,
+        lo + 8 * q0 * KK,
+        q1 - q0,
+        KK / 8,
+        half,
+        nAt + 4 * thread,
+      );
+    });
+  ws.i32.fill(0, nAt >> 2, (nAt >> 2) + MAX_COUNTS);
+  pack(0);
+  let his = 0;
+  for (let i = 0; i < MAX_COUNTS; i++) his += ws.i32[(nAt >> 2) + i];
+  const passes = his > 0 ? 2 : 1;
   // Threads take ranges of samples: each lays out its images channels innermost, sums them,
   // reorders its sums to [b, f, plane] and runs the epilogue on them. The hi pass (packed in
   // place of the lo halves) is a second run once every thread is done with the first.
   const T = Math.min(cw.threads(B * F * out * C * k * k), B);
   for (let pass = 0; pass < passes; pass++) {
-    if (pass === 1) ws.k.packW(wAt, 4 * KK, lo, F4 / 4, KK / 8, 1, 0, 0);
+    if (pass === 1) pack(1);
     const last = pass === passes - 1;
     cw.parallel(ws, T, (thread, T, kk) => {
       const [b0, b1] = share(B, thread, T);
@@ -346,7 +372,7 @@ export function conv2dWeightGrad(
 }
 
 /** Images sparseLikely scans. */
-const SAMPLE_IMAGES = 4;
+const SAMPLE_IMAGES = 2;
 
 /**
  * Multiply-adds each way (the sparse one over whole vectors of channels, the dense one over
