@@ -3,7 +3,6 @@
  * lut8, pixelsToPlanes, channelsLast, sparseRows, reorderConvW, unpackTaps, packWCount): their signatures and JavaScript twins, which
  * compute exactly what the WebAssembly ones compute on the same byte layout.
  */
-import type { PackW } from './wasm.ts';
 
 export type MaxPool8 = (
   x: number,
@@ -120,7 +119,12 @@ export interface CnnKernels {
 }
 
 /** The JavaScript twins on a plain buffer (byte addresses; int32 ones 4-aligned). */
-export function cnnJsKernels(m8: Int8Array, m32: Int32Array, packW: PackW): CnnKernels {
+/** packW as gemm.ts has it (its twin): src, srcRow, dst, blocks, chunks, half, list, cap -> count. */
+type PackWTwin = (
+  ...args: [number, number, number, number, number, number, number, number]
+) => number;
+
+export function cnnJsKernels(m8: Int8Array, m32: Int32Array, packW: PackWTwin): CnnKernels {
   const maxPool8: MaxPool8 = (x, out, planes, H, W, Ho, Wo, kh, kw, ph, pw, zeroPads) => {
     for (let p = 0; p < planes; p++) {
       const xp = x + p * H * W;
