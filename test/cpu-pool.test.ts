@@ -27,11 +27,14 @@ const SHAPES: [number, number, number, number, number, number, number, number][]
   [2, 5, 9, 4, 2, 4, 0, 2],
   [4, 2, 16, 16, 4, 4, 0, 0],
   [1, 1, 3, 10, 3, 1, 1, 0],
-  // Two-column windows eight at a time and a tail (odd maps), planes that split unevenly.
+  // Two-column windows eight or four at a time and a tail (odd maps), planes that split unevenly.
   [3, 7, 29, 37, 2, 2, 0, 0],
   [5, 3, 28, 28, 4, 2, 0, 0],
   [1, 5, 19, 34, 3, 2, 0, 0],
   [7, 1, 6, 16, 2, 2, 1, 0],
+  [2, 3, 14, 14, 2, 2, 0, 0],
+  [3, 2, 9, 11, 3, 2, 0, 0],
+  [1, 4, 5, 8, 2, 2, 0, 0],
   [1, 1, 1, 1, 1, 1, 0, 0],
 ];
 

@@ -870,8 +870,8 @@
   ;; kernel = stride: out[p, oi, oj] (int8 at out + (p·Ho + oi)·Wo + oj) = the max of window
   ;; (oi, oj) of plane p (int8 [H, W] at x + p·H·W) over its cells inside the image; with
   ;; zeroPads a window that reaches into the padding also takes the pad cells' 0. Windows of
-  ;; two columns wholly inside rows of the image go eight at a time (i8x16.max_s over the rows,
-  ;; then over even and odd bytes).
+  ;; two columns wholly inside rows of the image go eight (or, in rows of 4-7, four) at a time
+  ;; (i8x16.max_s over the rows, then over even and odd bytes).
   (func $maxPool8 (export "maxPool8")
     (param $x i32) (param $out i32) (param $planes i32) (param $H i32) (param $W i32)
     (param $Ho i32) (param $Wo i32) (param $kh i32) (param $kw i32) (param $ph i32) (param $pw i32)
@@ -925,7 +925,32 @@
                     (if (i32.and (i32.lt_s (local.get $oj) (local.get $Wo))
                           (i32.gt_s (i32.add (local.get $oj) (i32.const 8)) (local.get $Wo)))
                       (then (local.set $oj (i32.sub (local.get $Wo) (i32.const 8)))))
-                    (br $vec8)))))
+                    (br $vec8)))
+                ;; Rows of 4-7 windows: four at a time (the last four overlapping the first).
+                (if (i32.and (i32.lt_s (local.get $Wo) (i32.const 8)) (i32.ge_s (local.get $Wo) (i32.const 4)))
+                  (then
+                    (loop $vec4
+                      (local.set $row
+                        (i32.add (i32.add (local.get $xp) (i32.mul (local.get $h0) (local.get $W)))
+                          (i32.shl (local.get $oj) (i32.const 1))))
+                      (local.set $vec (v128.load64_zero (local.get $row)))
+                      (local.set $u (i32.const 1))
+                      (block $u4Done
+                        (loop $u4Rows
+                          (br_if $u4Done (i32.ge_u (local.get $u) (local.get $kh)))
+                          (local.set $row (i32.add (local.get $row) (local.get $W)))
+                          (local.set $vec (i8x16.max_s (local.get $vec) (v128.load64_zero (local.get $row))))
+                          (local.set $u (i32.add (local.get $u) (i32.const 1)))
+                          (br $u4Rows)))
+                      (v128.store32_lane 0 (i32.add (local.get $po) (local.get $oj))
+                        (i8x16.max_s
+                          (i8x16.shuffle 0 2 4 6 0 2 4 6 0 2 4 6 0 2 4 6 (local.get $vec) (local.get $vec))
+                          (i8x16.shuffle 1 3 5 7 1 3 5 7 1 3 5 7 1 3 5 7 (local.get $vec) (local.get $vec))))
+                      (if (i32.and (i32.eqz (local.get $oj)) (i32.gt_s (local.get $Wo) (i32.const 4)))
+                        (then
+                          (local.set $oj (i32.sub (local.get $Wo) (i32.const 4)))
+                          (br $vec4)))
+                      (local.set $oj (local.get $Wo)))))))
             (block $colsDone
               (loop $cols
                 (br_if $colsDone (i32.ge_u (local.get $oj) (local.get $Wo)))
