@@ -4,7 +4,8 @@
  * forward with bias (raw int32 and through the epilogue) and weight gradient. Shapes cover
  * batch 1, one and many channels, kernels 1/3/5 with paddings 0-2, output widths that are not
  * multiples of 8, odd filter counts and full-range int32 weights and deltas (sums wrap); the
- * weight gradient on dense, sparse and all-zero deltas, through its dense and sparse paths.
+ * weight gradient on dense, sparse and all-zero deltas, through its dense and sparse paths,
+ * alone and with the fused IntegerSGD.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nitroScale } from '../src/arith.ts';
@@ -217,6 +218,35 @@ describe.each([
             await backend.read(dw),
             dwExp,
             `conv2dWeightGrad, ${name} delta, ${path} path`,
+          );
+        }
+        // The fused IntegerSGD (on the workspace's kernels, split over the threads) against
+        // the update written out here, through the op and through each path; the weights are
+        // updated twice with decay (amp 3: a divisor the sgd kernel takes) and once without it
+        // (lrInv 1, amp 1: a divisor it does not, so the update runs in JavaScript).
+        const lrInv = tensorOf(backend, [1], 'i32', [i % 2 === 0 ? 37 : 1], 'lrInv');
+        const amp = i % 2 === 0 ? 3 : 1;
+        let wNow = randomInts(rng, F * C * k * k, lo, hi);
+        const wt = tensorOf(backend, [F, C, k, k], 'i32', wNow, 'w fused');
+        const decays = [7, 0, 1000];
+        for (const [j, path] of ([undefined, 'sparse', 'dense'] as const).entries()) {
+          const decayInv = decays[j];
+          const sgd = { w: wt, lrInv, amp, decayInv };
+          const lr = i % 2 === 0 ? 37 : 1;
+          wNow = wNow.map(
+            (wi, e) =>
+              (wi -
+                ((Math.trunc(Math.trunc(dwExp[e] / amp) / lr) +
+                  (decayInv > 0 ? Math.trunc(wi / decayInv) : 0)) |
+                  0)) |
+              0,
+          );
+          if (path === undefined) backend.ops.conv2dWeightGrad({ delta, x, padding: pad, sgd });
+          else conv2dWeightGrad(backend.workspace, { delta, x, padding: pad, sgd }, path);
+          expectSameElements(
+            await backend.read(wt),
+            wNow,
+            `conv2dWeightGrad fused SGD, ${name} delta, ${path ?? 'op'} path`,
           );
         }
       }

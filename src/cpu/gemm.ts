@@ -27,6 +27,7 @@ import type {
   Wgrad,
 } from './wasm.ts';
 import type { KernelThreads, ThreadBody } from './threads.ts';
+import { cnnJsKernels } from './cnn-kernels.ts';
 
 export type IntArray = Int8Array | Int32Array;
 
@@ -453,5 +454,6 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
     dot16,
     split16,
     copyRows,
+    ...cnnJsKernels(m8, m32, packW),
   };
 }

@@ -861,6 +861,501 @@
           (br $one)))
       (br_if $row (i32.lt_u (local.tee $b (i32.add (local.get $b) (i32.const 1))) (local.get $rows)))))
 
+  ;; ---- The convolutional path's passes around the products: max pooling and its backward,
+  ;; table lookups, layout changes and the sparse weight gradient's gather. Each takes a range
+  ;; of whole planes, images or filter groups (the caller offsets the pointers), so threads
+  ;; split them with no element written by two threads.
+
+  ;; maxPool8 (x, out, planes, H, W, Ho, Wo, kh, kw, ph, pw, zeroPads) — max pooling with
+  ;; kernel = stride: out[p, oi, oj] (int8 at out + (p·Ho + oi)·Wo + oj) = the max of window
+  ;; (oi, oj) of plane p (int8 [H, W] at x + p·H·W) over its cells inside the image; with
+  ;; zeroPads a window that reaches into the padding also takes the pad cells' 0. Windows of
+  ;; two columns wholly inside rows of the image go eight (or, in rows of 4-7, four) at a time
+  ;; (i8x16.max_s over the rows, then over even and odd bytes).
+  (func $maxPool8 (export "maxPool8")
+    (param $x i32) (param $out i32) (param $planes i32) (param $H i32) (param $W i32)
+    (param $Ho i32) (param $Wo i32) (param $kh i32) (param $kw i32) (param $ph i32) (param $pw i32)
+    (param $zeroPads i32)
+    (local $p i32) (local $oi i32) (local $oj i32) (local $h0 i32) (local $w0 i32)
+    (local $hs i32) (local $he i32) (local $ws i32) (local $we i32) (local $h i32) (local $w i32)
+    (local $best i32) (local $v i32) (local $xp i32) (local $po i32) (local $row i32)
+    (local $rowPads i32) (local $pads i32) (local $u i32) (local $vec v128) (local $fast i32)
+    (local.set $fast (i32.and (i32.eq (local.get $kw) (i32.const 2)) (i32.eqz (local.get $pw))))
+    (block $planesDone
+      (loop $plane
+        (br_if $planesDone (i32.ge_u (local.get $p) (local.get $planes)))
+        (local.set $xp (i32.add (local.get $x) (i32.mul (local.get $p) (i32.mul (local.get $H) (local.get $W)))))
+        (local.set $oi (i32.const 0))
+        (block $rowsDone
+          (loop $rows
+            (br_if $rowsDone (i32.ge_u (local.get $oi) (local.get $Ho)))
+            (local.set $po
+              (i32.add (local.get $out)
+                (i32.mul (i32.add (i32.mul (local.get $p) (local.get $Ho)) (local.get $oi)) (local.get $Wo))))
+            (local.set $h0 (i32.sub (i32.mul (local.get $oi) (local.get $kh)) (local.get $ph)))
+            (local.set $hs (select (i32.const 0) (local.get $h0) (i32.lt_s (local.get $h0) (i32.const 0))))
+            (local.set $he (i32.add (local.get $h0) (local.get $kh)))
+            (local.set $rowPads (i32.or (i32.lt_s (local.get $h0) (i32.const 0)) (i32.gt_s (local.get $he) (local.get $H))))
+            (if (i32.gt_s (local.get $he) (local.get $H)) (then (local.set $he (local.get $H))))
+            (local.set $oj (i32.const 0))
+            (if (i32.and (local.get $fast) (i32.eqz (local.get $rowPads)))
+              (then
+                (block $vecDone
+                  (loop $vec8
+                    (br_if $vecDone (i32.gt_s (i32.add (local.get $oj) (i32.const 8)) (local.get $Wo)))
+                    (local.set $row
+                      (i32.add (i32.add (local.get $xp) (i32.mul (local.get $h0) (local.get $W)))
+                        (i32.shl (local.get $oj) (i32.const 1))))
+                    (local.set $vec (v128.load (local.get $row)))
+                    (local.set $u (i32.const 1))
+                    (block $uDone
+                      (loop $uRows
+                        (br_if $uDone (i32.ge_u (local.get $u) (local.get $kh)))
+                        (local.set $row (i32.add (local.get $row) (local.get $W)))
+                        (local.set $vec (i8x16.max_s (local.get $vec) (v128.load (local.get $row))))
+                        (local.set $u (i32.add (local.get $u) (i32.const 1)))
+                        (br $uRows)))
+                    (v128.store64_lane 0 (i32.add (local.get $po) (local.get $oj))
+                      (i8x16.max_s
+                        (i8x16.shuffle 0 2 4 6 8 10 12 14 0 2 4 6 8 10 12 14 (local.get $vec) (local.get $vec))
+                        (i8x16.shuffle 1 3 5 7 9 11 13 15 1 3 5 7 9 11 13 15 (local.get $vec) (local.get $vec))))
+                    (local.set $oj (i32.add (local.get $oj) (i32.const 8)))
+                    ;; The last eight windows of a row whose count is not a multiple of 8: a
+                    ;; group that overlaps the previous one (rewriting the same values).
+                    (if (i32.and (i32.lt_s (local.get $oj) (local.get $Wo))
+                          (i32.gt_s (i32.add (local.get $oj) (i32.const 8)) (local.get $Wo)))
+                      (then (local.set $oj (i32.sub (local.get $Wo) (i32.const 8)))))
+                    (br $vec8)))
+                ;; Rows of 4-7 windows: four at a time (the last four overlapping the first).
+                (if (i32.and (i32.lt_s (local.get $Wo) (i32.const 8)) (i32.ge_s (local.get $Wo) (i32.const 4)))
+                  (then
+                    (loop $vec4
+                      (local.set $row
+                        (i32.add (i32.add (local.get $xp) (i32.mul (local.get $h0) (local.get $W)))
+                          (i32.shl (local.get $oj) (i32.const 1))))
+                      (local.set $vec (v128.load64_zero (local.get $row)))
+                      (local.set $u (i32.const 1))
+                      (block $u4Done
+                        (loop $u4Rows
+                          (br_if $u4Done (i32.ge_u (local.get $u) (local.get $kh)))
+                          (local.set $row (i32.add (local.get $row) (local.get $W)))
+                          (local.set $vec (i8x16.max_s (local.get $vec) (v128.load64_zero (local.get $row))))
+                          (local.set $u (i32.add (local.get $u) (i32.const 1)))
+                          (br $u4Rows)))
+                      (v128.store32_lane 0 (i32.add (local.get $po) (local.get $oj))
+                        (i8x16.max_s
+                          (i8x16.shuffle 0 2 4 6 0 2 4 6 0 2 4 6 0 2 4 6 (local.get $vec) (local.get $vec))
+                          (i8x16.shuffle 1 3 5 7 1 3 5 7 1 3 5 7 1 3 5 7 (local.get $vec) (local.get $vec))))
+                      (if (i32.and (i32.eqz (local.get $oj)) (i32.gt_s (local.get $Wo) (i32.const 4)))
+                        (then
+                          (local.set $oj (i32.sub (local.get $Wo) (i32.const 4)))
+                          (br $vec4)))
+                      (local.set $oj (local.get $Wo)))))))
+            (block $colsDone
+              (loop $cols
+                (br_if $colsDone (i32.ge_u (local.get $oj) (local.get $Wo)))
+                (local.set $w0 (i32.sub (i32.mul (local.get $oj) (local.get $kw)) (local.get $pw)))
+                (local.set $ws (select (i32.const 0) (local.get $w0) (i32.lt_s (local.get $w0) (i32.const 0))))
+                (local.set $we (i32.add (local.get $w0) (local.get $kw)))
+                (local.set $pads
+                  (i32.or (local.get $rowPads)
+                    (i32.or (i32.lt_s (local.get $w0) (i32.const 0)) (i32.gt_s (local.get $we) (local.get $W)))))
+                (if (i32.gt_s (local.get $we) (local.get $W)) (then (local.set $we (local.get $W))))
+                (local.set $best (i32.const -129))
+                (local.set $h (local.get $hs))
+                (block $hDone
+                  (loop $hLoop
+                    (br_if $hDone (i32.ge_s (local.get $h) (local.get $he)))
+                    (local.set $row (i32.add (local.get $xp) (i32.mul (local.get $h) (local.get $W))))
+                    (local.set $w (local.get $ws))
+                    (block $wDone
+                      (loop $wLoop
+                        (br_if $wDone (i32.ge_s (local.get $w) (local.get $we)))
+                        (local.set $v (i32.load8_s (i32.add (local.get $row) (local.get $w))))
+                        (local.set $best
+                          (select (local.get $v) (local.get $best) (i32.gt_s (local.get $v) (local.get $best))))
+                        (local.set $w (i32.add (local.get $w) (i32.const 1)))
+                        (br $wLoop)))
+                    (local.set $h (i32.add (local.get $h) (i32.const 1)))
+                    (br $hLoop)))
+                (if (i32.and (i32.and (local.get $zeroPads) (local.get $pads))
+                      (i32.lt_s (local.get $best) (i32.const 0)))
+                  (then (local.set $best (i32.const 0))))
+                (if (i32.lt_s (local.get $best) (i32.const -128)) (then (local.set $best (i32.const 0))))
+                (i32.store8 (i32.add (local.get $po) (local.get $oj)) (local.get $best))
+                (local.set $oj (i32.add (local.get $oj) (i32.const 1)))
+                (br $cols)))
+            (local.set $oi (i32.add (local.get $oi) (i32.const 1)))
+            (br $rows)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $plane))))
+
+  ;; maxPoolBack (x, delta, s, table, out, planes, H, W, Ho, Wo, kh, kw, ph, pw, zeroPads,
+  ;; hasRelu) — max pooling's backward: out (int32 [planes, H, W]) is 0 but at each window's
+  ;; first maximum in row-major order (x int8 as for maxPool8; with zeroPads the pad cells hold
+  ;; 0 and take part, and a pad cell winning sends nothing), which gets the window's delta
+  ;; (int32 at delta + 4·((p·Ho + oi)·Wo + oj)), with hasRelu divided (truncating) by
+  ;; table[s + 128], s the int8 at the winner's place in s's planes (table: 256 int32 at table).
+  (func $maxPoolBack (export "maxPoolBack")
+    (param $x i32) (param $delta i32) (param $s i32) (param $table i32) (param $out i32)
+    (param $planes i32) (param $H i32) (param $W i32) (param $Ho i32) (param $Wo i32)
+    (param $kh i32) (param $kw i32) (param $ph i32) (param $pw i32) (param $zeroPads i32)
+    (param $hasRelu i32)
+    (local $p i32) (local $oi i32) (local $oj i32) (local $h0 i32) (local $w0 i32)
+    (local $u i32) (local $v i32) (local $h i32) (local $w i32) (local $best i32) (local $at i32)
+    (local $val i32) (local $cand i32) (local $xp i32) (local $op i32) (local $dp i32)
+    (local $plane i32) (local $d i32) (local $inside i32)
+    (local.set $plane (i32.mul (local.get $H) (local.get $W)))
+    (memory.fill (local.get $out) (i32.const 0)
+      (i32.shl (i32.mul (local.get $planes) (local.get $plane)) (i32.const 2)))
+    (local.set $dp (local.get $delta))
+    (block $planesDone
+      (loop $planeLoop
+        (br_if $planesDone (i32.ge_u (local.get $p) (local.get $planes)))
+        (local.set $xp (i32.mul (local.get $p) (local.get $plane)))
+        (local.set $oi (i32.const 0))
+        (block $rowsDone
+          (loop $rows
+            (br_if $rowsDone (i32.ge_u (local.get $oi) (local.get $Ho)))
+            (local.set $h0 (i32.sub (i32.mul (local.get $oi) (local.get $kh)) (local.get $ph)))
+            (local.set $oj (i32.const 0))
+            (block $colsDone
+              (loop $cols
+                (br_if $colsDone (i32.ge_u (local.get $oj) (local.get $Wo)))
+                (local.set $w0 (i32.sub (i32.mul (local.get $oj) (local.get $kw)) (local.get $pw)))
+                (local.set $best (i32.const 0x80000000))
+                (local.set $at (i32.const -1))
+                (local.set $u (i32.const 0))
+                (if (i32.and
+                      (i32.and (i32.ge_s (local.get $h0) (i32.const 0))
+                        (i32.le_s (i32.add (local.get $h0) (local.get $kh)) (local.get $H)))
+                      (i32.and (i32.ge_s (local.get $w0) (i32.const 0))
+                        (i32.le_s (i32.add (local.get $w0) (local.get $kw)) (local.get $W))))
+                  (then
+                    ;; A window wholly inside: no pad cells, and selects instead of branches
+                    ;; (which ties and random data mispredict).
+                    (local.set $cand (i32.add (i32.mul (local.get $h0) (local.get $W)) (local.get $w0)))
+                    (block $iuDone
+                      (loop $iu
+                        (br_if $iuDone (i32.ge_u (local.get $u) (local.get $kh)))
+                        (local.set $v (i32.const 0))
+                        (block $ivDone
+                          (loop $iv
+                            (br_if $ivDone (i32.ge_u (local.get $v) (local.get $kw)))
+                            (local.set $val
+                              (i32.load8_s
+                                (i32.add (local.get $x)
+                                  (i32.add (local.get $xp) (i32.add (local.get $cand) (local.get $v))))))
+                            (local.set $inside (i32.gt_s (local.get $val) (local.get $best)))
+                            (local.set $best (select (local.get $val) (local.get $best) (local.get $inside)))
+                            (local.set $at
+                              (select (i32.add (local.get $cand) (local.get $v)) (local.get $at) (local.get $inside)))
+                            (local.set $v (i32.add (local.get $v) (i32.const 1)))
+                            (br $iv)))
+                        (local.set $cand (i32.add (local.get $cand) (local.get $W)))
+                        (local.set $u (i32.add (local.get $u) (i32.const 1)))
+                        (br $iu)))
+                    ;; Skips the general scan below.
+                    (local.set $u (local.get $kh))))
+                (block $uDone
+                  (loop $uLoop
+                    (br_if $uDone (i32.ge_u (local.get $u) (local.get $kh)))
+                    (local.set $h (i32.add (local.get $h0) (local.get $u)))
+                    (local.set $v (i32.const 0))
+                    (block $vDone
+                      (loop $vLoop
+                        (br_if $vDone (i32.ge_u (local.get $v) (local.get $kw)))
+                        (local.set $w (i32.add (local.get $w0) (local.get $v)))
+                        ;; Unsigned compares: a negative h or w is out too.
+                        (local.set $inside
+                          (i32.and (i32.lt_u (local.get $h) (local.get $H)) (i32.lt_u (local.get $w) (local.get $W))))
+                        (if (i32.or (local.get $inside) (local.get $zeroPads))
+                          (then
+                            (if (local.get $inside)
+                              (then
+                                (local.set $cand (i32.add (i32.mul (local.get $h) (local.get $W)) (local.get $w)))
+                                (local.set $val
+                                  (i32.load8_s (i32.add (local.get $x) (i32.add (local.get $xp) (local.get $cand))))))
+                              (else
+                                (local.set $cand (i32.const -1))
+                                (local.set $val (i32.const 0))))
+                            (if (i32.gt_s (local.get $val) (local.get $best))
+                              (then
+                                (local.set $best (local.get $val))
+                                (local.set $at (local.get $cand))))))
+                        (local.set $v (i32.add (local.get $v) (i32.const 1)))
+                        (br $vLoop)))
+                    (local.set $u (i32.add (local.get $u) (i32.const 1)))
+                    (br $uLoop)))
+                (if (i32.ge_s (local.get $at) (i32.const 0))
+                  (then
+                    (local.set $d (i32.load (local.get $dp)))
+                    (local.set $at (i32.add (local.get $xp) (local.get $at)))
+                    (if (local.get $hasRelu)
+                      (then
+                        (local.set $d
+                          (i32.div_s (local.get $d)
+                            (i32.load
+                              (i32.add (local.get $table)
+                                (i32.shl
+                                  (i32.add (i32.load8_s (i32.add (local.get $s) (local.get $at))) (i32.const 128))
+                                  (i32.const 2))))))))
+                    (i32.store (i32.add (local.get $out) (i32.shl (local.get $at) (i32.const 2))) (local.get $d))))
+                (local.set $dp (i32.add (local.get $dp) (i32.const 4)))
+                (local.set $oj (i32.add (local.get $oj) (i32.const 1)))
+                (br $cols)))
+            (local.set $oi (i32.add (local.get $oi) (i32.const 1)))
+            (br $rows)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $planeLoop))))
+
+  ;; lut8 (src, dst, n, table) — dst[i] = table[src[i] + 128] for n int8 (table: 256 int8).
+  (func $lut8 (export "lut8") (param $src i32) (param $dst i32) (param $n i32) (param $table i32)
+    (local $i i32)
+    (local.set $table (i32.add (local.get $table) (i32.const 128)))
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (i32.store8 (i32.add (local.get $dst) (local.get $i))
+          (i32.load8_s (i32.add (local.get $table) (i32.load8_s (i32.add (local.get $src) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $each))))
+
+  ;; pixelsToPlanes (c, z, images, F, Ho, Wo, Wo2, F4) — int32 [images, Ho, Wo2, F4] at c to
+  ;; [images, F, Ho, Wo] at z: z[b, f, i, j] = c[b, i, j, f] (pixels past Wo, filters past F
+  ;; dropped).
+  (func $pixelsToPlanes (export "pixelsToPlanes")
+    (param $c i32) (param $z i32) (param $images i32) (param $F i32) (param $Ho i32) (param $Wo i32)
+    (param $Wo2 i32) (param $F4 i32)
+    (local $b i32) (local $f i32) (local $i i32) (local $j i32) (local $src i32) (local $step i32)
+    (local.set $step (i32.shl (local.get $F4) (i32.const 2)))
+    (block $bDone
+      (loop $bLoop
+        (br_if $bDone (i32.ge_u (local.get $b) (local.get $images)))
+        (local.set $f (i32.const 0))
+        (block $fDone
+          (loop $fLoop
+            (br_if $fDone (i32.ge_u (local.get $f) (local.get $F)))
+            (local.set $i (i32.const 0))
+            (block $iDone
+              (loop $iLoop
+                (br_if $iDone (i32.ge_u (local.get $i) (local.get $Ho)))
+                (local.set $src
+                  (i32.add (local.get $c)
+                    (i32.shl
+                      (i32.add
+                        (i32.mul
+                          (i32.mul (i32.add (i32.mul (local.get $b) (local.get $Ho)) (local.get $i)) (local.get $Wo2))
+                          (local.get $F4))
+                        (local.get $f))
+                      (i32.const 2))))
+                (local.set $j (i32.const 0))
+                (block $jDone
+                  (loop $jLoop
+                    (br_if $jDone (i32.ge_u (local.get $j) (local.get $Wo)))
+                    (i32.store (local.get $z) (i32.load (local.get $src)))
+                    (local.set $z (i32.add (local.get $z) (i32.const 4)))
+                    (local.set $src (i32.add (local.get $src) (local.get $step)))
+                    (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                    (br $jLoop)))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $iLoop)))
+            (local.set $f (i32.add (local.get $f) (i32.const 1)))
+            (br $fLoop)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $bLoop))))
+
+  ;; channelsLast (x, dst, images, C, H, W, pad, C8) — int8 [images, C, H, W] at x to
+  ;; [images, Hp, Wp, C8] at dst (Hp = H + 2·pad, Wp = W + 2·pad): zero borders, zero past
+  ;; channel C.
+  (func $channelsLast (export "channelsLast")
+    (param $x i32) (param $dst i32) (param $images i32) (param $C i32) (param $H i32) (param $W i32)
+    (param $pad i32) (param $C8 i32)
+    (local $b i32) (local $c i32) (local $h i32) (local $w i32) (local $Hp i32) (local $Wp i32)
+    (local $d i32)
+    (local.set $Hp (i32.add (local.get $H) (i32.shl (local.get $pad) (i32.const 1))))
+    (local.set $Wp (i32.add (local.get $W) (i32.shl (local.get $pad) (i32.const 1))))
+    (memory.fill (local.get $dst) (i32.const 0)
+      (i32.mul (i32.mul (local.get $images) (local.get $Hp)) (i32.mul (local.get $Wp) (local.get $C8))))
+    (block $bDone
+      (loop $bLoop
+        (br_if $bDone (i32.ge_u (local.get $b) (local.get $images)))
+        (local.set $c (i32.const 0))
+        (block $cDone
+          (loop $cLoop
+            (br_if $cDone (i32.ge_u (local.get $c) (local.get $C)))
+            (local.set $h (i32.const 0))
+            (block $hDone
+              (loop $hLoop
+                (br_if $hDone (i32.ge_u (local.get $h) (local.get $H)))
+                (local.set $d
+                  (i32.add (i32.add (local.get $dst) (local.get $c))
+                    (i32.mul
+                      (i32.add
+                        (i32.mul (i32.add (i32.mul (local.get $b) (local.get $Hp)) (i32.add (local.get $h) (local.get $pad)))
+                          (local.get $Wp))
+                        (local.get $pad))
+                      (local.get $C8))))
+                (local.set $w (i32.const 0))
+                (block $wDone
+                  (loop $wLoop
+                    (br_if $wDone (i32.ge_u (local.get $w) (local.get $W)))
+                    (i32.store8 (local.get $d) (i32.load8_s (local.get $x)))
+                    (local.set $x (i32.add (local.get $x) (i32.const 1)))
+                    (local.set $d (i32.add (local.get $d) (local.get $C8)))
+                    (local.set $w (i32.add (local.get $w) (i32.const 1)))
+                    (br $wLoop)))
+                (local.set $h (i32.add (local.get $h) (i32.const 1)))
+                (br $hLoop)))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $cLoop)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $bLoop))))
+
+  ;; sparseRows (d, group, F, B, Ho, Wo, Hp, Wp, C8, a, rowT, count) — the sparse conv weight
+  ;; gradient's gather for one group of filters (`group` ≤ 4 of them, d pointing at the first's
+  ;; delta, int32 [B, F, Ho, Wo] rows of the whole delta): for each pixel (b, i, j) in order
+  ;; where any of the group's deltas is non-zero, its four deltas (zero past `group`) as the next
+  ;; int32 row of a (16 bytes) and ((b·Hp + i)·Wp + j)·C8 as the next entry of rowT; the number
+  ;; of such pixels goes to count (int32).
+  (func $sparseRows (export "sparseRows")
+    (param $d i32) (param $group i32) (param $F i32) (param $B i32) (param $Ho i32) (param $Wo i32)
+    (param $Hp i32) (param $Wp i32) (param $C8 i32) (param $a i32) (param $rowT i32) (param $count i32)
+    (local $b i32) (local $i i32) (local $j i32) (local $m i32) (local $HW4 i32) (local $pd i32)
+    (local $any i32) (local $R i32) (local $v i32) (local $pa i32)
+    (local.set $HW4 (i32.shl (i32.mul (local.get $Ho) (local.get $Wo)) (i32.const 2)))
+    (block $bDone
+      (loop $bLoop
+        (br_if $bDone (i32.ge_u (local.get $b) (local.get $B)))
+        (local.set $pd (i32.add (local.get $d) (i32.mul (i32.mul (local.get $b) (local.get $F)) (local.get $HW4))))
+        (local.set $i (i32.const 0))
+        (block $iDone
+          (loop $iLoop
+            (br_if $iDone (i32.ge_u (local.get $i) (local.get $Ho)))
+            (local.set $j (i32.const 0))
+            (block $jDone
+              (loop $jLoop
+                (br_if $jDone (i32.ge_u (local.get $j) (local.get $Wo)))
+                (local.set $any (i32.const 0))
+                (local.set $m (i32.const 0))
+                (block $mDone
+                  (loop $mLoop
+                    (br_if $mDone (i32.ge_u (local.get $m) (local.get $group)))
+                    (local.set $any
+                      (i32.or (local.get $any)
+                        (i32.load (i32.add (local.get $pd) (i32.mul (local.get $m) (local.get $HW4))))))
+                    (local.set $m (i32.add (local.get $m) (i32.const 1)))
+                    (br $mLoop)))
+                (if (local.get $any)
+                  (then
+                    (local.set $pa (i32.add (local.get $a) (i32.shl (local.get $R) (i32.const 4))))
+                    (v128.store (local.get $pa) (v128.const i32x4 0 0 0 0))
+                    (local.set $m (i32.const 0))
+                    (block $sDone
+                      (loop $sLoop
+                        (br_if $sDone (i32.ge_u (local.get $m) (local.get $group)))
+                        (i32.store (i32.add (local.get $pa) (i32.shl (local.get $m) (i32.const 2)))
+                          (i32.load (i32.add (local.get $pd) (i32.mul (local.get $m) (local.get $HW4)))))
+                        (local.set $m (i32.add (local.get $m) (i32.const 1)))
+                        (br $sLoop)))
+                    (i32.store (i32.add (local.get $rowT) (i32.shl (local.get $R) (i32.const 2)))
+                      (i32.mul
+                        (i32.add
+                          (i32.mul (i32.add (i32.mul (local.get $b) (local.get $Hp)) (local.get $i)) (local.get $Wp))
+                          (local.get $j))
+                        (local.get $C8)))
+                    (local.set $R (i32.add (local.get $R) (i32.const 1)))))
+                (local.set $pd (i32.add (local.get $pd) (i32.const 4)))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $jLoop)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $iLoop)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $bLoop)))
+    (i32.store (local.get $count) (local.get $R)))
+
+  ;; reorderConvW (src, dst, filters, C, k, seg, KK) — conv weights int32 [filters, C, k, k] at
+  ;; src to the forward's order: dst[f·KK + u·seg + v·C + c] = w[f, c, u, v], zero elsewhere in
+  ;; each row of KK int32 (so the runs of k·C values a window row reads are zero-padded).
+  (func $reorderConvW (export "reorderConvW")
+    (param $src i32) (param $dst i32) (param $filters i32) (param $C i32) (param $k i32)
+    (param $seg i32) (param $KK i32)
+    (local $f i32) (local $c i32) (local $u i32) (local $v i32) (local $row i32)
+    (memory.fill (local.get $dst) (i32.const 0)
+      (i32.shl (i32.mul (local.get $filters) (local.get $KK)) (i32.const 2)))
+    (block $fDone
+      (loop $fLoop
+        (br_if $fDone (i32.ge_u (local.get $f) (local.get $filters)))
+        (local.set $row (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $f) (local.get $KK)) (i32.const 2))))
+        (local.set $c (i32.const 0))
+        (block $cDone
+          (loop $cLoop
+            (br_if $cDone (i32.ge_u (local.get $c) (local.get $C)))
+            (local.set $u (i32.const 0))
+            (block $uDone
+              (loop $uLoop
+                (br_if $uDone (i32.ge_u (local.get $u) (local.get $k)))
+                (local.set $v (i32.const 0))
+                (block $vDone
+                  (loop $vLoop
+                    (br_if $vDone (i32.ge_u (local.get $v) (local.get $k)))
+                    (i32.store
+                      (i32.add (local.get $row)
+                        (i32.shl
+                          (i32.add (i32.mul (local.get $u) (local.get $seg))
+                            (i32.add (i32.mul (local.get $v) (local.get $C)) (local.get $c)))
+                          (i32.const 2)))
+                      (i32.load (local.get $src)))
+                    (local.set $src (i32.add (local.get $src) (i32.const 4)))
+                    (local.set $v (i32.add (local.get $v) (i32.const 1)))
+                    (br $vLoop)))
+                (local.set $u (i32.add (local.get $u) (i32.const 1)))
+                (br $uLoop)))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $cLoop)))
+        (local.set $f (i32.add (local.get $f) (i32.const 1)))
+        (br $fLoop))))
+
+  ;; unpackTaps (src, dst, filters, C, taps, C8) — the sparse weight gradient's sums, int32
+  ;; [filters, taps, C8] at src, to the weights' order: dst[(f·C + c)·taps + t] = src[f, t, c].
+  (func $unpackTaps (export "unpackTaps")
+    (param $src i32) (param $dst i32) (param $filters i32) (param $C i32) (param $taps i32)
+    (param $C8 i32)
+    (local $f i32) (local $c i32) (local $t i32) (local $p i32) (local $step i32)
+    (local.set $step (i32.shl (local.get $C8) (i32.const 2)))
+    (block $fDone
+      (loop $fLoop
+        (br_if $fDone (i32.ge_u (local.get $f) (local.get $filters)))
+        (local.set $c (i32.const 0))
+        (block $cDone
+          (loop $cLoop
+            (br_if $cDone (i32.ge_u (local.get $c) (local.get $C)))
+            (local.set $p (i32.add (local.get $src) (i32.shl (local.get $c) (i32.const 2))))
+            (local.set $t (i32.const 0))
+            (block $tDone
+              (loop $tLoop
+                (br_if $tDone (i32.ge_u (local.get $t) (local.get $taps)))
+                (i32.store (local.get $dst) (i32.load (local.get $p)))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                (local.set $p (i32.add (local.get $p) (local.get $step)))
+                (local.set $t (i32.add (local.get $t) (i32.const 1)))
+                (br $tLoop)))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $cLoop)))
+        (local.set $src (i32.add (local.get $src) (i32.mul (local.get $taps) (local.get $step))))
+        (local.set $f (i32.add (local.get $f) (i32.const 1)))
+        (br $fLoop))))
+
+  ;; packWCount (src, srcRow, dst, blocks, chunks, half, count): packW without a list, its count
+  ;; of elements whose hi half is non-zero stored at count (int32), for a call on a thread whose
+  ;; result nobody reads back.
+  (func $packWCount (export "packWCount")
+    (param $src i32) (param $srcRow i32) (param $dst i32) (param $blocks i32) (param $chunks i32)
+    (param $half i32) (param $count i32)
+    (i32.store (local.get $count)
+      (call $packW (local.get $src) (local.get $srcRow) (local.get $dst) (local.get $blocks)
+        (local.get $chunks) (local.get $half) (i32.const 0) (i32.const 0))))
+
   ;; peak (n) -> checksum: n rounds of eight independent i32x4.dot_i16x8_s + i32x4.add on
   ;; registers (64 multiply-adds a round), the per-core ceiling bench-kernels compares with. Two
   ;; operands change every round (two more adds) so the compiler cannot hoist the products.

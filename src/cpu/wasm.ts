@@ -4,6 +4,7 @@
  * a new one. kernels.wat documents each kernel; gemm.ts has a JavaScript twin of every kernel for
  * runtimes without WebAssembly SIMD. All arguments are byte offsets, strides or counts.
  */
+import type { CnnKernels } from './cnn-kernels.ts';
 import { KERNELS_SHARED_WASM, KERNELS_WASM } from './kernels.wasm.ts';
 
 export type Axpy = (
@@ -171,7 +172,7 @@ export type Scale8 = (
 /** Bytes of one hi-correction list entry of packW and packG (three int32). */
 export const LIST_ENTRY = 12;
 
-export interface Kernels {
+export interface Kernels extends CnnKernels {
   readonly packW: PackW;
   readonly dot4: Dot4;
   readonly fixLinear: FixLinear;

@@ -31,7 +31,7 @@ export function createCpuOps(cw: CpuWorkspace): Ops {
     scale,
     nitroRelu,
     nitroReluBackward,
-    maxPool,
+    maxPool: (p) => maxPool(cw, p),
     maxPoolBackward: (p) => maxPoolBackward(cw, p),
     lossGradient,
     linearInputGrad: (p) => {
@@ -39,13 +39,9 @@ export function createCpuOps(cw: CpuWorkspace): Ops {
       if (p.relu)
         nitroReluBackward({ delta: p.out, x: p.relu.x, out: p.out, slopeInv: p.relu.slopeInv });
     },
-    // The update runs on the gradient in the workspace (no gradient array without `out`).
+    // The updates run on the gradient in the workspace (no gradient array without `out`).
     linearWeightGrad: (p) => linearWeightGrad(cw, p),
-    conv2dWeightGrad: (p) => {
-      const out = gradientOut('conv2dWeightGrad', p.out, p.sgd?.w.shape ?? []);
-      conv2dWeightGrad(cw, { ...p, out });
-      withSgd('conv2dWeightGrad', p.sgd, out);
-    },
+    conv2dWeightGrad: (p) => conv2dWeightGrad(cw, p),
     conv2dBiasGrad: (p) => {
       const out = gradientOut('conv2dBiasGrad', p.out, [p.delta.shape[1]]);
       conv2dBiasGrad({ delta: p.delta, out });
