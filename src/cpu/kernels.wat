@@ -861,6 +861,110 @@
           (br $one)))
       (br_if $row (i32.lt_u (local.tee $b (i32.add (local.get $b) (i32.const 1))) (local.get $rows)))))
 
+  ;; relu8 (src, dst, n, slope, m, s, c) — NITRO-ReLU of n int8 values: dst[i] = clip(v, 0, 127)
+  ;; + trunc(clip(v, -127, 0) / slope) - c for v = src[i], (m, s) the magic number of the slope
+  ;; (see $quotient; `slope` itself is for the JavaScript twin). Eight values a step in int16
+  ;; lanes, each half's quotient in int32 lanes, the tail one by one.
+  (func $relu8 (export "relu8")
+    (param $src i32) (param $dst i32) (param $n i32) (param $slope i32) (param $m i32) (param $s i32)
+    (param $c i32)
+    (local $i i32) (local $v v128) (local $neg v128) (local $q v128) (local $mv v128) (local $cv v128)
+    (local $x i32)
+    (local.set $mv (i32x4.splat (local.get $m)))
+    (local.set $cv (i16x8.splat (local.get $c)))
+    (block $vectors
+      (loop $eight
+        (br_if $vectors (i32.gt_s (i32.add (local.get $i) (i32.const 8)) (local.get $n)))
+        (local.set $v (v128.load8x8_s (i32.add (local.get $src) (local.get $i))))
+        (local.set $neg
+          (i16x8.max_s (i16x8.min_s (local.get $v) (v128.const i16x8 0 0 0 0 0 0 0 0))
+            (v128.const i16x8 -127 -127 -127 -127 -127 -127 -127 -127)))
+        (local.set $q
+          (i16x8.narrow_i32x4_s
+            (call $quotient (i32x4.extend_low_i16x8_s (local.get $neg)) (local.get $mv) (local.get $s))
+            (call $quotient (i32x4.extend_high_i16x8_s (local.get $neg)) (local.get $mv) (local.get $s))))
+        (local.set $v
+          (i16x8.sub
+            (i16x8.add (i16x8.max_s (local.get $v) (v128.const i16x8 0 0 0 0 0 0 0 0)) (local.get $q))
+            (local.get $cv)))
+        (v128.store64_lane 0 (i32.add (local.get $dst) (local.get $i))
+          (i8x16.narrow_i16x8_s (local.get $v) (local.get $v)))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $eight)))
+    (block $done
+      (loop $one
+        (br_if $done (i32.ge_s (local.get $i) (local.get $n)))
+        (local.set $x (i32.load8_s (i32.add (local.get $src) (local.get $i))))
+        (i32.store8 (i32.add (local.get $dst) (local.get $i))
+          (i32.sub
+            (i32.add
+              (select (local.get $x) (i32.const 0) (i32.gt_s (local.get $x) (i32.const 0)))
+              (call $quotient1
+                (select
+                  (select (local.get $x) (i32.const 0) (i32.lt_s (local.get $x) (i32.const 0)))
+                  (i32.const -127)
+                  (i32.ge_s (local.get $x) (i32.const -127)))
+                (local.get $m) (local.get $s)))
+            (local.get $c)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $one))))
+
+  ;; reluBack (d, dRow, x, xRow, rows, cols, slope, m, s, mMax, sMax) — NITRO-ReLU's backward in
+  ;; place: d[r, j] = trunc(d[r, j] / g(x[r, j])) for int32 d at d + r·dRow + 4j and the saved
+  ;; int8 input x at x + r·xRow + j, where g(x) is 1 on [0, 126], the inverse slope on
+  ;; [-127, -1] and 2^31 - 1 at 127 and -128 (NITRO-ReLU's clipped ends); (m, s) and
+  ;; (mMax, sMax) are the magic numbers of the slope and of 2^31 - 1 (see $quotient).
+  (func $reluBack (export "reluBack")
+    (param $d i32) (param $dRow i32) (param $x i32) (param $xRow i32) (param $rows i32) (param $cols i32)
+    (param $slope i32) (param $m i32) (param $s i32) (param $mMax i32) (param $sMax i32)
+    (local $r i32) (local $j i32) (local $pd i32) (local $px i32) (local $v v128) (local $xs v128)
+    (local $mv v128) (local $mm v128) (local $y i32) (local $e i32)
+    (if (i32.or (i32.eqz (local.get $rows)) (i32.eqz (local.get $cols))) (then (return)))
+    (local.set $mv (i32x4.splat (local.get $m)))
+    (local.set $mm (i32x4.splat (local.get $mMax)))
+    (loop $row
+      (local.set $pd (i32.add (local.get $d) (i32.mul (local.get $r) (local.get $dRow))))
+      (local.set $px (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $xRow))))
+      (local.set $j (i32.const 0))
+      (block $vectors
+        (loop $four
+          (br_if $vectors (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $cols)))
+          (local.set $v (v128.load (local.get $pd)))
+          (local.set $xs
+            (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (v128.load32_zero (local.get $px)))))
+          (v128.store (local.get $pd)
+            (v128.bitselect
+              (local.get $v)
+              (v128.bitselect
+                (call $quotient (local.get $v) (local.get $mv) (local.get $s))
+                (call $quotient (local.get $v) (local.get $mm) (local.get $sMax))
+                (v128.and
+                  (i32x4.ge_s (local.get $xs) (v128.const i32x4 -127 -127 -127 -127))
+                  (i32x4.lt_s (local.get $xs) (v128.const i32x4 0 0 0 0))))
+              (v128.and
+                (i32x4.ge_s (local.get $xs) (v128.const i32x4 0 0 0 0))
+                (i32x4.lt_s (local.get $xs) (v128.const i32x4 127 127 127 127)))))
+          (local.set $pd (i32.add (local.get $pd) (i32.const 16)))
+          (local.set $px (i32.add (local.get $px) (i32.const 4)))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $four)))
+      (block $done
+        (loop $one
+          (br_if $done (i32.ge_s (local.get $j) (local.get $cols)))
+          (local.set $y (i32.load8_s (local.get $px)))
+          (local.set $e (i32.load (local.get $pd)))
+          (if (i32.and (i32.ge_s (local.get $y) (i32.const -127)) (i32.lt_s (local.get $y) (i32.const 0)))
+            (then (local.set $e (call $quotient1 (local.get $e) (local.get $m) (local.get $s))))
+            (else
+              (if (i32.or (i32.eq (local.get $y) (i32.const 127)) (i32.eq (local.get $y) (i32.const -128)))
+                (then (local.set $e (call $quotient1 (local.get $e) (local.get $mMax) (local.get $sMax)))))))
+          (i32.store (local.get $pd) (local.get $e))
+          (local.set $pd (i32.add (local.get $pd) (i32.const 4)))
+          (local.set $px (i32.add (local.get $px) (i32.const 1)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $one)))
+      (br_if $row (i32.lt_u (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $rows)))))
+
   ;; peak (n) -> checksum: n rounds of eight independent i32x4.dot_i16x8_s + i32x4.add on
   ;; registers (64 multiply-adds a round), the per-core ceiling bench-kernels compares with. Two
   ;; operands change every round (two more adds) so the compiler cannot hoist the products.
