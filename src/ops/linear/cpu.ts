@@ -15,7 +15,7 @@ import { type Kernels, LIST_ENTRY } from '../../cpu/wasm.ts';
 import { INT32_MAX } from '../../arith.ts';
 import { CpuTensor, dataOf, i32, i8 } from '../../cpu/tensor.ts';
 import { share } from '../../cpu/threads.ts';
-import { fusedSgd, fusedSgdInWorkspace } from '../sgd/cpu.ts';
+import { fusedSgd, kernelSgd, sgdRange } from '../sgd/cpu.ts';
 
 /** NITRO-ReLU of every int8 value (index value + 128) for an allowed slope. */
 export function reluTable(slopeInv: number): Int8Array {
@@ -291,6 +291,11 @@ export function linearWeightGrad(
   ws.i16.fill(0, (lo >> 1) + O * B2, (lo >> 1) + O2 * B2);
   ws.i16.fill(0, (hi >> 1) + O * B2, (hi >> 1) + O2 * B2);
   const n = ws.k.packG(gAt, 4 * O, O, B2 / 2, lo, hi, 2 * B2, list, cap);
+  // The update on the kernels runs in the same thread run: each thread updates its own rows.
+  const u = p.sgd ? kernelSgd(op, p.sgd) : null;
+  const wv = p.sgd && u ? i32(p.sgd.w, op) : undefined;
+  if (wv) ws.i32.set(wv, wAt >> 2);
+  const gradAt = K16 !== K ? denseAt : cAt;
   // Threads take ranges of rows o (pairs, as wgrad computes them), with their corrections.
   cw.parallel(ws, cw.threads(B * O * K), (t, T, k) => {
     const [o0, o1] = share(O, t, T, 2);
@@ -298,16 +303,19 @@ export function linearWeightGrad(
     k.wgrad(xp, 4 * K16, lo, 2 * B2, cAt, 4 * K16, o0, o1, K16 / 16, B2 / 2, 0, 0);
     if (n > cap) k.wgrad(xp, 4 * K16, hi, 2 * B2, cAt, 4 * K16, o0, o1, K16 / 16, B2 / 2, 1, 16);
     else k.fixWgrad(list, n, xAt, K, cAt, 4 * K16, o0, o1, K16 / 16);
+    if (!u) return;
+    const rows = Math.min(o1, O) - o0;
+    if (gradAt !== cAt)
+      k.copyRows(cAt + 4 * K16 * o0, gradAt + 4 * K * o0, rows, 4 * K16, 4 * K, 1, 0, 0, 4 * K);
+    sgdRange(k, u, wAt, gradAt, o0 * K, (o0 + rows) * K);
   });
   if (p.out) unpackRows(ws, cAt, O, K, 4 * K16, i32(p.out, op));
   if (!p.sgd) return;
-  let gradAt = cAt;
-  if (K16 !== K) {
-    ws.k.copyRows(cAt, denseAt, O, 4 * K16, 4 * K, 1, 0, 0, 4 * K);
-    gradAt = denseAt;
+  if (wv) {
+    wv.set(ws.i32.subarray(wAt >> 2, (wAt >> 2) + O * K));
+    return;
   }
-  if (fusedSgdInWorkspace(op, ws, p.sgd, gradAt, wAt, cw)) return;
   const grad = cw.array('gradient', O * K);
-  unpackRows(ws, gradAt, O, K, gradAt === cAt ? 4 * K16 : 4 * K, grad);
+  unpackRows(ws, cAt, O, K, 4 * K16, grad);
   fusedSgd(op, p.sgd, new CpuTensor([O, K], 'i32', `${op} gradient`, grad, false));
 }
