@@ -909,19 +909,18 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $one))))
 
-  ;; reluBack (d, dRow, x, xRow, rows, cols, slope, m, s, mMax, sMax) — NITRO-ReLU's backward in
-  ;; place: d[r, j] = trunc(d[r, j] / g(x[r, j])) for int32 d at d + r·dRow + 4j and the saved
-  ;; int8 input x at x + r·xRow + j, where g(x) is 1 on [0, 126], the inverse slope on
-  ;; [-127, -1] and 2^31 - 1 at 127 and -128 (NITRO-ReLU's clipped ends); (m, s) and
-  ;; (mMax, sMax) are the magic numbers of the slope and of 2^31 - 1 (see $quotient).
+  ;; reluBack (d, dRow, x, xRow, rows, cols, slope, m, s) — NITRO-ReLU's backward in place:
+  ;; d[r, j] = trunc(d[r, j] / g(x[r, j])) for int32 d at d + r·dRow + 4j and the saved int8
+  ;; input x at x + r·xRow + j, where g(x) is 1 on [0, 126], the inverse slope on [-127, -1]
+  ;; and 2^31 - 1 at 127 and -128 (NITRO-ReLU's clipped ends: the quotient is 1 for d = 2^31 - 1,
+  ;; -1 for d ≤ -(2^31 - 1), else 0); (m, s) is the slope's magic number (see $quotient).
   (func $reluBack (export "reluBack")
     (param $d i32) (param $dRow i32) (param $x i32) (param $xRow i32) (param $rows i32) (param $cols i32)
-    (param $slope i32) (param $m i32) (param $s i32) (param $mMax i32) (param $sMax i32)
+    (param $slope i32) (param $m i32) (param $s i32)
     (local $r i32) (local $j i32) (local $pd i32) (local $px i32) (local $v v128) (local $xs v128)
-    (local $mv v128) (local $mm v128) (local $y i32) (local $e i32)
+    (local $mv v128) (local $q v128) (local $y i32) (local $e i32)
     (if (i32.or (i32.eqz (local.get $rows)) (i32.eqz (local.get $cols))) (then (return)))
     (local.set $mv (i32x4.splat (local.get $m)))
-    (local.set $mm (i32x4.splat (local.get $mMax)))
     (loop $row
       (local.set $pd (i32.add (local.get $d) (i32.mul (local.get $r) (local.get $dRow))))
       (local.set $px (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $xRow))))
@@ -932,12 +931,25 @@
           (local.set $v (v128.load (local.get $pd)))
           (local.set $xs
             (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (v128.load32_zero (local.get $px)))))
+          ;; $quotient by the slope, written out (as in sgd)
+          (local.set $q
+            (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31
+              (i64x2.extmul_low_i32x4_s (local.get $v) (local.get $mv))
+              (i64x2.extmul_high_i32x4_s (local.get $v) (local.get $mv))))
+          (local.set $q
+            (i32x4.add
+              (i32x4.shr_s
+                (i32x4.add (local.get $q) (v128.and (local.get $v) (i32x4.shr_s (local.get $mv) (i32.const 31))))
+                (local.get $s))
+              (i32x4.shr_u (local.get $v) (i32.const 31))))
           (v128.store (local.get $pd)
             (v128.bitselect
               (local.get $v)
               (v128.bitselect
-                (call $quotient (local.get $v) (local.get $mv) (local.get $s))
-                (call $quotient (local.get $v) (local.get $mm) (local.get $sMax))
+                (local.get $q)
+                (i32x4.sub
+                  (i32x4.lt_s (local.get $v) (v128.const i32x4 -2147483646 -2147483646 -2147483646 -2147483646))
+                  (i32x4.eq (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
                 (v128.and
                   (i32x4.ge_s (local.get $xs) (v128.const i32x4 -127 -127 -127 -127))
                   (i32x4.lt_s (local.get $xs) (v128.const i32x4 0 0 0 0))))
@@ -957,7 +969,11 @@
             (then (local.set $e (call $quotient1 (local.get $e) (local.get $m) (local.get $s))))
             (else
               (if (i32.or (i32.eq (local.get $y) (i32.const 127)) (i32.eq (local.get $y) (i32.const -128)))
-                (then (local.set $e (call $quotient1 (local.get $e) (local.get $mMax) (local.get $sMax)))))))
+                (then
+                  (local.set $e
+                    (i32.sub
+                      (i32.eq (local.get $e) (i32.const 0x7fffffff))
+                      (i32.lt_s (local.get $e) (i32.const -2147483646))))))))
           (i32.store (local.get $pd) (local.get $e))
           (local.set $pd (i32.add (local.get $pd) (i32.const 4)))
           (local.set $px (i32.add (local.get $px) (i32.const 1)))

@@ -188,8 +188,6 @@ export type ReluBack = (
   slope: number,
   m: number,
   s: number,
-  mMax: number,
-  sMax: number,
 ) => void;
 
 /** Bytes of one hi-correction list entry of packW and packG (three int32). */

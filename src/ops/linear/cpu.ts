@@ -12,7 +12,6 @@ import {
   type Workspace,
 } from '../../cpu/gemm.ts';
 import { type Kernels, LIST_ENTRY } from '../../cpu/wasm.ts';
-import { INT32_MAX } from '../../arith.ts';
 import { CpuTensor, dataOf, i32, i8 } from '../../cpu/tensor.ts';
 import { share } from '../../cpu/threads.ts';
 import { fusedSgd, kernelSgd, sgdRange } from '../sgd/cpu.ts';
@@ -217,7 +216,6 @@ export function linearInputGrad(
   const [gAt, wAt, rowT, panelT, cAt, xAt] = at;
   const slope = relu ? relu.slopeInv : 0;
   const magic = relu ? sgdMagic(slope) : { m: 0, s: 0 };
-  const max = sgdMagic(INT32_MAX);
   if (relu) ws.i8.set(i8(relu.x, op).subarray(0, B * K), xAt);
   ws.i32.set(g.subarray(0, B * O), gAt >> 2);
   ws.i32.set(w.subarray(0, O * K), wAt >> 2);
@@ -245,7 +243,7 @@ export function linearInputGrad(
     if (relu) {
       const cols = Math.min(8 * p1, K) - 8 * p0;
       const d = cAt + 32 * p0;
-      k.reluBack(d, 4 * K8, xAt + 8 * p0, K, B, cols, slope, magic.m, magic.s, max.m, max.s);
+      k.reluBack(d, 4 * K8, xAt + 8 * p0, K, B, cols, slope, magic.m, magic.s);
     }
   });
   unpackRows(ws, cAt, B, K, 4 * K8, i32(p.out, op));
