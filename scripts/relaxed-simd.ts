@@ -95,7 +95,7 @@ const probes = `
 const expected: Record<string, number> = { i16: 1024, r32: 1027, r16: 1027 };
 const wat = `(module ${cases.map((c) => loop(c.fn, c.lanes, c.chains, c.step)).join('\n')} ${probes})`;
 const parsed = wabt.parseWat('relaxed-simd.wat', wat, features);
-const bytes = parsed.toBinary({ write_debug_names: false }).buffer;
+const bytes = new Uint8Array(parsed.toBinary({ write_debug_names: false }).buffer);
 parsed.destroy();
 if (!WebAssembly.validate(bytes)) {
   console.log(
