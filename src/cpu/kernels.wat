@@ -15,12 +15,13 @@
 ;; mostly fit int16 (hi = 0) take the hi part as a short list of corrections instead of a second
 ;; pass (packW, packG, fixLinear, fixWgrad).
 ;;
-;; Standard SIMD only. Relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s is defined on every CPU
-;; only when its second operand lies in [0, 127], and it multiplies int8 by int8: here one
-;; operand of every large product (weights, the weight gradient's g) spans int16, so it would
-;; take three 7-bit limbs (plus an offset for the sign) per value, three instructions per 16
-;; multiply-adds against four (two dot_i16x8_s, two adds) for the int16 path, and Node 20 has no
-;; relaxed SIMD without flags. No relaxed path is built.
+;; Standard SIMD only. Relaxed SIMD's int8 dots are defined on every CPU only when their second
+;; operand lies in [0, 127] (test/cpu-relaxed-simd.test.ts tests that rule and the offset that
+;; brings [-127, 127] into it: b + 127 in two halves, minus 127·Σa). Here one operand of every
+;; large product spans int16 (weights, the weight gradient's g), or both are signed int8, so each
+;; product takes two relaxed dots per 16 multiply-adds: at the measured rates
+;; (scripts/relaxed-simd.ts, results/cpu-backend.md) slower than i32x4.dot_i16x8_s. Node 20's V8
+;; also miscompiles i32x4.relaxed_dot_i8x16_i7x16_add_s behind its flag. No relaxed path is built.
 (module
   ;; The plain build imports (memory $mem 1) instead (scripts/kernels-source.ts).
   (import "env" "memory" (memory $mem 1 65536 shared))
