@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nitroScale } from '../src/arith.ts';
-import { nitroRelu } from '../src/ops/activation/contract.ts';
+import { ALLOWED_SLOPES, nitroRelu, nitroReluInvSlope } from '../src/ops/activation/contract.ts';
 import type { Backend, Tensor } from '../src/backend.ts';
 import { CpuBackend } from '../src/cpu-backend.ts';
 import {
@@ -204,6 +204,7 @@ describe.each([
       );
 
       const sf = rng.int(1, 5000);
+      const slope = ALLOWED_SLOPES[i % ALLOWED_SLOPES.length];
       const s = backend.tensor([B, O], 'i8', 's');
       const a = backend.tensor([B, O], 'i8', 'a');
       backend.ops.linear({
@@ -211,14 +212,14 @@ describe.each([
         w,
         bias,
         out: s,
-        epilogue: { scale: sf, relu: { out: a, slopeInv: 4 } },
+        epilogue: { scale: sf, relu: { out: a, slopeInv: slope } },
       });
       const sExp = expected.map((v) => nitroScale(v, sf));
       expectSameElements(await read(backend, s), sExp, 'linear scaled');
       expectSameElements(
         await read(backend, a),
-        sExp.map((v) => nitroRelu(v, 4)),
-        'linear NITRO-ReLU',
+        sExp.map((v) => nitroRelu(v, slope)),
+        `linear NITRO-ReLU (slope 1/${slope})`,
       );
 
       for (const gType of ['i8', 'i32'] as const) {
@@ -232,6 +233,18 @@ describe.each([
           await read(backend, dx),
           naiveInputGrad(gv, wv, B, O, K),
           `input grad (g ${gType})`,
+        );
+        // With NITRO-ReLU's backward fused, at saved inputs over all of int8 (both clipped ends).
+        const rv = randomInts(rng, B * K, -128, 127);
+        for (let j = 0; j < rv.length; j += 7) rv[j] = [127, -128, -127, 0, -1, 126][(j / 7) % 6];
+        const rx = tensorOf(backend, [B, K], 'i8', rv, 'relu x');
+        backend.ops.linearInputGrad({ g, w, out: dx, relu: { x: rx, slopeInv: slope } });
+        expectSameElements(
+          await read(backend, dx),
+          naiveInputGrad(gv, wv, B, O, K).map((d, j) =>
+            Math.trunc(d / nitroReluInvSlope(rv[j], slope)),
+          ),
+          `input grad through NITRO-ReLU (g ${gType}, slope 1/${slope})`,
         );
         const dw = backend.tensor([O, K], 'i32', 'dw');
         backend.ops.linearWeightGrad({ g, x, out: dw });

@@ -20,6 +20,8 @@ import type {
   PackG,
   PackW,
   PairRows,
+  Relu8,
+  ReluBack,
   Scale8,
   Sgd,
   SimdKernels,
@@ -430,6 +432,22 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
       }
     }
   };
+  const relu8: Relu8 = (src, dst, n, slope, _m, _s, c) => {
+    for (let i = 0; i < n; i++) {
+      const v = m8[src + i];
+      m8[dst + i] = Math.max(v, 0) + ((Math.max(Math.min(v, 0), -127) / slope) | 0) - c;
+    }
+  };
+  const reluBack: ReluBack = (d, dRow, x, xRow, rows, cols, slope) => {
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < cols; j++) {
+        const at = (d + r * dRow + 4 * j) >> 2;
+        const v = m8[x + r * xRow + j];
+        const inv = v === 127 || v === -128 ? 2147483647 : v >= 0 ? 1 : slope;
+        m32[at] = (m32[at] / inv) | 0;
+      }
+    }
+  };
   const pairRows: PairRows = (src, srcRow, dst, dstRow, pairs, chunks) => {
     for (let j = 0; j < pairs; j++) {
       for (let k = 0; k < 16 * chunks; k++) {
@@ -448,6 +466,8 @@ function jsKernels(m8: Int8Array, m16: Int16Array, m32: Int32Array): Kernels {
     fixWgrad,
     sgd,
     scale8,
+    relu8,
+    reluBack,
     axpy32: axpy(false),
     axpy8: axpy(true),
     pairRows,

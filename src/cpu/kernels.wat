@@ -15,12 +15,13 @@
 ;; mostly fit int16 (hi = 0) take the hi part as a short list of corrections instead of a second
 ;; pass (packW, packG, fixLinear, fixWgrad).
 ;;
-;; Standard SIMD only. Relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s is defined on every CPU
-;; only when its second operand lies in [0, 127], and it multiplies int8 by int8: here one
-;; operand of every large product (weights, the weight gradient's g) spans int16, so it would
-;; take three 7-bit limbs (plus an offset for the sign) per value, three instructions per 16
-;; multiply-adds against four (two dot_i16x8_s, two adds) for the int16 path, and Node 20 has no
-;; relaxed SIMD without flags. No relaxed path is built.
+;; Standard SIMD only. Relaxed SIMD's int8 dots are defined on every CPU only when their second
+;; operand lies in [0, 127] (test/cpu-relaxed-simd.test.ts tests that rule and the offset that
+;; brings [-127, 127] into it: b + 127 in two halves, minus 127·Σa). Here one operand of every
+;; large product spans int16 (weights, the weight gradient's g), or both are signed int8, so each
+;; product takes two relaxed dots per 16 multiply-adds: at the measured rates
+;; (scripts/relaxed-simd.ts, results/cpu-backend.md) slower than i32x4.dot_i16x8_s. Node 20's V8
+;; also miscompiles i32x4.relaxed_dot_i8x16_i7x16_add_s behind its flag. No relaxed path is built.
 (module
   ;; The plain build imports (memory $mem 1) instead (scripts/kernels-source.ts).
   (import "env" "memory" (memory $mem 1 65536 shared))
@@ -1355,6 +1356,125 @@
     (i32.store (local.get $count)
       (call $packW (local.get $src) (local.get $srcRow) (local.get $dst) (local.get $blocks)
         (local.get $chunks) (local.get $half) (i32.const 0) (i32.const 0))))
+  ;; relu8 (src, dst, n, slope, m, s, c) — NITRO-ReLU of n int8 values: dst[i] = clip(v, 0, 127)
+  ;; + trunc(clip(v, -127, 0) / slope) - c for v = src[i], (m, s) the magic number of the slope
+  ;; (see $quotient; `slope` itself is for the JavaScript twin). Eight values a step in int16
+  ;; lanes, each half's quotient in int32 lanes, the tail one by one.
+  (func $relu8 (export "relu8")
+    (param $src i32) (param $dst i32) (param $n i32) (param $slope i32) (param $m i32) (param $s i32)
+    (param $c i32)
+    (local $i i32) (local $v v128) (local $neg v128) (local $q v128) (local $mv v128) (local $cv v128)
+    (local $x i32)
+    (local.set $mv (i32x4.splat (local.get $m)))
+    (local.set $cv (i16x8.splat (local.get $c)))
+    (block $vectors
+      (loop $eight
+        (br_if $vectors (i32.gt_s (i32.add (local.get $i) (i32.const 8)) (local.get $n)))
+        (local.set $v (v128.load8x8_s (i32.add (local.get $src) (local.get $i))))
+        (local.set $neg
+          (i16x8.max_s (i16x8.min_s (local.get $v) (v128.const i16x8 0 0 0 0 0 0 0 0))
+            (v128.const i16x8 -127 -127 -127 -127 -127 -127 -127 -127)))
+        (local.set $q
+          (i16x8.narrow_i32x4_s
+            (call $quotient (i32x4.extend_low_i16x8_s (local.get $neg)) (local.get $mv) (local.get $s))
+            (call $quotient (i32x4.extend_high_i16x8_s (local.get $neg)) (local.get $mv) (local.get $s))))
+        (local.set $v
+          (i16x8.sub
+            (i16x8.add (i16x8.max_s (local.get $v) (v128.const i16x8 0 0 0 0 0 0 0 0)) (local.get $q))
+            (local.get $cv)))
+        (v128.store64_lane 0 (i32.add (local.get $dst) (local.get $i))
+          (i8x16.narrow_i16x8_s (local.get $v) (local.get $v)))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $eight)))
+    (block $done
+      (loop $one
+        (br_if $done (i32.ge_s (local.get $i) (local.get $n)))
+        (local.set $x (i32.load8_s (i32.add (local.get $src) (local.get $i))))
+        (i32.store8 (i32.add (local.get $dst) (local.get $i))
+          (i32.sub
+            (i32.add
+              (select (local.get $x) (i32.const 0) (i32.gt_s (local.get $x) (i32.const 0)))
+              (call $quotient1
+                (select
+                  (select (local.get $x) (i32.const 0) (i32.lt_s (local.get $x) (i32.const 0)))
+                  (i32.const -127)
+                  (i32.ge_s (local.get $x) (i32.const -127)))
+                (local.get $m) (local.get $s)))
+            (local.get $c)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $one))))
+
+  ;; reluBack (d, dRow, x, xRow, rows, cols, slope, m, s) — NITRO-ReLU's backward in place:
+  ;; d[r, j] = trunc(d[r, j] / g(x[r, j])) for int32 d at d + r·dRow + 4j and the saved int8
+  ;; input x at x + r·xRow + j, where g(x) is 1 on [0, 126], the inverse slope on [-127, -1]
+  ;; and 2^31 - 1 at 127 and -128 (NITRO-ReLU's clipped ends: the quotient is 1 for d = 2^31 - 1,
+  ;; -1 for d ≤ -(2^31 - 1), else 0); (m, s) is the slope's magic number (see $quotient).
+  (func $reluBack (export "reluBack")
+    (param $d i32) (param $dRow i32) (param $x i32) (param $xRow i32) (param $rows i32) (param $cols i32)
+    (param $slope i32) (param $m i32) (param $s i32)
+    (local $r i32) (local $j i32) (local $pd i32) (local $px i32) (local $v v128) (local $xs v128)
+    (local $mv v128) (local $q v128) (local $y i32) (local $e i32)
+    (if (i32.or (i32.eqz (local.get $rows)) (i32.eqz (local.get $cols))) (then (return)))
+    (local.set $mv (i32x4.splat (local.get $m)))
+    (loop $row
+      (local.set $pd (i32.add (local.get $d) (i32.mul (local.get $r) (local.get $dRow))))
+      (local.set $px (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $xRow))))
+      (local.set $j (i32.const 0))
+      (block $vectors
+        (loop $four
+          (br_if $vectors (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $cols)))
+          (local.set $v (v128.load (local.get $pd)))
+          (local.set $xs
+            (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (v128.load32_zero (local.get $px)))))
+          ;; $quotient by the slope, written out (as in sgd)
+          (local.set $q
+            (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31
+              (i64x2.extmul_low_i32x4_s (local.get $v) (local.get $mv))
+              (i64x2.extmul_high_i32x4_s (local.get $v) (local.get $mv))))
+          (local.set $q
+            (i32x4.add
+              (i32x4.shr_s
+                (i32x4.add (local.get $q) (v128.and (local.get $v) (i32x4.shr_s (local.get $mv) (i32.const 31))))
+                (local.get $s))
+              (i32x4.shr_u (local.get $v) (i32.const 31))))
+          (v128.store (local.get $pd)
+            (v128.bitselect
+              (local.get $v)
+              (v128.bitselect
+                (local.get $q)
+                (i32x4.sub
+                  (i32x4.lt_s (local.get $v) (v128.const i32x4 -2147483646 -2147483646 -2147483646 -2147483646))
+                  (i32x4.eq (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+                (v128.and
+                  (i32x4.ge_s (local.get $xs) (v128.const i32x4 -127 -127 -127 -127))
+                  (i32x4.lt_s (local.get $xs) (v128.const i32x4 0 0 0 0))))
+              (v128.and
+                (i32x4.ge_s (local.get $xs) (v128.const i32x4 0 0 0 0))
+                (i32x4.lt_s (local.get $xs) (v128.const i32x4 127 127 127 127)))))
+          (local.set $pd (i32.add (local.get $pd) (i32.const 16)))
+          (local.set $px (i32.add (local.get $px) (i32.const 4)))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $four)))
+      (block $done
+        (loop $one
+          (br_if $done (i32.ge_s (local.get $j) (local.get $cols)))
+          (local.set $y (i32.load8_s (local.get $px)))
+          (local.set $e (i32.load (local.get $pd)))
+          (if (i32.and (i32.ge_s (local.get $y) (i32.const -127)) (i32.lt_s (local.get $y) (i32.const 0)))
+            (then (local.set $e (call $quotient1 (local.get $e) (local.get $m) (local.get $s))))
+            (else
+              (if (i32.or (i32.eq (local.get $y) (i32.const 127)) (i32.eq (local.get $y) (i32.const -128)))
+                (then
+                  (local.set $e
+                    (i32.sub
+                      (i32.eq (local.get $e) (i32.const 0x7fffffff))
+                      (i32.lt_s (local.get $e) (i32.const -2147483646))))))))
+          (i32.store (local.get $pd) (local.get $e))
+          (local.set $pd (i32.add (local.get $pd) (i32.const 4)))
+          (local.set $px (i32.add (local.get $px) (i32.const 1)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $one)))
+      (br_if $row (i32.lt_u (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $rows)))))
 
   ;; peak (n) -> checksum: n rounds of eight independent i32x4.dot_i16x8_s + i32x4.add on
   ;; registers (64 multiply-adds a round), the per-core ceiling bench-kernels compares with. Two

@@ -169,6 +169,28 @@ export type Scale8 = (
   s: number,
 ) => void;
 
+export type Relu8 = (
+  src: number,
+  dst: number,
+  n: number,
+  slope: number,
+  m: number,
+  s: number,
+  c: number,
+) => void;
+
+export type ReluBack = (
+  d: number,
+  dRow: number,
+  x: number,
+  xRow: number,
+  rows: number,
+  cols: number,
+  slope: number,
+  m: number,
+  s: number,
+) => void;
+
 /** Bytes of one hi-correction list entry of packW and packG (three int32). */
 export const LIST_ENTRY = 12;
 
@@ -181,6 +203,8 @@ export interface Kernels extends CnnKernels {
   readonly fixWgrad: FixWgrad;
   readonly sgd: Sgd;
   readonly scale8: Scale8;
+  readonly relu8: Relu8;
+  readonly reluBack: ReluBack;
   readonly pairRows: PairRows;
   readonly axpy32: Axpy;
   readonly axpy8: Axpy;

@@ -34,11 +34,7 @@ export function createCpuOps(cw: CpuWorkspace): Ops {
     maxPool: (p) => maxPool(cw, p),
     maxPoolBackward: (p) => maxPoolBackward(cw, p),
     lossGradient,
-    linearInputGrad: (p) => {
-      linearInputGrad(cw, p);
-      if (p.relu)
-        nitroReluBackward({ delta: p.out, x: p.relu.x, out: p.out, slopeInv: p.relu.slopeInv });
-    },
+    linearInputGrad: (p) => linearInputGrad(cw, p),
     // The updates run on the gradient in the workspace (no gradient array without `out`).
     linearWeightGrad: (p) => linearWeightGrad(cw, p),
     conv2dWeightGrad: (p) => conv2dWeightGrad(cw, p),

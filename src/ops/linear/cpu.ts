@@ -3,7 +3,7 @@
  * All three run on the kernels of kernels.wat (WebAssembly SIMD, or their JavaScript twins in gemm.ts).
  */
 import type { Epilogue, LinearParams, SgdUpdate, Tensor } from '../../backend.ts';
-import { nitroRelu } from '../activation/contract.ts';
+import { correction, nitroRelu } from '../activation/contract.ts';
 import {
   affineTable,
   type CpuWorkspace,
@@ -14,7 +14,7 @@ import {
 import { type Kernels, LIST_ENTRY } from '../../cpu/wasm.ts';
 import { CpuTensor, dataOf, i32, i8 } from '../../cpu/tensor.ts';
 import { share } from '../../cpu/threads.ts';
-import { fusedSgd, fusedSgdInWorkspace } from '../sgd/cpu.ts';
+import { fusedSgd, kernelSgd, sgdRange } from '../sgd/cpu.ts';
 
 /** NITRO-ReLU of every int8 value (index value + 128) for an allowed slope. */
 export function reluTable(slopeInv: number): Int8Array {
@@ -102,6 +102,8 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
   // NITRO scaling on the kernels (scale8) for the divisors they take, else on the int32 sums here.
   const sf = p.epilogue?.scale;
   const fused = sf !== undefined && Number.isInteger(sf) && sf >= 2 && sf < 2 ** 31;
+  // With scaling on the kernels, NITRO-ReLU runs there too (relu8), on each thread's rows.
+  const relu = fused ? p.epilogue?.relu : undefined;
   const { ws, at } = cw.reserve([
     B2 * K,
     4 * O4 * K8,
@@ -110,8 +112,9 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
     4 * B2 * O4,
     fused ? 4 * O : 0,
     fused ? B * O : 0,
+    relu ? B * O : 0,
   ]);
-  const [xAt, wAt, lo, list, cAt, biasAt, sAt] = at;
+  const [xAt, wAt, lo, list, cAt, biasAt, sAt, aAt] = at;
   // Rows of x are read 8 bytes at a time across their ends; the columns past K meet zero weights.
   ws.i8.set(x.subarray(0, B * K), xAt);
   const w32 = wAt >> 2;
@@ -121,6 +124,9 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
   ws.i32.fill(0, w32 + O * K8, w32 + O4 * K8);
   const n = ws.k.packW(wAt, 4 * K8, lo, O4 / 4, K8 / 8, 0, list, cap);
   const magic = fused ? sgdMagic(sf) : { m: 0, s: 0 };
+  const slope = relu ? relu.slopeInv : 0;
+  const reluMagic = relu ? sgdMagic(slope) : { m: 0, s: 0 };
+  const reluC = relu ? correction(slope) : 0;
   if (fused && p.bias) ws.i32.set(i32(p.bias, op).subarray(0, O), biasAt >> 2);
   // Threads take ranges of batch rows (pairs, as dot4 computes them): the products, their
   // corrections and NITRO scaling of their own rows.
@@ -132,6 +138,8 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
       const rows = Math.min(b1, B) - b0;
       const c = cAt + 4 * O4 * b0;
       k.scale8(c, 4 * O4, biasAt, p.bias ? 1 : 0, sAt + O * b0, rows, O, sf, magic.m, magic.s);
+      if (relu)
+        k.relu8(sAt + O * b0, aAt + O * b0, rows * O, slope, reluMagic.m, reluMagic.s, reluC);
     }
   };
   cw.parallel(ws, T, (t, T, k) => {
@@ -153,8 +161,7 @@ export function linear(cw: CpuWorkspace, p: LinearParams): void {
   if (fused && p.epilogue) {
     const out = i8(p.out, op);
     out.set(ws.i8.subarray(sAt, sAt + B * O));
-    const relu = p.epilogue.relu;
-    if (relu) reluInto(out, i8(relu.out, op), out.length, reluTable(relu.slopeInv));
+    if (relu) i8(relu.out, op).set(ws.i8.subarray(aAt, aAt + B * O));
     return;
   }
   const z = cw.array('z', B * O);
@@ -181,8 +188,15 @@ export function unpackRows(
   for (let m = 0; m < rows; m++) out.set(ws.i32.subarray(o + m * s, o + m * s + N), m * N);
 }
 
-/** out[B, K] = g[B, O] · w[O, K]: rows of w scaled by g and summed, 4 rows of g by 8 columns at a time. */
-export function linearInputGrad(cw: CpuWorkspace, p: { g: Tensor; w: Tensor; out: Tensor }): void {
+/**
+ * out[B, K] = g[B, O] · w[O, K]: rows of w scaled by g and summed, 4 rows of g by 8 columns at a
+ * time; with `relu`, then NITRO-ReLU's backward at its saved input (reluBack), on each thread's
+ * columns.
+ */
+export function linearInputGrad(
+  cw: CpuWorkspace,
+  p: { g: Tensor; w: Tensor; out: Tensor; relu?: { x: Tensor; slopeInv: number } },
+): void {
   const op = 'linearInputGrad';
   const [B, O] = p.g.shape;
   const K = p.w.shape[1];
@@ -190,8 +204,19 @@ export function linearInputGrad(cw: CpuWorkspace, p: { g: Tensor; w: Tensor; out
   const w = i32(p.w, op);
   const B4 = roundUp(B, 4);
   const K8 = roundUp(K, 8);
-  const { ws, at } = cw.reserve([4 * B4 * O, 4 * O * K, 4 * O, 4 * (K8 / 8), 4 * B4 * K8]);
-  const [gAt, wAt, rowT, panelT, cAt] = at;
+  const relu = p.relu;
+  const { ws, at } = cw.reserve([
+    4 * B4 * O,
+    4 * O * K,
+    4 * O,
+    4 * (K8 / 8),
+    4 * B4 * K8,
+    relu ? B * K : 0,
+  ]);
+  const [gAt, wAt, rowT, panelT, cAt, xAt] = at;
+  const slope = relu ? relu.slopeInv : 0;
+  const magic = relu ? sgdMagic(slope) : { m: 0, s: 0 };
+  if (relu) ws.i8.set(i8(relu.x, op).subarray(0, B * K), xAt);
   ws.i32.set(g.subarray(0, B * O), gAt >> 2);
   ws.i32.set(w.subarray(0, O * K), wAt >> 2);
   affineTable(ws, rowT, O, 4 * K);
@@ -199,22 +224,27 @@ export function linearInputGrad(cw: CpuWorkspace, p: { g: Tensor; w: Tensor; out
   // Threads take ranges of the panels of 8 output columns.
   cw.parallel(ws, cw.threads(B * O * K), (t, T, k) => {
     const [p0, p1] = share(K8 / 8, t, T);
-    if (p0 < p1)
-      k.axpy32(
-        gAt,
-        4 * O,
-        4,
-        wAt,
-        rowT,
-        panelT + 4 * p0,
-        cAt + 32 * p0,
-        4 * K8,
-        0,
-        B4,
-        p1 - p0,
-        O,
-        0,
-      );
+    if (p0 >= p1) return;
+    k.axpy32(
+      gAt,
+      4 * O,
+      4,
+      wAt,
+      rowT,
+      panelT + 4 * p0,
+      cAt + 32 * p0,
+      4 * K8,
+      0,
+      B4,
+      p1 - p0,
+      O,
+      0,
+    );
+    if (relu) {
+      const cols = Math.min(8 * p1, K) - 8 * p0;
+      const d = cAt + 32 * p0;
+      k.reluBack(d, 4 * K8, xAt + 8 * p0, K, B, cols, slope, magic.m, magic.s);
+    }
   });
   unpackRows(ws, cAt, B, K, 4 * K8, i32(p.out, op));
 }
@@ -259,6 +289,11 @@ export function linearWeightGrad(
   ws.i16.fill(0, (lo >> 1) + O * B2, (lo >> 1) + O2 * B2);
   ws.i16.fill(0, (hi >> 1) + O * B2, (hi >> 1) + O2 * B2);
   const n = ws.k.packG(gAt, 4 * O, O, B2 / 2, lo, hi, 2 * B2, list, cap);
+  // The update on the kernels runs in the same thread run: each thread updates its own rows.
+  const u = p.sgd ? kernelSgd(op, p.sgd) : null;
+  const wv = p.sgd && u ? i32(p.sgd.w, op) : undefined;
+  if (wv) ws.i32.set(wv, wAt >> 2);
+  const gradAt = K16 !== K ? denseAt : cAt;
   // Threads take ranges of rows o (pairs, as wgrad computes them), with their corrections.
   cw.parallel(ws, cw.threads(B * O * K), (t, T, k) => {
     const [o0, o1] = share(O, t, T, 2);
@@ -266,16 +301,19 @@ export function linearWeightGrad(
     k.wgrad(xp, 4 * K16, lo, 2 * B2, cAt, 4 * K16, o0, o1, K16 / 16, B2 / 2, 0, 0);
     if (n > cap) k.wgrad(xp, 4 * K16, hi, 2 * B2, cAt, 4 * K16, o0, o1, K16 / 16, B2 / 2, 1, 16);
     else k.fixWgrad(list, n, xAt, K, cAt, 4 * K16, o0, o1, K16 / 16);
+    if (!u) return;
+    const rows = Math.min(o1, O) - o0;
+    if (gradAt !== cAt)
+      k.copyRows(cAt + 4 * K16 * o0, gradAt + 4 * K * o0, rows, 4 * K16, 4 * K, 1, 0, 0, 4 * K);
+    sgdRange(k, u, wAt, gradAt, o0 * K, (o0 + rows) * K);
   });
   if (p.out) unpackRows(ws, cAt, O, K, 4 * K16, i32(p.out, op));
   if (!p.sgd) return;
-  let gradAt = cAt;
-  if (K16 !== K) {
-    ws.k.copyRows(cAt, denseAt, O, 4 * K16, 4 * K, 1, 0, 0, 4 * K);
-    gradAt = denseAt;
+  if (wv) {
+    wv.set(ws.i32.subarray(wAt >> 2, (wAt >> 2) + O * K));
+    return;
   }
-  if (fusedSgdInWorkspace(op, ws, p.sgd, gradAt, wAt, cw)) return;
   const grad = cw.array('gradient', O * K);
-  unpackRows(ws, gradAt, O, K, gradAt === cAt ? 4 * K16 : 4 * K, grad);
+  unpackRows(ws, cAt, O, K, 4 * K16, grad);
   fusedSgd(op, p.sgd, new CpuTensor([O, K], 'i32', `${op} gradient`, grad, false));
 }

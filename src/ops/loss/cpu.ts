@@ -1,6 +1,5 @@
 /** Loss gradient (int8 wrap), accuracy and RSS metrics, confusion counts on the CPU. */
 import type { LossParams, Tensor } from '../../backend.ts';
-import { wrapI8 } from '../../arith.ts';
 import { i32, i8 } from '../../cpu/tensor.ts';
 
 /** Index of the first maximum of row b (ties -> lowest index). */
@@ -23,16 +22,27 @@ export function lossGradient(p: LossParams): void {
   const y = i8(p.yhat, op);
   const labels = i32(p.labels, op);
   const g = i8(p.out, op);
+  const oneHot = p.oneHot;
   let correct = 0;
   let rss = 0;
-  for (let b = 0; b < B; b++) {
-    const l = label(labels, b, C, op);
+  // One pass per row: the gradient (stored as int8, which wraps as wrapI8 does), its squares and
+  // the first maximum, in a loop V8 keeps on typed-array fast paths (no calls inside).
+  for (let b = 0, row = 0; b < B; b++, row += C) {
+    const l = labels[b];
+    if (l < 0 || l >= C) label(labels, b, C, op);
+    let at = 0;
+    let best = y[row];
     for (let k = 0; k < C; k++) {
-      const d = y[b * C + k] - (k === l ? p.oneHot : 0);
-      g[b * C + k] = wrapI8(d);
+      const v = y[row + k];
+      if (v > best) {
+        best = v;
+        at = k;
+      }
+      const d = k === l ? v - oneHot : v;
+      g[row + k] = d;
       rss += d * d;
     }
-    if (argmaxRow(y, b, C) === l) correct++;
+    if (at === l) correct++;
   }
   if (p.metrics) {
     const m = i32(p.metrics.tensor, op);

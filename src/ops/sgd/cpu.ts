@@ -2,6 +2,7 @@
 import type { SgdUpdate, Tensor } from '../../backend.ts';
 import { type CpuWorkspace, sgdMagic, type Workspace } from '../../cpu/gemm.ts';
 import { i32 } from '../../cpu/tensor.ts';
+import type { Kernels } from '../../cpu/wasm.ts';
 import { share } from '../../cpu/threads.ts';
 import type { IntegerSgdParams } from './contract.ts';
 
@@ -34,11 +35,46 @@ function lrInvOf(op: string, p: Omit<SgdUpdate, 'w'>): number {
   return lrInv;
 }
 
+/** The sgd kernel's arguments for an update, or null where it does not take the divisors. */
+export interface KernelSgd {
+  d: number;
+  m: number;
+  s: number;
+  decayInv: number;
+  mDecay: number;
+  sDecay: number;
+}
+
+/**
+ * The sgd kernel's divisors for `sgd` (D = amp·lrInv and decayInv with their magic numbers), or
+ * null for divisors the kernel does not take (1, or 2^31 and up): the caller then updates with
+ * fusedSgd. Checks lrInv either way.
+ */
+export function kernelSgd(op: string, sgd: SgdUpdate): KernelSgd | null {
+  const d = sgd.amp * lrInvOf(op, sgd);
+  if (d < 2 || d >= 2 ** 31 || sgd.decayInv === 1) return null;
+  const lr = sgdMagic(d);
+  const decay = sgd.decayInv > 0 ? sgdMagic(sgd.decayInv) : { m: 0, s: 0 };
+  return { d, m: lr.m, s: lr.s, decayInv: sgd.decayInv, mDecay: decay.m, sDecay: decay.s };
+}
+
+/** The update of elements [start, end) of the weights at wAt by the gradient at gAt. */
+export function sgdRange(
+  k: Kernels,
+  u: KernelSgd,
+  wAt: number,
+  gAt: number,
+  start: number,
+  end: number,
+): void {
+  if (start < end) k.sgd(wAt, gAt, start, end, u.d, u.m, u.s, u.decayInv, u.mDecay, u.sDecay);
+}
+
 /**
  * The fused update on the workspace's kernels: the gradient (dense int32, as many elements as
  * the weights) at byte offset gAt, the weights copied to wAt, updated there (the sgd kernel) and
- * copied back. False, with nothing done, for divisors the kernel does not take (1, or 2^31 and
- * up): the caller then updates with fusedSgd. With `cw`, the update splits over its threads.
+ * copied back. False, with nothing done, for divisors the kernel does not take (see kernelSgd).
+ * With `cw`, the update splits over its threads.
  */
 export function fusedSgdInWorkspace(
   op: string,
@@ -48,23 +84,19 @@ export function fusedSgdInWorkspace(
   wAt: number,
   cw?: CpuWorkspace,
 ): boolean {
-  const d = sgd.amp * lrInvOf(op, sgd);
-  if (d < 2 || d >= 2 ** 31 || sgd.decayInv === 1) return false;
+  const u = kernelSgd(op, sgd);
+  if (!u) return false;
   const wv = i32(sgd.w, op);
   const w32 = wAt >> 2;
   ws.i32.set(wv, w32);
-  const lr = sgdMagic(d);
-  const decay = sgd.decayInv > 0 ? sgdMagic(sgd.decayInv) : { m: 0, s: 0 };
   // With `cw`, threads take ranges of the elements (of whole vectors).
   const n = wv.length;
-  const step = (k: Workspace['k'], start: number, end: number) =>
-    k.sgd(wAt, gAt, start, end, d, lr.m, lr.s, sgd.decayInv, decay.m, decay.s);
   if (cw) {
     cw.parallel(ws, cw.threads(n), (t, T, k) => {
       const [start, end] = share(n, t, T, 16);
-      if (start < end) step(k, start, end);
+      sgdRange(k, u, wAt, gAt, start, end);
     });
-  } else step(ws.k, 0, n);
+  } else sgdRange(ws.k, u, wAt, gAt, 0, n);
   wv.set(ws.i32.subarray(w32, w32 + wv.length));
   return true;
 }
