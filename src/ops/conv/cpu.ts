@@ -432,6 +432,20 @@ function finishWeightGrad(
 
 type ConvGeometry = ReturnType<typeof geometry>;
 
+/** Where the delta's n int32 are in the workspace: the copy an earlier op kept, else copied to `copyAt`. */
+function residentDelta(
+  cw: CpuWorkspace,
+  ws: Workspace,
+  d: Int32Array,
+  n: number,
+  copyAt: number,
+): number {
+  const at = d.length === n ? cw.resident(d) : undefined;
+  if (at !== undefined) return at;
+  ws.i32.set(d.subarray(0, n), copyAt >> 2);
+  return copyAt;
+}
+
 /**
  * The sum over the non-zero pixels of delta, four filters at a time: the axpy8 kernel with the
  * group's delta values at the pixels where any of its filters is non-zero as A (int32 [R, 4]),
@@ -588,9 +602,9 @@ function denseWeightGrad(
     CKK2 !== CKK ? 4 * F * CKK : 0,
     4 * F * CKK,
   ]);
-  const [rawAt, padAt, pT, dRaw, dPad, lo, hi, cAt, zeroAt, denseAt, wAt] = at;
+  const [rawAt, padAt, pT, dCopy, dPad, lo, hi, cAt, zeroAt, denseAt, wAt] = at;
   const { Wp, xAt } = paddedInput(x, g, pad, ws, rawAt, padAt, pT, CKK2);
-  ws.i32.set(d.subarray(0, B * F * Ho * Wo), dRaw >> 2);
+  const dRaw = residentDelta(cw, ws, d, B * F * Ho * Wo, dCopy);
   ws.i32.fill(0, zeroAt >> 2, (zeroAt >> 2) + 8);
   const dAt = padded ? dPad : dRaw;
   // Threads take ranges of the delta rows (b, f, i): widened to Wo8 columns (zeros copied past

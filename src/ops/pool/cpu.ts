@@ -105,4 +105,6 @@ export function maxPoolBackward(cw: CpuWorkspace, p: MaxPoolBackwardParams): voi
       );
   });
   out.set(ws.i32.subarray(oAt >> 2, (oAt >> 2) + cells));
+  // The conv weight gradient reads it next (the backend drops it on any other use of out).
+  if (out.length === cells) cw.keep(out, oAt);
 }
