@@ -1,7 +1,9 @@
 /**
- * The max-pool backward leaves its result in the workspace and the conv weight gradient reads it
- * there: the same bits as from a copy (every element, both weight-gradient paths, 1, 2 and 3
- * threads), and a write to that tensor in between (by an op or by write) drops the kept copy.
+ * Results left in the workspace and read there by the next op (conv forward's NITRO-ReLU output
+ * into a max-pool, the max-pool's output into a conv, the max-pool backward's into the conv
+ * weight gradient): the same bits as from a copy (every element, both weight-gradient paths, 1,
+ * 2 and 3 threads), and a write to that tensor in between (by an op or by write) drops the kept
+ * copy.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '../src/backend.ts';
@@ -88,6 +90,48 @@ describe.each([1, 2, 3])(
         expectSameElements(await backend.read(dw), await expectedGrad(xv, values), `${path} path`);
       },
     );
+
+    it('conv forward, max-pool, conv forward: same bits as the JavaScript kernels, which keep nothing', async () => {
+      const run = async (b: CpuBackend, kept: boolean) => {
+        const r = new Rng(80 + threads);
+        const x = tensorOf(b, [B, C, H, H], 'i8', randomInts(r, B * C * H * H, -128, 127), 'x');
+        const w1 = tensorOf(
+          b,
+          [F, C, K, K],
+          'i32',
+          randomInts(r, F * C * K * K, -3000, 3000),
+          'w1',
+        );
+        const w2 = tensorOf(
+          b,
+          [6, F, K, K],
+          'i32',
+          randomInts(r, 6 * F * K * K, -3000, 3000),
+          'w2',
+        );
+        const s1 = b.tensor([B, F, H, H], 'i8', 's1');
+        const a1 = b.tensor([B, F, H, H], 'i8', 'a1');
+        const p1 = b.tensor([B, F, H / 2, H / 2], 'i8', 'p1');
+        const s2 = b.tensor([B, 6, H / 2, H / 2], 'i8', 's2');
+        const a2 = b.tensor([B, 6, H / 2, H / 2], 'i8', 'a2');
+        const relu = (out: Tensor) => ({ scale: 40, relu: { out, slopeInv: 8 } });
+        b.ops.conv2d({ x, w: w1, padding: 1, out: s1, epilogue: relu(a1) });
+        expect(b.workspace.resident(dataOf(a1)) !== undefined).toBe(kept);
+        b.ops.maxPool({ x: a1, kernel: [2, 2], padding: [0, 0], padMode: 'ignore', out: p1 });
+        expect(b.workspace.resident(dataOf(a1))).toBeUndefined();
+        expect(b.workspace.resident(dataOf(p1)) !== undefined).toBe(kept);
+        b.ops.conv2d({ x: p1, w: w2, padding: 1, out: s2, epilogue: relu(a2) });
+        return Promise.all([s1, a1, p1, s2, a2].map((t) => b.read(t)));
+      };
+      const got = await run(backend, true);
+      reference.workspace.simdEnabled = false;
+      try {
+        const want = await run(reference, false);
+        for (let i = 0; i < got.length; i++) expectSameElements(got[i], want[i], `tensor ${i}`);
+      } finally {
+        reference.workspace.simdEnabled = true;
+      }
+    });
 
     it('an op or a write to the tensor in between drops the kept copy', async () => {
       for (const between of ['fill', 'write'] as const) {

@@ -175,6 +175,18 @@ export class CpuWorkspace {
     return k && k.data === data && this.kernel() === 'wasm-simd' ? k.at : undefined;
   }
 
+  /**
+   * The byte offset of `data`'s first n elements in the workspace `ws` (of the current reserve):
+   * the copy keep recorded, else a copy made now at byte `at`.
+   */
+  place(ws: Workspace, data: IntArray, n: number, at: number): number {
+    const kept = data.length === n ? this.resident(data) : undefined;
+    if (kept !== undefined) return kept;
+    if (data instanceof Int8Array) ws.i8.set(data.subarray(0, n), at);
+    else ws.i32.set(data.subarray(0, n), at >> 2);
+    return at;
+  }
+
   /** The current kept record (an opaque token: afterOp compares it). */
   keptToken(): object | undefined {
     return this.kept;
