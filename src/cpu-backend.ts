@@ -133,9 +133,16 @@ export class CpuBackend implements Backend {
             timings[name] = (timings[name] ?? 0) + performance.now() - t0;
           }
         : impl;
+      const ws = this.workspace;
+      // A copy kept in the workspace stays valid only while no other op has touched its array.
+      const run = (p: never) => {
+        const token = ws.keptToken();
+        fn(p);
+        if (ws.keptToken() === token && token) forgetTouched(ws, p, token);
+      };
       ops[name] = (p: never) => {
-        if (this.recording) this.recording.push(() => fn(p));
-        else fn(p);
+        if (this.recording) this.recording.push(() => run(p));
+        else run(p);
       };
     }
     // Checked when issued (recorded or run), as the WebGPU backend checks when it records.
@@ -185,6 +192,7 @@ export class CpuBackend implements Backend {
   write(t: Tensor, values: ArrayLike<number>): void {
     checkValues(t.label, t.shape, t.dtype, values);
     dataOf(t).set(values);
+    this.workspace.forget(dataOf(t).buffer, this.workspace.keptToken());
   }
 
   async read(t: Tensor): Promise<Int32Array> {
@@ -230,6 +238,13 @@ export class CpuBackend implements Backend {
   destroy(): void {
     this.workspace.pool?.destroy();
   }
+}
+
+/** Drops the workspace's kept copy if any tensor among an op's parameters shares its buffer. */
+function forgetTouched(ws: CpuWorkspace, p: unknown, token: object, depth = 0): void {
+  if (p instanceof CpuTensor) ws.forget(p.data.buffer, token);
+  else if (p && typeof p === 'object' && !ArrayBuffer.isView(p) && depth < 3)
+    for (const v of Object.values(p)) forgetTouched(ws, v, token, depth + 1);
 }
 
 /**

@@ -68,6 +68,12 @@ export class CpuWorkspace {
   private jsViews: Workspace | undefined;
   private simdViews: Workspace | undefined;
   private readonly arrays = new Map<string, Int32Array>();
+  /**
+   * An op's result left in the SIMD kernels' memory (a copy of `data` at byte `at`): reserve
+   * lays out above it, and the next op reading that same array uses it in place. Dropped by
+   * forget (after any op or write touching the array's buffer).
+   */
+  private kept: { data: IntArray; at: number; end: number } | undefined;
 
   /** `threads`: workers on the SIMD kernels' shared memory (null: this thread alone). */
   constructor(
@@ -106,7 +112,7 @@ export class CpuWorkspace {
    */
   reserve(sizes: readonly number[]): { ws: Workspace; at: number[] } {
     const at: number[] = [];
-    let top = 0;
+    let top = this.kept && this.kernel() === 'wasm-simd' ? this.kept.end : 0;
     for (const s of sizes) {
       at.push(top);
       top = roundUp(top + s + SLACK, 16);
@@ -154,6 +160,46 @@ export class CpuWorkspace {
       if (ms > 0) best = Math.max(best, (2 * 64 * rounds) / ms / 1e6);
     } while (performance.now() - start < targetMs);
     return best;
+  }
+
+  /**
+   * Records that the workspace at byte `at` (of the current reserve, SIMD kernels only) holds a
+   * copy of `data`, which the caller has just written; later reserves lay out above it.
+   */
+  keep(data: IntArray, at: number): void {
+    if (this.kernel() !== 'wasm-simd') return;
+    this.kept = { data, at, end: roundUp(at + data.byteLength + SLACK, 16) };
+  }
+
+  /** The byte offset of the copy of `data` that keep recorded (the same array object), if any. */
+  resident(data: IntArray): number | undefined {
+    const k = this.kept;
+    return k && k.data === data && this.kernel() === 'wasm-simd' ? k.at : undefined;
+  }
+
+  /**
+   * The byte offset of `data`'s first n elements in the workspace `ws` (of the current reserve):
+   * the copy keep recorded, else a copy made now at byte `at`.
+   */
+  place(ws: Workspace, data: IntArray, n: number, at: number): number {
+    const kept = data.length === n ? this.resident(data) : undefined;
+    if (kept !== undefined) return kept;
+    if (data instanceof Int8Array) ws.i8.set(data.subarray(0, n), at);
+    else ws.i32.set(data.subarray(0, n), at >> 2);
+    return at;
+  }
+
+  /** The current kept record (an opaque token: afterOp compares it). */
+  keptToken(): object | undefined {
+    return this.kept;
+  }
+
+  /**
+   * Drops the kept copy if `buffer` holds its array (a write to it may have changed it), unless
+   * the copy was recorded since `token` (by the op that wrote it).
+   */
+  forget(buffer: ArrayBufferLike, token?: object): void {
+    if (this.kept && this.kept === token && this.kept.data.buffer === buffer) this.kept = undefined;
   }
 
   /** A reusable int32 array of n elements for `role` (its contents are stale). */

@@ -21,6 +21,7 @@ function geometry(x: Tensor, w: Tensor, padding: number) {
  * the k·k·C window offsets (c, u, v) -> c·Hp·Wp + u·Wp + v (zero for padding rows up to `rows`).
  */
 function paddedInput(
+  cw: CpuWorkspace,
   x: Int8Array,
   g: { B: number; C: number; H: number; W: number; k: number },
   pad: number,
@@ -34,11 +35,11 @@ function paddedInput(
   const Hp = H + 2 * pad;
   const Wp = W + 2 * pad;
   const plane = Hp * Wp;
-  ws.i8.set(x.subarray(0, B * C * H * W), rawAt);
-  let xAt = rawAt;
+  const xIn = cw.place(ws, x, B * C * H * W, rawAt);
+  let xAt = xIn;
   if (pad > 0) {
     ws.i8.fill(0, padAt, padAt + B * C * plane);
-    ws.k.copyRows(rawAt, padAt + pad * Wp + pad, B * C, H * W, plane, H, W, Wp, W);
+    ws.k.copyRows(xIn, padAt + pad * Wp + pad, B * C, H * W, plane, H, W, Wp, W);
     xAt = padAt;
   }
   const t = ws.i32;
@@ -135,7 +136,12 @@ function convEpilogue(
   if (e) {
     i8(p.out, op).set(ws.i8.subarray(e.sAt, e.sAt + n));
     const relu = p.epilogue?.relu;
-    if (relu) i8(relu.out, op).set(ws.i8.subarray(e.aAt, e.aAt + n));
+    if (relu) {
+      const a = i8(relu.out, op);
+      a.set(ws.i8.subarray(e.aAt, e.aAt + n));
+      // A max-pool reads it next (the backend drops it on any other use of it).
+      if (a.length === n) cw.keep(a, e.aAt);
+    }
     return;
   }
   const z = cw.array('z', n);
@@ -187,7 +193,7 @@ function conv2dAxpy(cw: CpuWorkspace, p: Conv2dParams): void {
   ]);
   const [rawAt, padAt, rowT, panelT, wAt, cAt, zAt, sAt, aAt, tAt] = at;
   const e = prepareEpilogue(ws, p, sAt, aAt, tAt);
-  const { Wp, xAt } = paddedInput(x, g, pad, ws, rawAt, padAt, rowT, CKK);
+  const { Wp, xAt } = paddedInput(cw, x, g, pad, ws, rawAt, padAt, rowT, CKK);
   const t = ws.i32;
   for (let i = 0, q = panelT >> 2; i < Ho; i++)
     for (let jb = 0; jb < Wo8; jb += 8) t[q++] = i * Wp + jb;
@@ -278,7 +284,7 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
     ...epilogueRegions(p, B * F * out),
   ]);
   const [xcAt, wAt, lo, cAt, zAt, rawAt, wRaw, nAt, sAt, aAt, tAt] = at;
-  ws.i8.set(x.subarray(0, B * C * H * W), rawAt);
+  const xIn = cw.place(ws, x, B * C * H * W, rawAt);
   const e = prepareEpilogue(ws, p, sAt, aAt, tAt);
   const CKK = C * k * k;
   ws.i32.set(w.subarray(0, F * CKK), wRaw >> 2);
@@ -322,7 +328,7 @@ export function conv2d(cw: CpuWorkspace, p: Conv2dParams): void {
     const last = pass === passes - 1;
     cw.parallel(ws, T, (thread, T, kk) => {
       const [b0, b1] = share(B, thread, T);
-      if (pass === 0) channelsLast(kk, g, pad, C, rawAt, xcAt, b0, b1);
+      if (pass === 0) channelsLast(kk, g, pad, C, xIn, xcAt, b0, b1);
       for (let b = b0; b < b1; b++) {
         for (let i = 0; i < Ho; i++) {
           const xRow = xcAt + (b * Hp + i) * Wp * C;
@@ -588,9 +594,9 @@ function denseWeightGrad(
     CKK2 !== CKK ? 4 * F * CKK : 0,
     4 * F * CKK,
   ]);
-  const [rawAt, padAt, pT, dRaw, dPad, lo, hi, cAt, zeroAt, denseAt, wAt] = at;
-  const { Wp, xAt } = paddedInput(x, g, pad, ws, rawAt, padAt, pT, CKK2);
-  ws.i32.set(d.subarray(0, B * F * Ho * Wo), dRaw >> 2);
+  const [rawAt, padAt, pT, dCopy, dPad, lo, hi, cAt, zeroAt, denseAt, wAt] = at;
+  const { Wp, xAt } = paddedInput(cw, x, g, pad, ws, rawAt, padAt, pT, CKK2);
+  const dRaw = cw.place(ws, d, B * F * Ho * Wo, dCopy);
   ws.i32.fill(0, zeroAt >> 2, (zeroAt >> 2) + 8);
   const dAt = padded ? dPad : dRaw;
   // Threads take ranges of the delta rows (b, f, i): widened to Wo8 columns (zeros copied past

@@ -20,7 +20,7 @@ export function maxPool(cw: CpuWorkspace, p: MaxPoolParams): void {
   const out = i8(p.out, op);
   const { ws, at } = cw.reserve([planes * H * W, planes * Ho * Wo]);
   const [xAt, oAt] = at;
-  ws.i8.set(x.subarray(0, planes * H * W), xAt);
+  const xIn = cw.place(ws, x, planes * H * W, xAt);
   const zeroPads = p.padMode === 'zero' ? 1 : 0;
   // Threads take ranges of the planes (b, c).
   // A cell costs about what a multiply-add does: the products' threshold applies to cells.
@@ -28,7 +28,7 @@ export function maxPool(cw: CpuWorkspace, p: MaxPoolParams): void {
     const [p0, p1] = share(planes, t, T);
     if (p0 < p1)
       k.maxPool8(
-        xAt + p0 * H * W,
+        xIn + p0 * H * W,
         oAt + p0 * Ho * Wo,
         p1 - p0,
         H,
@@ -43,6 +43,8 @@ export function maxPool(cw: CpuWorkspace, p: MaxPoolParams): void {
       );
   });
   out.set(ws.i8.subarray(oAt, oAt + planes * Ho * Wo));
+  // The next conv reads it next (the backend drops it on any other use of it).
+  if (out.length === planes * Ho * Wo) cw.keep(out, oAt);
 }
 
 /** The gradient at every pool output [B, C, Ho, Wo]: p.delta, or the head's input gradient g·w (linearInputGrad into a reused array). */
@@ -73,10 +75,10 @@ export function maxPoolBackward(cw: CpuWorkspace, p: MaxPoolBackwardParams): voi
   const out = i32(p.out, op);
   const { ws, at } = cw.reserve([cells, 4 * windows, p.relu ? cells : 0, 4 * 256, 4 * cells]);
   const [xAt, dAt, sAt, tAt, oAt] = at;
-  ws.i8.set(x.subarray(0, cells), xAt);
+  const xIn = cw.place(ws, x, cells, xAt);
   ws.i32.set(delta.subarray(0, windows), dAt >> 2);
+  const sIn = p.relu ? cw.place(ws, i8(p.relu.x, op), cells, sAt) : sAt;
   if (p.relu) {
-    ws.i8.set(i8(p.relu.x, op).subarray(0, cells), sAt);
     ws.i32.set(invSlopeTable(p.relu.slopeInv), tAt >> 2);
   }
   const zeroPads = p.padMode === 'zero' ? 1 : 0;
@@ -86,9 +88,9 @@ export function maxPoolBackward(cw: CpuWorkspace, p: MaxPoolBackwardParams): voi
     const [p0, p1] = share(planes, t, T);
     if (p0 < p1)
       k.maxPoolBack(
-        xAt + p0 * H * W,
+        xIn + p0 * H * W,
         dAt + 4 * p0 * Ho * Wo,
-        sAt + p0 * H * W,
+        sIn + p0 * H * W,
         tAt,
         oAt + 4 * p0 * H * W,
         p1 - p0,
@@ -105,4 +107,6 @@ export function maxPoolBackward(cw: CpuWorkspace, p: MaxPoolBackwardParams): voi
       );
   });
   out.set(ws.i32.subarray(oAt >> 2, (oAt >> 2) + cells));
+  // The conv weight gradient reads it next (the backend drops it on any other use of out).
+  if (out.length === cells) cw.keep(out, oAt);
 }
